@@ -1,0 +1,224 @@
+"""Reversible edits of a project: the model side of every undoable command.
+
+Each Edit calls only the model's API in ``apply``/``revert`` (so the model's
+events fire and views redraw). The editor wraps an Edit in a QUndoCommand;
+fixes and headless tools apply Edits directly.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.model import BlockDef, BlockParam, Edge, Node, Project, Stage
+
+
+class Edit:
+    label = "Edit"
+
+    def apply(self, project: Project) -> None:
+        raise NotImplementedError
+
+    def revert(self, project: Project) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class AddNode(Edit):
+    block: str | None
+    node: Node
+    position: tuple[float, float] | None = None
+    index: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"Add {self.node.type} {self.node.name}"
+
+    def apply(self, project: Project) -> None:
+        project.graph_of(self.block).add_node(copy.deepcopy(self.node), self.index)
+        if self.position is not None:
+            positions(project, self.block)[self.node.id] = list(self.position)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).remove_node(self.node.id)
+        positions(project, self.block).pop(self.node.id, None)
+
+
+@dataclass
+class RemoveNode(Edit):
+    block: str | None
+    node_id: str
+    _saved: tuple | None = None
+
+    @property
+    def label(self) -> str:
+        return "Delete node"
+
+    def apply(self, project: Project) -> None:
+        g = project.graph_of(self.block)
+        stages = copy.deepcopy(g.stages)
+        pos = positions(project, self.block).pop(self.node_id, None)
+        node, index, edges = g.remove_node(self.node_id)
+        self._saved = (node, index, edges, stages, pos)
+
+    def revert(self, project: Project) -> None:
+        node, index, edges, stages, pos = self._saved
+        g = project.graph_of(self.block)
+        g.add_node(node, index)
+        for e in edges:
+            g.add_edge(e)
+        g.set_stages(stages)
+        if pos is not None:
+            positions(project, self.block)[node.id] = pos
+
+
+@dataclass
+class AddEdge(Edit):
+    block: str | None
+    edge: Edge
+    label = "Connect"
+
+    def apply(self, project: Project) -> None:
+        project.graph_of(self.block).add_edge(copy.deepcopy(self.edge))
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).remove_edge(self.edge.id)
+
+
+@dataclass
+class RemoveEdge(Edit):
+    block: str | None
+    edge_id: str
+    _saved: Edge | None = None
+    label = "Delete edge"
+
+    def apply(self, project: Project) -> None:
+        self._saved = project.graph_of(self.block).remove_edge(self.edge_id)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).add_edge(self._saved)
+
+
+@dataclass
+class SetParam(Edit):
+    block: str | None
+    node_id: str
+    key: str
+    value: Any
+    _old: Any = None
+
+    @property
+    def label(self) -> str:
+        return f"Set {self.key}"
+
+    def apply(self, project: Project) -> None:
+        self._old = project.graph_of(self.block).set_param(self.node_id, self.key, copy.deepcopy(self.value))
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).set_param(self.node_id, self.key, self._old)
+
+
+@dataclass
+class SetNodeField(Edit):
+    block: str | None
+    node_id: str
+    field_name: str
+    value: Any
+    _old: Any = None
+
+    @property
+    def label(self) -> str:
+        return "Rename node" if self.field_name == "name" else f"Set {self.field_name}"
+
+    def apply(self, project: Project) -> None:
+        self._old = project.graph_of(self.block).set_node_field(self.node_id, self.field_name, self.value)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).set_node_field(self.node_id, self.field_name, self._old)
+
+
+@dataclass
+class SetEdgeField(Edit):
+    block: str | None
+    edge_id: str
+    field_name: str
+    value: Any
+    _old: Any = None
+
+    @property
+    def label(self) -> str:
+        return f"Set shortcut {self.field_name}" if self.field_name != "kind" else "Set edge kind"
+
+    def apply(self, project: Project) -> None:
+        self._old = project.graph_of(self.block).set_edge_field(self.edge_id, self.field_name, self.value)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).set_edge_field(self.edge_id, self.field_name, self._old)
+
+
+@dataclass
+class SetStages(Edit):
+    block: str | None
+    stages: list[Stage]
+    _old: list[Stage] | None = None
+    label = "Set stages"
+
+    def apply(self, project: Project) -> None:
+        self._old = project.graph_of(self.block).set_stages(self.stages)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.block).set_stages(self._old)
+
+
+@dataclass
+class AddBlock(Edit):
+    block_def: BlockDef
+
+    @property
+    def label(self) -> str:
+        return f"Add block {self.block_def.name}"
+
+    def apply(self, project: Project) -> None:
+        project.add_block(self.block_def)
+
+    def revert(self, project: Project) -> None:
+        project.remove_block(self.block_def.name)
+
+
+@dataclass
+class SetBlockParams(Edit):
+    name: str
+    params: dict[str, BlockParam]
+    _old: dict | None = None
+
+    @property
+    def label(self) -> str:
+        return f"Set parameters of block {self.name}"
+
+    def apply(self, project: Project) -> None:
+        self._old = project.set_block_params(self.name, copy.deepcopy(self.params))
+
+    def revert(self, project: Project) -> None:
+        project.set_block_params(self.name, self._old)
+
+
+@dataclass
+class Composite(Edit):
+    label: str
+    edits: list[Edit] = field(default_factory=list)
+
+    def apply(self, project: Project) -> None:
+        for e in self.edits:
+            e.apply(project)
+
+    def revert(self, project: Project) -> None:
+        for e in reversed(self.edits):
+            e.revert(project)
+
+
+def positions(project: Project, block: str | None) -> dict[str, list[float]]:
+    """Canvas positions live in ``project.ui`` (network) or ``ui.block_positions``."""
+    if block is None:
+        return project.ui.setdefault("positions", {})
+    return project.ui.setdefault("block_positions", {}).setdefault(block, {})

@@ -1,0 +1,118 @@
+"""Parameter schemas: declared once per layer type, read by the inspector,
+the validator, the file loader and the code emitter alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graph import expr
+
+# types: int, float, bool, choice, int_or_same (Conv2d padding), opt_int (None allowed),
+# shape (list of ints), floats (list of floats)
+PARAM_TYPES = ("int", "float", "bool", "choice", "int_or_same", "opt_int", "shape", "floats")
+MAX_INT = 1 << 20
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    choices: tuple = ()
+    doc: str = ""
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"unknown parameter type {self.type!r}")
+
+    @property
+    def accepts_expression(self) -> bool:
+        return self.type in ("int", "int_or_same", "opt_int")
+
+
+class ParamError(ValueError):
+    pass
+
+
+def _check_range(spec: ParamSpec, value: float) -> None:
+    lo = spec.min
+    hi = spec.max if spec.max is not None else (MAX_INT if spec.type != "float" else None)
+    if lo is not None and value < lo:
+        raise ParamError(f"{spec.name} must be at least {lo:g}, got {value:g}")
+    if hi is not None and value > hi:
+        raise ParamError(f"{spec.name} must be at most {hi:g}, got {value:g}")
+
+
+def check_value(spec: ParamSpec, value: Any) -> Any:
+    """Check a *resolved* value (expressions already evaluated); returns it normalised."""
+    t = spec.type
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise ParamError(f"{spec.name} must be true or false, got {value!r}")
+        return value
+    if t == "choice":
+        if value not in spec.choices:
+            raise ParamError(f"{spec.name} must be one of {', '.join(map(str, spec.choices))}; got {value!r}")
+        return value
+    if t == "opt_int" and value is None:
+        return None
+    if t == "int_or_same" and value in ("same", "valid"):
+        return value
+    if t in ("int", "int_or_same", "opt_int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ParamError(f"{spec.name} must be a whole number, got {value!r}")
+        _check_range(spec, value)
+        return value
+    if t == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(f"{spec.name} must be a number, got {value!r}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ParamError(f"{spec.name} must be a finite number, got {value!r}")
+        _check_range(spec, value)
+        return float(value)
+    if t == "shape":
+        if (not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 3
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in value)):
+            raise ParamError(f"{spec.name} must be a list of 1 to 3 whole numbers such as [3, 32, 32], got {value!r}")
+        for v in value:
+            if not 1 <= v <= 100_000:
+                raise ParamError(f"{spec.name} entries must be between 1 and 100000, got {v}")
+        return tuple(value)
+    if t == "floats":
+        if not isinstance(value, (list, tuple)) or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            raise ParamError(f"{spec.name} must be a list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
+    raise AssertionError(t)  # pragma: no cover
+
+
+def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:
+    """Resolve a raw stored value: evaluate an expression (in a block body), then check it."""
+    if isinstance(raw, str) and spec.accepts_expression and not (spec.type == "int_or_same" and raw in ("same", "valid")):
+        if env is None:
+            try:
+                return check_value(spec, int(raw.strip()))
+            except ValueError:
+                raise ParamError(f"{spec.name}: expressions such as {raw!r} are only allowed inside a block") from None
+        try:
+            parsed = expr.parse(raw)
+            value = parsed.evaluate(env)
+        except expr.ExprError as exc:
+            raise ParamError(f"{spec.name}: {exc}") from None
+        return check_value(spec, value)
+    return check_value(spec, raw)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,126 @@
+"""The layer registry: every layer type is declared exactly once (STYLE.md).
+
+A declaration holds the category, a one-line doc, the parameter schema, the
+input arity, a pure-Python shape rule, parameter and MAC counts, the weight
+initialisation rule, and how code is emitted for it (a module constructor or
+a functional forward expression). The code emitter, the inspector, the file
+loader and the validator all read these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from graph.params import ParamSpec
+
+Shape = tuple[int, ...]
+
+CATEGORIES = {
+    "io": "Input / Output",
+    "convolution": "Convolution",
+    "normalization": "Normalization",
+    "activation": "Activation",
+    "pooling": "Pooling",
+    "merge": "Merge",
+    "linear": "Linear / Head",
+    "shape": "Reshape",
+    "regularization": "Regularization",
+    "block": "Blocks",
+}
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule. ``fixes`` are partial fix actions for this node."""
+
+    def __init__(self, code: str, message: str, fixes: list[dict] | None = None,
+                 port: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fixes = fixes or []
+        self.port = port
+
+
+def _zero(p: dict, ins: list[Shape], out: Shape) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """How to construct the torch module: ``cls(*args, **kwargs)``."""
+
+    cls: str  # e.g. "nn.Conv2d"
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerType:
+    name: str
+    category: str
+    doc: str
+    params: tuple[ParamSpec, ...]
+    shape: Callable[[dict, list[Shape]], Shape]
+    inputs: int | str = 1  # a fixed count, or the name of the parameter that holds it
+    count_params: Callable[[dict, list[Shape], Shape], int] = _zero
+    macs: Callable[[dict, list[Shape], Shape], int] = _zero
+    module: Callable[[dict, list[Shape]], ModuleSpec] | None = None
+    forward: Callable[[list[str], dict], str] | None = None
+    init: str = ""  # see codegen's initialisation rules
+    aliases: tuple[str, ...] = ()
+    key_params: tuple[str, ...] = ()  # shown on the node card
+    input_names: tuple[str, ...] = ()  # port labels for multi-input nodes
+
+    def spec(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def num_inputs(self, params: dict) -> int:
+        if isinstance(self.inputs, int):
+            return self.inputs
+        value = params.get(self.inputs, self.spec(self.inputs).default)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 2
+
+    @property
+    def is_merge(self) -> bool:
+        return self.category == "merge"
+
+
+_REGISTRY: dict[str, LayerType] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(layer: LayerType) -> LayerType:
+    if layer.name in _REGISTRY or layer.name in _ALIASES:
+        raise ValueError(f"layer type {layer.name!r} is registered twice")
+    if layer.category not in CATEGORIES:
+        raise ValueError(f"unknown category {layer.category!r} for {layer.name!r}")
+    _REGISTRY[layer.name] = layer
+    for alias in layer.aliases:
+        if alias in _REGISTRY or alias in _ALIASES:
+            raise ValueError(f"alias {alias!r} is registered twice")
+        _ALIASES[alias] = layer.name
+    return layer
+
+
+def get(type_name: str) -> LayerType | None:
+    _ensure_loaded()
+    return _REGISTRY.get(type_name) or _REGISTRY.get(_ALIASES.get(type_name, ""))
+
+
+def canonical(type_name: str) -> str:
+    _ensure_loaded()
+    return _ALIASES.get(type_name, type_name)
+
+
+def all_types() -> list[LayerType]:
+    _ensure_loaded()
+    return list(_REGISTRY.values())
+
+
+def _ensure_loaded() -> None:
+    if not _REGISTRY:
+        import graph.layers  # noqa: F401  (declarations register themselves)

@@ -1,0 +1,627 @@
+"""Shape inference and validation, in pure Python.
+
+``analyze(project)`` walks the network in topological order, expands every
+block instance (memoised per block, input shape and parameter values), and
+returns every node's output shape, parameter and MAC counts, the projection
+each shortcut edge needs, and diagnostics with one-click fixes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import keyword
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Iterator
+
+from graph import registry
+from graph.diagnostics import Diagnostic, Fix
+from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
+from graph.params import ParamError, ParamSpec, check_value, resolve
+from graph.registry import ShapeError
+
+Shape = tuple[int, ...]
+PROJECTION_LABELS = {"identity": "identity", "zero_pad": "zero-pad", "conv_bn": "1x1 conv + BN",
+                     "conv_bn_always": "1x1 conv + BN (always)"}
+MAX_BLOCK_DEPTH = 16
+
+
+def fmt(shape: Shape | None) -> str:
+    return "?" if shape is None else "x".join(str(s) for s in shape)
+
+
+@dataclass
+class ShortcutInfo:
+    """What a shortcut edge does in one instance: identity, zero_pad or conv_bn."""
+
+    edge: str
+    applied: str  # identity | zero_pad | conv_bn
+    in_shape: Shape
+    out_shape: Shape
+    stride: int = 1
+    num_params: int = 0
+    macs: int = 0
+
+
+@dataclass
+class NodeInfo:
+    node: Node
+    params: dict[str, Any]
+    in_shapes: list[Shape | None]
+    out_shape: Shape | None = None
+    num_params: int = 0  # own parameters, or the whole body's for a block instance
+    macs: int = 0
+    children: "GraphInfo | None" = None
+    error: bool = False
+
+
+@dataclass
+class GraphInfo:
+    graph: Graph
+    block: str | None
+    order: list[str]
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    shortcuts: dict[str, ShortcutInfo] = field(default_factory=dict)
+    edge_shapes: dict[str, Shape] = field(default_factory=dict)
+    env: dict[str, Any] | None = None
+    input_shape: Shape | None = None
+    output_shape: Shape | None = None
+
+    @property
+    def num_params(self) -> int:
+        return sum(i.num_params for i in self.nodes.values()) + sum(s.num_params for s in self.shortcuts.values())
+
+    @property
+    def macs(self) -> int:
+        return sum(i.macs for i in self.nodes.values()) + sum(s.macs for s in self.shortcuts.values())
+
+    def frozen_params(self, inherited: bool = False) -> int:
+        total = 0
+        for info in self.nodes.values():
+            frozen = inherited or info.node.frozen
+            if info.children is not None:
+                total += info.children.frozen_params(frozen)
+            elif frozen:
+                total += info.num_params
+        if inherited:
+            total += sum(s.num_params for s in self.shortcuts.values())
+        return total
+
+
+@dataclass
+class Layer:
+    """One row of a summary: a module path and what it holds."""
+
+    path: str
+    type: str
+    info: NodeInfo | None
+    out_shape: Shape | None
+    num_params: int
+    trainable: bool
+    macs: int
+    depth: int
+
+
+@dataclass
+class Analysis:
+    project: Project
+    root: GraphInfo
+    diagnostics: list[Diagnostic]
+    block_infos: dict[str, GraphInfo] = field(default_factory=dict)  # first instance of each block
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.root.output_shape
+
+    @property
+    def total_params(self) -> int:
+        return self.root.num_params
+
+    @property
+    def trainable_params(self) -> int:
+        return self.root.num_params - self.root.frozen_params()
+
+    @property
+    def macs(self) -> int:
+        return self.root.macs
+
+    def shape_of(self, node_id: str, block: str | None = None) -> Shape | None:
+        info = self.root if block is None else self.block_infos.get(block)
+        if info is None or node_id not in info.nodes:
+            return None
+        return info.nodes[node_id].out_shape
+
+    def diagnostics_for(self, block: str | None) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.block == block]
+
+    def layers(self) -> list[Layer]:
+        """Every node and shortcut projection, depth first, with module-style paths."""
+        rows: list[Layer] = []
+        _walk(self.root, "", 0, False, rows)
+        return rows
+
+
+def module_path(graph: Graph, node: Node, prefix: str = "") -> str:
+    stage = graph.stage_of(node.id)
+    if stage is None:
+        local = node.name
+    elif stage.keys == "index":
+        local = f"{stage.name}.{stage.nodes.index(node.id)}"
+    else:
+        local = f"{stage.name}.{node.name}"
+    return f"{prefix}{local}"
+
+
+def _walk(info: GraphInfo, prefix: str, depth: int, frozen: bool, rows: list[Layer]) -> None:
+    for node_id in info.order:
+        ni = info.nodes.get(node_id)
+        if ni is None or ni.node.type in ("Input", "Output", "BlockInput", "BlockOutput"):
+            continue
+        path = module_path(info.graph, ni.node, prefix)
+        is_frozen = frozen or ni.node.frozen
+        own = ni.num_params if ni.children is None else 0
+        rows.append(Layer(path, ni.node.type, ni, ni.out_shape, ni.num_params, not is_frozen and ni.num_params > 0,
+                          ni.macs, depth))
+        del own
+        if ni.children is not None:
+            _walk(ni.children, path + ".", depth + 1, is_frozen, rows)
+    for edge_id, sc in info.shortcuts.items():
+        if sc.applied == "identity":
+            continue
+        edge = info.graph.edges[edge_id]
+        rows.append(Layer(f"{prefix}{edge.name or 'shortcut'}", "Shortcut:" + sc.applied, None, sc.out_shape,
+                          sc.num_params, not frozen and sc.num_params > 0, sc.macs, depth))
+
+
+# ------------------------------------------------------------------ analysis
+class _Analyzer:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.diagnostics: list[Diagnostic] = []
+        self._seen: set[tuple] = set()
+        self._memo: dict[tuple, GraphInfo] = {}
+        self.block_infos: dict[str, GraphInfo] = {}
+        self._stack: list[str] = []
+
+    def report(self, severity: str, code: str, message: str, block: str | None, node: str | None = None,
+               edge: str | None = None, fixes: list[Fix] | tuple = ()) -> None:
+        key = (severity, code, message, block, node, edge)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.diagnostics.append(Diagnostic(severity, code, message, node, edge, block, tuple(fixes)))
+
+    # ---- structure ----------------------------------------------------------
+    def topo_order(self, graph: Graph, block: str | None) -> list[str]:
+        index = {nid: i for i, nid in enumerate(graph.nodes)}
+        indeg = {nid: 0 for nid in graph.nodes}
+        succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
+        for e in graph.edges.values():
+            if e.src in indeg and e.dst in indeg:
+                indeg[e.dst] += 1
+                succ[e.src].append(e.dst)
+        heap = [(index[n], n) for n, d in indeg.items() if d == 0]
+        heapq.heapify(heap)
+        order: list[str] = []
+        while heap:
+            _, n = heapq.heappop(heap)
+            order.append(n)
+            for m in succ[n]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    heapq.heappush(heap, (index[m], m))
+        if len(order) < len(graph.nodes):
+            stuck = [n for n in graph.nodes if n not in set(order)]
+            names = ", ".join(f'"{graph.nodes[n].name}"' for n in stuck[:8])
+            back = self._back_edge(graph, set(stuck))
+            fixes = [Fix(f'Remove the edge from "{graph.nodes[back.src].name}" to "{graph.nodes[back.dst].name}"',
+                         {"op": "remove_edge", "block": block, "edge": back.id})] if back else []
+            self.report("error", "cycle", f"The graph has a cycle through {names}; data must flow one way.",
+                        block, stuck[0], back.id if back else None, fixes)
+        return order
+
+    @staticmethod
+    def _back_edge(graph: Graph, stuck: set[str]) -> Edge | None:
+        # depth-first search inside the stuck set for an edge that closes a cycle
+        colour: dict[str, int] = {}
+        for start in stuck:
+            if start in colour:
+                continue
+            stack = [(start, iter([e for e in graph.out_edges(start) if e.dst in stuck]))]
+            colour[start] = 1
+            while stack:
+                node, it = stack[-1]
+                edge = next(it, None)
+                if edge is None:
+                    colour[node] = 2
+                    stack.pop()
+                elif colour.get(edge.dst) == 1:
+                    return edge
+                elif edge.dst not in colour:
+                    colour[edge.dst] = 1
+                    stack.append((edge.dst, iter([e for e in graph.out_edges(edge.dst) if e.dst in stuck])))
+        return None
+
+    def check_structure(self, graph: Graph, block: str | None) -> None:
+        names: dict[str, str] = {}
+        for node in graph.nodes.values():
+            if not isinstance(node.name, str) or not node.name:
+                self.report("error", "bad_name", f"Node {node.id} has no name.", block, node.id)
+                continue
+            if node.name in names:
+                new = graph.unique_name(node.name, exclude=node.id)
+                self.report("error", "duplicate_name",
+                            f'Two nodes are named "{node.name}"; names become attribute names in code and must be unique.',
+                            block, node.id, fixes=[Fix(f'Rename to "{new}"', {"op": "rename", "block": block,
+                                                                               "node": node.id, "value": new})])
+            names[node.name] = node.id
+        where = "the network" if block is None else f'block "{block}"'
+        if block is None:
+            for t, other in (("Input", "BlockInput"), ("Output", "BlockOutput")):
+                found = graph.nodes_of_type(t)
+                if not found:
+                    fixes = []
+                    if t == "Output":
+                        sinks = [n for n in graph.nodes.values() if not graph.out_edges(n.id)
+                                 and n.type not in ("Output", "BlockOutput")]
+                        if len(sinks) == 1:
+                            fixes = [Fix(f'Add an Output after "{sinks[0].name}"',
+                                         {"op": "add_output", "block": None, "node": sinks[0].id})]
+                    self.report("error", f"missing_{t.lower()}", f"The network has no {t} node.", None, fixes=fixes)
+                elif len(found) > 1:
+                    self.report("error", f"multiple_{t.lower()}", f"The network has {len(found)} {t} nodes; it needs exactly one.",
+                                None, found[1].id)
+                for n in graph.nodes_of_type(other):
+                    self.report("error", "misplaced_node", f'{other} "{n.name}" belongs in a block body, not in the network.',
+                                None, n.id)
+        else:
+            for t, other in (("BlockInput", "Input"), ("BlockOutput", "Output")):
+                found = graph.nodes_of_type(t)
+                if len(found) != 1:
+                    self.report("error", f"block_{t.lower()}",
+                                f"{where} has {len(found)} {t} nodes; a block body needs exactly one.", block,
+                                found[1].id if len(found) > 1 else None)
+                for n in graph.nodes_of_type(other):
+                    self.report("error", "misplaced_node", f'{other} "{n.name}" cannot be inside {where}; use {t}.',
+                                block, n.id)
+        for stage in graph.stages:
+            for nid in stage.nodes:
+                if nid not in graph.nodes:
+                    self.report("error", "bad_stage", f'Stage "{stage.name}" lists unknown node {nid!r}.', block)
+
+    # ---- params ---------------------------------------------------------------
+    def resolve_params(self, node: Node, specs: tuple[ParamSpec, ...], env: dict | None,
+                       block: str | None, label: str) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        ok = True
+        if not isinstance(node.params, dict):
+            self.report("error", "bad_param", f"{label}: params must be an object.", block, node.id)
+            return None
+        for spec in specs:
+            raw = node.params.get(spec.name, spec.default)
+            try:
+                out[spec.name] = resolve(spec, raw, env)
+            except ParamError as exc:
+                ok = False
+                fixes = [] if spec.default is None and spec.type != "opt_int" else [
+                    Fix(f"Reset {spec.name} to {spec.default!r}",
+                        {"op": "set_param", "block": block, "node": node.id, "param": spec.name, "value": spec.default})]
+                self.report("error", "bad_param", f"{label}: {exc}.", block, node.id, fixes=fixes)
+        known = {s.name for s in specs}
+        for key in node.params:
+            if key not in known:
+                self.report("warning", "unknown_param", f'{label}: unknown parameter "{key}" is ignored.', block,
+                            node.id, fixes=[Fix(f'Remove "{key}"', {"op": "set_param", "block": block,
+                                                                    "node": node.id, "param": key, "value": None})])
+        return out if ok else None
+
+    # ---- shortcut projections ---------------------------------------------
+    def project_shortcut(self, edge: Edge, src_shape: Shape, target: Shape | None, graph: Graph,
+                         block: str | None, dst_label: str) -> tuple[Shape, ShortcutInfo]:
+        proj = edge.projection
+        if proj not in PROJECTION_LABELS:
+            self.report("error", "bad_projection", f"Shortcut {edge.id}: unknown projection {proj!r}.", block,
+                        edge=edge.id, fixes=[Fix("Set projection to identity", {"op": "set_edge", "block": block,
+                                                 "edge": edge.id, "field": "projection", "value": "identity"})])
+            proj = "identity"
+        ident = ShortcutInfo(edge.id, "identity", src_shape, src_shape)
+        if target is None or proj == "identity" or (src_shape == target and proj != "conv_bn_always"):
+            return src_shape, ident
+        src_name = graph.nodes[edge.src].name
+        if len(src_shape) != 3 or len(target) != 3:
+            self.report("error", "shortcut_mismatch",
+                        f'{dst_label}: the shortcut from "{src_name}" carries {fmt(src_shape)} and cannot be projected to {fmt(target)}.',
+                        block, edge.dst, edge.id)
+            return src_shape, ident
+        c, h, w = src_shape
+        c2, h2, w2 = target
+        stride = _find_stride(h, w, h2, w2)
+        if proj == "zero_pad":
+            zstride = next((s for s in range(1, h + 1) if -(-h // s) == h2 and -(-w // s) == w2), None)
+            if zstride is None or c2 < c:
+                why = (f"it can only add channels, not remove them ({c} to {c2})" if c2 < c
+                       else f"{h}x{w} cannot be subsampled to {h2}x{w2}")
+                self.report("error", "shortcut_mismatch",
+                            f'{dst_label}: zero-pad shortcut from "{src_name}" cannot turn {fmt(src_shape)} into {fmt(target)}: {why}.',
+                            block, edge.dst, edge.id, self.projection_fixes(edge, block, src_shape, target, exclude="zero_pad"))
+                return src_shape, ident
+            return target, ShortcutInfo(edge.id, "zero_pad", src_shape, target, zstride)
+        if stride is None:
+            self.report("error", "shortcut_mismatch",
+                        f'{dst_label}: no 1x1 convolution stride turns {h}x{w} from "{src_name}" into {h2}x{w2}.',
+                        block, edge.dst, edge.id)
+            return src_shape, ident
+        params = c * c2 + 2 * c2
+        macs = c * c2 * h2 * w2 + 2 * c2 * h2 * w2
+        return target, ShortcutInfo(edge.id, "conv_bn", src_shape, target, stride, params, macs)
+
+    def projection_fixes(self, edge: Edge, block: str | None, src: Shape, target: Shape,
+                         exclude: str = "") -> list[Fix]:
+        fixes = []
+        if len(src) == 3 and len(target) == 3:
+            stride = _find_stride(src[1], src[2], target[1], target[2])
+            if stride is not None and exclude != "conv_bn":
+                tail = f" /{stride}" if stride > 1 else ""
+                fixes.append(Fix(f"Set the shortcut's projection to 1x1 conv + BN{tail}",
+                                 {"op": "set_edge", "block": block, "edge": edge.id, "field": "projection", "value": "conv_bn"}))
+            zs = next((s for s in range(1, src[1] + 1) if -(-src[1] // s) == target[1] and -(-src[2] // s) == target[2]), None)
+            if zs is not None and target[0] >= src[0] and exclude != "zero_pad":
+                fixes.append(Fix("Set the shortcut's projection to zero-pad",
+                                 {"op": "set_edge", "block": block, "edge": edge.id, "field": "projection", "value": "zero_pad"}))
+        return fixes
+
+    # ---- one graph --------------------------------------------------------------
+    def analyze_graph(self, graph: Graph, block: str | None, env: dict | None,
+                      input_shape: Shape | None) -> GraphInfo:
+        self.check_structure(graph, block)
+        info = GraphInfo(graph, block, self.topo_order(graph, block), env=env, input_shape=input_shape)
+        for node_id in info.order:
+            node = graph.nodes[node_id]
+            ni = self.analyze_node(graph, node, info, env, block, input_shape)
+            info.nodes[node_id] = ni
+            if node.type in ("Output", "BlockOutput"):
+                info.output_shape = ni.out_shape
+        return info
+
+    def analyze_node(self, graph: Graph, node: Node, info: GraphInfo, env: dict | None,
+                     block: str | None, input_shape: Shape | None) -> NodeInfo:
+        bname = node.block_name
+        label = f'{node.type} "{node.name}"'
+        lt = None
+        bdef: BlockDef | None = None
+        if bname is not None:
+            bdef = self.project.blocks.get(bname)
+            if bdef is None:
+                self.report("error", "unknown_block", f'{label}: there is no block definition named "{bname}".', block, node.id)
+                return NodeInfo(node, {}, [], error=True)
+            specs = tuple(ParamSpec(k, p.type if p.type in ("int", "float", "bool") else "int", p.default)
+                          for k, p in bdef.params.items())
+            n_inputs = 1
+        else:
+            lt = registry.get(node.type)
+            if lt is None:
+                self.report("error", "unknown_type", f'Node "{node.name}" has unknown type "{node.type}".', block, node.id)
+                return NodeInfo(node, {}, [], error=True)
+            specs = lt.params
+        params = self.resolve_params(node, specs, env, block, label)
+        if lt is not None:
+            n_inputs = lt.num_inputs(params or {})
+
+        # inputs, port by port
+        in_edges = graph.in_edges(node.id)
+        by_port: dict[int, Edge] = {}
+        for e in in_edges:
+            if not isinstance(e.dst_port, int) or e.dst_port >= n_inputs or e.dst_port < 0:
+                self.report("error", "extra_input", f"{label} has {n_inputs} input(s) but an edge arrives at port {e.dst_port + 1 if isinstance(e.dst_port, int) else e.dst_port}.",
+                            block, node.id, e.id, [Fix("Remove the edge", {"op": "remove_edge", "block": block, "edge": e.id})])
+            elif e.dst_port in by_port:
+                self.report("error", "duplicate_input", f"{label}: input {e.dst_port + 1} has two incoming edges.",
+                            block, node.id, e.id, [Fix("Remove the second edge", {"op": "remove_edge", "block": block, "edge": e.id})])
+            else:
+                by_port[e.dst_port] = e
+        ni = NodeInfo(node, params or {}, [None] * n_inputs)
+        missing = [p for p in range(n_inputs) if p not in by_port]
+        if missing:
+            ports = ", ".join(str(p + 1) for p in missing)
+            self.report("error", "unconnected_input",
+                        f"{label}: input {ports} is not connected." if n_inputs > 1 else f"{label} has no input connected.",
+                        block, node.id)
+            ni.error = True
+            return ni
+        if params is None:
+            ni.error = True
+            return ni
+        # data inputs first, so shortcuts know the shape they must meet
+        shapes: dict[int, Shape | None] = {}
+        for port, e in by_port.items():
+            if not e.is_shortcut:
+                shapes[port] = self.src_shape(info, e)
+        main = next((s for p, s in sorted(shapes.items()) if s is not None), None)
+        for port, e in by_port.items():
+            if e.is_shortcut:
+                src = self.src_shape(info, e)
+                if src is None:
+                    shapes[port] = None
+                    continue
+                target = main if (lt is None or lt.is_merge) else None
+                if node.type == "Gate":
+                    target = shapes.get(0)
+                out, sc = self.project_shortcut(e, src, target, graph, block, label)
+                info.shortcuts[e.id] = sc
+                shapes[port] = out
+        for port, e in by_port.items():
+            if shapes[port] is not None:
+                info.edge_shapes[e.id] = shapes[port]
+        ni.in_shapes = [shapes[p] for p in range(n_inputs)]
+        if node.type == "BlockInput":
+            ni.out_shape = input_shape
+            return ni
+        if any(s is None for s in ni.in_shapes):
+            return ni  # an upstream error was already reported
+        if bdef is not None:
+            self.expand_block(node, bdef, ni, block, label)
+            return ni
+        try:
+            ni.out_shape = tuple(lt.shape(params, ni.in_shapes))
+        except ShapeError as exc:
+            ni.error = True
+            self.report_shape_error(exc, graph, node, by_port, ni, block, label, info)
+            return ni
+        ni.num_params = lt.count_params(params, ni.in_shapes, ni.out_shape)
+        ni.macs = lt.macs(params, ni.in_shapes, ni.out_shape)
+        if any(d <= 0 for d in ni.out_shape):
+            self.report("error", "zero_size", f"{label}: output size {fmt(ni.out_shape)} reaches zero.", block, node.id)
+            ni.out_shape = None
+        return ni
+
+    @staticmethod
+    def src_shape(info: GraphInfo, e: Edge) -> Shape | None:
+        src = info.nodes.get(e.src)
+        return None if src is None else src.out_shape
+
+    def report_shape_error(self, exc: ShapeError, graph: Graph, node: Node, by_port: dict[int, Edge],
+                           ni: NodeInfo, block: str | None, label: str, info: GraphInfo) -> None:
+        fixes = []
+        for f in exc.fixes:
+            action = {k: v for k, v in f.items() if k != "label"}
+            action.update(block=block, node=node.id)
+            fixes.append(Fix(f.get("label", action["op"]), action))
+        message = f"{label}: {exc.message}."
+        edge_id = None
+        if exc.code == "shape_mismatch" and exc.port is not None and len(ni.in_shapes) > 1:
+            port = exc.port
+            bad = by_port[port]
+            ref_port = 0 if port != 0 else 1
+            ref = by_port[ref_port]
+
+            def describe(p: int, e: Edge) -> str:
+                kind = "shortcut" if e.is_shortcut else "edge"
+                return f"input {p + 1} ({kind} from \"{graph.nodes[e.src].name}\") is {fmt(ni.in_shapes[p])}"
+            message = f"{label}: {describe(port, bad)} but {describe(ref_port, ref)}"
+            shortcut = bad if bad.is_shortcut else (ref if ref.is_shortcut else None)
+            if shortcut is not None:
+                other = ref if shortcut is bad else bad
+                src = info.nodes[shortcut.src].out_shape
+                target = ni.in_shapes[other.dst_port]
+                sfix = self.projection_fixes(shortcut, block, src, target)
+                fixes.extend(sfix)
+                if sfix:
+                    message += " — set the shortcut's projection to " + " or ".join(
+                        "1x1 conv + BN" if f.action["value"] == "conv_bn" else "zero-pad" for f in sfix)
+                edge_id = shortcut.id
+            else:
+                src, target = ni.in_shapes[port], ni.in_shapes[ref_port]
+                if len(src) == 3 and len(target) == 3:
+                    stride = _find_stride(src[1], src[2], target[1], target[2])
+                    if stride is not None:
+                        fixes.append(Fix(f'Make the edge from "{graph.nodes[bad.src].name}" a shortcut with 1x1 conv + BN',
+                                         {"op": "make_shortcut", "block": block, "edge": bad.id, "projection": "conv_bn"}))
+                        fixes.append(Fix(f'Insert a 1x1 conv + BN projection after "{graph.nodes[bad.src].name}"',
+                                         {"op": "insert_projection", "block": block, "edge": bad.id,
+                                          "out_channels": target[0], "stride": stride}))
+                        message += " — insert a 1x1 projection"
+                edge_id = bad.id
+            message += "."
+        elif exc.code == "concat_mismatch" and exc.port is not None:
+            edge_id = by_port[exc.port].id
+        self.report("error", exc.code, message, block, node.id, edge_id, fixes)
+
+    # ---- block instances ------------------------------------------------------
+    def expand_block(self, node: Node, bdef: BlockDef, ni: NodeInfo, block: str | None, label: str) -> None:
+        if bdef.name in self._stack or len(self._stack) >= MAX_BLOCK_DEPTH:
+            chain = " -> ".join(self._stack + [bdef.name])
+            self.report("error", "recursive_block", f"{label}: block {bdef.name!r} contains itself ({chain}).",
+                        block, node.id)
+            ni.error = True
+            return
+        in_shape = ni.in_shapes[0]
+        env = dict(bdef.defaults())
+        env.update(ni.params)
+        env["in_channels"] = in_shape[0]
+        key = (bdef.name, in_shape, tuple(sorted((k, repr(v)) for k, v in env.items())))
+        child = self._memo.get(key)
+        if child is None:
+            self._stack.append(bdef.name)
+            try:
+                child = self.analyze_graph(bdef.graph, bdef.name, env, in_shape)
+            finally:
+                self._stack.pop()
+            self._memo[key] = child
+        self.block_infos.setdefault(bdef.name, child)
+        ni.children = child
+        ni.out_shape = child.output_shape
+        ni.num_params = child.num_params
+        ni.macs = child.macs
+        if child.output_shape is None:
+            ni.error = True
+            if not any(d.block == bdef.name and d.is_error for d in self.diagnostics):
+                self.report("error", "block_failed", f"{label}: its body produces no output shape.", block, node.id)
+
+
+def _find_stride(h: int, w: int, h2: int, w2: int) -> int | None:
+    for s in range(1, max(h, 1) + 1):
+        if (h - 1) // s + 1 == h2 and (w - 1) // s + 1 == w2:
+            return s
+    return None
+
+
+def analyze(project: Project) -> Analysis:
+    """Infer every shape and validate the whole project."""
+    a = _Analyzer(project)
+    inputs = project.graph.nodes_of_type("Input")
+    root = a.analyze_graph(project.graph, None, None, None)
+    del inputs
+    # blocks with no instance still get their structure checked
+    for name, bdef in project.blocks.items():
+        if name not in a.block_infos:
+            a.check_structure(bdef.graph, name)
+    _check_reachability(project.graph, root, a)
+    return Analysis(project, root, a.diagnostics, a.block_infos)
+
+
+def _check_reachability(graph: Graph, info: GraphInfo, a: _Analyzer) -> None:
+    outputs = graph.nodes_of_type("Output")
+    if not outputs:
+        return
+    reach = {outputs[0].id}
+    frontier = [outputs[0].id]
+    while frontier:
+        nid = frontier.pop()
+        for e in graph.in_edges(nid):
+            if e.src not in reach:
+                reach.add(e.src)
+                frontier.append(e.src)
+    for node in graph.nodes.values():
+        if node.id not in reach:
+            a.report("warning", "unused_node", f'{node.type} "{node.name}" does not lead to the Output; it is unused.',
+                     None, node.id)
+
+
+def is_identifier(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def activation_bytes(analysis: Analysis, batch: int, bytes_per_element: int = 4) -> int:
+    """Sum of every layer's output size for a batch (float32), a rough activation memory figure."""
+    return sum(prod(layer.out_shape) for layer in analysis.layers()
+               if layer.out_shape is not None and layer.info is not None and layer.info.children is None
+               ) * batch * bytes_per_element
+
+
+def iter_graph_infos(info: GraphInfo) -> Iterator[GraphInfo]:
+    yield info
+    for ni in info.nodes.values():
+        if ni.children is not None:
+            yield from iter_graph_infos(ni.children)
+
+
+__all__ = ["analyze", "Analysis", "GraphInfo", "NodeInfo", "ShortcutInfo", "Layer", "fmt", "check_value",
+           "activation_bytes", "module_path", "BLOCK_PREFIX"]

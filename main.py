@@ -1,0 +1,117 @@
+"""Skipwire: the editor by default, subcommands for headless use.
+
+Exit codes: 0 success; 1 the project is invalid or training failed;
+2 bad input (unreadable file, not a project, bad arguments).
+Each subcommand lives beside the package it drives; imports are lazy so that
+`validate` and `summary` never import torch and the editor shows fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit code 2 with one plain line, no usage dump
+        sys.stderr.write(f"skipwire: {message}\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="skipwire", description="Design, verify and train convolutional networks as node graphs.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    s = sub.add_parser("open", help="open a project in the editor")
+    s.add_argument("file")
+    s.add_argument("--screenshot", metavar="PNG", help="render the window offscreen to PNG and exit")
+
+    sub.add_parser("templates", help="list built-in templates")
+
+    s = sub.add_parser("new", help="create a project from a template")
+    s.add_argument("template")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--classes", type=int)
+    s.add_argument("--input", metavar="C,H,W")
+    s.add_argument("--shortcut", choices=["A", "B", "C"])
+
+    s = sub.add_parser("validate", help="check a project; exit code 1 if invalid")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("summary", help="per-layer shapes, parameters, MACs")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--batch", type=int)
+
+    s = sub.add_parser("export", help="write PyTorch code, a training script, ONNX or TorchScript")
+    s.add_argument("file")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--format", default="module", choices=["module", "script", "onnx", "torchscript"])
+
+    s = sub.add_parser("import", help="trace a PyTorch module into a project")
+    s.add_argument("target", metavar="MODULE:CALLABLE")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--input", metavar="C,H,W")
+
+    s = sub.add_parser("train", help="train a project")
+    s.add_argument("file")
+    s.add_argument("--dataset")
+    s.add_argument("--preset")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--weights")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--out")
+    s.add_argument("--resume", metavar="RUNDIR")
+
+    s = sub.add_parser("evaluate", help="accuracy, loss and confusion matrix of a run")
+    s.add_argument("rundir")
+    s.add_argument("--dataset")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("runs", help="list training runs")
+    s.add_argument("dir", nargs="?", default="runs")
+    return p
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd in (None, "open"):
+        from app.main_window import run_editor
+
+        return run_editor(getattr(args, "file", None), getattr(args, "screenshot", None))
+    if cmd in ("templates", "new", "validate", "summary"):
+        from graph import cli
+
+        return getattr(cli, f"cmd_{cmd}")(args)
+    if cmd in ("export", "import"):
+        from codegen import cli
+
+        return getattr(cli, f"cmd_{cmd}")(args)
+    from training import cli
+
+    return getattr(cli, f"cmd_{cmd}")(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from graph.errors import UserError
+
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        sys.stderr.write(f"skipwire: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("skipwire: interrupted\n")
+        return 130
+    except MemoryError:
+        sys.stderr.write("skipwire: out of memory\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
