@@ -1,0 +1,170 @@
+"""Headless subcommands that need only the graph package: templates, new,
+validate, summary. None of them imports torch (DESIGN.md).
+
+Each ``cmd_*`` takes the argparse namespace and returns the exit code: 0 ok,
+1 the project is invalid, 2 bad input (raised as UserError, which main.py
+prints as one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+from graph.diagnostics import Diagnostic
+from graph.errors import UserError
+from graph.model import Project
+from graph.projectfile import load_project, save_project
+
+MAX_LISTED = 50  # diagnostics printed in text mode before "... and N more"
+
+
+def _out() -> TextIO:
+    return sys.stdout
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"skipwire: {message}\n")
+
+
+# ------------------------------------------------------------------ templates
+def cmd_templates(args: argparse.Namespace) -> int:
+    from graph.templates import all_templates
+
+    infos = sorted(all_templates(), key=lambda t: (t.family, t.name))
+    if not infos:
+        _out().write("no templates\n")
+        return 0
+    name_w = max(len(t.name) for t in infos)
+    fam_w = max(len(t.family) for t in infos)
+    for t in infos:
+        extra = "  [--shortcut A|B|C]" if t.shortcut_options else ""
+        _out().write(f"{t.name.ljust(name_w)}  {t.family.ljust(fam_w)}  {t.doc}{extra}\n")
+    return 0
+
+
+# ------------------------------------------------------------------ new
+def parse_input_shape(text: str) -> list[int]:
+    """'3,32,32' -> [3, 32, 32]; also 'C' alone for vector inputs. UserError otherwise."""
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    try:
+        shape = [int(p) for p in parts]
+    except ValueError:
+        raise UserError(f"--input must be whole numbers C,H,W such as 3,32,32; got {text!r}", 2) from None
+    if not 1 <= len(shape) <= 3:
+        raise UserError(f"--input must have 1 to 3 numbers (C,H,W such as 3,32,32); got {text!r}", 2)
+    if any(not 1 <= s <= 100_000 for s in shape):
+        raise UserError(f"--input sizes must be between 1 and 100000; got {text!r}", 2)
+    return shape
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from graph.shapes import analyze
+    from graph.templates import get_template, make
+
+    get_template(args.template)  # unknown name -> UserError listing how to see the names
+    classes = getattr(args, "classes", None)
+    if classes is not None and not 1 <= classes <= 1_000_000:
+        raise UserError(f"--classes must be between 1 and 1000000; got {classes}", 2)
+    shape = parse_input_shape(args.input) if getattr(args, "input", None) else None
+    project = make(args.template, classes, shape, getattr(args, "shortcut", None))
+    analysis = analyze(project)
+    if not analysis.valid:
+        _print_diagnostics(analysis.diagnostics, sys.stderr)
+        first = analysis.errors[0]
+        _err(f"{args.template} with these settings is not a valid network: {first.message} (nothing written)")
+        return 1
+    save_project(project, args.output)
+    _out().write(f"wrote {args.output}: {project.name}, {analysis.total_params:,} parameters, "
+                 f"output {_shape(analysis.output_shape)}\n")
+    return 0
+
+
+# ------------------------------------------------------------------ validate
+def cmd_validate(args: argparse.Namespace) -> int:
+    from graph.shapes import analyze
+
+    project = load_project(args.file)
+    analysis = _analyze(analyze, project, args.file)
+    errors = analysis.errors
+    if getattr(args, "json", False):
+        payload = {"valid": analysis.valid, "diagnostics": [d.to_dict() for d in analysis.diagnostics],
+                   "errors": len(errors), "warnings": len(analysis.diagnostics) - len(errors),
+                   "output_shape": list(analysis.output_shape) if analysis.output_shape else None,
+                   "total_params": analysis.total_params}
+        _out().write(json.dumps(payload, indent=2) + "\n")
+    else:
+        _print_diagnostics(analysis.diagnostics, _out())
+        if analysis.valid:
+            _out().write(f"{args.file}: valid; {analysis.total_params:,} parameters, output "
+                         f"{_shape(analysis.output_shape)}"
+                         + (f", {len(analysis.diagnostics)} warning(s)" if analysis.diagnostics else "") + "\n")
+    if not analysis.valid:
+        _err(f"{args.file} is invalid: {len(errors)} error(s); first: {_one_line(errors[0].message)}")
+        return 1
+    return 0
+
+
+# ------------------------------------------------------------------ summary
+def cmd_summary(args: argparse.Namespace) -> int:
+    from graph.shapes import analyze
+    from graph.summary import render_table, summarize
+
+    batch = getattr(args, "batch", None)
+    if batch is not None and batch < 1:
+        raise UserError(f"--batch must be at least 1; got {batch}", 2)
+    project = load_project(args.file)
+    analysis = _analyze(analyze, project, args.file)
+    if not analysis.valid:
+        _print_diagnostics(analysis.errors, sys.stderr)
+        _err(f"{args.file} is invalid: {len(analysis.errors)} error(s); "
+             f"`python main.py validate {args.file}` lists them")
+        return 1
+    summary = summarize(analysis, batch)
+    if getattr(args, "json", False):
+        _out().write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _out().write(f"{project.name}\n")
+        _out().write(render_table(summary))
+    return 0
+
+
+# ------------------------------------------------------------------ helpers
+def _analyze(analyze, project: Project, source: str):
+    try:
+        return analyze(project)
+    except RecursionError:
+        raise UserError(f"{source}: the project is nested too deeply to analyse", 1) from None
+
+
+def _where(d: Diagnostic) -> str:
+    parts = []
+    if d.block is not None:
+        parts.append(f"block {d.block}")
+    if d.node is not None:
+        parts.append(f"node {d.node}")
+    if d.edge is not None:
+        parts.append(f"edge {d.edge}")
+    return ", ".join(parts) or "project"
+
+
+def _print_diagnostics(diags: list[Diagnostic], stream: TextIO) -> None:
+    ordered = sorted(diags, key=lambda d: not d.is_error)
+    for d in ordered[:MAX_LISTED]:
+        stream.write(f"{d.severity}: [{d.code}] ({_where(d)}) {d.message}\n")
+        stream.writelines(f"    fix: {f.label}\n" for f in d.fixes)
+    if len(ordered) > MAX_LISTED:
+        stream.write(f"... and {len(ordered) - MAX_LISTED} more\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _shape(shape) -> str:
+    return "?" if shape is None else "x".join(str(s) for s in shape)
+
+
+__all__ = ["cmd_new", "cmd_summary", "cmd_templates", "cmd_validate", "parse_input_shape"]
