@@ -27,7 +27,8 @@ Typical use::
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from graph.edits import positions
 from graph.model import BLOCK_PREFIX, BlockDef, BlockParam, Graph, Node, Project, Stage
@@ -270,13 +271,20 @@ def imagenet_stem(b: Builder, channels: int = 64) -> Node:
     return b.last  # type: ignore[return-value]
 
 
-def stage(b: Builder, name: str, block: str, instances: Sequence[dict[str, Any]], keys: str = "index") -> list[Node]:
+def stage(b: Builder, name: str, block: str | Sequence[str], instances: Sequence[dict[str, Any]],
+          keys: str = "index") -> list[Node]:
     """Chain one instance of ``block`` per params dict after ``b.last`` and declare them a Stage.
 
-    Instances are named ``{name}_{i}``; with keys "index" the code path is
-    ``{name}.{i}`` (torchvision's ``layer1.0``).
+    ``block`` is one block name, or one per instance (a stage may mix, say, a
+    projecting first block with identity blocks). Instances are named
+    ``{name}_{i}``; with keys "index" the code path is ``{name}.{i}``
+    (torchvision's ``layer1.0``).
     """
-    nodes = [b.add(BLOCK_PREFIX + block, f"{name}_{i}", **dict(p)) for i, p in enumerate(instances)]
+    blocks = [block] * len(instances) if isinstance(block, str) else list(block)
+    if len(blocks) != len(instances):
+        raise ValueError(f"stage {name}: {len(blocks)} block names for {len(instances)} instances")
+    nodes = [b.add(BLOCK_PREFIX + blk, f"{name}_{i}", **dict(p))
+             for i, (blk, p) in enumerate(zip(blocks, instances))]
     b.graph.set_stages(list(b.graph.stages) + [Stage(name, keys, [n.id for n in nodes])])
     return nodes
 
