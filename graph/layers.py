@@ -366,7 +366,11 @@ def _gate_shape(p: dict, ins: list[Shape]) -> Shape:
     h, t, x = ins
     if h != x:
         raise ShapeError("shape_mismatch", f"carry input x is {_fmt(x)} but transform h is {_fmt(h)}", port=2)
-    if _broadcast([h, t]) != h:
+    try:
+        fits = _broadcast([h, t]) == h
+    except ShapeError:
+        fits = False
+    if not fits:
         raise ShapeError("shape_mismatch", f"gate t is {_fmt(t)} and cannot broadcast to {_fmt(h)}", port=1)
     return h
 

@@ -190,9 +190,12 @@ class _Analyzer:
         self._memo: dict[tuple, GraphInfo] = {}
         self.block_infos: dict[str, GraphInfo] = {}
         self._stack: list[str] = []
+        self._shortcut_failed = False
 
     def report(self, severity: str, code: str, message: str, block: str | None, node: str | None = None,
                edge: str | None = None, fixes: list[Fix] | tuple = ()) -> None:
+        if code == "shortcut_mismatch":
+            self._shortcut_failed = True
         key = (severity, code, message, block, node, edge)
         if key in self._seen:
             return
@@ -445,6 +448,7 @@ class _Analyzer:
             if not e.is_shortcut:
                 shapes[port] = self.src_shape(info, e)
         main = next((s for p, s in sorted(shapes.items()) if s is not None), None)
+        self._shortcut_failed = False
         for port, e in by_port.items():
             if e.is_shortcut:
                 src = self.src_shape(info, e)
@@ -466,6 +470,9 @@ class _Analyzer:
             return ni
         if any(s is None for s in ni.in_shapes):
             return ni  # an upstream error was already reported
+        if self._shortcut_failed:
+            ni.error = True  # reported once, as the shortcut's problem, not again as a merge mismatch
+            return ni
         if bdef is not None:
             self.expand_block(node, bdef, ni, block, label)
             return ni
