@@ -235,7 +235,7 @@ class _Analyzer:
     def _back_edge(graph: Graph, stuck: set[str]) -> Edge | None:
         # depth-first search inside the stuck set for an edge that closes a cycle
         colour: dict[str, int] = {}
-        for start in stuck:
+        for start in (n for n in graph.nodes if n in stuck):  # graph order: deterministic, earliest first
             if start in colour:
                 continue
             stack = [(start, iter([e for e in graph.out_edges(start) if e.dst in stuck]))]

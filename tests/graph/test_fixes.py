@@ -1,0 +1,168 @@
+"""Every one-click fix: apply it, re-analyze (the diagnostic is gone), revert (it is back, exactly)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.fixes import FixError, apply_fix, build_fix
+from graph.model import BlockDef, BlockParam, Graph, Project
+from graph.shapes import analyze
+
+
+def net(*layers, input=(3, 32, 32), blocks=None):
+    g = Graph()
+    nodes = [g.add("Input", "input", shape=list(input))]
+    for i, spec in enumerate(layers):
+        t, params = (spec, {}) if isinstance(spec, str) else spec
+        nodes.append(g.add(t, f"l{i}", **params))
+    nodes.append(g.add("Output", "output"))
+    g.chain(*nodes)
+    return Project("t", g, blocks or {}), nodes
+
+
+def residual(out_channels=16, stride=2, shortcut=True, projection="identity", block=False):
+    """x -> conv(out, stride) -> Add(0); x -> Add(1) (a shortcut or a plain edge)."""
+    g = Graph()
+    if block:
+        i = g.add("BlockInput", "input")
+    else:
+        i = g.add("Input", "input", shape=[8, 16, 16])
+    c = g.add("Conv2d", "conv", out_channels=out_channels, stride=stride)
+    add = g.add("Add", "add")
+    o = g.add("BlockOutput" if block else "Output", "output")
+    g.chain(i, c)
+    g.connect(c, add, 0)
+    g.connect(i, add, 1, kind="shortcut" if shortcut else "data", projection=projection,
+              name="downsample" if shortcut else None)
+    g.chain(add, o)
+    return g
+
+
+def in_block(body: Graph) -> Project:
+    bdef = BlockDef("B", {"w": BlockParam("int", 16)}, body)
+    p, _ = net("block:B", input=(8, 16, 16), blocks={"B": bdef})
+    return p
+
+
+def normal(project: Project) -> dict:
+    """The project as data, ignoring edge order and empty UI maps (undo may re-append a removed edge)."""
+    d = project.to_dict()
+    for g in [d["graph"]] + [b["graph"] for b in d["blocks"].values()]:
+        g["edges"].sort(key=lambda e: e["id"])
+    d["ui"] = {k: v for k, v in d["ui"].items() if v}
+    return d
+
+
+def key(d):
+    return (d.code, d.block, d.node, d.edge)
+
+
+def broken_projects():
+    cases = {}
+    p, nodes = net("ReLU", "ReLU", "ReLU")
+    p.graph.connect(nodes[3], nodes[1], 0)
+    cases["cycle"] = p
+    p, nodes = net("ReLU", "ReLU")
+    p.graph.set_node_field(nodes[2].id, "name", "l0")
+    cases["duplicate_name"] = p
+    p, nodes = net("ReLU")
+    p.graph.remove_node(nodes[-1].id)
+    cases["missing_output"] = p
+    cases["bad_param"] = net(("Conv2d", {"out_channels": -3}))[0]
+    cases["unknown_param"] = net(("ReLU", {"colour": "red"}))[0]
+    cases["groups"] = net(("Conv2d", {"out_channels": 12, "groups": 4}), input=(6, 8, 8))[0]
+    cases["groupnorm"] = net(("GroupNorm", {"num_groups": 3}), input=(8, 4, 4))[0]
+    cases["kernel_too_large_conv"] = net(("Conv2d", {"out_channels": 4, "kernel_size": 7, "padding": 0}),
+                                         input=(3, 5, 5))[0]
+    cases["kernel_too_large_pool"] = net(("MaxPool2d", {"kernel_size": 8}), input=(3, 5, 5))[0]
+    cases["same_needs_stride_1"] = net(("Conv2d", {"out_channels": 4, "padding": "same", "stride": 2}))[0]
+    cases["pool_padding"] = net(("MaxPool2d", {"kernel_size": 2, "padding": 2}))[0]
+    cases["expects_vector"] = net(("Linear", {"out_features": 10}), input=(4, 3, 2))[0]
+    cases["bad_slice"] = net(("ChannelSlice", {"start": 2, "stop": 10}), input=(8, 4, 4))[0]
+    g = residual(out_channels=8, stride=1, shortcut=False)
+    g.set_param(next(n.id for n in g.nodes.values() if n.type == "Add"), "weights", "fixed")
+    g.set_param(next(n.id for n in g.nodes.values() if n.type == "Add"), "weight_values", [0.5])
+    cases["add_weights"] = Project("t", g)
+    cases["shortcut_mismatch_identity"] = Project("t", residual())
+    cases["data_edge_mismatch"] = Project("t", residual(shortcut=False))
+    cases["zero_pad_cannot_remove"] = Project("t", residual(out_channels=4, stride=1, projection="zero_pad"))
+    cases["bad_projection"] = Project("t", residual(out_channels=8, stride=1, projection="magic"))
+    p, nodes = net("ReLU")
+    p.graph.connect(nodes[0], nodes[1], 3)
+    cases["extra_input"] = p
+    p, nodes = net("ReLU")
+    p.graph.connect(nodes[0], nodes[1], 0)
+    cases["duplicate_input"] = p
+    cases["in_block_shortcut"] = in_block(residual(block=True))
+    body = residual(block=True, out_channels=8, stride=1)
+    body.set_param(next(n.id for n in body.nodes.values() if n.type == "Conv2d"), "groups", 3)
+    cases["in_block_groups"] = in_block(body)
+    return cases
+
+
+CASES = broken_projects()
+FIX_CASES = [(name, i, j) for name, p in CASES.items()
+             for i, d in enumerate(analyze(p).diagnostics) for j, _ in enumerate(d.fixes)]
+
+
+def test_every_case_offers_a_fix():
+    with_fixes = {name for name, _, _ in FIX_CASES}
+    assert with_fixes == set(CASES)
+
+
+def test_every_fix_op_is_exercised():
+    ops = set()
+    for name, i, j in FIX_CASES:
+        ops.add(analyze(CASES[name]).diagnostics[i].fixes[j].action["op"])
+    assert ops == {"set_param", "set_edge", "remove_edge", "rename", "insert_before", "insert_projection",
+                   "make_shortcut", "add_output"}
+
+
+@pytest.mark.parametrize("name,i,j", FIX_CASES, ids=[f"{n}-{i}-{j}" for n, i, j in FIX_CASES])
+def test_fix_applies_and_reverts(name, i, j):
+    project = broken_projects()[name]
+    before = normal(project)
+    diag = analyze(project).diagnostics[i]
+    fix = diag.fixes[j]
+    edit = apply_fix(project, fix.action)
+    after = analyze(project)
+    assert key(diag) not in {key(d) for d in after.diagnostics}, (fix.label, [d.message for d in after.diagnostics])
+    # the fix addressed the problem without introducing errors elsewhere
+    assert len(after.errors) < len(analyze(broken_projects()[name]).errors) or not after.errors, \
+        [d.message for d in after.errors]
+    edit.revert(project)
+    assert normal(project) == before
+    assert key(diag) in {key(d) for d in analyze(project).diagnostics}
+
+
+def test_full_fix_of_a_downsampling_shortcut():
+    p = Project("t", residual())
+    d = analyze(p).errors[0]
+    conv_bn = next(f for f in d.fixes if f.action.get("value") == "conv_bn")
+    apply_fix(p, conv_bn.action)
+    a = analyze(p)
+    assert a.valid
+    (sc,) = a.root.shortcuts.values()
+    assert (sc.applied, sc.stride, sc.num_params) == ("conv_bn", 2, 8 * 16 + 32)
+
+
+def test_insert_projection_makes_valid_network():
+    p = Project("t", residual(shortcut=False))
+    d = analyze(p).errors[0]
+    f = next(f for f in d.fixes if f.action["op"] == "insert_projection")
+    apply_fix(p, f.action)
+    a = analyze(p)
+    assert a.valid, [x.message for x in a.diagnostics]
+    assert {n.name for n in p.graph.nodes.values()} >= {"proj_conv", "proj_bn"}
+
+
+def test_stale_fix_is_refused():
+    p = Project("t", residual())
+    d = analyze(p).errors[0]
+    p.graph.remove_edge(d.edge)
+    with pytest.raises(FixError, match="no longer exists"):
+        build_fix(p, d.fixes[0].action)
+    with pytest.raises(FixError, match="unknown fix op"):
+        build_fix(p, {"op": "explode"})
+    with pytest.raises(FixError, match="unknown block"):
+        build_fix(p, {"op": "remove_edge", "block": "Ghost", "edge": "e1"})
