@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()]))")
+_TOKEN = re.compile(r"\s*(?:([0-9]+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()]))", re.ASCII)
 MAX_LENGTH = 200
 MAX_VALUE = 10**12
 
@@ -102,6 +102,9 @@ class _Parser:
         try:
             kind, value = self.take()
             if kind == "int":
+                if int(value) > MAX_VALUE:
+                    raise ExprError(f"number {value[:20]}{'...' if len(value) > 20 else ''} is too large "
+                                    f"in expression {self.text!r}")
                 return ("int", int(value))
             if kind == "name":
                 return ("name", value)
@@ -125,11 +128,15 @@ def _names(ast: tuple) -> set[str]:
     return set().union(*(_names(a) for a in ast[1:]))
 
 
-@lru_cache(maxsize=4096)
 def parse(text: str) -> Expr:
     """Parse ``text``; raises ExprError with a readable reason."""
     if not isinstance(text, str):
         raise ExprError(f"expression must be text, not {type(text).__name__}")
+    return _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Expr:
     ast = _Parser(text).parse()
     return Expr(text, ast, frozenset(_names(ast)))
 
