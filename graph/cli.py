@@ -46,36 +46,14 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ new
-def parse_input_shape(text: str) -> list[int]:
-    """'3,32,32' -> [3, 32, 32]; also 'C' alone for vector inputs. UserError otherwise."""
-    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
-    try:
-        shape = [int(p) for p in parts]
-    except ValueError:
-        raise UserError(f"--input must be whole numbers C,H,W such as 3,32,32; got {text!r}", 2) from None
-    if not 1 <= len(shape) <= 3:
-        raise UserError(f"--input must have 1 to 3 numbers (C,H,W such as 3,32,32); got {text!r}", 2)
-    if any(not 1 <= s <= 100_000 for s in shape):
-        raise UserError(f"--input sizes must be between 1 and 100000; got {text!r}", 2)
-    return shape
-
-
 def cmd_new(args: argparse.Namespace) -> int:
+    """Build a template; make() checks --classes/--input/--shortcut (exit 2) and validates (exit 1)."""
     from graph.shapes import analyze
-    from graph.templates import get_template, make
+    from graph.templates import make
 
-    get_template(args.template)  # unknown name -> UserError listing how to see the names
-    classes = getattr(args, "classes", None)
-    if classes is not None and not 1 <= classes <= 1_000_000:
-        raise UserError(f"--classes must be between 1 and 1000000; got {classes}", 2)
-    shape = parse_input_shape(args.input) if getattr(args, "input", None) else None
-    project = make(args.template, classes, shape, getattr(args, "shortcut", None))
+    project = make(args.template, getattr(args, "classes", None), getattr(args, "input", None),
+                   getattr(args, "shortcut", None))
     analysis = analyze(project)
-    if not analysis.valid:
-        _print_diagnostics(analysis.diagnostics, sys.stderr)
-        first = analysis.errors[0]
-        _err(f"{args.template} with these settings is not a valid network: {first.message} (nothing written)")
-        return 1
     save_project(project, args.output)
     _out().write(f"wrote {args.output}: {project.name}, {analysis.total_params:,} parameters, "
                  f"output {_shape(analysis.output_shape)}\n")
@@ -167,4 +145,4 @@ def _shape(shape) -> str:
     return "?" if shape is None else "x".join(str(s) for s in shape)
 
 
-__all__ = ["cmd_new", "cmd_summary", "cmd_templates", "cmd_validate", "parse_input_shape"]
+__all__ = ["cmd_new", "cmd_summary", "cmd_templates", "cmd_validate"]
