@@ -76,7 +76,7 @@ def define_gated_basic_block(project: Project, kind: str, projection: str) -> st
             b.add("block:SqueezeExcite", "se", rd_channels="se_channels")
             b.shortcut(x, b.add("Add", "add"), name="shortcut", projection=projection)
         elif kind == "highway":
-            t = b.side("Conv2d", "gate", row=row + 3, out_channels="out_channels", kernel_size=1,
+            t = b.side("Conv2d", "gate", row=row, out_channels="out_channels", kernel_size=1,
                        stride="stride", padding=0, bias=True, bias_init=-2.0)
             sig = b.side("Sigmoid", "gate_act", row=row + 4)
             b.connect(x, t)
