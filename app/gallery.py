@@ -1,0 +1,133 @@
+"""New from template: a gallery of the built-in templates, grouped CIFAR /
+ImageNet, with each one's description and figures, the number of classes and
+(where the template offers it) the shortcut option A/B/C."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.templates import all_templates
+
+FAMILIES = (("cifar", "CIFAR · 32×32 inputs"), ("imagenet", "ImageNet · 224×224 inputs"))
+SHORTCUTS = (("", "template default"), ("A", "A: zero-pad"), ("B", "B: 1x1 conv + BN where needed"),
+             ("C", "C: 1x1 conv + BN always"))
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class TemplateGallery(QDialog):
+    def __init__(self, parent: QWidget | None = None, selected: str = "resnet20") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New from template")
+        self.resize(760, 480)
+        self._infos = {t.name: t for t in all_templates()}
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setMinimumWidth(220)
+        for family, title in FAMILIES:
+            group = QTreeWidgetItem(self.tree, [title])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            f = group.font(0)
+            f.setBold(True)
+            group.setFont(0, f)
+            for t in self._infos.values():
+                if t.family == family:
+                    item = QTreeWidgetItem(group, [t.name])
+                    item.setData(0, NAME_ROLE, t.name)
+                    item.setToolTip(0, t.doc)
+                    if t.name == selected:
+                        self.tree.setCurrentItem(item)
+            group.setExpanded(True)
+        self.title = QLabel()
+        self.title.setProperty("role", "heading")
+        self.doc = QLabel(wordWrap=True)
+        self.doc.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.figures = QLabel()
+        self.figures.setProperty("role", "muted")
+        self.classes = QSpinBox(minimum=0, maximum=100_000, specialValueText="template default")
+        self.classes.setToolTip("Number of classes: sets the head Linear's out_features")
+        self.shortcut = QComboBox()
+        for value, label in SHORTCUTS:
+            self.shortcut.addItem(label, value)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(16, 8, 8, 8)
+        rl.addWidget(self.title)
+        rl.addWidget(self.doc)
+        rl.addWidget(self.figures)
+        rl.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Classes", self.classes)
+        form.addRow("Shortcut", self.shortcut)
+        rl.addLayout(form)
+        split = QSplitter()
+        split.addWidget(self.tree)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split, 1)
+        bottom = QHBoxLayout()
+        hint = QLabel("Every template is a real, trainable network; parameter counts match the references.")
+        hint.setProperty("role", "muted")
+        bottom.addWidget(hint, 1)
+        bottom.addWidget(buttons)
+        lay.addLayout(bottom)
+        self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.itemDoubleClicked.connect(lambda item, _c: item.data(0, NAME_ROLE) and self.accept())
+        self._on_current(self.tree.currentItem(), None)
+
+    def selected_name(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, NAME_ROLE) if item is not None else None
+
+    def select(self, name: str) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            g = self.tree.topLevelItem(i)
+            for j in range(g.childCount()):
+                if g.child(j).data(0, NAME_ROLE) == name:
+                    self.tree.setCurrentItem(g.child(j))
+
+    def options(self) -> dict:
+        return {"classes": self.classes.value() or None, "shortcut": self.shortcut.currentData() or None}
+
+    def _on_current(self, item, _previous) -> None:
+        name = item.data(0, NAME_ROLE) if item is not None else None
+        self.ok_button.setEnabled(bool(name))
+        if not name:
+            self.title.setText("Choose a template")
+            self.doc.setText("")
+            self.figures.setText("")
+            return
+        info = self._infos[name]
+        self.title.setText(name)
+        self.doc.setText(info.doc)
+        family = dict(FAMILIES).get(info.family, info.family)
+        self.figures.setText(family)
+        self.shortcut.setEnabled(info.shortcut_options)
+        if not info.shortcut_options:
+            self.shortcut.setCurrentIndex(0)
+
+
+def choose_template(parent: QWidget | None = None, selected: str = "resnet20") -> tuple[str, dict] | None:
+    dlg = TemplateGallery(parent, selected)
+    if dlg.exec() != QDialog.DialogCode.Accepted or not dlg.selected_name():
+        return None
+    return dlg.selected_name(), dlg.options()

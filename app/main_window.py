@@ -1,0 +1,601 @@
+"""The editor's main window and ``run_editor`` (``python main.py [open FILE]``).
+
+Layout: palette dock on the left, the canvas in the centre, the inspector
+dock on the right, and a bottom dock with tabs (Problems, Code, Summary,
+Training).  torch and pyqtgraph are never imported here: the window shows
+first, and features that need them import them when used."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from PySide6.QtCore import QMimeData, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import app_style
+from app.document import Document
+from app.files import FileController
+from app.panels.code_panel import CodePanel
+from app.panels.inspector import InspectorPanel
+from app.panels.palette import PalettePanel
+from app.panels.problems import ProblemsPanel
+from app.panels.summary_panel import SummaryPanel
+from app.settings import Settings
+from graph.shapes import fmt
+from graph.summary import human
+
+CLIPBOARD_MIME = "application/x-skipwire-nodes"
+SCREENSHOT_SIZE = (1600, 1000)
+FIRST_TEMPLATE = "resnet20"
+
+SHORTCUTS = (
+    ("File", (("New from template…", "Ctrl+N"), ("Open…", "Ctrl+O"), ("Save", "Ctrl+S"),
+              ("Save As…", "Ctrl+Shift+S"), ("Quit", "Ctrl+Q"))),
+    ("Edit", (("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"), ("Cut / Copy / Paste", "Ctrl+X / Ctrl+C / Ctrl+V"),
+              ("Duplicate", "Ctrl+D"), ("Delete", "Del"), ("Group into block", "Ctrl+G"), ("Select all", "Ctrl+A"))),
+    ("View", (("Frame all", "F"), ("Auto-layout", "Ctrl+L"), ("Toggle light/dark theme", "Ctrl+Shift+T"),
+              ("Zoom", "mouse wheel"), ("Pan", "middle-drag or Space+drag"))),
+    ("Canvas", (("Add a layer", "drag from the palette, or double-click it"),
+                ("Connect", "drag from an output port (bottom) to an input port (top)"),
+                ("Open a block", "double-click a block instance"))),
+)
+
+
+def _canvas_class():
+    from app.canvas.area import CanvasArea
+    return CanvasArea
+
+
+class WelcomeBar(QFrame):
+    """First launch: says what is on the canvas and offers the template gallery."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.setObjectName("welcomeBar")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 6, 8, 6)
+        text = QLabel("<b>Welcome to Skipwire.</b> This is ResNet-20 for CIFAR-10, ready to train on the built-in "
+                      "synthetic data. Click a node to inspect it, or start from another network.")
+        text.setWordWrap(True)
+        lay.addWidget(text, 1)
+        browse = QPushButton("Browse templates…")
+        browse.clicked.connect(window.files_new)
+        open_b = QPushButton("Open…")
+        open_b.clicked.connect(window.files_open)
+        close = QPushButton("×")
+        close.setFixedWidth(28)
+        close.setToolTip("Hide")
+        close.clicked.connect(self.hide)
+        for b in (browse, open_b, close):
+            lay.addWidget(b)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: Document | None = None, settings: Settings | None = None,
+                 recovery_dir: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.document = document or Document()
+        self.setWindowTitle("Skipwire")
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        try:
+            self.canvas = _canvas_class()(self.document)
+        except ImportError:  # the canvas package is not in this build yet
+            self.canvas = QLabel("The canvas is not available in this build.", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.welcome = WelcomeBar(self)
+        self.welcome.hide()
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.welcome)
+        cl.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        self.files = FileController(self, self.document, self.settings, recovery_dir, canvas=self.canvas)
+        self.palette_panel = PalettePanel(self.document)
+        self.inspector = InspectorPanel(self.document)
+        self.problems = ProblemsPanel(self.document)
+        self.code_panel = CodePanel(self.document)
+        self.summary_panel = SummaryPanel(self.document)
+        self.training_panel = QLabel("Training arrives in the next build.", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.training_panel.setProperty("role", "muted")
+
+        self.palette_dock = self._dock("Palette", "paletteDock", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.addTab(self.problems, "Problems")
+        self.bottom_tabs.addTab(self.code_panel, "Code")
+        self.bottom_tabs.addTab(self.summary_panel, "Summary")
+        self.bottom_tabs.addTab(self.training_panel, "Training")
+        self.bottom_dock = self._dock("Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.bottom_dock.setTitleBarWidget(QWidget())  # the tabs are the title
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.bottom_dock], [260], Qt.Orientation.Vertical)
+
+        self.status_valid = QLabel()
+        self.statusBar().addPermanentWidget(self.status_valid)
+        self.statusBar().setSizeGripEnabled(False)
+
+        self._build_menus()
+        self._connect()
+        self._theme = self.settings.theme()
+        self._on_project_replaced()
+        self._on_analysis(self.document.analysis)
+
+    # ----- construction ---------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(name)
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, d)
+        return d
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self.act_new = self._action(f, "&New from template…", self.files_new, QKeySequence.StandardKey.New,
+                                    "Start a project from a built-in network")
+        self.act_open = self._action(f, "&Open…", self.files_open, QKeySequence.StandardKey.Open)
+        self.recent_menu = f.addMenu("Open &Recent")
+        f.addSeparator()
+        self.act_save = self._action(f, "&Save", self.files.save, QKeySequence.StandardKey.Save)
+        self.act_save_as = self._action(f, "Save &As…", lambda: self.files.save_as(), QKeySequence("Ctrl+Shift+S"))
+        f.addSeparator()
+        ex = f.addMenu("&Export")
+        self.act_export_code = self._action(ex, "PyTorch &code (.py)…", lambda: self.files.export_code())
+        self.act_export_onnx = self._action(ex, "&ONNX…", lambda: self.files.export_onnx())
+        ex.addSeparator()
+        self._action(ex, "Graph as &PNG…", lambda: self.files.export_image("png"))
+        self._action(ex, "Graph as &SVG…", lambda: self.files.export_image("svg"))
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
+
+        e = mb.addMenu("&Edit")
+        self.act_undo = self.document.undo_stack.createUndoAction(self, "Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_redo = self.document.undo_stack.createRedoAction(self, "Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        e.addAction(self.act_undo)
+        e.addAction(self.act_redo)
+        e.addSeparator()
+        self.act_cut = self._action(e, "Cu&t", self.edit_cut, QKeySequence.StandardKey.Cut)
+        self.act_copy = self._action(e, "&Copy", self.edit_copy, QKeySequence.StandardKey.Copy)
+        self.act_paste = self._action(e, "&Paste", self.edit_paste, QKeySequence.StandardKey.Paste)
+        self.act_duplicate = self._action(e, "D&uplicate", self.edit_duplicate, QKeySequence("Ctrl+D"))
+        self.act_delete = self._action(e, "&Delete", self.edit_delete, QKeySequence.StandardKey.Delete)
+        e.addSeparator()
+        self.act_group = self._action(e, "&Group into block", self.edit_group, QKeySequence("Ctrl+G"),
+                                      "Make a reusable block from the selection (one input, one output)")
+        self.act_select_all = self._action(e, "Select &all", self.edit_select_all, QKeySequence.StandardKey.SelectAll)
+        for a in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate, self.act_delete, self.act_select_all):
+            # Only while the canvas has focus, so text fields keep their own Ctrl+C, Delete, Ctrl+A.
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.canvas.addAction(a)
+
+        v = mb.addMenu("&View")
+        self.act_frame = self._action(v, "&Frame all", self.view_frame_all, QKeySequence("F"))
+        self.act_frame.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.canvas.addAction(self.act_frame)
+        self.act_layout = self._action(v, "&Auto-layout", self.view_auto_layout, QKeySequence("Ctrl+L"))
+        v.addSeparator()
+        self.act_theme = self._action(v, "&Light theme", self.toggle_theme, QKeySequence("Ctrl+Shift+T"))
+        self.act_theme.setCheckable(True)
+        v.addSeparator()
+        panels = v.addMenu("&Panels")
+        for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock):
+            a = dock.toggleViewAction()
+            if dock is self.bottom_dock:
+                a.setText("Problems, Code, Summary, Training")
+            panels.addAction(a)
+        group = QActionGroup(self)
+        for i, name in enumerate(("Problems", "Code", "Summary", "Training")):
+            a = QAction(f"Show {name}", self, shortcut=QKeySequence(f"Alt+{i + 1}"))
+            a.triggered.connect(lambda _=False, idx=i: self.show_bottom_tab(idx))
+            group.addAction(a)
+            panels.addAction(a)
+
+        h = mb.addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
+        self._action(h, "&About Skipwire", self.show_about)
+
+    def _connect(self) -> None:
+        d = self.document
+        d.analysis_changed.connect(self._on_analysis)
+        d.modified_changed.connect(self._update_title)
+        d.project_replaced.connect(self._on_project_replaced)
+        d.selection_changed.connect(self._update_actions)
+        self.files.recent_changed.connect(self._fill_recent)
+        self.files.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.palette_panel.add_requested.connect(self.add_node_at_centre)
+        self.problems.count_changed.connect(self._on_problem_count)
+        self.code_panel.export_requested.connect(lambda: self.files.export_code())
+        status = getattr(self.canvas, "status_message", None)
+        if status is None and hasattr(self.canvas, "current_view"):
+            view = self.canvas.current_view()
+            status = getattr(view, "status_message", None)
+        if status is not None:
+            status.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self._fill_recent(self.settings.recent_files())
+
+    # ----- state -------------------------------------------------------------------------
+    def _on_project_replaced(self) -> None:
+        self._update_title()
+        self._update_actions()
+        self.summary_panel.batch.setValue(int(self.document.project.training.get("batch_size", 128)))
+
+    def _update_title(self, *_args) -> None:
+        d = self.document
+        name = os.path.basename(d.path) if d.path else d.project.name
+        suffix = " (recovered)" if self.files.recovered else ""
+        self.setWindowTitle(f"{name}[*]{suffix} — Skipwire")
+        self.setWindowModified(self.files.is_modified())
+
+    def _update_actions(self) -> None:
+        _block, nodes, edges = self.document.selection
+        for a in (self.act_cut, self.act_copy, self.act_duplicate, self.act_group):
+            a.setEnabled(bool(nodes))
+        self.act_delete.setEnabled(bool(nodes or edges))
+
+    def _on_analysis(self, analysis) -> None:
+        if analysis is None:
+            return
+        if analysis.valid:
+            out = analysis.output_shape
+            out_text = str(out[0]) if out is not None and len(out) == 1 else fmt(out)
+            text = (f"Valid · {analysis.total_params:,} params · {human(analysis.macs).replace(' ', ' ')}MACs · "
+                    f"output {out_text}")
+            self.status_valid.setObjectName("statusValid")
+        else:
+            n = len(analysis.errors)
+            text = f"{n} error{'s' if n != 1 else ''} · see Problems"
+            self.status_valid.setObjectName("statusInvalid")
+        self.status_valid.setText(text)
+        self.status_valid.style().unpolish(self.status_valid)
+        self.status_valid.style().polish(self.status_valid)
+        self._update_title()
+
+    def _on_problem_count(self, errors: int, warnings: int) -> None:
+        n = errors + warnings
+        self.bottom_tabs.setTabText(0, f"Problems ({n})" if n else "Problems")
+
+    def _fill_recent(self, files: list) -> None:
+        self.recent_menu.clear()
+        for path in files:
+            a = self.recent_menu.addAction(os.path.basename(path))
+            a.setToolTip(path)
+            a.setStatusTip(path)
+            a.triggered.connect(lambda _=False, p=path: self.files.open(p))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", lambda: (self.settings.clear_recent(), self._fill_recent([])))
+        self.recent_menu.setEnabled(bool(files))
+
+    def show_bottom_tab(self, index: int) -> None:
+        self.bottom_dock.show()
+        self.bottom_tabs.setCurrentIndex(index)
+
+    # ----- file actions -------------------------------------------------------------------
+    def files_new(self) -> None:
+        if self.files.new_from_template():
+            self.welcome.hide()
+            self._frame_soon()
+
+    def files_open(self) -> None:
+        if self.files.open():
+            self.welcome.hide()
+            self._frame_soon()
+
+    def _frame_soon(self) -> None:
+        QTimer.singleShot(0, self.view_frame_all)
+
+    # ----- edit actions ---------------------------------------------------------------------
+    def _current_block(self) -> str | None:
+        for attr in ("current_block",):
+            fn = getattr(self.canvas, attr, None)
+            if callable(fn):
+                return fn()
+        view = self.canvas.current_view() if hasattr(self.canvas, "current_view") else None
+        if view is not None and hasattr(view, "block"):
+            return view.block
+        return self.document.selection[0]
+
+    def _push_refusable(self, build) -> object | None:
+        from app.composite import EditRefused
+        try:
+            return build()
+        except EditRefused as exc:
+            self.statusBar().showMessage(str(exc), 6000)
+            return None
+
+    def edit_copy(self) -> None:
+        from app.composite import clipboard_data
+        block, nodes, _edges = self.document.selection
+        if not nodes:
+            return
+        data = clipboard_data(self.document.project, block, nodes)
+        mime = QMimeData()
+        mime.setData(CLIPBOARD_MIME, json.dumps(data).encode("utf-8"))
+        mime.setText(json.dumps(data, indent=1))
+        QGuiApplication.clipboard().setMimeData(mime)
+        self.statusBar().showMessage(f"Copied {len(data['nodes'])} node(s)", 3000)
+
+    def edit_cut(self) -> None:
+        self.edit_copy()
+        self.edit_delete(label_prefix="Cut")
+
+    def edit_paste(self, data: dict | None = None) -> None:
+        from app.composite import paste_edit
+        if data is None:
+            mime = QGuiApplication.clipboard().mimeData()
+            if mime is None or not mime.hasFormat(CLIPBOARD_MIME):
+                self.statusBar().showMessage("The clipboard holds no Skipwire nodes", 4000)
+                return
+            try:
+                data = json.loads(bytes(mime.data(CLIPBOARD_MIME)).decode("utf-8"))
+            except ValueError:
+                return
+        block = self._current_block()
+
+        def build():
+            edit, ids = paste_edit(self.document.project, block, data)
+            self.document.push(edit, edit.label)
+            self.document.set_selection(block, ids, [])
+            return ids
+        self._push_refusable(build)
+
+    def edit_duplicate(self) -> None:
+        from app.composite import clipboard_data
+        block, nodes, _ = self.document.selection
+        if nodes:
+            self.edit_paste(clipboard_data(self.document.project, block, nodes))
+
+    def edit_delete(self, label_prefix: str = "") -> None:
+        from app.composite import delete_edit
+        block, nodes, edges = self.document.selection
+        if not nodes and not edges:
+            return
+
+        def build():
+            edit = delete_edit(self.document.project, block, nodes, edges)
+            label = edit.label.replace("Delete", label_prefix, 1) if label_prefix else edit.label
+            self.document.push(edit, label)
+            self.document.set_selection(block, [], [])
+            return edit
+        self._push_refusable(build)
+
+    def edit_group(self) -> None:
+        from app.composite import group_edit
+        block, nodes, _ = self.document.selection
+
+        def build():
+            edit, name, inst = group_edit(self.document.project, block, nodes)
+            self.document.push(edit, edit.label)
+            self.document.set_selection(block, [inst], [])
+            return name
+        self._push_refusable(build)
+
+    def edit_select_all(self) -> None:
+        block = self._current_block()
+        g = self.document.project.graph_of(block)
+        self.document.set_selection(block, list(g.nodes), list(g.edges))
+
+    def add_node_at_centre(self, type_name: str) -> None:
+        """Palette double-click: add a node at the centre of the visible canvas."""
+        from app.composite import new_node_edit
+        block = self._current_block()
+        pos = None
+        view = self.canvas.current_view() if hasattr(self.canvas, "current_view") else None
+        if view is not None and hasattr(view, "mapToScene"):
+            c = view.mapToScene(view.viewport().rect().center())
+            pos = (c.x(), c.y())
+
+        def build():
+            edit = new_node_edit(self.document.project, block, type_name, pos)
+            self.document.push(edit, edit.label)
+            self.document.set_selection(block, [edit.node.id], [])
+            return edit
+        self._push_refusable(build)
+
+    # ----- view actions -------------------------------------------------------------------------
+    def view_frame_all(self) -> None:
+        fn = getattr(self.canvas, "frame_all", None)
+        if fn is not None:
+            fn()
+
+    def view_auto_layout(self) -> None:
+        fn = getattr(self.canvas, "auto_layout", None)
+        if fn is not None:
+            fn()
+
+    def apply_theme(self, name: str) -> None:
+        self._theme = name
+        app = QApplication.instance()
+        app_style.apply_theme(app, name)
+        self.act_theme.setChecked(name == "light")
+        fn = getattr(self.canvas, "set_theme", None)
+        if fn is not None:
+            fn(name)
+        self.code_panel.set_theme(name)
+        self.problems.set_analysis(self.document.analysis)
+
+    def toggle_theme(self) -> None:
+        name = "dark" if self._theme == "light" else "light"
+        self.apply_theme(name)
+        self.settings.set_theme(name)
+
+    # ----- help -----------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        rows = [(sec, what, key) for sec, items in SHORTCUTS for what, key in items]
+        table = QTableWidget(len(rows), 3)
+        table.setHorizontalHeaderLabels(["", "Action", "Keys"])
+        table.verticalHeader().setVisible(False)
+        table.setShowGrid(False)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        last = None
+        for r, (sec, what, key) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(sec if sec != last else ""))
+            table.setItem(r, 1, QTableWidgetItem(what))
+            table.setItem(r, 2, QTableWidgetItem(key))
+            last = sec
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dlg.reject)
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        dlg.resize(560, 480)
+        dlg.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Skipwire",
+                          "<h3>Skipwire</h3><p>Design convolutional networks — above all the ResNet family — as node "
+                          "graphs: live shapes, one-click fixes, clean PyTorch code, training with live curves.</p>")
+
+    # ----- closing -------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.files.clean_exit()
+        event.accept()
+
+    def restore_layout(self) -> None:
+        geo, state = self.settings.geometry(), self.settings.state()
+        if geo is not None:
+            self.restoreGeometry(geo)
+        if state is not None:
+            self.restoreState(state)
+
+
+# ------------------------------------------------------------------ entry point
+def _make_app(screenshot: bool) -> QApplication:
+    if screenshot and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("Skipwire")
+    app.setApplicationName("Skipwire")
+    app.setApplicationDisplayName("Skipwire")
+    return app
+
+
+def _first_project():
+    from graph.templates import make
+    return make(FIRST_TEMPLATE)
+
+
+def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
+    """Open the editor; with ``screenshot`` render it offscreen to a PNG and return 0."""
+    app = _make_app(bool(screenshot))
+    settings = Settings(_screenshot_settings_path()) if screenshot else Settings()
+    theme = os.environ.get("SKIPWIRE_THEME") or settings.theme()
+    app_style.apply_theme(app, theme)
+    window = MainWindow(settings=settings)
+    window.files.interactive = not screenshot
+    window.apply_theme(theme)
+    opened = False
+    if file is not None:
+        opened = window.files.load(file)
+        if not opened and screenshot:
+            return 2
+    if not opened and not window.files.offer_recovery():
+        if file is None:
+            window.welcome.show()
+        window.document.replace_project(_first_project(), None)
+    if screenshot:
+        return _screenshot(app, window, screenshot)
+    window.restore_layout()
+    window.show()
+    window.view_frame_all()
+    if os.environ.get("SKIPWIRE_TIMING"):
+        app.processEvents()
+        torch_loaded = "torch" in sys.modules
+        sys.stderr.write(f"skipwire-timing shown={time.time():.6f} torch_loaded={torch_loaded}\n")
+        if os.environ.get("SKIPWIRE_TIMING") == "exit":
+            return 0
+    window.files.start_autosave()
+    return app.exec()
+
+
+def _screenshot_settings_path() -> str:
+    import tempfile
+    return os.path.join(tempfile.mkdtemp(prefix="skipwire-shot-"), "settings.ini")
+
+
+def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
+    """Render at a fixed size. Env knobs for documentation shots: SKIPWIRE_TAB (problems, code,
+    summary, training), SKIPWIRE_SELECT (a node name to select), SKIPWIRE_TIMING."""
+    window.resize(*SCREENSHOT_SIZE)
+    tab = os.environ.get("SKIPWIRE_TAB", "").lower()
+    names = ["problems", "code", "summary", "training"]
+    if tab in names:
+        window.show_bottom_tab(names.index(tab))
+    elif window.document.analysis is not None and not window.document.analysis.valid:
+        window.show_bottom_tab(0)
+    window.show()
+    select = os.environ.get("SKIPWIRE_SELECT")
+    if select:
+        node = window.document.project.graph.node_by_name(select)
+        if node is not None:
+            window.document.set_selection(None, [node.id], [])
+    for _ in range(3):
+        app.processEvents()
+    window.view_frame_all()
+    deadline = time.time() + 1.0
+    while time.time() < deadline:  # let debounced panels (code) settle
+        app.processEvents()
+        time.sleep(0.02)
+    if os.environ.get("SKIPWIRE_TIMING"):
+        sys.stderr.write(f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n")
+    image = window.grab()
+    ok = image.save(path, "PNG")
+    window.files.clean_exit()
+    window.document.undo_stack.setClean()
+    window.files.recovered = False
+    window.close()
+    if not ok:
+        sys.stderr.write(f"skipwire: could not write the screenshot to {path}\n")
+        return 2
+    return 0

@@ -1,0 +1,569 @@
+"""The Inspector: a form for whatever is selected, generated from the layer
+registry's parameter schema (graph.params.ParamSpec).
+
+- a node: its name (rename), frozen flag and parameters; a block instance's
+  block parameters; its shapes, parameter count and problems;
+- a shortcut edge: its projection and the attribute name of its module;
+  a data edge: its shape, and a button that turns it into a shortcut;
+- nothing selected in a block's tab: the block definition's typed parameters.
+
+Every committed change is one ``document.push(edit, label)``, so the Edit
+menu reads "Undo Set stride of conv2"."""
+
+from __future__ import annotations
+
+import keyword
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.panels.icons import category_icon, severity_icon
+from app.panels.param_editors import ParamField
+from graph import edits as E
+from graph import registry
+from graph.model import BlockParam
+from graph.params import ParamSpec
+from graph.shapes import PROJECTION_LABELS, fmt
+
+PROJECTION_CHOICES = (("identity", "identity"), ("zero_pad", "zero-pad (option A)"),
+                      ("conv_bn", "1x1 conv + BN (option B)"), ("conv_bn_always", "always 1x1 conv + BN (option C)"))
+BLOCK_PARAM_TYPES = ("int", "float", "bool")
+
+
+def name_problem(graph, name: str, exclude: str | None) -> str | None:
+    if not name:
+        return "a name is needed"
+    if not name.isidentifier() or keyword.iskeyword(name):
+        return "use letters, digits and _ (it becomes the attribute name in code)"
+    if any(n.name == name and n.id != exclude for n in graph.nodes.values()):
+        return f'"{name}" is already used in this graph'
+    return None
+
+
+def block_param_spec(name: str, p: BlockParam) -> ParamSpec:
+    t = p.type if p.type in ("int", "float", "bool") else "int"
+    return ParamSpec(name, t, p.default, min=None)
+
+
+class InspectorPanel(QWidget):
+    def __init__(self, document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.fields: dict[str, ParamField] = {}
+        self.target: tuple | None = None
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.scroll)
+        self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        document.selection_changed.connect(self.rebuild)
+        document.analysis_changed.connect(self._on_analysis)
+        if hasattr(document, "project_replaced"):
+            document.project_replaced.connect(self.rebuild)
+        self.rebuild()
+
+    # ----- target -----------------------------------------------------------------
+    def _current_target(self) -> tuple:
+        block, node_ids, edge_ids = self.document.selection
+        project = self.document.project
+        if block is not None and block not in project.blocks:
+            return ("none", None, None)
+        g = project.graph_of(block)
+        if len(node_ids) == 1 and not edge_ids and node_ids[0] in g.nodes:
+            return ("node", block, node_ids[0])
+        if len(edge_ids) == 1 and not node_ids and edge_ids[0] in g.edges:
+            return ("edge", block, edge_ids[0])
+        if node_ids or edge_ids:
+            return ("many", block, (len(node_ids), len(edge_ids)))
+        if block is not None:
+            return ("block", block, None)
+        return ("network", None, None)
+
+    def _on_analysis(self, _analysis=None) -> None:
+        target = self._current_target()
+        if target != self.target:
+            self.rebuild()
+            return
+        self._sync()
+
+    def rebuild(self) -> None:
+        self.target = self._current_target()
+        self.fields = {}
+        self.name_edit: QLineEdit | None = None
+        self.frozen_box: QCheckBox | None = None
+        self.projection_combo: QComboBox | None = None
+        self._info_labels: dict[str, QLabel] = {}
+        self._problem_box = None
+        body = QWidget()
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(12, 10, 12, 12)
+        self._layout.setSpacing(8)
+        kind, block, key = self.target
+        if kind == "node":
+            self._build_node(block, key)
+        elif kind == "edge":
+            self._build_edge(block, key)
+        elif kind == "block":
+            self._build_block(block)
+        elif kind == "many":
+            n, m = key
+            parts = [f"{n} node{'s' if n != 1 else ''}"] * bool(n) + [f"{m} edge{'s' if m != 1 else ''}"] * bool(m)
+            self._heading(" and ".join(parts) + " selected", "")
+            self._muted("Select one node or edge to edit it. Edit ▸ Group into block turns a selection with one "
+                        "input and one output into a reusable block.")
+        else:
+            self._build_network()
+        self._layout.addStretch(1)
+        old = self.scroll.takeWidget()
+        self.scroll.setWidget(body)
+        if old is not None:
+            old.deleteLater()
+
+    # ----- small builders ---------------------------------------------------------
+    def _heading(self, title: str, subtitle: str, category: str | None = None) -> None:
+        row = QHBoxLayout()
+        if category:
+            icon = QLabel()
+            icon.setPixmap(category_icon(category).pixmap(18, 18))
+            row.addWidget(icon)
+        t = QLabel(title)
+        t.setProperty("role", "heading")
+        t.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(t, 1)
+        if subtitle:
+            s = QLabel(subtitle)
+            s.setProperty("role", "muted")
+            row.addWidget(s)
+        self._layout.addLayout(row)
+
+    def _muted(self, text: str) -> QLabel:
+        lab = QLabel(text, wordWrap=True)
+        lab.setProperty("role", "muted")
+        self._layout.addWidget(lab)
+        return lab
+
+    def _section(self, title: str) -> QFormLayout:
+        lab = QLabel(title.upper())
+        lab.setProperty("role", "section")
+        self._layout.addWidget(lab)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(6)
+        self._layout.addLayout(form)
+        return form
+
+    def _info(self, form: QFormLayout, key: str, label: str, text: str) -> None:
+        v = QLabel(text)
+        v.setFont(self._mono)
+        v.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(label, v)
+        self._info_labels[key] = v
+
+    def _problems(self, diags) -> None:
+        self._problem_box = QVBoxLayout()
+        self._layout.addLayout(self._problem_box)
+        self._fill_problems(diags)
+
+    def _fill_problems(self, diags) -> None:
+        box = getattr(self, "_problem_box", None)
+        if box is None:
+            return
+        while box.count():
+            w = box.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        for d in diags:
+            row = QWidget()
+            rl = QHBoxLayout(row)
+            rl.setContentsMargins(0, 0, 0, 0)
+            icon = QLabel()
+            icon.setPixmap(severity_icon(d.severity).pixmap(14, 14))
+            icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+            rl.addWidget(icon)
+            msg = QLabel(d.message, wordWrap=True)
+            msg.setProperty("role", "error" if d.is_error else "muted")
+            rl.addWidget(msg, 1)
+            box.addWidget(row)
+            for fix in d.fixes:
+                b = QPushButton(fix.label)
+                b.clicked.connect(lambda _=False, a=fix.action: self.document.apply_fix(a))
+                box.addWidget(b)
+
+    def _diags_for(self, block, node_id=None, edge_id=None):
+        a = self.document.analysis
+        if a is None:
+            return []
+        return [d for d in a.diagnostics if d.block == block and (
+            (node_id is not None and d.node == node_id) or (edge_id is not None and d.edge == edge_id))]
+
+    def _graph_info(self, block):
+        a = self.document.analysis
+        if a is None:
+            return None
+        return a.root if block is None else a.block_infos.get(block)
+
+    def _env(self, block) -> dict[str, Any] | None:
+        if block is None:
+            return None
+        bdef = self.document.project.blocks[block]
+        env = {k: p.default for k, p in bdef.params.items()
+               if isinstance(p.default, int) and not isinstance(p.default, bool)}
+        info = self._graph_info(block)
+        in_shape = info.input_shape if info is not None else None
+        env["in_channels"] = in_shape[0] if in_shape else 64
+        return env
+
+    # ----- node -----------------------------------------------------------------------
+    def _build_node(self, block, node_id) -> None:
+        project = self.document.project
+        g = project.graph_of(block)
+        node = g.nodes[node_id]
+        bname = node.block_name
+        lt = None if bname else registry.get(node.type)
+        category = "block" if bname else (lt.category if lt else None)
+        self._heading(node.name, bname or node.type, category)
+        if lt is not None and lt.doc:
+            self._muted(lt.doc)
+        elif bname and bname in project.blocks:
+            bdef = project.blocks[bname]
+            lab = self._muted((bdef.doc + " " if bdef.doc else "") + "<a href='open'>Open the block</a> to edit "
+                              "its inside; changes apply to every instance.")
+            lab.setTextFormat(Qt.TextFormat.RichText)
+            lab.linkActivated.connect(lambda _l, n=bname: self.document.block_open_requested.emit(n))
+
+        form = self._section("Node")
+        self.name_edit = QLineEdit(node.name)
+        self.name_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+        name_err = QLabel(wordWrap=True)
+        name_err.setProperty("role", "error")
+        name_err.hide()
+        self._name_error = name_err
+
+        def check_name(text: str) -> str | None:
+            problem = name_problem(g, text.strip(), node_id)
+            self.name_edit.setProperty("invalid", "true" if problem else "false")
+            self.name_edit.style().unpolish(self.name_edit)
+            self.name_edit.style().polish(self.name_edit)
+            name_err.setText(problem or "")
+            name_err.setVisible(bool(problem))
+            return problem
+
+        def commit_name() -> None:
+            new = self.name_edit.text().strip()
+            current = g.nodes[node_id].name if node_id in g.nodes else None
+            if current is None or new == current or check_name(new):
+                return
+            self.document.push(E.SetNodeField(block, node_id, "name", new), f"Rename {current} to {new}")
+
+        self.name_edit.textEdited.connect(check_name)
+        self.name_edit.editingFinished.connect(commit_name)
+        name_box = QWidget()
+        nl = QVBoxLayout(name_box)
+        nl.setContentsMargins(0, 0, 0, 0)
+        nl.setSpacing(2)
+        nl.addWidget(self.name_edit)
+        nl.addWidget(name_err)
+        form.addRow("Name", name_box)
+        if node.type not in ("Input", "Output", "BlockInput", "BlockOutput"):
+            self.frozen_box = QCheckBox("parameters don't train")
+            self.frozen_box.setChecked(node.frozen)
+            self.frozen_box.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+
+            def commit_frozen(v: bool) -> None:
+                n = g.nodes[node_id]
+                if n.frozen != v:
+                    self.document.push(E.SetNodeField(block, node_id, "frozen", v),
+                                       f"{'Freeze' if v else 'Unfreeze'} {n.name}")
+            self.frozen_box.toggled.connect(commit_frozen)
+            form.addRow("Frozen", self.frozen_box)
+
+        if bname:
+            bdef = project.blocks.get(bname)
+            specs = [block_param_spec(k, p) for k, p in bdef.params.items()] if bdef else []
+            title = f"{bname} parameters"
+        else:
+            specs = list(lt.params) if lt else []
+            title = "Parameters"
+        if specs:
+            form = self._section(title)
+            env = self._env(block)
+            for spec in specs:
+                value = node.params.get(spec.name, spec.default)
+                fld = ParamField(spec, value, env)
+                fld.committed.connect(lambda v, s=spec: self._commit_param(block, node_id, s.name, v))
+                form.addRow(spec.name, fld)
+                self.fields[spec.name] = fld
+        form = self._section("Shapes")
+        self._info(form, "in", "Input", "")
+        self._info(form, "out", "Output", "")
+        self._info(form, "params", "Parameters", "")
+        self._info(form, "macs", "MACs", "")
+        self._problems(self._diags_for(block, node_id=node_id))
+        self._sync_info()
+
+    def _commit_param(self, block, node_id, key, value) -> None:
+        g = self.document.project.graph_of(block)
+        node = g.nodes.get(node_id)
+        if node is None or node.params.get(key) == value and key in node.params:
+            return
+        self.document.push(E.SetParam(block, node_id, key, value), f"Set {key} of {node.name}")
+
+    # ----- edge -----------------------------------------------------------------------
+    def _build_edge(self, block, edge_id) -> None:
+        g = self.document.project.graph_of(block)
+        e = g.edges[edge_id]
+        src, dst = g.nodes[e.src], g.nodes[e.dst]
+        if e.is_shortcut:
+            self._heading(e.name or "shortcut", "shortcut", "merge")
+            self._muted(f"From {src.name} to {dst.name} (input {e.dst_port + 1}). The projection decides what happens "
+                        "where the shapes differ.")
+            form = self._section("Shortcut")
+            self.projection_combo = QComboBox()
+            for value, label in PROJECTION_CHOICES:
+                self.projection_combo.addItem(label, value)
+            self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
+
+            def commit_projection(i: int) -> None:
+                v = self.projection_combo.itemData(i)
+                edge = g.edges.get(edge_id)
+                if edge is not None and edge.projection != v:
+                    self.document.push(E.SetEdgeField(block, edge_id, "projection", v),
+                                       f"Set projection of {edge.name or 'shortcut'} to {PROJECTION_LABELS[v]}")
+            self.projection_combo.activated.connect(commit_projection)
+            form.addRow("Projection", self.projection_combo)
+            self.name_edit = QLineEdit(e.name or "shortcut")
+            self.name_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+            err = QLabel(wordWrap=True)
+            err.setProperty("role", "error")
+            err.hide()
+
+            def check(text: str) -> str | None:
+                t = text.strip()
+                problem = None
+                if not t.isidentifier() or keyword.iskeyword(t):
+                    problem = "use letters, digits and _ (the projection module's attribute name)"
+                elif any(n.name == t for n in g.nodes.values()) or any(
+                        x.name == t and x.id != edge_id for x in g.edges.values() if x.is_shortcut):
+                    problem = f'"{t}" is already used in this graph'
+                self.name_edit.setProperty("invalid", "true" if problem else "false")
+                self.name_edit.style().unpolish(self.name_edit)
+                self.name_edit.style().polish(self.name_edit)
+                err.setText(problem or "")
+                err.setVisible(bool(problem))
+                return problem
+
+            def commit() -> None:
+                t = self.name_edit.text().strip()
+                edge = g.edges.get(edge_id)
+                if edge is None or t == edge.name or check(t):
+                    return
+                self.document.push(E.SetEdgeField(block, edge_id, "name", t), f"Rename shortcut {edge.name} to {t}")
+            self.name_edit.textEdited.connect(check)
+            self.name_edit.editingFinished.connect(commit)
+            box = QWidget()
+            bl = QVBoxLayout(box)
+            bl.setContentsMargins(0, 0, 0, 0)
+            bl.setSpacing(2)
+            bl.addWidget(self.name_edit)
+            bl.addWidget(err)
+            form.addRow("Module name", box)
+            form = self._section("In this instance")
+            self._info(form, "applied", "Applied", "")
+            self._info(form, "in", "From", "")
+            self._info(form, "out", "To", "")
+            self._info(form, "params", "Parameters", "")
+        else:
+            self._heading("Edge", "data", "io")
+            self._muted(f"From {src.name} to {dst.name} (input {e.dst_port + 1}).")
+            form = self._section("Tensor")
+            self._info(form, "shape", "Shape", "")
+            b = QPushButton("Make this a shortcut")
+            b.setToolTip("Draw it as a residual arc with a projection for mismatched shapes")
+            b.clicked.connect(lambda: self.document.apply_fix(
+                {"op": "make_shortcut", "edge": edge_id, "block": block, "projection": "identity",
+                 "label": "Make shortcut"}))
+            self._layout.addWidget(b)
+        self._problems(self._diags_for(block, edge_id=edge_id))
+        self._sync_info()
+
+    # ----- block definition --------------------------------------------------------
+    def _build_block(self, block) -> None:
+        bdef = self.document.project.blocks[block]
+        n_inst = sum(1 for g in [self.document.project.graph, *(b.graph for b in self.document.project.blocks.values())]
+                     for n in g.nodes.values() if n.block_name == block)
+        self._heading(block, "block definition", "block")
+        self._muted((bdef.doc + " " if bdef.doc else "") + f"Used by {n_inst} instance{'s' if n_inst != 1 else ''}; "
+                    "inner parameters may be expressions over these names and in_channels.")
+        form = self._section("Parameters")
+        self._block_rows: dict[str, ParamField] = {}
+        for name, p in bdef.params.items():
+            row = QWidget()
+            rl = QHBoxLayout(row)
+            rl.setContentsMargins(0, 0, 0, 0)
+            type_label = QLabel(p.type)
+            type_label.setProperty("role", "muted")
+            fld = ParamField(block_param_spec(name, p), p.default)
+            fld.committed.connect(lambda v, k=name: self._set_block_param(block, k, default=v))
+            rm = QPushButton("×")
+            rm.setToolTip(f"Remove the parameter {name}")
+            rm.setFixedWidth(28)
+            rm.clicked.connect(lambda _=False, k=name: self._remove_block_param(block, k))
+            rl.addWidget(type_label)
+            rl.addWidget(fld, 1)
+            rl.addWidget(rm)
+            form.addRow(name, row)
+            self.fields[name] = fld
+        if not bdef.params:
+            form.addRow(QLabel("No parameters yet."))
+        add_row = QHBoxLayout()
+        self.new_param_name = QLineEdit(placeholderText="new parameter name")
+        self.new_param_type = QComboBox()
+        self.new_param_type.addItems(BLOCK_PARAM_TYPES)
+        add = QPushButton("Add")
+        self.new_param_error = QLabel(wordWrap=True)
+        self.new_param_error.setProperty("role", "error")
+        self.new_param_error.hide()
+
+        def add_param() -> None:
+            name = self.new_param_name.text().strip()
+            problem = None
+            if not name.isidentifier() or keyword.iskeyword(name):
+                problem = "use letters, digits and _"
+            elif name in bdef.params or name == "in_channels":
+                problem = f'"{name}" is already a parameter'
+            self.new_param_error.setText(problem or "")
+            self.new_param_error.setVisible(bool(problem))
+            if problem:
+                return
+            t = self.new_param_type.currentText()
+            self._set_block_param(block, name, type_=t, default={"int": 1, "float": 0.0, "bool": False}[t])
+        add.clicked.connect(add_param)
+        self.new_param_name.returnPressed.connect(add_param)
+        add_row.addWidget(self.new_param_name, 1)
+        add_row.addWidget(self.new_param_type)
+        add_row.addWidget(add)
+        self._layout.addLayout(add_row)
+        self._layout.addWidget(self.new_param_error)
+        self._problems([d for d in (self.document.analysis.diagnostics if self.document.analysis else [])
+                        if d.block == block])
+
+    def _set_block_param(self, block, name, default=None, type_=None) -> None:
+        bdef = self.document.project.blocks[block]
+        params = {k: BlockParam(p.type, p.default) for k, p in bdef.params.items()}
+        if name in params:
+            params[name] = BlockParam(type_ or params[name].type, default)
+            label = f"Set default of {name} in {block}"
+        else:
+            params[name] = BlockParam(type_ or "int", default)
+            label = f"Add parameter {name} to {block}"
+        self.document.push(E.SetBlockParams(block, params), label)
+        if label.startswith("Add"):
+            self.rebuild()
+
+    def _remove_block_param(self, block, name) -> None:
+        bdef = self.document.project.blocks[block]
+        params = {k: BlockParam(p.type, p.default) for k, p in bdef.params.items() if k != name}
+        self.document.push(E.SetBlockParams(block, params), f"Remove parameter {name} from {block}")
+        self.rebuild()
+
+    # ----- network (nothing selected) --------------------------------------------------
+    def _build_network(self) -> None:
+        project = self.document.project
+        self._heading(project.name, "network")
+        self._muted("Select a node or an edge to edit it. Drag layers in from the palette; drag from an output "
+                    "port to an input port to connect.")
+        form = self._section("Summary")
+        self._info(form, "nodes", "Nodes", "")
+        self._info(form, "blocks", "Block definitions", "")
+        self._info(form, "out", "Output", "")
+        self._info(form, "params", "Parameters", "")
+        self._info(form, "macs", "MACs", "")
+        self._sync_info()
+
+    # ----- sync from the model ---------------------------------------------------------------
+    def _sync(self) -> None:
+        kind, block, key = self.target
+        g = self.document.project.graph_of(block) if kind in ("node", "edge") else None
+        if kind == "node":
+            node = g.nodes[key]
+            if self.name_edit is not None and not self.name_edit.hasFocus():
+                self.name_edit.setText(node.name)
+            if self.frozen_box is not None:
+                self.frozen_box.blockSignals(True)
+                self.frozen_box.setChecked(node.frozen)
+                self.frozen_box.blockSignals(False)
+            for name, fld in self.fields.items():
+                spec = fld.spec
+                fld.set_value(node.params.get(name, spec.default))
+            self._fill_problems(self._diags_for(block, node_id=key))
+        elif kind == "edge":
+            e = g.edges[key]
+            if self.projection_combo is not None:
+                self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
+            if self.name_edit is not None and not self.name_edit.hasFocus():
+                self.name_edit.setText(e.name or "shortcut")
+            if (self.projection_combo is None) == e.is_shortcut:
+                self.rebuild()
+                return
+            self._fill_problems(self._diags_for(block, edge_id=key))
+        elif kind == "block":
+            bdef = self.document.project.blocks[block]
+            if set(bdef.params) != set(self.fields) or any(
+                    fld.spec.type != bdef.params[k].type for k, fld in self.fields.items()):
+                self.rebuild()
+                return
+            for k, fld in self.fields.items():
+                fld.set_value(bdef.params[k].default)
+            self._fill_problems([d for d in self.document.analysis.diagnostics if d.block == block])
+        self._sync_info()
+
+    def _sync_info(self) -> None:
+        kind, block, key = self.target
+        labels = self._info_labels
+        info = self._graph_info(block)
+        a = self.document.analysis
+        if kind == "node":
+            ni = info.nodes.get(key) if info is not None else None
+            ins = ", ".join(fmt(s) for s in ni.in_shapes) if ni and ni.in_shapes else "—"
+            labels["in"].setText(ins)
+            labels["out"].setText(fmt(ni.out_shape) if ni else "?")
+            labels["params"].setText(f"{ni.num_params:,}" if ni else "?")
+            labels["macs"].setText(f"{ni.macs:,}" if ni else "?")
+        elif kind == "edge":
+            g = self.document.project.graph_of(block)
+            e = g.edges[key]
+            if e.is_shortcut:
+                sc = info.shortcuts.get(key) if info is not None else None
+                labels["applied"].setText(PROJECTION_LABELS.get(sc.applied, sc.applied) if sc else "?")
+                labels["in"].setText(fmt(sc.in_shape) if sc else "?")
+                labels["out"].setText(fmt(sc.out_shape) if sc else "?")
+                labels["params"].setText(f"{sc.num_params:,}" if sc else "?")
+            else:
+                shape = info.edge_shapes.get(key) if info is not None else None
+                labels["shape"].setText(fmt(shape))
+        elif kind == "network" and a is not None:
+            p = self.document.project
+            labels["nodes"].setText(str(len(p.graph.nodes)))
+            labels["blocks"].setText(str(len(p.blocks)))
+            labels["out"].setText(fmt(a.output_shape))
+            labels["params"].setText(f"{a.total_params:,}")
+            labels["macs"].setText(f"{a.macs:,}")

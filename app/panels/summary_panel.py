@@ -1,0 +1,121 @@
+"""The Summary panel: one row per layer (module path, type, output shape,
+parameters, MACs, activation memory for a chosen batch size) and totals, all
+from shape inference (no torch)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.app_style import chrome
+from graph.summary import human, summarize
+
+COLUMNS = ("Layer", "Type", "Output", "Params", "MACs", "Activations")
+
+
+class SummaryPanel(QWidget):
+    def __init__(self, document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._dirty = True
+        bar = QFrame(objectName="panelToolbar")
+        bl = QHBoxLayout(bar)
+        bl.setContentsMargins(8, 4, 8, 4)
+        self.totals = QLabel()
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bl.addWidget(self.totals, 1)
+        bl.addWidget(QLabel("Batch size"))
+        self.batch = QSpinBox(minimum=1, maximum=65536, value=int(document.project.training.get("batch_size", 128)))
+        self.batch.setToolTip("Activation memory is the float32 size of every layer's output for this batch")
+        self.batch.valueChanged.connect(self.refresh)
+        bl.addWidget(self.batch)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        h = self.table.horizontalHeader()
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for i in range(1, len(COLUMNS)):
+            h.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+        for i in range(3, len(COLUMNS)):
+            self.table.horizontalHeaderItem(i).setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(bar)
+        lay.addWidget(self.table, 1)
+        self.total_params = 0
+        self.total_macs = 0
+        self.summary: dict | None = None
+        document.analysis_changed.connect(self._on_analysis)
+
+    def _on_analysis(self, _analysis=None) -> None:
+        self._dirty = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+
+    def refresh(self) -> None:
+        self._dirty = False
+        analysis = self.document.analysis
+        if analysis is None:
+            self.table.setRowCount(0)
+            self.totals.setText("")
+            return
+        batch = self.batch.value()
+        data = summarize(analysis, batch)
+        self.summary = data
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        rows = data["layers"]
+        self.table.setUpdatesEnabled(False)
+        self.table.setRowCount(len(rows))
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        muted = QColor(chrome().muted)
+        for r, row in enumerate(rows):
+            shape = "?" if row["output_shape"] is None else "x".join(map(str, row["output_shape"]))
+            cells = ("    " * row["depth"] + row["name"], row["type"].replace("Shortcut:", "shortcut · "),
+                     shape, f"{row['params']:,}", human(row["macs"]), human(row["activation_bytes"], "B"))
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c >= 2:
+                    item.setFont(mono)
+                if c >= 3:
+                    item.setTextAlignment(right)
+                if row["block"]:
+                    f = QFont(item.font())
+                    f.setBold(True)
+                    item.setFont(f)
+                elif c >= 3 and text in ("0", "0 B"):
+                    item.setForeground(muted)
+                self.table.setItem(r, c, item)
+        self.table.setUpdatesEnabled(True)
+        self.total_params = data["total_params"]
+        self.total_macs = data["macs"]
+        frozen = data["frozen_params"]
+        out = "?" if data["output_shape"] is None else "x".join(map(str, data["output_shape"]))
+        text = (f"<b>{data['total_params']:,}</b> params ({data['trainable_params']:,} trainable"
+                f"{f', {frozen:,} frozen' if frozen else ''}) · <b>{human(data['macs'])}</b>MACs per sample · "
+                f"output {out} · activations <b>{human(data['activation_bytes'], 'B')}</b> at batch {batch}")
+        if not data["valid"]:
+            text += f" · <span style='color:{chrome().error}'>partial while the graph has errors</span>"
+        self.totals.setText(text)
