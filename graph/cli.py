@@ -97,8 +97,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     analysis = _analyze(analyze, project, args.file)
     if not analysis.valid:
         _print_diagnostics(analysis.errors, sys.stderr)
-        _err(f"{args.file} is invalid: {len(analysis.errors)} error(s); "
-             f"`python main.py validate {args.file}` lists them")
+        _err(f"{args.file} is invalid: {len(analysis.errors)} error(s); first: "
+             f"{_one_line(analysis.errors[0].message)}")
         return 1
     summary = summarize(analysis, batch)
     if getattr(args, "json", False):

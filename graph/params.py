@@ -38,13 +38,20 @@ class ParamError(ValueError):
     pass
 
 
+def _num(value: float) -> str:
+    """Whole numbers as written (1048576), others short (0.001, 1e+30)."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e16):
+        return str(int(value)) if abs(value) < 10**16 else f"{value:.3g}"
+    return f"{value:g}"
+
+
 def _check_range(spec: ParamSpec, value: float) -> None:
     lo = spec.min
     hi = spec.max if spec.max is not None else (MAX_INT if spec.type != "float" else None)
     if lo is not None and value < lo:
-        raise ParamError(f"{spec.name} must be at least {lo:g}, got {value:g}")
+        raise ParamError(f"{spec.name} must be at least {_num(lo)}, got {_num(value)}")
     if hi is not None and value > hi:
-        raise ParamError(f"{spec.name} must be at most {hi:g}, got {value:g}")
+        raise ParamError(f"{spec.name} must be at most {_num(hi)}, got {_num(value)}")
 
 
 def check_value(spec: ParamSpec, value: Any) -> Any:
@@ -98,9 +105,14 @@ def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:
     if isinstance(raw, str) and spec.accepts_expression and not (spec.type == "int_or_same" and raw in ("same", "valid")):
         if env is None:
             try:
-                return check_value(spec, int(raw.strip()))
+                number = int(raw.strip())
             except ValueError:
-                raise ParamError(f"{spec.name}: expressions such as {raw!r} are only allowed inside a block") from None
+                try:
+                    expr.parse(raw)
+                except expr.ExprError:
+                    raise ParamError(f"{spec.name} must be a whole number, got {raw[:40]!r}") from None
+                raise ParamError(f"{spec.name}: expressions such as {raw[:40]!r} are only allowed inside a block") from None
+            return check_value(spec, number)
         try:
             parsed = expr.parse(raw)
             value = parsed.evaluate(env)
