@@ -1,0 +1,399 @@
+"""Import a PyTorch ``nn.Module`` into a Skipwire project through torch.fx.
+
+``import_module(model, input_shape)`` traces the model with
+``torch.fx.symbolic_trace``, maps every call to a registry layer
+(``codegen.fx_ops``), recognises residual additions as shortcut edges (identity,
+or ``conv_bn`` when the skip path is torchvision's ``downsample`` pair), keeps
+the module hierarchy as blocks (one definition per class and traced structure;
+differing integer literals become block parameters or expressions over
+``in_channels``) and stages (``nn.Sequential``), and lays the graphs out.
+Unsupported operations are gathered into one ``UserError``.
+
+Imports torch only inside functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.errors import UserError
+from graph.model import Project
+
+MERGES = ("Add", "Concat", "Multiply")
+
+
+@dataclass
+class ImportResult:
+    project: Project
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Op:
+    key: str
+    type: str
+    params: dict
+    inputs: list[str]
+    scope: list[str]  # module-stack keys of the enclosing (non-leaf) modules, outermost first
+    shape: tuple
+    attr: str | None = None  # qualified name of the leaf module
+    shortcut: dict[int, tuple[str, str]] = field(default_factory=dict)  # port -> (projection, edge name)
+
+
+@dataclass
+class _Scope:
+    key: str
+    qualname: str
+    cls: type
+    depth: int
+    kind: str = "inline"  # block | stage | inline
+    ext: list[str] = field(default_factory=list)
+    out: str | None = None
+
+
+def _where(node: Any) -> str:
+    stack = node.meta.get("nn_module_stack") or {}
+    path = list(stack.values())[-1][0] if stack else ""
+    return f'at "{path}" ({node.name})' if path else f"({node.name})"
+
+
+def _describe(node: Any) -> str:
+    tgt = node.target
+    return tgt if isinstance(tgt, str) else getattr(tgt, "__qualname__", getattr(tgt, "__name__", repr(tgt)))
+
+
+# ---------------------------------------------------------------- tracing
+def _trace(model: Any, input_shape: tuple[int, ...]):
+    import torch
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure becomes one clear message
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{type(model).__name__} cannot be traced with torch.fx: {msg}") from None
+    was_training = model.training
+    gm.eval()
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros(2, *input_shape))
+    except Exception as exc:  # noqa: BLE001
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        shape = ",".join(map(str, input_shape))
+        raise UserError(f"{type(model).__name__} does not run on an input of shape {shape}: {msg}; "
+                        "give the right one with --input C,H,W") from None
+    finally:
+        gm.train(was_training)
+    return gm
+
+
+def _shapes(gm: Any) -> dict:
+    import torch
+
+    shapes = {}
+    for n in gm.graph.nodes:
+        meta, typ = n.meta.get("tensor_meta"), n.meta.get("type")
+        if meta is not None and isinstance(typ, type) and issubclass(typ, torch.Tensor) and hasattr(meta, "shape"):
+            shapes[n] = tuple(int(d) for d in meta.shape[1:])
+    return shapes
+
+
+# ---------------------------------------------------------------- fx nodes -> ops
+class _Converter:
+    def __init__(self, model: Any, gm: Any, input_shape: tuple) -> None:
+        self.model = model  # the original: the GraphModule's containers are plain Modules
+        self.gm = gm
+        self.shapes = _shapes(gm)
+        self.input_shape = input_shape
+        self.ops: dict[str, _Op] = {}
+        self.alias: dict[Any, str] = {}  # fx node -> op key
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.scopes: dict[str, _Scope] = {}
+        self.output: str | None = None
+        self._cats: list[tuple[list[str], str]] = []  # (input keys, op key) of converted torch.cat calls
+        self._calls: dict[str, list[str]] = {}
+
+    def fail(self, node: Any, what: str) -> None:
+        self.errors.append(f"{node.op} {_describe(node)} {_where(node)}: {what}")
+
+    def scope_of(self, node: Any, leaf: bool) -> list[str]:
+        stack = list((node.meta.get("nn_module_stack") or {}).items())
+        if leaf and stack and stack[-1][1][0] == node.target:
+            stack = stack[:-1]
+        keys = []
+        for depth, (key, (qualname, cls)) in enumerate(stack):
+            if key not in self.scopes:
+                self.scopes[key] = _Scope(key, qualname, cls, depth)
+            keys.append(key)
+        return keys
+
+    def add(self, node: Any, type_name: str, params: dict, inputs: list, scope: list[str],
+            attr: str | None = None, key: str | None = None) -> _Op | None:
+        keys = []
+        for x in inputs:
+            if x not in self.alias:
+                self.fail(node, f"its input {x.name} is not a tensor Skipwire can follow")
+                return None
+            keys.append(self.alias[x])
+        op = _Op(key or node.name, type_name, params, keys, scope, self.shapes.get(node, ()), attr)
+        self.ops[op.key] = op
+        if key is None:
+            self.alias[node] = op.key
+        return op
+
+    def run(self) -> None:
+        from codegen.fx_ops import Unsupported, convert_call, convert_module
+
+        placeholders = 0
+        for node in self.gm.graph.nodes:
+            try:
+                if node.op == "placeholder":
+                    placeholders += 1
+                    if placeholders > 1:
+                        raise Unsupported("a second input; Skipwire networks take one tensor")
+                    self.add(node, "Input", {"shape": list(self.input_shape)}, [], [])
+                elif node.op == "get_attr":
+                    raise Unsupported("a parameter or buffer used directly in forward")
+                elif node.op == "call_module":
+                    mod = self.gm.get_submodule(node.target)
+                    src = node.args[0] if node.args else None
+                    if len(node.args) != 1 or node.kwargs:
+                        raise Unsupported("a module called with more than one argument")
+                    type_name, params = convert_module(mod, self.shapes.get(src))
+                    self._calls.setdefault(node.target, []).append(node.name)
+                    if len(self._calls[node.target]) == 2 and any(True for _ in mod.parameters()):
+                        self.warnings.append(
+                            f'module "{node.target}" is called more than once and shares its weights; '
+                            "the imported graph gives each call its own copy")
+                    self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+                elif node.op in ("call_function", "call_method"):
+                    self.call(node, convert_call(node, self.shapes))
+                elif node.op == "output":
+                    res = node.args[0]
+                    if res not in self.alias:
+                        raise Unsupported("the network must return one tensor")
+                    self.output = self.alias[res]
+            except Unsupported as exc:
+                self.fail(node, str(exc))
+
+    def call(self, node: Any, spec: Any) -> None:
+        scope = self.scope_of(node, False)
+        if spec.kind == "drop":
+            return
+        if spec.kind == "alias":
+            self.alias[node] = self.alias[spec.inputs[0]]
+            return
+        if spec.kind == "cat":
+            self.cat(node, spec.inputs, scope)
+            return
+        if spec.type == "GlobalMeanFlat":
+            pool = self.add(node, "AdaptiveAvgPool2d", {"output_size": 1}, spec.inputs, scope, key=node.name + "_pool")
+            if pool is not None:
+                pool.shape = self.shapes[spec.inputs[0]][:1] + (1, 1)
+                self.ops[node.name] = _Op(node.name, "Flatten", {}, [pool.key], scope, self.shapes.get(node, ()))
+                self.alias[node] = node.name
+            return
+        self.add(node, spec.type, spec.params, spec.inputs, scope)
+
+    def cat(self, node: Any, inputs: list, scope: list[str]) -> None:
+        """torch.cat over a list; a list that grows by one each call becomes chained 2-input Concats."""
+        if any(x not in self.alias for x in inputs):
+            self.fail(node, "an input of torch.cat is not a tensor Skipwire can follow")
+            return
+        keys = [self.alias[x] for x in inputs]
+        if len(keys) == 1:
+            self.alias[node] = keys[0]
+            return
+        best: tuple[int, str] | None = None
+        for prev, key in self._cats:
+            if len(prev) < len(keys) and keys[:len(prev)] == prev and (best is None or len(prev) > best[0]):
+                best = (len(prev), key)
+        if best is None and len(keys) > 2:
+            op = _Op(node.name, "Concat", {"num_inputs": len(keys)}, keys, scope, self.shapes.get(node, ()))
+            self.ops[op.key] = op
+        else:
+            start, acc = best if best is not None else (1, keys[0])
+            for i in range(start, len(keys)):
+                key = node.name if i == len(keys) - 1 else f"{node.name}_part{i}"
+                shape = self.ops[acc].shape
+                shape = (shape[0] + self.ops[keys[i]].shape[0],) + tuple(shape[1:])
+                self.ops[key] = _Op(key, "Concat", {"num_inputs": 2}, [acc, keys[i]], scope, shape)
+                self._cats.append((keys[:i + 1], key))
+                acc = key
+        self._cats.append((keys, node.name))
+        self.alias[node] = node.name
+
+
+# ---------------------------------------------------------------- graph analysis on ops
+def _consumers(ops: dict[str, _Op]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {k: [] for k in ops}
+    for op in ops.values():
+        for i in op.inputs:
+            out[i].append(op.key)
+    return out
+
+
+def _ancestors(ops: dict[str, _Op], key: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [key]
+    while stack:
+        for i in ops[stack.pop()].inputs:
+            if i not in seen:
+                seen.add(i)
+                stack.append(i)
+    return seen
+
+
+def _fix_inplace(ops: dict[str, _Op], output: str) -> None:
+    cons = _consumers(ops)
+    for op in ops.values():
+        if op.params.get("inplace") and (len(cons[op.inputs[0]]) > 1 or ops[op.inputs[0]].type == "Input"):
+            op.params["inplace"] = False
+
+
+def _find_shortcuts(conv: _Converter) -> None:
+    """Residual Adds: mark the skip input as a shortcut edge; fold torchvision's downsample pair into it."""
+    import torch.nn as nn
+
+    ops = conv.ops
+    cons = _consumers(ops)
+    for op in list(ops.values()):
+        if op.type != "Add" or len(op.inputs) != 2:
+            continue
+        for port in (1, 0):
+            other = op.inputs[1 - port]
+            src = op.inputs[port]
+            proj = _projection_pair(conv, ops, cons, src, nn)
+            if proj is not None:
+                x, name, conv_key, bn_key = proj
+                if x == other or x in _ancestors(ops, other):
+                    applied = "conv_bn_always" if ops[x].shape == op.shape else "conv_bn"
+                    op.inputs[port] = x
+                    op.shortcut[port] = (applied, name)
+                    del ops[conv_key], ops[bn_key]
+                    cons = _consumers(ops)
+                    break
+            if src in _ancestors(ops, other):
+                op.shortcut[port] = ("identity", "shortcut")
+                break
+
+
+def _projection_pair(conv: _Converter, ops, cons, src: str, nn) -> tuple[str, str, str, str] | None:
+    bn = ops.get(src)
+    if bn is None or bn.type != "BatchNorm2d" or bn.attr is None or len(cons[src]) != 1:
+        return None
+    cv = ops[bn.inputs[0]]
+    if cv.type != "Conv2d" or cv.attr is None or len(cons[cv.key]) != 1:
+        return None
+    p = cv.params
+    if (p["kernel_size"], p["padding"], p["dilation"], p["groups"], p["bias"]) != (1, 0, 1, 1, False):
+        return None
+    if abs(bn.params["eps"] - 1e-5) > 1e-12 or abs(bn.params["momentum"] - 0.1) > 1e-12 or not bn.params["affine"]:
+        return None
+    parent = cv.attr.rpartition(".")[0]
+    if not parent or bn.attr != parent + ".1" or cv.attr != parent + ".0":
+        return None
+    seq = conv.model.get_submodule(parent)
+    if type(seq) is not nn.Sequential or len(seq) != 2:
+        return None
+    x = ops[cv.inputs[0]]
+    out_h = bn.shape[1] if len(bn.shape) == 3 else None
+    if len(x.shape) != 3 or out_h is None:
+        return None
+    # the stride the analyzer will pick must be the module's
+    h, h2 = x.shape[1], out_h
+    s = next((s for s in range(1, h + 1) if (h - 1) // s + 1 == h2 and (x.shape[2] - 1) // s + 1 == bn.shape[2]), None)
+    if s != p["stride"]:
+        return None
+    return x.key, parent.rpartition(".")[2], cv.key, bn.key
+
+
+__all__ = ["ImportResult", "import_module", "import_target", "parse_target"]
+
+
+# ---------------------------------------------------------------- entry points
+def parse_target(spec: str) -> tuple[str, str]:
+    if ":" not in spec:
+        raise UserError(f"expected MODULE:CALLABLE, got {spec!r} (for example models:resnet18)")
+    mod, _, attr = spec.partition(":")
+    if not mod or not attr:
+        raise UserError(f"expected MODULE:CALLABLE, got {spec!r}")
+    return mod, attr
+
+
+def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: str | None = None) -> ImportResult:
+    """``MODULE:CALLABLE`` -> project. A class or factory is called without arguments."""
+    import os
+
+    import torch.nn as nn
+
+    mod_name, attr = parse_target(spec)
+    path = cwd or os.getcwd()
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    try:
+        module = importlib.import_module(mod_name)
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"cannot import module {mod_name!r}: {type(exc).__name__}: {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UserError(f"module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not isinstance(obj, nn.Module):
+        if not callable(obj):
+            raise UserError(f"{spec} is neither an nn.Module nor a callable that returns one")
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"calling {spec}() failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(obj, nn.Module):
+            raise UserError(f"{spec}() returned {type(obj).__name__}, not an nn.Module")
+    result = import_module(obj, input_shape)
+    result.project.name = attr.rpartition(".")[2]
+    return result
+
+
+def import_module(model: Any, input_shape: tuple[int, ...] | None = None) -> ImportResult:
+    """Trace ``model`` and build a project; raises UserError listing every unsupported operation."""
+    from codegen.fx_structure import build_project
+
+    shape = tuple(input_shape) if input_shape else (3, 224, 224)
+    gm = _trace(model, shape)
+    conv = _Converter(model, gm, shape)
+    conv.run()
+    if conv.output is None and not conv.errors:
+        conv.errors.append("output: the network returns nothing Skipwire can follow")
+    if conv.errors:
+        lines = "\n  ".join(conv.errors[:40])
+        more = f"\n  ... and {len(conv.errors) - 40} more" if len(conv.errors) > 40 else ""
+        raise UserError(f"{type(model).__name__} uses {len(conv.errors)} operation(s) Skipwire cannot import:\n  "
+                        f"{lines}{more}")
+    _fix_inplace(conv.ops, conv.output)
+    _find_shortcuts(conv)
+    project = build_project(conv, type(model).__name__)
+    _verify(project, model, conv, shape)
+    return ImportResult(project, conv.warnings)
+
+
+def _verify(project: Project, model: Any, conv: _Converter, shape: tuple) -> None:
+    from graph.shapes import analyze
+
+    analysis = analyze(project)
+    if not analysis.valid:
+        msgs = "; ".join(d.message for d in analysis.errors[:5])
+        raise UserError(f"the imported graph of {type(model).__name__} is not valid: {msgs}", 1)
+    expected = conv.ops[conv.output].shape
+    if tuple(analysis.output_shape or ()) != tuple(expected):
+        raise UserError(f"the imported graph of {type(model).__name__} gives output shape "
+                        f"{analysis.output_shape}, but the model gives {expected}", 1)
+    total = sum(p.numel() for p in model.parameters())
+    if analysis.total_params != total:
+        conv.warnings.append(f"the imported graph has {analysis.total_params:,} parameters; "
+                             f"the model has {total:,}")
+

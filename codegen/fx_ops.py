@@ -1,0 +1,232 @@
+"""torch.fx nodes -> registry layer types (used by ``codegen.fx_import``).
+
+``convert_module(mod)`` maps a leaf ``nn.Module`` to ``(type, params)``;
+``convert_call(node, shapes)`` maps a ``call_function`` / ``call_method`` node to
+an :class:`OpSpec`. Both raise :class:`Unsupported` with a short reason when the
+operation has no registry equivalent, so the importer can list every problem
+in one message. Imports torch only inside functions.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Unsupported(Exception):
+    """An operation with no Skipwire equivalent; the message says why."""
+
+
+@dataclass
+class OpSpec:
+    """What one fx node becomes.
+
+    kind: "layer" (a registry type), "alias" (pass its tensor input through),
+    "drop" (a non-tensor helper such as ``x.size(0)``), "cat" (torch.cat over a list).
+    """
+
+    kind: str
+    type: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[Any] = field(default_factory=list)  # fx nodes, in port order
+
+
+def _square(value: Any, what: str) -> int:
+    if isinstance(value, (tuple, list)):
+        if len(set(value)) != 1:
+            raise Unsupported(f"non-square {what} {tuple(value)}")
+        value = value[0]
+    if not isinstance(value, int):
+        raise Unsupported(f"{what} {value!r}")
+    return value
+
+
+def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
+    """A leaf module -> (registry type, params). Parameter names follow PyTorch's."""
+    import torch.nn as nn
+
+    t = type(mod)
+    if t is nn.Conv2d:
+        if mod.padding_mode != "zeros":
+            raise Unsupported(f"padding_mode {mod.padding_mode!r}")
+        pad = mod.padding if isinstance(mod.padding, str) else _square(mod.padding, "padding")
+        return "Conv2d", {"out_channels": mod.out_channels, "kernel_size": _square(mod.kernel_size, "kernel_size"),
+                          "stride": _square(mod.stride, "stride"), "padding": pad,
+                          "dilation": _square(mod.dilation, "dilation"), "groups": mod.groups,
+                          "bias": mod.bias is not None}
+    if t is nn.BatchNorm2d:
+        if mod.momentum is None or not mod.track_running_stats:
+            raise Unsupported("BatchNorm2d without running statistics or with momentum=None")
+        return "BatchNorm2d", {"eps": mod.eps, "momentum": mod.momentum, "affine": mod.affine}
+    if t is nn.GroupNorm:
+        return "GroupNorm", {"num_groups": mod.num_groups, "eps": mod.eps, "affine": mod.affine}
+    if t is nn.LayerNorm:
+        if in_shape is not None and tuple(mod.normalized_shape) != tuple(in_shape):
+            raise Unsupported(f"LayerNorm over {tuple(mod.normalized_shape)}, not the whole sample {tuple(in_shape)}")
+        if mod.elementwise_affine and getattr(mod, "bias", True) is None:
+            raise Unsupported("LayerNorm without bias")
+        return "LayerNorm", {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
+    if t is nn.InstanceNorm2d:
+        return "InstanceNorm2d", {"eps": mod.eps, "affine": mod.affine,
+                                  "track_running_stats": mod.track_running_stats}
+    if t is nn.ReLU:
+        return "ReLU", {"inplace": mod.inplace}
+    if t is nn.LeakyReLU:
+        return "LeakyReLU", {"negative_slope": mod.negative_slope, "inplace": mod.inplace}
+    if t is nn.GELU:
+        if mod.approximate != "none":
+            raise Unsupported(f"GELU(approximate={mod.approximate!r})")
+        return "GELU", {}
+    if t is nn.SiLU:
+        return "SiLU", {"inplace": mod.inplace}
+    if t in (nn.Sigmoid, nn.Tanh, nn.Identity):
+        return t.__name__, {}
+    if t in (nn.MaxPool2d, nn.AvgPool2d):
+        if t is nn.MaxPool2d and (_square(mod.dilation, "dilation") != 1 or mod.return_indices):
+            raise Unsupported("MaxPool2d with dilation or return_indices")
+        if t is nn.AvgPool2d and mod.divisor_override is not None:
+            raise Unsupported("AvgPool2d with divisor_override")
+        k = _square(mod.kernel_size, "kernel_size")
+        s = _square(mod.stride, "stride") if mod.stride is not None else k
+        p = {"kernel_size": k, "stride": s, "padding": _square(mod.padding, "padding"), "ceil_mode": mod.ceil_mode}
+        if t is nn.AvgPool2d:
+            p["count_include_pad"] = mod.count_include_pad
+        return t.__name__, p
+    if t is nn.AdaptiveAvgPool2d:
+        return "AdaptiveAvgPool2d", {"output_size": _square(mod.output_size, "output_size")}
+    if t is nn.Linear:
+        return "Linear", {"out_features": mod.out_features, "bias": mod.bias is not None}
+    if t is nn.Flatten:
+        if mod.start_dim != 1 or mod.end_dim != -1:
+            raise Unsupported(f"Flatten(start_dim={mod.start_dim}, end_dim={mod.end_dim})")
+        return "Flatten", {}
+    if t is nn.Dropout:
+        return "Dropout", {"p": float(mod.p)}
+    raise Unsupported(f"module type {t.__module__}.{t.__qualname__}")
+
+
+def _arg(node: Any, i: int, name: str, default: Any = None) -> Any:
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+def _is_node(x: Any) -> bool:
+    import torch.fx
+
+    return isinstance(x, torch.fx.Node)
+
+
+def _binary(node: Any, type_name: str, shapes: dict) -> OpSpec:
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    if not (_is_node(a) and _is_node(b)) or a not in shapes or b not in shapes:
+        raise Unsupported(f"{type_name.lower()} with a constant (only tensor {type_name.lower()}s are supported)")
+    alpha = node.kwargs.get("alpha", 1)
+    if alpha != 1:
+        raise Unsupported("add with alpha")
+    if type_name == "Add" and shapes[a] != shapes[b]:
+        raise Unsupported(f"broadcasting add of {shapes[a]} and {shapes[b]}")
+    return OpSpec("layer", type_name, {}, [a, b])
+
+
+def _flatten_like(node: Any, shapes: dict) -> OpSpec:
+    src = node.args[0]
+    out = shapes.get(node)
+    if out is None or src not in shapes or len(out) != 1:
+        raise Unsupported("a reshape that does not flatten each sample to a vector")
+    return OpSpec("layer", "Flatten", {}, [src])
+
+
+def _mean(node: Any, shapes: dict) -> OpSpec:
+    src = node.args[0]
+    dims = _arg(node, 1, "dim")
+    keep = _arg(node, 2, "keepdim", False)
+    dims = tuple(d % 4 for d in (dims if isinstance(dims, (tuple, list)) else (dims,))) if dims is not None else ()
+    if sorted(dims) != [2, 3] or len(shapes.get(src, ())) != 3:
+        raise Unsupported("mean over dimensions other than the spatial ones")
+    if keep:
+        return OpSpec("layer", "AdaptiveAvgPool2d", {"output_size": 1}, [src])
+    return OpSpec("layer", "GlobalMeanFlat", {}, [src])  # expanded to pool + flatten by the importer
+
+
+def convert_call(node: Any, shapes: dict) -> OpSpec:
+    """A call_function / call_method node -> OpSpec; raises Unsupported."""
+    import torch
+    import torch.nn.functional as F
+
+    tgt = node.target
+    method = node.op == "call_method"
+    name = tgt if method else getattr(tgt, "__name__", str(tgt))
+    if method and tgt in ("size", "dim") or (not method and tgt is getattr and node.args[1] in ("shape",)):
+        return OpSpec("drop")
+    if not method and tgt is operator.getitem and not _is_node(node.args[0]):
+        raise Unsupported("indexing")
+    if not method and tgt is operator.getitem and node.args[0].op in ("call_method", "call_function") \
+            and node.args[0].target in ("size", getattr):
+        return OpSpec("drop")
+    if method and tgt in ("contiguous",) or (not method and tgt is torch.Tensor.contiguous):
+        return OpSpec("alias", inputs=[node.args[0]])
+    src = node.args[0] if node.args else None
+    relus = {F.relu, torch.relu, torch.relu_, getattr(F, "relu_", None)}
+    if (not method and tgt in relus) or (method and tgt in ("relu", "relu_")):
+        inplace = bool(_arg(node, 1, "inplace", False)) or name.endswith("_")
+        return OpSpec("layer", "ReLU", {"inplace": inplace}, [src])
+    simple = {F.gelu: "GELU", F.silu: "SiLU", torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid",
+              torch.tanh: "Tanh", F.tanh: "Tanh"}
+    methods = {"sigmoid": "Sigmoid", "tanh": "Tanh"}
+    if (not method and tgt in simple) or (method and tgt in methods):
+        t = methods[tgt] if method else simple[tgt]
+        if t == "GELU" and node.kwargs.get("approximate", "none") != "none":
+            raise Unsupported("gelu with approximate='tanh'")
+        p = {"inplace": bool(node.kwargs.get("inplace", False))} if t == "SiLU" else {}
+        return OpSpec("layer", t, p, [src])
+    if not method and tgt is F.leaky_relu:
+        return OpSpec("layer", "LeakyReLU", {"negative_slope": float(_arg(node, 1, "negative_slope", 0.01)),
+                                             "inplace": bool(_arg(node, 2, "inplace", False))}, [src])
+    if not method and tgt is F.adaptive_avg_pool2d:
+        return OpSpec("layer", "AdaptiveAvgPool2d", {"output_size": _square(_arg(node, 1, "output_size"),
+                                                                            "output_size")}, [src])
+    if not method and tgt in (F.max_pool2d, F.avg_pool2d):
+        k = _square(_arg(node, 1, "kernel_size"), "kernel_size")
+        s = _arg(node, 2, "stride", None)
+        p = {"kernel_size": k, "stride": _square(s, "stride") if s not in (None, [], ()) else k,
+             "padding": _square(_arg(node, 3, "padding", 0), "padding")}
+        if tgt is F.max_pool2d:
+            if _square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(node, 6, "return_indices", False):
+                raise Unsupported("max_pool2d with dilation or return_indices")
+            p["ceil_mode"] = bool(_arg(node, 5, "ceil_mode", False))
+            return OpSpec("layer", "MaxPool2d", p, [src])
+        p["ceil_mode"] = bool(_arg(node, 4, "ceil_mode", False))
+        p["count_include_pad"] = bool(_arg(node, 5, "count_include_pad", True))
+        if _arg(node, 6, "divisor_override", None) is not None:
+            raise Unsupported("avg_pool2d with divisor_override")
+        return OpSpec("layer", "AvgPool2d", p, [src])
+    if not method and tgt is F.dropout or (method and tgt == "dropout"):
+        return OpSpec("layer", "Dropout", {"p": float(_arg(node, 1, "p", 0.5))}, [src])
+    if (not method and tgt in (torch.flatten,)) or (method and tgt == "flatten"):
+        start, end = _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1)
+        if start != 1 or end != -1:
+            raise Unsupported(f"flatten(start_dim={start}, end_dim={end})")
+        return OpSpec("layer", "Flatten", {}, [src])
+    if method and tgt in ("view", "reshape") or (not method and tgt is torch.reshape):
+        return _flatten_like(node, shapes)
+    if method and tgt == "mean" or (not method and tgt is torch.mean):
+        return _mean(node, shapes)
+    if (not method and tgt in (operator.add, operator.iadd, torch.add)) or (method and tgt in ("add", "add_")):
+        return _binary(node, "Add", shapes)
+    if (not method and tgt in (operator.mul, operator.imul, torch.mul)) or (method and tgt in ("mul", "mul_")):
+        return _binary(node, "Multiply", shapes)
+    if not method and tgt in (torch.cat, torch.concat):
+        seq = _arg(node, 0, "tensors")
+        dim = _arg(node, 1, "dim", 0)
+        if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
+            raise Unsupported("torch.cat over something other than a list of tensors")
+        if dim not in (1, -3) or any(len(shapes.get(x, ())) != 3 for x in seq):
+            if not (dim in (1, -1) and all(len(shapes.get(x, ())) == 1 for x in seq)):
+                raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
+        return OpSpec("cat", "Concat", {}, list(seq))
+    raise Unsupported(f"{'method' if method else 'function'} {name}")
+
+
+__all__ = ["OpSpec", "Unsupported", "convert_module", "convert_call"]

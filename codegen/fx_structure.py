@@ -1,0 +1,387 @@
+"""Turn the flat op list of ``codegen.fx_import`` into graphs, blocks and stages.
+
+The module hierarchy of the traced model (``nn_module_stack``) is kept:
+
+- a custom module class instance with one tensor in and one out becomes a block
+  instance; instances of one class whose bodies are equal up to integer
+  literals share one definition, each differing literal becoming a block
+  parameter (or an expression over ``in_channels`` or another parameter);
+- an ``nn.Sequential`` whose children are single nodes becomes a stage
+  (``keys: "index"`` for ``0, 1, ...``, else ``"name"``), so that torchvision's
+  ``layer1.0.conv1`` survives;
+- anything else is inlined, its names joined with ``_``.
+
+Merges whose inputs all come from outside a module (the ``torch.cat`` at the
+top of a DenseNet layer) are lifted out of it first, so that the module keeps
+a single input.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from graph.model import BlockDef, BlockParam, Edge, Graph, Node, Project, Stage
+
+MERGES = ("Add", "Concat", "Multiply")
+_SNAKE = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "GELU": "gelu", "SiLU": "silu", "Concat": "cat"}
+IN = "<in>"
+
+
+def _snake(type_name: str) -> str:
+    return _SNAKE.get(type_name) or re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type_name).lower()
+
+
+def _ident(text: str) -> str:
+    s = re.sub(r"\W", "_", text)
+    return s if s and not s[0].isdigit() else f"m_{s}"
+
+
+def _rel(qualname: str, home_qualname: str) -> str:
+    return qualname[len(home_qualname) + 1:] if home_qualname else qualname
+
+
+class _Builder:
+    def __init__(self, conv: Any) -> None:
+        self.conv = conv
+        self.ops = conv.ops
+        self.scopes = conv.scopes
+        self.parent: dict[str, str | None] = {}
+        self.members: dict[str, set[str]] = {}
+        self.blocks: dict[str, BlockDef] = {}
+        self.inst_type: dict[str, str] = {}
+        self.inst_params: dict[str, dict] = {}
+        self.bodies: dict[str, Graph] = {}
+        self.positions: dict[str | None, Graph] = {}
+
+    # ---- membership ---------------------------------------------------------
+    def index(self) -> None:
+        self.members = {k: set() for k in self.scopes}
+        for op in self.ops.values():
+            for i, s in enumerate(op.scope):
+                self.members[s].add(op.key)
+                self.parent[s] = op.scope[i - 1] if i else None
+        consumers: dict[str, set[str]] = {k: set() for k in self.ops}
+        for op in self.ops.values():
+            for i in op.inputs:
+                consumers[i].add(op.key)
+        for key, sc in self.scopes.items():
+            mem = self.members[key]
+            ext: list[str] = []
+            outs: list[str] = []
+            for k in self.ops:
+                if k not in mem:
+                    continue
+                for i in self.ops[k].inputs:
+                    if i not in mem and i not in ext:
+                        ext.append(i)
+                if k == self.conv.output or consumers[k] - mem:
+                    outs.append(k)
+            sc.ext = ext
+            sc.out = outs[0] if len(outs) == 1 else None
+            sc.n_out = len(outs)
+
+    def lift(self) -> None:
+        import torch.nn as nn
+
+        self.index()
+        for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
+            if self.scopes[key].cls is nn.Sequential:
+                continue
+            while len(self.scopes[key].ext) > 1:
+                mem = self.members[key]
+                movable = [op for op in self.ops.values() if op.scope and op.scope[-1] == key
+                           and op.type in MERGES and not any(i in mem for i in op.inputs)]
+                if not movable:
+                    break
+                for op in movable:
+                    op.scope = op.scope[:-1]
+                self.index()
+
+    # ---- kinds ----------------------------------------------------------------
+    def decide(self) -> None:
+        import torch.nn as nn
+
+        for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
+            sc = self.scopes[key]
+            if not self.members[key]:
+                sc.kind = "none"
+            elif sc.cls is nn.Sequential:
+                sc.kind = "stage" if self.stage_units(key) is not None else "inline"
+            elif not sc.cls.__module__.startswith("torch.nn") and len(sc.ext) == 1 and sc.out is not None \
+                    and sc.out not in sc.ext:
+                sc.kind = "block"
+            else:
+                sc.kind = "inline"
+
+    def stage_units(self, key: str) -> list[tuple[str, str]] | None:
+        """The children of a Sequential as (kind, id) units, or None if it cannot be a stage."""
+        sc = self.scopes[key]
+        seq = self.conv.model.get_submodule(sc.qualname)
+        children = list(seq._modules)
+        units: list[tuple[str, str]] = []
+        names: list[str] = []
+        for k in self.ops:
+            op = self.ops[k]
+            if k not in self.members[key]:
+                continue
+            if op.scope[-1] == key:
+                if op.attr is None or op.attr.rpartition(".")[0] != sc.qualname:
+                    return None
+                units.append(("op", k))
+                names.append(op.attr.rpartition(".")[2])
+            else:
+                child = op.scope[op.scope.index(key) + 1]
+                csc = self.scopes[child]
+                if csc.kind != "block":
+                    return None
+                if ("blk", child) not in units:
+                    units.append(("blk", child))
+                    names.append(csc.qualname.rpartition(".")[2])
+        if names != children:
+            return None
+        prev = None
+        for kind, ident in units:
+            ins = self.ops[ident].inputs if kind == "op" else self.scopes[ident].ext
+            if len(ins) != 1 or (prev is not None and ins[0] != prev):
+                return None
+            prev = ident if kind == "op" else self.scopes[ident].out
+        return units
+
+    # ---- graphs ---------------------------------------------------------------
+    def home_chain(self, op_scope: list[str], home: str | None) -> list[str]:
+        return op_scope[op_scope.index(home) + 1:] if home is not None else op_scope
+
+    def unit(self, key: str, home: str | None) -> tuple[str, str]:
+        for s in self.home_chain(self.ops[key].scope, home):
+            if self.scopes[s].kind == "block":
+                return ("blk", s)
+        return ("op", key)
+
+    def rep(self, key: str, home: str | None) -> tuple[str, str]:
+        if home is not None and key not in self.members[home]:
+            return ("in", IN)
+        return self.unit(key, home)
+
+    def unit_name(self, unit: tuple[str, str], home: str | None) -> str | None:
+        home_q = self.scopes[home].qualname if home is not None else ""
+        if unit[0] == "op":
+            op = self.ops[unit[1]]
+            if op.attr is None:
+                return None
+            qual, parent = op.attr, (op.scope[-1] if op.scope else None)
+        else:
+            qual, parent = self.scopes[unit[1]].qualname, self.parent.get(unit[1])
+        if parent is not None and self.scopes[parent].kind == "stage" and self.stage_keys(parent) == "name":
+            return _ident(qual.rpartition(".")[2])
+        return _ident(_rel(qual, home_q).replace(".", "_"))
+
+    def stage_keys(self, key: str) -> str:
+        seq = self.conv.model.get_submodule(self.scopes[key].qualname)
+        return "index" if list(seq._modules) == [str(i) for i in range(len(seq))] else "name"
+
+    def build_graph(self, home: str | None) -> Graph:
+        g = Graph()
+        ids: dict[tuple[str, str], str] = {}
+        units: list[tuple[str, str]] = []
+        for k, op in self.ops.items():
+            if home is None or home in op.scope:
+                u = self.unit(k, home)
+                if u not in ids:
+                    ids[u] = f"n{len(ids) + 2}"
+                    units.append(u)
+        # names: module attributes first (state_dict keys), then the rest
+        taken: set[str] = {"input", "output"} if home is not None else {"output"}
+        names: dict[tuple[str, str], str] = {}
+        for u in units:
+            base = self.unit_name(u, home)
+            if base is not None:
+                names[u] = self.unique(base, taken)
+        for u in units:
+            if u not in names:
+                op = self.ops[u[1]]
+                names[u] = self.unique("input" if op.type == "Input" else _snake(op.type), taken)
+        if home is not None:
+            g.add_node(Node("n1", "BlockInput", "input"))
+            ids[("in", IN)] = "n1"
+        for u in units:
+            if u[0] == "op":
+                op = self.ops[u[1]]
+                g.add_node(Node(ids[u], op.type, names[u], copy.deepcopy(op.params)))
+            else:
+                g.add_node(Node(ids[u], self.inst_type[u[1]], names[u], dict(self.inst_params[u[1]])))
+        out_id = f"n{len(ids) + 2}"
+        g.add_node(Node(out_id, "BlockOutput" if home is not None else "Output", "output"))
+        edge_n = 0
+
+        def connect(src: str, dst: str, port: int, shortcut: tuple[str, str] | None = None) -> None:
+            nonlocal edge_n
+            edge_n += 1
+            if shortcut is None:
+                g.add_edge(Edge(f"e{edge_n}", src, dst, 0, port))
+            else:
+                g.add_edge(Edge(f"e{edge_n}", src, dst, 0, port, "shortcut", shortcut[1], shortcut[0]))
+
+        for u in units:
+            if u[0] == "op":
+                op = self.ops[u[1]]
+                for port, i in enumerate(op.inputs):
+                    connect(ids[self.rep(i, home)], ids[u], port, op.shortcut.get(port))
+            else:
+                connect(ids[self.rep(self.scopes[u[1]].ext[0], home)], ids[u], 0)
+        last = self.scopes[home].out if home is not None else self.conv.output
+        connect(ids[self.rep(last, home)], out_id, 0)
+        # stages living in this graph
+        for key, sc in self.scopes.items():
+            if sc.kind != "stage" or self.home_of_scope(key) != home:
+                continue
+            home_q = self.scopes[home].qualname if home is not None else ""
+            node_ids = [ids[u] for u in self.stage_units(key)]
+            g.stages.append(Stage(_ident(_rel(sc.qualname, home_q).replace(".", "_")), self.stage_keys(key), node_ids))
+        g._ids = iter(range(len(g.nodes) + edge_n + 1, 1 << 30))
+        return g
+
+    def home_of_scope(self, key: str) -> str | None:
+        p = self.parent.get(key)
+        while p is not None and self.scopes[p].kind != "block":
+            p = self.parent.get(p)
+        return p
+
+    @staticmethod
+    def unique(base: str, taken: set[str]) -> str:
+        name = base
+        i = 0
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        taken.add(name)
+        return name
+
+    # ---- blocks ---------------------------------------------------------------
+    def build_blocks(self) -> None:
+        by_depth: dict[int, list[str]] = {}
+        for key, sc in self.scopes.items():
+            if sc.kind == "block":
+                by_depth.setdefault(sc.depth, []).append(key)
+        for depth in sorted(by_depth, reverse=True):
+            groups: dict[tuple, list[str]] = {}
+            for key in by_depth[depth]:
+                body = self.build_graph(key)
+                self.bodies[key] = body
+                groups.setdefault((self.scopes[key].cls, _signature(body)[0]), []).append(key)
+            for (cls, _sig), keys in groups.items():
+                self.unify(cls, keys)
+
+    def unify(self, cls: type, keys: list[str]) -> None:
+        base = _ident(cls.__name__)
+        name, i = base, 1
+        while name in self.blocks:
+            i += 1
+            name = f"{base}{i}"
+        bodies = [self.bodies[k] for k in keys]
+        slots = [_signature(b)[1] for b in bodies]
+        cin = [self.ops[self.scopes[k].ext[0]].shape[0] for k in keys]
+        params: dict[str, BlockParam] = {}
+        values: dict[str, list[int]] = {}
+        g = copy.deepcopy(bodies[0])
+        for s, (node_id, pkey, _v) in enumerate(slots[0]):
+            vals = [sl[s][2] for sl in slots]
+            if len(set(vals)) == 1:
+                continue
+            expr = _expression(vals, cin, values)
+            if expr is None:
+                pname = pkey if pkey not in params and pkey != "in_channels" else f"{g.nodes[node_id].name}_{pkey}"
+                pname = _ident(pname)
+                params[pname] = BlockParam("int", vals[0])
+                values[pname] = vals
+                expr = pname
+            g.nodes[node_id].params[pkey] = expr
+        # shortcut projections: conv_bn where any instance needs the projection
+        for j, edge in enumerate(g.edges.values()):
+            for b in bodies:
+                other = list(b.edges.values())[j]
+                if other.kind == "shortcut" and other.projection == "conv_bn":
+                    edge.projection, edge.name = "conv_bn", other.name
+                    break
+        self.blocks[name] = BlockDef(name, params, g, f"Imported from {cls.__module__}.{cls.__qualname__}.")
+        for idx, key in enumerate(keys):
+            self.inst_type[key] = f"block:{name}"
+            self.inst_params[key] = {p: values[p][idx] for p in params}
+
+
+def _signature(g: Graph) -> tuple[tuple, list[tuple[str, str, int]]]:
+    """A structure key with integer literals blanked, and the literals (node id, param, value) in order."""
+    index = {nid: i for i, nid in enumerate(g.nodes)}
+    slots: list[tuple[str, str, int]] = []
+    nodes = []
+    for n in g.nodes.values():
+        items = []
+        for k in sorted(n.params):
+            v = n.params[k]
+            if isinstance(v, int) and not isinstance(v, bool):
+                slots.append((n.id, k, v))
+                items.append((k, "#"))
+            else:
+                items.append((k, repr(v)))
+        nodes.append((n.name, n.type, tuple(items)))
+    edges = []
+    for e in g.edges.values():
+        proj = "conv_bn?" if e.projection in ("identity", "conv_bn") else e.projection
+        edges.append((index[e.src], index[e.dst], e.src_port, e.dst_port, e.kind,
+                      proj if e.kind == "shortcut" else "", e.name if proj == "conv_bn_always" else ""))
+    stages = tuple((s.name, s.keys, tuple(index[x] for x in s.nodes)) for s in g.stages)
+    return (tuple(nodes), tuple(edges), stages), slots
+
+
+def _expression(vals: list[int], cin: list[int], values: dict[str, list[int]]) -> str | None:
+    if vals == cin:
+        return "in_channels"
+    for name, pv in values.items():
+        if pv == vals:
+            return name
+    for name, pv in values.items():
+        for k in range(2, 9):
+            if all(v == p * k for v, p in zip(vals, pv)):
+                return f"{name} * {k}"
+    for k in range(2, 9):
+        if all(v == c // k for v, c in zip(vals, cin)):
+            return f"in_channels // {k}"
+        if all(v == c * k for v, c in zip(vals, cin)):
+            return f"in_channels * {k}"
+    return None
+
+
+def layout(g: Graph) -> dict[str, list[float]]:
+    """A layered top-to-bottom layout: rows by longest path from the inputs."""
+    import networkx as nx
+
+    dg = nx.DiGraph()
+    dg.add_nodes_from(g.nodes)
+    dg.add_edges_from((e.src, e.dst) for e in g.edges.values())
+    rank: dict[str, int] = {}
+    for nid in nx.topological_sort(dg):
+        rank[nid] = max((rank[p] + 1 for p in dg.predecessors(nid)), default=0)
+    rows: dict[int, list[str]] = {}
+    for nid in g.nodes:
+        rows.setdefault(rank[nid], []).append(nid)
+    pos: dict[str, list[float]] = {}
+    for r, nids in rows.items():
+        for i, nid in enumerate(nids):
+            pos[nid] = [float((i - (len(nids) - 1) / 2) * 220), float(r * 110)]
+    return pos
+
+
+def build_project(conv: Any, name: str) -> Project:
+    b = _Builder(conv)
+    b.lift()
+    b.decide()
+    b.build_blocks()
+    root = b.build_graph(None)
+    project = Project(name, root, dict(b.blocks))
+    project.ui["positions"] = layout(root)
+    project.ui["block_positions"] = {n: layout(d.graph) for n, d in b.blocks.items()}
+    return project
+
+
+__all__ = ["build_project", "layout"]
