@@ -57,6 +57,7 @@ class FileController(QObject):
 
     recent_changed = Signal(list)
     message = Signal(str)  # for the status bar
+    state_changed = Signal()  # ``recovered`` changed (the window's title shows it)
 
     def __init__(self, parent: QWidget, document, settings, recovery_dir: str | os.PathLike | None = None,
                  canvas=None) -> None:
@@ -66,7 +67,7 @@ class FileController(QObject):
         self.settings = settings
         self.canvas = canvas
         self.interactive = True  # False: no dialogs (screenshot mode); errors go to stderr
-        self.recovered = False  # the document came from a recovery file and was never saved
+        self._recovered = False
         self.recovery_dir = Path(recovery_dir) if recovery_dir is not None else default_recovery_dir()
         self.recovery_path = self.recovery_dir / f"recovery-{os.getpid()}.json"
         self._autosave_timer = QTimer(self, interval=AUTOSAVE_INTERVAL_MS)
@@ -75,6 +76,17 @@ class FileController(QObject):
         self._debounce.timeout.connect(self.autosave)
         document.changed.connect(self._on_changed)
         document.modified_changed.connect(self._on_modified_changed)
+
+    @property
+    def recovered(self) -> bool:
+        """The document came from a recovery file and has not been saved since."""
+        return self._recovered
+
+    @recovered.setter
+    def recovered(self, value: bool) -> None:
+        if value != self._recovered:
+            self._recovered = value
+            self.state_changed.emit()
 
     def start_autosave(self) -> None:
         self._autosave_timer.start()

@@ -7,13 +7,12 @@ first, and features that need them import them when used."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
-from PySide6.QtCore import QMimeData, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -44,7 +43,6 @@ from app.settings import Settings
 from graph.shapes import fmt
 from graph.summary import human
 
-CLIPBOARD_MIME = "application/x-skipwire-nodes"
 SCREENSHOT_SIZE = (1600, 1000)
 FIRST_TEMPLATE = "resnet20"
 
@@ -53,9 +51,10 @@ SHORTCUTS = (
               ("Save As…", "Ctrl+Shift+S"), ("Quit", "Ctrl+Q"))),
     ("Edit", (("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"), ("Cut / Copy / Paste", "Ctrl+X / Ctrl+C / Ctrl+V"),
               ("Duplicate", "Ctrl+D"), ("Delete", "Del"), ("Group into block", "Ctrl+G"), ("Select all", "Ctrl+A"))),
-    ("View", (("Frame all", "F"), ("Auto-layout", "Ctrl+L"), ("Toggle light/dark theme", "Ctrl+Shift+T"),
-              ("Zoom", "mouse wheel"), ("Pan", "middle-drag or Space+drag"))),
-    ("Canvas", (("Add a layer", "drag from the palette, or double-click it"),
+    ("View", (("Frame all", "Home"), ("Frame selection", "F"), ("Auto-layout", "L"),
+              ("Toggle light/dark theme", "Ctrl+Shift+T"), ("Zoom", "mouse wheel"),
+              ("Pan", "middle-drag or Space+drag"))),
+    ("Canvas", (("Add a layer", "drag from the palette, double-click it, or Tab on the canvas"),
                 ("Connect", "drag from an output port (bottom) to an input port (top)"),
                 ("Open a block", "double-click a block instance"))),
 )
@@ -211,10 +210,13 @@ class MainWindow(QMainWindow):
             self.canvas.addAction(a)
 
         v = mb.addMenu("&View")
-        self.act_frame = self._action(v, "&Frame all", self.view_frame_all, QKeySequence("F"))
-        self.act_frame.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.canvas.addAction(self.act_frame)
-        self.act_layout = self._action(v, "&Auto-layout", self.view_auto_layout, QKeySequence("Ctrl+L"))
+        self.act_frame = self._action(v, "&Frame all", self.view_frame_all, QKeySequence("Home"))
+        self.act_frame_sel = self._action(v, "Frame &selection", lambda: self._view_call("frame_selection"),
+                                          QKeySequence("F"))
+        self.act_layout = self._action(v, "&Auto-layout", self.view_auto_layout, QKeySequence("L"))
+        for a in (self.act_frame_sel, self.act_layout):
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.canvas.addAction(a)
         v.addSeparator()
         self.act_theme = self._action(v, "&Light theme", self.toggle_theme, QKeySequence("Ctrl+Shift+T"))
         self.act_theme.setCheckable(True)
@@ -243,6 +245,7 @@ class MainWindow(QMainWindow):
         d.project_replaced.connect(self._on_project_replaced)
         d.selection_changed.connect(self._update_actions)
         self.files.recent_changed.connect(self._fill_recent)
+        self.files.state_changed.connect(self._update_title)
         self.files.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.palette_panel.add_requested.connect(self.add_node_at_centre)
         self.problems.count_changed.connect(self._on_problem_count)
@@ -328,111 +331,59 @@ class MainWindow(QMainWindow):
 
     # ----- edit actions ---------------------------------------------------------------------
     def _current_block(self) -> str | None:
-        for attr in ("current_block",):
-            fn = getattr(self.canvas, attr, None)
-            if callable(fn):
-                return fn()
-        view = self.canvas.current_view() if hasattr(self.canvas, "current_view") else None
-        if view is not None and hasattr(view, "block"):
-            return view.block
-        return self.document.selection[0]
+        view = self._view()
+        return view.block if view is not None else self.document.selection[0]
 
-    def _push_refusable(self, build) -> object | None:
-        from app.composite import EditRefused
-        try:
-            return build()
-        except EditRefused as exc:
-            self.statusBar().showMessage(str(exc), 6000)
-            return None
+    def _view(self):
+        fn = getattr(self.canvas, "current_view", None)
+        return fn() if fn is not None else None
 
-    def edit_copy(self) -> None:
-        from app.composite import clipboard_data
-        block, nodes, _edges = self.document.selection
-        if not nodes:
-            return
-        data = clipboard_data(self.document.project, block, nodes)
-        mime = QMimeData()
-        mime.setData(CLIPBOARD_MIME, json.dumps(data).encode("utf-8"))
-        mime.setText(json.dumps(data, indent=1))
-        QGuiApplication.clipboard().setMimeData(mime)
-        self.statusBar().showMessage(f"Copied {len(data['nodes'])} node(s)", 3000)
+    def _view_call(self, method: str) -> None:
+        """Edit actions are the canvas view's own (the same code its keys run)."""
+        view = self._view()
+        fn = getattr(view, method, None) if view is not None else None
+        if fn is not None:
+            fn()
 
     def edit_cut(self) -> None:
-        self.edit_copy()
-        self.edit_delete(label_prefix="Cut")
+        self._view_call("cut")
 
-    def edit_paste(self, data: dict | None = None) -> None:
-        from app.composite import paste_edit
-        if data is None:
-            mime = QGuiApplication.clipboard().mimeData()
-            if mime is None or not mime.hasFormat(CLIPBOARD_MIME):
-                self.statusBar().showMessage("The clipboard holds no Skipwire nodes", 4000)
-                return
-            try:
-                data = json.loads(bytes(mime.data(CLIPBOARD_MIME)).decode("utf-8"))
-            except ValueError:
-                return
-        block = self._current_block()
+    def edit_copy(self) -> None:
+        self._view_call("copy")
 
-        def build():
-            edit, ids = paste_edit(self.document.project, block, data)
-            self.document.push(edit, edit.label)
-            self.document.set_selection(block, ids, [])
-            return ids
-        self._push_refusable(build)
+    def edit_paste(self) -> None:
+        self._view_call("paste")
 
     def edit_duplicate(self) -> None:
-        from app.composite import clipboard_data
-        block, nodes, _ = self.document.selection
-        if nodes:
-            self.edit_paste(clipboard_data(self.document.project, block, nodes))
+        self._view_call("duplicate")
 
-    def edit_delete(self, label_prefix: str = "") -> None:
-        from app.composite import delete_edit
-        block, nodes, edges = self.document.selection
-        if not nodes and not edges:
-            return
-
-        def build():
-            edit = delete_edit(self.document.project, block, nodes, edges)
-            label = edit.label.replace("Delete", label_prefix, 1) if label_prefix else edit.label
-            self.document.push(edit, label)
-            self.document.set_selection(block, [], [])
-            return edit
-        self._push_refusable(build)
+    def edit_delete(self) -> None:
+        self._view_call("delete_selection")
 
     def edit_group(self) -> None:
-        from app.composite import group_edit
-        block, nodes, _ = self.document.selection
-
-        def build():
-            edit, name, inst = group_edit(self.document.project, block, nodes)
-            self.document.push(edit, edit.label)
-            self.document.set_selection(block, [inst], [])
-            return name
-        self._push_refusable(build)
+        self._view_call("group_selection")
 
     def edit_select_all(self) -> None:
-        block = self._current_block()
-        g = self.document.project.graph_of(block)
-        self.document.set_selection(block, list(g.nodes), list(g.edges))
+        self._view_call("select_all")
 
     def add_node_at_centre(self, type_name: str) -> None:
         """Palette double-click: add a node at the centre of the visible canvas."""
         from app.composite import new_node_edit
         block = self._current_block()
         pos = None
-        view = self.canvas.current_view() if hasattr(self.canvas, "current_view") else None
-        if view is not None and hasattr(view, "mapToScene"):
+        view = self._view()
+        if view is not None:
             c = view.mapToScene(view.viewport().rect().center())
-            pos = (c.x(), c.y())
+            pos = (round(c.x()) - 90, round(c.y()) - 30)
 
-        def build():
+        from app.composite import EditRefused
+        try:
             edit = new_node_edit(self.document.project, block, type_name, pos)
-            self.document.push(edit, edit.label)
-            self.document.set_selection(block, [edit.node.id], [])
-            return edit
-        self._push_refusable(build)
+        except EditRefused as exc:
+            self.statusBar().showMessage(str(exc), 6000)
+            return
+        self.document.push(edit, edit.label)
+        self.document.set_selection(block, [edit.node.id], [])
 
     # ----- view actions -------------------------------------------------------------------------
     def view_frame_all(self) -> None:

@@ -1,0 +1,101 @@
+"""Fixtures for the editor's tests: a window with temporary settings and
+recovery folder, and dialogs that fail loudly instead of hanging."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from graph.model import Graph, Project
+
+
+class DialogRecorder:
+    """Stands in for QMessageBox / QFileDialog static calls; answers from a queue."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.answers: dict[str, list] = {}
+
+    def answer(self, kind: str, *values) -> None:
+        self.answers.setdefault(kind, []).extend(values)
+
+    def _take(self, kind: str, title: str, text: str = ""):
+        self.calls.append((kind, f"{title}: {text}"))
+        queue = self.answers.get(kind)
+        if not queue:
+            raise AssertionError(f"unexpected dialog {kind}: {title}: {text}")
+        return queue.pop(0)
+
+
+@pytest.fixture
+def dialogs(monkeypatch) -> DialogRecorder:
+    rec = DialogRecorder()
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, **k: rec._take("question", title, text))
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: rec._take("critical", title, text))
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: rec._take("warning", title, text))
+    monkeypatch.setattr(QMessageBox, "information",
+                        lambda parent, title, text, *a, **k: rec._take("information", title, text))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, *a, **k: rec._take("save", title))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, *a, **k: rec._take("open", title))
+    return rec
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from app.settings import Settings
+    return Settings(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def make_window(qtbot, settings, tmp_path, dialogs):
+    from app.main_window import MainWindow
+
+    made = []
+
+    def make(project: Project | None = None, path: str | None = None, show: bool = True):
+        w = MainWindow(settings=settings, recovery_dir=str(tmp_path / "recovery"))
+        qtbot.addWidget(w, before_close_func=_forget_changes)
+        if project is not None:
+            w.document.replace_project(project, path)
+        if show:
+            w.resize(1400, 900)
+            w.show()
+            qtbot.waitExposed(w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        _forget_changes(w)
+
+
+def _forget_changes(w) -> None:
+    """Teardown closes windows: never prompt then."""
+    w.document.undo_stack.setClean()
+    w.files.recovered = False
+
+
+def mismatch_project() -> Project:
+    """input -> conv (64 channels, stride 2) -> add <- shortcut from input (identity): a shape mismatch."""
+    g = Graph()
+    inp = g.add("Input", "input", id="n1", shape=[3, 32, 32])
+    conv = g.add("Conv2d", "conv1", id="n2", out_channels=64, kernel_size=3, stride=2, padding=1, bias=False)
+    add = g.add("Add", "add", id="n3", num_inputs=2)
+    pool = g.add("AdaptiveAvgPool2d", "pool", id="n4", output_size=1)
+    flat = g.add("Flatten", "flatten", id="n5")
+    fc = g.add("Linear", "fc", id="n6", out_features=10)
+    out = g.add("Output", "output", id="n7")
+    g.connect(inp, conv, id="e1")
+    g.connect(conv, add, 0, id="e2")
+    g.connect(inp, add, 1, kind="shortcut", name="shortcut", projection="identity", id="e3")
+    g.chain(add, pool, flat, fc, out)
+    ui = {"positions": {"n1": [0, 0], "n2": [0, 110], "n3": [0, 220], "n4": [0, 330], "n5": [0, 440],
+                        "n6": [0, 550], "n7": [0, 660]}}
+    return Project("Mismatch", g, ui=ui)
+
+
+def small_project() -> Project:
+    p = mismatch_project()
+    p.graph.set_edge_field("e3", "projection", "conv_bn")
+    p.name = "Small"
+    return p
