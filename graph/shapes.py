@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import heapq
 import keyword
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any, Iterator
+from typing import Any
 
 from graph import registry
 from graph.diagnostics import Diagnostic, Fix
@@ -51,7 +52,7 @@ class NodeInfo:
     out_shape: Shape | None = None
     num_params: int = 0  # own parameters, or the whole body's for a block instance
     macs: int = 0
-    children: "GraphInfo | None" = None
+    children: GraphInfo | None = None
     error: bool = False
 
 
@@ -66,6 +67,7 @@ class GraphInfo:
     env: dict[str, Any] | None = None
     input_shape: Shape | None = None
     output_shape: Shape | None = None
+    in_edges: dict[str, list[Edge]] = field(default_factory=dict, repr=False)  # dst id -> edges by dst_port
 
     @property
     def num_params(self) -> int:
@@ -235,10 +237,14 @@ class _Analyzer:
     def _back_edge(graph: Graph, stuck: set[str]) -> Edge | None:
         # depth-first search inside the stuck set for an edge that closes a cycle
         colour: dict[str, int] = {}
+        out: dict[str, list[Edge]] = {}
+        for e in graph.edges.values():
+            if e.src in stuck and e.dst in stuck:
+                out.setdefault(e.src, []).append(e)
         for start in (n for n in graph.nodes if n in stuck):  # graph order: deterministic, earliest first
             if start in colour:
                 continue
-            stack = [(start, iter([e for e in graph.out_edges(start) if e.dst in stuck]))]
+            stack = [(start, iter(out.get(start, ())))]
             colour[start] = 1
             while stack:
                 node, it = stack[-1]
@@ -250,7 +256,7 @@ class _Analyzer:
                     return edge
                 elif edge.dst not in colour:
                     colour[edge.dst] = 1
-                    stack.append((edge.dst, iter([e for e in graph.out_edges(edge.dst) if e.dst in stuck])))
+                    stack.append((edge.dst, iter(out.get(edge.dst, ()))))
         return None
 
     def check_structure(self, graph: Graph, block: str | None) -> None:
@@ -273,7 +279,8 @@ class _Analyzer:
                 if not found:
                     fixes = []
                     if t == "Output":
-                        sinks = [n for n in graph.nodes.values() if not graph.out_edges(n.id)
+                        sources = {e.src for e in graph.edges.values()}
+                        sinks = [n for n in graph.nodes.values() if n.id not in sources
                                  and n.type not in ("Output", "BlockOutput")]
                         if len(sinks) == 1:
                             fixes = [Fix(f'Add an Output after "{sinks[0].name}"',
@@ -385,7 +392,8 @@ class _Analyzer:
     def analyze_graph(self, graph: Graph, block: str | None, env: dict | None,
                       input_shape: Shape | None) -> GraphInfo:
         self.check_structure(graph, block)
-        info = GraphInfo(graph, block, self.topo_order(graph, block), env=env, input_shape=input_shape)
+        info = GraphInfo(graph, block, self.topo_order(graph, block), env=env, input_shape=input_shape,
+                         in_edges=in_edge_index(graph))
         for node_id in info.order:
             node = graph.nodes[node_id]
             ni = self.analyze_node(graph, node, info, env, block, input_shape)
@@ -419,7 +427,7 @@ class _Analyzer:
             n_inputs = lt.num_inputs(params or {})
 
         # inputs, port by port
-        in_edges = graph.in_edges(node.id)
+        in_edges = info.in_edges.get(node.id, [])
         by_port: dict[int, Edge] = {}
         for e in in_edges:
             if not isinstance(e.dst_port, int) or e.dst_port >= n_inputs or e.dst_port < 0:
@@ -573,6 +581,17 @@ class _Analyzer:
                 self.report("error", "block_failed", f"{label}: its body produces no output shape.", block, node.id)
 
 
+def in_edge_index(graph: Graph) -> dict[str, list[Edge]]:
+    """Incoming edges of every node, each list sorted by dst_port (as Graph.in_edges), in one pass."""
+    index: dict[str, list[Edge]] = {}
+    for e in graph.edges.values():
+        index.setdefault(e.dst, []).append(e)
+    for edges in index.values():
+        if len(edges) > 1:
+            edges.sort(key=lambda e: e.dst_port if isinstance(e.dst_port, int) else 0)
+    return index
+
+
 def _find_stride(h: int, w: int, h2: int, w2: int) -> int | None:
     for s in range(1, max(h, 1) + 1):
         if (h - 1) // s + 1 == h2 and (w - 1) // s + 1 == w2:
@@ -598,11 +617,12 @@ def _check_reachability(graph: Graph, info: GraphInfo, a: _Analyzer) -> None:
     outputs = graph.nodes_of_type("Output")
     if not outputs:
         return
+    index = info.in_edges or in_edge_index(graph)
     reach = {outputs[0].id}
     frontier = [outputs[0].id]
     while frontier:
         nid = frontier.pop()
-        for e in graph.in_edges(nid):
+        for e in index.get(nid, ()):
             if e.src not in reach:
                 reach.add(e.src)
                 frontier.append(e.src)
@@ -630,5 +650,16 @@ def iter_graph_infos(info: GraphInfo) -> Iterator[GraphInfo]:
             yield from iter_graph_infos(ni.children)
 
 
-__all__ = ["analyze", "Analysis", "GraphInfo", "NodeInfo", "ShortcutInfo", "Layer", "fmt", "check_value",
-           "activation_bytes", "module_path", "BLOCK_PREFIX"]
+__all__ = [
+    "BLOCK_PREFIX",
+    "Analysis",
+    "GraphInfo",
+    "Layer",
+    "NodeInfo",
+    "ShortcutInfo",
+    "activation_bytes",
+    "analyze",
+    "check_value",
+    "fmt",
+    "module_path",
+]
