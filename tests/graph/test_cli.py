@@ -236,3 +236,59 @@ def test_new_subprocess(tmp_path):
     r = subprocess_run("new", "resnet20", "-o", str(tmp_path / "r.json"))
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["format"] == "skipwire"
+
+
+# ------------------------------------------------------------------ summary data
+def _frozen_block_project():
+    from graph.model import BlockDef, BlockParam, Graph, Project
+
+    body = Graph()
+    bi = body.add("BlockInput", "input")
+    c = body.add("Conv2d", "conv", out_channels="width")
+    bn = body.add("BatchNorm2d", "bn")
+    add = body.add("Add", "add")
+    bo = body.add("BlockOutput", "output")
+    body.chain(bi, c, bn)
+    body.connect(bn, add, 0)
+    body.connect(bi, add, 1, kind="shortcut", name="downsample", projection="conv_bn")
+    body.chain(add, bo)
+    g = Graph()
+    i = g.add("Input", "input", shape=[4, 8, 8])
+    b0 = g.add("block:B", "b0", frozen=True, width=4)
+    b1 = g.add("block:B", "b1", width=8)
+    pool = g.add("AdaptiveAvgPool2d", "pool")
+    fl = g.add("Flatten", "flatten")
+    fc = g.add("Linear", "fc", out_features=3)
+    o = g.add("Output", "output")
+    g.chain(i, b0, b1, pool, fl, fc, o)
+    return Project("frozen", g, {"B": BlockDef("B", {"width": BlockParam("int", 4)}, body)})
+
+
+def test_summarize_blocks_frozen_and_memory():
+    from graph.shapes import analyze
+    from graph.summary import render_table, summarize
+
+    s = summarize(analyze(_frozen_block_project()), batch=3)
+    rows = {r["name"]: r for r in s["layers"]}
+    assert list(rows) == ["b0", "b0.conv", "b0.bn", "b0.add", "b1", "b1.conv", "b1.bn", "b1.add",
+                          "b1.downsample", "pool", "flatten", "fc"]
+    b0 = 4 * 4 * 9 + 8
+    b1 = 8 * 4 * 9 + 16 + (4 * 8 + 16)
+    assert rows["b0"]["params"] == b0 and rows["b1"]["params"] == b1
+    assert s["total_params"] == b0 + b1 + 8 * 3 + 3
+    assert s["frozen_params"] == b0 and s["trainable_params"] == s["total_params"] - b0
+    assert rows["b0.conv"]["trainable"] is False and rows["b1.conv"]["trainable"] is True
+    assert rows["b1"]["activation_bytes"] == 4 * 8 * 8 * 8 * 3 * 4  # conv, bn, add, downsample
+    assert rows["b1"]["depth"] == 0 and rows["b1.conv"]["depth"] == 1
+    assert s["activation_bytes"] == sum(r["activation_bytes"] for r in s["layers"] if not r["block"])
+    table = render_table(s)
+    assert "Trainable" in table.splitlines()[0] and "frozen" in table
+    assert f"Frozen params     {b0:,}" in table or f"{b0:,}" in table
+
+
+def test_summarize_rejects_bad_batch():
+    from graph.shapes import analyze
+    from graph.summary import summarize
+
+    with pytest.raises(ValueError):
+        summarize(analyze(_frozen_block_project()), batch=0)
