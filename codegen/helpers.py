@@ -1,0 +1,47 @@
+"""Small helper modules for layers that torch does not have.
+
+Each is emitted into the generated file only when the network uses it, so a
+generated file needs nothing but torch. The texts are already formatted as
+``ruff format`` would format them.
+"""
+
+from __future__ import annotations
+
+ZERO_PAD = '''\
+class ZeroPadShortcut(nn.Module):
+    """Option A shortcut (He et al. 2016): subsample by the stride, zero-pad new channels."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+        self.extra_channels = out_channels - in_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+'''
+
+LAYER_NORM_2D = '''\
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels at each position of an image tensor (ConvNeXt)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+WEIGHTED_ADD = '''\
+class WeightedAdd(nn.Module):
+    """Sum of the inputs, each scaled by a learnable weight."""
+
+    def __init__(self, weights: list[float]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(weights))
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        return sum(w * x for w, x in zip(self.weight, inputs))
+'''
+
+# name -> source, in the order they appear in a generated file
+HELPERS = {"ZeroPadShortcut": ZERO_PAD, "LayerNorm2d": LAYER_NORM_2D, "WeightedAdd": WEIGHTED_ADD}
