@@ -5,9 +5,12 @@ canvas's module); this file styles the chrome: docks, tabs, menus, forms."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
+
+CHECK_SVG = (Path(__file__).resolve().parent / "resources" / "check.svg").as_posix()
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,13 @@ QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 0; }}
 QScrollBar::handle:horizontal {{ background: {c.border}; border-radius: 4px; min-width: 24px; margin: 2px; }}
 QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; }}
 QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
-QCheckBox::indicator {{ width: 14px; height: 14px; }}
+QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c.muted}; border-radius: 3px;
+    background: {c.base}; }}
+QCheckBox::indicator:hover {{ border-color: {c.accent}; }}
+QCheckBox::indicator:checked {{ background: {c.accent}; border-color: {c.accent}; image: url({CHECK_SVG}); }}
+QAbstractSpinBox {{ padding-right: 6px; }}
+QFrame#welcomeBar {{ background: {c.selection}; border-bottom: 1px solid {c.border}; }}
+QFrame#welcomeBar QPushButton {{ padding: 3px 10px; }}
 QSplitter::handle {{ background: {c.border}; }}
 QFrame#panelToolbar {{ background: {c.header}; border-bottom: 1px solid {c.border}; }}
 """

@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         self.bottom_dock = self._dock("Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.bottom_dock.setTitleBarWidget(QWidget())  # the tabs are the title
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.bottom_dock], [260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
 
         self.status_valid = QLabel()
         self.statusBar().addPermanentWidget(self.status_valid)
@@ -256,6 +256,9 @@ class MainWindow(QMainWindow):
             status = getattr(view, "status_message", None)
         if status is not None:
             status.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        current = getattr(self.canvas, "current_changed", None)
+        if current is not None:
+            current.connect(self._on_canvas_tab)
         self._fill_recent(self.settings.recent_files())
 
     # ----- state -------------------------------------------------------------------------
@@ -263,6 +266,11 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
         self.summary_panel.batch.setValue(int(self.document.project.training.get("batch_size", 128)))
+
+    def _on_canvas_tab(self, block) -> None:
+        """Switching canvas tabs shows that graph in the inspector (a block tab: its definition)."""
+        if self.document.selection[0] != block:
+            self.document.set_selection(block, [], [])
 
     def _update_title(self, *_args) -> None:
         d = self.document
@@ -327,7 +335,7 @@ class MainWindow(QMainWindow):
             self._frame_soon()
 
     def _frame_soon(self) -> None:
-        QTimer.singleShot(0, self.view_frame_all)
+        QTimer.singleShot(0, self.frame_readable)
 
     # ----- edit actions ---------------------------------------------------------------------
     def _current_block(self) -> str | None:
@@ -390,6 +398,22 @@ class MainWindow(QMainWindow):
         fn = getattr(self.canvas, "frame_all", None)
         if fn is not None:
             fn()
+
+    def frame_readable(self, min_zoom: float = 0.6) -> None:
+        """Frame the graph, but never below ``min_zoom``: a tall network then shows its top
+        (the input, the stem, the first blocks) at a size one can read, as an opened file should."""
+        view = self._view()
+        if view is None:
+            return
+        view.frame_all()
+        if view.zoom() >= min_zoom:
+            return
+        scene = view.graph_scene()
+        rect = scene.nodes_rect()
+        view.set_zoom(min_zoom)
+        visible = view.viewport().height() / min_zoom
+        view.centerOn(rect.center().x(), rect.top() + visible / 2 - 40)
+        view.minimap.update()
 
     def view_auto_layout(self) -> None:
         fn = getattr(self.canvas, "auto_layout", None)
@@ -499,7 +523,7 @@ def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
         return _screenshot(app, window, screenshot)
     window.restore_layout()
     window.show()
-    window.view_frame_all()
+    window.frame_readable()
     if os.environ.get("SKIPWIRE_TIMING"):
         app.processEvents()
         torch_loaded = "torch" in sys.modules
@@ -533,7 +557,7 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
             window.document.set_selection(None, [node.id], [])
     for _ in range(3):
         app.processEvents()
-    window.view_frame_all()
+    window.frame_readable()
     deadline = time.time() + 1.0
     while time.time() < deadline:  # let debounced panels (code) settle
         app.processEvents()

@@ -4,10 +4,9 @@ canvas, and each offered fix is a button that applies it as one undo step."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import (
 from app.panels.icons import severity_icon
 
 DIAG_ROLE = Qt.ItemDataRole.UserRole + 1
-COL_MESSAGE, COL_LOCATION, COL_FIX = 0, 1, 2
 
 
 def location_text(project, diag) -> str:
@@ -52,24 +50,57 @@ def focus_target(project, diag) -> str | None:
     return None
 
 
+class _Row(QWidget):
+    """One diagnostic: severity icon, the message (wrapped), where it is, and its fix buttons."""
+
+    def __init__(self, panel: ProblemsPanel, diag, location: str) -> None:
+        super().__init__()
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 5, 8, 5)
+        lay.setSpacing(8)
+        icon = QLabel()
+        icon.setPixmap(severity_icon(diag.severity).pixmap(16, 16))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        icon.setContentsMargins(0, 2, 0, 0)
+        lay.addWidget(icon)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        self.message = QLabel(diag.message, wordWrap=True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setToolTip(f"{diag.severity} [{diag.code}]")
+        where = QLabel(f"{location}  ·  {diag.code}")
+        where.setProperty("role", "muted")
+        text.addWidget(self.message)
+        text.addWidget(where)
+        lay.addLayout(text, 1)
+        fixes = QVBoxLayout()
+        fixes.setSpacing(3)
+        for fix in diag.fixes:
+            b = QPushButton(fix.label)
+            b.setToolTip(f"{fix.label} (one undo step)")
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+            b.clicked.connect(lambda _=False, a=fix.action: panel.document.apply_fix(a))
+            fixes.addWidget(b)
+            panel.fix_buttons.append(b)
+        fixes.addStretch(1)
+        lay.addLayout(fixes)
+
+
 class ProblemsPanel(QWidget):
+    """Diagnostics of the last analysis, errors first; double-click shows the place on the canvas."""
+
     count_changed = Signal(int, int)  # errors, warnings
 
     def __init__(self, document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.tree = QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Problem", "Location", "Fix"])
+        self.tree.setColumnCount(1)
+        self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.setWordWrap(True)
-        header = self.tree.header()
-        header.setSectionResizeMode(COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_LOCATION, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_FIX, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(False)
+        self.tree.setIndentation(0)
         self.tree.itemDoubleClicked.connect(self._on_double_clicked)
         self.empty = QLabel("No problems — the graph is valid.")
         self.empty.setProperty("role", "muted")
@@ -92,31 +123,29 @@ class ProblemsPanel(QWidget):
         diags.sort(key=lambda d: (d.severity != "error", d.block or "", d.message))
         project = self.document.project
         for d in diags:
-            item = QTreeWidgetItem(self.tree, [d.message, location_text(project, d), ""])
-            item.setIcon(COL_MESSAGE, severity_icon(d.severity))
+            item = QTreeWidgetItem(self.tree)
             item.setData(0, DIAG_ROLE, d)
-            item.setToolTip(COL_MESSAGE, f"{d.severity} [{d.code}]: {d.message}")
-            if d.fixes:
-                self.tree.setItemWidget(item, COL_FIX, self._fix_widget(d))
+            row = _Row(self, d, location_text(project, d))
+            self.tree.setItemWidget(item, 0, row)
+        self._fit_rows()
         errors = sum(d.is_error for d in diags)
         self.tree.setVisible(bool(diags))
         self.empty.setVisible(not diags)
         self.count_changed.emit(errors, len(diags) - errors)
 
-    def _fix_widget(self, diag) -> QWidget:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        lay.setContentsMargins(2, 1, 2, 1)
-        lay.setSpacing(4)
-        for fix in diag.fixes:
-            b = QPushButton(fix.label)
-            b.setToolTip(f"Apply: {fix.label} (one undo step)")
-            b.setCursor(Qt.CursorShape.PointingHandCursor)
-            b.clicked.connect(lambda _=False, a=fix.action: self.document.apply_fix(a))
-            lay.addWidget(b)
-            self.fix_buttons.append(b)
-        lay.addStretch(1)
-        return w
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Wrapped messages change height with the panel's width."""
+        width = max(200, self.tree.viewport().width())
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            row = self.tree.itemWidget(item, 0)
+            if row is not None:
+                h = row.heightForWidth(width) if row.hasHeightForWidth() else row.sizeHint().height()
+                item.setSizeHint(0, QSize(width, max(h, row.minimumSizeHint().height())))
 
     def _on_double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
         d = item.data(0, DIAG_ROLE)
