@@ -82,7 +82,7 @@ def test_corpus_in_process(capsys, name, command):
 @pytest.mark.parametrize("name", ["cycle.json", "dangling_edge.json", "negative_numbers.json"])
 def test_corpus_validate_json(capsys, name):
     code, _ = EXPECTED[name]
-    rc, out, err = run_main(capsys, "validate", "--json", str(BAD / name))
+    rc, out, _err = run_main(capsys, "validate", "--json", str(BAD / name))
     assert rc == code
     if code == 1:
         payload = json.loads(out)
@@ -95,7 +95,7 @@ def test_corpus_validate_json(capsys, name):
 def test_ten_megabytes_of_junk(capsys, tmp_path):
     path = tmp_path / "junk.json"
     path.write_bytes(b"{\"format\": \"skipwire\", \"graph\": " + b"x" * (10 * 2**20))
-    rc, out, err = run_main(capsys, "validate", str(path))
+    rc, _out, err = run_main(capsys, "validate", str(path))
     assert rc == 2 and "malformed JSON" in err and err.count("\n") == 1
 
 
@@ -105,14 +105,14 @@ def test_ten_megabytes_of_valid_but_pointless_json(capsys, tmp_path):
     path = tmp_path / "big.json"
     path.write_text(json.dumps(d))
     assert path.stat().st_size > 10 * 2**20
-    rc, out, err = run_main(capsys, "validate", str(path))
+    rc, _out, err = run_main(capsys, "validate", str(path))
     assert rc == 0, err
 
 
 def subprocess_run(*argv, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *argv], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+                          check=False, timeout=timeout, cwd=ROOT, env=env)
 
 
 @pytest.mark.parametrize("name", ["deep_nesting.json", "dangling_edge.json", "cycle.json"])
@@ -130,7 +130,7 @@ def test_validate_and_summary_do_not_import_torch():
               f"assert main.main(['summary', '--batch', '8', {str(BAD / 'valid.json')!r}]) == 0\n"
               "assert 'torch' not in sys.modules, 'torch was imported'\n"
               "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)\n")
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT,
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60, cwd=ROOT,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert r.returncode == 0, r.stderr
 
@@ -145,13 +145,13 @@ def test_validate_valid(capsys):
 
 
 def test_validate_lists_fixes(capsys):
-    rc, out, err = run_main(capsys, "validate", str(BAD / "shape_mismatch.json"))
+    rc, out, _err = run_main(capsys, "validate", str(BAD / "shape_mismatch.json"))
     assert rc == 1
     assert "error: [shape_mismatch]" in out and "fix: Set the shortcut's projection to 1x1 conv + BN" in out
 
 
 def test_summary_json(capsys):
-    rc, out, err = run_main(capsys, "summary", "--json", "--batch", "4", str(BAD / "valid.json"))
+    rc, out, _err = run_main(capsys, "summary", "--json", "--batch", "4", str(BAD / "valid.json"))
     s = json.loads(out)
     assert rc == 0
     assert s["total_params"] == 3 * 8 * 9 + 16 + 8 * 8 * 9 + 8 * 10 + 10 == 898
@@ -168,7 +168,7 @@ def test_summary_json(capsys):
 
 
 def test_summary_table(capsys):
-    rc, out, err = run_main(capsys, "summary", "--batch", "2", str(BAD / "valid.json"))
+    rc, out, _err = run_main(capsys, "summary", "--batch", "2", str(BAD / "valid.json"))
     assert rc == 0
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("Layer"))
@@ -180,18 +180,18 @@ def test_summary_table(capsys):
 
 @pytest.mark.parametrize("batch", ["0", "-3"])
 def test_summary_bad_batch(capsys, batch):
-    rc, out, err = run_main(capsys, "summary", "--batch", batch, str(BAD / "valid.json"))
+    rc, _out, err = run_main(capsys, "summary", "--batch", batch, str(BAD / "valid.json"))
     assert rc == 2 and "--batch" in err
 
 
 def test_missing_file(capsys, tmp_path):
-    rc, out, err = run_main(capsys, "validate", str(tmp_path / "nope.json"))
+    rc, _out, err = run_main(capsys, "validate", str(tmp_path / "nope.json"))
     assert rc == 2 and "no such file" in err
 
 
 # ------------------------------------------------------------------ templates / new
 def test_templates_lists_names(capsys):
-    rc, out, err = run_main(capsys, "templates")
+    rc, out, _err = run_main(capsys, "templates")
     assert rc == 0
     names = [line.split()[0] for line in out.splitlines()]
     assert {"resnet20", "resnet18", "resnet50"} <= set(names)
@@ -226,7 +226,7 @@ def test_new_bad_arguments(capsys, tmp_path, argv, code, phrase):
         rc = main.main(argv)
     except SystemExit as exc:  # argparse errors exit through _Parser.error
         rc = exc.code
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert rc == code, err
     assert phrase in err and "Traceback" not in err
     assert not (tmp_path / "x.json").exists()

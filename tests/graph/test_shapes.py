@@ -110,7 +110,7 @@ def test_norm_param_counts():
 
 def test_groupnorm_divisibility():
     assert shape_after(("GroupNorm", {"num_groups": 4}), input=(8, 4, 4)) == (8, 4, 4)
-    p, nodes = net(("GroupNorm", {"num_groups": 3}), input=(8, 4, 4))
+    p, _nodes = net(("GroupNorm", {"num_groups": 3}), input=(8, 4, 4))
     d = next(d for d in analyze(p).errors)
     assert d.code == "groups" and "num_groups 3 does not divide the 8 input channels" in d.message
     assert d.fixes[0].action["value"] == 2
@@ -229,7 +229,7 @@ def test_gate():
     ("conv_bn_always", True, "conv_bn", 8 * 16 + 2 * 16),
 ])
 def test_shortcut_projection(projection, valid, applied, params):
-    p, m = merge_net("Add", [{"out_channels": 16, "stride": 2}, None], shortcut_ports=(1,), projection=projection)
+    p, _m = merge_net("Add", [{"out_channels": 16, "stride": 2}, None], shortcut_ports=(1,), projection=projection)
     a = analyze(p)
     assert a.valid == valid
     if valid:
@@ -243,13 +243,13 @@ def test_shortcut_projection(projection, valid, applied, params):
 
 
 def test_conv_bn_always_projects_equal_shapes():
-    p, m = merge_net("Add", [{"out_channels": 8}, None], shortcut_ports=(1,), projection="conv_bn_always")
+    p, _m = merge_net("Add", [{"out_channels": 8}, None], shortcut_ports=(1,), projection="conv_bn_always")
     (sc,) = analyze(p).root.shortcuts.values()
     assert sc.applied == "conv_bn" and sc.num_params == 8 * 8 + 16
 
 
 def test_zero_pad_cannot_remove_channels():
-    p, m = merge_net("Add", [{"out_channels": 4}, None], shortcut_ports=(1,), projection="zero_pad")
+    p, _m = merge_net("Add", [{"out_channels": 4}, None], shortcut_ports=(1,), projection="zero_pad")
     (d,) = analyze(p).errors
     assert d.code == "shortcut_mismatch" and "only add channels" in d.message
     assert [f.action["value"] for f in d.fixes] == ["conv_bn"]
@@ -257,14 +257,14 @@ def test_zero_pad_cannot_remove_channels():
 
 def test_shortcut_that_cannot_meet():
     # 16x16 -> 5x5: no stride of a 1x1 conv gives it
-    p, m = merge_net("Add", [{"out_channels": 8, "kernel_size": 4, "stride": 3, "padding": 0}, None],
+    p, _m = merge_net("Add", [{"out_channels": 8, "kernel_size": 4, "stride": 3, "padding": 0}, None],
                      shortcut_ports=(1,), projection="conv_bn")
     (d,) = analyze(p).errors
     assert d.code == "shortcut_mismatch" and "no 1x1 convolution stride" in d.message
 
 
 def test_bad_projection_value():
-    p, m = merge_net("Add", [{"out_channels": 8}, None], shortcut_ports=(1,), projection="magic")
+    p, _m = merge_net("Add", [{"out_channels": 8}, None], shortcut_ports=(1,), projection="magic")
     (d,) = analyze(p).errors
     assert d.code == "bad_projection" and d.fixes[0].action["value"] == "identity"
 
@@ -297,14 +297,14 @@ def test_missing_input_and_output():
 
 
 def test_multiple_input_output():
-    p, nodes = net("ReLU")
+    p, _nodes = net("ReLU")
     p.graph.add("Input", "input2", shape=[3, 32, 32])
     p.graph.add("Output", "output2")
     assert {"multiple_input", "multiple_output"} <= codes(p)
 
 
 def test_misplaced_nodes():
-    p, nodes = net("ReLU")
+    p, _nodes = net("ReLU")
     p.graph.add("BlockInput", "bi")
     assert "misplaced_node" in codes(p)
 
@@ -368,7 +368,7 @@ def test_bad_input_shape_param():
 
 
 def test_unknown_param_is_warning_with_fix():
-    p, nodes = net(("ReLU", {"colour": 1}))
+    p, _nodes = net(("ReLU", {"colour": 1}))
     (d,) = analyze(p).diagnostics
     assert (d.severity, d.code) == ("warning", "unknown_param") and d.fixes[0].action["value"] is None
 
@@ -426,7 +426,7 @@ def test_in_channels_expression():
 
 
 def test_expression_naming_unknown_block_param():
-    p, nodes = net("block:B", input=(6, 8, 8), blocks={"B": block(out_channels_expr="width * 2")})
+    p, _nodes = net("block:B", input=(6, 8, 8), blocks={"B": block(out_channels_expr="width * 2")})
     errs = analyze(p).errors
     assert "bad_param" in {d.code for d in errs}
     d = next(d for d in errs if d.code == "bad_param")
@@ -435,12 +435,12 @@ def test_expression_naming_unknown_block_param():
 
 def test_recursive_block():
     b = block(inner="block:B")
-    p, nodes = net("block:B", blocks={"B": b})
+    p, _nodes = net("block:B", blocks={"B": b})
     assert "recursive_block" in codes(p)
 
 
 def test_mutually_recursive_blocks():
-    p, nodes = net("block:A", blocks={"A": block("A", {}, inner="block:B"), "B": block("B", {}, inner="block:A")})
+    p, _nodes = net("block:A", blocks={"A": block("A", {}, inner="block:B"), "B": block("B", {}, inner="block:A")})
     d = next(d for d in analyze(p).errors if d.code == "recursive_block")
     assert "A -> B -> A" in d.message
 
