@@ -369,3 +369,15 @@ def test_random_mutations_load_cleanly_or_fail_with_user_error(data):
         assert exc.exit_code == 2
         return
     analyze(p)  # must not raise
+
+
+def test_every_template_round_trips_exactly():
+    from graph.templates import all_templates, make
+
+    for t in all_templates():
+        p = make(t.name)
+        d = p.to_dict()
+        q = loads_project(pf.dumps_project(p))
+        assert q.to_dict() == d, t.name
+        a, b = analyze(p), analyze(q)
+        assert (a.total_params, a.output_shape, a.macs) == (b.total_params, b.output_shape, b.macs), t.name
