@@ -15,12 +15,15 @@ from PySide6.QtGui import QUndoCommand
 
 from app.composite import (  # noqa: F401  (re-exported: the commands' helpers)
     EditRefused,
+    SetPositions,
+    add_connected_edit,
     clipboard_data,
     connect_edit,
     delete_edit,
     group_edit,
     new_node_edit,
     paste_edit,
+    set_edge_kind_edit,
 )
 from graph.edits import Edit
 

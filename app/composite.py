@@ -379,3 +379,29 @@ def group_edit(project: Project, block: str | None, node_ids, name: str | None =
         edits.append(E.AddEdge(block, Edge(fresh.id("e"), inst.id, e.dst, 0, e.dst_port, e.kind, e.name,
                                            e.projection)))
     return E.Composite(f"Group {len(chosen)} nodes into block {bname}", edits), bname, inst.id
+
+
+def add_connected_edit(project: Project, block: str | None, type_name: str, position, src: str,
+                       src_port: int = 0) -> tuple[E.Edit, str]:
+    """Add a node and connect ``src`` into its first input, as one step; returns (edit, node id)."""
+    add = new_node_edit(project, block, type_name, position)
+    g = project.graph_of(block)
+    if num_inputs(project, add.node) == 0:
+        raise EditRefused(f"{type_name} takes no input, so it cannot be connected from here.")
+    if src not in g.nodes or not has_output(g.nodes[src]):
+        raise EditRefused("The edge must start at a node's output.")
+    fresh = _Fresh(g)
+    fresh.ids.add(add.node.id)
+    edge = Edge(fresh.id("e"), src, add.node.id, src_port, 0)
+    return E.Composite(f"Add {type_name} {add.node.name}", [add, E.AddEdge(block, edge)]), add.node.id
+
+
+def set_edge_kind_edit(project: Project, block: str | None, edge_id: str, kind: str) -> E.Edit:
+    g = project.graph_of(block)
+    e = g.edges[edge_id]
+    if kind == e.kind:
+        raise EditRefused(f"The edge is already a {kind} edge.")
+    edits: list[E.Edit] = [E.SetEdgeField(block, edge_id, "kind", kind)]
+    if kind == "shortcut" and not e.name:
+        edits.append(E.SetEdgeField(block, edge_id, "name", unique_shortcut_name(g)))
+    return E.Composite("Make shortcut" if kind == "shortcut" else "Make data edge", edits)

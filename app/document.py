@@ -26,6 +26,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+import app.qt_compat  # noqa: F401  (PySide6 6.12 emit() refcount bug; see there)
 from graph import edits as E
 from graph.fixes import build_fix
 from graph.model import Project

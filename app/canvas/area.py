@@ -1,0 +1,207 @@
+"""CanvasArea: tabs for the network and each opened block definition, a breadcrumb
+("Network › BasicBlock") and image export of the current graph.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from app.canvas.scene import GraphScene
+from app.canvas.view import GraphView
+from app.theme import get_theme
+
+NETWORK = "Network"
+
+
+class CanvasArea(QWidget):
+    status_message = Signal(str)
+    current_changed = Signal(object)  # the block shown (None = the network)
+
+    def __init__(self, document, parent: QWidget | None = None, theme: str = "dark") -> None:
+        super().__init__(parent)
+        self.document = document
+        self.theme = get_theme(theme)
+        self._views: dict[str | None, GraphView] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        crumb_bar = QWidget(self)
+        crumb_bar.setObjectName("CanvasBreadcrumb")
+        cl = QHBoxLayout(crumb_bar)
+        cl.setContentsMargins(10, 4, 10, 4)
+        self.breadcrumb = QLabel(crumb_bar)
+        self.breadcrumb.setTextFormat(Qt.TextFormat.RichText)
+        self.breadcrumb.linkActivated.connect(self._on_crumb)
+        cl.addWidget(self.breadcrumb)
+        cl.addStretch(1)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self._on_close_tab)
+        self.tabs.currentChanged.connect(self._on_current_changed)
+        lay.addWidget(crumb_bar)
+        lay.addWidget(self.tabs, 1)
+        document.block_open_requested.connect(self.open_block)
+        document.focus_requested.connect(self.focus_node)
+        document.blocks_changed.connect(self._on_blocks_changed)
+        document.project_replaced.connect(self._on_project_replaced)
+        self._open(None)
+        self._update_breadcrumb()
+
+    # ----- tabs ---------------------------------------------------------------------------------
+    def _open(self, block: str | None) -> GraphView:
+        if block in self._views:
+            view = self._views[block]
+        else:
+            scene = GraphScene(self.document, block, self.theme)
+            view = GraphView(self.document, scene)
+            view.status_message.connect(self.status_message)
+            self._views[block] = view
+            index = self.tabs.addTab(view, NETWORK if block is None else block)
+            if block is None:  # the network tab cannot be closed
+                bar = self.tabs.tabBar()
+                for side in (bar.ButtonPosition.RightSide, bar.ButtonPosition.LeftSide):
+                    if bar.tabButton(index, side) is not None:
+                        bar.tabButton(index, side).resize(0, 0)
+                        bar.setTabButton(index, side, None)
+            view.resize(max(self.tabs.width(), 400), max(self.tabs.height() - 30, 300))
+            view.frame_all()
+        self.tabs.setCurrentWidget(view)
+        return view
+
+    def open_block(self, name: str) -> GraphView | None:
+        if name not in self.document.project.blocks:
+            self.status_message.emit(f'There is no block named "{name}".')
+            return None
+        return self._open(name)
+
+    def open_network(self) -> GraphView:
+        return self._open(None)
+
+    def current_view(self) -> GraphView:
+        return self.tabs.currentWidget()
+
+    def current_block(self) -> str | None:
+        return self.current_view().block
+
+    def view_for(self, block: str | None) -> GraphView | None:
+        return self._views.get(block)
+
+    def _close(self, block: str | None) -> None:
+        view = self._views.pop(block, None)
+        if view is None:
+            return
+        index = self.tabs.indexOf(view)
+        if index >= 0:
+            self.tabs.removeTab(index)
+        scene = view.graph_scene()
+        for sig, slot in ((self.document.model_event, scene._on_model_event),
+                          (self.document.positions_changed, scene._on_positions_changed),
+                          (self.document.analysis_changed, scene._on_analysis),
+                          (self.document.selection_changed, scene._on_document_selection),
+                          (self.document.project_replaced, scene.rebuild)):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        view.deleteLater()
+
+    def _on_close_tab(self, index: int) -> None:
+        view = self.tabs.widget(index)
+        if isinstance(view, GraphView) and view.block is not None:
+            self._close(view.block)
+
+    def _on_blocks_changed(self) -> None:
+        for block in [b for b in self._views if b is not None and b not in self.document.project.blocks]:
+            self._close(block)
+        self._update_breadcrumb()
+
+    def _on_project_replaced(self) -> None:
+        for block in [b for b in self._views if b is not None]:
+            self._close(block)
+        self._views[None].frame_all()
+        self._update_breadcrumb()
+
+    def _on_current_changed(self, _index: int) -> None:
+        self._update_breadcrumb()
+        view = self.current_view()
+        if view is not None:
+            self.current_changed.emit(view.block)
+
+    def _update_breadcrumb(self) -> None:
+        view = self.current_view()
+        muted = self.theme.text_muted
+        if view is None or view.block is None:
+            self.breadcrumb.setText(f"<b>{NETWORK}</b>")
+        else:
+            self.breadcrumb.setText(f"<a href='network' style='color:{muted}; text-decoration:none'>{NETWORK}</a>"
+                                    f" <span style='color:{muted}'>\u203a</span> <b>{view.block}</b>")
+
+    def _on_crumb(self, link: str) -> None:
+        if link == "network":
+            self.open_network()
+
+    def breadcrumb_text(self) -> str:
+        return self.breadcrumb.text()
+
+    # ----- navigation and commands ------------------------------------------------------------------
+    def focus_node(self, block: str | None, node_id: str) -> None:
+        view = self.open_network() if block is None else self.open_block(block)
+        if view is not None:
+            view.focus_node(node_id)
+
+    def frame_all(self) -> None:
+        self.current_view().frame_all()
+
+    def auto_layout(self) -> None:
+        self.current_view().auto_layout()
+
+    def set_theme(self, name: str) -> None:
+        self.theme = get_theme(name)
+        for view in self._views.values():
+            view.graph_scene().set_theme(self.theme)
+            view.resetCachedContent()
+            view.viewport().update()
+            view.minimap.refresh()
+        self._update_breadcrumb()
+
+    # ----- export ------------------------------------------------------------------------------------------
+    def export_image(self, path: str, scale: float = 2.0) -> str:
+        """Write the current graph as PNG (``scale`` x resolution) or SVG; returns the path."""
+        scene = self.current_view().graph_scene()
+        selected = scene.selected_node_ids(), scene.selected_edge_ids()
+        scene.select([])
+        try:
+            source = scene.nodes_rect()
+            for e in scene.edges.values():
+                source = source.united(e.sceneBoundingRect())
+            source = source.adjusted(-24, -24, 24, 24)
+            bg = QColor(self.theme.background)
+            if path.lower().endswith(".svg"):
+                from PySide6.QtSvg import QSvgGenerator
+
+                gen = QSvgGenerator()
+                gen.setFileName(path)
+                gen.setSize(QSize(int(source.width()), int(source.height())))
+                gen.setViewBox(QRectF(0, 0, source.width(), source.height()))
+                gen.setTitle(self.document.project.name)
+                painter = QPainter(gen)
+                painter.fillRect(QRectF(0, 0, source.width(), source.height()), bg)
+                scene.render(painter, QRectF(0, 0, source.width(), source.height()), source)
+                painter.end()
+            else:
+                image = QImage(int(source.width() * scale), int(source.height() * scale),
+                               QImage.Format.Format_ARGB32_Premultiplied)
+                image.fill(bg)
+                painter = QPainter(image)
+                painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+                scene.render(painter, QRectF(0, 0, image.width(), image.height()), source)
+                painter.end()
+                if not image.save(path):
+                    raise OSError(f"could not write the image {path}")
+        finally:
+            scene.select(*selected)
+        return path

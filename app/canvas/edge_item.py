@@ -1,0 +1,156 @@
+"""Edges: short cubic curves on the main path with a small monospace shape label;
+shortcuts as dashed arcs to the right of the column, coloured by projection,
+with a label chip ("identity", "zero-pad", "1x1 conv /2").
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from app.canvas.node_item import WIDTH
+from app.theme import CanvasTheme, mono_font
+
+LOD_LABELS = 0.45
+ARC_GAP = 56.0
+
+
+class EdgeItem(QGraphicsItem):
+    def __init__(self, edge_id: str, src, dst, theme: CanvasTheme) -> None:
+        super().__init__()
+        self.edge_id = edge_id
+        self.src = src  # NodeItem
+        self.dst = dst
+        self.theme = theme
+        self.dst_port = 0
+        self.kind = "data"
+        self.projection = "identity"
+        self.label = ""  # shape text
+        self.chip = ""  # shortcut label
+        self.error = ""
+        self._path = QPainterPath()
+        self._label_at = QPointF()
+        self._chip_at = QPointF()
+        self._bounds = QRectF()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        src.edges.add(self)
+        dst.edges.add(self)
+
+    @property
+    def is_shortcut(self) -> bool:
+        return self.kind == "shortcut"
+
+    def detach(self) -> None:
+        self.src.edges.discard(self)
+        self.dst.edges.discard(self)
+
+    def set_content(self, *, dst_port: int, kind: str, projection: str) -> None:
+        self.dst_port, self.kind, self.projection = dst_port, kind, projection
+        self.setZValue(-1 if kind == "shortcut" else 0)
+        self.update_path()
+
+    def set_analysis(self, label: str, chip: str, error: str) -> None:
+        if (label, chip, error) != (self.label, self.chip, self.error):
+            self.label, self.chip, self.error = label, chip, error
+            self.setToolTip(error or (f"{chip} \u2014 {label}" if chip else label))
+            self.update_path()
+
+    def set_theme(self, theme: CanvasTheme) -> None:
+        self.theme = theme
+        self.update()
+
+    # ----- geometry --------------------------------------------------------------------
+    def update_path(self) -> None:
+        self.prepareGeometryChange()
+        p0 = self.src.out_port_pos()
+        p3 = self.dst.in_port_pos(self.dst_port)
+        path = QPainterPath(p0)
+        if self.is_shortcut:
+            xa = max(self.src.scenePos().x(), self.dst.scenePos().x()) + WIDTH + ARC_GAP
+            span = p3.y() - p0.y()
+            bend = min(46.0, max(span / 2 - 4, 12.0))
+            if span > 2 * bend + 10:
+                path.cubicTo(QPointF(p0.x(), p0.y() + bend * 0.7), QPointF(xa, p0.y() + bend * 0.15),
+                             QPointF(xa, p0.y() + bend))
+                path.lineTo(QPointF(xa, p3.y() - bend))
+                path.cubicTo(QPointF(xa, p3.y() - bend * 0.15), QPointF(p3.x(), p3.y() - bend * 0.7), p3)
+            else:
+                path.cubicTo(QPointF(xa, p0.y() + 20), QPointF(xa, p3.y() - 20), p3)
+            self._chip_at = QPointF(xa, (p0.y() + p3.y()) / 2)
+            self._label_at = QPointF(xa + 8, self._chip_at.y() + 14)
+        else:
+            dy = abs(p3.y() - p0.y())
+            c = max(24.0, min(dy * 0.5, 120.0))
+            if p3.y() < p0.y():  # upward: loop out of the way
+                c = max(c, 60.0)
+            path.cubicTo(QPointF(p0.x(), p0.y() + c), QPointF(p3.x(), p3.y() - c), p3)
+            mid = path.pointAtPercent(0.5)
+            self._label_at = QPointF(mid.x() + 8, mid.y())
+        self._path = path
+        r = path.boundingRect().adjusted(-6, -6, 6, 6)
+        if self.label or self.chip:
+            r = r.united(QRectF(self._label_at.x() - 70, self._label_at.y() - 26, 270, 40))
+        self._bounds = r
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        s = QPainterPathStroker()
+        s.setWidth(10)
+        return s.createStroke(self._path)
+
+    def path(self) -> QPainterPath:
+        return QPainterPath(self._path)
+
+    def color(self) -> QColor:
+        if self.error:
+            return self.theme.color("error")
+        if self.is_shortcut:
+            return self.theme.projection_color(self.projection)
+        return self.theme.color("edge")
+
+    # ----- painting --------------------------------------------------------------------
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = self.theme
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        color = self.color()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.2)
+        width = 1.6 if not self.isSelected() else 2.6
+        pen = QPen(color, width)
+        pen.setCosmetic(lod < 0.5)
+        if self.is_shortcut:
+            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setDashPattern([5, 3])
+        if self.isSelected():
+            halo = QPen(t.color("selection", 110), width + 4)
+            halo.setCosmetic(pen.isCosmetic())
+            painter.setPen(halo)
+            painter.drawPath(self._path)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if lod < LOD_LABELS:
+            return
+        font = mono_font(9)
+        painter.setFont(font)
+        fm = QFontMetricsF(font)
+        if self.is_shortcut and self.chip:
+            w = fm.horizontalAdvance(self.chip) + 14
+            chip = QRectF(self._chip_at.x() - w / 2, self._chip_at.y() - 10, w, 20)
+            painter.setPen(QPen(color, 1))
+            painter.setBrush(t.color("background"))
+            painter.drawRoundedRect(chip, 10, 10)
+            painter.setPen(color)
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, self.chip)
+            if self.label:
+                painter.setPen(t.color("error") if self.error else t.color("edge_label"))
+                painter.drawText(QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)
+        elif self.label:
+            painter.setPen(t.color("error") if self.error else t.color("edge_label"))
+            painter.drawText(QRectF(self._label_at.x(), self._label_at.y() - 8, 170, 16),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)

@@ -1,0 +1,218 @@
+"""A node card: category-coloured header with the name, the key parameters on one
+line and a right-aligned output-shape badge; block instances get a double border.
+
+Painting is cached per device transform (``DeviceCoordinateCache``) and
+steps down with zoom: below ``LOD_PARAMS`` the parameter line goes, below
+``LOD_TEXT`` the card is a plain coloured box.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from app.canvas.port_item import PortItem
+from app.theme import CanvasTheme, mono_font, ui_font
+
+WIDTH = 192.0
+HEIGHT = 54.0
+HEADER = 24.0
+RADIUS = 6.0
+LOD_PARAMS = 0.55
+LOD_TEXT = 0.3
+
+
+class NodeItem(QGraphicsItem):
+    def __init__(self, node_id: str, theme: CanvasTheme) -> None:
+        super().__init__()
+        self.node_id = node_id
+        self.theme = theme
+        self.name = ""
+        self.type_name = ""
+        self.category = "shape"
+        self.summary = ""
+        self.shape_text = ""
+        self.is_block = False
+        self.frozen = False
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.in_ports: list[PortItem] = []
+        self.out_port: PortItem | None = None
+        self.edges: set = set()  # EdgeItems attached, updated when this node moves
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+
+    # ----- content -------------------------------------------------------------------
+    def set_content(self, *, name: str, type_name: str, category: str, summary: str, is_block: bool,
+                    frozen: bool, inputs: int, input_labels: tuple[str, ...], has_output: bool) -> None:
+        self.name, self.type_name, self.category = name, type_name, category
+        self.summary, self.is_block, self.frozen = summary, is_block, frozen
+        self._set_ports(inputs, input_labels, has_output)
+        self._update_tooltip()
+        self.update()
+
+    def set_analysis(self, shape_text: str, errors: list[str], warnings: list[str]) -> None:
+        if (shape_text, errors, warnings) != (self.shape_text, self.errors, self.warnings):
+            self.shape_text, self.errors, self.warnings = shape_text, errors, warnings
+            self._update_tooltip()
+            self.update()
+
+    def set_theme(self, theme: CanvasTheme) -> None:
+        self.theme = theme
+        self.update()
+        for p in self.ports():
+            p.update()
+
+    def _update_tooltip(self) -> None:
+        lines = [f"<b>{self.name}</b> &nbsp;<span style='color:gray'>{self.type_name}</span>"]
+        if self.shape_text:
+            lines.append(f"output {self.shape_text}")
+        lines += [f"<span style='color:{self.theme.error}'>\u2716 {m}</span>" for m in self.errors]
+        lines += [f"<span style='color:{self.theme.warning}'>\u26a0 {m}</span>" for m in self.warnings]
+        self.setToolTip("<br>".join(lines))
+
+    def _set_ports(self, inputs: int, labels: tuple[str, ...], has_output: bool) -> None:
+        if len(self.in_ports) != inputs or [p.label for p in self.in_ports] != list(labels[:inputs]) + [
+                "" for _ in range(inputs - len(labels[:inputs]))]:
+            for p in self.in_ports:
+                p.setParentItem(None)
+                if p.scene() is not None:
+                    p.scene().removeItem(p)
+            self.in_ports = []
+            for i in range(inputs):
+                port = PortItem(self, i, False, labels[i] if i < len(labels) else "")
+                port.setPos(self.input_x(i, inputs), 0)
+                self.in_ports.append(port)
+        if has_output and self.out_port is None:
+            self.out_port = PortItem(self, 0, True)
+            self.out_port.setPos(WIDTH / 2, HEIGHT)
+        elif not has_output and self.out_port is not None:
+            if self.out_port.scene() is not None:
+                self.out_port.scene().removeItem(self.out_port)
+            self.out_port = None
+
+    @staticmethod
+    def input_x(index: int, count: int) -> float:
+        if count <= 1:
+            return WIDTH / 2
+        return WIDTH * (index + 1) / (count + 1)
+
+    def ports(self) -> list[PortItem]:
+        return self.in_ports + ([self.out_port] if self.out_port is not None else [])
+
+    def in_port_pos(self, index: int) -> QPointF:
+        n = max(1, len(self.in_ports))
+        return self.scenePos() + QPointF(self.input_x(min(index, n - 1), n), 0)
+
+    def out_port_pos(self) -> QPointF:
+        return self.scenePos() + QPointF(WIDTH / 2, HEIGHT)
+
+    # ----- geometry --------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-4, -4, WIDTH + 12, HEIGHT + 8)
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        p.addRoundedRect(QRectF(0, 0, WIDTH, HEIGHT), RADIUS, RADIUS)
+        return p
+
+    # No itemChange override: PySide6 6.12 corrupts None's refcount through it (the
+    # "none_dealloc" abort NOTES.md saw with NodeGraphQt). Whoever moves a node calls this.
+    def move_to(self, x: float, y: float) -> None:
+        self.setPos(x, y)
+        self.edges_moved()
+
+    def edges_moved(self) -> None:
+        for e in self.edges:
+            e.update_path()
+
+    # ----- painting ------------------------------------------------------------------
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = self.theme
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        rect = QRectF(0, 0, WIDTH, HEIGHT)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        header = t.header_color(self.category)
+        selected = self.isSelected()
+        if lod < LOD_TEXT:  # structure only: a coloured box
+            painter.setPen(QPen(QColor(t.error) if self.errors else (QColor(t.selection) if selected
+                                                                      else header.lighter(115)),
+                                3 if (self.errors or selected) else 1))
+            painter.setBrush(header)
+            painter.drawRoundedRect(rect, RADIUS, RADIUS)
+            return
+
+        compact = lod < LOD_PARAMS  # zoomed out: the whole card in the category colour, a larger name
+        band_h = HEIGHT if compact else HEADER
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.color("card"))
+        painter.drawRoundedRect(rect, RADIUS, RADIUS)
+        band = QPainterPath()
+        band.addRoundedRect(QRectF(0, 0, WIDTH, band_h + (0 if compact else RADIUS)), RADIUS, RADIUS)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, WIDTH, band_h))
+        painter.setBrush(header)
+        painter.drawPath(band.intersected(clip))
+        if not compact:
+            painter.setPen(QPen(header.lighter(135), 1))
+            painter.drawLine(QPointF(RADIUS / 2, HEADER), QPointF(WIDTH - RADIUS / 2, HEADER))
+
+        # border: block instances double, errors red, selection bright
+        border = t.color("card_border")
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(border, 1))
+        painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
+        if self.is_block:
+            painter.setPen(QPen(header.lighter(150), 1))
+            painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), RADIUS - 2, RADIUS - 2)
+        if self.errors:
+            painter.setPen(QPen(t.color("error"), 2))
+            painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), RADIUS + 1, RADIUS + 1)
+        if selected:
+            painter.setPen(QPen(t.color("selection"), 2))
+            painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), RADIUS + 2, RADIUS + 2)
+
+        # header: name (and a frozen mark) left, output-shape badge right
+        pad = 9.0
+        inset = 4.0 if self.is_block else 0.0
+        right = WIDTH - pad - inset - (18 if (self.errors or self.warnings) else 0)
+        badge_w = 0.0
+        if self.shape_text:
+            mfont = mono_font(9)
+            painter.setFont(mfont)
+            badge_w = QFontMetricsF(mfont).horizontalAdvance(self.shape_text) + 10
+            badge = QRectF(right - badge_w, (band_h - 17) / 2 + inset / 4, badge_w, 17)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(t.color("badge", 200))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(t.color("error") if self.errors else t.color("badge_text"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.shape_text)
+        font = ui_font(13 if compact else 9.5, bold=True)
+        painter.setFont(font)
+        painter.setPen(t.color("text"))
+        name_w = right - badge_w - 6 - (pad + inset)
+        name = QFontMetricsF(font).elidedText(self.name + (" \u2744" if self.frozen else ""),
+                                              Qt.TextElideMode.ElideRight, name_w)
+        painter.drawText(QRectF(pad + inset, inset / 4, name_w, band_h), Qt.AlignmentFlag.AlignVCenter, name)
+
+        if not compact and self.summary:
+            body = QRectF(pad + inset, HEADER, WIDTH - 2 * pad - 2 * inset, HEIGHT - HEADER - inset / 2)
+            sfont = ui_font(9)
+            painter.setFont(sfont)
+            painter.setPen(t.color("text_muted"))
+            painter.drawText(body, Qt.AlignmentFlag.AlignVCenter,
+                             QFontMetricsF(sfont).elidedText(self.summary, Qt.TextElideMode.ElideRight, body.width()))
+
+        # error / warning badge, top right
+        if self.errors or self.warnings:
+            c = t.color("error") if self.errors else t.color("warning")
+            centre = QPointF(WIDTH - 12, (HEIGHT if compact else HEADER) / 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(c)
+            painter.drawEllipse(centre, 7, 7)
+            painter.setPen(QPen(QColor("#ffffff"), 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.drawLine(centre + QPointF(0, -3.5), centre + QPointF(0, 1))
+            painter.drawPoint(centre + QPointF(0, 3.8))

@@ -1,0 +1,116 @@
+"""Quick add: a searchable list of layer types and blocks that opens at the cursor
+(Tab, double-click on empty canvas, or a new edge dropped on empty space).
+
+An overlay on the view's viewport rather than a top-level popup, so that it
+never grabs the mouse and works the same offscreen.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from graph import registry
+from graph.registry import CATEGORIES
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+HIDDEN = {"network": ("BlockInput", "BlockOutput"), "block": ("Input", "Output")}
+
+
+def choices(project, block: str | None) -> list[tuple[str, str]]:
+    """(type name, description) for every type that can be added to this graph."""
+    hidden = HIDDEN["block" if block is not None else "network"]
+    out = [(t.name, CATEGORIES.get(t.category, t.category)) for t in registry.all_types() if t.name not in hidden]
+    out += [(f"block:{name}", "Block") for name in sorted(project.blocks) if name != block]
+    return out
+
+
+class QuickAdd(QFrame):
+    chosen = Signal(str)  # a type name
+    cancelled = Signal()
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("QuickAdd")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Add node\u2026")
+        self.search.setClearButtonEnabled(True)
+        self.list = QListWidget(self)
+        self.list.setUniformItemSizes(True)
+        lay.addWidget(self.search)
+        lay.addWidget(self.list)
+        self.resize(260, 300)
+        self.search.textChanged.connect(self._filter)
+        self.search.installEventFilter(self)
+        self.list.itemActivated.connect(self._activate)
+        self.list.itemClicked.connect(self._activate)
+        self.hide()
+
+    def open_at(self, pos: QPoint, items: list[tuple[str, str]]) -> None:
+        self.list.clear()
+        for name, desc in items:
+            it = QListWidgetItem(f"{name.removeprefix('block:')}    \u2014 {desc}")
+            it.setData(TYPE_ROLE, name)
+            self.list.addItem(it)
+        parent = self.parentWidget()
+        x = min(max(0, pos.x()), max(0, parent.width() - self.width()))
+        y = min(max(0, pos.y()), max(0, parent.height() - self.height()))
+        self.move(x, y)
+        self.search.clear()
+        self._filter("")
+        self.show()
+        self.raise_()
+        self.search.setFocus()
+
+    def _filter(self, text: str) -> None:
+        words = text.lower().split()
+        first = None
+        for i in range(self.list.count()):
+            it = self.list.item(i)
+            hay = (it.data(TYPE_ROLE) + " " + it.text()).lower()
+            hidden = not all(w in hay for w in words)
+            it.setHidden(hidden)
+            if not hidden and first is None:
+                first = it
+        if first is not None:
+            self.list.setCurrentItem(first)
+
+    def _activate(self, item: QListWidgetItem) -> None:
+        name = item.data(TYPE_ROLE)
+        self.hide()
+        self.chosen.emit(name)
+
+    def choose_current(self) -> None:
+        item = self.list.currentItem()
+        if item is not None and not item.isHidden():
+            self._activate(item)
+
+    def cancel(self) -> None:
+        self.hide()
+        self.cancelled.emit()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.search and isinstance(event, QKeyEvent) and event.type() == QKeyEvent.Type.KeyPress:
+            key = event.key()
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.choose_current()
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.cancel()
+                return True
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                step = 1 if key == Qt.Key.Key_Down else -1
+                row = self.list.currentRow()
+                while 0 <= row + step < self.list.count():
+                    row += step
+                    if not self.list.item(row).isHidden():
+                        self.list.setCurrentRow(row)
+                        break
+                return True
+        return super().eventFilter(obj, event)

@@ -1,0 +1,259 @@
+"""GraphScene: the items of one graph (the network or a block body), kept in step
+with the model through the Document's signals (never through commands).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QGraphicsScene
+
+from app.canvas.edge_item import EdgeItem
+from app.canvas.labels import node_summary, shortcut_chip
+from app.canvas.layout import place_missing
+from app.canvas.node_item import NodeItem
+from app.composite import has_output, num_inputs
+from app.theme import CanvasTheme, get_theme
+from graph import edits as E
+from graph import registry
+from graph.shapes import GraphInfo, ShortcutInfo, fmt, iter_graph_infos
+
+
+def category_of(type_name: str) -> str:
+    if type_name.startswith("block:"):
+        return "block"
+    lt = registry.get(type_name)
+    return lt.category if lt is not None else "shape"
+
+
+class GraphScene(QGraphicsScene):
+    def __init__(self, document, block: str | None, theme: CanvasTheme | None = None) -> None:
+        super().__init__()
+        self.document = document
+        self.block = block
+        self.theme = theme or get_theme("dark")
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[str, EdgeItem] = {}
+        self._syncing_selection = False
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        document.model_event.connect(self._on_model_event)
+        document.positions_changed.connect(self._on_positions_changed)
+        document.analysis_changed.connect(self._on_analysis)
+        document.selection_changed.connect(self._on_document_selection)
+        document.project_replaced.connect(self.rebuild)
+        self.selectionChanged.connect(self._on_scene_selection)
+        self.rebuild()
+
+    # ----- model access ------------------------------------------------------------------
+    @property
+    def graph(self):
+        return self.document.project.graph_of(self.block)
+
+    def is_alive(self) -> bool:
+        return self.block is None or self.block in self.document.project.blocks
+
+    def positions(self) -> dict[str, list[float]]:
+        return E.positions(self.document.project, self.block)
+
+    # ----- building ------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        self.clear()
+        self.nodes.clear()
+        self.edges.clear()
+        if not self.is_alive():
+            return
+        g = self.graph
+        pos = self.positions()
+        missing = place_missing(g, pos)
+        pos.update(missing)  # initial layout on load: part of opening, not an edit
+        for node_id in g.nodes:
+            self._add_node_item(node_id)
+        for edge_id in g.edges:
+            self._add_edge_item(edge_id)
+        self._on_analysis(self.document.analysis)
+
+    def _add_node_item(self, node_id: str) -> NodeItem:
+        item = NodeItem(node_id, self.theme)
+        self.nodes[node_id] = item
+        self._refresh_node(node_id)
+        p = self.positions().get(node_id)
+        if p is not None:
+            item.move_to(p[0], p[1])
+        self.addItem(item)
+        return item
+
+    def _refresh_node(self, node_id: str) -> None:
+        node = self.graph.nodes[node_id]
+        lt = registry.get(node.type)
+        n_in = num_inputs(self.document.project, node)
+        self.nodes[node_id].set_content(
+            name=node.name, type_name=node.type, category=category_of(node.type),
+            summary=node_summary(self.document.project, node), is_block=node.block_name is not None,
+            frozen=node.frozen, inputs=n_in, input_labels=lt.input_names if lt else (),
+            has_output=has_output(node))
+        for e in self.nodes[node_id].edges:
+            e.update_path()
+
+    def _add_edge_item(self, edge_id: str) -> EdgeItem | None:
+        e = self.graph.edges[edge_id]
+        if e.src not in self.nodes or e.dst not in self.nodes:
+            return None
+        item = EdgeItem(edge_id, self.nodes[e.src], self.nodes[e.dst], self.theme)
+        item.set_content(dst_port=e.dst_port, kind=e.kind, projection=e.projection)
+        self.edges[edge_id] = item
+        self.addItem(item)
+        return item
+
+    def _remove_edge_item(self, edge_id: str) -> None:
+        item = self.edges.pop(edge_id, None)
+        if item is not None:
+            item.detach()
+            self.removeItem(item)
+
+    # ----- model events ----------------------------------------------------------------------
+    def _on_model_event(self, block, name: str, args) -> None:
+        if block != self.block or not self.is_alive():
+            return
+        if name == "node_added":
+            node = args[0]
+            if node.id not in self.nodes:
+                self._add_node_item(node.id)
+        elif name == "node_removed":
+            item = self.nodes.pop(args[0].id, None)
+            if item is not None:
+                for e in list(item.edges):
+                    self._remove_edge_item(e.edge_id)
+                self.removeItem(item)
+        elif name == "node_changed":
+            if args[0].id in self.nodes:
+                self._refresh_node(args[0].id)
+        elif name == "edge_added":
+            if args[0].id not in self.edges:
+                self._add_edge_item(args[0].id)
+        elif name == "edge_removed":
+            self._remove_edge_item(args[0].id)
+        elif name == "edge_changed":
+            e = args[0]
+            item = self.edges.get(e.id)
+            if item is not None:
+                if self.nodes.get(e.src) is not item.src or self.nodes.get(e.dst) is not item.dst:
+                    self._remove_edge_item(e.id)
+                    self._add_edge_item(e.id)
+                else:
+                    item.set_content(dst_port=e.dst_port, kind=e.kind, projection=e.projection)
+
+    def _on_positions_changed(self, block, ids: list) -> None:
+        if block != self.block or not self.is_alive():
+            return
+        pos = self.positions()
+        for node_id in ids:
+            item = self.nodes.get(node_id)
+            if item is not None and node_id in pos:
+                item.move_to(*pos[node_id])
+
+    def sync_positions(self) -> None:
+        """Place items whose stored position differs (AddNode stores it after announcing the node)."""
+        pos = self.positions()
+        missing = place_missing(self.graph, pos)
+        pos.update(missing)
+        for node_id, item in self.nodes.items():
+            p = pos.get(node_id)
+            if p is not None and (item.pos().x() != p[0] or item.pos().y() != p[1]):
+                item.move_to(p[0], p[1])
+
+    # ----- analysis: shapes, shortcut chips, errors ---------------------------------------------
+    def graph_info(self, analysis) -> GraphInfo | None:
+        return analysis.root if self.block is None else analysis.block_infos.get(self.block)
+
+    def _shortcut_infos(self, analysis) -> dict[str, ShortcutInfo]:
+        """Per shortcut edge, an instance where it projects (a block's first instance may not)."""
+        info = self.graph_info(analysis)
+        found: dict[str, ShortcutInfo] = dict(info.shortcuts) if info is not None else {}
+        if self.block is not None:
+            for gi in iter_graph_infos(analysis.root):
+                if gi.block != self.block:
+                    continue
+                for eid, si in gi.shortcuts.items():
+                    if eid not in found or (found[eid].applied == "identity" and si.applied != "identity"):
+                        found[eid] = si
+        return found
+
+    def _on_analysis(self, analysis) -> None:
+        if not self.is_alive():
+            return
+        self.sync_positions()
+        info = self.graph_info(analysis)
+        node_err: dict[str, list[str]] = {}
+        node_warn: dict[str, list[str]] = {}
+        edge_err: dict[str, str] = {}
+        for d in analysis.diagnostics_for(self.block):
+            if d.edge is not None and d.is_error:
+                edge_err.setdefault(d.edge, d.message)
+            if d.node is not None:
+                (node_err if d.is_error else node_warn).setdefault(d.node, []).append(d.message)
+        for node_id, item in self.nodes.items():
+            ni = info.nodes.get(node_id) if info is not None else None
+            shape = fmt(ni.out_shape) if ni is not None and ni.out_shape is not None else ""
+            item.set_analysis(shape, node_err.get(node_id, []), node_warn.get(node_id, []))
+        shortcuts = self._shortcut_infos(analysis)
+        g = self.graph
+        for edge_id, item in self.edges.items():
+            e = g.edges.get(edge_id)
+            if e is None:
+                continue
+            src = info.nodes.get(e.src) if info is not None else None
+            shape = info.edge_shapes.get(edge_id) if info is not None else None
+            if shape is None and src is not None:
+                shape = src.out_shape
+            chip = shortcut_chip(e, shortcuts.get(edge_id)) if e.is_shortcut else ""
+            item.set_analysis(fmt(shape) if shape is not None else "", chip, edge_err.get(edge_id, ""))
+
+    # ----- selection <-> document ------------------------------------------------------------------
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edge_ids(self) -> list[str]:
+        return [i.edge_id for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def _on_scene_selection(self) -> None:
+        if self._syncing_selection:
+            return
+        self.document.set_selection(self.block, self.selected_node_ids(), self.selected_edge_ids())
+
+    def _on_document_selection(self) -> None:
+        block, nodes, edges = self.document.selection
+        if block != self.block:
+            return
+        if set(nodes) == set(self.selected_node_ids()) and set(edges) == set(self.selected_edge_ids()):
+            return
+        self.select(nodes, edges)
+
+    def select(self, node_ids, edge_ids=()) -> None:
+        self._syncing_selection = True
+        try:
+            self.clearSelection()
+            for n in node_ids:
+                if n in self.nodes:
+                    self.nodes[n].setSelected(True)
+            for e in edge_ids:
+                if e in self.edges:
+                    self.edges[e].setSelected(True)
+        finally:
+            self._syncing_selection = False
+        self._on_scene_selection()
+
+    # ----- look ------------------------------------------------------------------------------------
+    def set_theme(self, theme: CanvasTheme) -> None:
+        self.theme = theme
+        for item in list(self.nodes.values()) + list(self.edges.values()):
+            item.set_theme(theme)
+
+    def nodes_rect(self, node_ids=None) -> QRectF:
+        items = [self.nodes[n] for n in (node_ids if node_ids is not None else self.nodes) if n in self.nodes]
+        rect = QRectF()
+        for it in items:
+            rect = rect.united(it.sceneBoundingRect())
+        for e in self.edges.values():
+            inside = node_ids is None or (e.src.node_id in node_ids and e.dst.node_id in node_ids)
+            if inside and e.is_shortcut:
+                rect = rect.united(e.sceneBoundingRect())
+        return rect

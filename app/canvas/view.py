@@ -1,0 +1,650 @@
+"""GraphView: the interactive canvas of one graph.
+
+Connect by dragging between ports (compatible ports highlight, the others
+dim; a refused drop says why on ``status_message``), box select, move
+(``MoveNodesCommand`` on release), Delete, Ctrl+X/C/V/D, Ctrl+G, F frames,
+L auto-layout, Tab or double-click quick add, wheel zoom about the cursor,
+middle-drag or space-drag pan, palette drops (``application/x-skipwire-node``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QEvent, QLineF, QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QMenu
+
+from app import composite as X
+from app.canvas.edge_item import EdgeItem
+from app.canvas.layout import auto_layout
+from app.canvas.minimap import Minimap
+from app.canvas.node_item import HEIGHT, WIDTH, NodeItem
+from app.canvas.port_item import PortItem
+from app.canvas.quick_add import QuickAdd, choices
+from app.canvas.scene import GraphScene
+from app.commands import MoveNodesCommand
+from graph import edits as E
+
+NODE_MIME = "application/x-skipwire-node"
+CLIP_MIME = "application/x-skipwire-nodes"
+MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
+SNAP_PX = 22  # a drop this close to a compatible port connects to it
+_clipboard_fallback: dict | None = None
+
+_KEYS = {Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_F, Qt.Key.Key_L, Qt.Key.Key_Tab,
+         Qt.Key.Key_Escape, Qt.Key.Key_Space}
+_CTRL_KEYS = {Qt.Key.Key_C, Qt.Key.Key_X, Qt.Key.Key_V, Qt.Key.Key_D, Qt.Key.Key_G, Qt.Key.Key_A}
+
+
+class GraphView(QGraphicsView):
+    status_message = Signal(str)
+
+    def __init__(self, document, scene: GraphScene, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._scene = scene  # keep a Python reference (NOTES.md)
+        self.setScene(scene)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setSceneRect(QRectF(-100000, -100000, 200000, 200000))
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.minimap = Minimap(self)
+        self.quick_add = QuickAdd(self.viewport())
+        self.quick_add.chosen.connect(self._on_quick_add_chosen)
+        self.quick_add.cancelled.connect(self._on_quick_add_cancelled)
+        self._quick_ctx: dict | None = None
+        self._press_positions: dict[str, tuple[float, float]] = {}
+        self._connect: dict | None = None
+        self._temp = QGraphicsPathItem()
+        self._temp.setZValue(10)
+        self._pan_last: QPointF | None = None
+        self._space = False
+        document.changed.connect(self.minimap.schedule)
+        document.positions_changed.connect(lambda *_: self.minimap.schedule())
+        document.project_replaced.connect(self.minimap.schedule)
+        self.minimap.schedule()
+
+    # ----- helpers ----------------------------------------------------------------------------
+    @property
+    def block(self) -> str | None:
+        return self._scene.block
+
+    @property
+    def project(self):
+        return self.document.project
+
+    def graph_scene(self) -> GraphScene:
+        return self._scene
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def _push(self, edit, label: str | None = None) -> bool:
+        try:
+            self.document.push(edit, label)
+        except X.EditRefused as exc:
+            self.status_message.emit(str(exc))
+            return False
+        except (ValueError, KeyError) as exc:
+            self.status_message.emit(f"That edit could not be made: {exc}")
+            return False
+        return True
+
+    def _try(self, build) -> object | None:
+        """Run an edit builder; a refusal goes to the status bar."""
+        try:
+            return build()
+        except X.EditRefused as exc:
+            self.status_message.emit(str(exc))
+            return None
+
+    # ----- zoom and framing ---------------------------------------------------------------------
+    def set_zoom(self, z: float) -> None:
+        z = max(MIN_ZOOM, min(MAX_ZOOM, z))
+        f = z / self.zoom()
+        self.scale(f, f)
+        self.minimap.update()
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if not delta:
+            return
+        factor = 1.0015 ** delta
+        target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom() * factor))
+        f = target / self.zoom()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.scale(f, f)
+        self.minimap.update()
+        event.accept()
+
+    def frame_rect(self, rect: QRectF, max_zoom: float = 1.0) -> None:
+        if rect.isEmpty():
+            return
+        self.fitInView(rect.adjusted(-60, -50, 60, 50), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > max_zoom:
+            self.set_zoom(max_zoom)
+            self.centerOn(rect.center())
+        self.minimap.update()
+
+    def frame_all(self) -> None:
+        self.frame_rect(self._scene.nodes_rect())
+
+    def frame_selection(self) -> None:
+        ids = self._scene.selected_node_ids()
+        if ids:
+            self.frame_rect(self._scene.nodes_rect(ids))
+        else:
+            self.frame_all()
+
+    def focus_node(self, node_id: str) -> None:
+        item = self._scene.nodes.get(node_id)
+        if item is None:
+            return
+        self._scene.select([node_id])
+        if self.zoom() < 0.7:
+            self.set_zoom(0.9)
+        self.centerOn(item.sceneBoundingRect().center())
+        self.minimap.update()
+
+    # ----- background grid -------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        t = self._scene.theme
+        painter.fillRect(rect, QColor(t.background))
+        z = self.zoom()
+        for step, color in ((24, t.grid_minor), (120, t.grid_major)):
+            if step * z < 14:
+                continue
+            pen = QPen(QColor(color), 1)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            left = int(rect.left() // step) * step
+            top = int(rect.top() // step) * step
+            lines = [QLineF(x, rect.top(), x, rect.bottom()) for x in range(left, int(rect.right()) + 1, step)]
+            lines += [QLineF(rect.left(), y, rect.right(), y) for y in range(top, int(rect.bottom()) + 1, step)]
+            painter.drawLines(lines)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        m = 12
+        self.minimap.move(self.width() - self.minimap.width() - m, self.height() - self.minimap.height() - m)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if hasattr(self, "minimap"):
+            self.minimap.update()
+
+    # ----- mouse ------------------------------------------------------------------------------------
+    def _item_at(self, pos) -> object | None:
+        for item in self.items(pos):
+            if isinstance(item, (PortItem, NodeItem, EdgeItem)):
+                return item
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self.quick_add.isVisible() and not self.quick_add.geometry().contains(pos):
+            self.quick_add.cancel()
+        if event.button() == Qt.MouseButton.MiddleButton or (
+                event.button() == Qt.MouseButton.LeftButton and self._space):
+            self._pan_last = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            item = self._item_at(pos)
+            if isinstance(item, PortItem):
+                self._start_connect(item, self.mapToScene(pos))
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press_positions = {i.node_id: (i.pos().x(), i.pos().y())
+                                     for i in self._scene.selectedItems() if isinstance(i, NodeItem)}
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_last is not None:
+            d = event.position() - self._pan_last
+            self._pan_last = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(d.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(d.y()))
+            event.accept()
+            return
+        if self._connect is not None:
+            self._drag_connect(self.mapToScene(event.position().toPoint()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+        if self._press_positions and event.buttons() & Qt.MouseButton.LeftButton:
+            for node_id in self._press_positions:
+                item = self._scene.nodes.get(node_id)
+                if item is not None:
+                    item.edges_moved()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_last is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_last = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        if self._connect is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_connect(event.position().toPoint())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self._press_positions:
+            old, new = {}, {}
+            for node_id, p in self._press_positions.items():
+                item = self._scene.nodes.get(node_id)
+                if item is not None and (item.pos().x(), item.pos().y()) != p:
+                    old[node_id] = p
+                    new[node_id] = (item.pos().x(), item.pos().y())
+            self._press_positions = {}
+            if new:
+                self.document.undo_stack.push(MoveNodesCommand(self.document, self.block, old, new))
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        item = self._item_at(pos)
+        if isinstance(item, PortItem):
+            item = item.node_item
+        if isinstance(item, NodeItem):
+            node = self._scene.graph.nodes.get(item.node_id)
+            if node is not None and node.block_name is not None:
+                self.document.request_open_block(node.block_name)
+                event.accept()
+                return
+            super().mouseDoubleClickEvent(event)
+            return
+        if item is None:
+            self.open_quick_add(pos)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    # ----- connecting ports -----------------------------------------------------------------------------
+    def _start_connect(self, port: PortItem, at: QPointF) -> None:
+        g = self._scene.graph
+        ctx = {"replace": None}
+        if port.is_output:
+            ctx.update(src=port.node_id, src_port=port.index, forward=True)
+        else:
+            existing = [e for e in g.in_edges(port.node_id) if e.dst_port == port.index]
+            if existing:  # pick up the edge from its input end
+                e = existing[0]
+                ctx.update(src=e.src, src_port=e.src_port, forward=True, replace=e.id,
+                           origin=(port.node_id, port.index))
+            else:
+                ctx.update(dst=port.node_id, dst_port=port.index, forward=False)
+        self._connect = ctx
+        self._mark_ports()
+        if ctx["replace"] and ctx["replace"] in self._scene.edges:
+            self._scene.edges[ctx["replace"]].setOpacity(0.25)
+        pen = QPen(self._scene.theme.color("port_ok"), 1.8, Qt.PenStyle.DashLine)
+        self._temp.setPen(pen)
+        if self._temp.scene() is None:
+            self._scene.addItem(self._temp)
+        self._drag_connect(at)
+
+    def _anchor(self) -> QPointF:
+        c = self._connect
+        if c["forward"]:
+            return self._scene.nodes[c["src"]].out_port_pos()
+        return self._scene.nodes[c["dst"]].in_port_pos(c["dst_port"])
+
+    def _mark_ports(self) -> None:
+        c = self._connect
+        g = self._scene.graph
+        if c["forward"]:
+            blocked = _closure(g, c["src"], upstream=True)
+            for item in self._scene.nodes.values():
+                for p in item.ports():
+                    ok = (not p.is_output) and item.node_id not in blocked
+                    p.set_state("ok" if ok else "dim")
+        else:
+            blocked = _closure(g, c["dst"], upstream=False)
+            for item in self._scene.nodes.values():
+                for p in item.ports():
+                    ok = p.is_output and item.node_id not in blocked
+                    p.set_state("ok" if ok else "dim")
+
+    def _clear_ports(self) -> None:
+        for item in self._scene.nodes.values():
+            for p in item.ports():
+                p.set_state("normal")
+
+    def _nearest_port(self, scene_pos: QPointF, only_ok: bool = True) -> PortItem | None:
+        radius = SNAP_PX / max(self.zoom(), 0.05)
+        best, best_d = None, radius
+        area = QRectF(scene_pos.x() - radius, scene_pos.y() - radius, 2 * radius, 2 * radius)
+        for it in self._scene.items(area):
+            if isinstance(it, PortItem) and (it.state == "ok" or not only_ok):
+                d = QLineF(it.scenePos(), scene_pos).length()
+                if d <= best_d:
+                    best, best_d = it, d
+        return best
+
+    def _drag_connect(self, at: QPointF) -> None:
+        a = self._anchor()
+        snap = self._nearest_port(at)
+        b = snap.scenePos() if snap is not None else at
+        if not self._connect["forward"]:
+            a, b = b, a
+        c = max(30.0, abs(b.y() - a.y()) * 0.5)
+        path = QPainterPath(a)
+        path.cubicTo(QPointF(a.x(), a.y() + c), QPointF(b.x(), b.y() - c), b)
+        self._temp.setPath(path)
+
+    def _end_connect(self) -> dict:
+        ctx = self._connect
+        self._connect = None
+        self._clear_ports()
+        if self._temp.scene() is not None:
+            self._scene.removeItem(self._temp)
+        if ctx and ctx.get("replace") in self._scene.edges:
+            self._scene.edges[ctx["replace"]].setOpacity(1.0)
+        return ctx
+
+    def _finish_connect(self, pos) -> None:
+        scene_pos = self.mapToScene(pos)
+        target = self._nearest_port(scene_pos)
+        if target is None:
+            under = self._item_at(pos)
+            target = under if isinstance(under, PortItem) else None
+        ctx = self._end_connect()
+        if target is None:
+            if ctx["replace"]:
+                self._push(E.RemoveEdge(self.block, ctx["replace"]), "Disconnect")
+            elif ctx["forward"]:
+                self.open_quick_add(pos, connect_from=(ctx["src"], ctx["src_port"]))
+            return
+        if ctx["forward"]:
+            if target.is_output:
+                self.status_message.emit("Drop the edge on an input port (the top edge of a node).")
+                return
+            src, src_port, dst, dst_port = ctx["src"], ctx["src_port"], target.node_id, target.index
+        else:
+            if not target.is_output:
+                self.status_message.emit("Drop the edge on an output port (the bottom edge of a node).")
+                return
+            src, src_port, dst, dst_port = target.node_id, target.index, ctx["dst"], ctx["dst_port"]
+        if ctx["replace"] and ctx.get("origin") == (dst, dst_port):
+            return  # put back where it was
+        edit = self._try(lambda: X.connect_edit(self.project, self.block, src, src_port, dst, dst_port))
+        if edit is None:
+            return
+        edit, edge_id = edit
+        if ctx["replace"]:
+            edit = E.Composite("Reconnect", [E.RemoveEdge(self.block, ctx["replace"]), edit])
+        if self._push(edit):
+            e = self._scene.graph.edges.get(edge_id)
+            if e is not None and e.is_shortcut:
+                self.status_message.emit(
+                    f'Connected as a shortcut ({e.name}); set its projection in the inspector or the '
+                    'edge\'s context menu.')
+
+    # ----- quick add ------------------------------------------------------------------------------
+    def open_quick_add(self, pos=None, connect_from: tuple[str, int] | None = None) -> None:
+        if pos is None:
+            pos = self.viewport().mapFromGlobal(self.cursor().pos())
+            if not self.viewport().rect().contains(pos):
+                pos = self.viewport().rect().center()
+        self._quick_ctx = {"scene_pos": self.mapToScene(pos), "connect_from": connect_from}
+        self.quick_add.open_at(pos, choices(self.project, self.block))
+
+    def _on_quick_add_chosen(self, type_name: str) -> None:
+        ctx = self._quick_ctx or {"scene_pos": self.mapToScene(self.viewport().rect().center()),
+                                  "connect_from": None}
+        self._quick_ctx = None
+        p = ctx["scene_pos"]
+        where = (round(p.x() - WIDTH / 2), round(p.y() - (0 if ctx["connect_from"] else HEIGHT / 2)))
+        if ctx["connect_from"]:
+            src, port = ctx["connect_from"]
+            built = self._try(lambda: X.add_connected_edit(self.project, self.block, type_name, where, src, port))
+        else:
+            edit = self._try(lambda: X.new_node_edit(self.project, self.block, type_name, where))
+            built = (edit, edit.node.id) if edit is not None else None
+        if built is not None and self._push(built[0]):
+            self._scene.select([built[1]])
+        self.setFocus()
+
+    def _on_quick_add_cancelled(self) -> None:
+        self._quick_ctx = None
+        self.setFocus()
+
+    # ----- palette drops -----------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(NODE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(NODE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if not event.mimeData().hasFormat(NODE_MIME):
+            super().dropEvent(event)
+            return
+        type_name = bytes(event.mimeData().data(NODE_MIME)).decode("utf-8").strip()
+        p = self.mapToScene(event.position().toPoint())
+        edit = self._try(lambda: X.new_node_edit(self.project, self.block, type_name,
+                                                 (round(p.x() - WIDTH / 2), round(p.y() - HEIGHT / 2))))
+        event.acceptProposedAction()
+        if edit is not None and self._push(edit):
+            self._scene.select([edit.node.id])
+            self.status_message.emit(f'Added "{edit.node.name}" ({type_name}).')
+
+    # ----- keyboard ------------------------------------------------------------------------------------
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride:
+            key, mods = event.key(), event.modifiers()
+            ours = (mods & Qt.KeyboardModifier.ControlModifier and key in _CTRL_KEYS) or (
+                not mods & Qt.KeyboardModifier.ControlModifier and key in _KEYS)
+            if ours and not self.quick_add.isVisible():
+                event.accept()
+                return True
+        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            self.keyPressEvent(event)
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if ctrl:
+            action = {Qt.Key.Key_C: self.copy, Qt.Key.Key_X: self.cut, Qt.Key.Key_V: self.paste,
+                      Qt.Key.Key_D: self.duplicate, Qt.Key.Key_G: self.group_selection,
+                      Qt.Key.Key_A: self.select_all}.get(key)
+        else:
+            action = {Qt.Key.Key_Delete: self.delete_selection, Qt.Key.Key_Backspace: self.delete_selection,
+                      Qt.Key.Key_F: self.frame_selection, Qt.Key.Key_L: self.auto_layout,
+                      Qt.Key.Key_Tab: self.open_quick_add, Qt.Key.Key_Escape: self._escape}.get(key)
+        if action is not None:
+            action()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setDragMode(QGraphicsView.DragMode.NoDrag)
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._pan_last = None
+            self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def _escape(self) -> None:
+        if self._connect is not None:
+            self._end_connect()
+        elif self.quick_add.isVisible():
+            self.quick_add.cancel()
+        else:
+            self._scene.select([])
+
+    # ----- edit actions ------------------------------------------------------------------------------------
+    def select_all(self) -> None:
+        self._scene.select(list(self._scene.nodes), list(self._scene.edges))
+
+    def delete_selection(self) -> None:
+        nodes, edges = self._scene.selected_node_ids(), self._scene.selected_edge_ids()
+        edit = self._try(lambda: X.delete_edit(self.project, self.block, nodes, edges))
+        if edit is not None:
+            self._push(edit)
+
+    def copy(self) -> bool:
+        global _clipboard_fallback
+        nodes = self._scene.selected_node_ids()
+        if not nodes:
+            self.status_message.emit("Select nodes to copy.")
+            return False
+        data = X.clipboard_data(self.project, self.block, nodes)
+        _clipboard_fallback = data
+        mime = QMimeData()
+        mime.setData(CLIP_MIME, json.dumps(data).encode("utf-8"))
+        QGuiApplication.clipboard().setMimeData(mime)
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            nodes = self._scene.selected_node_ids()
+            edit = self._try(lambda: X.delete_edit(self.project, self.block, nodes, []))
+            if edit is not None:
+                self._push(edit, edit.label.replace("Delete", "Cut", 1))
+
+    def _clipboard(self) -> dict | None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None and mime.hasFormat(CLIP_MIME):
+            try:
+                return json.loads(bytes(mime.data(CLIP_MIME)).decode("utf-8"))
+            except ValueError:
+                return None
+        return _clipboard_fallback
+
+    def paste(self, data: dict | None = None) -> None:
+        data = data or self._clipboard()
+        if not data:
+            self.status_message.emit("The clipboard holds no nodes.")
+            return
+        built = self._try(lambda: X.paste_edit(self.project, self.block, data, (40.0, 40.0)))
+        if built is not None and self._push(built[0]):
+            self._scene.select(built[1])
+
+    def duplicate(self) -> None:
+        nodes = self._scene.selected_node_ids()
+        if not nodes:
+            self.status_message.emit("Select nodes to duplicate.")
+            return
+        self.paste(X.clipboard_data(self.project, self.block, nodes))
+
+    def group_selection(self) -> None:
+        nodes = self._scene.selected_node_ids()
+        built = self._try(lambda: X.group_edit(self.project, self.block, nodes))
+        if built is not None and self._push(built[0]):
+            self._scene.select([built[2]])
+            self.status_message.emit(f"Grouped {len(nodes)} nodes into block {built[1]}; double-click to open it.")
+
+    def auto_layout(self) -> None:
+        pos = auto_layout(self._scene.graph)
+        if pos:
+            self._push(X.SetPositions(self.block, pos), "Auto-layout")
+            self.frame_all()
+
+    def set_edge_kind(self, edge_id: str, kind: str) -> None:
+        edit = self._try(lambda: X.set_edge_kind_edit(self.project, self.block, edge_id, kind))
+        if edit is not None:
+            self._push(edit)
+
+    def set_edge_projection(self, edge_id: str, projection: str) -> None:
+        self._push(E.SetEdgeField(self.block, edge_id, "projection", projection),
+                   f"Set shortcut projection to {projection}")
+
+    # ----- context menu ------------------------------------------------------------------------------------
+    def contextMenuEvent(self, event) -> None:
+        item = self._item_at(event.pos())
+        if isinstance(item, PortItem):
+            item = item.node_item
+        menu = self.build_context_menu(item, event.pos())
+        menu.exec(event.globalPos())
+
+    def build_context_menu(self, item, pos) -> QMenu:
+        menu = QMenu(self)
+        g = self._scene.graph
+        if isinstance(item, EdgeItem) and item.edge_id in g.edges:
+            e = g.edges[item.edge_id]
+            kinds = menu.addMenu("Edge kind")
+            for kind in ("data", "shortcut"):
+                a = QAction(kind, kinds, checkable=True, checked=(e.kind == kind))
+                a.triggered.connect(lambda _=False, k=kind, i=e.id: self.set_edge_kind(i, k))
+                kinds.addAction(a)
+            if e.is_shortcut:
+                proj = menu.addMenu("Projection")
+                for value, text in (("identity", "Identity"), ("zero_pad", "Zero-pad (option A)"),
+                                    ("conv_bn", "1x1 conv + BN where needed (option B)"),
+                                    ("conv_bn_always", "1x1 conv + BN always (option C)")):
+                    a = QAction(text, proj, checkable=True, checked=(e.projection == value))
+                    a.triggered.connect(lambda _=False, v=value, i=e.id: self.set_edge_projection(i, v))
+                    proj.addAction(a)
+            menu.addSeparator()
+            menu.addAction("Delete edge", lambda i=e.id: self._push(E.RemoveEdge(self.block, i)))
+            return menu
+        if isinstance(item, NodeItem):
+            if not item.isSelected():
+                self._scene.select([item.node_id])
+            node = g.nodes.get(item.node_id)
+            if node is not None and node.block_name is not None:
+                menu.addAction(f"Open {node.block_name}", lambda b=node.block_name: self.document.request_open_block(b))
+                menu.addSeparator()
+            for text, fn, keys in (("Cut", self.cut, QKeySequence.StandardKey.Cut),
+                                   ("Copy", self.copy, QKeySequence.StandardKey.Copy),
+                                   ("Duplicate", self.duplicate, "Ctrl+D"),
+                                   ("Group into block", self.group_selection, "Ctrl+G"),
+                                   ("Delete", self.delete_selection, QKeySequence.StandardKey.Delete)):
+                a = menu.addAction(text, fn)
+                a.setShortcut(QKeySequence(keys))
+            return menu
+        menu.addAction("Add node\u2026", lambda p=pos: self.open_quick_add(p)).setShortcut(QKeySequence("Tab"))
+        menu.addAction("Paste", self.paste).setShortcut(QKeySequence(QKeySequence.StandardKey.Paste))
+        menu.addSeparator()
+        menu.addAction("Auto-layout", self.auto_layout).setShortcut(QKeySequence("L"))
+        menu.addAction("Frame all", self.frame_all).setShortcut(QKeySequence("F"))
+        return menu
+
+
+def _closure(graph, start: str, upstream: bool) -> set[str]:
+    """``start`` and every node above it (upstream) or below it."""
+    nxt: dict[str, list[str]] = {}
+    for e in graph.edges.values():
+        a, b = (e.dst, e.src) if upstream else (e.src, e.dst)
+        nxt.setdefault(a, []).append(b)
+    seen, todo = {start}, [start]
+    while todo:
+        n = todo.pop()
+        for m in nxt.get(n, ()):
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return seen
