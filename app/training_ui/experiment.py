@@ -1,0 +1,49 @@
+"""The degradation experiment (He et al. 2016, figure 1 and 6): plain20, plain56, resnet20, resnet56
+on one dataset with one set of settings; the deeper plain net trains worse, the deeper ResNet better.
+No Qt, no torch: it only builds the four projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graph.model import Project
+
+MODELS = ("plain20", "plain56", "resnet20", "resnet56")
+KNOWN_IO = {"mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10)}
+
+
+def project_io(project: Project | None) -> tuple[tuple[int, ...], int] | None:
+    """The input shape and class count of a (valid) project, or None."""
+    if project is None:
+        return None
+    try:
+        from graph.shapes import analyze
+
+        a = analyze(project)
+        inputs = project.graph.nodes_of_type("Input")
+        if not a.valid or not inputs or not a.output_shape:
+            return None
+        shape = tuple(int(d) for d in inputs[0].params["shape"])
+        classes = int(a.output_shape[-1])
+        return (shape, classes) if len(shape) == 3 else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def dataset_io(spec: str, project: Project | None = None) -> tuple[tuple[int, ...], int]:
+    """Input shape and class count that a template needs to train on dataset ``spec``."""
+    kind, _, path = spec.partition(":")
+    if kind in KNOWN_IO:
+        return KNOWN_IO[kind]
+    if kind == "folder":
+        classes = sum(1 for d in Path(path).iterdir() if d.is_dir()) if Path(path).is_dir() else 10
+        return (3, 32, 32), max(classes, 2)
+    io = project_io(project)  # synthetic follows the project when it can
+    return io if io is not None else ((3, 32, 32), 10)
+
+
+def build_projects(spec: str, project: Project | None = None, models=MODELS) -> list[Project]:
+    from graph.templates import make
+
+    shape, classes = dataset_io(spec, project)
+    return [make(name, classes=classes, input_shape=list(shape)) for name in models]

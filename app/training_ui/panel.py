@@ -1,0 +1,498 @@
+"""The Training tab: settings on the left, live plots in the middle, the runs folder on the right.
+
+``TrainingPanel(document, runs_dir=None)`` is cheap to construct (no torch,
+no pyqtgraph): the plots are built when the panel is first shown (or by
+``ensure_plots()``), after the window is up. Training runs in a child process
+(TrainingController); its records feed per-run series (RunStore) and the
+plots redraw at most once per drain tick (20 Hz). A crash of the child shows
+its message here; the editor keeps working and the run folder keeps
+everything logged until then.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.training_ui.colors import run_color
+from app.training_ui.controller import Job, TrainingController
+from app.training_ui.run_list import RunList
+from app.training_ui.series import RunStore
+from app.training_ui.settings_form import SettingsForm
+from graph.errors import UserError
+from training.config import TrainConfig
+
+
+class TrainingPanel(QWidget):
+    open_project_requested = Signal(str)  # a run's project.json, to open in the editor
+
+    def __init__(self, document, runs_dir: str | Path | None = None, parent: QWidget | None = None,
+                 factory=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._runs_dir_fixed = Path(runs_dir) if runs_dir is not None else None
+        self.store = RunStore()
+        self.controller = TrainingController(factory=factory, parent=self)
+        self.plots = None  # TrainingPlots, built on first show
+        self._experiment: list[Job] = []
+        self._experiment_total = 0
+        self._last_list_refresh = 0.0
+        self._started_at = 0.0
+        self.last_error = ""
+
+        # ----- left: settings and controls
+        self.form = SettingsForm()
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.start_button.setToolTip("Train the open graph in a separate process")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.setToolTip("Stop after the current step; the run keeps its last checkpoint")
+        self.experiment_button = QPushButton("Degradation experiment")
+        self.experiment_button.setToolTip(
+            "Train plain20, plain56, resnet20 and resnet56 one after another on the chosen dataset with "
+            "these settings and overlay their curves (He et al. 2016, figure 6: the deeper plain net "
+            "trains worse, the deeper ResNet better)")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.progress.setFixedHeight(16)
+        self.status = QLabel("Ready")
+        self.status.setProperty("role", "muted")
+        self.status.setWordWrap(True)
+        self.error = QLabel("")
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.stop_button)
+        left = QWidget()
+        left_lay = QVBoxLayout(left)
+        left_lay.setContentsMargins(10, 8, 10, 8)
+        left_lay.setSpacing(6)
+        heading = QLabel("Training")
+        heading.setProperty("role", "heading")
+        left_lay.addWidget(heading)
+        left_lay.addWidget(self.form)
+        left_lay.addSpacing(4)
+        left_lay.addLayout(buttons)
+        left_lay.addWidget(self.experiment_button)
+        left_lay.addWidget(self.progress)
+        left_lay.addWidget(self.status)
+        left_lay.addWidget(self.error)
+        left_lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(270)
+        scroll.setMaximumWidth(340)
+
+        # ----- middle: plot toolbar and plots
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setFixedWidth(120)
+        self.smoothing.setToolTip("Exponential smoothing of the per-step train loss")
+        self.smoothing_value = QLabel("0.60")
+        self.smoothing_value.setProperty("role", "muted")
+        self.smoothing.valueChanged.connect(self._on_smoothing)
+        self.x_axis = QComboBox()
+        self.x_axis.addItems(["Steps", "Epochs"])
+        self.x_axis.currentTextChanged.connect(self._on_x_axis)
+        self.readout = QLabel("")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        bar = QFrame()
+        bar.setObjectName("panelToolbar")
+        bar_lay = QHBoxLayout(bar)
+        bar_lay.setContentsMargins(8, 4, 8, 4)
+        bar_lay.setSpacing(6)
+        for w in (QLabel("Smoothing"), self.smoothing, self.smoothing_value):
+            bar_lay.addWidget(w)
+        bar_lay.addSpacing(12)
+        bar_lay.addWidget(QLabel("X axis"))
+        bar_lay.addWidget(self.x_axis)
+        bar_lay.addStretch(1)
+        bar_lay.addWidget(self.readout)
+        self._plot_holder = QWidget()
+        self._plot_lay = QVBoxLayout(self._plot_holder)
+        self._plot_lay.setContentsMargins(0, 0, 0, 0)
+        self._placeholder = QLabel("Plots appear here when training starts or a run is ticked.")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setProperty("role", "muted")
+        self._plot_lay.addWidget(self._placeholder)
+        middle = QWidget()
+        mid_lay = QVBoxLayout(middle)
+        mid_lay.setContentsMargins(0, 0, 0, 0)
+        mid_lay.setSpacing(0)
+        mid_lay.addWidget(bar)
+        mid_lay.addWidget(self._plot_holder, 1)
+
+        # ----- right: runs
+        self.run_list = RunList(color_for=self._color_for)
+        self.run_list.setMinimumWidth(260)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(scroll)
+        split.addWidget(middle)
+        split.addWidget(self.run_list)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setSizes([290, 900, 380])
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        # ----- wiring
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.experiment_button.clicked.connect(self.start_experiment)
+        self.controller.job_started.connect(self._on_job_started)
+        self.controller.records.connect(self._on_records)
+        self.controller.job_finished.connect(self._on_job_finished)
+        self.controller.busy_changed.connect(self._on_busy)
+        self.run_list.overlay_changed.connect(self._on_overlay)
+        self.run_list.open_project_requested.connect(self.open_project_requested)
+        self.run_list.current_changed.connect(self._on_current_run)
+        self.run_list.evaluate_requested.connect(self._on_evaluate)
+        if hasattr(document, "project_replaced"):
+            document.project_replaced.connect(self._on_project_replaced)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._on_project_replaced()
+
+    # ----- set-up -------------------------------------------------------------
+    @property
+    def runs_dir(self) -> Path:
+        if self._runs_dir_fixed is not None:
+            return self._runs_dir_fixed
+        path = getattr(self.document, "path", None)
+        return (Path(path).resolve().parent if path else Path.cwd()) / "runs"
+
+    def _on_project_replaced(self) -> None:
+        try:
+            self.form.set_config(TrainConfig.from_project(self.document.project.training))
+        except UserError as exc:
+            self.form.set_config(TrainConfig())
+            self.form.show_problem(f"The project's training settings were not usable: {exc.message}")
+        if self.run_list.runs_dir != self.runs_dir:
+            self.run_list.set_runs_dir(self.runs_dir)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.plots is None:
+            QTimer.singleShot(0, self.ensure_plots)
+
+    def ensure_plots(self):
+        """Build the plots (imports pyqtgraph) if not yet built; returns them."""
+        if self.plots is None:
+            from app.training_ui.plots import TrainingPlots
+
+            self.plots = TrainingPlots()
+            self.plots.set_smoothing(self.smoothing.value() / 100)
+            self.plots.set_x_mode(self.x_axis.currentText().lower())
+            self.plots.readout_changed.connect(self.readout.setText)
+            self._placeholder.hide()
+            self._plot_lay.addWidget(self.plots)
+            self._redraw()
+        return self.plots
+
+    def shutdown(self) -> None:
+        """Stop a running child and wait briefly (call when the window closes)."""
+        if self.controller.busy:
+            self.controller.shutdown()
+
+    # ----- start / stop -------------------------------------------------------
+    def start(self) -> bool:
+        """Train the open project with the form's settings; False (with the reason shown) if it cannot."""
+        if self.controller.busy:
+            return False
+        try:
+            cfg = self.form.config()
+        except UserError as exc:
+            self.form.show_problem(exc.message)
+            return False
+        analysis = getattr(self.document, "analysis", None)
+        if analysis is not None and not analysis.valid:
+            n = len(analysis.errors) if hasattr(analysis, "errors") else 0
+            self._show_error(f"The graph has {n or 'some'} problem{'s' if n != 1 else ''}; fix them first "
+                             "(see the Problems panel).")
+            return False
+        project = self.document.project
+        job = self._job(project.to_dict(), cfg, project.name)
+        self._experiment, self._experiment_total = [], 0
+        self.controller.start([job])
+        return True
+
+    def start_experiment(self) -> bool:
+        """plain20, plain56, resnet20, resnet56 on the chosen dataset, one after another."""
+        if self.controller.busy:
+            return False
+        try:
+            cfg = self.form.config()
+            from app.training_ui.experiment import build_projects
+
+            projects = build_projects(cfg.dataset, self.document.project)
+        except UserError as exc:
+            self.form.show_problem(exc.message)
+            return False
+        except OSError as exc:
+            self.form.show_problem(f"cannot read the dataset folder: {exc}")
+            return False
+        jobs = [self._job(p.to_dict(), cfg, p.name) for p in projects]
+        for j in jobs:
+            j.extra["continue_on_error"] = False
+        self._experiment, self._experiment_total = jobs, len(jobs)
+        self.controller.start(jobs)
+        return True
+
+    def stop(self) -> None:
+        if self.controller.busy:
+            self.status.setText("Stopping…")
+            self.controller.stop()
+
+    def _job(self, project: dict, cfg: TrainConfig, name: str) -> Job:
+        label = name or "run"
+        return Job(label=label, project=project, config=cfg.to_dict(), run_dir=new_run_dir(self.runs_dir, label))
+
+    # ----- controller signals ----------------------------------------------------
+    def _on_busy(self, busy: bool) -> None:
+        self.start_button.setEnabled(not busy)
+        self.experiment_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.form.setEnabled(not busy)
+
+    def _on_job_started(self, job: Job) -> None:
+        self._on_busy(True)
+        self._clear_error()
+        self._started_at = time.monotonic()
+        run = self.store.add(job.key, job.label)
+        run.state = "starting"
+        self.run_list.set_checked(job.key, True)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.status.setText(self._prefix(job) + "Starting… (the training process is loading PyTorch)")
+
+    def _on_records(self, key: str, records: list) -> None:
+        run = self.store.get(key)
+        if run is None:
+            return
+        before = run.state
+        run.ingest(records)
+        if run.state != before or any(r.get("kind") == "epoch" for r in records):
+            self._refresh_list_soon()
+        if run.error:
+            self._show_error(run.error, _traceback(records))
+        job = self.controller.current
+        if job is not None and job.key == key:
+            self._show_progress(job, run)
+        if self.plots is not None:
+            self.plots.refresh(self.store, self._shown())
+
+    def _on_job_finished(self, job: Job, state: str, message: str) -> None:
+        run = self.store.get(job.key)
+        if run is not None and state != "error":
+            run.state = state
+        self.run_list.refresh()
+        self._last_list_refresh = time.monotonic()
+        self.run_list.update_swatches()
+        words = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged", "error": "Failed"}
+        text = f"{words.get(state, state.title())}: {message}" if message else words.get(state, state)
+        self.status.setText(self._prefix(job) + text)
+        if state == "completed":
+            self.progress.setValue(1000)
+        if state == "error":
+            self._show_error(message)
+        if self.plots is not None:
+            self.plots.refresh(self.store, self._shown())
+
+    def _prefix(self, job: Job) -> str:
+        if self._experiment_total and job in self._experiment:
+            return f"Run {self._experiment.index(job) + 1}/{self._experiment_total} · {job.label} — "
+        return f"{job.label} — "
+
+    def _show_progress(self, job: Job, run) -> None:
+        if run.state == "starting" or (not run.step and not run.total_steps):
+            msg = run.message or "loading data"
+            self.status.setText(self._prefix(job) + f"Starting… ({msg})")
+            return
+        parts = []
+        if run.epochs:
+            ep = min(int(run.epoch) + 1, run.epochs) if run.epoch % 1 or run.epoch == 0 else int(run.epoch)
+            parts.append(f"epoch {ep}/{run.epochs}")
+        if run.total_steps:
+            frac = min(run.step / run.total_steps, 1.0)
+            self.progress.setValue(int(frac * 1000))
+            parts.append(f"step {run.step:,}/{run.total_steps:,}")
+            eta = run.eta_s
+            elapsed = time.monotonic() - self._started_at
+            if run.step and frac < 1:
+                rate_eta = elapsed * (1 - frac) / frac  # includes the start-up; close enough late in a run
+                eta = rate_eta if eta is None else eta
+            self.progress.setFormat(f"%p%  ·  ETA {format_eta(eta)}" if eta is not None and frac < 1 else "%p%")
+        if run.images_per_s:
+            parts.append(f"{run.images_per_s:,.0f} img/s")
+        if run.last_val_acc is not None:
+            parts.append(f"val acc {run.last_val_acc:.1%}")
+        self.status.setText(self._prefix(job) + " · ".join(parts))
+
+    # ----- errors -------------------------------------------------------------------
+    def _show_error(self, message: str, traceback: str = "") -> None:
+        self.last_error = message
+        self.error.setText(f"⚠ {message}")
+        self.error.setToolTip(traceback[-4000:] if traceback else "")
+        self.error.show()
+
+    def _clear_error(self) -> None:
+        self.last_error = ""
+        self.error.hide()
+        self.error.setText("")
+        self.form.show_problem("")
+
+    # ----- runs and overlays ------------------------------------------------------
+    def _color_for(self, key: str):
+        return run_color(self.store.color_index(key))
+
+    def _shown(self) -> list[str]:
+        keys = self.run_list.checked()
+        return [k for k in keys if self.store.get(k) is not None]
+
+    def _refresh_list_soon(self) -> None:
+        if time.monotonic() - self._last_list_refresh > 1.5:
+            self._last_list_refresh = time.monotonic()
+            self.run_list.refresh()
+
+    def _on_overlay(self, keys: list) -> None:
+        live = self.controller.current.key if self.controller.current else None
+        for key in keys:
+            if self.store.get(key) is None and key != live:
+                self._load_run(key)
+        for key in list(self.store.runs):
+            if key not in keys and key != live and not self._is_queued(key):
+                self.store.remove(key)
+        self._label_runs()
+        self.run_list.update_swatches()
+        self._redraw()
+
+    def _is_queued(self, key: str) -> bool:
+        return any(j.key == key for j in self.controller.pending)
+
+    def _load_run(self, key: str) -> None:
+        info = self.run_list.infos.get(key)
+        if info is None:
+            return
+        run = self.store.add(key, info.project_name or info.name)
+        try:
+            run.ingest(info.metrics())
+        except (OSError, UserError):
+            pass
+        if info.status not in ("running",) and not run.finished:
+            run.state = info.status
+
+    def _label_runs(self) -> None:
+        """Legend names: the project name, with the folder's time stamp where two runs share one."""
+        shown = self._shown()
+        names: dict[str, int] = {}
+        for key in shown:
+            base = self.store.get(key).label.split(" (")[0]
+            names[base] = names.get(base, 0) + 1
+        for key in shown:
+            run = self.store.get(key)
+            base = run.label.split(" (")[0]
+            stamp = _stamp(key)
+            run.label = f"{base} ({stamp})" if names[base] > 1 and stamp else base
+
+    def _on_current_run(self, key: str) -> None:
+        if self.plots is not None and key:
+            self.plots.heatmap_key = key
+            self.plots.refresh(self.store, self._shown())
+
+    def _redraw(self) -> None:
+        if self.plots is not None:
+            self._label_runs()
+            self.plots.refresh(self.store, self._shown())
+            self.plots._rebuild_legends(self.store)
+
+    def _on_smoothing(self, value: int) -> None:
+        self.smoothing_value.setText(f"{value / 100:.2f}")
+        if self.plots is not None:
+            self.plots.set_smoothing(value / 100)
+
+    def _on_x_axis(self, text: str) -> None:
+        if self.plots is not None:
+            self.plots.set_x_mode(text.lower())
+
+    def _on_evaluate(self, key: str) -> None:
+        from app.training_ui.evaluation import show_evaluation
+
+        show_evaluation(self, key)
+
+
+def new_run_dir(runs_dir: Path, name: str) -> Path:
+    """A fresh folder name under ``runs_dir``: <slug>-<date>-<time>[-n] (created by the child)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "run"
+    base = f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = runs_dir / base, 1
+    while path.exists() or _reserved(path):
+        n += 1
+        path = runs_dir / f"{base}-{n}"
+    _RESERVED.add(str(path))
+    return path
+
+
+_RESERVED: set[str] = set()
+
+
+def _reserved(path: Path) -> bool:
+    return str(path) in _RESERVED
+
+
+def _stamp(key: str) -> str:
+    m = re.search(r"(\d{8})-(\d{2})(\d{2})(\d{2})(-\d+)?$", key)
+    return f"{m.group(2)}:{m.group(3)}:{m.group(4)}{m.group(5) or ''}" if m else Path(key).name
+
+
+def _traceback(records: list) -> str:
+    for r in records:
+        if r.get("kind") == "error" and r.get("traceback"):
+            return str(r["traceback"])
+    return ""
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"

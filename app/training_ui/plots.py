@@ -1,0 +1,394 @@
+"""The live plots (pyqtgraph; import this module only after the window shows).
+
+Six plots share one x-axis (steps, or epochs), each run has one colour in all
+of them: loss (the train loss of every step record, faint, and its smoothed
+curve, bold; train and validation loss per epoch with markers), accuracy
+(train dotted, validation solid, as the ResNet paper's figure: thin train,
+bold test), learning rate (log scale), throughput (images/s), gradient norms
+of the first, middle and last weight (log scale) and a heatmap of every
+layer's gradient norm over steps for one run. Hovering shows a vertical line
+in every plot and the values of each run at that x.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.training_ui.colors import run_color
+from app.training_ui.series import RunSeries, RunStore, smooth
+
+PLOT_NAMES = ("loss", "acc", "lr", "throughput", "grad", "heatmap")
+TITLES = {"loss": "Loss", "acc": "Accuracy", "lr": "Learning rate", "throughput": "Throughput (images/s)",
+          "grad": "Gradient norm (first, middle, last layer)", "heatmap": "Gradient norm by layer (log₁₀)"}
+
+
+class LogAxis(pg.AxisItem):
+    """A log axis that labels only 1, 2 and 5 times a power of ten when the minor ticks crowd."""
+
+    def logTickStrings(self, values, scale, spacing):
+        strings = super().logTickStrings(values, scale, spacing)
+        if len(values) <= 4:
+            return strings
+        out = []
+        for v, text in zip(values, strings):
+            m = 10 ** (v - math.floor(v + 1e-9))
+            out.append(text if min(abs(m - k) for k in (1, 2, 5, 10)) < 1e-6 else "")
+        return out
+
+
+def _colors():
+    try:
+        from app.app_style import chrome
+
+        c = chrome()
+        return c.base, c.muted, c.text, c.border, c.name
+    except Exception:  # noqa: BLE001
+        return "#16181d", "#8b919e", "#d8dbe2", "#30343d", "dark"
+
+
+class TrainingPlots(QWidget):
+    """The plot grid. ``refresh(store, keys)`` redraws the runs in ``keys`` (only what changed)."""
+
+    hovered = Signal(float)  # x under the mouse
+    readout_changed = Signal(str)  # the hover read-out (HTML; empty when the mouse leaves)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        base, muted, text, border, theme = _colors()
+        self._text, self._muted, self._theme = text, muted, theme
+        pg.setConfigOptions(antialias=True, foreground=muted, background=base)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(base)
+        self.view.ci.setContentsMargins(4, 4, 4, 4)
+        self.view.ci.setSpacing(6)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view)
+        self.smoothing = 0.6
+        self.x_mode = "steps"  # or "epochs"
+        self.heatmap_key: str | None = None
+        self.plots: dict[str, pg.PlotItem] = {}
+        self._items: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._versions: dict[tuple[str, str], tuple] = {}
+        self._keys: list[str] = []
+        self._store: RunStore | None = None
+        self._heat_version: tuple | None = None
+        font = QFont()
+        font.setPointSizeF(9.0)
+        for i, name in enumerate(PLOT_NAMES):
+            axes = {"left": LogAxis("left")} if name in ("lr", "grad") else None
+            p = self.view.addPlot(row=i // 3, col=i % 3, axisItems=axes)
+            p.setTitle(f"<span style='color:{text};font-size:10pt'>{TITLES[name]}</span>")
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            for ax in ("left", "bottom"):
+                a = p.getAxis(ax)
+                a.setPen(pg.mkPen(border))
+                a.setTextPen(pg.mkPen(muted))
+                a.setStyle(tickFont=font, tickTextOffset=4)
+            p.getAxis("left").setWidth(46)
+            self.plots[name] = p
+            if name != "loss":
+                p.setXLink(self.plots["loss"])
+        self.plots["lr"].setLogMode(y=True)
+        self.plots["grad"].setLogMode(y=True)
+        self.plots["acc"].setYRange(0, 1, padding=0.02)
+        self.plots["acc"].getAxis("left").setTickSpacing(0.2, 0.1)
+        self.legends = {}
+        for name, offset in (("loss", (-8, 8)), ("acc", (-8, -8)), ("grad", (8, -8))):
+            leg = self.plots[name].addLegend(offset=offset, labelTextColor=text, labelTextSize="9pt",
+                                             brush=pg.mkBrush(QColor(base).darker(110) if theme == "dark"
+                                                              else QColor(base)),
+                                             pen=pg.mkPen(border))
+            self.legends[name] = leg
+        # heatmap
+        hp = self.plots["heatmap"]
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setColorMap(pg.colormap.get("viridis"))
+        hp.addItem(self.heat)
+        hp.getAxis("left").setLabel("layer", color=muted)
+        hp.invertY(True)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), width=10,
+                                        interactive=False)
+        self.colorbar.setImageItem(self.heat, insert_in=hp)
+        self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
+        self.colorbar.getAxis("right").setStyle(tickFont=font)
+        # crosshair
+        self._vlines = {}
+        for name, p in self.plots.items():
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
+            line.setVisible(False)
+            line.setZValue(50)
+            p.addItem(line, ignoreBounds=True)
+            self._vlines[name] = line
+        self._proxy = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
+        self._update_x_label()
+
+    # ----- data ---------------------------------------------------------------
+    def set_smoothing(self, weight: float) -> None:
+        self.smoothing = weight
+        self._versions.clear()
+        self._redraw()
+
+    def set_x_mode(self, mode: str) -> None:
+        self.x_mode = mode
+        self._versions.clear()
+        self._heat_version = None
+        self._update_x_label()
+        self._redraw()
+
+    def _update_x_label(self) -> None:
+        for p in self.plots.values():
+            p.getAxis("bottom").setLabel("epoch" if self.x_mode == "epochs" else "step", color=self._muted)
+
+    def _redraw(self) -> None:
+        if self._store is not None:
+            self.refresh(self._store, self._keys)
+
+    def refresh(self, store: RunStore, keys: list[str]) -> None:
+        """Show the runs ``keys`` of ``store``; curves whose data did not change are left alone."""
+        self._store = store
+        keys = [k for k in keys if store.get(k) is not None]
+        if keys != self._keys:
+            for (k, what) in [ik for ik in self._items if ik[0] not in keys]:
+                self._remove_item(k, what)
+            self._keys = list(keys)
+            self._rebuild_legends(store)
+        for k in keys:
+            self._refresh_run(store.get(k), run_color(store.color_index(k)))
+        self._refresh_heatmap(store)
+        top = max((max(store.get(k).throughput.ys or [0]) for k in keys), default=0)
+        if top > 0:
+            self.plots["throughput"].setYRange(0, top * 1.08, padding=0)
+
+    def curve(self, key: str, what: str) -> pg.PlotDataItem | None:
+        """The item drawing ``what`` (loss, loss_smooth, train_loss, val_loss, train_acc, val_acc, lr,
+        throughput, grad_first, grad_mid, grad_last) of run ``key`` (for tests)."""
+        return self._items.get((key, what))
+
+    def _remove_item(self, key: str, what: str) -> None:
+        item = self._items.pop((key, what), None)
+        self._versions.pop((key, what), None)
+        if item is not None:
+            for p in self.plots.values():
+                if item in p.items:
+                    p.removeItem(item)
+
+    def _item(self, key: str, what: str, plot: str, color: QColor, **style) -> pg.PlotDataItem:
+        item = self._items.get((key, what))
+        if item is None:
+            width = style.pop("width", 1.6)
+            alpha = style.pop("alpha", 255)
+            dash = style.pop("dash", None)
+            c = QColor(color)
+            c.setAlpha(alpha)
+            pen = pg.mkPen(c, width=width)
+            if dash is not None:
+                pen.setStyle(dash)
+            symbol = style.pop("symbol", None)
+            kw = {}
+            if symbol:
+                kw = {"symbol": symbol, "symbolSize": style.pop("symbolSize", 6), "symbolPen": pg.mkPen(c),
+                          "symbolBrush": pg.mkBrush(c if style.pop("filled", True) else QColor(0, 0, 0, 0))}
+            item = pg.PlotDataItem([], [], pen=pen, **kw)
+            item.setZValue(style.pop("z", 0))
+            self.plots[plot].addItem(item)
+            self._items[(key, what)] = item
+        return item
+
+    def _set(self, run: RunSeries, what: str, plot: str, color: QColor, xs, ys, version, **style) -> None:
+        if self._versions.get((run.key, what)) == version and (run.key, what) in self._items:
+            return
+        if not xs and (run.key, what) not in self._items:
+            return
+        item = self._item(run.key, what, plot, color, **style)
+        if self.x_mode == "epochs":
+            xs = run.to_epochs(xs)
+        item.setData(list(xs), list(ys))
+        self._versions[(run.key, what)] = version
+
+    def _refresh_run(self, run: RunSeries, color: QColor) -> None:
+        spe = run.steps_per_epoch
+        xs, ys = run.loss.data()
+        self._set(run, "loss", "loss", color, xs, ys, (run.loss.version, spe), width=1, alpha=70)
+        self._set(run, "loss_smooth", "loss", color, xs, smooth(ys, self.smoothing, run.loss.bucket),
+                  (run.loss.version, spe, self.smoothing), width=2.2, z=5)
+        for what, plot, style in (
+            ("train_loss", "loss", {"width": 1.2, "dash": Qt.PenStyle.DotLine, "symbol": "o", "symbolSize": 4}),
+            ("val_loss", "loss", {"width": 1.8, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
+                                      "filled": False, "z": 6}),
+            ("train_acc", "acc", {"width": 1.2, "dash": Qt.PenStyle.DotLine, "symbol": "o", "symbolSize": 4}),
+            ("val_acc", "acc", {"width": 2.2, "symbol": "o", "symbolSize": 6, "z": 5}),
+            ("lr", "lr", {"width": 1.8}),
+        ):
+            c = getattr(run, what)
+            xs, ys = c.data()
+            self._set(run, what, plot, color, xs, ys, (c.version, spe), **style)
+        xs, ys = run.throughput.data()
+        self._set(run, "throughput", "throughput", color, xs, smooth(ys, self.smoothing, run.throughput.bucket),
+                  (run.throughput.version, spe, self.smoothing), width=1.8)
+        g = run.grads
+        if g.layers:
+            n = len(g.layers)
+            for what, idx, dash in (("grad_first", 0, None), ("grad_mid", n // 2, Qt.PenStyle.DashLine),
+                                    ("grad_last", n - 1, Qt.PenStyle.DotLine)):
+                xs, ys = g.layer_curve(idx)
+                self._set(run, what, "grad", color, xs, ys, (g.version, spe), width=1.6, dash=dash)
+
+    def _rebuild_legends(self, store: RunStore) -> None:
+        for name, leg in self.legends.items():
+            leg.clear()
+            main = "loss_smooth" if name == "loss" else "val_acc"
+            for k in self._keys:
+                run = store.get(k)
+                color = run_color(store.color_index(k))
+                sample = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.4))
+                leg.addItem(sample, run.label)
+            if name == "loss" and self._keys:
+                leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(self._muted, width=1.6,
+                                                                style=Qt.PenStyle.DashLine)), "validation")
+            if name == "acc" and self._keys:
+                leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(self._muted, width=1.2,
+                                                                style=Qt.PenStyle.DotLine)), "train")
+            if name == "grad":
+                leg.clear()
+                for label, dash in (("first", Qt.PenStyle.SolidLine), ("middle", Qt.PenStyle.DashLine),
+                                    ("last", Qt.PenStyle.DotLine)):
+                    leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(self._muted, width=1.6, style=dash)), label)
+            _ = main
+
+    def _refresh_heatmap(self, store: RunStore) -> None:
+        key = self.heatmap_key if self.heatmap_key in self._keys else (self._keys[-1] if self._keys else None)
+        run = store.get(key) if key else None
+        g = run.grads if run is not None else None
+        version = (key, g.version if g else None, self.x_mode, run.steps_per_epoch if run else None)
+        if version == self._heat_version:
+            return
+        self._heat_version = version
+        if g is None or not g.columns or not g.layers:
+            self.heat.clear()
+            self._set_heat_title("")
+            return
+        import numpy as np
+
+        n_layers, n_steps = len(g.layers), len(g.columns)
+        img = np.full((n_layers, n_steps), np.nan, dtype=np.float32)
+        for j, col in enumerate(g.columns):
+            for i, v in enumerate(col[:n_layers]):
+                if v is not None and v > 0 and math.isfinite(v):
+                    img[i, j] = math.log10(v)
+        finite = img[np.isfinite(img)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if hi - lo < 1e-6:
+            hi = lo + 1.0
+        img = np.where(np.isfinite(img), img, lo)
+        self.heat.setImage(img, levels=(lo, hi), autoLevels=False)
+        x0 = g.steps[0]
+        x1 = g.steps[-1] if n_steps > 1 else x0 + 1
+        dx = (x1 - x0) / max(n_steps - 1, 1)
+        left, width = x0 - dx / 2, (x1 - x0) + dx
+        if self.x_mode == "epochs" and run.steps_per_epoch:
+            left, width = left / run.steps_per_epoch, width / run.steps_per_epoch
+        from PySide6.QtCore import QRectF
+
+        self.heat.setRect(QRectF(left, -0.5, width, n_layers))
+        self.plots["heatmap"].setYRange(-0.5, n_layers - 0.5, padding=0)
+        self.colorbar.setLevels((lo, hi))
+        self._set_heat_title(f"{run.label}: {n_layers} layers")
+
+    def _set_heat_title(self, what: str) -> None:
+        self.plots["heatmap"].getAxis("left").setLabel(what or "layer", color=self._muted)
+
+    # ----- hover read-out -----------------------------------------------------
+    def _on_mouse(self, event) -> None:
+        pos = event[0]
+        hit = None
+        for name, p in self.plots.items():
+            if p.sceneBoundingRect().contains(pos) and p.vb.sceneBoundingRect().contains(pos):
+                hit = name
+                break
+        if hit is None:
+            self.hide_crosshair()
+            return
+        x = self.plots[hit].vb.mapSceneToView(pos).x()
+        self.show_crosshair(x, hit)
+
+    def hide_crosshair(self) -> None:
+        for line in self._vlines.values():
+            line.setVisible(False)
+        self.readout_changed.emit("")
+
+    def show_crosshair(self, x: float, plot: str = "loss") -> str:
+        """Draw the crosshair at ``x`` and return the read-out text (HTML) shown in ``plot``."""
+        for line in self._vlines.values():
+            line.setPos(x)
+            line.setVisible(True)
+        html = self.readout_html(x, plot)
+        self.readout_changed.emit(html)
+        self.hovered.emit(x)
+        return html
+
+    def readout_html(self, x: float, plot: str) -> str:
+        if self._store is None or not self._keys:
+            return ""
+        unit = "epoch" if self.x_mode == "epochs" else "step"
+        rows = [f"<span style='color:{self._muted}'>{unit} {x:,.2f}</span>" if self.x_mode == "epochs"
+                else f"<span style='color:{self._muted}'>{unit} {x:,.0f}</span>"]
+        for k in self._keys:
+            run = self._store.get(k)
+            sx = x * run.steps_per_epoch if (self.x_mode == "epochs" and run.steps_per_epoch) else x
+            vals = _values(run, plot, sx, self.smoothing)
+            if vals:
+                color = run_color(self._store.color_index(k)).name()
+                rows.append(f"<span style='color:{color}'>■</span> <span style='color:{self._text}'>"
+                            f"{run.label}: {vals}</span>")
+        return " &nbsp; ".join(rows) if len(rows) > 1 else ""
+
+
+def _fmt(v: float | None, kind: str) -> str | None:
+    if v is None:
+        return None
+    if kind == "pct":
+        return f"{v:.1%}"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "sci":
+        return f"{v:.2e}"
+    return f"{v:.4f}"
+
+
+def _values(run: RunSeries, plot: str, x: float, smoothing: float) -> str:
+    parts = []
+    if plot == "loss":
+        for label, curve in (("train", run.loss), ("val", run.val_loss)):
+            s = _fmt(curve.value_at(x), "f")
+            if s:
+                parts.append(f"{label} {s}")
+    elif plot == "acc":
+        for label, curve in (("train", run.train_acc), ("val", run.val_acc)):
+            s = _fmt(curve.value_at(x), "pct")
+            if s:
+                parts.append(f"{label} {s}")
+    elif plot == "lr":
+        s = _fmt(run.lr.value_at(x), "sci")
+        if s:
+            parts.append(s)
+    elif plot == "throughput":
+        s = _fmt(run.throughput.value_at(x), "int")
+        if s:
+            parts.append(f"{s} img/s")
+    elif plot in ("grad", "heatmap") and run.grads.layers:
+        g = run.grads
+        n = len(g.layers)
+        for label, idx in (("first", 0), ("mid", n // 2), ("last", n - 1)):
+            xs, ys = g.layer_curve(idx)
+            if xs:
+                j = min(range(len(xs)), key=lambda i: abs(xs[i] - x))
+                parts.append(f"{label} {ys[j]:.2e}")
+    return ", ".join(parts)

@@ -1,0 +1,184 @@
+"""The training settings form: dataset, preset, hyperparameters (no torch, no pyqtgraph).
+
+``config(base)`` returns the flat TrainConfig dict for a run: the project's
+own ``training`` section (or a preset) overridden by what the form shows, so
+settings the form does not show (momentum, milestones, ...) are kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from training.config import DEVICES, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, apply_preset
+
+DATASETS = (("synthetic", "Synthetic (no download)"), ("mnist", "MNIST…"), ("cifar10", "CIFAR-10…"),
+            ("folder", "Image folder…"))
+CUSTOM = "Custom"
+
+
+class SettingsForm(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._base = TrainConfig()
+        self._loading = False
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(5)
+
+        self.dataset = QComboBox()
+        for key, text in DATASETS:
+            self.dataset.addItem(text, key)
+        self.dataset.currentIndexChanged.connect(self._on_dataset_kind)
+        self.data_dir = QLineEdit()
+        self.data_dir.setPlaceholderText("folder with the dataset files")
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Choose the dataset folder")
+        self.browse.clicked.connect(self._on_browse)
+        dir_row = QHBoxLayout()
+        dir_row.setContentsMargins(0, 0, 0, 0)
+        dir_row.setSpacing(4)
+        dir_row.addWidget(self.data_dir, 1)
+        dir_row.addWidget(self.browse)
+        self._dir_widget = QWidget()
+        self._dir_widget.setLayout(dir_row)
+
+        self.preset = QComboBox()
+        self.preset.addItem(CUSTOM)
+        for name in PRESETS:
+            self.preset.addItem(name)
+        self.preset.currentTextChanged.connect(self._on_preset)
+
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100_000)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 65_536)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.00001, 10.0)
+        self.lr.setSingleStep(0.01)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(list(OPTIMIZERS))
+        self.schedule = QComboBox()
+        self.schedule.addItems(list(SCHEDULES))
+        self.label_smoothing = QDoubleSpinBox()
+        self.label_smoothing.setRange(0.0, 0.95)
+        self.label_smoothing.setSingleStep(0.05)
+        self.label_smoothing.setDecimals(2)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.device = QComboBox()
+        self.device.addItems([d for d in DEVICES if d != "mps"])
+
+        form.addRow("Dataset", self.dataset)
+        form.addRow("", self._dir_widget)
+        form.addRow("Preset", self.preset)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Schedule", self.schedule)
+        form.addRow("Label smoothing", self.label_smoothing)
+        form.addRow("Seed", self.seed)
+        form.addRow("Device", self.device)
+        self.problem = QLabel("")
+        self.problem.setProperty("role", "error")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+        form.addRow(self.problem)
+        for w in (self.epochs, self.batch_size, self.lr, self.label_smoothing, self.seed):
+            w.valueChanged.connect(self._on_edit)
+        for w in (self.optimizer, self.schedule, self.device):
+            w.currentIndexChanged.connect(self._on_edit)
+        self.data_dir.textChanged.connect(self._on_edit)
+        self.set_config(self._base)
+
+    # ----- values -------------------------------------------------------------
+    def set_config(self, cfg: TrainConfig) -> None:
+        """Show ``cfg`` (the project's training section, or a preset applied to it)."""
+        self._loading = True
+        self._base = cfg
+        kind, _, path = cfg.dataset.partition(":")
+        i = self.dataset.findData(kind)
+        self.dataset.setCurrentIndex(max(i, 0))
+        self.data_dir.setText(path)
+        self.epochs.setValue(int(cfg.epochs))
+        self.batch_size.setValue(int(cfg.batch_size))
+        self.lr.setValue(float(cfg.lr))
+        self.optimizer.setCurrentText(cfg.optimizer)
+        self.schedule.setCurrentText(cfg.schedule)
+        self.label_smoothing.setValue(float(cfg.label_smoothing))
+        self.seed.setValue(int(cfg.seed))
+        self.device.setCurrentText(cfg.device if cfg.device != "mps" else "auto")
+        self.preset.setCurrentText(cfg.preset if cfg.preset in PRESETS else CUSTOM)
+        self._loading = False
+        self._on_dataset_kind()
+
+    def dataset_spec(self) -> str:
+        kind = self.dataset.currentData()
+        if kind == "synthetic":
+            return "synthetic"
+        return f"{kind}:{self.data_dir.text().strip()}"
+
+    def config(self) -> TrainConfig:
+        """The settings shown, validated (raises UserError with a sentence for the user)."""
+        from graph.errors import UserError
+
+        if self.dataset.currentData() != "synthetic" and not self.data_dir.text().strip():
+            raise UserError(f"choose the {self.dataset.currentText().rstrip('…')} folder first")
+        return self._base.with_overrides(
+            dataset=self.dataset_spec(), epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+            lr=self.lr.value(), optimizer=self.optimizer.currentText(), schedule=self.schedule.currentText(),
+            label_smoothing=self.label_smoothing.value(), seed=self.seed.value(),
+            device=self.device.currentText())
+
+    def show_problem(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
+
+    # ----- slots --------------------------------------------------------------
+    def _on_dataset_kind(self, *_args) -> None:
+        synthetic = self.dataset.currentData() == "synthetic"
+        self._dir_widget.setVisible(not synthetic)
+        self._on_edit()
+
+    def _on_browse(self) -> None:
+        start = self.data_dir.text().strip() or str(Path.home())
+        path = QFileDialog.getExistingDirectory(self, f"Choose the {self.dataset.currentText().rstrip('…')} "
+                                                "folder", start)
+        if path:
+            self.data_dir.setText(path)
+
+    def _on_preset(self, name: str) -> None:
+        if self._loading or name not in PRESETS:
+            return
+        try:
+            current = self.config()
+        except Exception:  # noqa: BLE001 - an unfinished form: apply the preset to the last good settings
+            current = self._base
+        self.set_config(apply_preset(current, name))
+        self.changed.emit()
+
+    def _on_edit(self, *_args) -> None:
+        if self._loading:
+            return
+        self.show_problem("")
+        self.changed.emit()
