@@ -17,12 +17,13 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 from graph.errors import UserError
 from graph.model import Project
 
-MERGES = ("Add", "Concat", "Multiply")
+SMALL_INPUT = 3 * 96 * 96  # inputs up to this size get their shapes by running the model for real
 
 
 @dataclass
@@ -80,7 +81,10 @@ def _trace(model: Any, input_shape: tuple[int, ...]):
     gm.eval()
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros(2, *input_shape))
+            if prod(input_shape) <= SMALL_INPUT:
+                ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+            else:  # big inputs: shapes without computing (fake tensors); much faster on CPU
+                _fake_prop(gm, input_shape)
     except Exception as exc:  # noqa: BLE001
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         shape = ",".join(map(str, input_shape))
@@ -91,13 +95,31 @@ def _trace(model: Any, input_shape: tuple[int, ...]):
     return gm
 
 
+def _fake_prop(gm: Any, input_shape: tuple) -> None:
+    import torch
+
+    try:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+
+        FakeTensorProp(gm, FakeTensorMode(allow_non_fake_inputs=True)).propagate(torch.zeros(1, *input_shape))
+    except Exception:  # noqa: BLE001 - fake tensors cannot run everything: compute for real
+        from torch.fx.passes.shape_prop import ShapeProp
+
+        for n in gm.graph.nodes:
+            n.meta.pop("val", None)
+        ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+
+
 def _shapes(gm: Any) -> dict:
     import torch
 
     shapes = {}
     for n in gm.graph.nodes:
-        meta, typ = n.meta.get("tensor_meta"), n.meta.get("type")
-        if meta is not None and isinstance(typ, type) and issubclass(typ, torch.Tensor) and hasattr(meta, "shape"):
+        meta, typ, val = n.meta.get("tensor_meta"), n.meta.get("type"), n.meta.get("val")
+        if isinstance(val, torch.Tensor):
+            shapes[n] = tuple(int(d) for d in val.shape[1:])
+        elif meta is not None and isinstance(typ, type) and issubclass(typ, torch.Tensor) and hasattr(meta, "shape"):
             shapes[n] = tuple(int(d) for d in meta.shape[1:])
     return shapes
 
