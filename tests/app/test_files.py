@@ -123,7 +123,7 @@ def test_autosave_is_debounced_after_changes(make_window, qtbot, monkeypatch):
 def _run(args, **kw):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, **kw)
+                          capture_output=True, text=True, timeout=120, check=False, **kw)
 
 
 def test_open_with_screenshot_in_a_subprocess(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from graph.templates import make
 from tests.app.conftest import mismatch_project
 
@@ -72,3 +74,98 @@ def test_palette_double_click_adds_a_node(make_window):
     w.palette_panel.add_requested.emit("ReLU")
     assert len(w.document.project.graph.nodes) == n + 1
     assert w.act_undo.text().startswith("Undo Add ReLU")
+
+
+# ------------------------------------------------------------------ end to end, with the mouse
+def _drop(window, type_name, scene_pos):
+    """A palette drag onto the canvas: the palette's own mime data, delivered as drag events."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    view = window.canvas.current_view()
+    mime = window.palette_panel.tree.mimeData([window.palette_panel.item_for(type_name)])
+    pos = view.mapFromScene(scene_pos)
+    before = set(window.document.project.graph.nodes)
+    vp = view.viewport()
+    action, btn, mod = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(vp, QDragEnterEvent(QPointF(pos), action, mime, btn, mod))
+    QApplication.sendEvent(vp, QDragMoveEvent(QPointF(pos), action, mime, btn, mod))
+    QApplication.sendEvent(vp, QDropEvent(QPointF(pos), action, mime, btn, mod))
+    (new,) = set(window.document.project.graph.nodes) - before
+    return new
+
+
+def _connect(window, src, dst, dst_port=0):
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    view = window.canvas.current_view()
+    items = view.graph_scene().nodes
+    a = view.mapFromScene(items[src].out_port_pos())
+    b = view.mapFromScene(items[dst].in_port_pos(dst_port))
+    vp = view.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QTest.mousePress(vp, left, none, a)
+    for t in (0.3, 0.7, 1.0):
+        p = QPointF(a.x() + (b.x() - a.x()) * t, a.y() + (b.y() - a.y()) * t)
+        QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p), Qt.MouseButton.NoButton,
+                                               left, none))
+    QTest.mouseRelease(vp, left, none, b)
+
+
+def test_end_to_end_residual_block_with_the_mouse(make_window, dialogs, tmp_path):
+    from PySide6.QtCore import QPointF
+
+    from graph.model import Graph, Project
+
+    g = Graph()
+    inp = g.add("Input", "input", shape=[3, 32, 32])
+    project = Project("Residual", g, ui={"positions": {inp.id: [0.0, 0.0]}})
+    w = make_window(project)
+    view = w.canvas.current_view()
+    view.set_zoom(0.5)
+    view.centerOn(QPointF(96, 480))
+    chain = ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "Add", "ReLU", "Output"]
+    ids = [inp.id]
+    for i, type_name in enumerate(chain, start=1):
+        ids.append(_drop(w, type_name, QPointF(96, 27 + 110 * i)))
+    graph = w.document.project.graph
+    assert [graph.nodes[n].type for n in ids[1:]] == chain
+    for a, b in itertools.pairwise(ids):
+        _connect(w, a, b)
+    add = ids[6]
+    assert len(graph.edges) == len(chain)
+    assert [d.code for d in w.document.analysis.errors] == ["unconnected_input"]  # the Add waits for its 2nd input
+    # the shortcut: from the block's input to the Add's second port
+    _connect(w, inp.id, add, dst_port=1)
+    shortcut = next(e for e in graph.edges.values() if e.dst == add and e.dst_port == 1)
+    assert shortcut.is_shortcut and shortcut.src == inp.id
+    # 3x32x32 + 64x32x32: the mismatch is in Problems, with fixes
+    assert not w.document.analysis.valid
+    diag = w.problems.diagnostics()[0]
+    assert diag.is_error and "3x32x32" in diag.message and "64x32x32" in diag.message
+    assert w.status_valid.text().startswith("1 error")
+    fix = next(b for b in w.problems.fix_buttons if "1x1 conv" in b.text())
+    fix.click()
+    assert w.document.analysis.valid
+    assert graph.edges[shortcut.id].projection == "conv_bn"
+    fixed = w.document.project.to_dict()
+    assert w.act_undo.text().startswith("Undo ")
+    w.act_undo.trigger()
+    assert not w.document.analysis.valid and graph.edges[shortcut.id].projection == "identity"
+    w.act_redo.trigger()
+    assert w.document.analysis.valid and w.document.project.to_dict() == fixed
+    # save, close, reopen: the same graph
+    path = tmp_path / "residual.skipwire"
+    dialogs.answer("save", (str(path), ""))
+    w.act_save.trigger()
+    assert path.exists() and not w.isWindowModified()
+    assert w.close()
+    w2 = make_window()
+    assert w2.files.load(str(path))
+    assert w2.document.project.to_dict() == fixed
+    assert w2.document.analysis.valid
+    assert set(w2.canvas.current_view().graph_scene().nodes) == set(ids)
