@@ -329,7 +329,7 @@ class TrainingPanel(QWidget):
         self.status.setText(self._prefix(job) + text)
         if state == "completed":
             self.progress.setValue(1000)
-        if state == "error":
+        if state == "error" and message != self.last_error:
             self._show_error(message)
         if self.plots is not None:
             self.plots.refresh(self.store, self._shown())

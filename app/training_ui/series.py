@@ -224,6 +224,9 @@ class RunSeries:
                 self.train_acc.append(s, rec.get("train_acc"))
                 self.val_acc.append(s, rec.get("val_acc"))
                 self.eta_s = rec.get("eta_s")
+                ep = rec.get("epoch")
+                if not self.steps_per_epoch and isinstance(ep, (int, float)) and ep >= 1 and s > 0:
+                    self.steps_per_epoch = max(1, round(s / ep))  # runs logged without a status record
                 va = rec.get("val_acc")
                 if va is not None:
                     self.last_val_acc = va
