@@ -166,7 +166,7 @@ class _Rendered:
     def __format__(self, spec: str) -> str:
         return self.text
 
-    __str__ = __repr__ = lambda self: self.text  # noqa: E731
+    __str__ = __repr__ = lambda self: self.text
 
 
 # ---------------------------------------------------------------------------- one class
@@ -187,7 +187,7 @@ class _Unit:
 class _Class:
     """What the emitter knows about one generated class (a block or the network)."""
 
-    def __init__(self, em: "_Emitter", graph: Graph, block: BlockDef | None, infos: list[GraphInfo]) -> None:
+    def __init__(self, em: _Emitter, graph: Graph, block: BlockDef | None, infos: list[GraphInfo]) -> None:
         self.em = em
         self.graph = graph
         self.block = block
@@ -615,10 +615,12 @@ class _Emitter:
             main = next((e for e in in_edges if not e.is_shortcut), in_edges[0])
             main_var = var[unit_of[main.src]]
             dying = {var[unit_of[e.src]] for e in in_edges if last_use.get(unit_of[e.src]) == i}
-            if main_var in dying:
+            if main_var in dying and main_var in ("x", "out"):
                 target = main_var
-            elif "out" not in live:
+            elif "out" not in live or "out" in dying:
                 target = "out"
+            elif main_var in dying:
+                target = main_var
             else:
                 target = local.create(graph.nodes[u.last].name, fallback="y")
             if target != main_var:
@@ -919,9 +921,10 @@ class _Emitter:
         return ["    def _init_weights(self) -> None:"] + lines
 
     @staticmethod
-    def ref(cls: _Class, node: Node) -> str:
-        owner = "self" if cls.block is None else "m"
-        return f"{owner}.{cls.code_paths[node.id]}"
+    def ref(owner: _Class, node: Node) -> str:
+        """How ``_init_weights`` reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
+        prefix = "self" if owner.block is None else "m"
+        return f"{prefix}.{owner.code_paths[node.id]}"
 
 
 def _slice(arg: str, p: dict) -> str:
@@ -959,4 +962,4 @@ def _doc_text(text: Any, limit: int = 100) -> str:
     return text.rstrip("'").strip()
 
 
-__all__ = ["emit", "Emitted", "TORCH_DEFAULTS", "describe_shape", "literal"]
+__all__ = ["TORCH_DEFAULTS", "Emitted", "describe_shape", "emit", "literal"]

@@ -104,7 +104,7 @@ class Namespace:
             return self._by_key[key]
         base = (camel_case(text) if camel else snake_case(text)) or fallback
         if base.startswith("__"):  # no dunder-looking or name-mangled identifiers
-            base = base.lstrip("_") or fallback
+            base = base.strip("_") or fallback
         if base[0].isdigit():
             base = "_" + base
         name = base

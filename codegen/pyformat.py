@@ -12,7 +12,6 @@ still too long: black's right-hand split followed by its delimiter split.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 LINE_LENGTH = 110  # this project's ruff setting (pyproject.toml); torchvision uses 120
 INDENT = "    "
@@ -21,8 +20,8 @@ INDENT = "    "
 @dataclass(frozen=True)
 class Call:
     func: str
-    args: tuple["Expr", ...] = ()
-    kwargs: tuple[tuple[str, "Expr"], ...] = field(default=())
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = field(default=())
 
     @property
     def open(self) -> str:
@@ -30,24 +29,24 @@ class Call:
 
     close = ")"
 
-    def items(self) -> list[tuple[str, "Expr"]]:
+    def items(self) -> list[tuple[str, Expr]]:
         return [("", a) for a in self.args] + [(k + "=", v) for k, v in self.kwargs]
 
 
 @dataclass(frozen=True)
 class Seq:
     open: str  # "[" or "("
-    elements: tuple["Expr", ...]
+    elements: tuple[Expr, ...]
 
     @property
     def close(self) -> str:
         return "]" if self.open == "[" else ")"
 
-    def items(self) -> list[tuple[str, "Expr"]]:
+    def items(self) -> list[tuple[str, Expr]]:
         return [("", e) for e in self.elements]
 
 
-Expr = Union[str, Call, Seq]
+Expr = str | Call | Seq
 
 
 def flat(e: Expr) -> str:

@@ -16,7 +16,8 @@ write one into code.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Ast = tuple
 
@@ -31,7 +32,7 @@ class Sym:
         self.value = value
 
     @classmethod
-    def const(cls, value: int) -> "Sym":
+    def const(cls, value: int) -> Sym:
         return cls(("int", value), value)
 
     @property
@@ -67,7 +68,7 @@ class Sym:
         return f"Sym({render(self.ast, str) if self.ast else '?'}={self.value})"
 
     # arithmetic builds expressions
-    def _op(self, op: str, other: Any, swap: bool = False) -> "Sym":
+    def _op(self, op: str, other: Any, swap: bool = False) -> Sym:
         o = other if isinstance(other, Sym) else Sym.const(other)
         a, b = (o, self) if swap else (self, o)
         value = _apply(op, a.value, b.value)
@@ -75,25 +76,25 @@ class Sym:
             return Sym(None, value)
         return Sym(simplify((op, a.ast, b.ast)), value)
 
-    def __add__(self, o: Any) -> "Sym":
+    def __add__(self, o: Any) -> Sym:
         return self._op("+", o)
 
-    def __radd__(self, o: Any) -> "Sym":
+    def __radd__(self, o: Any) -> Sym:
         return self._op("+", o, True)
 
-    def __sub__(self, o: Any) -> "Sym":
+    def __sub__(self, o: Any) -> Sym:
         return self._op("-", o)
 
-    def __rsub__(self, o: Any) -> "Sym":
+    def __rsub__(self, o: Any) -> Sym:
         return self._op("-", o, True)
 
-    def __mul__(self, o: Any) -> "Sym":
+    def __mul__(self, o: Any) -> Sym:
         return self._op("*", o)
 
-    def __rmul__(self, o: Any) -> "Sym":
+    def __rmul__(self, o: Any) -> Sym:
         return self._op("*", o, True)
 
-    def __floordiv__(self, o: Any) -> "Sym":
+    def __floordiv__(self, o: Any) -> Sym:
         return self._op("//", o)
 
 

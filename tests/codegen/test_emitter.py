@@ -1,0 +1,348 @@
+"""The code emitter: names, layout, determinism, ruff, golden files, init, frozen, in-place safety."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from codegen import emitter as emitter_mod
+from codegen.build import build_module
+from codegen.emitter import TORCH_DEFAULTS, emit
+from codegen.namespace import MODULE_ATTRIBUTES, Namespace, attribute_namespace, camel_case, snake_case
+from codegen.symbolic import render, simplify
+from graph.errors import UserError
+from graph.expr import parse
+from graph.model import BlockDef, BlockParam, Project, Stage
+from graph.projectfile import project_from_dict
+from graph.shapes import analyze
+from graph.templates import all_templates, make
+
+sys.path.insert(0, str(Path(__file__).parent))
+from handmade import resnet20  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent / "golden"
+RUFF = Path(sys.executable).parent / "ruff"
+REGEN = os.environ.get("SKIPWIRE_REGEN_GOLDEN") == "1"
+
+
+def _n_params(m: nn.Module, trainable: bool = False) -> int:
+    return sum(p.numel() for p in m.parameters() if p.requires_grad or not trainable)
+
+
+# ------------------------------------------------------------------ names
+@pytest.mark.parametrize(("text", "want"), [
+    ("conv1", "conv1"), ("Conv 1", "conv_1"), ("bn-2", "bn_2"), ("layer1.0", "layer1_0"),
+    ("convBlock", "conv_block"), ("ｃｏｎｖ", "conv"), ("3x3", "_3x3"), ("ÄÖü", "aou"),
+    ("a" * 100, "a" * 40),
+])
+def test_snake_case(text, want):
+    assert snake_case(text) == want
+
+
+def test_camel_case():
+    assert camel_case("ResNet-20") == "ResNet20"
+    assert camel_case("basic block") == "BasicBlock"
+    assert camel_case("20 layers") == "Net20Layers"
+    assert camel_case("!!!") == ""
+
+
+def test_namespace_avoids_reserved_and_duplicates():
+    ns = Namespace()
+    got = [ns.create(t) for t in ("class", "torch", "nn", "F", "self", "x", "print", "conv", "conv", "Conv",
+                                  "", "__import__", "_", "conv_1")]
+    assert got == ["class_1", "torch_1", "nn_1", "f", "self_1", "x", "print_1", "conv", "conv_1", "conv_2",
+                   "node", "import_1", "_1", "conv_1_1"]
+    assert all(g.isidentifier() and g.isascii() for g in got)
+
+
+def test_namespace_is_deterministic_and_keyed():
+    a, b = attribute_namespace(), attribute_namespace()
+    names = ["train", "forward", "fc", "fc", "input", "eval"]
+    assert [a.create(n, key=i) for i, n in enumerate(names)] == [b.create(n) for n in names]
+    assert a.get(0) == "train_1" and a.get(4) == "input"  # builtins are fine as attributes
+
+
+def test_module_attributes_cover_nn_module():
+    public = {n for n in dir(nn.Module) if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES, sorted(public - MODULE_ATTRIBUTES)
+
+
+def test_torch_defaults_match_torch_signatures():
+    for cls_name, defaults in TORCH_DEFAULTS.items():
+        cls = getattr(nn, cls_name.split(".")[-1]) if cls_name.startswith("nn.") else nn.LayerNorm
+        params = inspect.signature(cls.__init__).parameters
+        for k, v in defaults.items():
+            assert k in params, (cls_name, k)
+            assert params[k].default == v and type(params[k].default) is type(v), (cls_name, k)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("a + b + b + b - 2", "a + 3 * b - 2"), ("planes * 4", "planes * 4"),
+    ("planes * base_width // 64 * groups", "planes * base_width // 64 * groups"),
+    ("a - (b - c)", "a - b + c"), ("a // (b * c)", "a // (b * c)"), ("a * (b // c)", "a * (b // c)"),
+    ("-(a + b)", "-(a + b)"), ("x * 1 + 0", "x"),
+])
+def test_symbolic_render(text, want):
+    got = render(simplify(parse(text).ast), str)
+    assert got == want
+    env = {"a": 7, "b": 3, "c": 2, "planes": 5, "base_width": 64, "groups": 2, "x": 9}
+    assert eval(got, {}, env) == eval(text, {}, env)  # noqa: S307 - test of our own arithmetic
+
+
+# ------------------------------------------------------------------ layout and determinism
+def test_emit_returns_names_and_is_deterministic():
+    p = make("resnet20")
+    e1, e2 = emit(p), emit(p)
+    assert e1 == e2
+    again = emit(project_from_dict(json.loads(json.dumps(p.to_dict()))))
+    assert again.source == e1.source
+    assert e1.class_name == "ResNet20"
+    assert e1.block_classes == {"BasicBlock": "BasicBlock"}
+    assert e1.helpers == ("ZeroPadShortcut",)
+    assert "ZeroPadShortcut" not in emit(make("resnet50")).source
+
+
+def test_generated_module_needs_only_torch():
+    src = emit(make("densenet_bc100_k12")).source
+    imports = [line for line in src.splitlines() if line.startswith(("import ", "from "))]
+    assert all(line.startswith(("import torch", "from torch", "from collections")) for line in imports), imports
+
+
+def test_ruff_check_and_format_are_clean(tmp_path):
+    """Every template's code passes ruff (the project's settings) unchanged."""
+    for t in all_templates():
+        (tmp_path / f"{t.name}.py").write_text(emit(make(t.name)).source, encoding="utf-8")
+    (tmp_path / "handmade_resnet20.py").write_text(emit(resnet20()).source, encoding="utf-8")
+    config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]
+    check = subprocess.run([str(RUFF), "check", *config, str(tmp_path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-4000:]
+    fmt = subprocess.run([str(RUFF), "format", "--check", "--diff", *config, str(tmp_path)],
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout[-4000:] + fmt.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet50"])
+def test_golden(name):
+    source = emit(make(name)).source
+    path = GOLDEN / f"{name}.py"
+    if REGEN:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    assert path.exists(), f"missing {path}; run with SKIPWIRE_REGEN_GOLDEN=1"
+    assert source == path.read_text(encoding="utf-8"), (
+        f"{path.name} differs from the emitted code; if the change is intended, regenerate with "
+        "SKIPWIRE_REGEN_GOLDEN=1 and read the diff")
+
+
+# ------------------------------------------------------------------ structure
+def test_topological_order_is_checked():
+    p = resnet20()
+    a = analyze(p)
+    a.root.order.reverse()
+    with pytest.raises(AssertionError, match="topological"):
+        emit(p, a)
+
+
+def test_nodes_added_out_of_order_still_emit_in_data_order():
+    p = Project("reversed")
+    g = p.graph
+    out = g.add("Output", "output")
+    fc = g.add("Linear", "fc", out_features=3)
+    flat = g.add("Flatten", "flatten")
+    x = g.add("Input", "input", shape=[2, 4, 4])
+    g.chain(x, flat, fc, out)
+    e = emit(p)
+    fwd = e.source.split("def forward")[1]
+    assert fwd.index("torch.flatten") < fwd.index("self.fc")
+    assert build_module(p)(torch.randn(2, 2, 4, 4)).shape == (2, 3)
+
+
+def test_invalid_project_is_refused_with_its_errors():
+    p = resnet20(projection="identity")
+    with pytest.raises(UserError) as info:
+        emit(p)
+    assert info.value.exit_code == 1
+    assert "error" in info.value.message and "shortcut" in info.value.message
+
+
+def test_bad_stage_is_refused():
+    p = resnet20()
+    g = p.graph
+    ids = list(g.nodes)
+    g.set_stages([Stage("layer", "index", [ids[1], ids[3]])])  # conv1 and relu: not consecutive
+    with pytest.raises(UserError, match="stage"):
+        emit(p)
+
+
+def test_stage_keys_index_and_name():
+    p = make("resnet18", input_shape="3,64,64")
+    assert "layer1.0.conv1.weight" in build_module(p).state_dict()
+    d = make("densenet121", input_shape="3,64,64")
+    sd = build_module(d).state_dict()
+    assert "features.denseblock1.denselayer1.norm1.weight" in sd
+    assert "OrderedDict" in emit(d).source
+
+
+def test_option_c_builds_the_projection_inside_the_block():
+    p = make("resnet20", shortcut="C")
+    src = emit(p).source
+    assert "downsample: nn.Module | None" not in src and "shortcut: nn.Module | None" not in src
+    a = analyze(p)
+    assert _n_params(build_module(p)) == a.total_params
+
+
+def test_option_b_only_where_needed():
+    p = make("resnet20", shortcut="B")
+    m = build_module(p)
+    a = analyze(p)
+    assert _n_params(m) == a.total_params == 269722 + 2752
+    down = [k for k in m.state_dict() if "downsample" in k or "shortcut" in k]
+    assert down and all(k.split(".")[1] == "0" for k in down)  # only the first block of a stage
+
+
+def test_nested_blocks_with_expressions():
+    p = Project("nested")
+    inner = BlockDef("Inner", {"width": BlockParam("int", 8)})
+    g = inner.graph
+    i = g.add("BlockInput", "input")
+    c = g.add("Conv2d", "conv", out_channels="(width + in_channels) // 2 * 2", kernel_size=1, padding=0)
+    o = g.add("BlockOutput", "output")
+    g.chain(i, c, o)
+    p.add_block(inner)
+    outer = BlockDef("Outer", {"width": BlockParam("int", 8), "grow": BlockParam("int", 2)})
+    g = outer.graph
+    i = g.add("BlockInput", "input")
+    a = g.add("block:Inner", "first", width="width * grow")
+    b = g.add("block:Inner", "second", width="width - 2")
+    cat = g.add("Concat", "cat")
+    o = g.add("BlockOutput", "output")
+    g.chain(i, a, b)
+    g.connect(b, cat, 0)
+    g.connect(i, cat, 1)
+    g.connect(cat, o)
+    p.add_block(outer)
+    G = p.graph
+    x = G.add("Input", "input", shape=[3, 8, 8])
+    prev = x
+    for k, w in enumerate([4, 6, 10]):
+        n = G.add("block:Outer", f"outer{k}", width=w, grow=k + 1)
+        G.connect(prev, n)
+        prev = n
+    G.chain(prev, G.add("Output", "output"))
+    an = analyze(p)
+    assert an.valid, [d.message for d in an.diagnostics]
+    e = emit(p, an)
+    assert "Inner(in_channels, width * grow)" in e.source
+    m = build_module(p)
+    assert _n_params(m) == an.total_params
+    assert tuple(m(torch.randn(2, 3, 8, 8)).shape[1:]) == an.output_shape
+
+
+# ------------------------------------------------------------------ init and frozen
+def test_init_rules():
+    p = make("resnet20")
+    g = p.graph
+    fc = g.node_by_name("fc")
+    g.set_param(fc.id, "init", "zeros")
+    conv1 = g.node_by_name("conv1")
+    g.set_param(conv1.id, "bias", True)
+    g.set_param(conv1.id, "bias_init", -2.0)
+    bn2 = p.blocks["BasicBlock"].graph.node_by_name("bn2")
+    p.blocks["BasicBlock"].graph.set_param(bn2.id, "zero_init", True)
+    src = emit(p).source
+    assert 'nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")' in src
+    torch.manual_seed(0)
+    m = build_module(p)
+    assert torch.all(m.fc.weight == 0) and torch.all(m.fc.bias == 0)
+    assert torch.all(m.conv1.bias == -2.0)
+    assert torch.all(m.layer1[0].bn2.weight == 0) and torch.all(m.layer1[0].bn1.weight == 1)
+    std = m.layer2[0].conv1.weight.std().item()
+    fan_out = 32 * 9
+    assert abs(std - (2 / fan_out) ** 0.5) < 0.2 * (2 / fan_out) ** 0.5
+
+
+def test_torch_default_conv_in_a_kaiming_network_is_reset():
+    p = make("resnet20")
+    g = p.graph
+    g.set_param(g.node_by_name("conv1").id, "init", "torch_default")
+    assert "self.conv1.reset_parameters()" in emit(p).source
+    build_module(p)
+
+
+def test_frozen_nodes_do_not_train():
+    p = make("resnet20")
+    g = p.graph
+    g.set_node_field(g.node_by_name("conv1").id, "frozen", True)
+    first = p.graph.nodes[p.graph.stages[0].nodes[0]]
+    g.set_node_field(first.id, "frozen", True)
+    e = emit(p)
+    assert set(e.frozen) == {"conv1", "layer1.0"}
+    m = build_module(p, emitted=e)
+    a = analyze(p)
+    assert _n_params(m, trainable=True) == a.trainable_params < a.total_params
+    assert not m.conv1.weight.requires_grad and m.bn1.weight.requires_grad
+
+
+# ------------------------------------------------------------------ semantics
+def test_inplace_relu_never_overwrites_a_value_needed_later():
+    p = Project("preact-ish")
+    g = p.graph
+    x = g.add("Input", "input", shape=[4, 6, 6])
+    conv = g.add("Conv2d", "conv", out_channels=4)
+    relu = g.add("ReLU", "relu")  # inplace by default; its input feeds the Add too
+    conv2 = g.add("Conv2d", "conv2", out_channels=4)
+    add = g.add("Add", "add")
+    out = g.add("Output", "output")
+    g.chain(x, conv, relu, conv2, add, out)
+    g.connect(conv, add, 1, kind="shortcut")
+    src = emit(p).source
+    assert "self.relu = nn.ReLU()" in src
+    torch.manual_seed(0)
+    m = build_module(p).eval()
+    t = torch.randn(2, 4, 6, 6)
+    c = m.conv(t)
+    want = m.conv2(torch.relu(c)) + c
+    assert torch.allclose(m(t), want)
+
+
+def test_helpers_layer_norm_2d_and_learnable_add():
+    p = Project("helpers")
+    g = p.graph
+    x = g.add("Input", "input", shape=[4, 5, 5])
+    ln = g.add("LayerNorm2d", "norm")
+    conv = g.add("Conv2d", "conv", out_channels=4, padding=1)
+    add = g.add("Add", "add", weights="learnable", weight_values=[0.5, 2.0])
+    fixed = g.add("Add", "mix", weights="fixed", weight_values=[1.0, 0.25])
+    out = g.add("Output", "output")
+    g.chain(x, ln, conv, add, fixed, out)
+    g.connect(ln, add, 1, kind="shortcut")
+    g.connect(x, fixed, 1, kind="shortcut")
+    e = emit(p)
+    assert e.helpers == ("LayerNorm2d", "WeightedAdd")
+    assert "out = 1.0 * out + 0.25 * x" in e.source
+    m = build_module(p).eval()
+    assert m.add.weight.tolist() == [0.5, 2.0]
+    t = torch.randn(2, 4, 5, 5)
+    n = nn.functional.layer_norm(t.permute(0, 2, 3, 1), (4,), m.norm.weight, m.norm.bias, 1e-6).permute(0, 3, 1, 2)
+    want = 1.0 * (0.5 * m.conv(n) + 2.0 * n) + 0.25 * t
+    assert torch.allclose(m(t), want, atol=1e-6)
+    assert _n_params(m) == analyze(p).total_params
+
+
+def test_source_is_checked_before_use(monkeypatch):
+    real = emitter_mod._Emitter.add_imports
+
+    def evil(source):
+        return real(source) + "import os\n"
+    monkeypatch.setattr(emitter_mod._Emitter, "add_imports", staticmethod(evil))
+    with pytest.raises(UserError, match="never writes"):
+        emit(resnet20())
