@@ -129,7 +129,7 @@ QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c.muted}; 
     background: {c.base}; }}
 QCheckBox::indicator:hover {{ border-color: {c.accent}; }}
 QCheckBox::indicator:checked {{ background: {c.accent}; border-color: {c.accent}; image: url({CHECK_SVG}); }}
-QAbstractSpinBox {{ padding-right: 6px; }}
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0px; border: none; }}
 QFrame#welcomeBar {{ background: {c.selection}; border-bottom: 1px solid {c.border}; }}
 QFrame#welcomeBar QPushButton {{ padding: 3px 10px; }}
 QSplitter::handle {{ background: {c.border}; }}

@@ -399,7 +399,7 @@ class MainWindow(QMainWindow):
         if fn is not None:
             fn()
 
-    def frame_readable(self, min_zoom: float = 0.6) -> None:
+    def frame_readable(self, min_zoom: float = 0.8) -> None:
         """Frame the graph, but never below ``min_zoom``: a tall network then shows its top
         (the input, the stem, the first blocks) at a size one can read, as an opened file should."""
         view = self._view()
@@ -547,21 +547,26 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
     names = ["problems", "code", "summary", "training"]
     if tab in names:
         window.show_bottom_tab(names.index(tab))
+        if tab in ("code", "summary"):
+            window.resizeDocks([window.bottom_dock], [430], Qt.Orientation.Vertical)
     elif window.document.analysis is not None and not window.document.analysis.valid:
         window.show_bottom_tab(0)
     window.show()
-    select = os.environ.get("SKIPWIRE_SELECT")
-    if select:
-        node = window.document.project.graph.node_by_name(select)
-        if node is not None:
-            window.document.set_selection(None, [node.id], [])
     for _ in range(3):
         app.processEvents()
     window.frame_readable()
+    select = os.environ.get("SKIPWIRE_SELECT")
+    node = window.document.project.graph.node_by_name(select) if select else None
+    if node is not None:
+        window.document.set_selection(None, [node.id], [])
+        window.document.request_focus(None, node.id)
     deadline = time.time() + 1.0
     while time.time() < deadline:  # let debounced panels (code) settle
         app.processEvents()
         time.sleep(0.02)
+    if tab == "code":
+        window.code_panel.scroll_to("class BasicBlock") or window.code_panel.scroll_to("class ")
+        app.processEvents()
     if os.environ.get("SKIPWIRE_TIMING"):
         sys.stderr.write(f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n")
     image = window.grab()

@@ -201,6 +201,16 @@ class CodePanel(QWidget):
             self.stack.setCurrentWidget(self.message)
             self.caption.setText("model.py · not generated")
 
+    def scroll_to(self, text: str) -> bool:
+        """Put the first line containing ``text`` at the top of the view."""
+        doc = self.editor.document()
+        found = doc.find(text)
+        if found.isNull():
+            return False
+        bar = self.editor.verticalScrollBar()
+        bar.setValue(found.blockNumber())
+        return True
+
     def copy(self) -> None:
         if self.source:
             QGuiApplication.clipboard().setText(self.source)

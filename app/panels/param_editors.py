@@ -165,7 +165,6 @@ class ParamField(QWidget):
             w.setValue(value)
             w.setKeyboardTracking(False)  # valueChanged on Enter, focus out or an arrow step
             w.setAlignment(Qt.AlignmentFlag.AlignRight)
-            w.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)  # arrow keys and the wheel still step
             w.setCorrectionMode(QSpinBox.CorrectionMode.CorrectToPreviousValue)
             w.valueChanged.connect(self._commit)
             w.lineEdit().textEdited.connect(self._check_spin_text)
