@@ -327,11 +327,15 @@ def test_kernel_larger_than_input():
 
 
 def test_zero_size():
-    # a stride-2 stack from 4x4 reaches 1x1, then a padded 3x3 pool with stride 2 keeps 1x1;
-    # a 2x2 pool without padding on 1x1 is "kernel too large"; a zero-size result via Adaptive is impossible,
-    # so reach zero through ChannelSlice-free arithmetic: conv 3x3 on 2x2 without padding.
-    p, _ = net(("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 0}), input=(3, 2, 2))
-    assert codes(p) & {"kernel_too_large", "zero_size"}
+    """A size that would reach zero is reported at the node that shrinks it, naming the sizes.
+
+    The shape rules catch it first as kernel_too_large (the window does not fit); the
+    generic zero_size check after every rule is a safety net no built-in layer reaches.
+    """
+    p, nodes = net(("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}),
+                   ("MaxPool2d", {"kernel_size": 2}), ("MaxPool2d", {"kernel_size": 2}), input=(3, 4, 4))
+    (d,) = analyze(p).errors
+    assert d.code == "kernel_too_large" and d.node == nodes[3].id and "larger than its input 1x1" in d.message
 
 
 def test_groups_not_dividing_channels():
