@@ -1,0 +1,52 @@
+"""``export`` and ``import`` subcommands (main.py dispatches here).
+
+Each ``cmd_*`` returns the exit code; problems are raised as UserError, which
+main.py prints as one plain message (exit 2 bad input, 1 invalid project).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from codegen.export import export
+    from graph.projectfile import load_project
+
+    project = load_project(args.file)
+    fmt = getattr(args, "format", None) or "module"
+    result = export(project, args.output, fmt, getattr(args, "weights", None))
+    detail = ""
+    if fmt == "onnx" and isinstance(result, dict):
+        diff = result.get("max_abs_diff")
+        detail = " (onnx.checker passed" + (f"; onnxruntime matches torch to {diff:.1e})" if diff is not None else ")")
+    elif fmt == "torchscript" and isinstance(result, dict):
+        detail = f" (torch.jit.{result['method']}; reloaded output matches to {result['max_abs_diff']:.1e})"
+    sys.stdout.write(f"wrote {args.output}: {fmt}{detail}\n")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from codegen.fx_import import import_target
+    from graph.projectfile import save_project
+    from graph.shapes import analyze
+
+    shape = None
+    if getattr(args, "input", None):
+        from graph.templates import parse_input_shape
+
+        shape = tuple(parse_input_shape(args.input))
+    result = import_target(args.target, shape)
+    for warning in result.warnings:
+        sys.stderr.write(f"skipwire: warning: {warning}\n")
+    analysis = analyze(result.project)
+    save_project(result.project, args.output)
+    blocks = len(result.project.blocks)
+    sys.stdout.write(f"wrote {args.output}: {result.project.name}, {analysis.total_params:,} parameters, "
+                     f"{len(result.project.graph.nodes)} nodes, {blocks} block definition(s), "
+                     f"output {'x'.join(map(str, analysis.output_shape or ()))}\n")
+    return 0
+
+
+__all__ = ["cmd_export", "cmd_import"]
