@@ -40,6 +40,9 @@ from graph.errors import UserError
 from training.config import TrainConfig
 
 
+PLOT_INTERVAL_MS = 250
+
+
 class TrainingPanel(QWidget):
     open_project_requested = Signal(str)  # a run's project.json, to open in the editor
 
@@ -56,6 +59,10 @@ class TrainingPanel(QWidget):
         self._last_list_refresh = 0.0
         self._started_at = 0.0
         self.last_error = ""
+        self._plot_timer = QTimer(self)
+        self._plot_timer.setSingleShot(True)
+        self._plot_timer.setInterval(PLOT_INTERVAL_MS)
+        self._plot_timer.timeout.connect(self._refresh_plots)
 
         # ----- left: settings and controls
         self.form = SettingsForm()
@@ -314,6 +321,15 @@ class TrainingPanel(QWidget):
         job = self.controller.current
         if job is not None and job.key == key:
             self._show_progress(job, run)
+        self._schedule_plot_refresh()
+
+    def _schedule_plot_refresh(self) -> None:
+        """Redraw the plots at most every PLOT_INTERVAL_MS: a redraw of six plots costs tens of ms
+        in software rendering, the drain ticks come every 50 ms."""
+        if not self._plot_timer.isActive():
+            self._plot_timer.start()
+
+    def _refresh_plots(self) -> None:
         if self.plots is not None:
             self.plots.refresh(self.store, self._shown())
 

@@ -96,9 +96,17 @@ class TrainingPlots(QWidget):
             self.plots[name] = p
             if name != "loss":
                 p.setXLink(self.plots["loss"])
+        # Ranges are set here, not by pyqtgraph's auto-range: it would move every axis on every update
+        # (new minimum, longer run), and re-laying out and re-drawing 12 axes is what makes a redraw
+        # slow. The x range spans the planned run; y ranges snap to round bounds with hysteresis.
+        for p in self.plots.values():
+            p.vb.disableAutoRange()
+        self._yr: dict[str, tuple[float, float]] = {}
+        self._xr: tuple[float, float] | None = None
         self.plots["lr"].setLogMode(y=True)
         self.plots["grad"].setLogMode(y=True)
         self.plots["acc"].setYRange(0, 1, padding=0.02)
+        self._yr["acc"] = (0.0, 1.0)
         self.plots["acc"].getAxis("left").setTickSpacing(0.2, 0.1)
         self.legends = {}
         for name, offset in (("loss", (-8, 8)), ("acc", (-8, -8)), ("grad", (8, -8))):
@@ -138,6 +146,7 @@ class TrainingPlots(QWidget):
 
     def set_x_mode(self, mode: str) -> None:
         self.x_mode = mode
+        self._xr = None
         self._versions.clear()
         self._heat_version = None
         self._update_x_label()
@@ -163,9 +172,82 @@ class TrainingPlots(QWidget):
         for k in keys:
             self._refresh_run(store.get(k), run_color(store.color_index(k)))
         self._refresh_heatmap(store)
-        top = max((max(store.get(k).throughput.ys or [0]) for k in keys), default=0)
-        if top > 0:
-            self.plots["throughput"].setYRange(0, top * 1.08, padding=0)
+        self._fit_ranges(store, keys)
+
+    # ----- ranges -------------------------------------------------------------
+    def reset_ranges(self) -> None:
+        """Forget the ranges (after the user zoomed, or the x-axis mode changed)."""
+        self._xr = None
+        self._yr = {"acc": (0.0, 1.0)}
+        if self._store is not None:
+            self._fit_ranges(self._store, self._keys)
+
+    def _fit_ranges(self, store: RunStore, keys: list[str]) -> None:
+        runs = [store.get(k) for k in keys]
+        ext = 0.0
+        for run in runs:
+            end = float(run.total_steps or 0)
+            for c in run.curves().values():
+                last = c.last()
+                if last is not None:
+                    end = max(end, last[0])
+            if self.x_mode == "epochs" and run.steps_per_epoch:
+                end /= run.steps_per_epoch
+            ext = max(ext, end)
+        if ext > 0 and self._xr != (0.0, ext):
+            self._xr = (0.0, ext)
+            self.plots["loss"].setXRange(0, ext, padding=0.02)
+
+        def span(curves, positive=False):
+            lo, hi = math.inf, -math.inf
+            for c in curves:
+                ys = c.ys
+                if ys:
+                    lo, hi = min(lo, min(ys)), max(hi, max(ys))
+                if c._pending:
+                    pys = [y for _, y in c._pending]
+                    lo, hi = min(lo, min(pys)), max(hi, max(pys))
+            if positive:
+                lo = max(lo, 1e-12)
+            return (lo, hi) if lo <= hi else None
+
+        r = span([c for run in runs for c in (run.loss, run.train_loss, run.val_loss)])
+        if r:
+            self._fit_linear("loss", min(0.0, r[0]), r[1])
+        r = span([run.throughput for run in runs])
+        if r:
+            self._fit_linear("throughput", 0.0, r[1])
+        r = span([run.lr for run in runs], positive=True)
+        if r:
+            self._fit_log("lr", r[0], r[1])
+        lo, hi = math.inf, -math.inf
+        for run in runs:
+            for col in run.grads.columns:
+                vals = [v for v in col if v is not None and v > 0]
+                if vals:
+                    lo, hi = min(lo, min(vals)), max(hi, max(vals))
+        if lo <= hi:
+            self._fit_log("grad", lo, hi)
+
+    def _fit_linear(self, name: str, lo: float, hi: float) -> None:
+        cur = self._yr.get(name)
+        if cur and cur[0] <= lo and hi <= cur[1] and (hi - lo) > 0.45 * (cur[1] - cur[0]):
+            return
+        top = _nice_ceil(hi * 1.05 if hi > 0 else hi + 1)
+        bottom = 0.0 if lo >= 0 else -_nice_ceil(-lo * 1.05)
+        if top <= bottom:
+            top = bottom + 1
+        self._yr[name] = (bottom, top)
+        self.plots[name].setYRange(bottom, top, padding=0)
+
+    def _fit_log(self, name: str, lo: float, hi: float) -> None:
+        a, b = math.log10(lo), math.log10(hi)
+        cur = self._yr.get(name)
+        if cur and cur[0] <= a and b <= cur[1] and (b - a) > (cur[1] - cur[0]) - 2.5:
+            return
+        bottom, top = math.floor(a - 0.05), math.ceil(b + 0.05)
+        self._yr[name] = (bottom, top)
+        self.plots[name].setYRange(bottom, top, padding=0)
 
     def curve(self, key: str, what: str) -> pg.PlotDataItem | None:
         """The item drawing ``what`` (loss, loss_smooth, train_loss, val_loss, train_acc, val_acc, lr,
@@ -196,7 +278,9 @@ class TrainingPlots(QWidget):
             if symbol:
                 kw = {"symbol": symbol, "symbolSize": style.pop("symbolSize", 6), "symbolPen": pg.mkPen(c),
                           "symbolBrush": pg.mkBrush(c if style.pop("filled", True) else QColor(0, 0, 0, 0))}
-            item = pg.PlotDataItem([], [], pen=pen, **kw)
+            item = pg.PlotDataItem([], [], pen=pen, skipFiniteCheck=True, **kw)
+            item.setDownsampling(auto=True, method="peak")  # to the plot's pixel width
+            item.setClipToView(True)
             item.setZValue(style.pop("z", 0))
             self.plots[plot].addItem(item)
             self._items[(key, what)] = item
@@ -220,10 +304,10 @@ class TrainingPlots(QWidget):
         self._set(run, "loss_smooth", "loss", color, xs, smooth(ys, self.smoothing, run.loss.bucket),
                   (run.loss.version, spe, self.smoothing), width=2.2, z=5)
         for what, plot, style in (
-            ("train_loss", "loss", {"width": 1.2, "dash": Qt.PenStyle.DotLine, "symbol": "o", "symbolSize": 4}),
+            ("train_loss", "loss", {"width": 1.2, "dash": Qt.PenStyle.DotLine}),
             ("val_loss", "loss", {"width": 1.8, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
                                       "filled": False, "z": 6}),
-            ("train_acc", "acc", {"width": 1.2, "dash": Qt.PenStyle.DotLine, "symbol": "o", "symbolSize": 4}),
+            ("train_acc", "acc", {"width": 1.4, "dash": Qt.PenStyle.DotLine}),
             ("val_acc", "acc", {"width": 2.2, "symbol": "o", "symbolSize": 6, "z": 5}),
             ("lr", "lr", {"width": 1.8}),
         ):
@@ -278,11 +362,9 @@ class TrainingPlots(QWidget):
         import numpy as np
 
         n_layers, n_steps = len(g.layers), len(g.columns)
-        img = np.full((n_layers, n_steps), np.nan, dtype=np.float32)
-        for j, col in enumerate(g.columns):
-            for i, v in enumerate(col[:n_layers]):
-                if v is not None and v > 0 and math.isfinite(v):
-                    img[i, j] = math.log10(v)
+        raw = np.array([col[:n_layers] + [None] * (n_layers - len(col)) for col in g.columns], dtype=float).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            img = np.where(raw > 0, np.log10(np.where(raw > 0, raw, 1.0)), np.nan).astype(np.float32)
         finite = img[np.isfinite(img)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if hi - lo < 1e-6:
@@ -349,6 +431,17 @@ class TrainingPlots(QWidget):
                 rows.append(f"<span style='color:{color}'>■</span> <span style='color:{self._text}'>"
                             f"{run.label}: {vals}</span>")
         return " &nbsp; ".join(rows) if len(rows) > 1 else ""
+
+
+def _nice_ceil(v: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 times a power of ten that is >= v."""
+    if v <= 0:
+        return 1.0
+    e = 10 ** math.floor(math.log10(v))
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if m * e >= v * (1 - 1e-9):
+            return m * e
+    return 10 * e
 
 
 def _fmt(v: float | None, kind: str) -> str | None:
