@@ -50,21 +50,21 @@ class CanvasTheme:
         return c
 
     def projection_color(self, projection: str) -> QColor:
-        return QColor(self.projection.get(projection, self.projection["identity"]))
+        return QColor(self.projection.get(projection) or self.projection["identity"])
 
     def header_color(self, category: str) -> QColor:
         return mix(QColor(self.card), category_color(category), self.header_mix)
 
 
 DARK = CanvasTheme(
-    "dark", background="#1a1d23", grid_minor="#23272f", grid_major="#2b303a",
+    "dark", background="#1a1d23", grid_minor="#1f2228", grid_major="#262a32",
     card="#262a32", card_border="#3a404b", header_mix=0.42, text="#e6e8ec", text_muted="#a3a9b5",
-    badge="#1b1e24", badge_text="#b9c3d3", edge="#7f8795", edge_label="#8d94a1", selection="#ffd166",
+    badge="#1b1e24", badge_text="#b9c3d3", edge="#7f8795", edge_label="#7c8391", selection="#ffd166",
     error="#ff5a52", warning="#f0b03c", port="#aab1bd", port_ok="#7cd992", minimap="#e614161b",
     minimap_view="#4c8dff")
 LIGHT = CanvasTheme(
-    "light", background="#f4f5f7", grid_minor="#e6e8ec", grid_major="#d8dce2",
-    card="#ffffff", card_border="#c9ced6", header_mix=0.30, text="#1e222a", text_muted="#5d6470",
+    "light", background="#f5f6f8", grid_minor="#eceef1", grid_major="#e0e3e8",
+    card="#ffffff", card_border="#c9ced6", header_mix=0.34, text="#1e222a", text_muted="#5d6470",
     badge="#eef1f5", badge_text="#3b4452", edge="#7a828f", edge_label="#6b7280", selection="#2f6fdf",
     error="#d93025", warning="#b7791f", port="#6b7280", port_ok="#1e9e4a", minimap="#e6ffffff",
     minimap_view="#2f6fdf",

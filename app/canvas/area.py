@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
@@ -36,6 +36,14 @@ class CanvasArea(QWidget):
         self.breadcrumb.linkActivated.connect(self._on_crumb)
         cl.addWidget(self.breadcrumb)
         cl.addStretch(1)
+        self.instance_label = QLabel("Shapes of", crumb_bar)
+        self.instance_box = QComboBox(crumb_bar)
+        self.instance_box.setToolTip("A block definition serves several instances; shapes and shortcut "
+                                     "projections on this tab are those of the chosen instance.")
+        self.instance_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.instance_box.activated.connect(self._on_instance_chosen)
+        cl.addWidget(self.instance_label)
+        cl.addWidget(self.instance_box)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.setTabsClosable(True)
@@ -48,8 +56,10 @@ class CanvasArea(QWidget):
         document.focus_requested.connect(self.focus_node)
         document.blocks_changed.connect(self._on_blocks_changed)
         document.project_replaced.connect(self._on_project_replaced)
+        document.analysis_changed.connect(lambda _a: self._update_instances())
         self._open(None)
         self._update_breadcrumb()
+        self._update_instances()
 
     # ----- tabs ---------------------------------------------------------------------------------
     def _open(self, block: str | None) -> GraphView:
@@ -127,6 +137,7 @@ class CanvasArea(QWidget):
 
     def _on_current_changed(self, _index: int) -> None:
         self._update_breadcrumb()
+        self._update_instances()
         view = self.current_view()
         if view is not None:
             self.current_changed.emit(view.block)
@@ -139,6 +150,37 @@ class CanvasArea(QWidget):
         else:
             self.breadcrumb.setText(f"<a href='network' style='color:{muted}; text-decoration:none'>{NETWORK}</a>"
                                     f" <span style='color:{muted}'>\u203a</span> <b>{view.block}</b>")
+
+    def _update_instances(self) -> None:
+        view = self.current_view()
+        block = view.block if view is not None else None
+        self.instance_box.blockSignals(True)
+        self.instance_box.clear()
+        if block is not None:
+            scene = view.graph_scene()
+            paths = [p for p, _ in scene.instances(self.document.analysis)]
+            for p in paths:
+                self.instance_box.addItem(p, p)
+            if scene.instance not in paths:
+                scene.instance = None
+            current = scene.instance or (paths[0] if paths else None)
+            if current is not None:
+                self.instance_box.setCurrentIndex(paths.index(current))
+            if not paths:
+                self.instance_box.addItem("no instance in the network", None)
+        self.instance_box.blockSignals(False)
+        self.instance_box.setVisible(block is not None)
+        self.instance_label.setVisible(block is not None)
+
+    def _on_instance_chosen(self, index: int) -> None:
+        self.show_instance(self.instance_box.itemData(index))
+
+    def show_instance(self, path: str | None) -> None:
+        """Block tabs: show the shapes of the instance at ``path`` (e.g. "layer2_0")."""
+        view = self.current_view()
+        if view is not None and view.block is not None:
+            view.graph_scene().set_instance(path)
+            self._update_instances()
 
     def _on_crumb(self, link: str) -> None:
         if link == "network":

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from app.canvas.node_item import WIDTH
 from app.theme import CanvasTheme, mono_font
 
-LOD_LABELS = 0.45
+LOD_LABELS = 0.6
 ARC_GAP = 56.0
 
 
@@ -34,6 +34,7 @@ class EdgeItem(QGraphicsItem):
         self._chip_at = QPointF()
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(0)
         src.edges.add(self)
         dst.edges.add(self)

@@ -9,15 +9,20 @@ canvas routes them as arcs to the right of the column. Pure Python (no Qt).
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from graph.model import Graph
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ROW = 110.0  # same spacing as graph.templates.common
 COLUMN = 260.0
 
 
 def _dag(graph: Graph) -> nx.DiGraph:
+    import networkx as nx  # ~0.45 s to import: only when a layout is computed, never at start-up
+
     g = nx.DiGraph()
     g.add_nodes_from(graph.nodes)
     for e in graph.edges.values():
@@ -33,6 +38,8 @@ def auto_layout(graph: Graph) -> dict[str, list[float]]:
     """Positions (top-left of each card) for every node of ``graph``."""
     if not graph.nodes:
         return {}
+    import networkx as nx
+
     g = _dag(graph)
     order = list(nx.lexicographical_topological_sort(g, key=list(graph.nodes).index))
     chain = nx.dag_longest_path(g, topo_order=order) if g.number_of_edges() else [order[0]]

@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from app.canvas.node_item import HEIGHT, WIDTH
+from app.theme import category_color
 
 
 class Minimap(QWidget):
@@ -52,12 +53,21 @@ class Minimap(QWidget):
         for item in scene.nodes.values():
             r = QRectF(item.pos().x() * s + off.x(), item.pos().y() * s + off.y(),
                        max(2.0, WIDTH * s), max(1.5, HEIGHT * s))
-            c = QColor(theme.error) if item.errors else theme.header_color(item.category).lighter(130)
+            c = QColor(theme.error) if item.errors else category_color(item.category)
             p.setBrush(c)
             p.drawRect(r)
         p.end()
         self._pixmap = pm
+        self.update_visibility()
         self.update()
+
+    def update_visibility(self) -> None:
+        """Shown only while part of the graph lies outside the view."""
+        if self._world.isEmpty():
+            self.setVisible(False)
+            return
+        vis = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        self.setVisible(not vis.contains(self._world.adjusted(30, 30, -30, -30)))
 
     def paintEvent(self, event) -> None:
         scene = self.view.graph_scene()

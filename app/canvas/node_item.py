@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from app.canvas.port_item import PortItem
+from app.canvas.port_item import LOD_PORTS, PortItem, paint_label, paint_resting
 from app.theme import CanvasTheme, mono_font, ui_font
 
 WIDTH = 192.0
@@ -96,9 +96,12 @@ class NodeItem(QGraphicsItem):
 
     @staticmethod
     def input_x(index: int, count: int) -> float:
-        if count <= 1:
+        """Input 1 (the main path) in the middle; the others to its right, where shortcuts arrive."""
+        if count <= 1 or index == 0:
             return WIDTH / 2
-        return WIDTH * (index + 1) / (count + 1)
+        if count == 2:
+            return WIDTH * 0.78
+        return WIDTH * (0.62 + 0.3 * (index - 1) / (count - 2))
 
     def ports(self) -> list[PortItem]:
         return self.in_ports + ([self.out_port] if self.out_port is not None else [])
@@ -205,6 +208,16 @@ class NodeItem(QGraphicsItem):
             painter.setPen(t.color("text_muted"))
             painter.drawText(body, Qt.AlignmentFlag.AlignVCenter,
                              QFontMetricsF(sfont).elidedText(self.summary, Qt.TextElideMode.ElideRight, body.width()))
+
+        # resting ports (hovered or highlighted ones paint themselves on top)
+        if lod >= LOD_PORTS:
+            for p in self.ports():
+                paint_resting(painter, t, p.pos())
+                if p.label and lod >= 0.7:
+                    painter.save()
+                    painter.translate(p.pos())
+                    paint_label(painter, t, p.label)
+                    painter.restore()
 
         # error / warning badge, top right
         if self.errors or self.warnings:

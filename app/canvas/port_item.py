@@ -14,6 +14,7 @@ from app.theme import mono_font
 
 RADIUS = 4.5
 HOVER_RADIUS = 6.5
+LOD_PORTS = 0.35
 
 
 class PortItem(QGraphicsItem):
@@ -62,9 +63,11 @@ class PortItem(QGraphicsItem):
         return self.scenePos()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.state == "normal" and not self._hover:
+            return  # the node's cached painting draws resting ports (see NodeItem.paint)
         theme = self.node_item.theme
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < 0.35:
+        if lod < LOD_PORTS:
             return
         grow = self._hover or self.state == "ok"
         r = HOVER_RADIUS if grow else RADIUS
@@ -76,7 +79,18 @@ class PortItem(QGraphicsItem):
         painter.setBrush(color)
         painter.drawEllipse(QPointF(0, 0), r, r)
         if self.label and lod >= 0.7:
-            painter.setFont(mono_font(9))
-            painter.setPen(theme.color("text_muted"))
-            painter.drawText(QRectF(-r - 16, -r - 16, 14, 14), Qt.AlignmentFlag.AlignRight
-                             | Qt.AlignmentFlag.AlignBottom, self.label)
+            paint_label(painter, theme, self.label)
+
+
+def paint_label(painter: QPainter, theme, label: str) -> None:
+    """A port's name (Gate's h, t, x) just above-left of it, in the port's coordinates."""
+    painter.setFont(mono_font(9))
+    painter.setPen(theme.color("text_muted"))
+    painter.drawText(QRectF(-HOVER_RADIUS - 16, -HOVER_RADIUS - 16, 14, 14), Qt.AlignmentFlag.AlignRight
+                     | Qt.AlignmentFlag.AlignBottom, label)
+
+
+def paint_resting(painter: QPainter, theme, at: QPointF) -> None:
+    painter.setPen(QPen(theme.color("card"), 1.5))
+    painter.setBrush(theme.color("port"))
+    painter.drawEllipse(at, RADIUS, RADIUS)

@@ -11,11 +11,12 @@ from app.canvas.edge_item import EdgeItem
 from app.canvas.labels import node_summary, shortcut_chip
 from app.canvas.layout import place_missing
 from app.canvas.node_item import NodeItem
+from app.canvas.stage_item import StageItem
 from app.composite import has_output, num_inputs
 from app.theme import CanvasTheme, get_theme
 from graph import edits as E
 from graph import registry
-from graph.shapes import GraphInfo, ShortcutInfo, fmt, iter_graph_infos
+from graph.shapes import GraphInfo, ShortcutInfo, fmt
 
 
 def category_of(type_name: str) -> str:
@@ -33,6 +34,8 @@ class GraphScene(QGraphicsScene):
         self.theme = theme or get_theme("dark")
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[str, EdgeItem] = {}
+        self.stages: dict[str, StageItem] = {}
+        self.instance: str | None = None  # block tabs: whose shapes to show (None: the first instance)
         self._syncing_selection = False
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.model_event.connect(self._on_model_event)
@@ -59,6 +62,7 @@ class GraphScene(QGraphicsScene):
         self.clear()
         self.nodes.clear()
         self.edges.clear()
+        self.stages.clear()
         if not self.is_alive():
             return
         g = self.graph
@@ -149,6 +153,25 @@ class GraphScene(QGraphicsScene):
             item = self.nodes.get(node_id)
             if item is not None and node_id in pos:
                 item.move_to(*pos[node_id])
+        self.refresh_stages()
+
+    def refresh_stages(self) -> None:
+        """Bands behind each stage's nodes (rebuilt from the model's stages; a few items)."""
+        wanted = {s.name: s for s in self.graph.stages if any(n in self.nodes for n in s.nodes)}
+        for name in [n for n in self.stages if n not in wanted]:
+            self.removeItem(self.stages.pop(name))
+        for name, stage in wanted.items():
+            item = self.stages.get(name)
+            if item is None:
+                item = self.stages[name] = StageItem(name, self.theme)
+                self.addItem(item)
+            ids = [n for n in stage.nodes if n in self.nodes]
+            rect = QRectF()
+            for n in ids:
+                rect = rect.united(self.nodes[n].sceneBoundingRect().adjusted(4, 4, -8, -4))
+            types = {self.graph.nodes[n].type for n in ids}
+            kind = next(iter(types)).split(":")[-1] if len(types) == 1 else None
+            item.set_nodes(rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes")
 
     def sync_positions(self) -> None:
         """Place items whose stored position differs (AddNode stores it after announcing the node)."""
@@ -161,26 +184,34 @@ class GraphScene(QGraphicsScene):
                 item.move_to(p[0], p[1])
 
     # ----- analysis: shapes, shortcut chips, errors ---------------------------------------------
+    def instances(self, analysis) -> list[tuple[str, GraphInfo]]:
+        """Block tabs: every instance of the block in the network, as (module path, its GraphInfo)."""
+        return block_instances(analysis, self.block) if self.block is not None else []
+
     def graph_info(self, analysis) -> GraphInfo | None:
-        return analysis.root if self.block is None else analysis.block_infos.get(self.block)
+        if self.block is None:
+            return analysis.root
+        if self.instance is not None:
+            for path, info in self.instances(analysis):
+                if path == self.instance:
+                    return info
+        return analysis.block_infos.get(self.block)
+
+    def set_instance(self, path: str | None) -> None:
+        """Show the shapes (and shortcut projections) of one instance of the block."""
+        if path != self.instance:
+            self.instance = path
+            self._on_analysis(self.document.analysis)
 
     def _shortcut_infos(self, analysis) -> dict[str, ShortcutInfo]:
-        """Per shortcut edge, an instance where it projects (a block's first instance may not)."""
         info = self.graph_info(analysis)
-        found: dict[str, ShortcutInfo] = dict(info.shortcuts) if info is not None else {}
-        if self.block is not None:
-            for gi in iter_graph_infos(analysis.root):
-                if gi.block != self.block:
-                    continue
-                for eid, si in gi.shortcuts.items():
-                    if eid not in found or (found[eid].applied == "identity" and si.applied != "identity"):
-                        found[eid] = si
-        return found
+        return dict(info.shortcuts) if info is not None else {}
 
     def _on_analysis(self, analysis) -> None:
         if not self.is_alive():
             return
         self.sync_positions()
+        self.refresh_stages()
         info = self.graph_info(analysis)
         node_err: dict[str, list[str]] = {}
         node_warn: dict[str, list[str]] = {}
@@ -209,10 +240,13 @@ class GraphScene(QGraphicsScene):
 
     # ----- selection <-> document ------------------------------------------------------------------
     def selected_node_ids(self) -> list[str]:
-        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+        """Selected nodes in the graph's order (selectedItems' order is arbitrary)."""
+        chosen = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        return [n for n in self.graph.nodes if n in chosen] if chosen and self.is_alive() else []
 
     def selected_edge_ids(self) -> list[str]:
-        return [i.edge_id for i in self.selectedItems() if isinstance(i, EdgeItem)]
+        chosen = {i.edge_id for i in self.selectedItems() if isinstance(i, EdgeItem)}
+        return [e for e in self.graph.edges if e in chosen] if chosen and self.is_alive() else []
 
     def _on_scene_selection(self) -> None:
         if self._syncing_selection:
@@ -244,7 +278,7 @@ class GraphScene(QGraphicsScene):
     # ----- look ------------------------------------------------------------------------------------
     def set_theme(self, theme: CanvasTheme) -> None:
         self.theme = theme
-        for item in list(self.nodes.values()) + list(self.edges.values()):
+        for item in list(self.nodes.values()) + list(self.edges.values()) + list(self.stages.values()):
             item.set_theme(theme)
 
     def nodes_rect(self, node_ids=None) -> QRectF:
@@ -257,3 +291,21 @@ class GraphScene(QGraphicsScene):
             if inside and e.is_shortcut:
                 rect = rect.united(e.sceneBoundingRect())
         return rect
+
+
+def block_instances(analysis, block: str) -> list[tuple[str, GraphInfo]]:
+    """(module-style path, GraphInfo) of every instance of ``block``, in network order."""
+    out: list[tuple[str, GraphInfo]] = []
+
+    def walk(info: GraphInfo, prefix: str) -> None:
+        for node_id in info.order:
+            ni = info.nodes.get(node_id)
+            if ni is None or ni.children is None:
+                continue
+            path = prefix + ni.node.name
+            if ni.children.block == block:
+                out.append((path, ni.children))
+            walk(ni.children, path + ".")
+
+    walk(analysis.root, "")
+    return out

@@ -116,6 +116,7 @@ class GraphView(QGraphicsView):
         z = max(MIN_ZOOM, min(MAX_ZOOM, z))
         f = z / self.zoom()
         self.scale(f, f)
+        self.minimap.update_visibility()
         self.minimap.update()
 
     def wheelEvent(self, event) -> None:
@@ -127,6 +128,7 @@ class GraphView(QGraphicsView):
         f = target / self.zoom()
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.scale(f, f)
+        self.minimap.update_visibility()
         self.minimap.update()
         event.accept()
 
@@ -137,6 +139,7 @@ class GraphView(QGraphicsView):
         if self.zoom() > max_zoom:
             self.set_zoom(max_zoom)
             self.centerOn(rect.center())
+        self.minimap.update_visibility()
         self.minimap.update()
 
     def frame_all(self) -> None:
@@ -162,10 +165,11 @@ class GraphView(QGraphicsView):
     # ----- background grid -------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         t = self._scene.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.fillRect(rect, QColor(t.background))
         z = self.zoom()
-        for step, color in ((24, t.grid_minor), (120, t.grid_major)):
-            if step * z < 14:
+        for step, color, min_px in ((24, t.grid_minor, 14), (120, t.grid_major, 28)):
+            if step * z < min_px:
                 continue
             pen = QPen(QColor(color), 1)
             pen.setCosmetic(True)
@@ -180,10 +184,12 @@ class GraphView(QGraphicsView):
         super().resizeEvent(event)
         m = 12
         self.minimap.move(self.width() - self.minimap.width() - m, self.height() - self.minimap.height() - m)
+        self.minimap.update_visibility()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
         if hasattr(self, "minimap"):
+            self.minimap.update_visibility()
             self.minimap.update()
 
     # ----- mouse ------------------------------------------------------------------------------------
@@ -232,6 +238,8 @@ class GraphView(QGraphicsView):
                 item = self._scene.nodes.get(node_id)
                 if item is not None:
                     item.edges_moved()
+            if self._scene.stages:
+                self._scene.refresh_stages()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._pan_last is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):

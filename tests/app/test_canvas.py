@@ -193,7 +193,10 @@ def test_shortcut_into_add_mismatch_fix_undo_redo(area):
     fix = next(f for f in diag.fixes if f.action.get("value") == "zero_pad")
     doc.apply_fix(fix.action)
     assert doc.analysis.valid and not add.errors and not sc.edges[new.id].error
-    assert sc.edges[new.id].chip == "zero-pad /2"
+    assert sc.edges[new.id].chip == "zero-pad"  # the first instance, layer1_0, needs no padding
+    assert area.instance_box.isVisible() and area.instance_box.currentText() == "layer1_0"
+    area.show_instance("layer2_0")  # the first stride-2 instance
+    assert sc.edges[new.id].chip == "zero-pad /2" and add.shape_text == "32x16x16"
     assert doc.undo_stack.undoText() == fix.label
     doc.undo_stack.undo()
     assert add.errors and sc.edges[new.id].chip == "identity"
@@ -210,11 +213,14 @@ def test_edge_kind_and_projection_from_the_canvas(area):
     menu = view.build_context_menu(item, QPoint(0, 0))
     titles = [a.text() for a in menu.actions()]
     assert "Edge kind" in titles and "Projection" in titles
+    area.show_instance("layer3_0")
     view.set_edge_projection(e.id, "conv_bn")
     assert item.chip == "1x1 conv /2" and item.color().name() == view.graph_scene().theme.projection["conv_bn"]
     assert doc.analysis.total_params == 269722 + 2752  # option B, He et al.
     doc.undo_stack.undo()
     assert item.chip == "zero-pad /2"
+    area.show_instance("layer1_1")
+    assert item.chip == "zero-pad" and area.instance_box.currentText() == "layer1_1"
 
 
 def test_box_select_and_delete(area):
@@ -357,6 +363,18 @@ def test_focus_request_opens_the_tab_and_selects(area):
     assert area.current_block() == "BasicBlock"
     assert area.current_view().graph_scene().selected_node_ids() == [add.id]
     assert doc.selection == ("BasicBlock", [add.id], [])
+
+
+def test_minimap_shows_when_the_graph_does_not_fit(area):
+    view = area.current_view()
+    view.set_zoom(1.5)
+    view.minimap.refresh()
+    assert view.minimap.isVisible()
+    top = view.mapToScene(view.viewport().rect()).boundingRect().top()
+    view.minimap._goto(QPointF(view.minimap.width() / 2, view.minimap.height() - 8))  # click near the bottom
+    assert view.mapToScene(view.viewport().rect()).boundingRect().top() > top
+    view.frame_all()
+    assert not view.minimap.isVisible()
 
 
 def test_zoomed_out_steps_detail_down_and_export(area, tmp_path):

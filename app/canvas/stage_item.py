@@ -1,0 +1,81 @@
+"""Stage bands: a faint rounded band behind the nodes of a stage (``layer1`` ...) with
+its name and size beside it, kept at screen size so a zoomed-out resnet152
+still reads as stem, layer1..layer4, head.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from app.theme import CanvasTheme, ui_font
+
+PAD_X, PAD_Y = 16.0, 12.0
+
+
+class StageLabel(QGraphicsItem):
+    """The stage's name at a constant screen size, right-aligned to the band's left edge."""
+
+    def __init__(self, parent: StageItem) -> None:
+        super().__init__(parent)
+        self.band = parent
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def _lines(self) -> tuple[str, str]:
+        return self.band.name, self.band.subtitle
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-170, -2, 162, 40)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = self.band.theme
+        title, sub = self._lines()
+        painter.setFont(ui_font(10, bold=True))
+        painter.setPen(t.color("text_muted"))
+        painter.drawText(QRectF(-170, 0, 160, 18), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, title)
+        f = ui_font(9)
+        painter.setFont(f)
+        c = t.color("text_muted")
+        c.setAlpha(150)
+        painter.setPen(c)
+        painter.drawText(QRectF(-170, 18, 160, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetricsF(f).elidedText(sub, Qt.TextElideMode.ElideRight, 160))
+
+
+class StageItem(QGraphicsItem):
+    def __init__(self, name: str, theme: CanvasTheme) -> None:
+        super().__init__()
+        self.name = name
+        self.theme = theme
+        self.subtitle = ""
+        self._rect = QRectF()
+        self.setZValue(-2)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.label = StageLabel(self)
+
+    def set_nodes(self, rect: QRectF, subtitle: str) -> None:
+        self.prepareGeometryChange()
+        self._rect = rect.adjusted(-PAD_X, -PAD_Y, PAD_X, PAD_Y)
+        self.subtitle = subtitle
+        self.label.setPos(self._rect.left(), self._rect.top())
+        self.update()
+
+    def set_theme(self, theme: CanvasTheme) -> None:
+        self.theme = theme
+        self.update()
+        self.label.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-2, -2, 2, 2)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fill = self.theme.color("text", 10)
+        line = self.theme.color("text", 34)
+        pen = QPen(line, 1)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(self._rect, 10, 10)
