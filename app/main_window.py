@@ -65,6 +65,43 @@ def _canvas_class():
     return CanvasArea
 
 
+class LazyTab(QWidget):
+    """A tab whose panel is built the first time it is shown (or ``panel()`` is called): the
+    Training tab's module and its imports stay off the start-up path."""
+
+    def __init__(self, build) -> None:
+        super().__init__()
+        self._build = build
+        self._panel: QWidget | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def panel(self) -> QWidget:
+        if self._panel is None:
+            self._panel = self._build()
+            self._layout.addWidget(self._panel)
+        return self._panel
+
+    def built(self) -> QWidget | None:
+        return self._panel
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.panel()
+
+
+def _training_panel(window: MainWindow) -> QWidget:
+    try:
+        from app.training_ui import TrainingPanel
+    except ImportError:
+        label = QLabel("Training is not available in this build.", alignment=Qt.AlignmentFlag.AlignCenter)
+        label.setProperty("role", "muted")
+        return label
+    panel = TrainingPanel(window.document)
+    panel.open_project_requested.connect(window._open_run_project)  # a run's project.json
+    return panel
+
+
 class WelcomeBar(QFrame):
     """First launch: says what is on the canvas and offers the template gallery."""
 
@@ -120,8 +157,7 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel(self.document)
         self.code_panel = CodePanel(self.document)
         self.summary_panel = SummaryPanel(self.document)
-        self.training_panel = QLabel("Training arrives in the next build.", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.training_panel.setProperty("role", "muted")
+        self.training_tab = LazyTab(lambda: _training_panel(self))
 
         self.palette_dock = self._dock("Palette", "paletteDock", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
@@ -131,7 +167,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.problems, "Problems")
         self.bottom_tabs.addTab(self.code_panel, "Code")
         self.bottom_tabs.addTab(self.summary_panel, "Summary")
-        self.bottom_tabs.addTab(self.training_panel, "Training")
+        self.bottom_tabs.addTab(self.training_tab, "Training")
         self.bottom_dock = self._dock("Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.bottom_dock.setTitleBarWidget(QWidget())  # the tabs are the title
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
@@ -319,6 +355,16 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("Clear list", lambda: (self.settings.clear_recent(), self._fill_recent([])))
         self.recent_menu.setEnabled(bool(files))
 
+    @property
+    def training_panel(self) -> QWidget:
+        """The Training tab's panel (built on first use)."""
+        return self.training_tab.panel()
+
+    def _open_run_project(self, path: str) -> None:
+        if self.files.open(path):
+            self.welcome.hide()
+            self._frame_soon()
+
     def show_bottom_tab(self, index: int) -> None:
         self.bottom_dock.show()
         self.bottom_tabs.setCurrentIndex(index)
@@ -423,7 +469,8 @@ class MainWindow(QMainWindow):
     def apply_theme(self, name: str) -> None:
         self._theme = name
         app = QApplication.instance()
-        app_style.apply_theme(app, name)
+        if app.property("skipwire_theme") != name:  # restyling every widget costs ~0.1 s: only on change
+            app_style.apply_theme(app, name)
         self.act_theme.setChecked(name == "light")
         fn = getattr(self.canvas, "set_theme", None)
         if fn is not None:
@@ -474,6 +521,9 @@ class MainWindow(QMainWindow):
             return
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
+        shutdown = getattr(self.training_tab.built(), "shutdown", None)
+        if shutdown is not None:  # stop a training child process with the window
+            shutdown()
         self.files.clean_exit()
         event.accept()
 
@@ -547,7 +597,7 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
     names = ["problems", "code", "summary", "training"]
     if tab in names:
         window.show_bottom_tab(names.index(tab))
-        if tab in ("code", "summary"):
+        if tab in ("code", "summary", "training"):
             window.resizeDocks([window.bottom_dock], [430], Qt.Orientation.Vertical)
     elif window.document.analysis is not None and not window.document.analysis.valid:
         window.show_bottom_tab(0)
