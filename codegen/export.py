@@ -206,7 +206,7 @@ def export_torchscript(project: Project, path: str | os.PathLike, weights: str |
     import torch
 
     path = os.fspath(path)
-    model, analysis, shape = _live(project, weights)
+    model, _analysis, shape = _live(project, weights)
     x = _example(shape)
     method = "script"
     with warnings.catch_warnings():
@@ -241,5 +241,13 @@ def export(project: Project, path: str | os.PathLike, fmt: str = "module", weigh
     raise UserError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "export", "export_module", "export_script", "export_onnx", "export_torchscript",
-           "render_training_script", "write_text_atomic"]
+__all__ = [
+    "FORMATS",
+    "export",
+    "export_module",
+    "export_onnx",
+    "export_script",
+    "export_torchscript",
+    "render_training_script",
+    "write_text_atomic",
+]

@@ -23,7 +23,7 @@ from typing import Any
 from graph.errors import UserError
 from graph.model import Project
 
-SMALL_INPUT = 3 * 96 * 96  # inputs up to this size get their shapes by running the model for real
+SMALL_INPUT = 3 * 256 * 256  # inputs up to this size get their shapes by running the model for real
 
 
 @dataclass
@@ -72,14 +72,24 @@ def _trace(model: Any, input_shape: tuple[int, ...]):
     import torch.fx
     from torch.fx.passes.shape_prop import ShapeProp
 
+    from codegen.fx_ops import HELPER_LEAVES
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return type(m).__name__ in HELPER_LEAVES or super().is_leaf_module(m, qualname)
+
     try:
-        gm = torch.fx.symbolic_trace(model)
+        tracer = Tracer()
+        graph = tracer.trace(model)
+        gm = torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
     except Exception as exc:  # noqa: BLE001 - any tracing failure becomes one clear message
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{type(model).__name__} cannot be traced with torch.fx: {msg}") from None
     was_training = model.training
+    threads = torch.get_num_threads()
     gm.eval()
     try:
+        torch.set_num_threads(1)  # one sample: threads only contend (30x slower on a busy 2-core machine)
         with torch.no_grad():
             if prod(input_shape) <= SMALL_INPUT:
                 ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
@@ -91,6 +101,7 @@ def _trace(model: Any, input_shape: tuple[int, ...]):
         raise UserError(f"{type(model).__name__} does not run on an input of shape {shape}: {msg}; "
                         "give the right one with --input C,H,W") from None
     finally:
+        torch.set_num_threads(threads)
         gm.train(was_training)
     return gm
 
@@ -139,8 +150,10 @@ class _Converter:
         self.output: str | None = None
         self._cats: list[tuple[list[str], str]] = []  # (input keys, op key) of converted torch.cat calls
         self._calls: dict[str, list[str]] = {}
+        self.failed: set = set()  # fx nodes that could not be converted (their users fail silently)
 
     def fail(self, node: Any, what: str) -> None:
+        self.failed.add(node)
         self.errors.append(f"{node.op} {_describe(node)} {_where(node)}: {what}")
 
     def scope_of(self, node: Any, leaf: bool) -> list[str]:
@@ -159,7 +172,10 @@ class _Converter:
         keys = []
         for x in inputs:
             if x not in self.alias:
-                self.fail(node, f"its input {x.name} is not a tensor Skipwire can follow")
+                if x in self.failed:
+                    self.failed.add(node)
+                else:
+                    self.fail(node, f"its input {x.name} is not a tensor Skipwire can follow")
                 return None
             keys.append(self.alias[x])
         op = _Op(key or node.name, type_name, params, keys, scope, self.shapes.get(node, ()), attr)
@@ -169,7 +185,7 @@ class _Converter:
         return op
 
     def run(self) -> None:
-        from codegen.fx_ops import Unsupported, convert_call, convert_module
+        from codegen.fx_ops import Unsupported, convert_call, convert_helper, convert_module
 
         placeholders = 0
         for node in self.gm.graph.nodes:
@@ -184,6 +200,12 @@ class _Converter:
                 elif node.op == "call_module":
                     mod = self.gm.get_submodule(node.target)
                     src = node.args[0] if node.args else None
+                    if type(mod).__name__ == "WeightedAdd" and len(node.args) >= 2 and not node.kwargs:
+                        type_name, params = convert_helper(mod, [self.shapes.get(a) for a in node.args])
+                        self._calls.setdefault(node.target, []).append(node.name)
+                        self.add(node, type_name, params, list(node.args), self.scope_of(node, True),
+                                 attr=node.target)
+                        continue
                     if len(node.args) != 1 or node.kwargs:
                         raise Unsupported("a module called with more than one argument")
                     type_name, params = convert_module(mod, self.shapes.get(src))
@@ -197,6 +219,8 @@ class _Converter:
                     self.call(node, convert_call(node, self.shapes))
                 elif node.op == "output":
                     res = node.args[0]
+                    if res in self.failed:
+                        continue
                     if res not in self.alias:
                         raise Unsupported("the network must return one tensor")
                     self.output = self.alias[res]
@@ -208,7 +232,10 @@ class _Converter:
         if spec.kind == "drop":
             return
         if spec.kind == "alias":
-            self.alias[node] = self.alias[spec.inputs[0]]
+            if spec.inputs[0] in self.failed:
+                self.failed.add(node)
+            else:
+                self.alias[node] = self.alias[spec.inputs[0]]
             return
         if spec.kind == "cat":
             self.cat(node, spec.inputs, scope)
@@ -225,7 +252,10 @@ class _Converter:
     def cat(self, node: Any, inputs: list, scope: list[str]) -> None:
         """torch.cat over a list; a list that grows by one each call becomes chained 2-input Concats."""
         if any(x not in self.alias for x in inputs):
-            self.fail(node, "an input of torch.cat is not a tensor Skipwire can follow")
+            if any(x in self.failed for x in inputs):
+                self.failed.add(node)
+            else:
+                self.fail(node, "an input of torch.cat is not a tensor Skipwire can follow")
             return
         keys = [self.alias[x] for x in inputs]
         if len(keys) == 1:
@@ -280,15 +310,21 @@ def _fix_inplace(ops: dict[str, _Op], output: str) -> None:
 
 def _find_shortcuts(conv: _Converter) -> None:
     """Residual Adds: mark the skip input as a shortcut edge; fold torchvision's downsample pair into it."""
-    import torch.nn as nn
+    from torch import nn
 
+    _fold_gates(conv.ops)
+    _fold_scales(conv.ops)
     ops = conv.ops
     cons = _consumers(ops)
     for op in list(ops.values()):
-        if op.type != "Add" or len(op.inputs) != 2:
+        if op.type == "Add" and len(op.inputs) == 2:
+            candidates = ((1, 0), (0, 1))
+        elif op.type == "Gate":
+            candidates = ((2, 0),)
+        else:
             continue
-        for port in (1, 0):
-            other = op.inputs[1 - port]
+        for port, other_port in candidates:
+            other = op.inputs[other_port]
             src = op.inputs[port]
             proj = _projection_pair(conv, ops, cons, src, nn)
             if proj is not None:
@@ -300,9 +336,98 @@ def _find_shortcuts(conv: _Converter) -> None:
                     del ops[conv_key], ops[bn_key]
                     cons = _consumers(ops)
                     break
+            zp = _zero_pad_chain(ops, cons, src)
+            if zp is not None:
+                x, removed = zp
+                if x == other or x in _ancestors(ops, other):
+                    op.inputs[port] = x
+                    op.shortcut[port] = ("zero_pad", _scope_attr(conv, ops[removed[0]]) or "shortcut")
+                    for k in removed:
+                        del ops[k]
+                    cons = _consumers(ops)
+                    break
             if src in _ancestors(ops, other):
                 op.shortcut[port] = ("identity", "shortcut")
                 break
+    for op in ops.values():
+        if op.type in ("_Subsample", "_ChannelPad"):
+            what = "slicing" if op.type == "_Subsample" else "padding"
+            conv.errors.append(f'{what} ({op.key}) at "{_scope_attr(conv, op, full=True)}": only a zero-pad '
+                               "shortcut (x[:, :, ::s, ::s] padded with zero channels) into an addition is supported")
+        elif op.type == "_Scale":
+            conv.errors.append(f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
+                               "only as a term of a weighted sum (c1 * a + c2 * b) is supported")
+        elif op.type == "_OneMinus":
+            conv.errors.append(f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
+                               "inside a highway gate t * h + (1 - t) * x is supported")
+
+
+def _fold_gates(ops: dict[str, _Op]) -> None:
+    """t * h + (1 - t) * x (any operand order) -> Gate(h, t, x)."""
+    cons = _consumers(ops)
+    for op in list(ops.values()):
+        if op.key not in ops or op.type != "Add" or len(op.inputs) != 2 or op.params.get("weights", "none") != "none":
+            continue
+        a, b = (ops[i] for i in op.inputs)
+        if a.type != "Multiply" or b.type != "Multiply":
+            continue
+        for m1, m2 in ((a, b), (b, a)):
+            om = next((ops[i] for i in m2.inputs if ops[i].type == "_OneMinus"), None)
+            if om is None:
+                continue
+            t = om.inputs[0]
+            if t not in m1.inputs:
+                continue
+            h = m1.inputs[1] if m1.inputs[0] == t else m1.inputs[0]
+            x = m2.inputs[1] if m2.inputs[0] == om.key else m2.inputs[0]
+            if len(cons[m1.key]) != 1 or len(cons[m2.key]) != 1 or len(cons[om.key]) != 1:
+                continue
+            op.type, op.params, op.inputs = "Gate", {}, [h, t, x]
+            del ops[m1.key], ops[m2.key], ops[om.key]
+            cons = _consumers(ops)
+            break
+
+
+def _fold_scales(ops: dict[str, _Op]) -> None:
+    """c1 * a + c2 * b -> Add with fixed weights."""
+    cons = _consumers(ops)
+    for op in list(ops.values()):
+        if op.type != "Add" or op.params.get("weights", "none") != "none":
+            continue
+        terms = [ops[i] for i in op.inputs]
+        if not any(t.type == "_Scale" and len(cons[t.key]) == 1 for t in terms):
+            continue
+        values, inputs = [], []
+        for t in terms:
+            if t.type == "_Scale" and len(cons[t.key]) == 1:
+                values.append(t.params["value"])
+                inputs.append(t.inputs[0])
+                del ops[t.key]
+            else:
+                values.append(1.0)
+                inputs.append(t.key)
+        op.params = {"num_inputs": len(inputs), "weights": "fixed", "weight_values": values}
+        op.inputs = inputs
+        cons = _consumers(ops)
+
+
+def _scope_attr(conv: _Converter, op: _Op, full: bool = False) -> str | None:
+    if not op.scope:
+        return "the top level" if full else None
+    qual = conv.scopes[op.scope[-1]].qualname
+    return qual if full else qual.rpartition(".")[2]
+
+
+def _zero_pad_chain(ops, cons, src: str) -> tuple[str, list[str]] | None:
+    """pad(x[:, :, ::s, ::s]) (either half alone too) -> (x, the ops to remove)."""
+    removed: list[str] = []
+    key = src
+    for kind in ("_ChannelPad", "_Subsample"):
+        op = ops.get(key)
+        if op is not None and op.type == kind and len(cons[key]) == 1:
+            removed.append(key)
+            key = op.inputs[0]
+    return (key, removed) if removed else None
 
 
 def _projection_pair(conv: _Converter, ops, cons, src: str, nn) -> tuple[str, str, str, str] | None:
@@ -352,7 +477,7 @@ def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: st
     """``MODULE:CALLABLE`` -> project. A class or factory is called without arguments."""
     import os
 
-    import torch.nn as nn
+    from torch import nn
 
     mod_name, attr = parse_target(spec)
     path = cwd or os.getcwd()
@@ -398,6 +523,9 @@ def import_module(model: Any, input_shape: tuple[int, ...] | None = None) -> Imp
                         f"{lines}{more}")
     _fix_inplace(conv.ops, conv.output)
     _find_shortcuts(conv)
+    if conv.errors:
+        raise UserError(f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  "
+                        + "\n  ".join(conv.errors[:40]))
     project = build_project(conv, type(model).__name__)
     _verify(project, model, conv, shape)
     return ImportResult(project, conv.warnings)

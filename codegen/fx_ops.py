@@ -42,11 +42,36 @@ def _square(value: Any, what: str) -> int:
     return value
 
 
+# Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
+HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d")
+
+
+def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
+    from torch import nn
+
+    name = type(mod).__name__
+    if name == "WeightedAdd":
+        w = getattr(mod, "weight", None)
+        if not isinstance(w, nn.Parameter) or w.dim() != 1 or len(w) != len(in_shapes) or len(in_shapes) < 2:
+            raise Unsupported("a WeightedAdd whose weight is not one number per input")
+        if any(s != in_shapes[0] for s in in_shapes):
+            raise Unsupported("a WeightedAdd of differently shaped inputs")
+        return "Add", {"num_inputs": len(in_shapes), "weights": "learnable",
+                       "weight_values": [float(v) for v in w.detach().tolist()]}
+    if name == "LayerNorm2d" and isinstance(mod, nn.LayerNorm):
+        if len(in_shapes) != 1 or tuple(mod.normalized_shape) != tuple(in_shapes[0][:1]):
+            raise Unsupported("a LayerNorm2d over something other than the channels")
+        return "LayerNorm2d", {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
+    raise Unsupported(f"module type {type(mod).__qualname__}")
+
+
 def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
     """A leaf module -> (registry type, params). Parameter names follow PyTorch's."""
-    import torch.nn as nn
+    from torch import nn
 
     t = type(mod)
+    if t.__name__ in HELPER_LEAVES:
+        return convert_helper(mod, [in_shape])
     if t is nn.Conv2d:
         if mod.padding_mode != "zeros":
             raise Unsupported(f"padding_mode {mod.padding_mode!r}")
@@ -150,6 +175,30 @@ def _mean(node: Any, shapes: dict) -> OpSpec:
     return OpSpec("layer", "GlobalMeanFlat", {}, [src])  # expanded to pool + flatten by the importer
 
 
+def _subsample(node: Any, shapes: dict) -> OpSpec:
+    """``x[:, :, ::s, ::s]``: half of a zero-pad shortcut (the importer folds it into the edge)."""
+    idx = node.args[1]
+    full = slice(None, None, None)
+    if (isinstance(idx, tuple) and len(idx) == 2 and idx[0] == full and isinstance(idx[1], slice)
+            and idx[1].step in (None, 1) and all(isinstance(v, (int, type(None))) for v in (idx[1].start, idx[1].stop))):
+        return OpSpec("layer", "ChannelSlice", {"start": idx[1].start or 0, "stop": idx[1].stop}, [node.args[0]])
+    if (isinstance(idx, tuple) and len(idx) == 4 and idx[0] == full and idx[1] == full
+            and all(isinstance(i, slice) and i.start is None and i.stop is None for i in idx[2:])
+            and idx[2].step == idx[3].step and isinstance(idx[2].step, (int, type(None)))):
+        return OpSpec("layer", "_Subsample", {"stride": idx[2].step or 1}, [node.args[0]])
+    raise Unsupported(f"indexing {idx!r}")
+
+
+def _channel_pad(node: Any, shapes: dict) -> OpSpec:
+    """``F.pad(x, (0, 0, 0, 0, 0, n))``: zero channels appended, the other half of a zero-pad shortcut."""
+    pad = _arg(node, 1, "pad")
+    mode, value = _arg(node, 2, "mode", "constant"), _arg(node, 3, "value", None)
+    if (mode == "constant" and value in (None, 0, 0.0) and isinstance(pad, (tuple, list)) and len(pad) == 6
+            and tuple(pad[:5]) == (0, 0, 0, 0, 0) and isinstance(pad[5], int)):
+        return OpSpec("layer", "_ChannelPad", {"extra": pad[5]}, [node.args[0]])
+    raise Unsupported(f"padding {pad!r} (only zero channels appended, as in a zero-pad shortcut)")
+
+
 def convert_call(node: Any, shapes: dict) -> OpSpec:
     """A call_function / call_method node -> OpSpec; raises Unsupported."""
     import torch
@@ -160,8 +209,12 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
     name = tgt if method else getattr(tgt, "__name__", str(tgt))
     if method and tgt in ("size", "dim") or (not method and tgt is getattr and node.args[1] in ("shape",)):
         return OpSpec("drop")
+    if not method and tgt is operator.getitem and _is_node(node.args[0]) and node.args[0] in shapes:
+        return _subsample(node, shapes)
     if not method and tgt is operator.getitem and not _is_node(node.args[0]):
         raise Unsupported("indexing")
+    if not method and name == "pad" and getattr(tgt, "__module__", "") in ("torch.nn.functional", "torch._C._nn"):
+        return _channel_pad(node, shapes)
     if not method and tgt is operator.getitem and node.args[0].op in ("call_method", "call_function") \
             and node.args[0].target in ("size", getattr):
         return OpSpec("drop")
@@ -216,17 +269,29 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
     if (not method and tgt in (operator.add, operator.iadd, torch.add)) or (method and tgt in ("add", "add_")):
         return _binary(node, "Add", shapes)
     if (not method and tgt in (operator.mul, operator.imul, torch.mul)) or (method and tgt in ("mul", "mul_")):
+        a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+        for x, c in ((a, b), (b, a)):
+            if _is_node(x) and x in shapes and isinstance(c, (int, float)) and not isinstance(c, bool):
+                return OpSpec("layer", "_Scale", {"value": float(c)}, [x])  # a fixed-weight Add's term
         return _binary(node, "Multiply", shapes)
+    if not method and tgt in (operator.sub, torch.sub, torch.rsub) or (method and tgt == "rsub"):
+        a, b = node.args[0], node.args[1] if len(node.args) > 1 else None
+        if tgt is torch.rsub or method:
+            a, b = b, a
+        if a == 1 and _is_node(b) and b in shapes:
+            return OpSpec("layer", "_OneMinus", {}, [b])  # the carry gate of a highway layer
+        raise Unsupported("subtraction (only 1 - t inside a highway gate t*h + (1-t)*x is supported)")
     if not method and tgt in (torch.cat, torch.concat):
         seq = _arg(node, 0, "tensors")
         dim = _arg(node, 1, "dim", 0)
         if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
             raise Unsupported("torch.cat over something other than a list of tensors")
-        if dim not in (1, -3) or any(len(shapes.get(x, ())) != 3 for x in seq):
-            if not (dim in (1, -1) and all(len(shapes.get(x, ())) == 1 for x in seq)):
-                raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
+        images = dim in (1, -3) and all(len(shapes.get(x, ())) == 3 for x in seq)
+        vectors = dim in (1, -1) and all(len(shapes.get(x, ())) == 1 for x in seq)
+        if not (images or vectors):
+            raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
         return OpSpec("cat", "Concat", {}, list(seq))
     raise Unsupported(f"{'method' if method else 'function'} {name}")
 
 
-__all__ = ["OpSpec", "Unsupported", "convert_module", "convert_call"]
+__all__ = ["HELPER_LEAVES", "OpSpec", "Unsupported", "convert_call", "convert_helper", "convert_module"]

@@ -83,7 +83,7 @@ class _Builder:
             sc.n_out = len(outs)
 
     def lift(self) -> None:
-        import torch.nn as nn
+        from torch import nn
 
         self.index()
         for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
@@ -101,7 +101,7 @@ class _Builder:
 
     # ---- kinds ----------------------------------------------------------------
     def decide(self) -> None:
-        import torch.nn as nn
+        from torch import nn
 
         for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
             sc = self.scopes[key]
@@ -271,7 +271,24 @@ class _Builder:
                 self.bodies[key] = body
                 groups.setdefault((self.scopes[key].cls, _signature(body)[0]), []).append(key)
             for (cls, _sig), keys in groups.items():
-                self.unify(cls, keys)
+                for part in self.split_projections(keys):
+                    self.unify(cls, part)
+
+    def split_projections(self, keys: list[str]) -> list[list[str]]:
+        """Identity shortcuts fit any projection; two different projections on one edge do not share a class."""
+        seen: list[set[str]] = []
+        for k in keys:
+            for j, e in enumerate(self.bodies[k].edges.values()):
+                if j >= len(seen):
+                    seen.append(set())
+                if e.kind == "shortcut" and e.projection != "identity":
+                    seen[j].add(e.projection)
+        if all(len(s) <= 1 for s in seen):
+            return [keys]
+        parts: dict[tuple, list[str]] = {}
+        for k in keys:
+            parts.setdefault(tuple(e.projection for e in self.bodies[k].edges.values()), []).append(k)
+        return list(parts.values())
 
     def unify(self, cls: type, keys: list[str]) -> None:
         base = _ident(cls.__name__)
@@ -301,8 +318,8 @@ class _Builder:
         for j, edge in enumerate(g.edges.values()):
             for b in bodies:
                 other = list(b.edges.values())[j]
-                if other.kind == "shortcut" and other.projection == "conv_bn":
-                    edge.projection, edge.name = "conv_bn", other.name
+                if other.kind == "shortcut" and other.projection in ("conv_bn", "zero_pad"):
+                    edge.projection, edge.name = other.projection, other.name
                     break
         self.blocks[name] = BlockDef(name, params, g, f"Imported from {cls.__module__}.{cls.__qualname__}.")
         for idx, key in enumerate(keys):
@@ -327,7 +344,7 @@ def _signature(g: Graph) -> tuple[tuple, list[tuple[str, str, int]]]:
         nodes.append((n.name, n.type, tuple(items)))
     edges = []
     for e in g.edges.values():
-        proj = "conv_bn?" if e.projection in ("identity", "conv_bn") else e.projection
+        proj = "var" if e.projection in ("identity", "conv_bn", "zero_pad") else e.projection
         edges.append((index[e.src], index[e.dst], e.src_port, e.dst_port, e.kind,
                       proj if e.kind == "shortcut" else "", e.name if proj == "conv_bn_always" else ""))
     stages = tuple((s.name, s.keys, tuple(index[x] for x in s.nodes)) for s in g.stages)

@@ -179,4 +179,4 @@ def transfer_state(state: dict, model: Any) -> LoadReport:
     return report
 
 
-__all__ = ["LoadReport", "load_weights", "load_state", "read_state_dict", "save_weights", "transfer_state"]
+__all__ = ["LoadReport", "load_state", "load_weights", "read_state_dict", "save_weights", "transfer_state"]
