@@ -10,7 +10,10 @@ from pathlib import Path
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-CHECK_SVG = (Path(__file__).resolve().parent / "resources" / "check.svg").as_posix()
+RESOURCES = Path(__file__).resolve().parent / "resources"
+CHECK_SVG = (RESOURCES / "check.svg").as_posix()
+CLOSE_SVG = (RESOURCES / "close.svg").as_posix()
+CLOSE_HOVER_SVG = (RESOURCES / "close_hover.svg").as_posix()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ QTabBar::tab {{ background: transparent; color: {c.muted}; padding: 6px 14px; bo
     border-bottom: 2px solid transparent; }}
 QTabBar::tab:selected {{ color: {c.text}; border-bottom: 2px solid {c.accent}; }}
 QTabBar::tab:hover {{ color: {c.text}; }}
+QTabBar::close-button {{ image: url({CLOSE_SVG}); subcontrol-position: right; border: none; background: transparent;
+    margin: 2px; }}
+QTabBar::close-button:hover {{ image: url({CLOSE_HOVER_SVG}); }}
 QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QPlainTextEdit, QTextEdit {{
     background: {c.base}; color: {c.text}; border: 1px solid {c.border}; border-radius: 4px;
     padding: 3px 6px; selection-background-color: {c.accent}; }}

@@ -607,9 +607,17 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
     window.frame_readable()
     select = os.environ.get("SKIPWIRE_SELECT")
     node = window.document.project.graph.node_by_name(select) if select else None
+    analysis = window.document.analysis
     if node is not None:
         window.document.set_selection(None, [node.id], [])
         window.document.request_focus(None, node.id)
+    elif analysis is not None and analysis.errors:  # show the first error where it is, as one would look
+        from app.panels.problems import focus_target
+        first = analysis.errors[0]
+        target = focus_target(window.document.project, first)
+        if target is not None:
+            window.document.request_focus(first.block, target)
+            window.document.set_selection(first.block, [target], [])
     deadline = time.time() + 1.0
     while time.time() < deadline:  # let debounced panels (code) settle
         app.processEvents()

@@ -12,6 +12,7 @@ menu reads "Undo Set stride of conv2"."""
 
 from __future__ import annotations
 
+import html
 import keyword
 from typing import Any
 
@@ -68,6 +69,7 @@ class InspectorPanel(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form fits the dock
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.scroll)
@@ -203,10 +205,13 @@ class InspectorPanel(QWidget):
             msg.setProperty("role", "error" if d.is_error else "muted")
             rl.addWidget(msg, 1)
             box.addWidget(row)
-            for fix in d.fixes:
-                b = QPushButton(fix.label)
-                b.clicked.connect(lambda _=False, a=fix.action: self.document.apply_fix(a))
-                box.addWidget(b)
+            if d.fixes:  # links wrap in a narrow dock where buttons would not
+                links = " · ".join(f"<a href='{i}'>{html.escape(f.label)}</a>" for i, f in enumerate(d.fixes))
+                fixes = QLabel(f"Fix: {links}", wordWrap=True)
+                fixes.setTextFormat(Qt.TextFormat.RichText)
+                fixes.setContentsMargins(22, 0, 0, 4)
+                fixes.linkActivated.connect(lambda href, fs=d.fixes: self.document.apply_fix(fs[int(href)].action))
+                box.addWidget(fixes)
 
     def _diags_for(self, block, node_id=None, edge_id=None):
         a = self.document.analysis
