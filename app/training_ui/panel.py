@@ -39,7 +39,6 @@ from app.training_ui.settings_form import SettingsForm
 from graph.errors import UserError
 from training.config import TrainConfig
 
-
 PLOT_INTERVAL_MS = 250
 
 
@@ -116,8 +115,11 @@ class TrainingPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(270)
-        scroll.setMaximumWidth(340)
+        for combo in (self.form.dataset, self.form.preset):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        scroll.setMinimumWidth(max(280, left.minimumSizeHint().width() + 12))
+        scroll.setMaximumWidth(380)
 
         # ----- middle: plot toolbar and plots
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
@@ -170,7 +172,7 @@ class TrainingPanel(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 0)
-        split.setSizes([290, 900, 380])
+        split.setSizes([300, 900, 380])
         split.setChildrenCollapsible(False)
         self.splitter = split
         lay = QVBoxLayout(self)
@@ -345,6 +347,8 @@ class TrainingPanel(QWidget):
         self.status.setText(self._prefix(job) + text)
         if state == "completed":
             self.progress.setValue(1000)
+        self.progress.setFormat({"completed": "Done", "stopped": "Stopped at %p%", "diverged": "Diverged at %p%",
+                                 "error": "Failed"}.get(state, "%p%"))
         if state == "error" and message != self.last_error:
             self._show_error(message)
         if self.plots is not None:

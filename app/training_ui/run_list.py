@@ -106,7 +106,8 @@ class RunList(QWidget):
     # ----- contents -----------------------------------------------------------
     def set_runs_dir(self, path: str | Path) -> None:
         self.runs_dir = Path(path)
-        self.folder_label.setText(str(self.runs_dir))
+        self.folder_label.setText(self.runs_dir.name + "/")
+        self.folder_label.setToolTip(str(self.runs_dir))
         self.refresh()
 
     def refresh(self) -> None:

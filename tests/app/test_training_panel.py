@@ -290,3 +290,24 @@ def test_a_long_live_run_draws_bounded_curves(qtbot, tmp_path):
     for what in ("loss", "loss_smooth", "lr", "throughput"):
         assert len(panel.plots.curve(key, what).xData) <= 2002
     assert len(run.grads.columns) <= run.grads.max_columns
+
+
+# --------------------------------------------------------------------------- evaluation
+def test_evaluation_dialog_shows_accuracy_per_class_and_confusion(qtbot):
+    from app.training_ui.evaluation import EvaluationDialog
+
+    result = {"run": "r", "checkpoint": "best", "dataset": "synthetic", "images": 10, "accuracy": 0.7, "loss": 0.9,
+              "class_names": ["cat", "dog"], "per_class_accuracy": [0.8, 0.6], "confusion": [[4, 1], [2, 3]]}
+    dlg = EvaluationDialog("runs/r", evaluate=lambda run_dir: result)
+    qtbot.addWidget(dlg)
+    qtbot.waitUntil(lambda: dlg.result is not None, timeout=5000)
+    assert "70.00%" in dlg.summary.text()
+    assert dlg.table.item(1, 0).text() == "2" and dlg.table.item(0, 2).text() == "80.0%"
+    assert dlg.table.horizontalHeaderItem(1).text() == "dog"
+
+    def fail(run_dir):
+        raise runs.UserError("runs/r has no 'best' checkpoint")
+    bad = EvaluationDialog("runs/r", evaluate=fail)
+    qtbot.addWidget(bad)
+    qtbot.waitUntil(lambda: bool(bad.error), timeout=5000)
+    assert "no 'best' checkpoint" in bad.summary.text()
