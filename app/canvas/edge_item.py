@@ -9,11 +9,13 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from app.canvas.node_item import WIDTH
+from app.canvas.layout import ROW
+from app.canvas.node_item import HEIGHT, WIDTH
 from app.theme import CanvasTheme, mono_font
 
 LOD_LABELS = 0.6
-ARC_GAP = 56.0
+GAP_CENTRE = HEIGHT + (ROW - HEIGHT) / 2  # below a node's top: the middle of the gap to the next row
+ARC_GAP = 34.0  # the arc runs in the lane between the main column and a side column
 
 
 class EdgeItem(QGraphicsItem):
@@ -56,7 +58,7 @@ class EdgeItem(QGraphicsItem):
         if (label, chip, error) != (self.label, self.chip, self.error):
             self.label, self.chip, self.error = label, chip, error
             self.setToolTip(error or (f"{chip} \u2014 {label}" if chip else label))
-            self.update_path()
+            self._update_bounds()
 
     def set_theme(self, theme: CanvasTheme) -> None:
         self.theme = theme
@@ -79,7 +81,13 @@ class EdgeItem(QGraphicsItem):
                 path.cubicTo(QPointF(xa, p3.y() - bend * 0.15), QPointF(p3.x(), p3.y() - bend * 0.7), p3)
             else:
                 path.cubicTo(QPointF(xa, p0.y() + 20), QPointF(xa, p3.y() - 20), p3)
-            self._chip_at = QPointF(xa, (p0.y() + p3.y()) / 2)
+            # the chip sits in a gap between rows (layouts use 110-pixel rows), near the middle
+            top = self.src.scenePos().y()
+            k = round(((p0.y() + p3.y()) / 2 - top - GAP_CENTRE) / ROW)
+            chip_y = top + k * ROW + GAP_CENTRE
+            if not p0.y() + 10 < chip_y < p3.y() - 10:
+                chip_y = (p0.y() + p3.y()) / 2
+            self._chip_at = QPointF(xa, chip_y)
             self._label_at = QPointF(xa + 8, self._chip_at.y() + 14)
         else:
             dy = abs(p3.y() - p0.y())
@@ -90,7 +98,11 @@ class EdgeItem(QGraphicsItem):
             mid = path.pointAtPercent(0.5)
             self._label_at = QPointF(mid.x() + 8, mid.y())
         self._path = path
-        r = path.boundingRect().adjusted(-6, -6, 6, 6)
+        self._update_bounds()
+
+    def _update_bounds(self) -> None:
+        self.prepareGeometryChange()
+        r = self._path.boundingRect().adjusted(-6, -6, 6, 6)
         if self.label or self.chip:
             r = r.united(QRectF(self._label_at.x() - 70, self._label_at.y() - 26, 270, 40))
         self._bounds = r

@@ -91,10 +91,6 @@ class Minimap(QWidget):
         p.setBrush(view_c)
         p.drawRect(r)
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self.refresh()
-
     def _goto(self, pos) -> None:
         s, off = self._map()
         if s > 0:

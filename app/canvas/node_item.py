@@ -75,6 +75,7 @@ class NodeItem(QGraphicsItem):
         self.setToolTip("<br>".join(lines))
 
     def _set_ports(self, inputs: int, labels: tuple[str, ...], has_output: bool) -> None:
+        self.prepareGeometryChange()  # the bounding rect makes room for port labels
         if len(self.in_ports) != inputs or [p.label for p in self.in_ports] != list(labels[:inputs]) + [
                 "" for _ in range(inputs - len(labels[:inputs]))]:
             for p in self.in_ports:
@@ -101,7 +102,7 @@ class NodeItem(QGraphicsItem):
             return WIDTH / 2
         if count == 2:
             return WIDTH * 0.78
-        return WIDTH * (0.62 + 0.3 * (index - 1) / (count - 2))
+        return WIDTH * (0.68 + 0.22 * (index - 1) / (count - 2))
 
     def ports(self) -> list[PortItem]:
         return self.in_ports + ([self.out_port] if self.out_port is not None else [])
@@ -115,7 +116,8 @@ class NodeItem(QGraphicsItem):
 
     # ----- geometry --------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -4, WIDTH + 12, HEIGHT + 8)
+        top = 24.0 if any(p.label for p in self.in_ports) else 7.0
+        return QRectF(-24, -top, WIDTH + 32, HEIGHT + top + 8)
 
     def shape(self) -> QPainterPath:
         p = QPainterPath()
