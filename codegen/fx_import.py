@@ -477,8 +477,6 @@ def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: st
     """``MODULE:CALLABLE`` -> project. A class or factory is called without arguments."""
     import os
 
-    from torch import nn
-
     mod_name, attr = parse_target(spec)
     path = cwd or os.getcwd()
     if path not in sys.path:
@@ -487,6 +485,8 @@ def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: st
         module = importlib.import_module(mod_name)
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"cannot import module {mod_name!r}: {type(exc).__name__}: {exc}") from None
+    from torch import nn
+
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
