@@ -142,3 +142,52 @@ def test_open_with_screenshot_in_a_subprocess(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("skipwire: ") and "Traceback" not in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_first_launch_opens_resnet20_and_torch_waits(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "c"),
+               XDG_DATA_HOME=str(tmp_path / "d"), SKIPWIRE_TIMING="exit")
+    r = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "torch_loaded=False" in r.stderr  # the window shows before torch is imported
+    out = tmp_path / "first.png"
+    code = f"import sys; from app.main_window import run_editor; sys.exit(run_editor(None, {str(out)!r}))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 10_000
+
+
+def test_exports_code_png_and_svg(make_window, tmp_path):
+    from graph.templates import make
+    w = make_window(make("resnet20"))
+    assert w.files.export_code(str(tmp_path / "model.py"))
+    assert "class BasicBlock" in (tmp_path / "model.py").read_text(encoding="utf-8")
+    assert w.files.export_image("png", str(tmp_path / "graph.png"))
+    assert (tmp_path / "graph.png").read_bytes()[:4] == b"\x89PNG"
+    assert w.files.export_image("svg", str(tmp_path / "graph.svg"))
+    assert "<svg" in (tmp_path / "graph.svg").read_text(encoding="utf-8")
+
+
+def test_export_refused_while_invalid(make_window, dialogs, tmp_path):
+    from tests.app.conftest import mismatch_project
+    w = make_window(mismatch_project())
+    dialogs.answer("critical", None)
+    assert not w.files.export_code(str(tmp_path / "m.py"))
+    assert "error" in dialogs.calls[-1][1] and not (tmp_path / "m.py").exists()
+
+
+def test_template_gallery_lists_families(qtbot):
+    from app.gallery import TemplateGallery
+    from graph.templates import all_templates
+    dlg = TemplateGallery(None, "resnet20")
+    qtbot.addWidget(dlg)
+    names = {dlg.tree.topLevelItem(i).child(j).text(0) for i in range(dlg.tree.topLevelItemCount())
+             for j in range(dlg.tree.topLevelItem(i).childCount())}
+    assert names == {t.name for t in all_templates()}
+    assert dlg.selected_name() == "resnet20" and "269,722" in dlg.figures.text()
+    dlg.select("resnet50")
+    dlg.classes.setValue(100)
+    assert dlg.selected_name() == "resnet50" and dlg.options() == {"classes": 100, "shortcut": None}
+    assert "25,557,032" in dlg.figures.text()
