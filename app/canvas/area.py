@@ -112,7 +112,8 @@ class CanvasArea(QWidget):
                           (self.document.positions_changed, scene._on_positions_changed),
                           (self.document.analysis_changed, scene._on_analysis),
                           (self.document.selection_changed, scene._on_document_selection),
-                          (self.document.project_replaced, scene.rebuild)):
+                          (self.document.project_replaced, scene.rebuild),
+                          (self.document.blocks_changed, scene._on_blocks_changed)):
             try:
                 sig.disconnect(slot)
             except (RuntimeError, TypeError):

@@ -43,6 +43,7 @@ class GraphScene(QGraphicsScene):
         document.analysis_changed.connect(self._on_analysis)
         document.selection_changed.connect(self._on_document_selection)
         document.project_replaced.connect(self.rebuild)
+        document.blocks_changed.connect(self._on_blocks_changed)
         self.selectionChanged.connect(self._on_scene_selection)
         self.rebuild()
 
@@ -144,6 +145,14 @@ class GraphScene(QGraphicsScene):
                     self._add_edge_item(e.id)
                 else:
                     item.set_content(dst_port=e.dst_port, kind=e.kind, projection=e.projection)
+
+    def _on_blocks_changed(self) -> None:
+        """A block's parameters changed: instance cards show them ("BasicBlock(128, stride=2)")."""
+        if not self.is_alive():
+            return
+        for node_id, node in self.graph.nodes.items():
+            if node.block_name is not None and node_id in self.nodes:
+                self._refresh_node(node_id)
 
     def _on_positions_changed(self, block, ids: list) -> None:
         if block != self.block or not self.is_alive():

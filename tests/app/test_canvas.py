@@ -365,6 +365,54 @@ def test_focus_request_opens_the_tab_and_selects(area):
     assert doc.selection == ("BasicBlock", [add.id], [])
 
 
+def test_wheel_zooms_about_the_cursor_and_middle_or_space_drag_pans(area):
+    from PySide6.QtGui import QWheelEvent
+    view = area.current_view()
+    vp = view.viewport()
+    item = node_named(view, "layer1_0")
+    show(view, item.sceneBoundingRect().center())
+    at = QPointF(vpos(view, item.sceneBoundingRect().center()))
+    under = view.mapToScene(at.toPoint())
+    z = view.zoom()
+    wheel = QWheelEvent(at, vp.mapToGlobal(at), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(vp, wheel)
+    assert view.zoom() > z * 1.3
+    assert (view.mapToScene(at.toPoint()) - under).manhattanLength() < 4  # the point under the cursor stays
+    before = view.mapToScene(vp.rect().center())
+    a, b = QPoint(300, 300), QPoint(200, 220)
+    QTest.mousePress(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, a)
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, QPointF(b), vp.mapToGlobal(QPointF(b)),
+                                           Qt.MouseButton.NoButton, Qt.MouseButton.MiddleButton,
+                                           Qt.KeyboardModifier.NoModifier))
+    QTest.mouseRelease(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, b)
+    moved = view.mapToScene(vp.rect().center()) - before
+    assert moved.x() > 50 and moved.y() > 50  # content follows the mouse
+    n_sel = len(view.graph_scene().selectedItems())
+    view.setFocus()
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    before = view.mapToScene(vp.rect().center())
+    mouse_drag(view, QPoint(300, 300), QPoint(400, 300))
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    assert view.mapToScene(vp.rect().center()).x() < before.x() - 50
+    assert len(view.graph_scene().selectedItems()) == n_sel  # a pan, not a box select
+
+
+def test_block_parameter_change_updates_instance_cards(area):
+    from graph.edits import SetBlockParams
+    from graph.model import BlockParam
+    doc = area.document
+    view = area.current_view()
+    bdef = doc.project.blocks["BasicBlock"]
+    params = dict(bdef.params)
+    params["dilation"] = BlockParam("int", 1)
+    doc.push(SetBlockParams("BasicBlock", params))
+    assert "dilation=1" not in node_named(view, "layer1_0").summary  # defaults are not repeated
+    params["stride"] = BlockParam("int", 2)
+    doc.push(SetBlockParams("BasicBlock", params))
+    assert node_named(view, "layer1_0").summary == "BasicBlock(16, stride=1)"
+
+
 def test_minimap_shows_when_the_graph_does_not_fit(area):
     view = area.current_view()
     view.set_zoom(1.5)
