@@ -9,7 +9,7 @@ label smoothing, epochs, batch size, seed). It runs as ``python train.py`` and
 unchanged under ``torchrun --nproc_per_node N train.py`` (DistributedDataParallel,
 DistributedSampler, gloo on CPU and nccl on CUDA; rank 0 alone logs, evaluates
 and writes the one checkpoint). ``--epochs``, ``--dataset``, ``--batch-size``,
-``--lr``, ``--seed``, ``--out``, ``--device`` and ``--synthetic-size`` override
+``--lr``, ``--seed``, ``--out``, ``--device``, ``--synthetic-size`` and ``--limit`` override
 the recipe, as do the environment variables ``SKIPWIRE_EPOCHS`` and so on.
 """
 
@@ -75,6 +75,7 @@ def parse_args(argv=None):
     p.add_argument("--device", default=env("DEVICE", "auto"), choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--synthetic-size", type=int, default=int(env("SYNTHETIC_SIZE", 5000)))
     p.add_argument("--workers", type=int, default=int(env("WORKERS", 0)))
+    p.add_argument("--limit", type=int, default=int(env("LIMIT", 0)), help="use at most N training samples")
     return p.parse_args(argv)
 
 
@@ -297,6 +298,8 @@ def main(argv=None):
     random.seed(args.seed)
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     tx, ty, vx, vy = load_data(args.dataset, shape, classes, args)
+    if args.limit > 0:
+        tx, ty, vx, vy = tx[:args.limit], ty[:args.limit], vx[:max(1, args.limit // 5)], vy[:max(1, args.limit // 5)]
     model = MODEL_CLASS().to(device)
     torch.manual_seed(args.seed + rank)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) \

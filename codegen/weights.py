@@ -14,6 +14,7 @@ Imports torch only inside functions.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +101,9 @@ def read_state_dict(path: str | os.PathLike) -> dict:
     if not lower.endswith(PICKLE_SUFFIXES):
         raise UserError(f"{path}: weights must be .safetensors, .pt or .pth")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "pickle protocol 4" notes before a refusal
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - weights_only refusals and corrupt files alike
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{path} cannot be loaded as plain tensors (torch.load with weights_only=True): {first}") from None
