@@ -169,3 +169,22 @@ def test_end_to_end_residual_block_with_the_mouse(make_window, dialogs, tmp_path
     assert w2.document.project.to_dict() == fixed
     assert w2.document.analysis.valid
     assert set(w2.canvas.current_view().graph_scene().nodes) == set(ids)
+
+
+def test_edit_menu_acts_on_the_canvas_selection(make_window):
+    w = make_window(make("resnet20"))
+    graph = w.document.project.graph
+    relu = graph.node_by_name("relu")
+    w.document.set_selection(None, [relu.id], [])
+    n = len(graph.nodes)
+    w.act_duplicate.trigger()
+    assert len(graph.nodes) == n + 1
+    w.act_undo.trigger()
+    w.document.set_selection(None, [relu.id], [])
+    w.act_delete.trigger()
+    assert relu.id not in graph.nodes
+    assert w.act_undo.text().startswith("Undo Delete")
+    w.act_undo.trigger()
+    assert relu.id in graph.nodes
+    w.act_select_all.trigger()
+    assert set(w.document.selection[1]) == set(graph.nodes)
