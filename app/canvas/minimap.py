@@ -14,7 +14,7 @@ class Minimap(QWidget):
     def __init__(self, view) -> None:
         super().__init__(view)
         self.view = view
-        self.setFixedSize(200, 150)
+        self.setFixedSize(176, 132)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._pixmap: QPixmap | None = None
         self._world = QRectF()

@@ -7,9 +7,17 @@ never grabs the mouse and works the same offscreen.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from graph import registry
 from graph.registry import CATEGORIES
@@ -91,11 +99,18 @@ class QuickAdd(QFrame):
         if item is not None and not item.isHidden():
             self._activate(item)
 
+    def _close_if_focus_left(self) -> None:
+        focus = QApplication.focusWidget()
+        if self.isVisible() and (focus is None or not self.isAncestorOf(focus)) and focus is not None:
+            self.cancel()
+
     def cancel(self) -> None:
         self.hide()
         self.cancelled.emit()
 
     def eventFilter(self, obj, event) -> bool:
+        if obj is self.search and event.type() == QEvent.Type.FocusOut and self.isVisible():
+            QTimer.singleShot(0, self._close_if_focus_left)
         if obj is self.search and isinstance(event, QKeyEvent) and event.type() == QKeyEvent.Type.KeyPress:
             key = event.key()
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

@@ -334,6 +334,13 @@ def test_keyboard_frame_layout_and_quick_add(area):
     assert not view.quick_add.isVisible()
     assert len(doc.project.graph.nodes) == n + 1
     assert list(doc.project.graph.nodes.values())[-1].type == "LeakyReLU"
+    # double-click on empty canvas opens it too; Escape closes it without adding
+    empty = QPoint(40, 40)
+    assert view.itemAt(empty) is None
+    QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, empty)
+    assert view.quick_add.isVisible()
+    QTest.keyClick(view.quick_add.search, Qt.Key.Key_Escape)
+    assert not view.quick_add.isVisible() and len(doc.project.graph.nodes) == n + 1
 
 
 def test_edge_dropped_on_empty_space_adds_a_connected_node(area):
