@@ -1,0 +1,183 @@
+"""`python main.py train | evaluate | runs` (DESIGN.md "Command line").
+
+Progress goes to stderr (a one-line bar redrawn in place on a terminal, plain
+lines otherwise); the per-epoch summary goes to stdout. The first Ctrl-C asks
+the run to stop after the current step (the last epoch's checkpoint stays,
+``--resume`` continues); a second one interrupts at once.
+Exit codes: 0 finished (or stopped on request), 1 training failed or
+diverged, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from graph.errors import UserError
+
+
+def _fmt_time(s: float | None) -> str:
+    if s is None:
+        return "?"
+    s = round(s)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+class ProgressBar:
+    """A dependency-free progress bar fed with metric records."""
+
+    def __init__(self, stream=None, out=None, width: int = 24) -> None:
+        self.stream = stream or sys.stderr
+        self.out = out or sys.stdout
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.width = width
+        self.total_steps = 0
+        self.spe = 1
+        self.epochs = 0
+        self.last_draw = 0.0
+        self.t0 = time.perf_counter()
+        self.start_step = None
+
+    def __call__(self, rec: dict) -> None:
+        kind = rec.get("kind")
+        if kind == "status":
+            if rec.get("state") == "running" or rec.get("state") == "resumed":
+                self.total_steps = rec.get("total_steps", 0)
+                self.spe = rec.get("steps_per_epoch", 1)
+                self.epochs = rec.get("epochs", 0)
+                self._line(f"{rec.get('message', '')} on {rec.get('device')}"
+                           f"{' (CUDA graph fast path)' if rec.get('fast_path') else ''}: {rec.get('dataset', '')}")
+            elif rec.get("state") in ("eager", "fast_path", "completed", "stopped"):
+                self._line(rec.get("message", ""))
+        elif kind == "error":
+            self._line(f"error: {rec.get('message', '')}")
+        elif kind == "step":
+            self._step(rec)
+        elif kind == "epoch":
+            self._clear()
+            best = "  best" if rec.get("best") else ""
+            self.out.write(
+                f"epoch {rec['epoch']}/{self.epochs}  train loss {rec['train_loss']:.4f} acc "
+                f"{rec['train_acc']:.2%}  val loss {rec['val_loss']:.4f} acc {rec['val_acc']:.2%}  "
+                f"{rec['images_per_s']:,.0f} img/s  {rec['epoch_time_s']:.1f} s{best}\n")
+            self.out.flush()
+
+    def _step(self, rec: dict) -> None:
+        now = time.perf_counter()
+        step = rec["step"]
+        if self.start_step is None:
+            self.start_step, self.t0 = step, now
+        if not self.tty or now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        frac = step / self.total_steps if self.total_steps else 0.0
+        done = int(frac * self.width)
+        rate = (step - self.start_step) / max(now - self.t0, 1e-9)
+        eta = (self.total_steps - step) / rate if rate > 0 else None
+        epoch = min(self.epochs, (step - 1) // self.spe + 1)
+        self.stream.write(f"\r  epoch {epoch}/{self.epochs} [{'#' * done}{'.' * (self.width - done)}] "
+                          f"{frac:4.0%} loss {rec['loss']:.4f} lr {rec['lr']:.3g} "
+                          f"{rec.get('images_per_s', 0):,.0f} img/s ETA {_fmt_time(eta)}  ")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+
+    def _line(self, text: str) -> None:
+        if text:
+            self._clear()
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+class _StopOnInterrupt:
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            sys.stderr.write("\nstopping after this step (Ctrl-C again to interrupt at once)\n")
+
+        try:
+            self._old = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread
+            self._old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training import engine, runs
+    from training.config import TrainConfig, apply_preset
+
+    bar = ProgressBar()
+    with _StopOnInterrupt() as stop:
+        if args.resume:
+            if args.file and Path(args.resume).resolve() != Path(args.file).resolve():
+                sys.stderr.write(f"resuming {args.resume}: its own project.json and model.py are used "
+                                 f"({args.file} is not read)\n")
+            result = engine.resume(args.resume, on_metric=bar, should_stop=stop, epochs=args.epochs,
+                                   device=None if args.device == "auto" else args.device)
+        else:
+            from graph.projectfile import load_project
+
+            project = load_project(args.file)
+            cfg = TrainConfig.from_project(project.training)
+            if args.preset:
+                cfg = apply_preset(cfg, args.preset)
+            if args.batch_size is not None and args.batch_size < 1:
+                raise UserError(f"--batch-size must be at least 1, not {args.batch_size}")
+            cfg = cfg.with_overrides(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                                     lr=args.lr, seed=args.seed, weights=args.weights, device=args.device)
+            run_dir = runs.new_run_path(args.out or "runs", project.name)
+            sys.stderr.write(f"run folder: {run_dir}\n")
+            result = engine.train(project, cfg, run_dir, on_metric=bar, should_stop=stop)
+    if result.status == "diverged":
+        raise UserError(result.message, 1)
+    sys.stderr.write(f"run folder: {result.run_dir}\n")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_run, format_report
+
+    r = evaluate_run(args.rundir, dataset=args.dataset)
+    if args.json:
+        sys.stdout.write(json.dumps(r) + "\n")
+    else:
+        sys.stdout.write(format_report(r) + "\n")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from training.runs import list_runs
+
+    items = list_runs(args.dir)
+    if not items:
+        sys.stdout.write(f"no runs in {args.dir}\n")
+        return 0
+    rows = [("run", "project", "status", "epochs", "best val acc", "dataset", "created")]
+    for r in items:
+        acc = f"{r.best_val_acc:.2%}" if isinstance(r.best_val_acc, (int, float)) else "-"
+        rows.append((r.name, r.project_name, r.status, f"{r.epochs_done}/{r.epochs}", acc, r.dataset, r.created))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("  ".join(f"{v!s:<{w}}" for v, w in zip(row, widths)).rstrip() + "\n")
+    return 0
