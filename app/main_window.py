@@ -560,12 +560,13 @@ def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
     window = MainWindow(settings=settings)
     window.files.interactive = not screenshot
     window.apply_theme(theme)
-    opened = False
-    if file is not None:
+    # A crash left unsaved work behind: offer it first (never in screenshot mode).
+    opened = not screenshot and window.files.offer_recovery()
+    if not opened and file is not None:
         opened = window.files.load(file)
         if not opened and screenshot:
             return 2
-    if not opened and not window.files.offer_recovery():
+    if not opened:
         if file is None:
             window.welcome.show()
         window.document.replace_project(_first_project(), None)

@@ -179,7 +179,7 @@ class CodePanel(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._dirty:
-            self.timer.start(0)
+            QTimer.singleShot(0, self.refresh)
 
     def refresh(self) -> None:
         self._dirty = False

@@ -253,7 +253,7 @@ class InspectorPanel(QWidget):
             lab = self._muted((bdef.doc + " " if bdef.doc else "") + "<a href='open'>Open the block</a> to edit "
                               "its inside; changes apply to every instance.")
             lab.setTextFormat(Qt.TextFormat.RichText)
-            lab.linkActivated.connect(lambda _l, n=bname: self.document.block_open_requested.emit(n))
+            lab.linkActivated.connect(lambda _l, n=bname: self.document.request_open_block(n))
 
         form = self._section("Node")
         self.name_edit = QLineEdit(node.name)
