@@ -193,6 +193,8 @@ def load_data(spec, shape, classes, args):
         n = max(args.synthetic_size, 2 * classes)
         x, y = synthetic(shape, classes, n + max(classes, n // 5), args.seed + 1)
         return x[:n], y[:n], x[n:], y[n:]
+    if kind not in ("mnist", "cifar10", "folder"):
+        fail(f"unknown dataset {spec!r}: use synthetic, mnist:DIR, cifar10:DIR or folder:DIR")
     if not arg:
         fail(f"dataset {spec!r} needs a directory, as {kind}:DIR")
     root = Path(arg).expanduser()
@@ -202,10 +204,8 @@ def load_data(spec, shape, classes, args):
         data = mnist(root)
     elif kind == "cifar10":
         data = cifar10(root)
-    elif kind == "folder":
-        data = folder(root, shape)
     else:
-        fail(f"unknown dataset {spec!r}: use synthetic, mnist:DIR, cifar10:DIR or folder:DIR")
+        data = folder(root, shape)
     found = int(max(data[1].max(), data[3].max())) + 1
     if found > classes:
         fail(f"{spec} has {found} classes but the model predicts {classes}; "

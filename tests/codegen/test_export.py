@@ -1,0 +1,220 @@
+"""Exports: module source, the standalone training script (single process and torchrun DDP on gloo),
+ONNX (checker + onnxruntime) and TorchScript (reload and compare), and the export command."""
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from codegen.build import build_module, load_source
+from codegen.export import export_module, export_onnx, export_script, export_torchscript
+from codegen.weights import load_weights
+from graph.errors import UserError
+from graph.model import Graph, Project
+from graph.projectfile import save_project
+
+ROOT = Path(__file__).resolve().parents[2]
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_project(shape=(1, 8, 8), classes=3, pool=1) -> Project:
+    """conv-bn-relu, a residual block with an identity shortcut, pooling, a Linear head."""
+    g = Graph()
+    x = g.add("Input", "input", shape=list(shape))
+    c1 = g.add("Conv2d", "conv1", out_channels=8, kernel_size=3, padding=1)
+    b1 = g.add("BatchNorm2d", "bn1")
+    r1 = g.add("ReLU", "relu1")
+    c2 = g.add("Conv2d", "conv2", out_channels=8, kernel_size=3, padding=1)
+    b2 = g.add("BatchNorm2d", "bn2")
+    add = g.add("Add", "add")
+    r2 = g.add("ReLU", "relu2", inplace=False)
+    gap = g.add("AdaptiveAvgPool2d", "pool", output_size=pool)
+    fl = g.add("Flatten", "flatten")
+    fc = g.add("Linear", "fc", out_features=classes)
+    out = g.add("Output", "output")
+    g.chain(x, c1, b1, r1, c2, b2, add, r2, gap, fl, fc, out)
+    g.connect(r1, add, dst_port=1, kind="shortcut")
+    p = Project("Tiny", g)
+    p.training.update({"epochs": 3, "batch_size": 32, "seed": 0, "label_smoothing": 0.05,
+                       "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0001,
+                                     "nesterov": True},
+                       "schedule": {"name": "cosine", "warmup_epochs": 0}})
+    return p
+
+
+def _x(shape, n=2):
+    return torch.randn(n, *shape, generator=torch.Generator().manual_seed(1))
+
+
+# ------------------------------------------------------------------ module
+def test_module_export_is_the_emitted_source(tmp_path):
+    project = tiny_project()
+    out = tmp_path / "model.py"
+    emitted = export_module(project, out)
+    assert out.read_text() == emitted.source
+    assert [p.name for p in tmp_path.iterdir()] == ["model.py"]  # atomic: no temporary left behind
+    cls = load_source(out.read_text(), emitted.class_name)
+    torch.manual_seed(0)
+    a = cls().eval()
+    torch.manual_seed(0)
+    b = build_module(project).eval()
+    torch.testing.assert_close(a(_x((1, 8, 8))), b(_x((1, 8, 8))))
+
+
+def test_export_command_in_process(tmp_path, capsys):
+    import main
+
+    save_project(tiny_project(), tmp_path / "p.json")
+    assert main.main(["export", str(tmp_path / "p.json"), "-o", str(tmp_path / "m.py")]) == 0
+    assert "class Tiny" in (tmp_path / "m.py").read_text()
+    assert main.main(["export", str(tmp_path / "missing.json"), "-o", str(tmp_path / "x.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skipwire: ") and err.count("\n") == 1
+    invalid = tiny_project()
+    invalid.graph.remove_node(invalid.graph.node_by_name("flatten").id)
+    save_project(invalid, tmp_path / "bad.json")
+    assert main.main(["export", str(tmp_path / "bad.json"), "-o", str(tmp_path / "y.py")]) == 1
+    assert not (tmp_path / "y.py").exists()
+
+
+# ------------------------------------------------------------------ training script
+def _script_main(path):
+    return runpy.run_path(str(path), run_name="skipwire_train_script")["main"]
+
+
+def test_script_trains_in_process_and_its_checkpoint_loads(tmp_path, capsys):
+    project = tiny_project()
+    script = tmp_path / "train.py"
+    export_script(project, script)
+    assert os.access(script, os.X_OK)
+    main = _script_main(script)
+    assert main(["--epochs", "3", "--synthetic-size", "192", "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    lines = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.startswith("{")]
+    assert [r["epoch"] for r in lines] == [1, 2, 3]
+    assert lines[-1]["loss"] < lines[0]["loss"]
+    model = build_module(project)
+    report = load_weights(model, tmp_path / "out" / "checkpoint.pt", strict=True)
+    assert report.ok
+
+
+def test_script_datasets(tmp_path, capsys):
+    script = tmp_path / "train.py"
+    export_script(tiny_project(shape=(3, 8, 8), classes=10), script)
+    main = _script_main(script)
+    # CIFAR-10 binary batches: 1 label byte + 3072 pixel bytes per record
+    cifar = tmp_path / "cifar"
+    cifar.mkdir()
+    rec = bytes([3]) + bytes(range(256)) * 12
+    (cifar / "data_batch_1.bin").write_bytes(rec * 30)
+    (cifar / "test_batch.bin").write_bytes(rec * 5)
+    assert main(["--dataset", f"cifar10:{cifar}", "--epochs", "1", "--out", str(tmp_path / "o1")]) == 0
+    assert '"epoch": 1' in capsys.readouterr().out
+    # Pillow is optional: folder datasets fail clearly without it
+    (tmp_path / "imgs" / "cat").mkdir(parents=True)
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        with pytest.raises(SystemExit) as info:
+            main(["--dataset", f"folder:{tmp_path / 'imgs'}", "--epochs", "1"])
+        assert info.value.code == 2
+        assert "Pillow" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--dataset", "imagenet:/nowhere", "--epochs", "1"])
+    assert "unknown dataset 'imagenet:/nowhere'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--dataset", f"mnist:{tmp_path / 'nowhere'}", "--epochs", "1"])
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST files")
+def test_script_reads_gzipped_mnist(tmp_path, capsys):
+    script = tmp_path / "train.py"
+    export_script(tiny_project(shape=(1, 28, 28), classes=10), script)
+    main = _script_main(script)
+    assert main(["--dataset", f"mnist:{MNIST}", "--epochs", "1", "--limit", "256", "--out", str(tmp_path)]) == 0
+    (rec,) = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.startswith("{")]
+    assert rec["loss"] > 0
+
+
+@pytest.mark.slow
+def test_script_runs_unchanged_under_torchrun_with_two_processes(tmp_path):
+    script = tmp_path / "train.py"
+    export_script(tiny_project(), script)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1", SKIPWIRE_EPOCHS="3", SKIPWIRE_SYNTHETIC_SIZE="256")
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script),
+                           "--out", str(tmp_path / "out"), "--device", "cpu"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rank 0 finished" in out and "rank 1 finished" in out
+    assert "2 process(es)" in out
+    epochs = [json.loads(s) for s in out.splitlines() if s.startswith("{")]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]  # rank 0 alone logs
+    assert epochs[-1]["loss"] < epochs[0]["loss"]
+    assert out.count("saved checkpoint") == 1
+    assert sorted(os.listdir(tmp_path / "out")) == ["checkpoint.pt"]
+    assert load_weights(build_module(tiny_project()), tmp_path / "out" / "checkpoint.pt", strict=True).ok
+
+
+# ------------------------------------------------------------------ ONNX and TorchScript
+def test_onnx_export_checks_and_matches_onnxruntime(tmp_path):
+    result = export_onnx(tiny_project(), tmp_path / "m.onnx")
+    assert result["checked"]
+    pytest.importorskip("onnxruntime")
+    assert result["max_abs_diff"] is not None and result["max_abs_diff"] < 1e-4
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": _x((1, 8, 8), n=5).numpy()})[0]
+    assert got.shape == (5, 3)  # dynamic batch axis
+
+
+def test_onnx_refuses_with_the_node_name(tmp_path):
+    with pytest.raises(UserError, match='AdaptiveAvgPool2d "pool".*output size 3 does not divide its 8x8'):
+        export_onnx(tiny_project(pool=3), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_torchscript_export_reloads_with_the_same_outputs(tmp_path):
+    result = export_torchscript(tiny_project(), tmp_path / "m.pt")
+    assert result["method"] in ("script", "trace") and result["max_abs_diff"] < 1e-5
+    loaded = torch.jit.load(str(tmp_path / "m.pt"))
+    assert loaded(_x((1, 8, 8))).shape == (2, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_template_with_helpers_exports_to_onnx_and_torchscript(tmp_path):
+    """resnet20: zero-pad shortcuts (a helper module with slicing and F.pad); trained-looking weights."""
+    from codegen.weights import save_weights
+    from graph.templates import make
+
+    project = make("resnet20")
+    model = build_module(project)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+    save_weights(model, tmp_path / "w.safetensors")
+    onnx_result = export_onnx(project, tmp_path / "r20.onnx", weights=str(tmp_path / "w.safetensors"))
+    assert onnx_result["checked"]
+    ts = export_torchscript(project, tmp_path / "r20.pt", weights=str(tmp_path / "w.safetensors"))
+    assert ts["max_abs_diff"] < 1e-5
+    loaded = torch.jit.load(str(tmp_path / "r20.pt"))
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model.eval()(x), rtol=1e-4, atol=1e-5)
