@@ -70,9 +70,12 @@ class EdgeItem(QGraphicsItem):
         p0 = self.src.out_port_pos()
         p3 = self.dst.in_port_pos(self.dst_port)
         path = QPainterPath(p0)
-        if self.is_shortcut:
+        span = p3.y() - p0.y()
+        long_edge = span > ROW * 1.5  # skips at least one row
+        same_column = abs(p3.x() - p0.x()) < WIDTH / 2
+        if self.is_shortcut or (long_edge and same_column):
+            # an arc in the lane right of the column: a shortcut (dashed), or a data edge that skips nodes
             xa = max(self.src.scenePos().x(), self.dst.scenePos().x()) + WIDTH + ARC_GAP
-            span = p3.y() - p0.y()
             bend = min(46.0, max(span / 2 - 4, 12.0))
             if span > 2 * bend + 10:
                 path.cubicTo(QPointF(p0.x(), p0.y() + bend * 0.7), QPointF(xa, p0.y() + bend * 0.15),
@@ -88,9 +91,16 @@ class EdgeItem(QGraphicsItem):
             if not p0.y() + 10 < chip_y < p3.y() - 10:
                 chip_y = (p0.y() + p3.y()) / 2
             self._chip_at = QPointF(xa, chip_y)
-            self._label_at = QPointF(xa + 8, self._chip_at.y() + 14)
+            self._label_at = QPointF(xa + 8, chip_y)
+        elif long_edge:
+            # to another column: an S-bend into that column's lane, then straight down
+            bend = min(46.0, span / 4)
+            turn = QPointF(p3.x(), p0.y() + 2 * bend)
+            path.cubicTo(QPointF(p0.x(), p0.y() + 1.4 * bend), QPointF(p3.x(), p0.y() + 0.6 * bend), turn)
+            path.lineTo(p3)
+            self._label_at = QPointF(p3.x() + 8, (turn.y() + p3.y()) / 2)
         else:
-            dy = abs(p3.y() - p0.y())
+            dy = abs(span)
             c = max(24.0, min(dy * 0.5, 120.0))
             if p3.y() < p0.y():  # upward: loop out of the way
                 c = max(c, 60.0)
