@@ -117,7 +117,8 @@ QPushButton, QToolButton {{ background: {c.header}; color: {c.text}; border: 1px
 QPushButton:hover, QToolButton:hover {{ border-color: {c.accent}; }}
 QPushButton:pressed {{ background: {c.selection}; }}
 QPushButton:default {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
-QToolButton[flat="true"] {{ border: none; background: transparent; padding: 2px 6px; }}
+QToolButton[flat="true"], QToolButton[autoRaise="true"] {{ border: none; background: transparent; padding: 2px; }}
+QToolButton[autoRaise="true"]:hover {{ background: {c.header}; border-radius: 3px; }}
 QTreeView, QListView, QTableView, QTreeWidget, QListWidget, QTableWidget {{
     background: {c.panel}; alternate-background-color: {c.alt_base}; border: none;
     selection-background-color: {c.selection}; selection-color: {c.text}; outline: 0; }}

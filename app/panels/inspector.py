@@ -17,7 +17,7 @@ import keyword
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,10 +28,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.app_style import CLOSE_SVG
 from app.panels.icons import category_icon, severity_icon
 from app.panels.param_editors import ParamField
 from graph import edits as E
@@ -428,9 +430,10 @@ class InspectorPanel(QWidget):
             type_label.setProperty("role", "muted")
             fld = ParamField(block_param_spec(name, p), p.default)
             fld.committed.connect(lambda v, k=name: self._set_block_param(block, k, default=v))
-            rm = QPushButton("×")
+            rm = QToolButton()
+            rm.setIcon(QIcon(CLOSE_SVG))
+            rm.setAutoRaise(True)
             rm.setToolTip(f"Remove the parameter {name}")
-            rm.setFixedWidth(28)
             rm.clicked.connect(lambda _=False, k=name: self._remove_block_param(block, k))
             rl.addWidget(type_label)
             rl.addWidget(fld, 1)

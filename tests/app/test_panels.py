@@ -192,3 +192,23 @@ def test_code_panel_shows_code_when_valid(qtbot):
     panel.copy()
     from PySide6.QtGui import QGuiApplication
     assert QGuiApplication.clipboard().text() == panel.source
+
+
+def test_inspector_block_definition_parameters(qtbot):
+    doc = Document(make("resnet20"))
+    insp = InspectorPanel(doc)
+    qtbot.addWidget(insp)
+    doc.set_selection("BasicBlock", [], [])
+    insp.new_param_name.setText("out_channels")
+    insp.new_param_name.returnPressed.emit()
+    assert "already a parameter" in insp.new_param_error.text()
+    insp.new_param_name.setText("groups")
+    insp.new_param_name.returnPressed.emit()
+    assert "groups" in doc.project.blocks["BasicBlock"].params
+    assert doc.undo_stack.undoText() == "Add parameter groups to BasicBlock"
+    insp.fields["groups"].enter_text("4")
+    assert doc.project.blocks["BasicBlock"].params["groups"].default == 4
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert "groups" not in doc.project.blocks["BasicBlock"].params
+    assert "groups" not in insp.fields  # the form follows the undo
