@@ -119,6 +119,10 @@ class NodeItem(QGraphicsItem):
         top = 24.0 if any(p.label for p in self.in_ports) else 7.0
         return QRectF(-24, -top, WIDTH + 32, HEIGHT + top + 8)
 
+    def card_rect(self) -> QRectF:
+        """The card itself, in scene coordinates (the bounding rect also holds ports and labels)."""
+        return QRectF(self.pos().x(), self.pos().y(), WIDTH, HEIGHT)
+
     def shape(self) -> QPainterPath:
         p = QPainterPath()
         p.addRoundedRect(QRectF(0, 0, WIDTH, HEIGHT), RADIUS, RADIUS)

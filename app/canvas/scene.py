@@ -177,7 +177,7 @@ class GraphScene(QGraphicsScene):
             ids = [n for n in stage.nodes if n in self.nodes]
             rect = QRectF()
             for n in ids:
-                rect = rect.united(self.nodes[n].sceneBoundingRect().adjusted(4, 4, -8, -4))
+                rect = rect.united(self.nodes[n].card_rect())
             types = {self.graph.nodes[n].type for n in ids}
             kind = next(iter(types)).split(":")[-1] if len(types) == 1 else None
             item.set_nodes(rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes")
