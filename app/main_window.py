@@ -476,7 +476,8 @@ class MainWindow(QMainWindow):
         if fn is not None:
             fn(name)
         self.code_panel.set_theme(name)
-        self.problems.set_analysis(self.document.analysis)
+        self.problems.set_analysis(self.document.analysis)  # severity icons
+        self.summary_panel._on_analysis()  # muted zeros
 
     def toggle_theme(self) -> None:
         name = "dark" if self._theme == "light" else "light"
@@ -531,6 +532,12 @@ class MainWindow(QMainWindow):
         geo, state = self.settings.geometry(), self.settings.state()
         if geo is not None:
             self.restoreGeometry(geo)
+        else:  # first run: most of the screen, at most the size the docs' screenshots use
+            screen = QApplication.primaryScreen()
+            if screen is not None:
+                area = screen.availableGeometry()
+                self.resize(min(SCREENSHOT_SIZE[0], int(area.width() * 0.9)),
+                            min(SCREENSHOT_SIZE[1], int(area.height() * 0.9)))
         if state is not None:
             self.restoreState(state)
 

@@ -212,7 +212,8 @@ class InspectorPanel(QWidget):
                 fixes = QLabel(f"Fix: {links}", wordWrap=True)
                 fixes.setTextFormat(Qt.TextFormat.RichText)
                 fixes.setContentsMargins(22, 0, 0, 4)
-                fixes.linkActivated.connect(lambda href, fs=d.fixes: self.document.apply_fix(fs[int(href)].action))
+                fixes.linkActivated.connect(lambda href, fs=d.fixes: self.document.apply_fix(
+                    {**fs[int(href)].action, "label": fs[int(href)].label}))
                 box.addWidget(fixes)
 
     def _diags_for(self, block, node_id=None, edge_id=None):

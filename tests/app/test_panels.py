@@ -151,7 +151,7 @@ def test_problems_lists_mismatch_and_fix_repairs_it(qtbot):
     qtbot.mouseClick(panel.fix_buttons[0], Qt.MouseButton.LeftButton)
     assert doc.analysis.valid, doc.analysis.diagnostics
     assert not any(d.is_error for d in panel.diagnostics())
-    assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText()
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == label
     doc.undo_stack.undo()
     assert not doc.analysis.valid
     assert panel.fix_buttons and panel.fix_buttons[0].text() == label

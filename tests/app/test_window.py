@@ -149,11 +149,12 @@ def test_end_to_end_residual_block_with_the_mouse(make_window, dialogs, tmp_path
     assert diag.is_error and "3x32x32" in diag.message and "64x32x32" in diag.message
     assert w.status_valid.text().startswith("1 error")
     fix = next(b for b in w.problems.fix_buttons if "1x1 conv" in b.text())
+    fix_label = fix.text()
     fix.click()
     assert w.document.analysis.valid
     assert graph.edges[shortcut.id].projection == "conv_bn"
     fixed = w.document.project.to_dict()
-    assert w.act_undo.text().startswith("Undo ")
+    assert w.act_undo.text() == f"Undo {fix_label}"
     w.act_undo.trigger()
     assert not w.document.analysis.valid and graph.edges[shortcut.id].projection == "identity"
     w.act_redo.trigger()
