@@ -72,9 +72,12 @@ class PortItem(QGraphicsItem):
         grow = self._hover or self.state == "ok"
         r = HOVER_RADIUS if grow else RADIUS
         color = theme.color("port_ok") if self.state == "ok" else theme.color("port")
-        if self.state == "dim":
-            color.setAlpha(70)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.state == "dim":  # cover the resting port the node drew, then a faint one
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(theme.color("card"))
+            painter.drawEllipse(QPointF(0, 0), RADIUS + 1.5, RADIUS + 1.5)
+            color.setAlpha(60)
         painter.setPen(QPen(theme.color("card"), 1.5))
         painter.setBrush(color)
         painter.drawEllipse(QPointF(0, 0), r, r)
