@@ -1,0 +1,73 @@
+"""`main.py train | evaluate | runs`, exit codes, and evaluate's confusion matrix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import main
+from graph.projectfile import save_project
+from training.evaluate import confusion_matrix, evaluate_run, format_report
+from train_helpers import tiny_resnet
+
+
+def test_confusion_matrix_counts():
+    pred = torch.tensor([0, 1, 1, 2, 2, 2, 0])
+    true = torch.tensor([0, 1, 2, 2, 2, 0, 0])
+    cm = confusion_matrix(pred, true, 3)
+    assert cm.tolist() == [[2, 0, 1], [0, 1, 0], [0, 1, 2]]
+    assert int(cm.sum()) == 7 and int(cm.trace()) == int((pred == true).sum())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    p = tiny_resnet((1, 8, 8), classes=3, width=4, name="Tiny CLI")
+    f = tmp / "tiny.skipwire"
+    save_project(p, f)
+    code = main.main(["train", str(f), "--epochs", "2", "--batch-size", "250", "--lr", "0.05", "--out",
+                      str(tmp / "runs"), "--seed", "1"])
+    assert code == 0
+    (run,) = (tmp / "runs").iterdir()
+    return tmp, f, run
+
+
+def test_train_runs_evaluate(trained, capsys):
+    tmp, f, run = trained
+    assert run.name.startswith("tiny-cli-")
+    assert main.main(["runs", str(tmp / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert run.name in out and "completed" in out and "2/2" in out
+    assert main.main(["evaluate", str(run), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    cm = torch.tensor(r["confusion"])
+    assert cm.shape == (3, 3) and int(cm.sum()) == r["images"] == 1000
+    assert r["accuracy"] == pytest.approx(int(cm.trace()) / 1000)
+    meta = json.loads((run / "run.json").read_text())
+    assert r["accuracy"] == pytest.approx(meta["best_val_acc"])  # the best checkpoint, same split
+    assert main.main(["evaluate", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "confusion matrix" in text and "per-class accuracy" in text and "class0" in text
+    assert format_report(evaluate_run(run)).startswith("run ")
+
+
+def test_resume_from_cli_extends(trained, capsys):
+    tmp, f, run = trained
+    assert main.main(["train", str(f), "--resume", str(run), "--epochs", "3"]) == 0
+    assert json.loads((run / "run.json").read_text())["epochs_done"] == 3
+
+
+def test_exit_codes(trained, tmp_path, capsys):
+    tmp, f, run = trained
+    assert main.main(["train", str(tmp_path / "nope.skipwire")]) == 2
+    assert main.main(["train", str(f), "--dataset", f"mnist:{tmp_path}/none", "--out", str(tmp_path)]) == 2
+    assert main.main(["train", str(f), "--preset", "turbo", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "unknown preset" in err and "Traceback" not in err
+    assert main.main(["train", str(f), "--lr", "1e6", "--epochs", "1", "--batch-size", "250",
+                      "--out", str(tmp_path / "r")]) == 1
+    assert "loss became" in capsys.readouterr().err
+    assert main.main(["evaluate", str(tmp_path)]) == 2
+    assert main.main(["runs", str(tmp_path / "empty")]) == 0

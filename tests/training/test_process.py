@@ -1,0 +1,70 @@
+"""Training in a spawned child process: records stream back, stop works, crashes are reported."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from training.config import TrainConfig
+from training.process import start_training
+from train_helpers import tiny_resnet
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _project():
+    return tiny_resnet((1, 8, 8), classes=3, width=4).to_dict()
+
+
+def _drain(proc, until, timeout: float = 120.0) -> list[dict]:
+    got, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        got += proc.poll(200)
+        if until(got):
+            return got
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; last records: {got[-3:]}")
+
+
+def test_child_streams_records_and_stops_on_request(tmp_path):
+    cfg = TrainConfig(epochs=200, batch_size=250, lr=0.05, grad_every=0).to_dict()
+    proc = start_training(_project(), cfg, tmp_path / "run")
+    try:
+        first = proc.poll()
+        assert first[0]["kind"] == "status" and first[0]["state"] == "starting"
+        got = _drain(proc, lambda rs: any(r["kind"] == "epoch" for r in rs))
+        proc.stop()
+        got += _drain(proc, lambda rs: proc.finished)
+        assert got[-1]["kind"] == "status" and got[-1]["state"] == "stopped", got[-1]
+        assert any(r["kind"] == "step" for r in got)
+        assert proc.join(30) == 0
+        assert proc.poll() == []  # a clean exit after a final record adds no error
+    finally:
+        proc.kill()
+
+
+def test_exception_in_child_arrives_as_error_record(tmp_path):
+    cfg = TrainConfig(dataset=f"mnist:{tmp_path / 'missing'}").to_dict()
+    proc = start_training(_project(), cfg, tmp_path / "run")
+    try:
+        got = _drain(proc, lambda rs: proc.finished)
+        err = [r for r in got if r["kind"] == "error"]
+        assert len(err) == 1 and "does not exist" in err[0]["message"] and err[0]["exit_code"] == 2
+    finally:
+        proc.kill()
+
+
+def test_killed_child_is_reported(tmp_path):
+    cfg = TrainConfig(epochs=200, batch_size=250, grad_every=0).to_dict()
+    proc = start_training(_project(), cfg, tmp_path / "run")
+    try:
+        _drain(proc, lambda rs: any(r["kind"] == "step" for r in rs))
+        os.kill(proc.pid, signal.SIGKILL)
+        got = _drain(proc, lambda rs: proc.finished)
+        assert got[-1]["kind"] == "error" and "SIGKILL" in got[-1]["message"]
+        assert not proc.is_alive()
+    finally:
+        proc.kill()
