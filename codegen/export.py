@@ -169,7 +169,8 @@ def export_onnx(project: Project, path: str | os.PathLike, weights: str | None =
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"ONNX export of {project.name} failed: {_first_line(exc)}", 1) from None
+        raise UserError(f"ONNX export of {project.name} failed"
+                        f"{_culprit_text(model, x, lambda m, a: _onnx_bytes(m, a, opset), exc)}", 1) from None
     result: dict[str, Any] = {"checked": False, "max_abs_diff": None}
     if check:
         import onnx
@@ -184,6 +185,59 @@ def export_onnx(project: Project, path: str | os.PathLike, weights: str | None =
         if diff is not None and diff > TOLERANCE * 10:
             raise UserError(f"{path}: onnxruntime's outputs differ from torch's by {diff:.2e}", 1)
     return result
+
+
+def _onnx_bytes(module: Any, args: tuple, opset: int) -> None:
+    import io
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, io.BytesIO(), dynamo=False, opset_version=opset)
+
+
+def _script_or_trace(module: Any, args: tuple) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.jit.script(module)
+        except Exception:  # noqa: BLE001
+            torch.jit.trace(module, args)
+
+
+def _culprit_text(model: Any, x: Any, attempt, exc: BaseException) -> str:
+    """': at "layer1.0.conv1" (Conv2d): why' for the first layer that fails alone, else ': why'."""
+    import torch
+
+    inputs: dict[str, tuple] = {}
+    hooks = []
+
+    def keep(name: str):
+        def hook(module: Any, args: tuple, output: Any) -> None:  # must return None: a value replaces the output
+            inputs.setdefault(name, args)
+        return hook
+
+    for name, mod in model.named_modules():
+        if name and not any(True for _ in mod.children()):
+            hooks.append(mod.register_forward_hook(keep(name)))
+    try:
+        with torch.no_grad():
+            model(x)
+    except Exception:  # noqa: BLE001 - the overall message is still useful
+        return f": {_first_line(exc)}"
+    finally:
+        for h in hooks:
+            h.remove()
+    for name, args in inputs.items():
+        mod = model.get_submodule(name)
+        try:
+            attempt(mod, args)
+        except Exception as inner:  # noqa: BLE001
+            return f' at layer "{name}" ({type(mod).__name__}): {_first_line(inner)}'
+    return f": {_first_line(exc)}"
 
 
 def _onnx_runtime_diff(path: str, model: Any, x: Any) -> float | None:
@@ -218,8 +272,9 @@ def export_torchscript(project: Project, path: str | os.PathLike, weights: str |
             try:
                 compiled = torch.jit.trace(model, (x,))
             except Exception as exc:  # noqa: BLE001
-                raise UserError(f"TorchScript export of {project.name} failed: scripting said "
-                                f"{_first_line(script_exc)}; tracing said {_first_line(exc)}", 1) from None
+                where = _culprit_text(model, x, _script_or_trace, exc)
+                raise UserError(f"TorchScript export of {project.name} failed{where} (scripting said "
+                                f"{_first_line(script_exc)})", 1) from None
         _atomic_binary(path, lambda tmp: torch.jit.save(compiled, tmp))
         loaded = torch.jit.load(path, map_location="cpu")
     with torch.no_grad():

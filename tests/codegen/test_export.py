@@ -183,10 +183,17 @@ def test_onnx_export_checks_and_matches_onnxruntime(tmp_path):
     assert got.shape == (5, 3)  # dynamic batch axis
 
 
-def test_onnx_refuses_with_the_node_name(tmp_path):
+def test_onnx_refuses_with_the_node_name(tmp_path, monkeypatch):
     with pytest.raises(UserError, match='AdaptiveAvgPool2d "pool".*output size 3 does not divide its 8x8'):
         export_onnx(tiny_project(pool=3), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+    # without the pre-check, the exporter's own failure is traced to the layer
+    import codegen.export
+
+    monkeypatch.setattr(codegen.export, "_onnx_precheck", lambda analysis: None)
+    with pytest.raises(UserError, match='ONNX export of Tiny failed at layer "pool" \\(AdaptiveAvgPool2d\\)'):
+        export_onnx(tiny_project(pool=3), tmp_path / "m.onnx")
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
