@@ -1,4 +1,4 @@
-"""The editor's main window and ``run_editor`` (``python main.py [open FILE]``).
+"""The editor's main window (``run_editor`` starts it: see app.launch).
 
 Layout: palette dock on the left, the canvas in the centre, the inspector
 dock on the right, and a bottom dock with tabs (Problems, Code, Summary,
@@ -8,24 +8,17 @@ first, and features that need them import them when used."""
 from __future__ import annotations
 
 import os
-import sys
-import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -42,22 +35,6 @@ from app.panels.summary_panel import SummaryPanel
 from app.settings import Settings
 from graph.shapes import fmt
 from graph.summary import human
-
-SCREENSHOT_SIZE = (1600, 1000)
-FIRST_TEMPLATE = "resnet20"
-
-SHORTCUTS = (
-    ("File", (("New from template…", "Ctrl+N"), ("Open…", "Ctrl+O"), ("Save", "Ctrl+S"),
-              ("Save As…", "Ctrl+Shift+S"), ("Quit", "Ctrl+Q"))),
-    ("Edit", (("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"), ("Cut / Copy / Paste", "Ctrl+X / Ctrl+C / Ctrl+V"),
-              ("Duplicate", "Ctrl+D"), ("Delete", "Del"), ("Group into block", "Ctrl+G"), ("Select all", "Ctrl+A"))),
-    ("View", (("Frame all", "Home"), ("Frame selection", "F"), ("Auto-layout", "L"),
-              ("Toggle light/dark theme", "Ctrl+Shift+T"), ("Zoom", "mouse wheel"),
-              ("Pan", "middle-drag or Space+drag"))),
-    ("Canvas", (("Add a layer", "drag from the palette, double-click it, or Tab on the canvas"),
-                ("Connect", "drag from an output port (bottom) to an input port (top)"),
-                ("Open a block", "double-click a block instance"))),
-)
 
 
 def _canvas_class():
@@ -486,34 +463,12 @@ class MainWindow(QMainWindow):
 
     # ----- help -----------------------------------------------------------------------------
     def show_shortcuts(self) -> None:
-        dlg = QDialog(self)
-        dlg.setWindowTitle("Keyboard shortcuts")
-        rows = [(sec, what, key) for sec, items in SHORTCUTS for what, key in items]
-        table = QTableWidget(len(rows), 3)
-        table.setHorizontalHeaderLabels(["", "Action", "Keys"])
-        table.verticalHeader().setVisible(False)
-        table.setShowGrid(False)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        last = None
-        for r, (sec, what, key) in enumerate(rows):
-            table.setItem(r, 0, QTableWidgetItem(sec if sec != last else ""))
-            table.setItem(r, 1, QTableWidgetItem(what))
-            table.setItem(r, 2, QTableWidgetItem(key))
-            last = sec
-        table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dlg.reject)
-        lay = QVBoxLayout(dlg)
-        lay.addWidget(table)
-        lay.addWidget(buttons)
-        dlg.resize(560, 480)
-        dlg.open()
+        from app.help_dialogs import shortcuts_dialog
+        shortcuts_dialog(self).open()
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Skipwire",
-                          "<h3>Skipwire</h3><p>Design convolutional networks — above all the ResNet family — as node "
-                          "graphs: live shapes, one-click fixes, clean PyTorch code, training with live curves.</p>")
+        from app.help_dialogs import show_about
+        show_about(self)
 
     # ----- closing -------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
@@ -532,116 +487,16 @@ class MainWindow(QMainWindow):
         geo, state = self.settings.geometry(), self.settings.state()
         if geo is not None:
             self.restoreGeometry(geo)
-        else:  # first run: most of the screen, at most the size the docs' screenshots use
+        else:  # first run: most of the screen, at most 1600x1000
             screen = QApplication.primaryScreen()
             if screen is not None:
                 area = screen.availableGeometry()
-                self.resize(min(SCREENSHOT_SIZE[0], int(area.width() * 0.9)),
-                            min(SCREENSHOT_SIZE[1], int(area.height() * 0.9)))
+                self.resize(min(1600, int(area.width() * 0.9)), min(1000, int(area.height() * 0.9)))
         if state is not None:
             self.restoreState(state)
 
 
-# ------------------------------------------------------------------ entry point
-def _make_app(screenshot: bool) -> QApplication:
-    if screenshot and "QT_QPA_PLATFORM" not in os.environ:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName("Skipwire")
-    app.setApplicationName("Skipwire")
-    app.setApplicationDisplayName("Skipwire")
-    return app
-
-
-def _first_project():
-    from graph.templates import make
-    return make(FIRST_TEMPLATE)
-
-
 def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
-    """Open the editor; with ``screenshot`` render it offscreen to a PNG and return 0."""
-    app = _make_app(bool(screenshot))
-    settings = Settings(_screenshot_settings_path()) if screenshot else Settings()
-    theme = os.environ.get("SKIPWIRE_THEME") or settings.theme()
-    app_style.apply_theme(app, theme)
-    window = MainWindow(settings=settings)
-    window.files.interactive = not screenshot
-    window.apply_theme(theme)
-    # A crash left unsaved work behind: offer it first (never in screenshot mode).
-    opened = not screenshot and window.files.offer_recovery()
-    if not opened and file is not None:
-        opened = window.files.load(file)
-        if not opened and screenshot:
-            return 2
-    if not opened:
-        if file is None:
-            window.welcome.show()
-        window.document.replace_project(_first_project(), None)
-    if screenshot:
-        return _screenshot(app, window, screenshot)
-    window.restore_layout()
-    window.show()
-    window.frame_readable()
-    if os.environ.get("SKIPWIRE_TIMING"):
-        app.processEvents()
-        torch_loaded = "torch" in sys.modules
-        sys.stderr.write(f"skipwire-timing shown={time.time():.6f} torch_loaded={torch_loaded}\n")
-        if os.environ.get("SKIPWIRE_TIMING") == "exit":
-            return 0
-    window.files.start_autosave()
-    return app.exec()
-
-
-def _screenshot_settings_path() -> str:
-    import tempfile
-    return os.path.join(tempfile.mkdtemp(prefix="skipwire-shot-"), "settings.ini")
-
-
-def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
-    """Render at a fixed size. Env knobs for documentation shots: SKIPWIRE_TAB (problems, code,
-    summary, training), SKIPWIRE_SELECT (a node name to select), SKIPWIRE_TIMING."""
-    window.resize(*SCREENSHOT_SIZE)
-    tab = os.environ.get("SKIPWIRE_TAB", "").lower()
-    names = ["problems", "code", "summary", "training"]
-    if tab in names:
-        window.show_bottom_tab(names.index(tab))
-        if tab in ("code", "summary", "training"):
-            window.resizeDocks([window.bottom_dock], [430], Qt.Orientation.Vertical)
-    elif window.document.analysis is not None and not window.document.analysis.valid:
-        window.show_bottom_tab(0)
-    window.show()
-    for _ in range(3):
-        app.processEvents()
-    window.frame_readable()
-    select = os.environ.get("SKIPWIRE_SELECT")
-    node = window.document.project.graph.node_by_name(select) if select else None
-    analysis = window.document.analysis
-    if node is not None:
-        window.document.set_selection(None, [node.id], [])
-        window.document.request_focus(None, node.id)
-    elif analysis is not None and analysis.errors:  # show the first error where it is, as one would look
-        from app.panels.problems import focus_target
-        first = analysis.errors[0]
-        target = focus_target(window.document.project, first)
-        if target is not None:
-            window.document.request_focus(first.block, target)
-            window.document.set_selection(first.block, [target], [])
-    deadline = time.time() + 1.0
-    while time.time() < deadline:  # let debounced panels (code) settle
-        app.processEvents()
-        time.sleep(0.02)
-    if tab == "code":
-        window.code_panel.scroll_to("class BasicBlock") or window.code_panel.scroll_to("class ")
-        app.processEvents()
-    if os.environ.get("SKIPWIRE_TIMING"):
-        sys.stderr.write(f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n")
-    image = window.grab()
-    ok = image.save(path, "PNG")
-    window.files.clean_exit()
-    window.document.undo_stack.setClean()
-    window.files.recovered = False
-    window.close()
-    if not ok:
-        sys.stderr.write(f"skipwire: could not write the screenshot to {path}\n")
-        return 2
-    return 0
+    """``python main.py [open FILE [--screenshot PNG]]``; see app.launch."""
+    from app.launch import run_editor as run
+    return run(file, screenshot)
