@@ -133,8 +133,6 @@ class TrainingPanel(QWidget):
         self.x_axis = QComboBox()
         self.x_axis.addItems(["Steps", "Epochs"])
         self.x_axis.currentTextChanged.connect(self._on_x_axis)
-        self.readout = QLabel("")
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
         bar = QFrame()
         bar.setObjectName("panelToolbar")
         bar_lay = QHBoxLayout(bar)
@@ -146,7 +144,6 @@ class TrainingPanel(QWidget):
         bar_lay.addWidget(QLabel("X axis"))
         bar_lay.addWidget(self.x_axis)
         bar_lay.addStretch(1)
-        bar_lay.addWidget(self.readout)
         self._plot_holder = QWidget()
         self._plot_lay = QVBoxLayout(self._plot_holder)
         self._plot_lay.setContentsMargins(0, 0, 0, 0)
@@ -163,7 +160,7 @@ class TrainingPanel(QWidget):
 
         # ----- right: runs
         self.run_list = RunList(color_for=self._color_for)
-        self.run_list.setMinimumWidth(260)
+        self.run_list.setMinimumWidth(330)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(scroll)
@@ -172,7 +169,7 @@ class TrainingPanel(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 0)
-        split.setSizes([300, 900, 380])
+        split.setSizes([300, 860, 440])
         split.setChildrenCollapsible(False)
         self.splitter = split
         lay = QVBoxLayout(self)
@@ -228,7 +225,6 @@ class TrainingPanel(QWidget):
             self.plots = TrainingPlots()
             self.plots.set_smoothing(self.smoothing.value() / 100)
             self.plots.set_x_mode(self.x_axis.currentText().lower())
-            self.plots.readout_changed.connect(self.readout.setText)
             self._placeholder.hide()
             self._plot_lay.addWidget(self.plots)
             self._redraw()
@@ -289,6 +285,8 @@ class TrainingPanel(QWidget):
             self.controller.stop()
 
     def _job(self, project: dict, cfg: TrainConfig, name: str) -> Job:
+        if self.run_list.runs_dir != self.runs_dir:  # the project was saved elsewhere since
+            self.run_list.set_runs_dir(self.runs_dir)
         label = name or "run"
         return Job(label=label, project=project, config=cfg.to_dict(), run_dir=new_run_dir(self.runs_dir, label))
 
@@ -459,7 +457,7 @@ class TrainingPanel(QWidget):
         if self.plots is not None:
             self._label_runs()
             self.plots.refresh(self.store, self._shown())
-            self.plots._rebuild_legends(self.store)
+            self.plots._rebuild_legends(self.store)  # labels may have changed (time stamps)
 
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_value.setText(f"{value / 100:.2f}")

@@ -15,16 +15,16 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.training_ui.colors import run_color
 from app.training_ui.series import RunSeries, RunStore, smooth
 
 PLOT_NAMES = ("loss", "acc", "lr", "throughput", "grad", "heatmap")
-TITLES = {"loss": "Loss", "acc": "Accuracy", "lr": "Learning rate", "throughput": "Throughput (images/s)",
-          "grad": "Gradient norm (first, middle, last layer)", "heatmap": "Gradient norm by layer (log₁₀)"}
+TITLES = {"loss": "Loss", "acc": "Accuracy", "lr": "Learning rate", "throughput": "Images / s",
+          "grad": "Gradient norm", "heatmap": "Gradient norm by layer"}
 
 
 class LogAxis(pg.AxisItem):
@@ -51,11 +51,66 @@ def _colors():
         return "#16181d", "#8b919e", "#d8dbe2", "#30343d", "dark"
 
 
+def line_sample(color: QColor, style=Qt.PenStyle.SolidLine, width: float = 2.2, marker: bool = False) -> QPixmap:
+    pm = QPixmap(26, 12)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(color, width)
+    pen.setStyle(style)
+    p.setPen(pen)
+    p.drawLine(1, 6, 25, 6)
+    if marker:
+        p.setBrush(color)
+        p.drawEllipse(10, 3, 6, 6)
+    p.end()
+    return pm
+
+
+class LegendBar(QWidget):
+    """One legend for all six plots: a colour per run, then what the line styles mean."""
+
+    def __init__(self, muted: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.muted = QColor(muted)
+        self.runs: list[tuple[str, QColor]] = []
+        self._lay = QHBoxLayout(self)
+        self._lay.setContentsMargins(10, 4, 10, 2)
+        self._lay.setSpacing(4)
+        self.set_runs([])
+
+    def _add(self, pixmap: QPixmap | None, text: str, muted: bool = False) -> QLabel:
+        if pixmap is not None:
+            icon = QLabel()
+            icon.setPixmap(pixmap)
+            self._lay.addWidget(icon)
+        label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        if muted:
+            label.setProperty("role", "muted")
+        self._lay.addWidget(label)
+        self._lay.addSpacing(10)
+        return label
+
+    def set_runs(self, runs: list[tuple[str, QColor]]) -> None:
+        self.runs = list(runs)
+        while self._lay.count():
+            item = self._lay.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()
+                item.widget().deleteLater()
+        self.run_labels = [self._add(line_sample(color, width=3.0), label) for label, color in runs]
+        self._lay.addStretch(1)
+        m = self.muted
+        self.keys = [self._add(line_sample(m), "train (per step, smoothed)", True),
+                     self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train (per epoch)", True),
+                     self._add(line_sample(m, Qt.PenStyle.DashLine, marker=True), "validation", True)]
+
+
 class TrainingPlots(QWidget):
     """The plot grid. ``refresh(store, keys)`` redraws the runs in ``keys`` (only what changed)."""
 
     hovered = Signal(float)  # x under the mouse
-    readout_changed = Signal(str)  # the hover read-out (HTML; empty when the mouse leaves)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,9 +121,12 @@ class TrainingPlots(QWidget):
         self.view.setBackground(base)
         self.view.ci.setContentsMargins(4, 4, 4, 4)
         self.view.ci.setSpacing(6)
+        self.legend = LegendBar(muted)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.view)
+        lay.setSpacing(0)
+        lay.addWidget(self.legend)
+        lay.addWidget(self.view, 1)
         self.smoothing = 0.6
         self.x_mode = "steps"  # or "epochs"
         self.heatmap_key: str | None = None
@@ -103,18 +161,18 @@ class TrainingPlots(QWidget):
             p.vb.disableAutoRange()
         self._yr: dict[str, tuple[float, float]] = {}
         self._xr: tuple[float, float] | None = None
+        for col in range(3):
+            self.view.ci.layout.setColumnStretchFactor(col, 1)
+            self.view.ci.layout.setColumnPreferredWidth(col, 300)
         self.plots["lr"].setLogMode(y=True)
         self.plots["grad"].setLogMode(y=True)
-        self.plots["acc"].setYRange(0, 1, padding=0.02)
-        self._yr["acc"] = (0.0, 1.0)
-        self.plots["acc"].getAxis("left").setTickSpacing(0.2, 0.1)
-        self.legends = {}
-        for name, offset in (("loss", (-8, 8)), ("acc", (-8, -8)), ("grad", (8, -8))):
-            leg = self.plots[name].addLegend(offset=offset, labelTextColor=text, labelTextSize="9pt",
-                                             brush=pg.mkBrush(QColor(base).darker(110) if theme == "dark"
-                                                              else QColor(base)),
-                                             pen=pg.mkPen(border))
-            self.legends[name] = leg
+        self.plots["acc"].setYRange(0, 1, padding=0)
+        leg = self.plots["grad"].addLegend(offset=(-6, 4), colCount=3, labelTextColor=muted,
+                                           labelTextSize="9pt", brush=None, pen=None)
+        for label, dash in (("first", Qt.PenStyle.SolidLine), ("middle", Qt.PenStyle.DashLine),
+                            ("last", Qt.PenStyle.DotLine)):
+            leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(muted, width=1.6, style=dash)), label)
+        self.grad_legend = leg
         # heatmap
         hp = self.plots["heatmap"]
         self.heat = pg.ImageItem(axisOrder="row-major")
@@ -127,7 +185,13 @@ class TrainingPlots(QWidget):
         self.colorbar.setImageItem(self.heat, insert_in=hp)
         self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
         self.colorbar.getAxis("right").setStyle(tickFont=font)
-        # crosshair
+        # crosshair and its read-out box
+        fill = QColor(base)
+        fill.setAlpha(225)
+        self.readout_item = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(fill), border=pg.mkPen(border))
+        self.readout_item.setZValue(1000)
+        self.readout_item.setVisible(False)
+        self.view.scene().addItem(self.readout_item)  # top level: it may overlap a neighbouring plot
         self._vlines = {}
         for name, p in self.plots.items():
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
@@ -178,7 +242,7 @@ class TrainingPlots(QWidget):
     def reset_ranges(self) -> None:
         """Forget the ranges (after the user zoomed, or the x-axis mode changed)."""
         self._xr = None
-        self._yr = {"acc": (0.0, 1.0)}
+        self._yr = {}
         if self._store is not None:
             self._fit_ranges(self._store, self._keys)
 
@@ -211,9 +275,15 @@ class TrainingPlots(QWidget):
                 lo = max(lo, 1e-12)
             return (lo, hi) if lo <= hi else None
 
-        r = span([c for run in runs for c in (run.loss, run.train_loss, run.val_loss)])
+        r = span([c for run in runs for c in (run.train_loss, run.val_loss)])
+        q = _quantiles([y for run in runs for y in run.loss.data()[1]], 0.01, 0.98)
+        if q:
+            r = (min(r[0], q[0]), max(r[1], q[1])) if r else q
         if r:
-            self._fit_linear("loss", min(0.0, r[0]), r[1])
+            self._fit_linear("loss", r[0], r[1], zero=False)
+        r = span([c for run in runs for c in (run.train_acc, run.val_acc)])
+        if r:
+            self._fit_linear("acc", r[0], r[1], zero=False, limits=(0.0, 1.0))
         r = span([run.throughput for run in runs])
         if r:
             self._fit_linear("throughput", 0.0, r[1])
@@ -227,25 +297,36 @@ class TrainingPlots(QWidget):
                 if vals:
                     lo, hi = min(lo, min(vals)), max(hi, max(vals))
         if lo <= hi:
-            self._fit_log("grad", lo, hi)
+            self._fit_log("grad", lo, hi, headroom=1)
 
-    def _fit_linear(self, name: str, lo: float, hi: float) -> None:
+    def _fit_linear(self, name: str, lo: float, hi: float, zero: bool = True,
+                    limits: tuple[float, float] | None = None) -> None:
+        """Snap the y range to round numbers around [lo, hi] (from 0 when ``zero``); keep it while the
+        data stay inside and fill more than about half of it."""
+        if zero:
+            lo = min(lo, 0.0)
         cur = self._yr.get(name)
         if cur and cur[0] <= lo and hi <= cur[1] and (hi - lo) > 0.45 * (cur[1] - cur[0]):
             return
-        top = _nice_ceil(hi * 1.05 if hi > 0 else hi + 1)
-        bottom = 0.0 if lo >= 0 else -_nice_ceil(-lo * 1.05)
+        span = hi - lo if hi > lo else (abs(hi) or 1.0)
+        step = _nice_ceil(span / 4)
+        bottom = 0.0 if zero and lo >= 0 else math.floor((lo - 0.04 * span) / step) * step
+        if lo >= 0:
+            bottom = max(bottom, 0.0)
+        top = math.ceil((hi + 0.04 * span) / step) * step
         if top <= bottom:
-            top = bottom + 1
+            top = bottom + step
+        if limits is not None:
+            bottom, top = max(bottom, limits[0]), min(top, limits[1])
         self._yr[name] = (bottom, top)
         self.plots[name].setYRange(bottom, top, padding=0)
 
-    def _fit_log(self, name: str, lo: float, hi: float) -> None:
+    def _fit_log(self, name: str, lo: float, hi: float, headroom: int = 0) -> None:
         a, b = math.log10(lo), math.log10(hi)
         cur = self._yr.get(name)
-        if cur and cur[0] <= a and b <= cur[1] and (b - a) > (cur[1] - cur[0]) - 2.5:
+        if cur and cur[0] <= a and b <= cur[1] - headroom and (b - a) > (cur[1] - cur[0]) - headroom - 2.5:
             return
-        bottom, top = math.floor(a - 0.05), math.ceil(b + 0.05)
+        bottom, top = math.floor(a - 0.05), math.ceil(b + 0.05) + headroom
         self._yr[name] = (bottom, top)
         self.plots[name].setYRange(bottom, top, padding=0)
 
@@ -305,10 +386,11 @@ class TrainingPlots(QWidget):
                   (run.loss.version, spe, self.smoothing), width=2.2, z=5)
         for what, plot, style in (
             ("train_loss", "loss", {"width": 1.2, "dash": Qt.PenStyle.DotLine}),
-            ("val_loss", "loss", {"width": 1.8, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
-                                      "filled": False, "z": 6}),
+            ("val_loss", "loss", {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
+                                      "z": 6}),
             ("train_acc", "acc", {"width": 1.4, "dash": Qt.PenStyle.DotLine}),
-            ("val_acc", "acc", {"width": 2.2, "symbol": "o", "symbolSize": 6, "z": 5}),
+            ("val_acc", "acc", {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
+                                    "z": 5}),
             ("lr", "lr", {"width": 1.8}),
         ):
             c = getattr(run, what)
@@ -326,26 +408,10 @@ class TrainingPlots(QWidget):
                 self._set(run, what, "grad", color, xs, ys, (g.version, spe), width=1.6, dash=dash)
 
     def _rebuild_legends(self, store: RunStore) -> None:
-        for name, leg in self.legends.items():
-            leg.clear()
-            main = "loss_smooth" if name == "loss" else "val_acc"
-            for k in self._keys:
-                run = store.get(k)
-                color = run_color(store.color_index(k))
-                sample = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.4))
-                leg.addItem(sample, run.label)
-            if name == "loss" and self._keys:
-                leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(self._muted, width=1.6,
-                                                                style=Qt.PenStyle.DashLine)), "validation")
-            if name == "acc" and self._keys:
-                leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(self._muted, width=1.2,
-                                                                style=Qt.PenStyle.DotLine)), "train")
-            if name == "grad":
-                leg.clear()
-                for label, dash in (("first", Qt.PenStyle.SolidLine), ("middle", Qt.PenStyle.DashLine),
-                                    ("last", Qt.PenStyle.DotLine)):
-                    leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(self._muted, width=1.6, style=dash)), label)
-            _ = main
+        self.legend.set_runs([(store.get(k).label, run_color(store.color_index(k))) for k in self._keys])
+
+    def legend_labels(self) -> list[str]:
+        return [label for label, _ in self.legend.runs]
 
     def _refresh_heatmap(self, store: RunStore) -> None:
         key = self.heatmap_key if self.heatmap_key in self._keys else (self._keys[-1] if self._keys else None)
@@ -404,33 +470,53 @@ class TrainingPlots(QWidget):
     def hide_crosshair(self) -> None:
         for line in self._vlines.values():
             line.setVisible(False)
-        self.readout_changed.emit("")
+        self.readout_item.setVisible(False)
 
     def show_crosshair(self, x: float, plot: str = "loss") -> str:
-        """Draw the crosshair at ``x`` and return the read-out text (HTML) shown in ``plot``."""
+        """Draw the crosshair at ``x`` and a read-out box in ``plot`` with each run's values there
+        (in the corner away from the mouse). Returns the read-out as text ("step 150 | Plain-20: ...")."""
         for line in self._vlines.values():
             line.setPos(x)
             line.setVisible(True)
-        html = self.readout_html(x, plot)
-        self.readout_changed.emit(html)
+        x_text, values = self.readout(x, plot)
+        rows = [(self._store.get(k), v) for k, v in zip(self._keys, values) if v] if self._store else []
+        if not rows:
+            self.readout_item.setVisible(False)
+            return x_text
+        html = [f"<span style='color:{self._muted}'>{x_text}</span>"]
+        for run, v in rows:
+            color = run_color(self._store.color_index(run.key)).name()
+            html.append(f"<span style='color:{color}'>━</span>&nbsp;<span style='color:{self._text}'>"
+                        f"{run.label}&nbsp;&nbsp;<b>{v}</b></span>")
+        vb = self.plots[plot].vb
+        item = self.readout_item
+        item.setHtml("<br>".join(html))
+        (x0, x1), _ = vb.viewRange()
+        right = (x - x0) < 0.5 * (x1 - x0)  # the mouse is on the left: put the box on the right
+        item.setAnchor((1, 0) if right else (0, 0))
+        item.setPos(vb.mapToScene(QPointF(vb.width() - 4 if right else 4, 4)))
+        item.setVisible(True)
         self.hovered.emit(x)
-        return html
+        return " | ".join([x_text] + [f"{run.label}: {v}" for run, v in rows])
 
-    def readout_html(self, x: float, plot: str) -> str:
+    def readout(self, x: float, plot: str) -> tuple[str, list[str]]:
         if self._store is None or not self._keys:
-            return ""
-        unit = "epoch" if self.x_mode == "epochs" else "step"
-        rows = [f"<span style='color:{self._muted}'>{unit} {x:,.2f}</span>" if self.x_mode == "epochs"
-                else f"<span style='color:{self._muted}'>{unit} {x:,.0f}</span>"]
+            return "", []
+        x_text = f"epoch {x:,.2f}" if self.x_mode == "epochs" else f"step {max(x, 0):,.0f}"
+        values = []
         for k in self._keys:
             run = self._store.get(k)
             sx = x * run.steps_per_epoch if (self.x_mode == "epochs" and run.steps_per_epoch) else x
-            vals = _values(run, plot, sx, self.smoothing)
-            if vals:
-                color = run_color(self._store.color_index(k)).name()
-                rows.append(f"<span style='color:{color}'>■</span> <span style='color:{self._text}'>"
-                            f"{run.label}: {vals}</span>")
-        return " &nbsp; ".join(rows) if len(rows) > 1 else ""
+            values.append(_values(run, plot, sx, self.smoothing))
+        return x_text, values
+
+
+def _quantiles(values: list[float], lo: float, hi: float) -> tuple[float, float] | None:
+    if not values:
+        return None
+    v = sorted(values)
+    n = len(v) - 1
+    return v[int(lo * n)], v[round(hi * n)]
 
 
 def _nice_ceil(v: float) -> float:
@@ -453,7 +539,7 @@ def _fmt(v: float | None, kind: str) -> str | None:
         return f"{v:,.0f}"
     if kind == "sci":
         return f"{v:.2e}"
-    return f"{v:.4f}"
+    return f"{v:.3f}"
 
 
 def _values(run: RunSeries, plot: str, x: float, smoothing: float) -> str:

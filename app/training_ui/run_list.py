@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -25,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Run", "Status", "Dataset", "Epochs", "Best acc", "")
-STATUS_TEXT = {"running": "running", "completed": "completed", "stopped": "stopped", "diverged": "diverged",
+COLUMNS = ("Run", "Status", "Epochs", "Best acc", "")
+STATUS_TEXT = {"running": "running", "completed": "done", "stopped": "stopped", "diverged": "diverged",
                "failed": "failed", "unknown": "—"}
 
 
@@ -91,8 +90,10 @@ class RunList(QWidget):
         hdr = self.tree.header()
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for i in range(1, len(COLUMNS)):
-            hdr.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setMinimumSectionSize(40)
+        for i, width in ((1, 66), (2, 62), (3, 72), (4, 58)):
+            hdr.setSectionResizeMode(i, QHeaderView.ResizeMode.Fixed)
+            hdr.resizeSection(i, width)
         self.tree.itemChanged.connect(self._on_item_changed)
         self.tree.currentItemChanged.connect(self._on_current)
         self.tree.itemDoubleClicked.connect(lambda item, _col: self._open(item.data(0, Qt.ItemDataRole.UserRole)))
@@ -123,8 +124,9 @@ class RunList(QWidget):
             key = str(info.path)
             item = QTreeWidgetItem(self.tree)
             item.setData(0, Qt.ItemDataRole.UserRole, key)
-            item.setText(0, info.name)
-            item.setToolTip(0, f"{info.path}\n{info.project_name}\n{info.created}")
+            item.setText(0, run_title(info))
+            item.setToolTip(0, f"{info.project_name} on {info.dataset}\n{info.path}\nstarted {info.created}"
+                               + (f"\n{info.device}" if info.device else ""))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked if key in self._checked else Qt.CheckState.Unchecked)
             item.setIcon(0, swatch(self.color_for(key) if key in self._checked else None))
@@ -132,18 +134,17 @@ class RunList(QWidget):
             item.setText(1, status)
             if info.message:
                 item.setToolTip(1, info.message)
-            item.setText(2, _short_dataset(info.dataset))
-            item.setToolTip(2, info.dataset)
-            item.setText(3, f"{info.epochs_done}/{info.epochs}")
+            item.setText(2, f"{info.epochs_done}/{info.epochs}")
             acc = info.best_val_acc
-            item.setText(4, f"{acc:.1%}" if isinstance(acc, (int, float)) else "—")
-            for col in (3, 4):
+            item.setText(3, f"{acc:.1%}" if isinstance(acc, (int, float)) else "—")
+            for col in (2, 3):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            button = QPushButton("Open graph")
-            button.setToolTip(f"Open {info.path / 'project.json'} in the editor")
-            button.setStyleSheet("padding: 1px 8px;")
+            button = QToolButton()
+            button.setText("Open")
+            button.setToolTip(f"Open the graph this run trained ({info.path / 'project.json'}) in the editor")
+            button.setStyleSheet("padding: 0px 6px;")
             button.clicked.connect(lambda _=False, k=key: self._open(k))
-            self.tree.setItemWidget(item, 5, button)
+            self.tree.setItemWidget(item, 4, button)
             if key == current:
                 self.tree.setCurrentItem(item)
         self._updating = False
@@ -217,11 +218,12 @@ class RunList(QWidget):
             self.evaluate_requested.emit(key)
 
 
-def _short_dataset(spec: str) -> str:
-    if ":" in spec:
-        kind, path = spec.split(":", 1)
-        return f"{kind}:{Path(path).name}"
-    return spec
+def run_title(info) -> str:
+    """"ResNet-20 · 04:12:05" (the project's name and the start time); the folder name otherwise."""
+    created = getattr(info, "created", "") or ""
+    when = created.split("T")[-1][:8] if "T" in created else ""
+    name = getattr(info, "project_name", "") or info.name
+    return f"{name} · {when}" if when else name
 
 
 def _has_evaluate() -> bool:

@@ -134,7 +134,7 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path):
     assert (Path(key) / "metrics.jsonl").exists() and json.loads((Path(key) / "project.json").read_text())["name"] == "Tiny"
     # "Open graph" asks the editor to open the run's own project file
     with qtbot.waitSignal(panel.open_project_requested) as sig:
-        panel.run_list.tree.itemWidget(item, 5).click()
+        panel.run_list.tree.itemWidget(item, 4).click()
     assert sig.args == [str(Path(key) / "project.json")]
 
 
@@ -144,7 +144,7 @@ def test_two_runs_overlay_on_the_same_axes_in_different_colours(qtbot, tmp_path)
     b = fake_run_folder(tmp_path / "runs", "resnet-20261127-020000", 200, 0.90)
     panel = make_panel(qtbot, tmp_path)
     assert set(panel.run_list.keys()) == {str(a), str(b)}
-    assert panel.run_list.item(str(b)).text(4) == "90.0%"
+    assert panel.run_list.item(str(b)).text(3) == "90.0%"
     for run in (a, b):
         panel.run_list.item(str(run)).setCheckState(0, Qt.CheckState.Checked)
     ca, cb = panel.plots.curve(str(a), "loss_smooth"), panel.plots.curve(str(b), "loss_smooth")
@@ -155,10 +155,13 @@ def test_two_runs_overlay_on_the_same_axes_in_different_colours(qtbot, tmp_path)
     # the same run keeps its colour in every plot
     assert panel.plots.curve(str(a), "val_acc").opts["pen"].color().name() == ca.opts["pen"].color().name()
     assert panel.plots.curve(str(a), "lr").opts["pen"].color().name() == ca.opts["pen"].color().name()
-    legend = [label.text for _, label in panel.plots.legends["loss"].items]
+    legend = panel.plots.legend_labels()
     assert "Plain" in legend and "Resnet" in legend
-    html = panel.plots.show_crosshair(150.0, "loss")
-    assert "Plain" in html and "Resnet" in html and "step 150" in html
+    text = panel.plots.show_crosshair(150.0, "loss")
+    assert "Plain: train" in text and "Resnet: train" in text and text.startswith("step 150")
+    assert panel.plots.readout_item.isVisible() and "Resnet" in panel.plots.readout_item.toPlainText()
+    panel.plots.hide_crosshair()
+    assert not panel.plots.readout_item.isVisible()
     # unticking removes the curve, ticking again brings it back in the same colour
     color = ca.opts["pen"].color().name()
     panel.run_list.item(str(a)).setCheckState(0, Qt.CheckState.Unchecked)
@@ -238,7 +241,7 @@ def test_degradation_experiment_queues_four_models_matched_to_the_dataset(qtbot,
     qtbot.waitUntil(lambda: not panel.controller.busy, timeout=10_000)
     assert [s[0] for s in started] == ["Plain-20", "Plain-56", "ResNet-20", "ResNet-56"]
     assert len({s[2] for s in started}) == 4
-    legend = [label.text for _, label in panel.plots.legends["loss"].items]
+    legend = panel.plots.legend_labels()
     assert legend[:4] == ["Plain-20", "Plain-56", "ResNet-20", "ResNet-56"]
     colors = {panel.plots.curve(str(s[2]), "loss_smooth").opts["pen"].color().name() for s in started}
     assert len(colors) == 4
