@@ -301,6 +301,9 @@ def main(argv=None):
     if args.limit > 0:
         tx, ty, vx, vy = tx[:args.limit], ty[:args.limit], vx[:max(1, args.limit // 5)], vy[:max(1, args.limit // 5)]
     model = MODEL_CLASS().to(device)
+    channels_last = device.type == "cuda" and bool(t.get("channels_last", True)) and len(shape) == 3
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     torch.manual_seed(args.seed + rank)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) \
         if world > 1 else model
@@ -328,6 +331,8 @@ def main(argv=None):
             for group in opt.param_groups:
                 group["lr"] = lr
             xb, yb = to_input(xb, shape).to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 loss = criterion(net(xb), yb)
             opt.zero_grad(set_to_none=True)
