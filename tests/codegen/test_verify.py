@@ -123,9 +123,9 @@ def test_torchvision_checkpoint_loads_strictly():
     want = _fixture()["resnet18"]
     torch.manual_seed(0)
     state = {k: (torch.randn(s) if s else torch.tensor(7)) for k, s in want.items()}
-    for k in state:
+    for k, value in state.items():
         if k.endswith("running_var"):
-            state[k] = state[k].abs() + 0.5
+            state[k] = value.abs() + 0.5
     model = build_module(make("resnet18", input_shape=SMALL_IMAGENET))
     result = model.load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
