@@ -7,6 +7,7 @@ project's block library beneath.  Items drag onto the canvas as
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from app.panels.icons import category_icon
@@ -31,6 +32,17 @@ class _Tree(QTreeWidget):
     def mimeData(self, items) -> QMimeData:
         names = [i.data(0, TYPE_ROLE) for i in items if i.data(0, TYPE_ROLE)]
         return node_mime(names[0]) if names else QMimeData()
+
+    def startDrag(self, _actions) -> None:
+        """Copy only: the default item-view drag would remove the item after a Move drop."""
+        item = self.currentItem()
+        type_name = item.data(0, TYPE_ROLE) if item is not None else None
+        if not type_name:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(node_mime(type_name))
+        drag.setPixmap(item.icon(0).pixmap(24, 24))
+        drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
 
 
 class PalettePanel(QWidget):
