@@ -147,6 +147,7 @@ class InspectorPanel(QWidget):
             icon.setPixmap(category_icon(category).pixmap(18, 18))
             row.addWidget(icon)
         t = QLabel(title)
+        self._title = t
         t.setProperty("role", "heading")
         t.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(t, 1)
@@ -514,6 +515,9 @@ class InspectorPanel(QWidget):
         g = self.document.project.graph_of(block) if kind in ("node", "edge") else None
         if kind == "node":
             node = g.nodes[key]
+            if node.name != self._title.text():  # renamed (here, by undo, by a fix): the heading too
+                self.rebuild()
+                return
             if self.name_edit is not None and not self.name_edit.hasFocus():
                 self.name_edit.setText(node.name)
             if self.frozen_box is not None:
@@ -526,6 +530,9 @@ class InspectorPanel(QWidget):
             self._fill_problems(self._diags_for(block, node_id=key))
         elif kind == "edge":
             e = g.edges[key]
+            if e.is_shortcut and (e.name or "shortcut") != self._title.text():
+                self.rebuild()
+                return
             if self.projection_combo is not None:
                 self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
             if self.name_edit is not None and not self.name_edit.hasFocus():

@@ -92,6 +92,9 @@ def test_inspector_rejects_invalid_values_with_a_reason(qtbot):
     insp.name_edit.editingFinished.emit()
     assert doc.project.graph.nodes[conv.id].name == "stem_conv"
     assert doc.undo_stack.undoText() == "Rename conv1 to stem_conv"
+    assert insp._title.text() == "stem_conv"
+    doc.undo_stack.undo()
+    assert insp._title.text() == "conv1" and insp.name_edit.text() == "conv1"
 
 
 def test_inspector_bool_choice_frozen_and_shortcut(qtbot):
