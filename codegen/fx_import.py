@@ -192,6 +192,8 @@ class _Converter:
             try:
                 if node.op == "placeholder":
                     placeholders += 1
+                    if placeholders > 1 and not node.users:
+                        continue  # an optional argument the network does not use
                     if placeholders > 1:
                         raise Unsupported("a second input; Skipwire networks take one tensor")
                     self.add(node, "Input", {"shape": list(self.input_shape)}, [], [])
@@ -219,6 +221,8 @@ class _Converter:
                     self.call(node, convert_call(node, self.shapes))
                 elif node.op == "output":
                     res = node.args[0]
+                    if not isinstance(res, type(node)):
+                        raise Unsupported("the network must return one tensor, not a tuple, list or dict")
                     if res in self.failed:
                         continue
                     if res not in self.alias:
@@ -232,10 +236,12 @@ class _Converter:
         if spec.kind == "drop":
             return
         if spec.kind == "alias":
-            if spec.inputs[0] in self.failed:
+            if spec.inputs[0] in self.alias:
+                self.alias[node] = self.alias[spec.inputs[0]]
+            elif spec.inputs[0] in self.failed:
                 self.failed.add(node)
             else:
-                self.alias[node] = self.alias[spec.inputs[0]]
+                self.fail(node, "its input is not a tensor Skipwire can follow")
             return
         if spec.kind == "cat":
             self.cat(node, spec.inputs, scope)

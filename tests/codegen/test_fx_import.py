@@ -333,3 +333,18 @@ def test_cli_import_writes_a_valid_project(tmp_path):
                           str(tmp_path / "x.json")], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2
     assert bad.stderr.startswith("skipwire: cannot import module") and bad.stderr.count("\n") == 1
+
+
+class TwoOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x, mask=None):
+        y = self.fc(x)
+        return {"logits": y, "features": x}
+
+
+def test_outputs_other_than_one_tensor_are_refused_and_unused_arguments_ignored():
+    with pytest.raises(UserError, match="must return one tensor, not a tuple, list or dict"):
+        import_module(TwoOutputs(), (4,))
