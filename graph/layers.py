@@ -167,10 +167,18 @@ register(LayerType(
         "eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}),
     init="norm"))
 
+def _instance_norm_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    if h * w == 1:  # torch refuses: "Expected more than 1 spatial element when training"
+        raise ShapeError("too_small", f"normalises over each channel's positions, but its input {_fmt(ins[0])} "
+                                      "has only one position")
+    return ins[0]
+
+
 register(LayerType(
     "InstanceNorm2d", "normalization", "Instance normalization: each sample and channel on its own.",
     (P("eps", "float", 1e-5, 0), P("affine", "bool", False), P("track_running_stats", "bool", False)),
-    shape=lambda p, ins: _image(ins[0]) and ins[0], count_params=_affine_count("affine"),
+    shape=_instance_norm_shape, count_params=_affine_count("affine"),
     macs=lambda p, ins, out: 2 * prod(out),
     module=lambda p, ins: ModuleSpec("nn.InstanceNorm2d", (ins[0][0],), {
         "eps": p["eps"], "affine": p["affine"], "track_running_stats": p["track_running_stats"]}),

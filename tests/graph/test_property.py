@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from graph.model import Graph, Project
+from graph.expr import parse
+from graph.model import BlockDef, BlockParam, Graph, Project
 from graph.shapes import analyze
 
 torch = pytest.importorskip("torch")
@@ -27,6 +28,7 @@ class _Builder:
     def __init__(self, draw, shape):
         self.draw = draw
         self.g = Graph()
+        self.blocks: dict[str, BlockDef] = {}
         self.c, self.h, self.w = shape
         self.last = self.g.add("Input", "input", shape=list(shape))
 
@@ -105,12 +107,39 @@ class _Builder:
             self.add("ReLU", inplace=False)
 
 
+    def unit(self):
+        """An instance of block "Unit(out, stride)", whose body uses expressions over out, stride, in_channels."""
+        d = self.draw
+        if "Unit" not in self.blocks:
+            body = Graph()
+            bi = body.add("BlockInput", "input")
+            c1 = body.add("Conv2d", "conv1", out_channels="in_channels + out", stride="stride", padding=1)
+            b1 = body.add("BatchNorm2d", "bn1")
+            r1 = body.add("ReLU", "relu", inplace=False)
+            c2 = body.add("Conv2d", "conv2", out_channels="out * 2 // 2", padding="stride // stride")
+            b2 = body.add("BatchNorm2d", "bn2")
+            add = body.add("Add", "add")
+            bo = body.add("BlockOutput", "output")
+            body.chain(bi, c1, b1, r1, c2, b2)
+            body.connect(b2, add, 0)
+            body.connect(bi, add, 1, kind="shortcut", name="downsample",
+                         projection=d(st.sampled_from(["conv_bn", "conv_bn_always"])))
+            body.chain(add, bo)
+            self.blocks["Unit"] = BlockDef("Unit", {"out": BlockParam("int", 8), "stride": BlockParam("int", 1)}, body)
+        out = d(st.integers(1, 10))
+        stride = d(st.sampled_from([1, 2])) if min(self.h, self.w) >= 2 else 1
+        params = {"out": out} if d(st.booleans()) else {"out": out, "stride": stride}
+        self.add("block:Unit", **params)
+        stride = params.get("stride", 1)
+        self.c, self.h, self.w = out, (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
+
+
 @st.composite
 def graphs(draw):
     shape = (draw(st.integers(1, 8)), draw(st.integers(6, 24)), draw(st.integers(6, 24)))
     b = _Builder(draw, shape)
     for _ in range(draw(st.integers(1, 7))):
-        op = draw(st.sampled_from(["conv", "conv", "pool", "norm", "act", "residual", "residual"]))
+        op = draw(st.sampled_from(["conv", "conv", "pool", "norm", "act", "residual", "residual", "unit"]))
         if op == "pool" and min(b.h, b.w) < 2:
             op = "act"
         getattr(b, op)()
@@ -120,7 +149,7 @@ def graphs(draw):
         b.add("Linear", out_features=draw(st.integers(1, 10)))
     out = b.g.add("Output", "output")
     b.g.connect(b.last, out)
-    return Project("random", b.g)
+    return Project("random", b.g, b.blocks)
 
 
 # ------------------------------------------------------------------ a small torch builder
@@ -132,42 +161,71 @@ def _stride_for(size, target, ceil):
 
 
 def run_torch(project: Project):
-    """Run the graph on a real batch; returns ({node_id: output shape}, parameter count)."""
-    g = project.graph
+    """Run the graph on a real batch; returns ({node path: output shape}, parameter count).
+
+    A node path is a tuple of node ids: (instance id, inner id) inside a block instance.
+    """
     modules = nn.ModuleList()
-    x_in = project.graph.nodes_of_type("Input")[0]
+    shapes: dict[tuple, tuple] = {}
+    run_graph(project, project.graph, None, None, modules, (), shapes)
+    return shapes, sum(q.numel() for q in modules.parameters())
+
+
+def _resolve(params: dict, env: dict | None) -> dict:
+    return {k: parse(v).evaluate(env) if isinstance(v, str) and v not in ("same", "valid") else v
+            for k, v in params.items()}
+
+
+def run_graph(project, g, x, env, modules, prefix, shapes):
     out: dict[str, torch.Tensor] = {}
     pending = {nid: len(g.in_edges(nid)) for nid in g.nodes}
-    ready = [x_in.id]
+    ready = [n.id for n in g.nodes.values() if n.type in ("Input", "BlockInput")]
+    result = None
     while ready:
         nid = ready.pop(0)
         node = g.nodes[nid]
-        p = node.params
+        p = _resolve(node.params, env)
         ins = [out[e.src] for e in g.in_edges(nid)]
         t = node.type
         if t == "Input":
             y = torch.randn(2, *p["shape"])
-        elif t in ("Output", "Identity"):
-            y = ins[0]
+        elif t == "BlockInput":
+            y = x
+        elif t in ("Output", "BlockOutput", "Identity"):
+            y = result = ins[0]
+        elif node.block_name is not None:
+            bdef = project.blocks[node.block_name]
+            inner_env = {**bdef.defaults(), **p, "in_channels": ins[0].shape[1]}
+            y = run_graph(project, bdef.graph, ins[0], inner_env, modules, prefix + (nid,), shapes)
         elif t == "Add":
             edges = g.in_edges(nid)
             target = ins[0]
             terms = []
-            for e, x in zip(edges, ins):
+            for e, x_ in zip(edges, ins):
                 if e.is_shortcut:
-                    x = project_shortcut(e.projection, x, target, modules)
-                terms.append(x)
+                    x_ = project_shortcut(e.projection, x_, target, modules)
+                terms.append(x_)
             y = terms[0] + terms[1]
         else:
             m = make_module(t, p, ins[0])
             modules.append(m)
             y = m(ins[0])
         out[nid] = y
+        shapes[prefix + (nid,)] = tuple(y.shape[1:])
         for e in g.out_edges(nid):
             pending[e.dst] -= 1
             if pending[e.dst] == 0:
                 ready.append(e.dst)
-    return {k: tuple(v.shape[1:]) for k, v in out.items()}, sum(q.numel() for q in modules.parameters())
+    return result
+
+
+def inferred_shapes(info, prefix=()) -> dict[tuple, tuple]:
+    shapes = {}
+    for nid, ni in info.nodes.items():
+        shapes[prefix + (nid,)] = ni.out_shape
+        if ni.children is not None:
+            shapes.update(inferred_shapes(ni.children, prefix + (nid,)))
+    return shapes
 
 
 def project_shortcut(proj, x, target, modules):
@@ -188,7 +246,7 @@ def project_shortcut(proj, x, target, modules):
 def make_module(t, p, x):
     c = x.shape[1]
     if t == "Conv2d":
-        return nn.Conv2d(c, p["out_channels"], p["kernel_size"], stride=p.get("stride", 1),
+        return nn.Conv2d(c, p["out_channels"], p.get("kernel_size", 3), stride=p.get("stride", 1),
                          padding=p.get("padding", 1), dilation=p.get("dilation", 1), groups=p.get("groups", 1),
                          bias=p.get("bias", False))
     if t in ("MaxPool2d", "AvgPool2d"):
@@ -221,8 +279,7 @@ def test_inferred_shapes_match_torch(project):
     assume(a.valid)
     with torch.no_grad():
         real, params = run_torch(project)
-    inferred = {nid: a.shape_of(nid) for nid in project.graph.nodes}
-    assert real == inferred
+    assert real == inferred_shapes(a.root)
     assert params == a.total_params
 
 

@@ -102,6 +102,13 @@ def test_shape_preserving(t):
     assert shape_after(t, input=(6, 5, 4)) == (6, 5, 4)
 
 
+def test_instance_norm_needs_more_than_one_position():
+    p, nodes = net("InstanceNorm2d", input=(6, 1, 1))
+    (d,) = analyze(p).errors
+    assert d.code == "too_small" and "6x1x1" in d.message
+    assert shape_after("InstanceNorm2d", input=(6, 1, 2)) == (6, 1, 2)
+
+
 def test_norm_param_counts():
     p, nodes = net("BatchNorm2d", ("GroupNorm", {"num_groups": 2}), "LayerNorm", "InstanceNorm2d", input=(6, 5, 4))
     a = analyze(p)
