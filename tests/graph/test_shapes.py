@@ -103,7 +103,7 @@ def test_shape_preserving(t):
 
 
 def test_instance_norm_needs_more_than_one_position():
-    p, nodes = net("InstanceNorm2d", input=(6, 1, 1))
+    p, _ = net("InstanceNorm2d", input=(6, 1, 1))
     (d,) = analyze(p).errors
     assert d.code == "too_small" and "6x1x1" in d.message
     assert shape_after("InstanceNorm2d", input=(6, 1, 2)) == (6, 1, 2)
