@@ -445,13 +445,14 @@ def dumps_project(project: Project) -> str:
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
     """Write JSON atomically: a temporary file in the same folder, then os.replace."""
-    target = os.fspath(path)
+    shown = os.fspath(path)
+    target = os.path.realpath(shown)  # through a symlink: replace the file it points to, keep the link
     text = dumps_project(project)
-    folder = os.path.dirname(os.path.abspath(target))
+    folder = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".tmp")
     except OSError as exc:
-        raise UserError(f"{target}: cannot write there ({exc.strerror or exc})", 2) from None
+        raise UserError(f"{shown}: cannot write there ({exc.strerror or exc})", 2) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -471,7 +472,7 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise UserError(f"{target}: cannot write the file ({exc.strerror or exc})", 2) from None
+            raise UserError(f"{shown}: cannot write the file ({exc.strerror or exc})", 2) from None
         raise
 
 

@@ -138,6 +138,15 @@ def test_save_keeps_permissions(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o640
 
 
+def test_save_through_symlink_keeps_the_link(tmp_path):
+    real = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    real.write_text("{}")
+    link.symlink_to(real)
+    save_project(sample_project(), link)
+    assert link.is_symlink() and load_project(real).to_dict() == sample_dict()
+
+
 def test_save_refuses_nan():
     p = sample_project()
     p.training["lr_extra"] = float("nan")
