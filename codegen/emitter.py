@@ -206,6 +206,7 @@ class _Class:
         self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same in every instance
         self.units: list[_Unit] = []
         self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
+        self.hoisted: dict[tuple, str] = {}  # repeated compound expression -> local name (torchvision's width)
 
     @property
     def where(self) -> str:
@@ -215,6 +216,8 @@ class _Class:
         return self.argnames[raw]
 
     def lit(self, value: Any, node: Node | None = None, what: str = "") -> pf.Expr:
+        if isinstance(value, Sym) and value.ast in self.hoisted:
+            return self.hoisted[value.ast]
         try:
             return literal(value, self.name_of)
         except _Unexpressible:
@@ -787,6 +790,8 @@ class _Emitter:
                 params.append(f"{argname}: nn.Module | None = None")
         lines = pf.signature("__init__", params, "None", 1)
         lines.append("        super().__init__()")
+        if cls.block is not None:
+            lines += self.hoist(cls)
         cls.paths: dict[str, str] = {}
         cls.code_paths: dict[str, str] = {}
         done_stages: set[str] = set()
@@ -826,6 +831,40 @@ class _Emitter:
             lines.append(f"        self.{cls.code_paths[nid]}.requires_grad_(False)")
             if cls.block is None:
                 self.frozen.append(cls.paths[nid])
+        return lines
+
+    def hoist(self, cls: _Class) -> list[str]:
+        """``width = planes * base_width // 64 * groups``: a compound expression that several
+        constructor arguments share gets a local name, as torchvision's Bottleneck does."""
+        counts: dict[tuple, int] = {}
+
+        def visit(value: Any) -> None:
+            if isinstance(value, Sym):
+                if value.ast is not None and _operators(value.ast) >= 2:
+                    counts[value.ast] = counts.get(value.ast, 0) + 1
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    visit(v)
+
+        for nid in cls.rep.order:
+            node = cls.graph.nodes[nid]
+            if node.type in IO_TYPES or not self.has_module(node, cls.rep):
+                continue
+            if node.block_name is not None:
+                visit(cls.in_shapes(node)[0][0])
+                visit(list(cls.params[nid].values()))
+                continue
+            lt = registry.get(node.type)
+            if lt.module is not None:
+                spec = lt.module(cls.params[nid], cls.in_shapes(node))
+                visit(list(spec.args))
+                visit(list(spec.kwargs.values()))
+        lines = []
+        for ast_, n in counts.items():
+            if n >= 2:
+                name = cls.locals.create("width", fallback="width")
+                lines.append(f"        {name} = {render(ast_, cls.name_of)}")
+                cls.hoisted[ast_] = name
         return lines
 
     def stage_lines(self, cls: _Class, stage: Stage) -> list[str]:
@@ -925,6 +964,12 @@ class _Emitter:
         """How ``_init_weights`` reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
         prefix = "self" if owner.block is None else "m"
         return f"{prefix}.{owner.code_paths[node.id]}"
+
+
+def _operators(ast: tuple) -> int:
+    if ast[0] in ("int", "name"):
+        return 0
+    return 1 + sum(_operators(a) for a in ast[1:])
 
 
 def _slice(arg: str, p: dict) -> str:

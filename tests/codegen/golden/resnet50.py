@@ -17,21 +17,16 @@ class Bottleneck(nn.Module):
         downsample: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, planes * base_width // 64 * groups, kernel_size=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes * base_width // 64 * groups)
+        width = planes * base_width // 64 * groups
+        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
-            planes * base_width // 64 * groups,
-            planes * base_width // 64 * groups,
-            kernel_size=3,
-            stride=stride,
-            padding=1,
-            groups=groups,
-            bias=False,
+            width, width, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False
         )
-        self.bn2 = nn.BatchNorm2d(planes * base_width // 64 * groups)
+        self.bn2 = nn.BatchNorm2d(width)
         self.relu2 = nn.ReLU(inplace=True)
-        self.conv3 = nn.Conv2d(planes * base_width // 64 * groups, planes * 4, kernel_size=1, bias=False)
+        self.conv3 = nn.Conv2d(width, planes * 4, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * 4)
         self.relu3 = nn.ReLU(inplace=True)
         self.downsample = downsample

@@ -1,0 +1,126 @@
+"""Benchmark the code emitter and the generated code.
+
+1. Emitting resnet152 (goal: under 100 ms): ``emit(project, analysis)`` alone,
+   and ``emit(project)`` including shape inference; ``build_module`` (exec +
+   construction + initialisation) for reference.
+2. Training-step throughput of the generated resnet20 against the same
+   network written by hand in torchvision's style (bench/handwritten_resnet20.py),
+   measured side by side in one process: the hand-written model gets the
+   generated one's weights (strict load; outputs checked equal), both train
+   with the same SGD settings on the same synthetic batches, and rounds of
+   steps alternate between them (which one goes first alternates too) so
+   that load from other processes hits both alike. Goal: ratio >= 0.98.
+
+Run: ``python bench/bench_codegen.py [--repeat N] [--batch B] [--rounds R] [--steps S]``.
+Figures are recorded in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from codegen.build import build_module
+from codegen.emitter import emit
+from graph.shapes import analyze
+from graph.templates import make
+
+
+def _times(fn, repeat: int) -> list[float]:
+    fn()  # warm-up
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def bench_emit(repeat: int) -> None:
+    project = make("resnet152")
+    analysis = analyze(project)
+    emit_only = _times(lambda: emit(project, analysis), repeat)
+    with_analysis = _times(lambda: emit(project), repeat)
+    lines = len(emit(project, analysis).source.splitlines())
+    print(f"emit resnet152 ({lines} lines): median {statistics.median(emit_only) * 1e3:.1f} ms, "
+          f"best {min(emit_only) * 1e3:.1f} ms (goal < 100 ms)")
+    print(f"emit resnet152 incl. analyze: median {statistics.median(with_analysis) * 1e3:.1f} ms, "
+          f"best {min(with_analysis) * 1e3:.1f} ms")
+    build = _times(lambda: build_module(project, analysis), max(3, repeat // 10))
+    print(f"build_module resnet152 (exec + construct + init): median {statistics.median(build) * 1e3:.0f} ms")
+
+
+def bench_train(batch: int, rounds: int, steps: int) -> None:
+    import torch
+    from handwritten_resnet20 import ResNet20
+
+    torch.manual_seed(0)
+    generated = build_module(make("resnet20"))
+    hand = ResNet20()
+    hand.load_state_dict(generated.state_dict(), strict=True)
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    generated.eval()
+    hand.eval()
+    with torch.no_grad():
+        assert torch.equal(generated(x), hand(x)), "the two networks differ"
+    models = {"generated": generated.train(), "hand-written": hand.train()}
+    opts = {k: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4) for k, m in models.items()}
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run(name: str, n: int) -> float:
+        model, opt = models[name], opts[name]
+        t = time.perf_counter()
+        for _ in range(n):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        return (time.perf_counter() - t) / n
+
+    for name in models:
+        run(name, 2)  # warm-up
+    per_step: dict[str, list[float]] = {k: [] for k in models}
+    for r in range(rounds):
+        order = list(models) if r % 2 == 0 else list(reversed(models))
+        for name in order:
+            per_step[name].append(run(name, steps))
+    med = {k: statistics.median(v) for k, v in per_step.items()}
+    best = {k: min(v) for k, v in per_step.items()}
+    for k in models:
+        print(f"train step resnet20 {k:12s}: median {med[k] * 1e3:.0f} ms/step "
+              f"({batch / med[k]:.0f} images/s), best {best[k] * 1e3:.0f} ms")
+    print(f"throughput ratio generated / hand-written: median {med['hand-written'] / med['generated']:.3f}, "
+          f"best-vs-best {best['hand-written'] / best['generated']:.3f} (goal >= 0.98)")
+    ratios = sorted(h / g for g, h in zip(per_step["generated"], per_step["hand-written"]))
+    print(f"per-round ratios: {', '.join(f'{r:.3f}' for r in ratios)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--skip-train", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}")
+    bench_emit(args.repeat)
+    if not args.skip_train:
+        bench_train(args.batch, args.rounds, args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
