@@ -20,7 +20,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     detail = ""
     if fmt == "onnx" and isinstance(result, dict):
         diff = result.get("max_abs_diff")
-        detail = " (onnx.checker passed" + (f"; onnxruntime matches torch to {diff:.1e})" if diff is not None else ")")
+        if not result.get("checked"):
+            detail = " (not checked: the onnx package is not installed)"
+        else:
+            detail = " (onnx.checker passed" + (f"; onnxruntime matches torch to {diff:.1e})" if diff is not None
+                                                 else ")")
     elif fmt == "torchscript" and isinstance(result, dict):
         detail = f" (torch.jit.{result['method']}; reloaded output matches to {result['max_abs_diff']:.1e})"
     sys.stdout.write(f"wrote {args.output}: {fmt}{detail}\n")

@@ -172,6 +172,7 @@ def test_script_runs_unchanged_under_torchrun_with_two_processes(tmp_path):
 
 # ------------------------------------------------------------------ ONNX and TorchScript
 def test_onnx_export_checks_and_matches_onnxruntime(tmp_path):
+    pytest.importorskip("onnx")
     result = export_onnx(tiny_project(), tmp_path / "m.onnx")
     assert result["checked"]
     pytest.importorskip("onnxruntime")
@@ -211,6 +212,7 @@ def test_template_with_helpers_exports_to_onnx_and_torchscript(tmp_path):
     from codegen.weights import save_weights
     from graph.templates import make
 
+    pytest.importorskip("onnx")
     project = make("resnet20")
     model = build_module(project)
     with torch.no_grad():
