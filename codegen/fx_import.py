@@ -67,7 +67,30 @@ def _describe(node: Any) -> str:
 
 
 # ---------------------------------------------------------------- tracing
-def _trace(model: Any, input_shape: tuple[int, ...]):
+def _guess_input(gm: Any) -> tuple[int, ...]:
+    """Without --input: the first layer's input size (Conv2d in_channels at 224x224, Linear in_features)."""
+    from torch import nn
+
+    ph = next((n for n in gm.graph.nodes if n.op == "placeholder"), None)
+    todo, seen = list(ph.users) if ph is not None else [], set()
+    while todo:
+        node = todo.pop(0)
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.op == "call_module":
+            mod = gm.get_submodule(node.target)
+            if isinstance(mod, nn.Conv2d):
+                return (mod.in_channels, 224, 224)
+            if isinstance(mod, nn.Linear):
+                return (mod.in_features,)
+            if isinstance(mod, nn.BatchNorm2d):
+                return (mod.num_features, 224, 224)
+        todo.extend(node.users)
+    return (3, 224, 224)
+
+
+def _trace(model: Any, input_shape: tuple[int, ...] | None):
     import torch
     import torch.fx
     from torch.fx.passes.shape_prop import ShapeProp
@@ -85,6 +108,7 @@ def _trace(model: Any, input_shape: tuple[int, ...]):
     except Exception as exc:  # noqa: BLE001 - any tracing failure becomes one clear message
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{type(model).__name__} cannot be traced with torch.fx: {msg}") from None
+    input_shape = tuple(input_shape) if input_shape else _guess_input(gm)
     was_training = model.training
     threads = torch.get_num_threads()
     gm.eval()
@@ -103,7 +127,7 @@ def _trace(model: Any, input_shape: tuple[int, ...]):
     finally:
         torch.set_num_threads(threads)
         gm.train(was_training)
-    return gm
+    return gm, input_shape
 
 
 def _fake_prop(gm: Any, input_shape: tuple) -> None:
@@ -513,11 +537,13 @@ def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: st
 
 
 def import_module(model: Any, input_shape: tuple[int, ...] | None = None) -> ImportResult:
-    """Trace ``model`` and build a project; raises UserError listing every unsupported operation."""
+    """Trace ``model`` and build a project; raises UserError listing every unsupported operation.
+
+    ``input_shape`` is one sample's shape; without it, the first layer's input size at 224x224
+    (its ``in_channels``), else 3x224x224."""
     from codegen.fx_structure import build_project
 
-    shape = tuple(input_shape) if input_shape else (3, 224, 224)
-    gm = _trace(model, shape)
+    gm, shape = _trace(model, input_shape)
     conv = _Converter(model, gm, shape)
     conv.run()
     if conv.output is None and not conv.errors:

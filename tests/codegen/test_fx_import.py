@@ -278,6 +278,11 @@ def test_untraceable_model_and_wrong_input_are_clear_errors():
         import_module(Untraceable(), (4,))
     with pytest.raises(UserError, match="--input"):
         import_module(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2)), (3, 8, 8))
+    # without an input shape: the first layer's channels, at 224x224
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    project = import_module(net).project
+    assert project.graph.nodes_of_type("Input")[0].params["shape"] == [1, 224, 224]
+    assert import_module(nn.Sequential(nn.Linear(5, 2))).project.graph.nodes_of_type("Input")[0].params["shape"] == [5]
 
 
 def test_layout_places_every_node_top_to_bottom(tv):
