@@ -19,6 +19,7 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
 AUGMENTS = ("auto", "crop_flip", "crop", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LOADERS = ("auto", "resident", "dataloader")
 
 
 @dataclass
@@ -48,6 +49,7 @@ class TrainConfig:
     augment: str = "auto"  # auto: crop+flip, except crop only for MNIST (digits are not mirror-symmetric)
     log_every: int = 0  # steps between step records; 0: 1 eager on CPU, 20 eager on CUDA, 100 fast path
     grad_every: int = 50  # steps between gradient-norm profiles (0: never)
+    loader: str = "auto"  # auto: whole dataset on the device where it fits, else "dataloader"; or force either
     workers: int = 2  # DataLoader workers when the data does not fit on the GPU
     weights: str | None = None  # start from this state_dict (safetensors or torch.save)
     preset: str | None = None
@@ -119,6 +121,8 @@ class TrainConfig:
             bad(f"schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
         if self.augment not in AUGMENTS:
             bad(f"augment {self.augment!r} is not one of {', '.join(AUGMENTS)}")
+        if self.loader not in LOADERS:
+            bad(f"loader {self.loader!r} is not one of {', '.join(LOADERS)}")
         if self.device not in DEVICES:
             bad(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
         if int(self.epochs) < 1:

@@ -310,7 +310,9 @@ class Trainer:
     def _place_data(self) -> None:
         d, dev = self.data, self.device
         self.resident = True
-        if self.cuda:
+        if self.cfg.loader != "auto":
+            self.resident = self.cfg.loader == "resident"
+        elif self.cuda:
             free, _ = torch.cuda.mem_get_info(dev)
             self.resident = d.nbytes < 0.4 * free
         elif dev.type == "mps":

@@ -48,7 +48,8 @@ class GraphStep:
         self.amp = amp
 
         def body():
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+            # no autocast weight cache inside a captured graph (torch's CUDA-graph notes)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp, cache_enabled=False):
                 out = model(self.static_x)
                 loss = criterion(out, self.static_y)
             loss.backward()

@@ -149,3 +149,14 @@ def test_oom_message_names_batch_size():
     assert "batch size 512" in msg and "--batch-size 256" in msg and "compile" in msg
     assert engine._is_oom(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not engine._is_oom(RuntimeError("shape mismatch"))
+
+
+def test_dataloader_path_trains_like_the_resident_path(project, tmp_path, full_run):
+    """Data that does not fit the GPU goes through a DataLoader; same batches, same numbers (CPU)."""
+    _, full = full_run
+    r = engine.train(project, small_cfg(epochs=1, loader="dataloader", workers=0), tmp_path / "dl")
+    a = engine.train(project, small_cfg(epochs=1), tmp_path / "res")
+    assert r.status == a.status == "completed"
+    wa, wb = load_file(str(tmp_path / "dl" / "last.safetensors")), load_file(str(tmp_path / "res" / "last.safetensors"))
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k

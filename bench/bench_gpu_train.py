@@ -1,0 +1,179 @@
+"""GPU training throughput: plain fp32 eager against the fast path, for a GPU session.
+
+For resnet20 and resnet56 (the templates, built from generated code) at batch
+128 and 512, on 50,000 random uint8 CIFAR-sized images resident on the GPU,
+each step gathers a batch through an on-device permutation and augments it
+(pad 4 + random crop + flip, training/augment.py), then either
+
+- eager: fp32, contiguous, ``SGD(momentum=0.9)`` with a float learning rate, or
+- fast: training/fastpath.py's ``GraphStep`` - bf16 autocast, channels_last,
+  ``SGD(fused=True)`` reading a device-tensor learning rate written by
+  ``LrWriter`` each step, the whole step replayed as one CUDA graph, the loss
+  read back every 100 steps.
+
+Prints images/s for each and the speed-up. ``--check`` also trains resnet20 on
+the synthetic dataset for a few epochs through ``engine.train`` with the fast
+path on and off, printing the status messages (did the capture succeed or fall
+back?), accuracy and images/s of each, so that the engine's own use of the fast
+path is verified, not only this script's.
+
+    python bench/bench_gpu_train.py [--models resnet20,resnet56] [--batches 128,512] [--steps 200] [--check]
+    python bench/bench_gpu_train.py --device cpu --steps 2 --batches 8 --models resnet20   # smoke test, eager only
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from training import augment  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.engine import make_optimizer  # noqa: E402
+from training.schedule import LrWriter  # noqa: E402
+
+N_IMAGES = 50_000
+MEAN, STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]
+
+
+def _model(name: str, dev: torch.device, channels_last: bool):
+    from codegen.build import build_module
+    from graph.templates import make
+
+    torch.manual_seed(0)
+    m = build_module(make(name)).to(dev)
+    return m.to(memory_format=torch.channels_last) if channels_last else m
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def run(name: str, batch: int, steps: int, dev: torch.device, fast: bool) -> float:
+    cfg = TrainConfig(epochs=1, batch_size=batch, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle")
+    data = torch.randint(0, 256, (N_IMAGES, 3, 32, 32), dtype=torch.uint8, device=dev)
+    labels = torch.randint(0, 10, (N_IMAGES,), device=dev)
+    mean = torch.tensor(MEAN, device=dev)
+    std = torch.tensor(STD, device=dev)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(0)
+    spe = N_IMAGES // batch
+    model = _model(name, dev, channels_last=fast)
+    model.train()
+    if fast:
+        from training.fastpath import GraphStep
+
+        lr_t = torch.tensor(0.1, device=dev)
+        opt = make_optimizer(model, cfg, lr_tensor=lr_t, fused=True)
+        step_fn = GraphStep(model, opt, torch.nn.CrossEntropyLoss(), (batch, 3, 32, 32), True, True, dev)
+        lrw = LrWriter(opt, cfg, spe, lr_tensor=lr_t)
+    else:
+        opt = make_optimizer(model, cfg)
+        lrw = LrWriter(opt, cfg, spe)
+
+        def step_fn(x, y):
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return loss.detach(), None
+
+    perm = torch.randperm(N_IMAGES, generator=gen, device=dev)
+    warm = 20
+    last_loss = None
+    t0 = None
+    for i in range(warm + steps):
+        if i == warm:
+            _sync(dev)
+            t0 = time.perf_counter()
+        j = i % spe
+        if j == 0 and i:
+            perm = torch.randperm(N_IMAGES, generator=gen, device=dev)
+        idx = perm[j * batch:(j + 1) * batch]
+        x = augment.augment_batch(data.index_select(0, idx), mean, std, "crop_flip", gen)
+        y = labels.index_select(0, idx)
+        lrw.set(i % spe)
+        loss, _ = step_fn(x, y)
+        if (i + 1) % 100 == 0:
+            last_loss = float(loss)
+            if last_loss != last_loss:
+                raise RuntimeError(f"{name} batch {batch}: loss is NaN at step {i + 1}")
+    _sync(dev)
+    ips = steps * batch / (time.perf_counter() - t0)
+    if last_loss is None:
+        last_loss = float(loss)
+    del step_fn, opt, model
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return ips
+
+
+def check(dev: torch.device, epochs: int) -> None:
+    from graph.templates import make
+    from training.engine import train
+
+    print(f"\nengine.train check: resnet20 on synthetic 3x32x32, {epochs} epochs, batch 512, one-cycle")
+    for label, kw in (("fast path", {"fast_path": True, "amp": True, "channels_last": True}),
+                      ("eager bf16", {"fast_path": False, "amp": True, "channels_last": True}),
+                      ("eager fp32", {"fast_path": False, "amp": False, "channels_last": False})):
+        cfg = TrainConfig(epochs=epochs, batch_size=512, lr=0.4, schedule="onecycle", nesterov=True,
+                          weight_decay=5e-4, label_smoothing=0.1, device=dev.type, grad_every=0, **kw)
+        notes = []
+        with tempfile.TemporaryDirectory() as tmp:
+            r = train(make("resnet20"), cfg, Path(tmp) / "run",
+                      on_metric=lambda m: notes.append(m["message"]) if m["kind"] in ("status", "error")
+                      and m.get("state") in ("fast_path", "eager", "diverged", None) else None)
+        ips = [h["images_per_s"] for h in r.history]
+        print(f"  {label:10s}: status {r.status}, fast path used: {r.fast_path}, val acc "
+              f"{r.last_val_acc if r.last_val_acc is None else f'{r.last_val_acc:.2%}'}, images/s by epoch "
+              f"{[round(v) for v in ips]}; {'; '.join(notes) or ''}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="resnet20,resnet56")
+    ap.add_argument("--batches", default="128,512")
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--check-epochs", type=int, default=4)
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        print("no CUDA GPU here; run with --device cpu for a smoke test of the eager path")
+        return 2
+    global N_IMAGES
+    if dev.type != "cuda":
+        N_IMAGES = 2_000
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
+    print(f"device: {name}; torch {torch.__version__}; {args.steps} timed steps after 20 warm-up steps")
+    print(f"{'model':10s} {'batch':>5s} {'fp32 eager img/s':>17s} {'fast path img/s':>16s} {'speed-up':>9s}")
+    for m in args.models.split(","):
+        for b in (int(v) for v in args.batches.split(",")):
+            eager = run(m, b, args.steps, dev, fast=False)
+            if dev.type == "cuda":
+                try:
+                    fast = run(m, b, args.steps, dev, fast=True)
+                    fs, sp = f"{fast:16,.0f}", f"{fast / eager:8.2f}x"
+                except Exception as exc:  # noqa: BLE001 - report and go on
+                    fs, sp = "failed", f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+            else:
+                fs, sp = "n/a (CPU)", ""
+            print(f"{m:10s} {b:5d} {eager:17,.0f} {fs:>16s} {sp:>9s}", flush=True)
+    if args.check:
+        check(dev, args.check_epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
