@@ -32,13 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-from training import augment  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.engine import make_optimizer  # noqa: E402
-from training.schedule import LrWriter  # noqa: E402
+from training import augment
+from training.config import TrainConfig
+from training.engine import make_optimizer
+from training.schedule import LrWriter
 
 N_IMAGES = 50_000
 MEAN, STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]
@@ -106,15 +106,12 @@ def run(name: str, batch: int, steps: int, dev: torch.device, fast: bool) -> flo
         loss, _ = step_fn(x, y)
         if (i + 1) % 100 == 0:
             last_loss = float(loss)
-            if last_loss != last_loss:
+            if not torch.isfinite(torch.tensor(last_loss)):
                 raise RuntimeError(f"{name} batch {batch}: loss is NaN at step {i + 1}")
     _sync(dev)
     ips = steps * batch / (time.perf_counter() - t0)
     if last_loss is None:
         last_loss = float(loss)
-    del step_fn, opt, model
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
     return ips
 
 
@@ -128,11 +125,14 @@ def check(dev: torch.device, epochs: int) -> None:
                       ("eager fp32", {"fast_path": False, "amp": False, "channels_last": False})):
         cfg = TrainConfig(epochs=epochs, batch_size=512, lr=0.4, schedule="onecycle", nesterov=True,
                           weight_decay=5e-4, label_smoothing=0.1, device=dev.type, grad_every=0, **kw)
-        notes = []
+        notes: list[str] = []
+
+        def keep(m: dict, notes: list[str] = notes) -> None:
+            if m["kind"] in ("status", "error") and m.get("state") in ("fast_path", "eager", "diverged", None):
+                notes.append(m["message"])
+
         with tempfile.TemporaryDirectory() as tmp:
-            r = train(make("resnet20"), cfg, Path(tmp) / "run",
-                      on_metric=lambda m: notes.append(m["message"]) if m["kind"] in ("status", "error")
-                      and m.get("state") in ("fast_path", "eager", "diverged", None) else None)
+            r = train(make("resnet20"), cfg, Path(tmp) / "run", on_metric=keep)
         ips = [h["images_per_s"] for h in r.history]
         print(f"  {label:10s}: status {r.status}, fast path used: {r.fast_path}, val acc "
               f"{r.last_val_acc if r.last_val_acc is None else f'{r.last_val_acc:.2%}'}, images/s by epoch "

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
+from train_helpers import tiny_resnet
 
 import main
 from graph.projectfile import save_project
 from training.evaluate import confusion_matrix, evaluate_run, format_report
-from train_helpers import tiny_resnet
 
 
 def test_confusion_matrix_counts():
@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_runs_evaluate(trained, capsys):
-    tmp, f, run = trained
+    tmp, _f, run = trained
     assert run.name.startswith("tiny-cli-")
     assert main.main(["runs", str(tmp / "runs")]) == 0
     out = capsys.readouterr().out
@@ -54,13 +54,13 @@ def test_train_runs_evaluate(trained, capsys):
 
 
 def test_resume_from_cli_extends(trained, capsys):
-    tmp, f, run = trained
+    _tmp, f, run = trained
     assert main.main(["train", str(f), "--resume", str(run), "--epochs", "3"]) == 0
     assert json.loads((run / "run.json").read_text())["epochs_done"] == 3
 
 
 def test_exit_codes(trained, tmp_path, capsys):
-    tmp, f, run = trained
+    _tmp, f, _run = trained
     assert main.main(["train", str(tmp_path / "nope.skipwire")]) == 2
     assert main.main(["train", str(f), "--dataset", f"mnist:{tmp_path}/none", "--out", str(tmp_path)]) == 2
     assert main.main(["train", str(f), "--preset", "turbo", "--out", str(tmp_path)]) == 2

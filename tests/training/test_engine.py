@@ -151,9 +151,8 @@ def test_oom_message_names_batch_size():
     assert not engine._is_oom(RuntimeError("shape mismatch"))
 
 
-def test_dataloader_path_trains_like_the_resident_path(project, tmp_path, full_run):
+def test_dataloader_path_trains_like_the_resident_path(project, tmp_path):
     """Data that does not fit the GPU goes through a DataLoader; same batches, same numbers (CPU)."""
-    _, full = full_run
     r = engine.train(project, small_cfg(epochs=1, loader="dataloader", workers=0), tmp_path / "dl")
     a = engine.train(project, small_cfg(epochs=1), tmp_path / "res")
     assert r.status == a.status == "completed"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from train_helpers import MNIST_DIR, tiny_resnet
 
 from training import engine
 from training.config import TrainConfig
 from training.metrics import read_metrics
-from train_helpers import MNIST_DIR, tiny_resnet
 
 
 @pytest.mark.slow

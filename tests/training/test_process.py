@@ -7,10 +7,10 @@ import signal
 import time
 
 import pytest
+from train_helpers import tiny_resnet
 
 from training.config import TrainConfig
 from training.process import start_training
-from train_helpers import tiny_resnet
 
 pytestmark = pytest.mark.timeout(180)
 
