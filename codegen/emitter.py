@@ -656,7 +656,7 @@ class _Emitter:
         lt = registry.get(node.type)
         params = cls.rep.nodes[node.id].params
         if node.type == "Add" and params["weights"] == "learnable":
-            return f"self.{self.node_attr(cls, node)}({', '.join(args)})", None
+            return f"self.{self.node_attr(cls, node)}([{', '.join(args)}])", None
         if lt.module is not None:
             return f"self.{self.node_attr(cls, node)}({args[0]})", None
         # functional forms from the registry (merges, flatten, slices)

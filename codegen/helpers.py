@@ -39,8 +39,11 @@ class WeightedAdd(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.tensor(weights))
 
-    def forward(self, *inputs: Tensor) -> Tensor:
-        return sum(w * x for w, x in zip(self.weight, inputs))
+    def forward(self, inputs: list[Tensor]) -> Tensor:
+        out = self.weight[0] * inputs[0]
+        for i in range(1, len(inputs)):
+            out = out + self.weight[i] * inputs[i]
+        return out
 '''
 
 # name -> source, in the order they appear in a generated file

@@ -347,3 +347,13 @@ def test_source_is_checked_before_use(monkeypatch):
     monkeypatch.setattr(emitter_mod._Emitter, "add_imports", staticmethod(evil))
     with pytest.raises(UserError, match="never writes"):
         emit(resnet20())
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", ["resnet20", "weighted_resnet20", "dpn26", "highway20"])
+def test_generated_code_is_scriptable(name):
+    """TorchScript reads the source through linecache (build.load_source registers it)."""
+    m = build_module(make(name, input_shape="3,16,16")).eval()
+    scripted = torch.jit.script(m)
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.allclose(scripted(x), m(x), atol=1e-5)
