@@ -59,15 +59,16 @@ class RemoveNode(Edit):
         g = project.graph_of(self.block)
         stages = copy.deepcopy(g.stages)
         pos = positions(project, self.block).pop(self.node_id, None)
+        edge_indices = [i for i, e in enumerate(g.edges.values()) if self.node_id in (e.src, e.dst)]
         node, index, edges = g.remove_node(self.node_id)
-        self._saved = (node, index, edges, stages, pos)
+        self._saved = (node, index, list(zip(edge_indices, edges)), stages, pos)
 
     def revert(self, project: Project) -> None:
         node, index, edges, stages, pos = self._saved
         g = project.graph_of(self.block)
         g.add_node(node, index)
-        for e in edges:
-            g.add_edge(e)
+        for i, e in edges:  # ascending original indices: each lands where it was
+            g.add_edge(e, i)
         g.set_stages(stages)
         if pos is not None:
             positions(project, self.block)[node.id] = pos
@@ -90,14 +91,17 @@ class AddEdge(Edit):
 class RemoveEdge(Edit):
     block: str | None
     edge_id: str
-    _saved: Edge | None = None
+    _saved: tuple[int, Edge] | None = None
     label = "Delete edge"
 
     def apply(self, project: Project) -> None:
-        self._saved = project.graph_of(self.block).remove_edge(self.edge_id)
+        g = project.graph_of(self.block)
+        index = g.edge_index(self.edge_id)
+        self._saved = (index, g.remove_edge(self.edge_id))
 
     def revert(self, project: Project) -> None:
-        project.graph_of(self.block).add_edge(self._saved)
+        index, edge = self._saved
+        project.graph_of(self.block).add_edge(edge, index)
 
 
 @dataclass

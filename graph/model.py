@@ -131,8 +131,11 @@ class Graph:
         self.events.emit("node_added", node)
         return node
 
+    def edge_index(self, edge_id: str) -> int:
+        return list(self.edges).index(edge_id)
+
     def remove_node(self, node_id: str) -> tuple[Node, int, list[Edge]]:
-        """Remove a node and its edges; returns what undo needs."""
+        """Remove a node and its edges; returns what undo needs (edges in their original order)."""
         index = list(self.nodes).index(node_id)
         removed_edges = [e for e in self.edges.values() if node_id in (e.src, e.dst)]
         for e in removed_edges:
@@ -144,13 +147,19 @@ class Graph:
         self.events.emit("node_removed", node)
         return node, index, removed_edges
 
-    def add_edge(self, edge: Edge) -> Edge:
+    def add_edge(self, edge: Edge, index: int | None = None) -> Edge:
+        """Add an edge, at the end or (undo of a removal) back at ``index``."""
         if edge.id in self.edges:
             raise ValueError(f"duplicate edge id {edge.id!r}")
         for end in (edge.src, edge.dst):
             if end not in self.nodes:
                 raise ValueError(f"edge {edge.id!r} refers to unknown node {end!r}")
-        self.edges[edge.id] = edge
+        if index is None or index >= len(self.edges):
+            self.edges[edge.id] = edge
+        else:
+            items = list(self.edges.items())
+            items.insert(index, (edge.id, edge))
+            self.edges = dict(items)
         self.events.emit("edge_added", edge)
         return edge
 

@@ -166,3 +166,18 @@ def test_stale_fix_is_refused():
         build_fix(p, {"op": "explode"})
     with pytest.raises(FixError, match="unknown block"):
         build_fix(p, {"op": "remove_edge", "block": "Ghost", "edge": "e1"})
+
+
+def test_undo_of_removals_restores_edge_order():
+    from graph import edits as E
+    from graph.templates import make
+
+    project = make("resnet20")
+    before = project.to_dict()
+    g = project.graph
+    node_id = list(g.nodes)[3]
+    edge_id = list(g.edges)[1]
+    for edit in (E.RemoveNode(None, node_id), E.RemoveEdge(None, edge_id)):
+        edit.apply(project)
+        edit.revert(project)
+        assert project.to_dict() == before
