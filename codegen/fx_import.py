@@ -226,11 +226,13 @@ class _Converter:
                 elif node.op == "call_module":
                     mod = self.gm.get_submodule(node.target)
                     src = node.args[0] if node.args else None
-                    if type(mod).__name__ == "WeightedAdd" and len(node.args) >= 2 and not node.kwargs:
-                        type_name, params = convert_helper(mod, [self.shapes.get(a) for a in node.args])
+                    if type(mod).__name__ == "WeightedAdd" and not node.kwargs:
+                        # WeightedAdd([a, b]) (a list, as TorchScript wants) or WeightedAdd(a, b)
+                        args = list(node.args[0]) if len(node.args) == 1 and isinstance(node.args[0], (list, tuple)) \
+                            else list(node.args)
+                        type_name, params = convert_helper(mod, [self.shapes.get(a) for a in args])
                         self._calls.setdefault(node.target, []).append(node.name)
-                        self.add(node, type_name, params, list(node.args), self.scope_of(node, True),
-                                 attr=node.target)
+                        self.add(node, type_name, params, args, self.scope_of(node, True), attr=node.target)
                         continue
                     if len(node.args) != 1 or node.kwargs:
                         raise Unsupported("a module called with more than one argument")
