@@ -357,3 +357,38 @@ def test_generated_code_is_scriptable(name):
     scripted = torch.jit.script(m)
     x = torch.randn(2, 3, 16, 16)
     assert torch.allclose(scripted(x), m(x), atol=1e-5)
+
+
+def test_network_level_projection_and_unused_node():
+    p = Project("flat")
+    g = p.graph
+    x = g.add("Input", "input", shape=[3, 8, 8])
+    conv = g.add("Conv2d", "conv", out_channels=8, stride=2)
+    bn = g.add("BatchNorm2d", "bn")
+    add = g.add("Add", "add")
+    relu = g.add("ReLU", "relu")
+    out = g.add("Output", "output")
+    g.chain(x, conv, bn, add, relu, out)
+    g.connect(x, add, 1, kind="shortcut", projection="conv_bn", name="proj")
+    spare = g.add("Conv2d", "spare", out_channels=2)  # leads nowhere: built, never called
+    g.connect(x, spare)
+    a = analyze(p)
+    e = emit(p, a)
+    assert "out += self.proj(x)" in e.source or "self.proj(x)" in e.source
+    assert "self.spare(" not in e.source.split("def forward")[1]
+    m = build_module(p, a, e)
+    assert _n_params(m) == a.total_params
+    assert tuple(m(torch.randn(2, 3, 8, 8)).shape[1:]) == a.output_shape == (8, 4, 4)
+    assert e.module_paths["proj"] == "proj"
+
+
+def test_output_does_not_depend_on_hash_seed():
+    code = ("import sys; sys.path.insert(0, {root!r}); from codegen.emitter import emit; "
+            "from graph.templates import make; print(emit(make('dpn26')).source + emit(make('densenet121')).source)")
+    outs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-c", code.format(root=str(ROOT))], capture_output=True, text=True,
+                           env=env, check=True)
+        outs.add(r.stdout)
+    assert len(outs) == 1
