@@ -337,11 +337,17 @@ class TrainingPanel(QWidget):
         run = self.store.get(job.key)
         if run is not None and state != "error":
             run.state = state
+        if run is not None and state == "error" and not any(c.count for c in run.curves().values()):
+            # failed before its first step (a bad dataset path, ...): nothing to plot or list
+            self.run_list.set_checked(job.key, False)
+            self.store.remove(job.key)
         self.run_list.refresh()
         self._last_list_refresh = time.monotonic()
         self.run_list.update_swatches()
         words = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged", "error": "Failed"}
         text = f"{words.get(state, state.title())}: {message}" if message else words.get(state, state)
+        if state == "error":
+            text = "Failed (the reason is below; the editor and the runs folder are unaffected)"
         self.status.setText(self._prefix(job) + text)
         if state == "completed":
             self.progress.setValue(1000)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.training_ui.colors import run_color
 from app.training_ui.series import RunSeries, RunStore, smooth
@@ -76,8 +76,12 @@ class LegendBar(QWidget):
         self.runs: list[tuple[str, QColor]] = []
         self._lay = QHBoxLayout(self)
         self._lay.setContentsMargins(10, 4, 10, 2)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._lay.setSpacing(4)
         self.set_runs([])
+
+    def minimumSizeHint(self) -> QSize:  # many runs must not widen the panel: the row clips instead
+        return QSize(0, super().minimumSizeHint().height())
 
     def _add(self, pixmap: QPixmap | None, text: str, muted: bool = False) -> QLabel:
         if pixmap is not None:
@@ -297,7 +301,7 @@ class TrainingPlots(QWidget):
                 if vals:
                     lo, hi = min(lo, min(vals)), max(hi, max(vals))
         if lo <= hi:
-            self._fit_log("grad", lo, hi, headroom=1)
+            self._fit_log("grad", lo, hi, headroom=2)
 
     def _fit_linear(self, name: str, lo: float, hi: float, zero: bool = True,
                     limits: tuple[float, float] | None = None) -> None:

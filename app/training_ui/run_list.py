@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Run", "Status", "Epochs", "Best acc", "")
+COLUMNS = ("Run", "Status", "Epochs", "Val acc", "")
 STATUS_TEXT = {"running": "running", "completed": "done", "stopped": "stopped", "diverged": "diverged",
                "failed": "failed", "unknown": "—"}
 
@@ -135,8 +135,12 @@ class RunList(QWidget):
             if info.message:
                 item.setToolTip(1, info.message)
             item.setText(2, f"{info.epochs_done}/{info.epochs}")
-            acc = info.best_val_acc
+            final, best = info.last_val_acc, info.best_val_acc
+            acc = final if isinstance(final, (int, float)) else best
             item.setText(3, f"{acc:.1%}" if isinstance(acc, (int, float)) else "—")
+            if isinstance(best, (int, float)):
+                item.setToolTip(3, (f"final validation accuracy {final:.2%}; " if isinstance(final, (int, float))
+                                    else "") + f"best {best:.2%}")
             for col in (2, 3):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             button = QToolButton()
