@@ -275,19 +275,13 @@ class _Builder:
                     self.unify(cls, part)
 
     def split_projections(self, keys: list[str]) -> list[list[str]]:
-        """Identity shortcuts fit any projection; two different projections on one edge do not share a class."""
-        seen: list[set[str]] = []
-        for k in keys:
-            for j, e in enumerate(self.bodies[k].edges.values()):
-                if j >= len(seen):
-                    seen.append(set())
-                if e.kind == "shortcut" and e.projection != "identity":
-                    seen[j].add(e.projection)
-        if all(len(s) <= 1 for s in seen):
+        """Instances share a class when every shortcut edge resolves to one projection (``_resolve``)."""
+        if all(_resolve([list(self.bodies[k].edges.values())[j] for k in keys]) is not None
+               for j in range(len(self.bodies[keys[0]].edges))):
             return [keys]
         parts: dict[tuple, list[str]] = {}
         for k in keys:
-            parts.setdefault(tuple(e.projection for e in self.bodies[k].edges.values()), []).append(k)
+            parts.setdefault(tuple((e.projection, e.name) for e in self.bodies[k].edges.values()), []).append(k)
         return list(parts.values())
 
     def unify(self, cls: type, keys: list[str]) -> None:
@@ -314,13 +308,10 @@ class _Builder:
                 values[pname] = vals
                 expr = pname
             g.nodes[node_id].params[pkey] = expr
-        # shortcut projections: conv_bn where any instance needs the projection
+        # shortcut projections: what every instance's edge agrees on
         for j, edge in enumerate(g.edges.values()):
-            for b in bodies:
-                other = list(b.edges.values())[j]
-                if other.kind == "shortcut" and other.projection in ("conv_bn", "zero_pad"):
-                    edge.projection, edge.name = other.projection, other.name
-                    break
+            if edge.kind == "shortcut":
+                edge.projection, edge.name = _resolve([list(b.edges.values())[j] for b in bodies])
         self.blocks[name] = BlockDef(name, params, g, f"Imported from {cls.__module__}.{cls.__qualname__}.")
         for idx, key in enumerate(keys):
             self.inst_type[key] = f"block:{name}"
@@ -344,11 +335,31 @@ def _signature(g: Graph) -> tuple[tuple, list[tuple[str, str, int]]]:
         nodes.append((n.name, n.type, tuple(items)))
     edges = []
     for e in g.edges.values():
-        proj = "var" if e.projection in ("identity", "conv_bn", "zero_pad") else e.projection
-        edges.append((index[e.src], index[e.dst], e.src_port, e.dst_port, e.kind,
-                      proj if e.kind == "shortcut" else "", e.name if proj == "conv_bn_always" else ""))
+        edges.append((index[e.src], index[e.dst], e.src_port, e.dst_port, e.kind))  # projections: _resolve
     stages = tuple((s.name, s.keys, tuple(index[x] for x in s.nodes)) for s in g.stages)
     return (tuple(nodes), tuple(edges), stages), slots
+
+
+def _resolve(edges: list[Edge]) -> tuple[str, str] | None:
+    """One shortcut edge across instances -> (projection, name) for the shared class, or None.
+
+    identity instances (no module, equal shapes) fit conv_bn and zero_pad, which act only where
+    shapes differ; conv_bn_always needs the module on every instance (where shapes differ it is
+    what conv_bn builds there too)."""
+    if edges[0].kind != "shortcut":
+        return (edges[0].projection, edges[0].name)
+    used = [e for e in edges if e.projection != "identity"]
+    if not used:
+        return ("identity", edges[0].name or "shortcut")
+    kinds = {e.projection for e in used}
+    names = {e.name for e in used}
+    if len(names) > 1:
+        return None
+    if kinds in ({"conv_bn"}, {"zero_pad"}):
+        return (kinds.pop(), used[0].name)
+    if kinds <= {"conv_bn", "conv_bn_always"} and len(used) == len(edges):
+        return ("conv_bn_always", used[0].name)
+    return None
 
 
 def _expression(vals: list[int], cin: list[int], values: dict[str, list[int]]) -> str | None:

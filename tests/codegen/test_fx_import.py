@@ -137,6 +137,19 @@ def test_template_roundtrip_same_params_and_outputs(name, inp):
     assert len(result.project.blocks) <= 3
 
 
+@pytest.mark.parametrize("option,projection", [("A", "zero_pad"), ("B", "conv_bn"), ("C", "conv_bn_always")])
+def test_every_shortcut_option_gives_one_block_definition_and_strict_weights(option, projection):
+    from graph.templates import make
+
+    original = build_module(make("resnet20", shortcut=option)).eval()
+    result, rebuilt = _roundtrip(original, (3, 32, 32))
+    assert list(result.project.blocks) == ["BasicBlock"]
+    edges = [e for e in result.project.blocks["BasicBlock"].graph.edges.values() if e.kind == "shortcut"]
+    assert [e.projection for e in edges] == [projection]
+    rebuilt.load_state_dict(original.state_dict(), strict=True)
+    torch.testing.assert_close(_out(rebuilt, (3, 32, 32)), _out(original, (3, 32, 32)))
+
+
 def test_resnet20_zero_pad_shortcut_is_one_block_definition():
     from graph.templates import make
 
