@@ -14,7 +14,6 @@ Imports torch only inside functions.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from dataclasses import dataclass, field
 from math import prod
@@ -499,22 +498,41 @@ __all__ = ["ImportResult", "import_module", "import_target", "parse_target"]
 def parse_target(spec: str) -> tuple[str, str]:
     if ":" not in spec:
         raise UserError(f"expected MODULE:CALLABLE, got {spec!r} (for example models:resnet18)")
-    mod, _, attr = spec.partition(":")
+    mod, _, attr = spec.rpartition(":")
     if not mod or not attr:
         raise UserError(f"expected MODULE:CALLABLE, got {spec!r}")
     return mod, attr
 
 
 def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: str | None = None) -> ImportResult:
-    """``MODULE:CALLABLE`` -> project. A class or factory is called without arguments."""
+    """``MODULE:CALLABLE`` (or ``path/to/file.py:CALLABLE``) -> project.
+
+    MODULE is imported from ``cwd`` (default: the current directory), then sys.path. A class or
+    factory is called without arguments; an nn.Module instance is used as is."""
+    import importlib.util
     import os
 
     mod_name, attr = parse_target(spec)
-    path = cwd or os.getcwd()
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    base = cwd or os.getcwd()
     try:
-        module = importlib.import_module(mod_name)
+        if mod_name.endswith(".py"):
+            file = os.path.join(base, mod_name)
+            if not os.path.isfile(file):
+                raise UserError(f"{file} does not exist")
+            folder = os.path.dirname(os.path.abspath(file))
+            if folder not in sys.path:
+                sys.path.insert(0, folder)  # so that the file's own imports resolve
+            name = "skipwire_import_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(file)[:-3])
+            loader_spec = importlib.util.spec_from_file_location(name, file)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[name] = module
+            loader_spec.loader.exec_module(module)
+        else:
+            if base not in sys.path:
+                sys.path.insert(0, base)
+            module = importlib.import_module(mod_name)
+    except UserError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"cannot import module {mod_name!r}: {type(exc).__name__}: {exc}") from None
     from torch import nn

@@ -325,7 +325,7 @@ def test_import_target_accepts_class_factory_and_instance(tmp_path):
         instance = Tiny()
         not_a_model = 3
     """))
-    for target in ("mynets:Tiny", "mynets:make", "mynets:instance"):
+    for target in ("mynets:Tiny", "mynets:make", "mynets:instance", "mynets.py:Tiny"):
         project = import_target(target, (1, 8, 8), cwd=str(tmp_path)).project
         assert analyze(project).total_params == 40 + 4 * 36 * 3 + 3
         assert [s.name for s in project.graph.stages] == ["body"]
