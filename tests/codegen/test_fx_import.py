@@ -366,3 +366,71 @@ class TwoOutputs(nn.Module):
 def test_outputs_other_than_one_tensor_are_refused_and_unused_arguments_ignored():
     with pytest.raises(UserError, match="must return one tensor, not a tuple, list or dict"):
         import_module(TwoOutputs(), (4,))
+
+
+# ------------------------------------------------------------------ property: random residual nets
+class _PBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += identity
+        return self.relu(out)
+
+
+class _PNet(nn.Module):
+    def __init__(self, items):
+        super().__init__()
+        c = 4
+        self.stem = nn.Conv2d(3, c, 3, padding=1)
+        layers = []
+        for kind, width, stride in items:
+            if kind == "block":
+                layers.append(_PBlock(c, width, stride))
+                c = width
+            elif kind == "conv":
+                layers += [nn.Conv2d(c, width, 3, stride, 1), nn.BatchNorm2d(width), nn.ReLU()]
+                c = width
+            elif kind == "pool":
+                layers.append(nn.MaxPool2d(2) if stride == 2 else nn.AvgPool2d(3, 1, 1))
+        self.body = nn.Sequential(*layers)
+        self.gate = nn.Conv2d(c, c, 1)
+        self.fc = nn.Linear(2 * c, 3)
+
+    def forward(self, x):
+        x = self.body(F.relu(self.stem(x)))
+        x = x * torch.sigmoid(self.gate(x.mean((2, 3), keepdim=True)))
+        x = torch.cat([x, F.relu(x)], 1)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def test_random_residual_nets_round_trip():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    item = st.tuples(st.sampled_from(["block", "conv", "pool"]), st.sampled_from([4, 8]), st.sampled_from([1, 2]))
+
+    @settings(max_examples=15, deadline=None, derandomize=True)
+    @given(st.lists(item, min_size=1, max_size=5).filter(lambda xs: sum(s == 2 for _, _, s in xs) <= 3))
+    def check(items):
+        torch.manual_seed(0)
+        model = _PNet(items).eval()
+        result, rebuilt = _roundtrip(model, (3, 16, 16))
+        assert analyze(result.project).valid
+        report = transfer_state(model.state_dict(), rebuilt)
+        assert not report.missing and not report.unexpected
+        torch.testing.assert_close(_out(rebuilt, (3, 16, 16)), _out(model, (3, 16, 16)), rtol=1e-5, atol=1e-5)
+        blocks = [n for n in result.project.graph.nodes.values() if n.type.startswith("block:")]
+        assert len({n.type for n in blocks}) <= 1  # every _PBlock shares one definition
+
+    check()
