@@ -5,10 +5,9 @@ so the file written is the model Skipwire trains. ONNX and TorchScript files are
 checked after writing: ONNX with ``onnx.checker`` and, when onnxruntime imports,
 by comparing its outputs with torch's; TorchScript by reloading it and comparing.
 
-ONNX uses torch's TorchScript-based exporter (``dynamo=False``): on torch 2.13 it
-exports a ResNet-18 in about 3 s where the torch.export-based one takes about
-20 s on the same CPU; if a future torch drops it, the torch.export-based one is
-used instead. Weights: a fresh initialisation, or ``weights=`` a state_dict file.
+ONNX uses torch's TorchScript-based exporter (``dynamo=False``; the only one
+before torch 2.5): on torch 2.13 it exports a ResNet-18 in about 3 s where the
+torch.export-based default takes about 20 s on the same CPU. Weights: a fresh initialisation, or ``weights=`` a state_dict file.
 
 Imports torch only inside functions.
 """
@@ -146,7 +145,6 @@ def _onnx_precheck(analysis: Any) -> None:
 def export_onnx(project: Project, path: str | os.PathLike, weights: str | None = None,
                 opset: int = ONNX_OPSET, check: bool = True) -> dict:
     """ONNX with a dynamic batch axis; returns {"checked": bool, "max_abs_diff": float | None}."""
-    import torch
 
     path = os.fspath(path)
     model, analysis, shape = _live(project, weights)
@@ -154,15 +152,7 @@ def export_onnx(project: Project, path: str | os.PathLike, weights: str | None =
     x = _example(shape)
 
     def write(tmp: str) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                torch.onnx.export(model, (x,), tmp, dynamo=False, opset_version=opset, input_names=["input"],
-                                  output_names=["logits"],
-                                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-            except TypeError:  # a torch without the TorchScript-based exporter
-                torch.onnx.export(model, (x,), tmp, dynamo=True, input_names=["input"], output_names=["logits"],
-                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+        _onnx_export(model, (x,), tmp, opset, dynamic_batch=True)
 
     try:
         _atomic_binary(path, write)
@@ -189,14 +179,28 @@ def export_onnx(project: Project, path: str | os.PathLike, weights: str | None =
     return result
 
 
+def _onnx_export(model: Any, args: tuple, f: Any, opset: int, dynamic_batch: bool = False) -> None:
+    """The TorchScript-based exporter (fast here); torch < 2.5 has no ``dynamo`` argument and uses it anyway."""
+    import torch
+
+    kwargs: dict[str, Any] = {"opset_version": opset}
+    if dynamic_batch:
+        kwargs.update(input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(model, args, f, dynamo=False, **kwargs)
+        except TypeError as exc:
+            if "dynamo" not in str(exc):
+                raise
+            torch.onnx.export(model, args, f, **kwargs)
+
+
 def _onnx_bytes(module: Any, args: tuple, opset: int) -> None:
     import io
 
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, io.BytesIO(), dynamo=False, opset_version=opset)
+    _onnx_export(module, args, io.BytesIO(), opset)
 
 
 def _script_or_trace(module: Any, args: tuple) -> None:
