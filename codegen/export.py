@@ -145,7 +145,6 @@ def _onnx_precheck(analysis: Any) -> None:
 def export_onnx(project: Project, path: str | os.PathLike, weights: str | None = None,
                 opset: int = ONNX_OPSET, check: bool = True) -> dict:
     """ONNX with a dynamic batch axis; returns {"checked": bool, "max_abs_diff": float | None}."""
-
     path = os.fspath(path)
     model, analysis, shape = _live(project, weights)
     _onnx_precheck(analysis)

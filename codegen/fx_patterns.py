@@ -1,0 +1,197 @@
+"""Patterns in the traced op list (``codegen.fx_import``) that become graph features.
+
+- residual additions: the input of an ``Add`` (or a highway ``Gate``'s carry) that is an
+  ancestor of the other input becomes a shortcut edge; a 1x1 conv + BatchNorm pair in a
+  two-entry ``nn.Sequential`` (torchvision's ``downsample``) becomes a ``conv_bn`` shortcut
+  named after it; ``x[:, :, ::s, ::s]`` padded with zero channels a ``zero_pad`` one;
+- ``t * h + (1 - t) * x`` becomes a ``Gate``; ``c1 * a + c2 * b`` an ``Add`` with fixed weights;
+- an in-place ReLU whose input is used elsewhere is made out-of-place (the emitted order
+  may differ from the traced one).
+
+Imports torch only inside functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def consumers(ops: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {k: [] for k in ops}
+    for op in ops.values():
+        for i in op.inputs:
+            out[i].append(op.key)
+    return out
+
+
+def ancestors(ops: dict[str, Any], key: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [key]
+    while stack:
+        for i in ops[stack.pop()].inputs:
+            if i not in seen:
+                seen.add(i)
+                stack.append(i)
+    return seen
+
+
+def fix_inplace(ops: dict[str, Any]) -> None:
+    cons = consumers(ops)
+    for op in ops.values():
+        if op.params.get("inplace") and (len(cons[op.inputs[0]]) > 1 or ops[op.inputs[0]].type == "Input"):
+            op.params["inplace"] = False
+
+
+def find_shortcuts(conv: Any) -> None:
+    """Residual Adds: mark the skip input as a shortcut edge; fold torchvision's downsample pair into it."""
+    from torch import nn
+
+    _fold_gates(conv.ops)
+    _fold_scales(conv.ops)
+    ops = conv.ops
+    cons = consumers(ops)
+    for op in list(ops.values()):
+        if op.type == "Add" and len(op.inputs) == 2:
+            candidates = ((1, 0), (0, 1))
+        elif op.type == "Gate":
+            candidates = ((2, 0),)
+        else:
+            continue
+        for port, other_port in candidates:
+            other = op.inputs[other_port]
+            src = op.inputs[port]
+            proj = _projection_pair(conv, ops, cons, src, nn)
+            if proj is not None:
+                x, name, conv_key, bn_key = proj
+                if x == other or x in ancestors(ops, other):
+                    applied = "conv_bn_always" if ops[x].shape == op.shape else "conv_bn"
+                    op.inputs[port] = x
+                    op.shortcut[port] = (applied, name)
+                    del ops[conv_key], ops[bn_key]
+                    cons = consumers(ops)
+                    break
+            zp = _zero_pad_chain(ops, cons, src)
+            if zp is not None:
+                x, removed = zp
+                if x == other or x in ancestors(ops, other):
+                    op.inputs[port] = x
+                    op.shortcut[port] = ("zero_pad", _scope_attr(conv, ops[removed[0]]) or "shortcut")
+                    for k in removed:
+                        del ops[k]
+                    cons = consumers(ops)
+                    break
+            if src in ancestors(ops, other):
+                op.shortcut[port] = ("identity", "shortcut")
+                break
+    for op in ops.values():
+        if op.type in ("_Subsample", "_ChannelPad"):
+            what = "slicing" if op.type == "_Subsample" else "padding"
+            conv.errors.append(f'{what} ({op.key}) at "{_scope_attr(conv, op, full=True)}": only a zero-pad '
+                               "shortcut (x[:, :, ::s, ::s] padded with zero channels) into an addition is supported")
+        elif op.type == "_Scale":
+            conv.errors.append(f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
+                               "only as a term of a weighted sum (c1 * a + c2 * b) is supported")
+        elif op.type == "_OneMinus":
+            conv.errors.append(f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
+                               "inside a highway gate t * h + (1 - t) * x is supported")
+
+
+def _fold_gates(ops: dict[str, Any]) -> None:
+    """t * h + (1 - t) * x (any operand order) -> Gate(h, t, x)."""
+    cons = consumers(ops)
+    for op in list(ops.values()):
+        if op.key not in ops or op.type != "Add" or len(op.inputs) != 2 or op.params.get("weights", "none") != "none":
+            continue
+        a, b = (ops[i] for i in op.inputs)
+        if a.type != "Multiply" or b.type != "Multiply":
+            continue
+        for m1, m2 in ((a, b), (b, a)):
+            om = next((ops[i] for i in m2.inputs if ops[i].type == "_OneMinus"), None)
+            if om is None:
+                continue
+            t = om.inputs[0]
+            if t not in m1.inputs:
+                continue
+            h = m1.inputs[1] if m1.inputs[0] == t else m1.inputs[0]
+            x = m2.inputs[1] if m2.inputs[0] == om.key else m2.inputs[0]
+            if len(cons[m1.key]) != 1 or len(cons[m2.key]) != 1 or len(cons[om.key]) != 1:
+                continue
+            op.type, op.params, op.inputs = "Gate", {}, [h, t, x]
+            del ops[m1.key], ops[m2.key], ops[om.key]
+            cons = consumers(ops)
+            break
+
+
+def _fold_scales(ops: dict[str, Any]) -> None:
+    """c1 * a + c2 * b -> Add with fixed weights."""
+    cons = consumers(ops)
+    for op in list(ops.values()):
+        if op.type != "Add" or op.params.get("weights", "none") != "none":
+            continue
+        terms = [ops[i] for i in op.inputs]
+        if not any(t.type == "_Scale" and len(cons[t.key]) == 1 for t in terms):
+            continue
+        values, inputs = [], []
+        for t in terms:
+            if t.type == "_Scale" and len(cons[t.key]) == 1:
+                values.append(t.params["value"])
+                inputs.append(t.inputs[0])
+                del ops[t.key]
+            else:
+                values.append(1.0)
+                inputs.append(t.key)
+        op.params = {"num_inputs": len(inputs), "weights": "fixed", "weight_values": values}
+        op.inputs = inputs
+        cons = consumers(ops)
+
+
+def _scope_attr(conv: Any, op: Any, full: bool = False) -> str | None:
+    if not op.scope:
+        return "the top level" if full else None
+    qual = conv.scopes[op.scope[-1]].qualname
+    return qual if full else qual.rpartition(".")[2]
+
+
+def _zero_pad_chain(ops, cons, src: str) -> tuple[str, list[str]] | None:
+    """pad(x[:, :, ::s, ::s]) (either half alone too) -> (x, the ops to remove)."""
+    removed: list[str] = []
+    key = src
+    for kind in ("_ChannelPad", "_Subsample"):
+        op = ops.get(key)
+        if op is not None and op.type == kind and len(cons[key]) == 1:
+            removed.append(key)
+            key = op.inputs[0]
+    return (key, removed) if removed else None
+
+
+def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str, str] | None:
+    bn = ops.get(src)
+    if bn is None or bn.type != "BatchNorm2d" or bn.attr is None or len(cons[src]) != 1:
+        return None
+    cv = ops[bn.inputs[0]]
+    if cv.type != "Conv2d" or cv.attr is None or len(cons[cv.key]) != 1:
+        return None
+    p = cv.params
+    if (p["kernel_size"], p["padding"], p["dilation"], p["groups"], p["bias"]) != (1, 0, 1, 1, False):
+        return None
+    if abs(bn.params["eps"] - 1e-5) > 1e-12 or abs(bn.params["momentum"] - 0.1) > 1e-12 or not bn.params["affine"]:
+        return None
+    parent = cv.attr.rpartition(".")[0]
+    if not parent or bn.attr != parent + ".1" or cv.attr != parent + ".0":
+        return None
+    seq = conv.model.get_submodule(parent)
+    if type(seq) is not nn.Sequential or len(seq) != 2:
+        return None
+    x = ops[cv.inputs[0]]
+    out_h = bn.shape[1] if len(bn.shape) == 3 else None
+    if len(x.shape) != 3 or out_h is None:
+        return None
+    # the stride the analyzer will pick must be the module's
+    h, h2 = x.shape[1], out_h
+    s = next((s for s in range(1, h + 1) if (h - 1) // s + 1 == h2 and (x.shape[2] - 1) // s + 1 == bn.shape[2]), None)
+    if s != p["stride"]:
+        return None
+    return x.key, parent.rpartition(".")[2], cv.key, bn.key
+
+
+__all__ = ["ancestors", "consumers", "find_shortcuts", "fix_inplace"]
