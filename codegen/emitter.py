@@ -420,22 +420,32 @@ class _Emitter:
 
     # ---- one class --------------------------------------------------------------
     def emit_class(self, cls: _Class, class_name: str) -> list[str]:
-        graph = cls.graph
         self.plan_units(cls)
         self.compute_channels(cls)
         self.plan_shortcuts(cls)
         forward = self.emit_forward(cls)
         init = self.emit_init(cls)
-        doc = _doc_text(cls.block.doc if cls.block is not None else "") or (
-            f"{cls.block.name} block." if cls.block is not None else f"{self.project.name}.")
-        doc = _doc_text(doc) or "Generated block."
+        if cls.block is not None:
+            doc = _doc_text(cls.block.doc) or _doc_text(f"{cls.block.name} block.") or "A block."
+        else:
+            doc = self.network_doc()
         lines = [f"class {class_name}(nn.Module):", f'    """{doc}"""', ""]
         lines += init
         if cls.block is None and self._init_lines_cache:
             lines += [""] + self._init_lines_cache
         lines += [""] + forward
-        del graph
         return lines
+
+    def network_doc(self) -> str:
+        """``ResNet-20: 3x32x32 input, 10 outputs, 269,722 parameters.``"""
+        a = self.analysis
+        inputs = a.project.graph.nodes_of_type("Input")
+        shape = a.root.nodes[inputs[0].id].out_shape
+        out = a.output_shape
+        outputs = f"{out[0]} outputs" if len(out) == 1 else "output " + "x".join(map(str, out))
+        facts = f"{'x'.join(map(str, shape))} input, {outputs}, {a.total_params:,} parameters."
+        title = _doc_text(self.project.name, limit=90 - len(facts))
+        return f"{title}: {facts}" if title else facts[0].upper() + facts[1:]
 
     # units and stages
     def plan_units(self, cls: _Class) -> None:
@@ -893,7 +903,7 @@ class _Emitter:
     def init_method(self, net: _Class) -> list[str]:
         classes = [*self.classes.values(), net]
         convs: list[tuple[_Class, Node, tuple]] = []
-        has_norm = False
+        norms: set[str] = set()
         norm_ok = True
         extra: dict[str | None, list[str]] = {}
         shortcut_convs = 0
@@ -909,7 +919,7 @@ class _Emitter:
                 if node.type == "Conv2d":
                     convs.append((cls, node, conv_rule(p) + (bool(p["bias"]),)))
                 elif node.type in ("BatchNorm2d", "GroupNorm"):
-                    has_norm = True
+                    norms.add(node.type)
                     norm_ok = norm_ok and p["affine"]
         # the loop's conv rule: the one most convolutions share (shortcut projections count)
         counts: dict[tuple, int] = {}
@@ -926,9 +936,13 @@ class _Emitter:
             if loop_bias:
                 body += ["                if m.bias is not None:",
                          "                    " + constant_line("m.bias", loop_rule[1])]
-        if has_norm and norm_ok:
+        if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
+            norms.add("BatchNorm2d")  # the projections' BatchNorms
+        if norms and norm_ok:
             kw = "elif" if body else "if"
-            body += [f"            {kw} isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):",
+            types = [f"nn.{t}" for t in ("BatchNorm2d", "GroupNorm") if t in norms]
+            which = types[0] if len(types) == 1 else f"({', '.join(types)})"
+            body += [f"            {kw} isinstance(m, {which}):",
                      "                nn.init.ones_(m.weight)", "                nn.init.zeros_(m.bias)"]
         for cls, node, rule in convs:
             if rule[:2] != loop_rule or (rule[2] and not loop_bias):

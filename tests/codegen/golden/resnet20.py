@@ -48,7 +48,7 @@ class BasicBlock(nn.Module):
 
 
 class ResNet20(nn.Module):
-    """ResNet-20."""
+    """ResNet-20: 3x32x32 input, 10 outputs, 269,722 parameters."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,7 +74,7 @@ class ResNet20(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
