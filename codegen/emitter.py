@@ -84,7 +84,7 @@ class Emitted:
     class_name: str  # the network class
     block_classes: dict[str, str] = field(default_factory=dict)  # block name -> class name
     helpers: tuple[str, ...] = ()  # helper classes emitted
-    frozen: tuple[str, ...] = ()  # module paths (state_dict prefixes) whose parameters do not train
+    frozen: tuple[str, ...] = ()  # module paths (state_dict prefixes) of frozen nodes, blocks' included
     module_paths: dict[str, str] = field(default_factory=dict)  # analysis layer path -> module path
 
 
@@ -320,7 +320,6 @@ class _Emitter:
         self.class_names = Namespace(RESERVED | set(HELPERS) | {"Module"})
         self.classes: dict[str, _Class] = {}  # block name -> class
         self.helpers: set[str] = set()
-        self.frozen: list[str] = []
         self.init_plan: list[tuple[_Class, Node]] = []  # nodes with an init rule, per class
 
     # ---- top level --------------------------------------------------------------
@@ -351,7 +350,7 @@ class _Emitter:
 
         check_source(source)
         return Emitted(source, net_name, class_names, tuple(h for h in HELPERS if h in self.helpers),
-                       tuple(self.frozen), self.module_paths(net))
+                       tuple(self.frozen_paths(net)), self.module_paths(net))
 
     def header(self) -> str:
         title = _doc_text(self.project.name) or "Network"
@@ -416,6 +415,24 @@ class _Emitter:
                     out[raw_prefix + (info.graph.edges[eid].name or "shortcut")] = prefix + cls.sc_attrs[eid]
 
         walk(net, self.analysis.root, "", "")
+        return out
+
+    def frozen_paths(self, net: _Class) -> list[str]:
+        """Module paths of frozen nodes, outermost only (a frozen block instance covers its body)."""
+        out: list[str] = []
+
+        def walk(cls: _Class, info: GraphInfo, prefix: str) -> None:
+            for nid in info.order:
+                node = info.nodes[nid].node
+                path = cls.paths.get(nid)
+                if path is None:
+                    continue
+                if node.frozen:
+                    out.append(prefix + path)
+                elif node.block_name is not None:
+                    walk(self.classes[node.block_name], info.nodes[nid].children, prefix + path + ".")
+
+        walk(net, self.analysis.root, "")
         return out
 
     # ---- one class --------------------------------------------------------------
@@ -839,8 +856,6 @@ class _Emitter:
         frozen = [nid for nid in cls.rep.order if graph.nodes[nid].frozen and nid in cls.code_paths]
         for nid in frozen:
             lines.append(f"        self.{cls.code_paths[nid]}.requires_grad_(False)")
-            if cls.block is None:
-                self.frozen.append(cls.paths[nid])
         return lines
 
     def hoist(self, cls: _Class) -> list[str]:

@@ -285,8 +285,11 @@ def test_frozen_nodes_do_not_train():
     g.set_node_field(g.node_by_name("conv1").id, "frozen", True)
     first = p.graph.nodes[p.graph.stages[0].nodes[0]]
     g.set_node_field(first.id, "frozen", True)
+    inner = p.blocks["BasicBlock"].graph
+    inner.set_node_field(inner.node_by_name("conv2").id, "frozen", True)
     e = emit(p)
-    assert set(e.frozen) == {"conv1", "layer1.0"}
+    assert e.frozen[:2] == ("conv1", "layer1.0")
+    assert "layer1.1.conv2" in e.frozen and "layer1.0.conv2" not in e.frozen and len(e.frozen) == 2 + 8
     m = build_module(p, emitted=e)
     a = analyze(p)
     assert _n_params(m, trainable=True) == a.trainable_params < a.total_params
