@@ -57,6 +57,7 @@ class TrainingPanel(QWidget):
         self._experiment_total = 0
         self._last_list_refresh = 0.0
         self._started_at = 0.0
+        self._first_step = None
         self.last_error = ""
         self._plot_timer = QTimer(self)
         self._plot_timer.setSingleShot(True)
@@ -301,6 +302,7 @@ class TrainingPanel(QWidget):
         self._on_busy(True)
         self._clear_error()
         self._started_at = time.monotonic()
+        self._first_step: tuple[float, int] | None = None
         run = self.store.add(job.key, job.label)
         run.state = "starting"
         self.run_list.set_checked(job.key, True)
@@ -376,11 +378,13 @@ class TrainingPanel(QWidget):
             frac = min(run.step / run.total_steps, 1.0)
             self.progress.setValue(int(frac * 1000))
             parts.append(f"step {run.step:,}/{run.total_steps:,}")
-            eta = run.eta_s
-            elapsed = time.monotonic() - self._started_at
-            if run.step and frac < 1:
-                rate_eta = elapsed * (1 - frac) / frac  # includes the start-up; close enough late in a run
-                eta = rate_eta if eta is None else eta
+            eta = run.eta_s  # the engine's, as of the last epoch
+            now = time.monotonic()
+            if self._first_step is None and run.step:
+                self._first_step = (now, run.step)
+            elif self._first_step is not None and run.step > self._first_step[1] and now > self._first_step[0] + 1:
+                t0, s0 = self._first_step  # the step rate since the first step (start-up excluded)
+                eta = (run.total_steps - run.step) * (now - t0) / (run.step - s0)
             self.progress.setFormat(f"%p%  ·  ETA {format_eta(eta)}" if eta is not None and frac < 1 else "%p%")
         if run.images_per_s:
             parts.append(f"{run.images_per_s:,.0f} img/s")

@@ -106,8 +106,8 @@ class LegendBar(QWidget):
         self.run_labels = [self._add(line_sample(color, width=3.0), label) for label, color in runs]
         self._lay.addStretch(1)
         m = self.muted
-        self.keys = [self._add(line_sample(m), "train (per step, smoothed)", True),
-                     self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train (per epoch)", True),
+        self.keys = [self._add(line_sample(m), "train, smoothed", True),
+                     self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train, per epoch", True),
                      self._add(line_sample(m, Qt.PenStyle.DashLine, marker=True), "validation", True)]
 
 
@@ -332,6 +332,9 @@ class TrainingPlots(QWidget):
             return
         bottom, top = math.floor(a - 0.05), math.ceil(b + 0.05) + headroom
         self._yr[name] = (bottom, top)
+        span = top - bottom
+        major = 1 if span <= 5 else 2 if span <= 10 else 3  # a label every 1-3 decades, never crowded
+        self.plots[name].getAxis("left").setTickSpacing(levels=[(major, 0)])
         self.plots[name].setYRange(bottom, top, padding=0)
 
     def curve(self, key: str, what: str) -> pg.PlotDataItem | None:
