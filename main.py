@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--format", default="module", choices=["module", "script", "onnx", "torchscript"])
+    s.add_argument("--weights", help="state_dict (.safetensors, .pt) to bake into ONNX / TorchScript exports")
 
     s = sub.add_parser("import", help="trace a PyTorch module into a project")
     s.add_argument("target", metavar="MODULE:CALLABLE")
