@@ -438,7 +438,7 @@ class Trainer:
             result.best_val_acc, result.last_val_acc, result.last_val_loss = best, val_acc, val_loss
             result.last_train_loss = train_loss
             runs.update_run_meta(self.run_dir, epochs_done=epoch + 1, best_val_acc=best, last_val_acc=val_acc)
-        msg = f"finished {cfg.epochs} epochs; best validation accuracy {best:.2%}"
+        msg = f"finished {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}; best validation accuracy {best:.2%}"
         emit("status", state="completed", message=msg)
         result.message = msg
         return result
