@@ -130,6 +130,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     with _StopOnInterrupt() as stop:
         if args.resume:
+            fixed = [flag for flag, v in (("--dataset", args.dataset), ("--preset", args.preset),
+                                          ("--batch-size", args.batch_size), ("--lr", args.lr),
+                                          ("--seed", args.seed), ("--weights", args.weights),
+                                          ("--out", args.out)) if v is not None]
+            if fixed:
+                raise UserError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot "
+                                f"change (only --epochs and --device can)")
             if args.file and Path(args.resume).resolve() != Path(args.file).resolve():
                 sys.stderr.write(f"resuming {args.resume}: its own project.json and model.py are used "
                                  f"({args.file} is not read)\n")

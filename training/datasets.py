@@ -287,28 +287,24 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Admits only what CIFAR-10's python batches hold: numpy arrays (and bytes made by _codecs)."""
+    """Admits only what CIFAR-10's python batches hold: numpy arrays (``_reconstruct``, ``ndarray``,
+    ``dtype``), besides plain dicts, lists, ints and byte strings. Anything else is refused."""
 
     ALLOWED: frozenset = frozenset({
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-        ("_codecs", "encode"),
     })
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refused to load {module}.{name} (not part of a CIFAR-10 batch)")
-        if module == "_codecs":
-            import codecs
-            return codecs.encode
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
         try:
             from numpy._core import multiarray  # numpy 2
         except ImportError:  # pragma: no cover - numpy 1
             from numpy.core import multiarray
-        return getattr(multiarray, name)
+        return multiarray._reconstruct
 
 
 def restricted_load(data: bytes):

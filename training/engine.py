@@ -513,18 +513,31 @@ class Trainer:
             load_optimizer_state(opt, opt_state)
         self.optimizer = opt
         self.lr_writer = LrWriter(opt, cfg, self.steps_per_epoch)
-        net = self.model
+        net = {"module": self.model, "compiled": False}
         if cfg.compile:
             try:
-                net = torch.compile(self.model)
+                net = {"module": torch.compile(self.model), "compiled": True}
             except Exception as exc:  # noqa: BLE001
                 self.emit("status", state="eager", message=f"torch.compile unavailable ({exc}); not compiling")
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if not net["compiled"]:
+                return net["module"](x)
+            try:  # compilation happens on the first calls; if it fails, train uncompiled
+                return net["module"](x)
+            except Exception as exc:
+                if _is_oom(exc):
+                    raise
+                net.update(module=self.model, compiled=False)
+                self.emit("status", state="eager", message=f"torch.compile failed ({type(exc).__name__}: "
+                          f"{str(exc).strip().splitlines()[0][:200] if str(exc) else ''}); not compiling")
+                return self.model(x)
 
         def eager_step(x: torch.Tensor, y: torch.Tensor):
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
-                out = net(x)
+                out = forward(x)
                 loss = self.criterion(out, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
