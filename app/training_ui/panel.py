@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +41,8 @@ from graph.errors import UserError
 from training.config import TrainConfig
 
 PLOT_INTERVAL_MS = 250
+NARROW_BELOW = 1250  # px: below this the run list moves into a tab beside the settings
+PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
 
 
 class TrainingPanel(QWidget):
@@ -152,19 +155,29 @@ class TrainingPanel(QWidget):
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setProperty("role", "muted")
         self._plot_lay.addWidget(self._placeholder)
+        self._plot_holder.setMinimumHeight(PLOTS_MIN_HEIGHT)
+        self._plot_scroll = QScrollArea()  # a short dock scrolls the plots instead of squashing them
+        self._plot_scroll.setWidget(self._plot_holder)
+        self._plot_scroll.setWidgetResizable(True)
+        self._plot_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._plot_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         middle = QWidget()
         mid_lay = QVBoxLayout(middle)
         mid_lay.setContentsMargins(0, 0, 0, 0)
         mid_lay.setSpacing(0)
         mid_lay.addWidget(bar)
-        mid_lay.addWidget(self._plot_holder, 1)
+        mid_lay.addWidget(self._plot_scroll, 1)
 
-        # ----- right: runs
+        # ----- right (or, when the panel is narrow, a tab beside the settings): runs
         self.run_list = RunList(color_for=self._color_for)
         self.run_list.setMinimumWidth(330)
+        self.side = QTabWidget()
+        self.side.setDocumentMode(True)
+        self.side.setTabBarAutoHide(True)
+        self.side.addTab(scroll, "Settings")
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
+        split.addWidget(self.side)
         split.addWidget(middle)
         split.addWidget(self.run_list)
         split.setStretchFactor(0, 0)
@@ -173,6 +186,7 @@ class TrainingPanel(QWidget):
         split.setSizes([300, 860, 440])
         split.setChildrenCollapsible(False)
         self.splitter = split
+        self.narrow = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -212,6 +226,30 @@ class TrainingPanel(QWidget):
             self.form.show_problem(f"The project's training settings were not usable: {exc.message}")
         if self.run_list.runs_dir != self.runs_dir:
             self.run_list.set_runs_dir(self.runs_dir)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        w = event.size().width()
+        if not self.narrow and w < NARROW_BELOW:
+            self.set_narrow(True)
+        elif self.narrow and w > NARROW_BELOW + 80:
+            self.set_narrow(False)
+
+    def set_narrow(self, narrow: bool) -> None:
+        """Narrow (a dock between the palette and the inspector): the runs become a tab beside the
+        settings. Wide: settings, plots and runs side by side."""
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        if narrow:
+            self.side.addTab(self.run_list, "Runs")
+            self.side.setMaximumWidth(420)
+        else:
+            self.side.removeTab(self.side.indexOf(self.run_list))
+            self.splitter.addWidget(self.run_list)
+            self.run_list.show()
+            self.side.setMaximumWidth(16777215)
+            self.splitter.setSizes([300, max(400, self.width() - 740), 440])
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -74,21 +74,39 @@ class LegendBar(QWidget):
         super().__init__(parent)
         self.muted = QColor(muted)
         self.runs: list[tuple[str, QColor]] = []
+        self.run_labels: list[QLabel] = []
+        self._icons: dict[int, QLabel | None] = {}
         self._lay = QHBoxLayout(self)
         self._lay.setContentsMargins(10, 4, 10, 2)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._lay.setSpacing(4)
         self.set_runs([])
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_keys()
+
+    def _fit_keys(self) -> None:
+        """Hide the line-style key when the run names need the room."""
+        keys = getattr(self, "keys", [])
+        need = sum(lbl.sizeHint().width() + 40 for lbl in self.run_labels + keys)
+        for k in keys:
+            k.setVisible(need <= self.width())
+            icon = self._icons.get(id(k))
+            if icon is not None:
+                icon.setVisible(need <= self.width())
+
     def minimumSizeHint(self) -> QSize:  # many runs must not widen the panel: the row clips instead
         return QSize(0, super().minimumSizeHint().height())
 
     def _add(self, pixmap: QPixmap | None, text: str, muted: bool = False) -> QLabel:
+        icon = None
         if pixmap is not None:
             icon = QLabel()
             icon.setPixmap(pixmap)
             self._lay.addWidget(icon)
         label = QLabel(text)
+        self._icons[id(label)] = icon
         label.setTextFormat(Qt.TextFormat.RichText)
         if muted:
             label.setProperty("role", "muted")
@@ -98,6 +116,7 @@ class LegendBar(QWidget):
 
     def set_runs(self, runs: list[tuple[str, QColor]]) -> None:
         self.runs = list(runs)
+        self._icons.clear()
         while self._lay.count():
             item = self._lay.takeAt(0)
             if item.widget() is not None:
@@ -109,6 +128,7 @@ class LegendBar(QWidget):
         self.keys = [self._add(line_sample(m), "train, smoothed", True),
                      self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train, per epoch", True),
                      self._add(line_sample(m, Qt.PenStyle.DashLine, marker=True), "validation", True)]
+        self._fit_keys()
 
 
 class TrainingPlots(QWidget):

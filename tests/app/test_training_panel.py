@@ -314,3 +314,16 @@ def test_evaluation_dialog_shows_accuracy_per_class_and_confusion(qtbot):
     qtbot.addWidget(bad)
     qtbot.waitUntil(lambda: bool(bad.error), timeout=5000)
     assert "no 'best' checkpoint" in bad.summary.text()
+
+
+def test_a_narrow_panel_moves_the_runs_into_a_tab_and_back(qtbot, tmp_path):
+    fake_run_folder(tmp_path / "runs", "plain-20261127-010000", 50, 0.5)
+    panel = make_panel(qtbot, tmp_path)
+    assert not panel.narrow and panel.splitter.indexOf(panel.run_list) == 2
+    panel.resize(900, 300)
+    qtbot.waitUntil(lambda: panel.narrow, timeout=2000)
+    assert panel.side.indexOf(panel.run_list) == 1 and panel.side.tabText(1) == "Runs"
+    panel.resize(1600, 460)
+    qtbot.waitUntil(lambda: not panel.narrow, timeout=2000)
+    assert panel.splitter.indexOf(panel.run_list) == 2 and panel.side.count() == 1
+    assert panel.run_list.keys()  # still listing
