@@ -159,3 +159,19 @@ def test_dataloader_path_trains_like_the_resident_path(project, tmp_path):
     wa, wb = load_file(str(tmp_path / "dl" / "last.safetensors")), load_file(str(tmp_path / "res" / "last.safetensors"))
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
+
+
+def test_load_weights_file_formats(full_run, tmp_path):
+    _, full = full_run
+    sd = runs.load_weights_file(full / "best.safetensors")
+    torch.save(sd, tmp_path / "w.pt")
+    torch.save({"state_dict": sd, "epoch": 3}, tmp_path / "ckpt.pth")
+    for p in (tmp_path / "w.pt", tmp_path / "ckpt.pth", full):  # a run folder means its best weights
+        got = runs.load_weights_file(p)
+        assert got.keys() == sd.keys() and all(torch.equal(got[k], sd[k]) for k in sd)
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(UserError, match="state_dict"):
+        runs.load_weights_file(tmp_path / "list.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read weights"):
+        runs.load_weights_file(tmp_path / "junk.pt")
