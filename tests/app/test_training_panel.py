@@ -104,7 +104,9 @@ def test_constructing_the_panel_imports_neither_torch_nor_pyqtgraph():
 
 
 # --------------------------------------------------------------------------- a real child process
-def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path):
+def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatch):
+    # one intra-op thread in the child: on a shared 2-core machine torch's default threads thrash
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     panel = make_panel(qtbot, tmp_path)
     panel.form.epochs.setValue(3)
     panel.form.batch_size.setValue(64)
