@@ -88,6 +88,8 @@ class TrainingProcess:
             out.append(rec)
             if rec.get("kind") == "error" or (rec.get("kind") == "status" and rec.get("state") in FINAL_STATES):
                 self.finished = True
+        if len(out) < max_items and self.finished and not self.exit_reported and not self._proc.is_alive():
+            self.exit_reported = True  # a final record came; the exit itself needs no report
         if len(out) < max_items and not self._proc.is_alive() and not self.exit_reported:
             # the child is gone: drain what it managed to send, then report an unannounced exit
             try:

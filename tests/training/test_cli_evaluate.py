@@ -71,3 +71,27 @@ def test_exit_codes(trained, tmp_path, capsys):
     assert "loss became" in capsys.readouterr().err
     assert main.main(["evaluate", str(tmp_path)]) == 2
     assert main.main(["runs", str(tmp_path / "empty")]) == 0
+
+
+def test_progress_bar_draws_on_a_terminal():
+    import io
+
+    from training.cli import ProgressBar
+    from training.metrics import record
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err, out = Tty(), io.StringIO()
+    bar = ProgressBar(stream=err, out=out)
+    bar(record("status", state="running", message="training", device="cpu", total_steps=100,
+               steps_per_epoch=50, epochs=2, dataset="synthetic"))
+    bar(record("step", step=1, epoch=0.02, loss=2.3, lr=0.1, images_per_s=100.0))
+    bar.last_draw = 0.0
+    bar(record("step", step=40, epoch=0.8, loss=1.25, lr=0.1, images_per_s=1000.0))
+    bar(record("epoch", epoch=1, step=50, train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.55, lr=0.1,
+               images_per_s=1000.0, epoch_time_s=5.0, eta_s=5.0, gpu_mem_mb=None, best=True))
+    text = err.getvalue()
+    assert "epoch 1/2 [#########" in text and "40%" in text and "loss 1.2500" in text and "ETA" in text
+    assert out.getvalue().startswith("epoch 1/2  train loss 1.0000 acc 50.00%  val loss 1.1000 acc 55.00%")
