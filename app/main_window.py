@@ -263,6 +263,7 @@ class MainWindow(QMainWindow):
         self.palette_panel.add_requested.connect(self.add_node_at_centre)
         self.problems.count_changed.connect(self._on_problem_count)
         self.code_panel.export_requested.connect(lambda: self.files.export_code())
+        self.bottom_tabs.currentChanged.connect(self._on_bottom_tab)
         status = getattr(self.canvas, "status_message", None)
         if status is None and hasattr(self.canvas, "current_view"):
             view = self.canvas.current_view()
@@ -341,6 +342,11 @@ class MainWindow(QMainWindow):
         if self.files.open(path):
             self.welcome.hide()
             self._frame_soon()
+
+    def _on_bottom_tab(self, index: int) -> None:
+        # the plots need room: give the Training tab a taller dock the first time it shows
+        if self.bottom_tabs.widget(index) is self.training_tab and self.bottom_dock.height() < 400:
+            self.resizeDocks([self.bottom_dock], [max(430, self.height() // 2)], Qt.Orientation.Vertical)
 
     def show_bottom_tab(self, index: int) -> None:
         self.bottom_dock.show()
