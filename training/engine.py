@@ -11,9 +11,10 @@ capture falls back to the eager step with a status record saying why.
 Determinism: every random number comes from the seeded global generators or
 from two owned ``torch.Generator``s (batch order, augmentation); all of their
 states go into each checkpoint, the learning rate is a pure function of the
-step, and a resumed run builds its model from the run's own ``model.py``. On
-CPU a run stopped after epoch k and resumed is bitwise identical to one that
-was never interrupted.
+step, and a resumed run builds its model from the run's own ``model.py``. A
+stop on request saves a checkpoint where it is, with the epoch's permutation
+and position. On CPU a run stopped anywhere and resumed is bitwise identical
+to one that was never interrupted.
 """
 
 from __future__ import annotations
@@ -249,8 +250,8 @@ def resume(run_dir: str | Path, on_metric: Callable[[dict], None] | None = None,
     longer what an uninterrupted run of the old length gave)."""
     info = runs.load_run(run_dir)
     if not info.has_checkpoint("last"):
-        raise UserError(f"{info.path} has no checkpoint to resume from (it stopped before the first epoch "
-                        f"ended); start a new run instead")
+        raise UserError(f"{info.path} has no checkpoint to resume from (it ended before saving one); "
+                        f"start a new run instead")
     cfg = TrainConfig.from_dict(info.config).with_overrides(epochs=epochs, device=device)
     project = as_project(info.project)
     return _run(info.project, project, cfg, (info.model_source, info.meta.get("model_class")), Path(run_dir),
@@ -353,11 +354,12 @@ class Trainer:
         self.named_weights = [(k, p) for k, p in self.model.named_parameters() if p.requires_grad and p.dim() > 1]
 
         start_epoch, step, best = 0, 0, None
-        opt_state = None
+        opt_state = partial = None
         if state is not None:
             start_epoch, step = int(state["epoch"]), int(state["step"])
             best = state.get("best_val_acc")
             opt_state = state["optimizer"]
+            partial = state.get("partial")  # stopped mid-epoch: the permutation and how far it got
         if start_epoch >= cfg.epochs:
             msg = f"the run already has {start_epoch} of {cfg.epochs} epochs; pass --epochs to extend it"
             emit("status", state="completed", message=msg)
@@ -369,7 +371,7 @@ class Trainer:
             set_rng_state(state["rng"], self.gens)
         log_every = cfg.log_every or (100 if self.fast else 20 if self.cuda else 1)
         emit("status", state="resumed" if resume else "running",
-             message=(f"resumed at epoch {start_epoch + 1}" if resume else "training") +
+             message=(f"resumed at epoch {start_epoch + 1}, step {step}" if resume else "training") +
                      (f"; {weights_msg}" if weights_msg else ""),
              device=str(self.device), fast_path=self.fast, epochs=cfg.epochs, total_steps=total_steps,
              steps_per_epoch=self.steps_per_epoch, batch_size=self.batch, dataset=self.data.describe(),
@@ -382,18 +384,26 @@ class Trainer:
         for epoch in range(start_epoch, cfg.epochs):
             self.model.train()
             t0 = time.perf_counter()
-            loss_sum = torch.zeros((), device=self.device, dtype=torch.float32)
-            correct_sum = torch.zeros((), device=self.device, dtype=torch.int64)
+            if partial is not None:  # resuming mid-epoch: same permutation, same sums so far
+                perm = partial["perm"].to(self.gens["order"].device)
+                first, seen = int(partial["batch"]), int(partial["seen"])
+                loss_sum = partial["loss_sum"].to(self.device)
+                correct_sum = partial["correct_sum"].to(self.device)
+                partial = None
+            else:
+                order_gen = self.gens["order"]
+                perm = torch.randperm(len(self.train_y), generator=order_gen, device=order_gen.device)
+                first, seen = 0, 0
+                loss_sum = torch.zeros((), device=self.device, dtype=torch.float32)
+                correct_sum = torch.zeros((), device=self.device, dtype=torch.int64)
             win_loss = torch.zeros((), device=self.device, dtype=torch.float32)
             win_steps, win_t = 0, time.perf_counter()
-            seen = 0
-            for x, y in self._batches():
+            for i, (xb, y) in enumerate(self._batches(perm, first, epoch), start=first):
                 if self.should_stop():
-                    msg = (f"stopped during epoch {epoch + 1} at step {step}; the last checkpoint is from "
-                           f"epoch {epoch}" + (" (resume continues from there)" if epoch else ""))
-                    emit("status", state="stopped", message=msg)
-                    result.status, result.message, result.steps_done = "stopped", msg, step
-                    return result
+                    return self._stopped(result, epoch, step, best, {
+                        "batch": i, "perm": perm.cpu(), "seen": seen, "loss_sum": loss_sum.cpu(),
+                        "correct_sum": correct_sum.cpu()})
+                x = augment.augment_batch(xb, self.mean, self.std, self.aug_mode, self.gens["augment"])
                 lr = self.lr_writer.set(step)
                 loss, correct = self.step_fn(x, y)
                 loss_sum += loss.detach().float()
@@ -443,40 +453,49 @@ class Trainer:
         result.message = msg
         return result
 
+    def _stopped(self, result: RunResult, epoch: int, step: int, best: float | None, partial: dict) -> RunResult:
+        """Stop on request; save where the epoch got to (unless the loss is no longer finite)."""
+        value = float(partial["loss_sum"])
+        if not math.isfinite(value):
+            return self._diverged(result, epoch, step, self.lr_writer.current, value)
+        self._checkpoint(epoch, step, best, False, partial=partial)
+        msg = (f"stopped during epoch {epoch + 1} at step {step}; saved a checkpoint there "
+               f"(resume continues from it)")
+        self.emit("status", state="stopped", message=msg)
+        result.status, result.message, result.steps_done = "stopped", msg, step
+        return result
+
     def _diverged(self, result: RunResult, epoch: int, step: int, lr: float, value: float) -> RunResult:
         what = "nan" if math.isnan(value) else "inf"
         msg = (f"the training loss became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}; "
                f"the run stopped. Try a lower learning rate (--lr {self.cfg.lr / 10:.3g}), warm-up, or check "
                f"the data")
         if (self.run_dir / "last.safetensors").exists():
-            weights, _ = runs.load_checkpoint(self.run_dir, "last")
+            weights, st = runs.load_checkpoint(self.run_dir, "last")
             self.model.load_state_dict(weights)  # roll back to the last finite checkpoint
-            msg += f"; the weights were rolled back to the checkpoint of epoch {epoch}"
+            msg += f"; the weights were rolled back to the last checkpoint (step {int(st['step'])})"
         self.emit("error", message=msg)
         self.emit("status", state="diverged", message=msg)
         result.status, result.message, result.steps_done = "diverged", msg, step
         return result
 
     # ------------------------------------------------------------------ batches
-    def _batches(self):
-        n, b = len(self.train_y), self.batch
-        order_gen = self.gens["order"]
-        perm = torch.randperm(n, generator=order_gen, device=order_gen.device)
+    def _batches(self, perm: torch.Tensor, first: int, epoch: int):
+        """uint8 batches ``first``.. of the epoch's permutation, on the compute device (not yet augmented:
+        the loop augments after its stop check, so a stop never spends augmentation random numbers)."""
+        b = self.batch
         if self.resident:
-            for i in range(self.steps_per_epoch):
+            for i in range(first, self.steps_per_epoch):
                 idx = perm[i * b:(i + 1) * b]
-                x = self.train_x.index_select(0, idx)
-                y = self.train_y.index_select(0, idx)
-                yield augment.augment_batch(x, self.mean, self.std, self.aug_mode, self.gens["augment"]), y
+                yield self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
             return
         loader = torch.utils.data.DataLoader(
             _IndexDataset(self.train_x, self.train_y),
-            batch_sampler=[perm[i * b:(i + 1) * b].tolist() for i in range(self.steps_per_epoch)],
-            num_workers=self.cfg.workers, pin_memory=self.cuda, collate_fn=_collate)
+            batch_sampler=[perm[i * b:(i + 1) * b].tolist() for i in range(first, self.steps_per_epoch)],
+            num_workers=self.cfg.workers, pin_memory=self.cuda, collate_fn=_collate,
+            generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + epoch))  # not the global RNG
         for x, y in loader:
-            x = x.to(self.device, non_blocking=True)
-            y = y.to(self.device, non_blocking=True)
-            yield augment.augment_batch(x, self.mean, self.std, self.aug_mode, self.gens["augment"]), y
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     # ------------------------------------------------------------------ steps
     def _make_step(self, opt_state: dict | None):
@@ -567,16 +586,21 @@ class Trainer:
         self.model.train()
         return float(total_loss) / n, int(correct) / n
 
-    def _checkpoint(self, epoch: int, step: int, best: float | None, is_best: bool) -> None:
+    def _checkpoint(self, epoch: int, step: int, best: float | None, is_best: bool,
+                    partial: dict | None = None) -> None:
+        """``epoch`` counts finished epochs; ``partial`` marks a stop inside the next one."""
         state = {"epoch": epoch, "step": step, "best_val_acc": best,
                  "optimizer": _clean_optimizer_state(self.optimizer), "rng": rng_state(self.gens),
                  "config": self.cfg.to_dict()}
+        if partial is not None:
+            state["partial"] = partial
         weights = self.model.state_dict()
         runs.save_checkpoint(self.run_dir, "last", weights, state)
         if is_best:
             runs.save_checkpoint(self.run_dir, "best", weights, state)
-        self.emit("status", state="checkpoint", message=f"saved epoch {epoch}" + (" (best)" if is_best else ""),
-                  epoch=epoch)
+        what = f"step {step} (in epoch {epoch + 1})" if partial is not None else f"epoch {epoch}"
+        self.emit("status", state="checkpoint", message=f"saved {what}" + (" (best)" if is_best else ""),
+                  epoch=epoch, step=step)
 
 
 class _IndexDataset(torch.utils.data.Dataset):

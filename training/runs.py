@@ -9,9 +9,11 @@
         run.json          created, status, message, device, dataset facts (shape, classes,
                           mean/std used for normalisation), epochs done, best accuracy
         metrics.jsonl     one record per line (training/metrics.py)
-        last.safetensors  weights (model state_dict) after the latest epoch
-        last.pt           the rest: optimizer, step, epoch, RNG states, best so far;
-                          plain tensors and containers, loadable with torch.load(weights_only=True)
+        last.safetensors  weights (model state_dict) after the latest epoch, or where the run
+                          was stopped on request
+        last.pt           the rest: optimizer, step, epochs finished, RNG states, best so far, and
+                          after a stop "partial" (the epoch's permutation, batches done, running
+                          sums); plain tensors and containers, loadable with torch.load(weights_only=True)
         best.safetensors, best.pt   the same for the epoch with the best validation accuracy
 
 Files are written to a temporary name and renamed, so a crash never leaves

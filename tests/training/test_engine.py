@@ -74,7 +74,9 @@ def test_resume_is_bitwise_identical_on_cpu(full_run, project, tmp_path):
 
     r = engine.train(project, small_cfg(), run, on_metric=lambda m: seen.append(m) if m["kind"] == "step" else None,
                      should_stop=stop)
-    assert r.status == "stopped" and "epoch 1" in r.message and runs.load_run(run).status == "stopped"
+    assert r.status == "stopped" and "epoch 2 at step 57" in r.message and runs.load_run(run).status == "stopped"
+    state = torch.load(run / "last.pt", weights_only=True)  # saved where it stopped, inside epoch 2
+    assert state["epoch"] == 1 and state["step"] == 57 and state["partial"]["batch"] == 7
     r2 = engine.resume(run)
     assert r2.status == "completed" and r2.epochs_done == 3
     a, b = load_file(str(full / "last.safetensors")), load_file(str(run / "last.safetensors"))
@@ -84,7 +86,8 @@ def test_resume_is_bitwise_identical_on_cpu(full_run, project, tmp_path):
     ea = [m for m in read_metrics(full / "metrics.jsonl") if m["kind"] == "epoch"]
     eb = [m for m in read_metrics(run / "metrics.jsonl") if m["kind"] == "epoch"]
     assert [m["val_loss"] for m in ea] == [m["val_loss"] for m in eb]  # epoch 1 once, then 2 and 3 resumed
-    assert any(m.get("state") == "resumed" for m in read_metrics(run / "metrics.jsonl"))
+    assert [m["train_loss"] for m in ea] == [m["train_loss"] for m in eb]  # epoch 2's sums survived the stop
+    assert any(m.get("state") == "resumed" and "step 57" in m["message"] for m in read_metrics(run / "metrics.jsonl"))
     with pytest.raises(UserError):  # nothing left to do is not an error...
         engine.resume(tmp_path / "nope")
     assert engine.resume(run).status == "completed"  # ...resuming a finished run says so and returns
