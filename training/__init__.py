@@ -27,7 +27,7 @@ API overview (for the editor's Training tab and the CLI)::
     proc.stop(); proc.is_alive(); proc.finished; proc.kill(); proc.join(timeout)
 
     from training.metrics import KINDS, validate, read_metrics   # record schema (see training/metrics.py):
-    # {"kind": "step",   "step", "epoch", "loss", "lr", "images_per_s"}
+    # {"kind": "step",   "step", "epoch", "loss", "lr", "images_per_s", "eta_s"}
     # {"kind": "epoch",  "epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
     #                    "images_per_s", "epoch_time_s", "eta_s", "gpu_mem_mb", "best"}
     # {"kind": "grad",   "step", "epoch", "layers": [module paths], "norms": [L2 norms]}  (plot log-scale)

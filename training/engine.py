@@ -419,8 +419,9 @@ class Trainer:
                     ips = win_steps * self.batch / max(now - win_t, 1e-9)
                     if not math.isfinite(mean_loss):
                         return self._diverged(result, epoch, step, lr, mean_loss)
+                    eta = (time.perf_counter() - t_run) / steps_this_session * (total_steps - step)
                     emit("step", step=step, epoch=round(step / self.steps_per_epoch, 4),
-                         loss=mean_loss, lr=lr, images_per_s=round(ips, 1))
+                         loss=mean_loss, lr=lr, images_per_s=round(ips, 1), eta_s=round(eta, 1))
                     win_loss.zero_()
                     win_steps, win_t = 0, now
                 if cfg.grad_every and step % cfg.grad_every == 0:

@@ -2,8 +2,8 @@
 
 Every record has ``"kind"`` and ``"time"`` (seconds since the epoch). Kinds:
 
-- ``step``:   step, epoch, loss (mean train loss over the steps since the last
-              step record), lr, images_per_s
+- ``step``:   step, epoch (fractional), loss (mean train loss over the steps since
+              the last step record), lr, images_per_s, eta_s
 - ``epoch``:  epoch (1-based, completed), step, train_loss, train_acc, val_loss,
               val_acc, lr, images_per_s, epoch_time_s, eta_s, gpu_mem_mb (None off
               CUDA), best (bool: this epoch is the best so far)

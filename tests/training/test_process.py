@@ -44,6 +44,15 @@ def test_child_streams_records_and_stops_on_request(tmp_path):
         assert proc.poll() == []  # a clean exit after a final record adds no error
     finally:
         proc.kill()
+    done = max(r["epoch"] for r in got if r["kind"] == "epoch")
+    again = start_training(None, None, tmp_path / "run", resume=True, overrides={"epochs": done + 1})
+    try:
+        got = _drain(again, lambda rs: again.finished)
+        assert any(r.get("state") == "resumed" for r in got)
+        assert got[-1]["kind"] == "status" and got[-1]["state"] == "completed", got[-1]
+        assert [r["epoch"] for r in got if r["kind"] == "epoch"] == [done + 1]
+    finally:
+        again.kill()
 
 
 def test_exception_in_child_arrives_as_error_record(tmp_path):
