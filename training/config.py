@@ -51,6 +51,7 @@ class TrainConfig:
     grad_every: int = 50  # steps between gradient-norm profiles (0: never)
     loader: str = "auto"  # auto: whole dataset on the device where it fits, else "dataloader"; or force either
     workers: int = 2  # DataLoader workers when the data does not fit on the GPU
+    threads: int = 0  # CPU intra-op threads for this run (0: torch's default, one per core)
     weights: str | None = None  # start from this state_dict (safetensors or torch.save)
     preset: str | None = None
 
@@ -127,6 +128,8 @@ class TrainConfig:
             bad(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
         if int(self.epochs) < 1:
             bad(f"epochs must be at least 1, not {self.epochs}")
+        if int(self.threads) < 0:
+            bad(f"threads must be 0 (torch's default) or more, not {self.threads}")
         if int(self.batch_size) < 1:
             bad(f"batch size must be at least 1, not {self.batch_size}")
         if not float(self.lr) > 0:

@@ -277,6 +277,9 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
         runs.create_run(run_dir, project_dict, cfg.to_dict(), source[0], meta)
     writer = MetricsWriter(run_dir / "metrics.jsonl")
     emit.writer = writer
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     try:
         result = Trainer(cfg, source, data, device, run_dir, emit, should_stop).run(resume)
     except UserError as exc:
@@ -293,6 +296,7 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
         raise TrainingError(msg) from exc
     finally:
         writer.close()
+        torch.set_num_threads(threads)
     runs.update_run_meta(run_dir, status=result.status, message=result.message)
     return result
 

@@ -30,7 +30,7 @@ def _drain(proc, until, timeout: float = 120.0) -> list[dict]:
 
 
 def test_child_streams_records_and_stops_on_request(tmp_path):
-    cfg = TrainConfig(epochs=200, batch_size=250, lr=0.05, grad_every=0).to_dict()
+    cfg = TrainConfig(epochs=200, batch_size=250, lr=0.05, grad_every=0, threads=1).to_dict()
     proc = start_training(_project(), cfg, tmp_path / "run")
     try:
         first = proc.poll()
@@ -67,7 +67,7 @@ def test_exception_in_child_arrives_as_error_record(tmp_path):
 
 
 def test_killed_child_is_reported(tmp_path):
-    cfg = TrainConfig(epochs=200, batch_size=250, grad_every=0).to_dict()
+    cfg = TrainConfig(epochs=200, batch_size=250, grad_every=0, threads=1).to_dict()
     proc = start_training(_project(), cfg, tmp_path / "run")
     try:
         _drain(proc, lambda rs: any(r["kind"] == "step" for r in rs))
