@@ -230,3 +230,27 @@ def test_expression_names_map_through_the_namespace():
 def test_random_names_emit_safe_code(names):
     p = hostile_project(_dedupe(names))
     _check(p)
+
+
+def test_sanitised_code_is_still_ruff_clean(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    n = 0
+    for k in range(0, len(HOSTILE), 3):
+        names = _dedupe((HOSTILE[k:] + HOSTILE[:k])[:14])
+        for extra in ({}, {"block": HOSTILE[k] or "B", "edge": HOSTILE[k], "doc": HOSTILE[k] * 3,
+                           "title": HOSTILE[k]}):
+            try:
+                source = emit(hostile_project(names, **extra)).source
+            except UserError:
+                continue
+            (tmp_path / f"h{k}_{len(extra)}.py").write_text(source, encoding="utf-8")
+            n += 1
+    assert n > 20
+    ruff = Path(sys.executable).parent / "ruff"
+    config = ["--config", str(Path(__file__).resolve().parents[2] / "pyproject.toml"), "--no-cache"]
+    for cmd in (["format", "--check", "--diff"], ["check"]):
+        r = subprocess.run([str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]

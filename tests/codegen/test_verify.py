@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchinfo
+from hypothesis import HealthCheck, assume, given, settings
 from torch import nn
 
 from codegen.build import build_module
@@ -131,3 +132,44 @@ def test_torchvision_checkpoint_loads_strictly():
     assert not result.missing_keys and not result.unexpected_keys
     assert torch.equal(model.layer2[0].downsample[0].weight, state["layer2.0.downsample.0.weight"])
     assert isinstance(model.layer2[0].downsample, nn.Sequential)
+
+
+# ------------------------------------------------------------------ random graphs
+def _random_graphs():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
+    from test_property import graphs  # the shape-inference property test's random projects
+
+    return graphs()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.filter_too_much])
+@given(_random_graphs())
+def test_random_graphs_generated_module_matches_inference(project):
+    """For random valid graphs (blocks, groups, dilation, pools, every shortcut projection), the
+    generated module's every module output and its parameter count equal shape inference."""
+    analysis = analyze(project)
+    assume(analysis.valid)
+    emitted = emit(project, analysis)
+    model = build_module(project, analysis, emitted).eval()
+    assert sum(p.numel() for p in model.parameters()) == analysis.total_params
+    wanted = {emitted.module_paths[r.path]: r.out_shape for r in analysis.layers() if r.path in emitted.module_paths}
+    got: dict[str, tuple] = {}
+    modules = dict(model.named_modules())
+
+    def record(path: str):
+        def hook(module, args, output) -> None:  # returns None: a hook's return value replaces the output
+            got.setdefault(path, tuple(output.shape[1:]))
+        return hook
+
+    hooks = [modules[path].register_forward_hook(record(path)) for path in wanted]
+    in_shape = tuple(project.graph.nodes_of_type("Input")[0].params["shape"])
+    with torch.no_grad():
+        out = model(torch.randn(2, *in_shape))
+    for h in hooks:
+        h.remove()
+    assert tuple(out.shape[1:]) == analysis.output_shape
+    assert got == {p: s for p, s in wanted.items() if p in got}
+    assert len(got) == len(wanted)
