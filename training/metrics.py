@@ -15,6 +15,9 @@ Every record has ``"kind"`` and ``"time"`` (seconds since the epoch). Kinds:
 - ``error``:  message (one or a few sentences for the user), and optionally
               traceback (for a log, never shown as the main text)
 
+A run that was killed and resumed repeats the steps after its last checkpoint:
+step numbers may then appear twice in ``metrics.jsonl``; the later record wins.
+
 The same dicts go to ``metrics.jsonl`` (one JSON object per line), through
 the child-process queue, and to the ``on_metric`` callback of ``engine.train``.
 """

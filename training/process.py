@@ -41,14 +41,21 @@ def _child(project_dict: dict | None, config_dict: dict | None, run_dir: str, re
         from graph.errors import UserError
         from training import engine
 
-        put = q.put
+        sent_error = []
+
+        def put(rec: dict) -> None:
+            if rec.get("kind") == "error":
+                sent_error.append(rec)
+            q.put(rec)
+
         try:
             if resume:
                 engine.resume(run_dir, on_metric=put, should_stop=stop_event.is_set, **(overrides or {}))
             else:
                 engine.train(project_dict, config_dict, run_dir, on_metric=put, should_stop=stop_event.is_set)
         except UserError as exc:
-            put(record("error", message=exc.message, exit_code=exc.exit_code))
+            if not sent_error:  # the engine reports failures it meets while training itself
+                put(record("error", message=exc.message, exit_code=exc.exit_code))
             exit_code = exc.exit_code
     except BaseException as exc:  # noqa: BLE001 - the parent must hear about anything
         try:

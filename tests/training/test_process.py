@@ -66,6 +66,20 @@ def test_exception_in_child_arrives_as_error_record(tmp_path):
         proc.kill()
 
 
+def test_failure_during_training_gives_one_error_record(tmp_path):
+    cfg = TrainConfig(weights=str(tmp_path / "missing.safetensors"), threads=1).to_dict()
+    proc = start_training(_project(), cfg, tmp_path / "run")
+    try:
+        got = _drain(proc, lambda rs: proc.finished)
+        time.sleep(0.5)
+        got += proc.poll()
+        err = [r for r in got if r["kind"] == "error"]
+        assert len(err) == 1 and "does not exist" in err[0]["message"], err
+        assert proc.join(30) == 2
+    finally:
+        proc.kill()
+
+
 def test_killed_child_is_reported(tmp_path):
     cfg = TrainConfig(epochs=200, batch_size=250, grad_every=0, threads=1).to_dict()
     proc = start_training(_project(), cfg, tmp_path / "run")
