@@ -19,33 +19,32 @@ comments at the network level. A graph stage is one ``nn.Sequential``.
 
 Nothing a project holds reaches the source as text: names pass through
 codegen/namespace.py, numbers are type-checked by graph/params.py and
-written by this module, expressions are graph/expr.py ASTs rendered here;
-the result is parsed and checked against an allowlist of constructs before
-it is returned (codegen/safety.py).
+written by codegen/classinfo.py, expressions are graph/expr.py ASTs rendered
+by codegen/symbolic.py; the result is parsed and checked against an
+allowlist of constructs before it is returned (codegen/safety.py).
+
+Layout: this module plans each class (units, stages, shortcuts) and writes
+``__init__``; codegen/classinfo.py holds the per-class symbolic values,
+codegen/forward.py writes ``forward``, codegen/init_rules.py
+``_init_weights``, codegen/pyformat.py lays lines out as ruff would.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from codegen import pyformat as pf
+from codegen.classinfo import ClassInfo, Unit, literal, numeric, same_value
+from codegen.forward import ForwardWriter, describe_shape
 from codegen.helpers import HELPERS
-from codegen.init_rules import (
-    CONV_DEFAULT,
-    constant_line,
-    conv_node_lines,
-    conv_rule,
-    conv_weight_lines,
-    linear_node_lines,
-)
+from codegen.init_rules import InitWriter
 from codegen.namespace import RESERVED, Namespace, attribute_namespace
-from codegen.symbolic import Sym, evaluate, render, substitute
-from graph import expr, registry
+from codegen.symbolic import Sym, evaluate, render
+from graph import registry
 from graph.errors import UserError
-from graph.model import BlockDef, Edge, Graph, Node, Project, Stage
+from graph.model import Edge, Graph, Node, Project, Stage
 from graph.params import ParamSpec
 from graph.shapes import Analysis, GraphInfo, analyze, iter_graph_infos
 
@@ -70,8 +69,6 @@ TORCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "nn.Dropout": {"p": 0.5, "inplace": False},
 }
 
-# outputs that autograd does not need for the backward pass: ``out += identity`` is safe on them
-_INPLACE_SAFE = ("Conv2d", "BatchNorm2d", "GroupNorm", "Linear")
 _MODULE_CLASS = re.compile(r"nn\.[A-Z][A-Za-z0-9]*")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -96,231 +93,20 @@ def emit(project: Project, analysis: Analysis | None = None) -> Emitted:
         more = f"\n  (and {len(analysis.errors) - 20} more)" if len(analysis.errors) > 20 else ""
         raise UserError(f"the project has {len(analysis.errors)} error(s); fix them before generating code:\n"
                         f"{lines}{more}", exit_code=1)
-    return _Emitter(project, analysis).run()
-
-
-def describe_shape(shape: tuple[int, ...] | None) -> str:
-    return "(B, " + ", ".join(str(d) for d in shape) + ")" if shape else ""
-
-
-# ---------------------------------------------------------------------------- literals
-def _same(a: Any, b: Any) -> bool:
-    """``a`` (a value, or a constant Sym) equals the default ``b`` (True is not 1 here)."""
-    if isinstance(a, Sym):
-        if not a.is_const:
-            return False
-        a = a.value
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    return type(a) is type(b) and a == b
-
-
-class _Unexpressible(Exception):
-    pass
-
-
-def literal(value: Any, name=lambda n: n) -> pf.Expr:
-    """Python source for a checked parameter value (never raw user text)."""
-    if isinstance(value, Sym):
-        if value.ast is None:
-            raise _Unexpressible(value.value)
-        return render(value.ast, name)
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise UserError(f"cannot write the number {value!r} into code", exit_code=1)
-        return repr(value)
-    if isinstance(value, str):
-        if not _WORD.fullmatch(value):
-            raise UserError(f"unexpected text value {value!r} in a layer parameter", exit_code=1)
-        return f'"{value}"'
-    if isinstance(value, tuple):
-        return pf.Seq("(", tuple(literal(v, name) for v in value))
-    if isinstance(value, list):
-        return pf.Seq("[", tuple(literal(v, name) for v in value))
-    raise UserError(f"cannot write a value of type {type(value).__name__} into code", exit_code=1)
-
-
-def _numeric(value: Any, env: dict) -> Any:
-    """A symbolic spec value evaluated in one instance's environment."""
-    if isinstance(value, Sym):
-        return evaluate(value.ast, env) if value.ast is not None else value.value
-    if isinstance(value, (list, tuple)):
-        return type(value)(_numeric(v, env) for v in value)
-    return value
-
-
-class _Rendered:
-    """A parameter as the registry's ``forward`` templates format it: its source text."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __format__(self, spec: str) -> str:
-        return self.text
-
-    __str__ = __repr__ = lambda self: self.text
-
-
-# ---------------------------------------------------------------------------- one class
-@dataclass
-class _Unit:
-    nodes: list[str]  # one node, or a stage's nodes
-    stage: Stage | None = None
-
-    @property
-    def first(self) -> str:
-        return self.nodes[0]
-
-    @property
-    def last(self) -> str:
-        return self.nodes[-1]
-
-
-class _Class:
-    """What the emitter knows about one generated class (a block or the network)."""
-
-    def __init__(self, em: _Emitter, graph: Graph, block: BlockDef | None, infos: list[GraphInfo]) -> None:
-        self.em = em
-        self.graph = graph
-        self.block = block
-        self.infos = infos
-        self.rep = infos[0]
-        self.attrs = attribute_namespace()
-        self.locals = Namespace(RESERVED | {"x", "out", "identity"})
-        self.argnames: dict[str, str] = {}
-        if block is not None:
-            self.locals.reserve("in_channels")
-            self.argnames["in_channels"] = "in_channels"
-            for pname in block.params:
-                self.argnames[pname] = self.locals.create(pname, key=("param", pname), fallback="param")
-        self.ch: dict[str, Sym] = {}
-        self.dynamic: dict[str, str] = {}  # shortcut edge id -> constructor argument (per-instance projection)
-        self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same in every instance
-        self.units: list[_Unit] = []
-        self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
-        self.hoisted: dict[tuple, str] = {}  # repeated compound expression -> local name (torchvision's width)
-
-    @property
-    def where(self) -> str:
-        return "the network" if self.block is None else f'block "{self.block.name}"'
-
-    def name_of(self, raw: str) -> str:
-        return self.argnames[raw]
-
-    def lit(self, value: Any, node: Node | None = None, what: str = "") -> pf.Expr:
-        if isinstance(value, Sym) and value.ast in self.hoisted:
-            return self.hoisted[value.ast]
-        try:
-            return literal(value, self.name_of)
-        except _Unexpressible:
-            label = f'node "{node.name}"' if node is not None else "a node"
-            raise UserError(f"{self.where}: {what or 'a size'} of {label} differs between the block's instances "
-                            "and follows from no block parameter, so one class cannot describe them all; "
-                            "make it a block parameter", exit_code=1) from None
-
-    def envs(self) -> list[dict]:
-        return [dict(info.env or {}) for info in self.infos]
-
-    # ---- symbolic values ------------------------------------------------------
-    def dim(self, values: list[int]) -> Sym:
-        return Sym.const(values[0]) if len(set(values)) == 1 else Sym(None, values[0])
-
-    def sym_params(self, node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
-        ni = self.rep.nodes[node.id]
-        out: dict[str, Any] = {}
-        for spec in specs:
-            raw = node.params.get(spec.name, spec.default)
-            value = ni.params[spec.name]
-            if (self.block is not None and spec.accepts_expression and isinstance(raw, str)
-                    and raw not in ("same", "valid")):
-                out[spec.name] = Sym(expr.parse(raw).ast, value)
-            elif isinstance(value, int) and not isinstance(value, bool):
-                out[spec.name] = Sym.const(value)
-            else:
-                out[spec.name] = value
-        return out
-
-    def node_shape(self, node_id: str) -> tuple[Sym, ...]:
-        shapes = [info.nodes[node_id].out_shape for info in self.infos]
-        return (self.ch[node_id],) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
-
-    def edge_shape(self, node: Node, e: Edge, main: Edge | None) -> tuple[Sym, ...]:
-        shapes = [info.edge_shapes[e.id] for info in self.infos]
-        src_ch = self.ch[e.src]
-        lt = registry.get(node.type)
-        if e.is_shortcut and main is not None and lt is not None and lt.is_merge:
-            src_ch = self.ch[main.src]  # a shortcut meets the main input's shape (projected where needed)
-        return (src_ch,) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
-
-    def in_shapes(self, node: Node) -> list[tuple[Sym, ...]]:
-        edges = self.graph.in_edges(node.id)
-        main = next((e for e in edges if not e.is_shortcut), None)
-        return [self.edge_shape(node, e, main) for e in edges]
-
-    def channel_rule(self, node: Node, params: dict, ins: list[tuple[Sym, ...]]) -> Sym:
-        t = node.type
-        ni = self.rep.nodes[node.id]
-        if t == "Input":
-            return Sym.const(ni.out_shape[0])
-        if t == "BlockInput":
-            return Sym(("name", "in_channels"), ni.out_shape[0])
-        if node.block_name is not None:
-            inner = self.em.classes[node.block_name]
-            out_ast = inner.ch[inner.output_id].ast
-            if out_ast is None or ins[0][0].ast is None:
-                return Sym(None, ni.out_shape[0])
-            env = {"in_channels": ins[0][0].ast}
-            for k, v in params.items():
-                if isinstance(v, Sym) and v.ast is not None:
-                    env[k] = v.ast
-            return Sym(substitute(out_ast, env), ni.out_shape[0])
-        if t == "Conv2d":
-            return params["out_channels"]
-        if t == "Linear":
-            return params["out_features"]
-        if t == "Concat":
-            total = ins[0][0]
-            for s in ins[1:]:
-                total = total + s[0]
-            return total
-        if t == "ChannelSlice":
-            c, start, stop = ins[0][0], params["start"], params["stop"]
-            if stop is None:
-                return c - start
-            return stop - start if stop >= 0 else c + stop - start
-        if t == "Flatten":
-            total = ins[0][0]
-            for d in ins[0][1:]:
-                total = total * d
-            return total
-        if t == "Multiply":
-            want = ni.out_shape[0]
-            return next((s[0] for s in ins if s[0].value == want), Sym(None, want))
-        return ins[0][0]
-
-    @property
-    def output_id(self) -> str:
-        kind = "Output" if self.block is None else "BlockOutput"
-        return self.graph.nodes_of_type(kind)[0].id
+    return Emitter(project, analysis).run()
 
 
 # ---------------------------------------------------------------------------- the emitter
-class _Emitter:
+class Emitter(ForwardWriter, InitWriter):
+    """Writes the whole module; ``forward`` and ``_init_weights`` come from the mixins."""
+
     def __init__(self, project: Project, analysis: Analysis) -> None:
         self.project = project
         self.analysis = analysis
         self.class_names = Namespace(RESERVED | set(HELPERS) | {"Module"})
-        self.classes: dict[str, _Class] = {}  # block name -> class
+        self.classes: dict[str, ClassInfo] = {}  # block name -> class
         self.helpers: set[str] = set()
-        self.init_plan: list[tuple[_Class, Node]] = []  # nodes with an init rule, per class
+        self.init_plan: list[tuple[ClassInfo, Node]] = []  # nodes with an init rule, per class
 
     # ---- top level --------------------------------------------------------------
     def run(self) -> Emitted:
@@ -337,10 +123,10 @@ class _Emitter:
         net_name = self.class_names.create(self.project.name, key=("network",), fallback="Network", camel=True)
         texts: list[list[str]] = []
         for name in order:
-            cls = _Class(self, self.project.blocks[name].graph, self.project.blocks[name], infos[name])
+            cls = ClassInfo(self, self.project.blocks[name].graph, self.project.blocks[name], infos[name])
             self.classes[name] = cls
             texts.append(self.emit_class(cls, class_names[name]))
-        net = _Class(self, self.project.graph, None, [self.analysis.root])
+        net = ClassInfo(self, self.project.graph, None, [self.analysis.root])
         texts.append(self.emit_class(net, net_name))
         helper_texts = [HELPERS[h].rstrip("\n").split("\n") for h in HELPERS if h in self.helpers]
         body = "\n\n\n".join("\n".join(lines) for lines in helper_texts + texts)
@@ -393,10 +179,10 @@ class _Emitter:
         visit(self.project.graph, self.analysis.root)
         return order
 
-    def module_paths(self, net: _Class) -> dict[str, str]:
+    def module_paths(self, net: ClassInfo) -> dict[str, str]:
         out: dict[str, str] = {}
 
-        def walk(cls: _Class, info: GraphInfo, raw_prefix: str, prefix: str) -> None:
+        def walk(cls: ClassInfo, info: GraphInfo, raw_prefix: str, prefix: str) -> None:
             from graph.shapes import module_path
 
             for nid in info.order:
@@ -417,11 +203,11 @@ class _Emitter:
         walk(net, self.analysis.root, "", "")
         return out
 
-    def frozen_paths(self, net: _Class) -> list[str]:
+    def frozen_paths(self, net: ClassInfo) -> list[str]:
         """Module paths of frozen nodes, outermost only (a frozen block instance covers its body)."""
         out: list[str] = []
 
-        def walk(cls: _Class, info: GraphInfo, prefix: str) -> None:
+        def walk(cls: ClassInfo, info: GraphInfo, prefix: str) -> None:
             for nid in info.order:
                 node = info.nodes[nid].node
                 path = cls.paths.get(nid)
@@ -436,7 +222,7 @@ class _Emitter:
         return out
 
     # ---- one class --------------------------------------------------------------
-    def emit_class(self, cls: _Class, class_name: str) -> list[str]:
+    def emit_class(self, cls: ClassInfo, class_name: str) -> list[str]:
         self.plan_units(cls)
         self.compute_channels(cls)
         self.plan_shortcuts(cls)
@@ -465,7 +251,7 @@ class _Emitter:
         return f"{title}: {facts}" if title else facts[0].upper() + facts[1:]
 
     # units and stages
-    def plan_units(self, cls: _Class) -> None:
+    def plan_units(self, cls: ClassInfo) -> None:
         graph, rep = cls.graph, cls.rep
         reach = _reachable(graph, cls.output_id)
         cls.reach = reach
@@ -475,15 +261,15 @@ class _Emitter:
             for nid in stage.nodes:
                 staged[nid] = stage
         cls.staged = staged
-        units: list[_Unit] = []
+        units: list[Unit] = []
         for nid in rep.order:
             if nid not in reach:
                 continue
             stage = staged.get(nid)
             if stage is None:
-                units.append(_Unit([nid]))
+                units.append(Unit([nid]))
             elif nid == stage.nodes[-1]:
-                units.append(_Unit(list(stage.nodes), stage))
+                units.append(Unit(list(stage.nodes), stage))
         cls.units = units
         # attribute names first, in graph order, so shortcut modules never take a node's name
         for nid in rep.order:
@@ -500,7 +286,7 @@ class _Emitter:
                     raise AssertionError(f"{cls.where}: statements out of topological order at "
                                          f'"{graph.nodes[u.first].name}"')
 
-    def check_stage(self, cls: _Class, stage: Stage) -> None:
+    def check_stage(self, cls: ClassInfo, stage: Stage) -> None:
         graph = cls.graph
         where = f'{cls.where}: stage "{stage.name}"'
         if not stage.nodes:
@@ -525,7 +311,7 @@ class _Emitter:
                                 "stage", exit_code=1)
 
     # channels
-    def compute_channels(self, cls: _Class) -> None:
+    def compute_channels(self, cls: ClassInfo) -> None:
         graph = cls.graph
         cls.params: dict[str, dict[str, Any]] = {}
         for nid in cls.rep.order:
@@ -549,7 +335,7 @@ class _Emitter:
         return registry.get(node.type).params
 
     # shortcuts
-    def plan_shortcuts(self, cls: _Class) -> None:
+    def plan_shortcuts(self, cls: ClassInfo) -> None:
         cls.sc_attrs: dict[str, str] = {}
         for e in cls.graph.edges.values():
             if not e.is_shortcut or e.dst not in cls.reach:
@@ -566,7 +352,7 @@ class _Emitter:
                 cls.dynamic[e.id] = cls.locals.create(e.name or "shortcut", key=("shortcut", e.id),
                                                       fallback="shortcut")
 
-    def shortcut_stride(self, cls: _Class, e: Edge) -> Sym | None:
+    def shortcut_stride(self, cls: ClassInfo, e: Edge) -> Sym | None:
         strides = [info.shortcuts[e.id].stride for info in cls.infos]
         if len(set(strides)) == 1:
             return Sym.const(strides[0])
@@ -576,7 +362,7 @@ class _Emitter:
                 return Sym(("name", pname), strides[0])
         return None
 
-    def static_projection(self, cls: _Class, e: Edge) -> pf.Expr | None:
+    def static_projection(self, cls: ClassInfo, e: Edge) -> pf.Expr | None:
         stride = self.shortcut_stride(cls, e)
         if stride is None:
             return None
@@ -584,134 +370,14 @@ class _Emitter:
         kind = cls.rep.shortcuts[e.id].applied
         return self.projection_expr(kind, cls.lit(cls.ch[e.src]), cls.lit(cls.ch[main.src]), stride, cls)
 
-    def projection_expr(self, kind: str, cin: pf.Expr, cout: pf.Expr, stride: Sym | int, cls: _Class | None
+    def projection_expr(self, kind: str, cin: pf.Expr, cout: pf.Expr, stride: Sym | int, cls: ClassInfo | None
                         ) -> pf.Expr:
-        stride_kw = () if _same(stride, 1) else (("stride", cls.lit(stride) if cls else str(stride)),)
+        stride_kw = () if same_value(stride, 1) else (("stride", cls.lit(stride) if cls else str(stride)),)
         if kind == "zero_pad":
             self.helpers.add("ZeroPadShortcut")
             return pf.Call("ZeroPadShortcut", (cin, cout), stride_kw)
         conv = pf.Call("nn.Conv2d", (cin, cout), (("kernel_size", "1"),) + stride_kw + (("bias", "False"),))
         return pf.Call("nn.Sequential", (conv, pf.Call("nn.BatchNorm2d", (cout,))))
-
-    # ---- forward ----------------------------------------------------------------
-    def emit_forward(self, cls: _Class) -> list[str]:
-        graph, units = cls.graph, cls.units
-        unit_of = {u.last: i for i, u in enumerate(units)}
-        last_use: dict[int, int] = {}
-        for i, u in enumerate(units):
-            for e in graph.in_edges(u.first):
-                last_use[unit_of[e.src]] = i
-        cls.last_use = last_use
-        cls.unit_of = unit_of
-        var: dict[int, str] = {}
-        live: set[str] = set()
-        local = Namespace(RESERVED | {"x", "out", "identity"})
-        lines: list[str] = []
-        cls.unsafe_inplace: set[str] = set()
-        at_network = cls.block is None
-        for i, u in enumerate(units):
-            node = graph.nodes[u.first]
-            if node.type in ("Input", "BlockInput"):
-                var[i] = "x"
-                live.add("x")
-                if at_network:
-                    lines.append(f"        # x: {describe_shape(cls.rep.nodes[node.id].out_shape)}")
-                continue
-            in_edges = graph.in_edges(u.first)
-            if node.type in ("Output", "BlockOutput"):
-                lines.append(f"        return {var[unit_of[in_edges[0].src]]}")
-                continue
-            for e in in_edges:  # an in-place activation must not overwrite a value still needed
-                src = unit_of[e.src]
-                src_node = graph.nodes[units[src].last]
-                if last_use.get(src, -1) > i or src_node.type in ("Input", "BlockInput"):
-                    cls.unsafe_inplace.add(u.first)
-            pre: list[str] = []
-            args: list[str] = []
-            for e in in_edges:
-                v = var[unit_of[e.src]]
-                if e.id in cls.static:
-                    args.append(f"self.{self.sc_attr(cls, e)}({v})")
-                elif e.id in cls.dynamic:
-                    attr = self.sc_attr(cls, e)
-                    ident = "identity" if "identity" not in live else local.create("identity")
-                    pre += [f"        {ident} = {v}", f"        if self.{attr} is not None:",
-                            f"            {ident} = self.{attr}({v})"]
-                    args.append(ident)
-                else:
-                    args.append(v)
-            code_expr, augmented = self.call_expr(cls, u, args, in_edges, var, unit_of, last_use, i)
-            # the output variable: reuse the main input's if it dies here
-            main = next((e for e in in_edges if not e.is_shortcut), in_edges[0])
-            main_var = var[unit_of[main.src]]
-            dying = {var[unit_of[e.src]] for e in in_edges if last_use.get(unit_of[e.src]) == i}
-            if main_var in dying and main_var in ("x", "out"):
-                target = main_var
-            elif "out" not in live or "out" in dying:
-                target = "out"
-            elif main_var in dying:
-                target = main_var
-            else:
-                target = local.create(graph.nodes[u.last].name, fallback="y")
-            if target != main_var:
-                augmented = None
-            live -= dying
-            live.add(target)
-            var[i] = target
-            lines += pre
-            comment = describe_shape(cls.rep.nodes[u.last].out_shape) if at_network else ""
-            if augmented is not None:
-                lines += pf.statement(f"{target} += {augmented}", 2, comment)
-            else:
-                lines += pf.statement(f"{target} = {code_expr}", 2, comment)
-        return pf.signature("forward", ["self", "x: Tensor"], "Tensor", 1) + lines
-
-    def sc_attr(self, cls: _Class, e: Edge) -> str:
-        if e.id not in cls.sc_attrs:
-            cls.sc_attrs[e.id] = cls.attrs.create(e.name or "shortcut", key=("shortcut", e.id),
-                                                  fallback="shortcut")
-        return cls.sc_attrs[e.id]
-
-    def call_expr(self, cls: _Class, u: _Unit, args: list[str], in_edges: list[Edge], var, unit_of, last_use,
-                  i: int) -> tuple[str, str | None]:
-        """The forward expression of a unit, and the ``+=`` operand when an in-place add is safe."""
-        node = cls.graph.nodes[u.first]
-        if u.stage is not None:
-            return f"self.{self.stage_attr(cls, u.stage)}({args[0]})", None
-        if node.block_name is not None:
-            return f"self.{self.node_attr(cls, node)}({args[0]})", None
-        lt = registry.get(node.type)
-        params = cls.rep.nodes[node.id].params
-        if node.type == "Add" and params["weights"] == "learnable":
-            return f"self.{self.node_attr(cls, node)}([{', '.join(args)}])", None
-        if lt.module is not None:
-            return f"self.{self.node_attr(cls, node)}({args[0]})", None
-        # functional forms from the registry (merges, flatten, slices)
-        shown = {k: (_Rendered(self.forward_lit(cls, v, node)) if isinstance(v, Sym) else v)
-                 for k, v in cls.params[node.id].items()}
-        text = _slice(args[0], shown) if node.type == "ChannelSlice" else lt.forward(args, shown)
-        augmented = None
-        if node.type == "Add" and params["weights"] == "none" and len(args) == 2 and args[0] != args[1]:
-            src = cls.units[unit_of[in_edges[0].src]]
-            producer = cls.graph.nodes[src.last]
-            if (not in_edges[0].is_shortcut and last_use.get(unit_of[in_edges[0].src]) == i
-                    and producer.type in _INPLACE_SAFE and src.stage is None):
-                augmented = args[1]
-        return text, augmented
-
-    def forward_lit(self, cls: _Class, value: Sym, node: Node) -> str:
-        """A block parameter used in forward is read from an attribute the constructor sets."""
-        if value.is_const or cls.block is None:
-            return cls.lit(value, node)
-        if value.ast is None:
-            cls.lit(value, node)  # raises the readable error
-
-        def name(raw: str) -> str:
-            attr = cls.attrs.create(raw, key=("param", raw), fallback="param")
-            cls.forward_params[raw] = attr
-            return f"self.{attr}"
-
-        return render(value.ast, name)
 
     # ---- __init__ -------------------------------------------------------------------
     @staticmethod
@@ -723,13 +389,13 @@ class _Emitter:
             return info.nodes[node.id].params.get("weights") == "learnable"
         return lt is not None and lt.module is not None
 
-    def node_attr(self, cls: _Class, node: Node) -> str:
+    def node_attr(self, cls: ClassInfo, node: Node) -> str:
         return cls.attrs.create(node.name, key=node.id, fallback="layer")
 
-    def stage_attr(self, cls: _Class, stage: Stage) -> str:
+    def stage_attr(self, cls: ClassInfo, stage: Stage) -> str:
         return cls.attrs.create(stage.name, key=("stage", stage.name), fallback="stage")
 
-    def module_expr(self, cls: _Class, node: Node, in_stage: bool = False) -> pf.Expr | None:
+    def module_expr(self, cls: ClassInfo, node: Node, in_stage: bool = False) -> pf.Expr | None:
         if node.block_name is not None:
             return self.block_call(cls, node)
         lt = registry.get(node.type)
@@ -750,7 +416,7 @@ class _Emitter:
         for info, env in zip(cls.infos, cls.envs()):
             other = info.nodes[node.id]
             want = lt.module(other.params, other.in_shapes)
-            got = (_numeric(list(spec.args), env), {k: _numeric(v, env) for k, v in spec.kwargs.items()})
+            got = (numeric(list(spec.args), env), {k: numeric(v, env) for k, v in spec.kwargs.items()})
             if got != (list(want.args), dict(want.kwargs)):
                 raise UserError(f'{cls.where}: node "{node.name}" needs different constructor arguments in '
                                 "different instances that no block parameter explains; make them block "
@@ -765,13 +431,13 @@ class _Emitter:
             kwargs["inplace"] = False  # its input is still needed elsewhere: never overwrite it
         args = tuple(cls.lit(a, node, "an argument") for a in spec.args)
         kw = tuple((k, cls.lit(v, node, k)) for k, v in kwargs.items()
-                   if not (k in defaults and _same(v, defaults[k])))
+                   if not (k in defaults and same_value(v, defaults[k])))
         for k, _ in kw:
             if not _WORD.fullmatch(k):
                 raise UserError(f"bad keyword {k!r} for {node.type}", exit_code=1)
         return pf.Call(spec.cls, args, kw)
 
-    def block_call(self, cls: _Class, node: Node) -> pf.Expr:
+    def block_call(self, cls: ClassInfo, node: Node) -> pf.Expr:
         inner = self.classes[node.block_name]
         bdef = self.project.blocks[node.block_name]
         params = cls.params[node.id]
@@ -782,7 +448,7 @@ class _Emitter:
             value = params[pname]
             if j == 0:
                 args.append(cls.lit(value, node, pname))
-            elif not _same(value, bp.default):
+            elif not same_value(value, bp.default):
                 kwargs.append((inner.argnames[pname], cls.lit(value, node, pname)))
         children = cls.rep.nodes[node.id].children
         for eid, argname in inner.dynamic.items():
@@ -797,7 +463,7 @@ class _Emitter:
                                                          sc.stride, None)))
         return pf.Call(self.class_names.get(("block", bdef.name)), tuple(args), tuple(kwargs))
 
-    def emit_init(self, cls: _Class) -> list[str]:
+    def emit_init(self, cls: ClassInfo) -> list[str]:
         graph = cls.graph
         params = ["self"]
         if cls.block is not None:
@@ -858,7 +524,7 @@ class _Emitter:
             lines.append(f"        self.{cls.code_paths[nid]}.requires_grad_(False)")
         return lines
 
-    def hoist(self, cls: _Class) -> list[str]:
+    def hoist(self, cls: ClassInfo) -> list[str]:
         """``width = planes * base_width // 64 * groups``: a compound expression that several
         constructor arguments share gets a local name, as torchvision's Bottleneck does."""
         counts: dict[tuple, int] = {}
@@ -892,7 +558,7 @@ class _Emitter:
                 cls.hoisted[ast_] = name
         return lines
 
-    def stage_lines(self, cls: _Class, stage: Stage) -> list[str]:
+    def stage_lines(self, cls: ClassInfo, stage: Stage) -> list[str]:
         attr = self.stage_attr(cls, stage)
         members: list[pf.Expr] = []
         names = attribute_namespace() if stage.keys == "name" else None
@@ -914,102 +580,10 @@ class _Emitter:
             value = pf.Call("nn.Sequential", tuple(members))
         return pf.layout(value, 2, f"self.{attr} = ")
 
-    # ---- weight initialisation -----------------------------------------------------------
-    def init_method(self, net: _Class) -> list[str]:
-        classes = [*self.classes.values(), net]
-        convs: list[tuple[_Class, Node, tuple]] = []
-        norms: set[str] = set()
-        norm_ok = True
-        extra: dict[str | None, list[str]] = {}
-        shortcut_convs = 0
-        for cls in classes:
-            shortcut_convs += sum(1 for k in cls.static.values() if k == "conv_bn")
-            shortcut_convs += sum(1 for eid in cls.dynamic
-                                  if any(eid in i.shortcuts and i.shortcuts[eid].applied == "conv_bn" for i in cls.infos))
-            for nid in cls.rep.order:
-                node = cls.graph.nodes[nid]
-                if nid not in cls.code_paths:
-                    continue
-                p = cls.rep.nodes[nid].params
-                if node.type == "Conv2d":
-                    convs.append((cls, node, conv_rule(p) + (bool(p["bias"]),)))
-                elif node.type in ("BatchNorm2d", "GroupNorm"):
-                    norms.add(node.type)
-                    norm_ok = norm_ok and p["affine"]
-        # the loop's conv rule: the one most convolutions share (shortcut projections count)
-        counts: dict[tuple, int] = {}
-        for _, _, rule in convs:
-            counts[rule[:2]] = counts.get(rule[:2], 0) + 1
-        if shortcut_convs:
-            counts[CONV_DEFAULT] = counts.get(CONV_DEFAULT, 0) + shortcut_convs
-        loop_rule = max(sorted(counts), key=lambda r: counts[r]) if counts else None
-        loop_bias = any(rule[2] for _, _, rule in convs if rule[:2] == loop_rule)
-        body: list[str] = []
-        if loop_rule is not None and loop_rule[0] != "torch_default":
-            body.append("            if isinstance(m, nn.Conv2d):")
-            body += ["                " + s for s in conv_weight_lines(loop_rule[0], "m.weight")]
-            if loop_bias:
-                body += ["                if m.bias is not None:",
-                         "                    " + constant_line("m.bias", loop_rule[1])]
-        if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
-            norms.add("BatchNorm2d")  # the projections' BatchNorms
-        if norms and norm_ok:
-            kw = "elif" if body else "if"
-            types = [f"nn.{t}" for t in ("BatchNorm2d", "GroupNorm") if t in norms]
-            which = types[0] if len(types) == 1 else f"({', '.join(types)})"
-            body += [f"            {kw} isinstance(m, {which}):",
-                     "                nn.init.ones_(m.weight)", "                nn.init.zeros_(m.bias)"]
-        for cls, node, rule in convs:
-            if rule[:2] != loop_rule or (rule[2] and not loop_bias):
-                extra.setdefault(cls.block.name if cls.block else None, []).extend(
-                    conv_node_lines(rule[0], rule[1], rule[2], self.ref(cls, node)))
-        for cls in classes:
-            for nid in cls.rep.order:
-                node = cls.graph.nodes[nid]
-                if nid not in cls.code_paths:
-                    continue
-                p = cls.rep.nodes[nid].params
-                key = cls.block.name if cls.block else None
-                if node.type == "BatchNorm2d" and p["zero_init"] and p["affine"]:
-                    extra.setdefault(key, []).append(f"nn.init.zeros_({self.ref(cls, node)}.weight)")
-                elif node.type == "Linear":
-                    extra.setdefault(key, []).extend(linear_node_lines(p["init"], p["bias"], self.ref(cls, node)))
-        lines: list[str] = []
-        if body:
-            lines += ["        for m in self.modules():"] + body
-        for cls in self.classes.values():
-            todo = extra.get(cls.block.name)
-            if todo:
-                cname = self.class_names.get(("block", cls.block.name))
-                lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
-                lines += ["                " + s for s in todo]
-        lines += ["        " + s for s in extra.get(None, [])]
-        if not lines:
-            return []
-        return ["    def _init_weights(self) -> None:"] + lines
-
-    @staticmethod
-    def ref(owner: _Class, node: Node) -> str:
-        """How ``_init_weights`` reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
-        prefix = "self" if owner.block is None else "m"
-        return f"{prefix}.{owner.code_paths[node.id]}"
-
-
 def _operators(ast: tuple) -> int:
     if ast[0] in ("int", "name"):
         return 0
     return 1 + sum(_operators(a) for a in ast[1:])
-
-
-def _slice(arg: str, p: dict) -> str:
-    """``x[:, start:stop]`` spaced as ruff spaces slices (around ``:`` when a bound is not simple)."""
-    start = "" if _same(p["start"], 0) else str(p["start"])
-    stop = "" if p["stop"] is None else str(p["stop"])
-    simple = all(re.fullmatch(r"-?[A-Za-z0-9_]*", b) for b in (start, stop))
-    colon = ":" if simple else " : "
-    if not simple:
-        colon = (" :" if start else ":") if not stop else (": " if not start else " : ")
-    return f"{arg}[:, {start}{colon}{stop}]"
 
 
 def _reachable(graph: Graph, output_id: str) -> set[str]:

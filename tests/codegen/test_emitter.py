@@ -343,11 +343,11 @@ def test_helpers_layer_norm_2d_and_learnable_add():
 
 
 def test_source_is_checked_before_use(monkeypatch):
-    real = emitter_mod._Emitter.add_imports
+    real = emitter_mod.Emitter.add_imports
 
     def evil(source):
         return real(source) + "import os\n"
-    monkeypatch.setattr(emitter_mod._Emitter, "add_imports", staticmethod(evil))
+    monkeypatch.setattr(emitter_mod.Emitter, "add_imports", staticmethod(evil))
     with pytest.raises(UserError, match="never writes"):
         emit(resnet20())
 

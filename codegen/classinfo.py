@@ -1,0 +1,237 @@
+"""What the emitter knows about one generated class (a block definition or the network).
+
+:class:`ClassInfo` holds the class's graph, every instance's GraphInfo, its
+namespaces, and the symbolic values of its nodes: each parameter and each
+channel count as a :class:`codegen.symbolic.Sym`, an expression over the
+class's constructor arguments checked against every instance. ``literal``
+writes a checked value as Python source.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from codegen import pyformat as pf
+from codegen.namespace import RESERVED, Namespace, attribute_namespace
+from codegen.symbolic import Sym, evaluate, render, substitute
+from graph import expr, registry
+from graph.errors import UserError
+from graph.model import BlockDef, Edge, Graph, Node, Stage
+from graph.params import ParamSpec
+from graph.shapes import GraphInfo
+
+if TYPE_CHECKING:
+    from codegen.emitter import Emitter
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """``a`` (a value, or a constant Sym) equals the default ``b`` (True is not 1 here)."""
+    if isinstance(a, Sym):
+        if not a.is_const:
+            return False
+        a = a.value
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+class Unexpressible(Exception):
+    pass
+
+
+def literal(value: Any, name=lambda n: n) -> pf.Expr:
+    """Python source for a checked parameter value (never raw user text)."""
+    if isinstance(value, Sym):
+        if value.ast is None:
+            raise Unexpressible(value.value)
+        return render(value.ast, name)
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UserError(f"cannot write the number {value!r} into code", exit_code=1)
+        return repr(value)
+    if isinstance(value, str):
+        if not _WORD.fullmatch(value):
+            raise UserError(f"unexpected text value {value!r} in a layer parameter", exit_code=1)
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return pf.Seq("(", tuple(literal(v, name) for v in value))
+    if isinstance(value, list):
+        return pf.Seq("[", tuple(literal(v, name) for v in value))
+    raise UserError(f"cannot write a value of type {type(value).__name__} into code", exit_code=1)
+
+
+def numeric(value: Any, env: dict) -> Any:
+    """A symbolic spec value evaluated in one instance's environment."""
+    if isinstance(value, Sym):
+        return evaluate(value.ast, env) if value.ast is not None else value.value
+    if isinstance(value, (list, tuple)):
+        return type(value)(numeric(v, env) for v in value)
+    return value
+
+
+class Rendered:
+    """A parameter as the registry's ``forward`` templates format it: its source text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __format__(self, spec: str) -> str:
+        return self.text
+
+    __str__ = __repr__ = lambda self: self.text
+
+
+# ---------------------------------------------------------------------------- one class
+@dataclass
+class Unit:
+    nodes: list[str]  # one node, or a stage's nodes
+    stage: Stage | None = None
+
+    @property
+    def first(self) -> str:
+        return self.nodes[0]
+
+    @property
+    def last(self) -> str:
+        return self.nodes[-1]
+
+
+class ClassInfo:
+    """What the emitter knows about one generated class (a block or the network)."""
+
+    def __init__(self, em: Emitter, graph: Graph, block: BlockDef | None, infos: list[GraphInfo]) -> None:
+        self.em = em
+        self.graph = graph
+        self.block = block
+        self.infos = infos
+        self.rep = infos[0]
+        self.attrs = attribute_namespace()
+        self.locals = Namespace(RESERVED | {"x", "out", "identity"})
+        self.argnames: dict[str, str] = {}
+        if block is not None:
+            self.locals.reserve("in_channels")
+            self.argnames["in_channels"] = "in_channels"
+            for pname in block.params:
+                self.argnames[pname] = self.locals.create(pname, key=("param", pname), fallback="param")
+        self.ch: dict[str, Sym] = {}
+        self.dynamic: dict[str, str] = {}  # shortcut edge id -> constructor argument (per-instance projection)
+        self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same in every instance
+        self.units: list[Unit] = []
+        self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
+        self.hoisted: dict[tuple, str] = {}  # repeated compound expression -> local name (torchvision's width)
+
+    @property
+    def where(self) -> str:
+        return "the network" if self.block is None else f'block "{self.block.name}"'
+
+    def name_of(self, raw: str) -> str:
+        return self.argnames[raw]
+
+    def lit(self, value: Any, node: Node | None = None, what: str = "") -> pf.Expr:
+        if isinstance(value, Sym) and value.ast in self.hoisted:
+            return self.hoisted[value.ast]
+        try:
+            return literal(value, self.name_of)
+        except Unexpressible:
+            label = f'node "{node.name}"' if node is not None else "a node"
+            raise UserError(f"{self.where}: {what or 'a size'} of {label} differs between the block's instances "
+                            "and follows from no block parameter, so one class cannot describe them all; "
+                            "make it a block parameter", exit_code=1) from None
+
+    def envs(self) -> list[dict]:
+        return [dict(info.env or {}) for info in self.infos]
+
+    # ---- symbolic values ------------------------------------------------------
+    def dim(self, values: list[int]) -> Sym:
+        return Sym.const(values[0]) if len(set(values)) == 1 else Sym(None, values[0])
+
+    def sym_params(self, node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
+        ni = self.rep.nodes[node.id]
+        out: dict[str, Any] = {}
+        for spec in specs:
+            raw = node.params.get(spec.name, spec.default)
+            value = ni.params[spec.name]
+            if (self.block is not None and spec.accepts_expression and isinstance(raw, str)
+                    and raw not in ("same", "valid")):
+                out[spec.name] = Sym(expr.parse(raw).ast, value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                out[spec.name] = Sym.const(value)
+            else:
+                out[spec.name] = value
+        return out
+
+    def node_shape(self, node_id: str) -> tuple[Sym, ...]:
+        shapes = [info.nodes[node_id].out_shape for info in self.infos]
+        return (self.ch[node_id],) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
+
+    def edge_shape(self, node: Node, e: Edge, main: Edge | None) -> tuple[Sym, ...]:
+        shapes = [info.edge_shapes[e.id] for info in self.infos]
+        src_ch = self.ch[e.src]
+        lt = registry.get(node.type)
+        if e.is_shortcut and main is not None and lt is not None and lt.is_merge:
+            src_ch = self.ch[main.src]  # a shortcut meets the main input's shape (projected where needed)
+        return (src_ch,) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
+
+    def in_shapes(self, node: Node) -> list[tuple[Sym, ...]]:
+        edges = self.graph.in_edges(node.id)
+        main = next((e for e in edges if not e.is_shortcut), None)
+        return [self.edge_shape(node, e, main) for e in edges]
+
+    def channel_rule(self, node: Node, params: dict, ins: list[tuple[Sym, ...]]) -> Sym:
+        t = node.type
+        ni = self.rep.nodes[node.id]
+        if t == "Input":
+            return Sym.const(ni.out_shape[0])
+        if t == "BlockInput":
+            return Sym(("name", "in_channels"), ni.out_shape[0])
+        if node.block_name is not None:
+            inner = self.em.classes[node.block_name]
+            out_ast = inner.ch[inner.output_id].ast
+            if out_ast is None or ins[0][0].ast is None:
+                return Sym(None, ni.out_shape[0])
+            env = {"in_channels": ins[0][0].ast}
+            for k, v in params.items():
+                if isinstance(v, Sym) and v.ast is not None:
+                    env[k] = v.ast
+            return Sym(substitute(out_ast, env), ni.out_shape[0])
+        if t == "Conv2d":
+            return params["out_channels"]
+        if t == "Linear":
+            return params["out_features"]
+        if t == "Concat":
+            total = ins[0][0]
+            for s in ins[1:]:
+                total = total + s[0]
+            return total
+        if t == "ChannelSlice":
+            c, start, stop = ins[0][0], params["start"], params["stop"]
+            if stop is None:
+                return c - start
+            return stop - start if stop >= 0 else c + stop - start
+        if t == "Flatten":
+            total = ins[0][0]
+            for d in ins[0][1:]:
+                total = total * d
+            return total
+        if t == "Multiply":
+            want = ni.out_shape[0]
+            return next((s[0] for s in ins if s[0].value == want), Sym(None, want))
+        return ins[0][0]
+
+    @property
+    def output_id(self) -> str:
+        kind = "Output" if self.block is None else "BlockOutput"
+        return self.graph.nodes_of_type(kind)[0].id
