@@ -83,6 +83,7 @@ class Emitted:
     helpers: tuple[str, ...] = ()  # helper classes emitted
     frozen: tuple[str, ...] = ()  # module paths (state_dict prefixes) of frozen nodes, blocks' included
     module_paths: dict[str, str] = field(default_factory=dict)  # analysis layer path -> module path
+    imports: tuple[str, ...] = ()  # the import lines at the top of ``source``
 
 
 def emit(project: Project, analysis: Analysis | None = None) -> Emitted:
@@ -135,8 +136,9 @@ class Emitter(ForwardWriter, InitWriter):
         from codegen.safety import check_source
 
         check_source(source)
+        imports = tuple(line for line in source.splitlines() if line.startswith(("import ", "from ")))
         return Emitted(source, net_name, class_names, tuple(h for h in HELPERS if h in self.helpers),
-                       tuple(self.frozen_paths(net)), self.module_paths(net))
+                       tuple(self.frozen_paths(net)), self.module_paths(net), imports)
 
     def header(self) -> str:
         title = _doc_text(self.project.name) or "Network"

@@ -114,6 +114,7 @@ def test_emit_returns_names_and_is_deterministic():
 def test_generated_module_needs_only_torch():
     src = emit(make("densenet_bc100_k12")).source
     imports = [line for line in src.splitlines() if line.startswith(("import ", "from "))]
+    assert tuple(imports) == emit(make("densenet_bc100_k12")).imports
     assert all(line.startswith(("import torch", "from torch", "from collections")) for line in imports), imports
 
 
