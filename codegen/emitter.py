@@ -431,7 +431,10 @@ class Emitter(ForwardWriter, InitWriter):
         kwargs = dict(spec.kwargs)
         if kwargs.get("inplace") is True and node.id in cls.unsafe_inplace:
             kwargs["inplace"] = False  # its input is still needed elsewhere: never overwrite it
-        args = tuple(cls.lit(a, node, "an argument") for a in spec.args)
+        spec_args = list(spec.args)
+        if spec.cls == "nn.LayerNorm" and isinstance(spec_args[0], list) and len(spec_args[0]) == 1:
+            spec_args[0] = spec_args[0][0]  # nn.LayerNorm(128), as people write it, not nn.LayerNorm([128])
+        args = tuple(cls.lit(a, node, "an argument") for a in spec_args)
         kw = tuple((k, cls.lit(v, node, k)) for k, v in kwargs.items()
                    if not (k in defaults and same_value(v, defaults[k])))
         for k, _ in kw:

@@ -396,3 +396,15 @@ def test_output_does_not_depend_on_hash_seed():
                            env=env, check=True)
         outs.add(r.stdout)
     assert len(outs) == 1
+
+
+def test_vector_network():
+    p = Project("mlp")
+    g = p.graph
+    g.chain(g.add("Input", "input", shape=[20]), g.add("Linear", "fc1", out_features=16), g.add("LayerNorm", "ln"),
+            g.add("GELU", "act"), g.add("Linear", "fc2", out_features=3, init="normal_0.01"), g.add("Output", "output"))
+    e = emit(p)
+    assert "self.ln = nn.LayerNorm(16)" in e.source and "nn.init.normal_(self.fc2.weight, 0, 0.01)" in e.source
+    m = build_module(p, emitted=e)
+    assert m(torch.randn(4, 20)).shape == (4, 3)
+    assert _n_params(m) == analyze(p).total_params
