@@ -254,3 +254,15 @@ def test_sanitised_code_is_still_ruff_clean(tmp_path):
     for cmd in (["format", "--check", "--diff"], ["check"]):
         r = subprocess.run([str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
+
+
+@pytest.mark.parametrize(("ptype", "default"), [
+    ("int", "4); import os; (4"), ("str", "import os"), ("float", float("inf")), ("bool", "True"),
+    ("int", None), ("float", [1.0]),
+])
+def test_hostile_block_parameter_defaults_are_refused(ptype, default):
+    p = hostile_project([f"n{i}" for i in range(14)])
+    p.blocks["Block"].params["extra"] = BlockParam(ptype, default)
+    with pytest.raises(UserError) as info:
+        emit(p)
+    assert info.value.exit_code == 1
