@@ -37,6 +37,7 @@ def _child(project_dict: dict | None, config_dict: dict | None, run_dir: str, re
            overrides: dict | None, q, stop_event) -> None:
     """The child's entry point: train, streaming every record into the queue."""
     exit_code = 0
+    _watch_parent(stop_event)
     try:
         from graph.errors import UserError
         from training import engine
@@ -68,6 +69,23 @@ def _child(project_dict: dict | None, config_dict: dict | None, run_dir: str, re
         q.close()
         q.join_thread()  # make sure every record is flushed into the pipe before exiting
     raise SystemExit(exit_code)
+
+
+def _watch_parent(stop_event, period_s: float = 1.0) -> None:
+    """If the editor dies (killed, crashed), stop training cleanly instead of running on orphaned."""
+    import threading
+
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        while not stop_event.wait(period_s):
+            if not parent.is_alive():
+                stop_event.set()
+                return
+
+    threading.Thread(target=watch, name="skipwire-parent-watch", daemon=True).start()
 
 
 class TrainingProcess:

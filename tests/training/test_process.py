@@ -91,3 +91,47 @@ def test_killed_child_is_reported(tmp_path):
         assert not proc.is_alive()
     finally:
         proc.kill()
+
+
+_ORPHAN_PARENT = """
+import sys, time
+sys.path[:0] = [{root!r}, {here!r}]
+from train_helpers import tiny_resnet
+from training.config import TrainConfig
+from training.process import start_training
+cfg = TrainConfig(epochs=10000, batch_size=250, lr=0.05, grad_every=0, threads=1).to_dict()
+proc = start_training(tiny_resnet((1, 8, 8), classes=3, width=4).to_dict(), cfg, {run!r})
+t0 = time.monotonic()
+while time.monotonic() - t0 < 120:
+    if any(r["kind"] == "step" for r in proc.poll(200)):
+        break
+    time.sleep(0.05)
+print(proc._proc.pid, flush=True)
+import os
+os._exit(0)  # the editor dies without stopping its child
+"""
+
+
+def test_child_stops_when_its_parent_dies(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    script = _ORPHAN_PARENT.format(root=str(here.parent.parent), here=str(here), run=str(tmp_path / "run"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150)
+    child = int(out.stdout.strip().splitlines()[-1])
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the orphaned training child kept running")
+    from training.metrics import read_metrics
+
+    states = [r.get("state") for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "status"]
+    assert "stopped" in states  # it stopped cleanly (with a checkpoint), not killed
