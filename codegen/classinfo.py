@@ -130,6 +130,7 @@ class ClassInfo:
         self.dynamic: dict[str, str] = {}  # shortcut edge id -> constructor argument (per-instance projection)
         self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same in every instance
         self.units: list[Unit] = []
+        self.output_aliases_input = False  # forward may return (a view of) its input
         self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
         self.hoisted: dict[tuple, str] = {}  # repeated compound expression -> local name (torchvision's width)
 

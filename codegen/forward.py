@@ -21,6 +21,8 @@ from graph.model import Edge, Node
 
 # outputs that autograd does not need for the backward pass: ``out += identity`` is safe on them
 _INPLACE_SAFE = ("Conv2d", "BatchNorm2d", "GroupNorm", "Linear")
+# outputs that may share memory with their input
+_ALIASING = ("Identity", "Dropout", "ChannelSlice", "Flatten", "BlockOutput", "Output")
 
 
 def describe_shape(shape: tuple[int, ...] | None) -> str:
@@ -57,11 +59,14 @@ class ForwardWriter:
             if node.type in ("Output", "BlockOutput"):
                 lines.append(f"        return {var[unit_of[in_edges[0].src]]}")
                 continue
-            for e in in_edges:  # an in-place activation must not overwrite a value still needed
-                src = unit_of[e.src]
-                src_node = graph.nodes[units[src].last]
-                if last_use.get(src, -1) > i or src_node.type in ("Input", "BlockInput"):
+            for e in in_edges:  # an in-place activation must not overwrite memory still needed
+                if len(graph.out_edges(e.src)) > 1:
                     cls.unsafe_inplace.add(u.first)
+                for src_id in self.alias_chain(cls, e.src):
+                    src_node = graph.nodes[src_id]
+                    if (src_node.type in ("Input", "BlockInput")
+                            or last_use.get(unit_of.get(src_id, -1), -1) > i):
+                        cls.unsafe_inplace.add(u.first)
             pre: list[str] = []
             args: list[str] = []
             for e in in_edges:
@@ -100,6 +105,8 @@ class ForwardWriter:
                 lines += pf.statement(f"{target} += {augmented}", 2, comment)
             else:
                 lines += pf.statement(f"{target} = {code_expr}", 2, comment)
+        out_node = cls.output_id
+        cls.output_aliases_input = any(graph.nodes[n].type == "BlockInput" for n in self.alias_chain(cls, out_node))
         return pf.signature("forward", ["self", "x: Tensor"], "Tensor", 1) + lines
 
     def sc_attr(self, cls: ClassInfo, e: Edge) -> str:
@@ -107,6 +114,20 @@ class ForwardWriter:
             cls.sc_attrs[e.id] = cls.attrs.create(e.name or "shortcut", key=("shortcut", e.id),
                                                   fallback="shortcut")
         return cls.sc_attrs[e.id]
+
+    def alias_chain(self, cls: ClassInfo, node_id: str) -> list[str]:
+        """``node_id`` and the nodes whose output its output may share memory with (views,
+        Identity, Dropout in eval mode, blocks that can return their input)."""
+        chain = [node_id]
+        while True:
+            node = cls.graph.nodes[chain[-1]]
+            inner = self.classes.get(node.block_name) if node.block_name is not None else None
+            if node.type not in _ALIASING and not (inner is not None and inner.output_aliases_input):
+                return chain
+            ins = cls.graph.in_edges(node.id)
+            if not ins:
+                return chain
+            chain.append(ins[0].src)
 
     def call_expr(self, cls: ClassInfo, u: Unit, args: list[str], in_edges: list[Edge], var, unit_of, last_use,
                   i: int) -> tuple[str, str | None]:
@@ -131,7 +152,8 @@ class ForwardWriter:
             src = cls.units[unit_of[in_edges[0].src]]
             producer = cls.graph.nodes[src.last]
             if (not in_edges[0].is_shortcut and last_use.get(unit_of[in_edges[0].src]) == i
-                    and producer.type in _INPLACE_SAFE and src.stage is None):
+                    and producer.type in _INPLACE_SAFE and src.stage is None
+                    and len(cls.graph.out_edges(producer.id)) == 1):
                 augmented = args[1]
         return text, augmented
 

@@ -408,3 +408,24 @@ def test_vector_network():
     m = build_module(p, emitted=e)
     assert m(torch.randn(4, 20)).shape == (4, 3)
     assert _n_params(m) == analyze(p).total_params
+
+
+def test_inplace_never_writes_through_a_view_or_an_alias():
+    p = Project("views")
+    g = p.graph
+    x = g.add("Input", "input", shape=[8, 4, 4])
+    conv = g.add("Conv2d", "conv", out_channels=8)
+    part = g.add("ChannelSlice", "part", start=0, stop=4)  # a view of conv's output
+    relu = g.add("ReLU", "relu")  # in-place would overwrite conv's output, still needed by the concat
+    cat = g.add("Concat", "cat")
+    out = g.add("Output", "output")
+    g.chain(x, conv, part, relu)
+    g.connect(relu, cat, 0)
+    g.connect(conv, cat, 1)
+    g.connect(cat, out)
+    src = emit(p).source
+    assert "self.relu = nn.ReLU()" in src
+    m = build_module(p).eval()
+    t = torch.randn(2, 8, 4, 4)
+    c = m.conv(t)
+    assert torch.equal(m(t), torch.cat([torch.relu(c[:, :4]), c], 1))
