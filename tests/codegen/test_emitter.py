@@ -429,3 +429,16 @@ def test_inplace_never_writes_through_a_view_or_an_alias():
     t = torch.randn(2, 8, 4, 4)
     c = m.conv(t)
     assert torch.equal(m(t), torch.cat([torch.relu(c[:, :4]), c], 1))
+
+
+def test_load_source_refuses_edited_code_and_keeps_registry_bounded(monkeypatch):
+    from codegen import build
+
+    source = emit(resnet20()).source
+    with pytest.raises(UserError, match="never writes"):
+        build.load_source(source + "\nimport os\n", "ResNet20ByHand")
+    monkeypatch.setattr(build, "MAX_REGISTERED", 3)
+    classes = [build.load_source(source, "ResNet20ByHand") for _ in range(5)]
+    names = [c.__module__ for c in classes]
+    assert sum(n in sys.modules for n in names) == 3 and names[-1] in sys.modules
+    assert classes[0]()(torch.randn(1, 3, 32, 32)).shape == (1, 10)  # an evicted module's class still works
