@@ -18,8 +18,9 @@ Rules (all match what torch or torchvision do):
   convs follow ``kaiming_fan_out``, as in torchvision.
 - ``norm``: BatchNorm2d and GroupNorm weight 1, bias 0 (written out, as
   torchvision does); ``zero_init`` on a BatchNorm2d sets its weight to 0.
-- ``linear``: ``torch_default``, ``zeros`` (weight and bias 0) or
-  ``normal_0.01`` (weight N(0, 0.01), bias 0).
+- ``linear``: ``torch_default``, ``zero_bias`` (torch's weight, bias 0:
+  torchvision's DenseNet), ``zeros`` (weight and bias 0) or ``normal_0.01``
+  (weight N(0, 0.01), bias 0).
 - a learnable ``Add`` starts at its ``weight_values`` (set in its constructor).
 """
 
@@ -68,6 +69,8 @@ def conv_node_lines(init: str, bias_init: float, has_bias: bool, module: str) ->
 
 
 def linear_node_lines(init: str, has_bias: bool, module: str) -> list[str]:
+    if init == "zero_bias":
+        return [f"nn.init.zeros_({module}.bias)"] if has_bias else []
     if init == "zeros":
         lines = [f"nn.init.zeros_({module}.weight)"]
     elif init == "normal_0.01":

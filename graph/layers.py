@@ -274,7 +274,8 @@ def _linear_shape(p: dict, ins: list[Shape]) -> Shape:
 register(LayerType(
     "Linear", "linear", "Fully connected layer; in_features comes from the incoming edge.",
     (P("out_features", "int", 10, 1), P("bias", "bool", True),
-     P("init", "choice", "torch_default", choices=("torch_default", "zeros", "normal_0.01"))),
+     P("init", "choice", "torch_default", choices=("torch_default", "zero_bias", "zeros", "normal_0.01"),
+       doc="torch_default; zero_bias: torch's weight, bias 0 (DenseNet); zeros; normal_0.01")),
     shape=_linear_shape,
     count_params=lambda p, ins, out: ins[0][-1] * out[0] + (out[0] if p["bias"] else 0),
     macs=lambda p, ins, out: ins[0][-1] * out[0],

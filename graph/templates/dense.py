@@ -92,9 +92,18 @@ def densenet(title: str, input_shape: tuple[int, int, int], classes: int, imagen
     b.relu("relu")
     b.add("AdaptiveAvgPool2d", "avgpool", output_size=1)
     b.add("Flatten", "flatten")
-    b.add("Linear", "classifier", out_features=classes)
+    b.add("Linear", "classifier", out_features=classes, init="zero_bias")
     b.output()
+    _torchvision_init(project)
     return project
+
+
+def _torchvision_init(project: Project) -> None:
+    """torchvision's DenseNet initialises convs with Kaiming normal, fan_in (not ResNet's fan_out)."""
+    for graph in [project.graph, *(blk.graph for blk in project.blocks.values())]:
+        for node in graph.nodes.values():
+            if node.type == "Conv2d":
+                node.params["init"] = "kaiming_fan_in"
 
 
 @template("densenet121", "imagenet", "DenseNet-121 (Huang et al.) with torchvision's module names: 8.0M parameters.")
