@@ -17,6 +17,7 @@ Signals
   modified_changed(bool)
   focus_requested(block, node_id) the Problems panel asks the canvas to show a node
   block_open_requested(name)      open a block definition in a canvas tab
+  instance_changed(block)         block tabs: the instance whose shapes are shown changed
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import app.qt_compat  # noqa: F401  (PySide6 6.12 emit() refcount bug; see there
 from graph import edits as E
 from graph.fixes import build_fix
 from graph.model import Project
-from graph.shapes import Analysis, analyze
+from graph.shapes import Analysis, GraphInfo, analyze
 
 Selection = tuple[str | None, list[str], list[str]]
 
@@ -46,6 +47,7 @@ class Document(QObject):
     modified_changed = Signal(bool)
     focus_requested = Signal(object, str)
     block_open_requested = Signal(str)
+    instance_changed = Signal(str)
 
     def __init__(self, project: Project | None = None, path: str | None = None,
                  parent: QObject | None = None) -> None:
@@ -54,6 +56,7 @@ class Document(QObject):
         self.path: str | None = path
         self.undo_stack = QUndoStack(self)
         self.selection: Selection = (None, [], [])
+        self.shown_instances: dict[str, str] = {}  # block -> path of the instance whose shapes are shown
         self._dirty = False
         self._subscriptions: list[tuple[Any, str, Any]] = []
         self._flush_timer = QTimer(self)
@@ -107,6 +110,39 @@ class Document(QObject):
     def request_open_block(self, name: str) -> None:
         self.block_open_requested.emit(name)
 
+    # ----- block instances: one definition, several shapes --------------------------
+    def instances(self, block: str) -> list[tuple[str, GraphInfo]]:
+        """(module-style path, GraphInfo) of every instance of ``block`` in the last analysis."""
+        return block_instances(self.analysis, block) if self.analysis is not None else []
+
+    def shown_instance(self, block: str) -> str | None:
+        """The instance whose shapes the block's tab and the inspector show (default: the first)."""
+        paths = [p for p, _ in self.instances(block)]
+        chosen = self.shown_instances.get(block)
+        return chosen if chosen in paths else (paths[0] if paths else None)
+
+    def set_shown_instance(self, block: str, path: str | None) -> None:
+        if path is None:
+            changed = self.shown_instances.pop(block, None) is not None
+        else:
+            changed = self.shown_instances.get(block) != path
+            self.shown_instances[block] = path
+        if changed:
+            self.instance_changed.emit(block)
+
+    def block_info(self, block: str | None) -> GraphInfo | None:
+        """The analysis of the network (None) or of the shown instance of ``block``."""
+        if self.analysis is None:
+            return None
+        if block is None:
+            return self.analysis.root
+        path = self.shown_instances.get(block)
+        if path is not None:
+            for p, info in self.instances(block):
+                if p == path:
+                    return info
+        return self.analysis.block_infos.get(block)
+
     # ----- whole project ------------------------------------------------------------
     def replace_project(self, project: Project, path: str | None = None) -> None:
         """New or open: swap the project, clear undo history and selection."""
@@ -116,6 +152,7 @@ class Document(QObject):
         self.path = path
         self._subscribe()
         self.selection = (None, [], [])
+        self.shown_instances = {}
         self.analysis = analyze(project)
         self._dirty = False
         self.undo_stack.setClean()
@@ -210,3 +247,28 @@ class Document(QObject):
 
     def _on_clean_changed(self, clean: bool) -> None:
         self.modified_changed.emit(not clean)
+
+
+def block_instances(analysis: Analysis, block: str) -> list[tuple[str, GraphInfo]]:
+    """(module-style path, GraphInfo) of every instance of ``block``, in network order."""
+    out: list[tuple[str, GraphInfo]] = []
+
+    def walk(info: GraphInfo, prefix: str) -> None:
+        for node_id in info.order:
+            ni = info.nodes.get(node_id)
+            if ni is None or ni.children is None:
+                continue
+            path = prefix + ni.node.name
+            if ni.children.block == block:
+                out.append((path, ni.children))
+            walk(ni.children, path + ".")
+
+    walk(analysis.root, "")
+    return out
+
+
+def failing_instances(analysis: Analysis, block: str, node_id: str) -> list[str]:
+    """Paths of the instances of ``block`` whose analysis marks ``node_id`` as failing (one
+    definition, several shapes: often only the stride-2 instances fail)."""
+    return [path for path, info in block_instances(analysis, block)
+            if (ni := info.nodes.get(node_id)) is not None and ni.error]

@@ -429,20 +429,10 @@ class MainWindow(QMainWindow):
             fn()
 
     def frame_readable(self, min_zoom: float = 0.8) -> None:
-        """Frame the graph, but never below ``min_zoom``: a tall network then shows its top
-        (the input, the stem, the first blocks) at a size one can read, as an opened file should."""
+        """Frame the current graph at a readable zoom (GraphView.frame_readable)."""
         view = self._view()
-        if view is None:
-            return
-        view.frame_all()
-        if view.zoom() >= min_zoom:
-            return
-        scene = view.graph_scene()
-        rect = scene.nodes_rect()
-        view.set_zoom(min_zoom)
-        visible = view.viewport().height() / min_zoom
-        view.centerOn(rect.center().x(), rect.top() + visible / 2 - 40)
-        view.minimap.update()
+        if view is not None:
+            view.frame_readable(min_zoom)
 
     def view_auto_layout(self) -> None:
         fn = getattr(self.canvas, "auto_layout", None)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxL
 
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
+from app.document import failing_instances
 from app.theme import get_theme
 
 NETWORK = "Network"
@@ -78,7 +79,7 @@ class CanvasArea(QWidget):
                         bar.tabButton(index, side).resize(0, 0)
                         bar.setTabButton(index, side, None)
             view.resize(max(self.tabs.width(), 400), max(self.tabs.height() - 30, 300))
-            view.frame_all()
+            view.frame_readable()
         self.tabs.setCurrentWidget(view)
         return view
 
@@ -162,9 +163,7 @@ class CanvasArea(QWidget):
             paths = [p for p, _ in scene.instances(self.document.analysis)]
             for p in paths:
                 self.instance_box.addItem(p, p)
-            if scene.instance not in paths:
-                scene.instance = None
-            current = scene.instance or (paths[0] if paths else None)
+            current = self.document.shown_instance(block)
             if current is not None:
                 self.instance_box.setCurrentIndex(paths.index(current))
             if not paths:
@@ -192,9 +191,33 @@ class CanvasArea(QWidget):
 
     # ----- navigation and commands ------------------------------------------------------------------
     def focus_node(self, block: str | None, node_id: str) -> None:
+        """Show a node. Inside a block, if the instance shown has no error at that node but another
+        instance has (a stride-2 instance whose shortcut does not fit), show that instance."""
         view = self.open_network() if block is None else self.open_block(block)
-        if view is not None:
-            view.focus_node(node_id)
+        if view is None:
+            return
+        if block is not None:
+            failing = self.failing_instance(block, node_id)
+            if failing is not None and failing != self.document.shown_instance(block):
+                self.show_instance(failing)
+        view.focus_node(node_id)
+
+    def failing_instance(self, block: str, node_id: str) -> str | None:
+        """The path of the first instance of ``block`` whose analysis marks ``node_id`` as failing
+        (None when no instance does)."""
+        analysis = self.document.analysis
+        if analysis is None:
+            return None
+        instances = self.document.instances(block)
+        shown = self.document.shown_instance(block)
+        failing = failing_instances(analysis, block, node_id)
+        if not failing:  # the node's own check passed everywhere; one whose shape is unknown, then
+            failing = [path for path, info in instances
+                       if (ni := info.nodes.get(node_id)) is not None and ni.out_shape is None]
+        if not failing:
+            return None
+        return shown if shown in failing else failing[0]
+
 
     def frame_all(self) -> None:
         self.current_view().frame_all()

@@ -13,6 +13,7 @@ from app.canvas.layout import place_missing
 from app.canvas.node_item import NodeItem
 from app.canvas.stage_item import StageItem
 from app.composite import has_output, num_inputs
+from app.document import block_instances, failing_instances
 from app.theme import CanvasTheme, get_theme
 from graph import edits as E
 from graph import registry
@@ -35,7 +36,6 @@ class GraphScene(QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[str, EdgeItem] = {}
         self.stages: dict[str, StageItem] = {}
-        self.instance: str | None = None  # block tabs: whose shapes to show (None: the first instance)
         self._syncing_selection = False
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.model_event.connect(self._on_model_event)
@@ -193,6 +193,12 @@ class GraphScene(QGraphicsScene):
                 item.move_to(p[0], p[1])
 
     # ----- analysis: shapes, shortcut chips, errors ---------------------------------------------
+    @property
+    def instance(self) -> str | None:
+        """Block tabs: the path of the instance whose shapes are shown (None: the first one);
+        kept by the Document so that the inspector shows the same instance."""
+        return self.document.shown_instances.get(self.block) if self.block is not None else None
+
     def instances(self, analysis) -> list[tuple[str, GraphInfo]]:
         """Block tabs: every instance of the block in the network, as (module path, its GraphInfo)."""
         return block_instances(analysis, self.block) if self.block is not None else []
@@ -208,8 +214,8 @@ class GraphScene(QGraphicsScene):
 
     def set_instance(self, path: str | None) -> None:
         """Show the shapes (and shortcut projections) of one instance of the block."""
-        if path != self.instance:
-            self.instance = path
+        if self.block is not None and path != self.instance:
+            self.document.set_shown_instance(self.block, path)
             self._on_analysis(self.document.analysis)
 
     def _shortcut_infos(self, analysis) -> dict[str, ShortcutInfo]:
@@ -225,11 +231,20 @@ class GraphScene(QGraphicsScene):
         node_err: dict[str, list[str]] = {}
         node_warn: dict[str, list[str]] = {}
         edge_err: dict[str, str] = {}
+        shown = self.document.shown_instance(self.block) if self.block is not None else None
         for d in analysis.diagnostics_for(self.block):
-            if d.edge is not None and d.is_error:
-                edge_err.setdefault(d.edge, d.message)
+            message, is_error = d.message, d.is_error
+            if is_error and shown is not None:
+                # One definition, several shapes: an error of other instances only is a warning here.
+                target = d.node or (self.graph.edges[d.edge].dst if d.edge in self.graph.edges else None)
+                failing = failing_instances(analysis, self.block, target) if target else []
+                if failing and shown not in failing:
+                    is_error = False
+                    message = f"In {', '.join(failing[:3])}{' …' if len(failing) > 3 else ''}: {message}"
+            if d.edge is not None and is_error:
+                edge_err.setdefault(d.edge, message)
             if d.node is not None:
-                (node_err if d.is_error else node_warn).setdefault(d.node, []).append(d.message)
+                (node_err if is_error else node_warn).setdefault(d.node, []).append(message)
         for node_id, item in self.nodes.items():
             ni = info.nodes.get(node_id) if info is not None else None
             shape = fmt(ni.out_shape) if ni is not None and ni.out_shape is not None else ""
@@ -300,21 +315,3 @@ class GraphScene(QGraphicsScene):
             if inside and e.is_shortcut:
                 rect = rect.united(e.sceneBoundingRect())
         return rect
-
-
-def block_instances(analysis, block: str) -> list[tuple[str, GraphInfo]]:
-    """(module-style path, GraphInfo) of every instance of ``block``, in network order."""
-    out: list[tuple[str, GraphInfo]] = []
-
-    def walk(info: GraphInfo, prefix: str) -> None:
-        for node_id in info.order:
-            ni = info.nodes.get(node_id)
-            if ni is None or ni.children is None:
-                continue
-            path = prefix + ni.node.name
-            if ni.children.block == block:
-                out.append((path, ni.children))
-            walk(ni.children, path + ".")
-
-    walk(analysis.root, "")
-    return out

@@ -145,6 +145,18 @@ class GraphView(QGraphicsView):
     def frame_all(self) -> None:
         self.frame_rect(self._scene.nodes_rect())
 
+    def frame_readable(self, min_zoom: float = 0.8) -> None:
+        """Frame the graph, but never below ``min_zoom``: a tall graph then shows its top (the
+        input and what follows) at a size one can read, as an opened file or block should."""
+        self.frame_all()
+        if self.zoom() >= min_zoom:
+            return
+        rect = self._scene.nodes_rect()
+        self.set_zoom(min_zoom)
+        visible = self.viewport().height() / min_zoom
+        self.centerOn(rect.center().x(), rect.top() + visible / 2 - 40)
+        self.minimap.update()
+
     def frame_selection(self) -> None:
         ids = self._scene.selected_node_ids()
         if ids:

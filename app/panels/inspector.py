@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.app_style import CLOSE_SVG
+from app.document import failing_instances
 from app.panels.icons import category_icon, severity_icon
 from app.panels.param_editors import ParamField
 from graph import edits as E
@@ -80,6 +81,8 @@ class InspectorPanel(QWidget):
         document.analysis_changed.connect(self._on_analysis)
         if hasattr(document, "project_replaced"):
             document.project_replaced.connect(self.rebuild)
+        if hasattr(document, "instance_changed"):  # a block tab's "Shapes of" chooser
+            document.instance_changed.connect(lambda _block: self.rebuild())
         self.rebuild()
 
     # ----- target -----------------------------------------------------------------
@@ -163,8 +166,8 @@ class InspectorPanel(QWidget):
         self._layout.addWidget(lab)
         return lab
 
-    def _section(self, title: str) -> QFormLayout:
-        lab = QLabel(title.upper())
+    def _section(self, title: str, detail: str = "") -> QFormLayout:
+        lab = QLabel(title.upper() + (f"  ·  {detail}" if detail else ""))
         lab.setProperty("role", "section")
         self._layout.addWidget(lab)
         form = QFormLayout()
@@ -204,7 +207,12 @@ class InspectorPanel(QWidget):
             icon.setPixmap(severity_icon(d.severity).pixmap(14, 14))
             icon.setAlignment(Qt.AlignmentFlag.AlignTop)
             rl.addWidget(icon)
-            msg = QLabel(d.message, wordWrap=True)
+            text = d.message
+            if d.block is not None and d.is_error and self.document.analysis is not None:
+                failing = failing_instances(self.document.analysis, d.block, d.node or "")
+                if failing:  # one definition, several shapes: say which instances fail
+                    text = f"In {', '.join(failing[:3])}{' …' if len(failing) > 3 else ''}: {text}"
+            msg = QLabel(text, wordWrap=True)
             msg.setProperty("role", "error" if d.is_error else "muted")
             rl.addWidget(msg, 1)
             box.addWidget(row)
@@ -224,11 +232,15 @@ class InspectorPanel(QWidget):
         return [d for d in a.diagnostics if d.block == block and (
             (node_id is not None and d.node == node_id) or (edge_id is not None and d.edge == edge_id))]
 
+    def _instance_detail(self, block) -> str:
+        """Inside a block the shapes are one instance's: name it ("SHAPES  ·  layer2_0")."""
+        shown = getattr(self.document, "shown_instance", None)
+        path = shown(block) if block is not None and shown is not None else None
+        return path or ""
+
     def _graph_info(self, block):
-        a = self.document.analysis
-        if a is None:
-            return None
-        return a.root if block is None else a.block_infos.get(block)
+        """The network's analysis, or that of the block instance shown on its tab."""
+        return self.document.block_info(block)
 
     def _env(self, block) -> dict[str, Any] | None:
         if block is None:
@@ -321,7 +333,7 @@ class InspectorPanel(QWidget):
                 fld.committed.connect(lambda v, s=spec: self._commit_param(block, node_id, s.name, v))
                 form.addRow(spec.name, fld)
                 self.fields[spec.name] = fld
-        form = self._section("Shapes")
+        form = self._section("Shapes", self._instance_detail(block))
         self._info(form, "in", "Input", "")
         self._info(form, "out", "Output", "")
         self._info(form, "params", "Parameters", "")
@@ -395,7 +407,7 @@ class InspectorPanel(QWidget):
             bl.addWidget(self.name_edit)
             bl.addWidget(err)
             form.addRow("Module name", box)
-            form = self._section("In this instance")
+            form = self._section("In this instance", self._instance_detail(block))
             self._info(form, "applied", "Applied", "")
             self._info(form, "in", "From", "")
             self._info(form, "out", "To", "")

@@ -4,7 +4,7 @@ canvas, and each offered fix is a button that applies it as one undo step."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.document import failing_instances as _failing
 from app.panels.icons import severity_icon
 
 DIAG_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -37,6 +38,17 @@ def location_text(project, diag) -> str:
     return where
 
 
+def failing_instances(project, analysis, diag) -> list[str]:
+    """Inside a block: the instances whose analysis fails at the diagnostic's node (one
+    definition, several shapes: often only the stride-2 instances fail)."""
+    if diag.block is None or analysis is None:
+        return []
+    target = focus_target(project, diag)
+    if target is None:
+        return []
+    return _failing(analysis, diag.block, target)
+
+
 def focus_target(project, diag) -> str | None:
     """The node to focus for a diagnostic: its node, else its edge's destination."""
     if diag.node:
@@ -51,10 +63,12 @@ def focus_target(project, diag) -> str | None:
 
 
 class _Row(QWidget):
-    """One diagnostic: severity icon, the message (wrapped), where it is, and its fix buttons."""
+    """One diagnostic: severity icon, the message (wrapped), where it is, and its fix buttons.
+    A double-click anywhere on it (the selectable message too) shows the place."""
 
     def __init__(self, panel: ProblemsPanel, diag, location: str) -> None:
         super().__init__()
+        self._panel, self._diag = panel, diag
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 5, 8, 5)
         lay.setSpacing(8)
@@ -72,6 +86,8 @@ class _Row(QWidget):
         where.setProperty("role", "muted")
         text.addWidget(self.message)
         text.addWidget(where)
+        for lab in (icon, self.message, where):
+            lab.installEventFilter(self)
         lay.addLayout(text, 1)
         fixes = QVBoxLayout()
         fixes.setSpacing(3)
@@ -84,6 +100,16 @@ class _Row(QWidget):
             panel.fix_buttons.append(b)
         fixes.addStretch(1)
         lay.addLayout(fixes)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.MouseButtonDblClick:
+            self._panel.show_place(self._diag)
+            return True
+        return super().eventFilter(obj, event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self._panel.show_place(self._diag)
+        event.accept()
 
 
 class ProblemsPanel(QWidget):
@@ -125,7 +151,12 @@ class ProblemsPanel(QWidget):
         for d in diags:
             item = QTreeWidgetItem(self.tree)
             item.setData(0, DIAG_ROLE, d)
-            row = _Row(self, d, location_text(project, d))
+            where = location_text(project, d)
+            failing = failing_instances(project, analysis, d)
+            if failing:
+                shown = ", ".join(failing[:4]) + (f" and {len(failing) - 4} more" if len(failing) > 4 else "")
+                where += f"  ·  in {shown}"
+            row = _Row(self, d, where)
             self.tree.setItemWidget(item, 0, row)
         self._fit_rows()
         errors = sum(d.is_error for d in diags)
@@ -148,7 +179,10 @@ class ProblemsPanel(QWidget):
                 item.setSizeHint(0, QSize(width, max(h, row.minimumSizeHint().height())))
 
     def _on_double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
-        d = item.data(0, DIAG_ROLE)
+        self.show_place(item.data(0, DIAG_ROLE))
+
+    def show_place(self, d) -> None:
+        """Focus the diagnostic's node on the canvas (inside a block: on an instance that fails)."""
         target = focus_target(self.document.project, d)
         if target is not None:
             self.document.request_focus(d.block, target)

@@ -185,11 +185,16 @@ def test_shortcut_into_add_mismatch_fix_undo_redo(area):
     mouse_drag(view, vpos(view, out_port(bin_)), vpos(view, in_port(add, 1)))
     new = next(e for e in g.edges.values() if e.src == bin_.node_id and e.dst == add.node_id)
     assert new.kind == "shortcut" and new.projection == "identity"  # it skips over the convs
-    # stride-2 instances mismatch: the Add is outlined red, the arc label is red
+    # stride-2 instances mismatch: shown on layer1_0 (which fits) as a warning naming them,
+    # on layer2_0 the Add is outlined red and the arc label is red
     diag = next(d for d in doc.analysis.diagnostics if d.edge == new.id)
     assert "16x32x32" in diag.message or "32x16x16" in diag.message
+    assert area.instance_box.currentText() == "layer1_0"
+    assert not add.errors and add.warnings[0].startswith("In layer2_0") and not sc.edges[new.id].error
+    area.show_instance("layer2_0")
     assert add.errors and sc.edges[new.id].error
     assert sc.edges[new.id].chip == "identity"
+    area.show_instance("layer1_0")
     fix = next(f for f in diag.fixes if f.action.get("value") == "zero_pad")
     doc.apply_fix(fix.action)
     assert doc.analysis.valid and not add.errors and not sc.edges[new.id].error
@@ -199,7 +204,7 @@ def test_shortcut_into_add_mismatch_fix_undo_redo(area):
     assert sc.edges[new.id].chip == "zero-pad /2" and add.shape_text == "32x16x16"
     assert doc.undo_stack.undoText() == fix.label
     doc.undo_stack.undo()
-    assert add.errors and sc.edges[new.id].chip == "identity"
+    assert add.errors and sc.edges[new.id].chip == "identity"  # layer2_0 shown: it fails there
     doc.undo_stack.redo()
     assert doc.analysis.valid and sc.edges[new.id].chip == "zero-pad /2"
 

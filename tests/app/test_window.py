@@ -189,3 +189,42 @@ def test_edit_menu_acts_on_the_canvas_selection(make_window):
     assert relu.id in graph.nodes
     w.act_select_all.trigger()
     assert set(w.document.selection[1]) == set(graph.nodes)
+
+
+def _broken_resnet20():
+    """resnet20 whose BasicBlock shortcut is identity: only the stride-2 instances fail."""
+    p = make("resnet20")
+    body = p.blocks["BasicBlock"].graph
+    edge = next(e for e in body.edges.values() if e.is_shortcut)
+    body.set_edge_field(edge.id, "projection", "identity")
+    return p, edge
+
+
+def test_problems_double_click_shows_the_failing_instance(make_window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    p, edge = _broken_resnet20()
+    w = make_window(p)
+    add = p.blocks["BasicBlock"].graph.edges[edge.id].dst
+    row = w.problems.tree.topLevelItem(0)
+    assert "in layer2_0" in w.problems.tree.itemWidget(row, 0).findChildren(type(w.status_valid))[-1].text()
+    rect = w.problems.tree.visualItemRect(row)
+    viewport = w.problems.tree.viewport()
+    target = viewport.childAt(rect.center()) or viewport  # where a person's double-click lands: the message
+    QTest.mouseDClick(target, Qt.MouseButton.LeftButton, pos=target.mapFrom(viewport, rect.center()))
+    qtbot.waitUntil(lambda: w.canvas.current_block() == "BasicBlock")
+    # not the first instance (layer1_0 is fine): the one whose sum does not fit
+    assert w.canvas.instance_box.currentText() == "layer2_0"
+    scene = w.canvas.current_view().graph_scene()
+    assert scene.nodes[add].errors and scene.selected_node_ids() == [add]
+    assert scene.edges[edge.id].error  # the shortcut's label is red on this instance
+    # the inspector shows the same instance's shapes, and says which
+    assert "layer2_0" in " ".join(lab.text() for lab in w.inspector.findChildren(type(w.status_valid)))
+    assert w.inspector._info_labels["in"].text() == "32x16x16, 16x32x32"
+    # choosing another instance by hand is kept, and the inspector follows it
+    w.canvas.instance_box.setCurrentIndex(0)
+    w.canvas.instance_box.activated.emit(0)
+    assert w.document.shown_instance("BasicBlock") == "layer1_0"
+    assert w.inspector._info_labels["in"].text() == "16x32x32, 16x32x32"
+    assert not scene.nodes[add].errors
