@@ -33,7 +33,7 @@ def _err(message: str) -> None:
 def cmd_templates(args: argparse.Namespace) -> int:
     from graph.templates import all_templates
 
-    infos = sorted(all_templates(), key=lambda t: (t.family, t.name))
+    infos = all_templates()  # CIFAR first, then ImageNet, natural order within (plain20 before plain110)
     if not infos:
         _out().write("no templates\n")
         return 0

@@ -22,7 +22,16 @@ MAX_VALUE = 10**12
 
 
 class ExprError(ValueError):
-    """An expression that cannot be parsed or evaluated."""
+    """An expression that cannot be parsed or evaluated.
+
+    ``unknown`` is the name that was not found (with ``known``, the names that
+    were available), so that the validator can suggest the closest one.
+    """
+
+    def __init__(self, message: str, unknown: str | None = None, known: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.unknown = unknown
+        self.known = known
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,9 @@ def _eval(ast: tuple, env: dict[str, int], text: str) -> int:
         return ast[1]
     if op == "name":
         if ast[1] not in env:
-            raise ExprError(f"unknown name {ast[1]!r} in expression {text!r}")
+            known = tuple(sorted(env))
+            raise ExprError(f"unknown name {ast[1]!r} in expression {text!r}; the names it can use are "
+                            + (", ".join(known) or "none"), ast[1], known)
         value = env[ast[1]]
         if isinstance(value, bool) or not isinstance(value, int):
             raise ExprError(f"{ast[1]!r} is not an integer in expression {text!r}")

@@ -1,14 +1,14 @@
 """One-click fixes: a diagnostic's fix action (data) becomes a reversible Edit.
 
 Ops: set_param, set_edge, remove_edge, rename, insert_before,
-insert_projection, make_shortcut, add_output.  ``apply_fix`` applies the edit
+insert_projection, make_shortcut, add_output, stage_remove, stage_rename.  ``apply_fix`` applies the edit
 and returns it, so that callers (the editor's undo stack) can revert it.
 """
 
 from __future__ import annotations
 
 from graph import edits as E
-from graph.model import Edge, Node, Project
+from graph.model import Edge, Node, Project, Stage
 
 
 class FixError(ValueError):
@@ -25,6 +25,8 @@ def _unique_edge_name(graph, base: str) -> str:
 
 def build_fix(project: Project, action: dict) -> E.Edit:
     """Turn a fix action into an Edit (not yet applied)."""
+    if not isinstance(action, dict):
+        raise FixError(f"a fix action must be a dict, got {type(action).__name__}")
     op = action.get("op")
     block = action.get("block")
     if block is not None and block not in project.blocks:
@@ -69,11 +71,28 @@ def build_fix(project: Project, action: dict) -> E.Edit:
         return E.Composite("Add Output", [
             E.AddNode(block, out, (pos[0], pos[1] + 110) if pos else None),
             E.AddEdge(block, Edge(g.new_id("e"), node.id, out.id))])
+    if op == "stage_remove":
+        stages = [Stage(st.name, st.keys, [n for n in st.nodes if n != action["node"]])
+                  if st.name == action["stage"] else st for st in g.stages]
+        if not any(st.name == action["stage"] for st in g.stages):
+            raise FixError(f"the stage {action['stage']!r} no longer exists")
+        return E.SetStages(block, [st for st in stages if st.nodes])
+    if op == "stage_rename":
+        index = [i for i, st in enumerate(g.stages) if st.name == action["stage"]]
+        if not index:
+            raise FixError(f"the stage {action['stage']!r} no longer exists")
+        stages = list(g.stages)
+        last = index[-1]  # of two stages with one name, the later one is renamed
+        stages[last] = Stage(action["value"], stages[last].keys, list(stages[last].nodes))
+        return E.SetStages(block, stages)
     raise FixError(f"unknown fix op {op!r}")
 
 
 def apply_fix(project: Project, action: dict) -> E.Edit:
-    edit = build_fix(project, action)
+    try:
+        edit = build_fix(project, action)
+    except KeyError as exc:
+        raise FixError(f"the fix action {action.get('op')!r} lacks {exc}") from None
     edit.apply(project)
     return edit
 

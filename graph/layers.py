@@ -317,7 +317,7 @@ def _add_forward(args: list[str], p: dict) -> str:
 def _add_shape(p: dict, ins: list[Shape]) -> Shape:
     if p["weights"] == "fixed" and len(p["weight_values"]) != len(ins):
         n = len(ins)
-        raise ShapeError("bad_param", f"weight_values has {len(p['weight_values'])} numbers for {n} inputs",
+        raise ShapeError("bad_param", f"weight_values has {len(p['weight_values'])} number(s) for {n} inputs",
                          [{"op": "set_param", "param": "weight_values", "value": [1.0] * n,
                            "label": f"Set weight_values to {n} ones"}])
     return _equal_shapes(p, ins)
@@ -358,10 +358,18 @@ def _broadcast(ins: list[Shape]) -> Shape:
     for dims in zip(*padded):
         big = max(dims)
         if any(d not in (1, big) for d in dims):
+            # the first input that cannot broadcast with the ones before it names the edge to fix
+            port = next((i for i in range(1, len(ins)) if not _broadcastable(ins[:i + 1])), None)
             raise ShapeError("shape_mismatch", "inputs cannot broadcast: "
-                             + " and ".join(_fmt(s) for s in ins))
+                             + " and ".join(_fmt(s) for s in ins), port=port)
         out.append(big)
     return tuple(out)
+
+
+def _broadcastable(ins: list[Shape]) -> bool:
+    rank = max(len(s) for s in ins)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in ins]
+    return all(all(d in (1, max(dims)) for d in dims) for dims in zip(*padded))
 
 
 register(LayerType(

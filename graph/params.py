@@ -35,7 +35,10 @@ class ParamSpec:
 
 
 class ParamError(ValueError):
-    pass
+    """A bad parameter value. ``unknown``/``known``: an expression's unknown name and the names it may use."""
+
+    unknown: str | None = None
+    known: tuple[str, ...] = ()
 
 
 def _num(value: float) -> str:
@@ -117,7 +120,9 @@ def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:
             parsed = expr.parse(raw)
             value = parsed.evaluate(env)
         except expr.ExprError as exc:
-            raise ParamError(f"{spec.name}: {exc}") from None
+            err = ParamError(f"{spec.name}: {exc}")
+            err.unknown, err.known = getattr(exc, "unknown", None), getattr(exc, "known", ())
+            raise err from None
         return check_value(spec, value)
     return check_value(spec, raw)
 

@@ -8,8 +8,10 @@ each shortcut edge needs, and diagnostics with one-click fixes.
 
 from __future__ import annotations
 
+import difflib
 import heapq
 import keyword
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import prod
@@ -102,6 +104,7 @@ class Layer:
     trainable: bool
     macs: int
     depth: int
+    frozen_params: int = 0  # of num_params, those frozen (a block row: its frozen descendants)
 
 
 @dataclass
@@ -169,10 +172,10 @@ def _walk(info: GraphInfo, prefix: str, depth: int, frozen: bool, rows: list[Lay
             continue
         path = module_path(info.graph, ni.node, prefix)
         is_frozen = frozen or ni.node.frozen
-        own = ni.num_params if ni.children is None else 0
+        frozen_count = (ni.children.frozen_params(is_frozen) if ni.children is not None
+                        else ni.num_params if is_frozen else 0)
         rows.append(Layer(path, ni.node.type, ni, ni.out_shape, ni.num_params, not is_frozen and ni.num_params > 0,
-                          ni.macs, depth))
-        del own
+                          ni.macs, depth, frozen_count))
         if ni.children is not None:
             _walk(ni.children, path + ".", depth + 1, is_frozen, rows)
     for edge_id, sc in info.shortcuts.items():
@@ -180,7 +183,8 @@ def _walk(info: GraphInfo, prefix: str, depth: int, frozen: bool, rows: list[Lay
             continue
         edge = info.graph.edges[edge_id]
         rows.append(Layer(f"{prefix}{edge.name or 'shortcut'}", "Shortcut:" + sc.applied, None, sc.out_shape,
-                          sc.num_params, not frozen and sc.num_params > 0, sc.macs, depth))
+                          sc.num_params, not frozen and sc.num_params > 0, sc.macs, depth,
+                          sc.num_params if frozen else 0))
 
 
 # ------------------------------------------------------------------ analysis
@@ -263,7 +267,11 @@ class _Analyzer:
         names: dict[str, str] = {}
         for node in graph.nodes.values():
             if not isinstance(node.name, str) or not node.name:
-                self.report("error", "bad_name", f"Node {node.id} has no name.", block, node.id)
+                base = re.sub(r"\W", "_", str(node.type).removeprefix(BLOCK_PREFIX)).lower() or "node"
+                new = graph.unique_name(base if is_identifier(base) else f"{base}_", exclude=node.id)
+                self.report("error", "bad_name", f"Node {node.id} ({node.type}) has no name.", block, node.id,
+                            fixes=[Fix(f'Name it "{new}"', {"op": "rename", "block": block, "node": node.id,
+                                                           "value": new})])
                 continue
             if node.name in names:
                 new = graph.unique_name(node.name, exclude=node.id)
@@ -302,14 +310,62 @@ class _Analyzer:
                 for n in graph.nodes_of_type(other):
                     self.report("error", "misplaced_node", f'{other} "{n.name}" cannot be inside {where}; use {t}.',
                                 block, n.id)
+        for e in graph.edges.values():
+            missing = [end for end in (e.src, e.dst) if end not in graph.nodes]
+            if missing:
+                self.report("error", "dangling_edge",
+                            f"Edge {e.id} connects node {missing[0]!r}, which does not exist.", block,
+                            edge=e.id, fixes=[Fix("Remove the edge", {"op": "remove_edge", "block": block,
+                                                                      "edge": e.id})])
+        self.check_stage_names(graph, block, names)
+        seen_stage: dict[str, str] = {}
         for stage in graph.stages:
             for nid in stage.nodes:
                 if nid not in graph.nodes:
-                    self.report("error", "bad_stage", f'Stage "{stage.name}" lists unknown node {nid!r}.', block)
+                    self.report("error", "bad_stage", f'Stage "{stage.name}" lists unknown node {nid!r}.', block,
+                                fixes=[Fix(f'Remove {nid!r} from stage "{stage.name}"',
+                                           {"op": "stage_remove", "block": block, "stage": stage.name,
+                                            "node": nid})])
+                elif nid in seen_stage and seen_stage[nid] != stage.name:
+                    self.report("error", "bad_stage",
+                                f'"{graph.nodes[nid].name}" is in two stages, "{seen_stage[nid]}" and "{stage.name}".',
+                                block, nid, fixes=[Fix(f'Remove it from stage "{stage.name}"',
+                                                       {"op": "stage_remove", "block": block, "stage": stage.name,
+                                                        "node": nid})])
+                else:
+                    seen_stage.setdefault(nid, stage.name)
+
+    def check_stage_names(self, graph: Graph, block: str | None, node_names: dict[str, str]) -> None:
+        """Stage names become attribute names next to the nodes' (layer1 = nn.Sequential(...))."""
+        taken = set(node_names) | {st.name for st in graph.stages if isinstance(st.name, str)}
+        seen: set[str] = set()
+        for stage in graph.stages:
+            problem = None
+            if not isinstance(stage.name, str) or not is_identifier(stage.name):
+                problem = f"Stage {stage.name!r} needs a name that can be an attribute in code, such as layer1."
+            elif stage.name in seen:
+                problem = f'Two stages are named "{stage.name}"; stage names become attribute names and must be unique.'
+            elif stage.name in node_names:
+                problem = (f'Stage "{stage.name}" has the same name as the node "{stage.name}"; '
+                           "both become attribute names in code.")
+            if isinstance(stage.name, str):
+                seen.add(stage.name)
+            if problem is None:
+                continue
+            base = re.sub(r"\W", "_", stage.name) if isinstance(stage.name, str) and stage.name else "stage"
+            base = base if is_identifier(base) else f"stage_{base}"
+            new, i = base, 1
+            while new in taken:
+                new, i = f"{base}_{i}", i + 1
+            taken.add(new)
+            self.report("error", "bad_stage", problem, block, stage.nodes[0] if stage.nodes and stage.nodes[0]
+                        in graph.nodes else None,
+                        fixes=[Fix(f'Rename the stage to "{new}"', {"op": "stage_rename", "block": block,
+                                                                     "stage": stage.name, "value": new})])
 
     # ---- params ---------------------------------------------------------------
     def resolve_params(self, node: Node, specs: tuple[ParamSpec, ...], env: dict | None,
-                       block: str | None, label: str) -> dict[str, Any] | None:
+                       block: str | None, label: str, suggest: dict[str, Any] | None = None) -> dict[str, Any] | None:
         out: dict[str, Any] = {}
         ok = True
         if not isinstance(node.params, dict):
@@ -324,6 +380,16 @@ class _Analyzer:
                 fixes = [] if spec.default is None and spec.type != "opt_int" else [
                     Fix(f"Reset {spec.name} to {spec.default!r}",
                         {"op": "set_param", "block": block, "node": node.id, "param": spec.name, "value": spec.default})]
+                if suggest and spec.name in suggest and suggest[spec.name] != spec.default:
+                    fixes.insert(0, Fix(f"Set {spec.name} to {suggest[spec.name]!r}",
+                                        {"op": "set_param", "block": block, "node": node.id, "param": spec.name,
+                                         "value": suggest[spec.name]}))
+                if exc.unknown and isinstance(raw, str):
+                    for close in difflib.get_close_matches(exc.unknown, exc.known, n=1, cutoff=0.6):
+                        fixed = re.sub(rf"\b{re.escape(exc.unknown)}\b", close, raw)
+                        fixes = [Fix(f"Use {close!r} in place of {exc.unknown!r}",  # the obvious repair
+                                     {"op": "set_param", "block": block, "node": node.id, "param": spec.name,
+                                      "value": fixed})]
                 self.report("error", "bad_param", f"{label}: {exc}.", block, node.id, fixes=fixes)
         known = {s.name for s in specs}
         for key in node.params:
@@ -422,17 +488,34 @@ class _Analyzer:
                 self.report("error", "unknown_type", f'Node "{node.name}" has unknown type "{node.type}".', block, node.id)
                 return NodeInfo(node, {}, [], error=True)
             specs = lt.params
-        params = self.resolve_params(node, specs, env, block, label)
+        in_edges = [e for e in info.in_edges.get(node.id, []) if e.src in graph.nodes]  # dangling: reported
+        ports = [e.dst_port for e in in_edges if isinstance(e.dst_port, int) and not isinstance(e.dst_port, bool)
+                 and e.dst_port >= 0]
+        suggest = None
+        if lt is not None and isinstance(lt.inputs, str) and ports:
+            count_spec = lt.spec(lt.inputs)
+            wanted = max(max(ports) + 1, int(count_spec.min or 1))
+            if count_spec.max is None or wanted <= count_spec.max:
+                suggest = {lt.inputs: wanted}
+        params = self.resolve_params(node, specs, env, block, label, suggest)
         if lt is not None:
             n_inputs = lt.num_inputs(params or {})
 
         # inputs, port by port
-        in_edges = info.in_edges.get(node.id, [])
         by_port: dict[int, Edge] = {}
         for e in in_edges:
             if not isinstance(e.dst_port, int) or e.dst_port >= n_inputs or e.dst_port < 0:
-                self.report("error", "extra_input", f"{label} has {n_inputs} input(s) but an edge arrives at port {e.dst_port + 1 if isinstance(e.dst_port, int) else e.dst_port}.",
-                            block, node.id, e.id, [Fix("Remove the edge", {"op": "remove_edge", "block": block, "edge": e.id})])
+                port_text = (f"input {e.dst_port + 1}" if isinstance(e.dst_port, int) and e.dst_port >= 0
+                             else f"an invalid port {e.dst_port!r}")
+                src = graph.nodes[e.src].name
+                fixes = [Fix("Remove the edge", {"op": "remove_edge", "block": block, "edge": e.id})]
+                if suggest is not None and params is not None and isinstance(e.dst_port, int) and e.dst_port >= 0:
+                    fixes.insert(0, Fix(f"Set {lt.inputs} to {suggest[lt.inputs]}",
+                                        {"op": "set_param", "block": block, "node": node.id, "param": lt.inputs,
+                                         "value": suggest[lt.inputs]}))
+                self.report("error", "extra_input",
+                            f'{label} has {n_inputs} input(s) but the edge from "{src}" arrives at {port_text}.',
+                            block, node.id, e.id, fixes)
             elif e.dst_port in by_port:
                 self.report("error", "duplicate_input", f"{label}: input {e.dst_port + 1} has two incoming edges.",
                             block, node.id, e.id, [Fix("Remove the second edge", {"op": "remove_edge", "block": block, "edge": e.id})])
@@ -441,10 +524,17 @@ class _Analyzer:
         ni = NodeInfo(node, params or {}, [None] * n_inputs)
         missing = [p for p in range(n_inputs) if p not in by_port]
         if missing:
-            ports = ", ".join(str(p + 1) for p in missing)
+            ports_text = ", ".join(str(p + 1) for p in missing)
+            fixes = []
+            connected = n_inputs - len(missing)
+            if (lt is not None and isinstance(lt.inputs, str) and params is not None and min(missing) == connected
+                    and connected >= (lt.spec(lt.inputs).min or 1)):
+                fixes.append(Fix(f"Set {lt.inputs} to {connected}", {"op": "set_param", "block": block,
+                                                                     "node": node.id, "param": lt.inputs,
+                                                                     "value": connected}))
             self.report("error", "unconnected_input",
-                        f"{label}: input {ports} is not connected." if n_inputs > 1 else f"{label} has no input connected.",
-                        block, node.id)
+                        f"{label}: input {ports_text} is not connected." if n_inputs > 1
+                        else f"{label} has no input connected.", block, node.id, fixes=fixes)
             ni.error = True
             return ni
         if params is None:
@@ -463,9 +553,20 @@ class _Analyzer:
                 if src is None:
                     shapes[port] = None
                     continue
-                target = main if (lt is None or lt.is_merge) else None
+                target = main if (lt is not None and lt.is_merge) else None
                 if node.type == "Gate":
                     target = shapes.get(0)
+                if lt is None or not lt.is_merge:
+                    plain = e.projection == "identity"
+                    self.report("warning" if plain else "error", "shortcut_target",
+                                f'{label}: the shortcut from "{graph.nodes[e.src].name}" ends here, but a shortcut '
+                                "must end at a merge (Add, Concat, Multiply or Gate)"
+                                + ("; it acts as a plain edge." if plain
+                                   else f"; its {PROJECTION_LABELS.get(e.projection, e.projection)} projection "
+                                        "would be ignored."),
+                                block, node.id, e.id,
+                                [Fix("Make it a plain edge", {"op": "set_edge", "block": block, "edge": e.id,
+                                                              "field": "kind", "value": "data"})])
                 out, sc = self.project_shortcut(e, src, target, graph, block, label)
                 info.shortcuts[e.id] = sc
                 shapes[port] = out
@@ -521,6 +622,8 @@ class _Analyzer:
                 kind = "shortcut" if e.is_shortcut else "edge"
                 return f"input {p + 1} ({kind} from \"{graph.nodes[e.src].name}\") is {fmt(ni.in_shapes[p])}"
             message = f"{label}: {describe(port, bad)} but {describe(ref_port, ref)}"
+            if node.type == "Multiply":
+                message += "; they cannot broadcast"
             shortcut = bad if bad.is_shortcut else (ref if ref.is_shortcut else None)
             if shortcut is not None:
                 other = ref if shortcut is bad else bad
@@ -544,10 +647,60 @@ class _Analyzer:
                                           "out_channels": target[0], "stride": stride}))
                         message += " — insert a 1x1 projection"
                 edge_id = bad.id
+            pad = self.padding_fixes(graph, info, block, bad, ni.in_shapes[ref_port]) + \
+                self.padding_fixes(graph, info, block, ref, ni.in_shapes[port])
+            if pad:
+                fixes[:0] = pad
+                message += f" — {pad[0].label[0].lower()}{pad[0].label[1:]}"
             message += "."
         elif exc.code == "concat_mismatch" and exc.port is not None:
-            edge_id = by_port[exc.port].id
+            bad, ref = by_port[exc.port], by_port[0]
+            a, b = ni.in_shapes[exc.port], ni.in_shapes[0]
+            why = ("one is a flat vector and the other an image" if len(a) != len(b)
+                   else "all but the channel size must match")
+            message = (f'{label}: input {exc.port + 1} (edge from "{graph.nodes[bad.src].name}") is {fmt(a)} but '
+                       f'input 1 (edge from "{graph.nodes[ref.src].name}") is {fmt(b)}; {why}')
+            pad = self.padding_fixes(graph, info, block, bad, b) + self.padding_fixes(graph, info, block, ref, a)
+            if pad:
+                fixes[:0] = pad
+                message += f" — {pad[0].label[0].lower()}{pad[0].label[1:]}"
+            message += "."
+            edge_id = bad.id
         self.report("error", exc.code, message, block, node.id, edge_id, fixes)
+
+    @staticmethod
+    def padding_fixes(graph: Graph, info: GraphInfo, block: str | None, edge: Edge, want: Shape | None) -> list[Fix]:
+        """Walk up the branch that ends in ``edge`` to the first node that changes the spatial size; if it is a
+        stride-1 convolution or pool with an odd window whose input already has the size the merge wants,
+        offer the padding that keeps the size (the usual slip: padding 0 on a 3x3 in a residual branch)."""
+        if want is None or len(want) != 3:
+            return []
+        node_id, steps = edge.src, 0
+        while steps < 32:
+            ni, node = info.nodes.get(node_id), graph.nodes.get(node_id)
+            if ni is None or node is None or ni.out_shape is None or len(ni.out_shape) != 3:
+                return []
+            if not ni.in_shapes or ni.in_shapes[0] is None or len(ni.in_shapes[0]) != 3:
+                return []
+            in_hw, out_hw = ni.in_shapes[0][1:], ni.out_shape[1:]
+            if in_hw != out_hw:
+                p = ni.params
+                k = p.get("kernel_size")
+                if (node.type in ("Conv2d", "MaxPool2d", "AvgPool2d") and in_hw == want[1:] and isinstance(k, int)
+                        and k % 2 == 1 and p.get("stride") in (1,)):
+                    pad = p.get("dilation", 1) * (k - 1) // 2
+                    limit = registry.get(node.type).spec("padding").max
+                    if limit is not None and pad > limit:
+                        return []
+                    return [Fix(f'Set padding of "{node.name}" to {pad} (keeps the size)',
+                                {"op": "set_param", "block": block, "node": node.id, "param": "padding",
+                                 "value": pad})]
+                return []
+            ins = [e for e in info.in_edges.get(node_id, []) if e.dst_port == 0 and e.src in graph.nodes]
+            if not ins:
+                return []
+            node_id, steps = ins[0].src, steps + 1
+        return []
 
     # ---- block instances ------------------------------------------------------
     def expand_block(self, node: Node, bdef: BlockDef, ni: NodeInfo, block: str | None, label: str) -> None:

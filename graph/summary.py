@@ -32,6 +32,8 @@ def summarize(analysis: Analysis, batch: int | None = None) -> dict[str, Any]:
             "type": row.type,
             "output_shape": list(row.out_shape) if row.out_shape is not None else None,
             "params": row.num_params,
+            "trainable_params": row.num_params - row.frozen_params,
+            "frozen_params": row.frozen_params,
             "trainable": row.trainable,
             "macs": row.macs,
             "depth": row.depth,
@@ -114,7 +116,8 @@ def render_table(summary: dict[str, Any], max_depth: int | None = None) -> str:
         cells = ["  " * r["depth"] + r["name"], r["type"], _shape(r["output_shape"]), f"{r['params']:,}",
                  f"{r['macs']:,}"]
         if any_frozen:
-            cells.append("" if r["params"] == 0 else ("yes" if r["trainable"] else "frozen"))
+            cells.append("" if r["params"] == 0 else "yes" if r["frozen_params"] == 0
+                         else "frozen" if r["frozen_params"] == r["params"] else f"{r['frozen_params']:,} frozen")
         if with_mem:
             cells.append(human(r["activation_bytes"], "B"))
         body.append(cells)

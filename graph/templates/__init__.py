@@ -13,6 +13,7 @@ building pieces are in ``graph/templates/common.py``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ class TemplateInfo:
 
 
 _TEMPLATES: dict[str, TemplateInfo] = {}
+FAMILY_ORDER = {"cifar": 0, "imagenet": 1}
 
 
 def template(name: str, family: str, doc: str, shortcut_options: bool = False):
@@ -47,9 +49,17 @@ def _load() -> None:
         from graph.templates import catalog  # noqa: F401  (imports every template module)
 
 
+def natural_key(name: str) -> tuple:
+    """Sort key that orders embedded numbers by value: plain20 < plain110, resnet18 < resnet101."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", name) if part)
+
+
 def all_templates() -> list[TemplateInfo]:
+    """Every template, CIFAR before ImageNet, each family in natural name order."""
     _load()
-    return list(_TEMPLATES.values())
+    return sorted(_TEMPLATES.values(), key=lambda t: (FAMILY_ORDER.get(t.family, len(FAMILY_ORDER)), t.family,
+                                                       natural_key(t.name)))
 
 
 def get_template(name: str) -> TemplateInfo:
@@ -59,6 +69,7 @@ def get_template(name: str) -> TemplateInfo:
     return _TEMPLATES[name]
 
 
+MAX_CLASSES = 1_048_576  # the Linear head's out_features limit
 SHORTCUTS = {"A": "zero_pad", "B": "conv_bn", "C": "conv_bn_always"}
 SHORTCUT_HELP = "A = zero-pad (He et al. option A), B = 1x1 conv + BN where shapes change, C = 1x1 conv + BN always"
 
@@ -105,6 +116,8 @@ def make(name: str, classes: int | None = None, input_shape: str | Sequence[int]
         kwargs["shortcut"] = SHORTCUTS[key]
     if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
         raise UserError(f"--classes must be a whole number of at least 1; got {classes!r}")
+    if classes is not None and classes > MAX_CLASSES:
+        raise UserError(f"--classes must be at most {MAX_CLASSES:,}; got {classes:,}")
     dims = parse_input_shape(input_shape) if input_shape is not None else None
 
     project = info.build(**kwargs)

@@ -161,7 +161,7 @@ def test_summary_json(capsys):
     assert names == ["conv1", "bn1", "relu", "conv2", "add", "avgpool", "flatten", "fc"]
     conv1 = s["layers"][0]
     assert conv1 == {"name": "conv1", "type": "Conv2d", "output_shape": [8, 16, 16], "params": 216,
-                     "trainable": True, "macs": 216 * 256, "depth": 0, "block": False,
+                     "trainable_params": 216, "frozen_params": 0, "trainable": True, "macs": 216 * 256, "depth": 0, "block": False,
                      "activation_bytes": 8 * 16 * 16 * 4 * 4}
     assert s["activation_bytes"] == sum(r["activation_bytes"] for r in s["layers"])
     assert s["macs"] == sum(r["macs"] for r in s["layers"])
@@ -196,6 +196,17 @@ def test_templates_lists_names(capsys):
     names = [line.split()[0] for line in out.splitlines()]
     assert {"resnet20", "resnet18", "resnet50"} <= set(names)
     assert all(len(line.split()) >= 3 for line in out.splitlines())
+    # CIFAR then ImageNet, numbers in natural order: plain20 ... plain110, resnet18 ... resnet152
+    assert names.index("plain20") < names.index("plain56") < names.index("plain110")
+    assert names.index("resnet20") < names.index("resnet110") < names.index("resnet18")
+    imagenet = [n for n in names if n.startswith("resnet") and n not in ("resnet20", "resnet32", "resnet44",
+                                                                          "resnet56", "resnet110")]
+    assert imagenet == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+
+
+def test_new_classes_too_large_is_bad_input(capsys, tmp_path):
+    rc, _out, err = run_main(capsys, "new", "resnet20", "-o", str(tmp_path / "x.json"), "--classes", "99999999999")
+    assert rc == 2 and "--classes must be at most" in err
 
 
 def test_new_validate_summary_round_trip(capsys, tmp_path):
@@ -278,6 +289,9 @@ def test_summarize_blocks_frozen_and_memory():
     assert s["total_params"] == b0 + b1 + 8 * 3 + 3
     assert s["frozen_params"] == b0 and s["trainable_params"] == s["total_params"] - b0
     assert rows["b0.conv"]["trainable"] is False and rows["b1.conv"]["trainable"] is True
+    assert (rows["b0"]["frozen_params"], rows["b0"]["trainable_params"]) == (b0, 0)
+    assert (rows["b1"]["frozen_params"], rows["b1"]["trainable_params"]) == (0, b1)
+    assert sum(r["frozen_params"] for r in s["layers"] if not r["block"]) == s["frozen_params"]
     assert rows["b1"]["activation_bytes"] == 4 * 8 * 8 * 8 * 3 * 4  # conv, bn, add, downsample
     assert rows["b1"]["depth"] == 0 and rows["b1.conv"]["depth"] == 1
     assert s["activation_bytes"] == sum(r["activation_bytes"] for r in s["layers"] if not r["block"])
@@ -292,3 +306,19 @@ def test_summarize_rejects_bad_batch():
 
     with pytest.raises(ValueError):
         summarize(analyze(_frozen_block_project()), batch=0)
+
+
+def test_summary_rows_split_a_partly_frozen_block():
+    from graph.shapes import analyze
+    from graph.summary import render_table, summarize
+
+    project = _frozen_block_project()
+    project.graph.set_node_field(project.graph.node_by_name("b0").id, "frozen", False)
+    body = project.blocks["B"].graph
+    body.set_node_field(body.node_by_name("conv").id, "frozen", True)
+    s = summarize(analyze(project))
+    rows = {r["name"]: r for r in s["layers"]}
+    assert rows["b0"]["frozen_params"] == 4 * 4 * 9 and rows["b0"]["trainable_params"] == 8
+    assert rows["b1"]["frozen_params"] == 8 * 4 * 9
+    assert s["frozen_params"] == 4 * 4 * 9 + 8 * 4 * 9
+    assert f"{4 * 4 * 9:,} frozen" in render_table(s)

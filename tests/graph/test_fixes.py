@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graph.fixes import FixError, apply_fix, build_fix
-from graph.model import BlockDef, BlockParam, Graph, Project
+from graph.model import BlockDef, BlockParam, Graph, Project, Stage
 from graph.shapes import analyze
 
 
@@ -97,7 +97,58 @@ def broken_projects():
     body = residual(block=True, out_channels=8, stride=1)
     body.set_param(next(n.id for n in body.nodes.values() if n.type == "Conv2d"), "groups", 3)
     cases["in_block_groups"] = in_block(body)
+    for merge, kernel in (("Add", 3), ("Concat", 5)):  # padding 0 / too small shrinks one branch
+        g = Graph()
+        i = g.add("Input", "input", shape=[16, 12, 12])
+        c = g.add("Conv2d", "conv", out_channels=16, kernel_size=kernel, padding=0 if kernel == 3 else 1)
+        bn = g.add("BatchNorm2d", "bn")
+        m = g.add(merge, "merge")
+        g.chain(i, c, bn)
+        g.connect(bn, m, 0)
+        g.connect(i, m, 1, kind="shortcut" if merge == "Add" else "data", name="sc")
+        g.chain(m, g.add("Output", "output"))
+        cases[f"padding_keeps_size_{merge}"] = Project("t", g)
+    # odd states an editor user produces
+    p, nodes = net("ReLU", "ReLU")
+    p.graph.set_node_field(nodes[1].id, "name", "")
+    cases["no_name"] = p
+    p, nodes = net("ReLU", "ReLU")
+    edge = next(e for e in p.graph.edges.values() if e.dst == nodes[2].id)
+    p.graph.set_edge_field(edge.id, "kind", "shortcut")
+    p.graph.set_edge_field(edge.id, "projection", "conv_bn")
+    cases["shortcut_into_non_merge"] = p
+    cases["merge_edge_beyond_num_inputs"] = three_way_add(num_inputs=2)
+    cases["num_inputs_below_edges"] = three_way_add(num_inputs=1)
+    g = three_way_add(num_inputs=4).graph
+    cases["merge_last_input_unconnected"] = Project("t", g)
+    p, nodes = net("ReLU", "ReLU")
+    p.graph.set_stages([Stage("layer1", "index", [nodes[1].id, "n99"])])
+    cases["stage_unknown_node"] = p
+    p, nodes = net("ReLU", "ReLU")
+    p.graph.set_stages([Stage("layer1", "index", [nodes[1].id]), Stage("layer2", "index", [nodes[1].id, nodes[2].id])])
+    cases["node_in_two_stages"] = p
+    for case, names in (("duplicate_stage_name", ("layer1", "layer1")), ("stage_named_like_node", ("l1", "layer2")),
+                        ("stage_bad_name", ("layer 1", "layer2"))):
+        p, nodes = net("ReLU", "ReLU")
+        p.graph.set_stages([Stage(names[0], "index", [nodes[1].id]), Stage(names[1], "index", [nodes[2].id])])
+        cases[case] = p
+    body = residual(block=True, out_channels=8, stride=1)
+    body.set_param(next(n.id for n in body.nodes.values() if n.type == "Conv2d"), "out_channels", "widht")
+    bdef = BlockDef("B", {"width": BlockParam("int", 8)}, body)
+    cases["expression_typo"] = net("block:B", input=(8, 16, 16), blocks={"B": bdef})[0]
     return cases
+
+
+def three_way_add(num_inputs: int) -> Project:
+    """Three ReLUs into one Add whose num_inputs is ``num_inputs``."""
+    g = Graph()
+    i = g.add("Input", "input", shape=[4, 8, 8])
+    add = g.add("Add", "add", num_inputs=num_inputs)
+    for k in range(3):
+        g.connect(i, g.add("ReLU", f"r{k}"))
+        g.connect(g.node_by_name(f"r{k}"), add, k)
+    g.chain(add, g.add("Output", "output"))
+    return Project("t", g)
 
 
 CASES = broken_projects()
@@ -115,7 +166,7 @@ def test_every_fix_op_is_exercised():
     for name, i, j in FIX_CASES:
         ops.add(analyze(CASES[name]).diagnostics[i].fixes[j].action["op"])
     assert ops == {"set_param", "set_edge", "remove_edge", "rename", "insert_before", "insert_projection",
-                   "make_shortcut", "add_output"}
+                   "make_shortcut", "add_output", "stage_remove", "stage_rename"}
 
 
 @pytest.mark.parametrize("name,i,j", FIX_CASES, ids=[f"{n}-{i}-{j}" for n, i, j in FIX_CASES])
