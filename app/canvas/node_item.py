@@ -2,8 +2,11 @@
 line and a right-aligned output-shape badge; block instances get a double border.
 
 Painting is cached per device transform (``DeviceCoordinateCache``) and
-steps down with zoom: below ``LOD_PARAMS`` the parameter line goes, below
-``LOD_TEXT`` the card is a plain coloured box.
+steps down with zoom (``card_fonts``): below ``LOD_PARAMS`` the parameter
+line goes and the name grows, below ``LOD_BADGE`` the shape badge goes too
+(edge shape labels go at ``edge_item.LOD_LABELS``, after the parameter line),
+below ``LOD_TEXT`` the card is a plain coloured box. No text is drawn smaller
+than about 7 px on screen.
 """
 
 from __future__ import annotations
@@ -19,8 +22,18 @@ WIDTH = 192.0
 HEIGHT = 54.0
 HEADER = 24.0
 RADIUS = 6.0
-LOD_PARAMS = 0.55
+LOD_PARAMS = 0.7
+LOD_BADGE = 0.5
 LOD_TEXT = 0.3
+
+
+def card_fonts(lod: float) -> tuple[float, float | None, float | None]:
+    """Point sizes of (name, parameter line, shape badge) at a zoom; None: not drawn."""
+    if lod >= LOD_PARAMS:
+        return 9.5, 9.0, 9.0
+    if lod >= LOD_BADGE:
+        return 13.0, None, 11.0
+    return 17.0, None, None
 
 
 class NodeItem(QGraphicsItem):
@@ -154,7 +167,8 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(rect, RADIUS, RADIUS)
             return
 
-        compact = lod < LOD_PARAMS  # zoomed out: the whole card in the category colour, a larger name
+        name_pt, summary_pt, badge_pt = card_fonts(lod)
+        compact = summary_pt is None  # zoomed out: the whole card in the category colour, a larger name
         band_h = HEIGHT if compact else HEADER
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.color("card"))
@@ -189,27 +203,33 @@ class NodeItem(QGraphicsItem):
         inset = 4.0 if self.is_block else 0.0
         right = WIDTH - pad - inset - (18 if (self.errors or self.warnings) else 0)
         badge_w = 0.0
-        if self.shape_text:
-            mfont = mono_font(9)
+        if self.shape_text and badge_pt is not None:
+            mfont = mono_font(badge_pt)
             painter.setFont(mfont)
             badge_w = QFontMetricsF(mfont).horizontalAdvance(self.shape_text) + 10
-            badge = QRectF(right - badge_w, (band_h - 17) / 2 + inset / 4, badge_w, 17)
+            bh = QFontMetricsF(mfont).height() + 3
+            # zoomed out the name takes the first line and the badge sits below it, right-aligned
+            top = HEIGHT - bh - 5 - inset / 2 if compact else (band_h - bh) / 2 + inset / 4
+            badge = QRectF(right - badge_w, top, badge_w, bh)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(t.color("badge", 200))
             painter.drawRoundedRect(badge, 4, 4)
             painter.setPen(t.color("error") if self.errors else t.color("badge_text"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.shape_text)
-        font = ui_font(13 if compact else 9.5, bold=True)
+        font = ui_font(name_pt, bold=True)
         painter.setFont(font)
         painter.setPen(t.color("text"))
-        name_w = right - badge_w - 6 - (pad + inset)
+        two_lines = compact and badge_w > 0
+        name_w = right - (0 if two_lines else badge_w + 6) - (pad + inset)
         name = QFontMetricsF(font).elidedText(self.name + (" \u2744" if self.frozen else ""),
                                               Qt.TextElideMode.ElideRight, name_w)
-        painter.drawText(QRectF(pad + inset, inset / 4, name_w, band_h), Qt.AlignmentFlag.AlignVCenter, name)
+        name_h = QFontMetricsF(font).height() + 6 if two_lines else band_h
+        painter.drawText(QRectF(pad + inset, inset / 2 if two_lines else inset / 4, name_w, name_h),
+                         Qt.AlignmentFlag.AlignVCenter, name)
 
         if not compact and self.summary:
             body = QRectF(pad + inset, HEADER, WIDTH - 2 * pad - 2 * inset, HEIGHT - HEADER - inset / 2)
-            sfont = ui_font(9)
+            sfont = ui_font(summary_pt)
             painter.setFont(sfont)
             painter.setPen(t.color("text_muted"))
             painter.drawText(body, Qt.AlignmentFlag.AlignVCenter,

@@ -12,6 +12,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -19,8 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.icons import category_icon
 from graph import registry
 from graph.registry import CATEGORIES
+
+MAX_ROWS = 12  # the list grows with the matches up to this many rows, then scrolls
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 HIDDEN = {"network": ("BlockInput", "BlockOutput"), "block": ("Input", "Output")}
@@ -32,6 +36,13 @@ def choices(project, block: str | None) -> list[tuple[str, str]]:
     out = [(t.name, CATEGORIES.get(t.category, t.category)) for t in registry.all_types() if t.name not in hidden]
     out += [(f"block:{name}", "Block") for name in sorted(project.blocks) if name != block]
     return out
+
+
+def _category_of(name: str) -> str:
+    if name.startswith("block:"):
+        return "block"
+    lt = registry.get(name)
+    return lt.category if lt is not None else "block"
 
 
 class QuickAdd(QFrame):
@@ -51,8 +62,13 @@ class QuickAdd(QFrame):
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget(self)
         self.list.setUniformItemSizes(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.empty = QLabel("No layer or block matches", self)
+        self.empty.setProperty("role", "muted")
+        self.empty.setContentsMargins(6, 2, 6, 4)
         lay.addWidget(self.search)
         lay.addWidget(self.list)
+        lay.addWidget(self.empty)
         self.resize(260, 300)
         self.search.textChanged.connect(self._filter)
         self.search.installEventFilter(self)
@@ -63,13 +79,10 @@ class QuickAdd(QFrame):
     def open_at(self, pos: QPoint, items: list[tuple[str, str]]) -> None:
         self.list.clear()
         for name, desc in items:
-            it = QListWidgetItem(f"{name.removeprefix('block:')}    \u2014 {desc}")
+            it = QListWidgetItem(category_icon(_category_of(name)), f"{name.removeprefix('block:')}    \u2014 {desc}")
             it.setData(TYPE_ROLE, name)
             self.list.addItem(it)
-        parent = self.parentWidget()
-        x = min(max(0, pos.x()), max(0, parent.width() - self.width()))
-        y = min(max(0, pos.y()), max(0, parent.height() - self.height()))
-        self.move(x, y)
+        self._anchor = pos
         self.search.clear()
         self._filter("")
         self.show()
@@ -77,17 +90,41 @@ class QuickAdd(QFrame):
         self.search.setFocus()
 
     def _filter(self, text: str) -> None:
+        """Hide what does not match every word; the current row is the first whose name starts
+        with what was typed ("relu" picks ReLU, not LeakyReLU), else the first match."""
         words = text.lower().split()
-        first = None
+        first = prefixed = None
+        shown = 0
         for i in range(self.list.count()):
             it = self.list.item(i)
+            name = it.data(TYPE_ROLE).removeprefix("block:").lower()
             hay = (it.data(TYPE_ROLE) + " " + it.text()).lower()
             hidden = not all(w in hay for w in words)
             it.setHidden(hidden)
-            if not hidden and first is None:
-                first = it
-        if first is not None:
-            self.list.setCurrentItem(first)
+            if not hidden:
+                shown += 1
+                first = first or it
+                if prefixed is None and words and name.startswith(words[0]):
+                    prefixed = it
+        current = prefixed or first
+        if current is not None:
+            self.list.setCurrentItem(current)
+            self.list.scrollToItem(current)
+        self._fit(shown)
+
+    def _fit(self, rows: int) -> None:
+        """As tall as the matches (up to MAX_ROWS), kept inside the view at the anchor."""
+        self.empty.setVisible(rows == 0)
+        self.list.setVisible(rows > 0)
+        row_h = self.list.sizeHintForRow(0) if self.list.count() else 22
+        self.list.setFixedHeight(min(max(rows, 1), MAX_ROWS) * max(row_h, 18) + 2 * self.list.frameWidth() + 2)
+        self.adjustSize()
+        self.resize(280, self.sizeHint().height())
+        parent = self.parentWidget()
+        pos = getattr(self, "_anchor", QPoint(0, 0))
+        x = min(max(0, pos.x()), max(0, parent.width() - self.width()))
+        y = min(max(0, pos.y()), max(0, parent.height() - self.height()))
+        self.move(x, y)
 
     def _activate(self, item: QListWidgetItem) -> None:
         name = item.data(TYPE_ROLE)

@@ -11,7 +11,7 @@ from app.canvas.edge_item import EdgeItem
 from app.canvas.labels import node_summary, shortcut_chip
 from app.canvas.layout import place_missing
 from app.canvas.node_item import NodeItem
-from app.canvas.stage_item import StageItem
+from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
 from app.composite import has_output, num_inputs
 from app.document import block_instances, failing_instances
 from app.theme import CanvasTheme, get_theme
@@ -180,7 +180,11 @@ class GraphScene(QGraphicsScene):
                 rect = rect.united(self.nodes[n].card_rect())
             types = {self.graph.nodes[n].type for n in ids}
             kind = next(iter(types)).split(":")[-1] if len(types) == 1 else None
-            item.set_nodes(rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes")
+            # the label goes left of the band unless other nodes sit there (a side column's stage)
+            left = QRectF(rect.left() - 200, rect.top() - PAD_Y, 200 - PAD_X, rect.height() + 2 * PAD_Y)
+            inside = set(ids)
+            crowded = any(it.card_rect().intersects(left) for n, it in self.nodes.items() if n not in inside)
+            item.set_nodes(rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes", label_right=crowded)
 
     def sync_positions(self) -> None:
         """Place items whose stored position differs (AddNode stores it after announcing the node)."""

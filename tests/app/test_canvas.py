@@ -348,6 +348,23 @@ def test_keyboard_frame_layout_and_quick_add(area):
     assert not view.quick_add.isVisible() and len(doc.project.graph.nodes) == n + 1
 
 
+def test_quick_add_fits_its_matches_and_prefers_a_name_prefix(area):
+    view = area.current_view()
+    key(view, Qt.Key.Key_Tab)
+    qa = view.quick_add
+    full = qa.height()
+    QTest.keyClicks(qa.search, "relu")  # ReLU and LeakyReLU match; the one named so comes first
+    assert qa.list.currentItem().data(Qt.ItemDataRole.UserRole + 1) == "ReLU"
+    assert qa.height() < full / 2 and not qa.list.currentItem().icon().isNull()
+    QTest.keyClicks(qa.search, "zzz")
+    assert qa.empty.isVisible() and not qa.list.isVisible()
+    n = len(area.document.project.graph.nodes)
+    QTest.keyClick(qa.search, Qt.Key.Key_Return)  # nothing to add
+    assert qa.isVisible() and len(area.document.project.graph.nodes) == n
+    QTest.keyClick(qa.search, Qt.Key.Key_Escape)
+    assert not qa.isVisible()
+
+
 def test_edge_dropped_on_empty_space_adds_a_connected_node(area):
     view = area.current_view()
     doc = area.document
@@ -461,3 +478,39 @@ def test_replace_project_rebuilds_and_lays_out_missing_positions(area):
     assert set(p.ui["positions"]) == set(p.graph.nodes)
     ys = [p.ui["positions"][n][1] for n in p.graph.nodes]
     assert ys == sorted(ys)  # a column, top to bottom
+
+
+def test_zoomed_out_detail_order_and_no_unreadable_text(area):
+    """Params go first, then edge shape labels, then the badge; what stays is at least ~7 px."""
+    from app.canvas import edge_item, node_item
+    from app.canvas.node_item import LOD_TEXT, card_fonts
+
+    assert node_item.LOD_PARAMS > edge_item.LOD_LABELS > node_item.LOD_BADGE > LOD_TEXT
+    for i in range(int(LOD_TEXT * 100), 200):
+        lod = i / 100
+        for pt in card_fonts(lod):
+            assert pt is None or pt * lod * 96 / 72 >= 6.8, (lod, card_fonts(lod))
+    # a compact card keeps the whole name: it takes the first line, the badge the second
+    view = area.current_view()
+    view.set_zoom(0.6)
+    item = node_named(view, "layer3_2")
+    view.centerOn(item)
+    QApplication.processEvents()
+    assert card_fonts(view.zoom()) == (13.0, None, 11.0) and item.shape_text == "64x8x8"
+    assert view.grab().width() > 0
+
+
+def test_stage_label_moves_right_of_a_side_column(qtbot):
+    """DPN's entry block has its projection ("shortcut" stage) in a side column: its label
+    must not sit on the main column's cards."""
+    doc = Document(make("dpn26"))
+    a = CanvasArea(doc)
+    qtbot.addWidget(a)
+    a.resize(1000, 800)
+    a.show()
+    view = a.open_block("DualPathEntry")
+    stage = view.graph_scene().stages["shortcut"]
+    assert stage.label_right
+    label = stage.label.mapRectToScene(stage.label.boundingRect())
+    assert not any(label.intersects(it.card_rect()) for it in view.graph_scene().nodes.values())
+    assert not a.view_for(None).graph_scene().stages["layer1"].label_right  # a network's stages: left
