@@ -332,7 +332,7 @@ register(LayerType(
     shape=_add_shape, inputs="num_inputs",
     count_params=lambda p, ins, out: len(ins) if p["weights"] == "learnable" else 0,
     macs=lambda p, ins, out: prod(out) * (len(ins) - 1),
-    forward=_add_forward, key_params=("weights",)))
+    forward=_add_forward, init="weight_values", key_params=("weights",)))
 
 
 def _concat_shape(p: dict, ins: list[Shape]) -> Shape:

@@ -67,7 +67,7 @@ class LayerType:
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     module: Callable[[dict, list[Shape]], ModuleSpec] | None = None
     forward: Callable[[list[str], dict], str] | None = None
-    init: str = ""  # see codegen's initialisation rules
+    init: str = "none"  # rule name (codegen/init_rules.py): conv, norm, linear, weight_values; none: no weights
     aliases: tuple[str, ...] = ()
     key_params: tuple[str, ...] = ()  # shown on the node card
     input_names: tuple[str, ...] = ()  # port labels for multi-input nodes
