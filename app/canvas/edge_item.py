@@ -13,7 +13,8 @@ from app.canvas.layout import ROW
 from app.canvas.node_item import HEIGHT, WIDTH
 from app.theme import CanvasTheme, mono_font
 
-LOD_LABELS = 0.6
+LOD_LABELS = 0.6  # shape labels go below this zoom
+LOD_CHIPS = 0.4  # a shortcut's projection chip stays down to this zoom (larger)
 GAP_CENTRE = HEIGHT + (ROW - HEIGHT) / 2  # below a node's top: the middle of the gap to the next row
 ARC_GAP = 34.0  # the arc runs in the lane between the main column and a side column
 
@@ -73,7 +74,7 @@ class EdgeItem(QGraphicsItem):
         span = p3.y() - p0.y()
         long_edge = span > ROW * 1.5  # skips at least one row
         same_column = abs(p3.x() - p0.x()) < WIDTH / 2
-        if self.is_shortcut or (long_edge and same_column):
+        if self.is_shortcut or (long_edge and same_column and self._cards_between(p0, p3)):
             # an arc in the lane right of the column: a shortcut (dashed), or a data edge that skips nodes
             xa = max(self.src.scenePos().x(), self.dst.scenePos().x()) + WIDTH + ARC_GAP
             bend = min(46.0, max(span / 2 - 4, 12.0))
@@ -109,6 +110,19 @@ class EdgeItem(QGraphicsItem):
             self._label_at = QPointF(mid.x() + 8, mid.y())
         self._path = path
         self._update_bounds()
+
+    def _cards_between(self, p0: QPointF, p3: QPointF) -> bool:
+        """Whether other node cards stand on the straight way down from p0 to p3 (a data edge
+        then arcs round them; with none, a gap left by a move or a grouping, it stays straight)."""
+        sc = self.scene()
+        if sc is None:
+            return True
+        strip = QRectF(min(p0.x(), p3.x()) - 6, p0.y() + 6, abs(p3.x() - p0.x()) + 12, p3.y() - p0.y() - 12)
+        for it in sc.items(strip, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+            if it is not self.src and it is not self.dst and hasattr(it, "card_rect") and \
+                    it.card_rect().intersects(strip):
+                return True
+        return False
 
     def _update_bounds(self) -> None:
         self.prepareGeometryChange()
@@ -156,20 +170,22 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if lod < LOD_LABELS:
+        if lod < LOD_CHIPS or (lod < LOD_LABELS and not (self.is_shortcut and self.chip)):
             return
-        font = mono_font(9)
+        zoomed_out = lod < LOD_LABELS  # only the projection chip is left, in a larger font
+        font = mono_font(14 if zoomed_out else 9)
         painter.setFont(font)
         fm = QFontMetricsF(font)
         if self.is_shortcut and self.chip:
             w = fm.horizontalAdvance(self.chip) + 14
-            chip = QRectF(self._chip_at.x() - w / 2, self._chip_at.y() - 10, w, 20)
+            h = fm.height() + 6
+            chip = QRectF(self._chip_at.x() - w / 2, self._chip_at.y() - h / 2, w, h)
             painter.setPen(QPen(color, 1))
             painter.setBrush(t.color("background"))
-            painter.drawRoundedRect(chip, 10, 10)
+            painter.drawRoundedRect(chip, h / 2, h / 2)
             painter.setPen(color)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, self.chip)
-            if self.label:
+            if self.label and not zoomed_out:
                 painter.setPen(t.color("error") if self.error else t.color("edge_label"))
                 painter.drawText(QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from app.canvas.edge_item import EdgeItem
 from app.canvas.labels import node_summary, shortcut_chip
-from app.canvas.layout import place_missing
+from app.canvas.layout import ROW, place_missing
 from app.canvas.node_item import NodeItem
 from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
 from app.composite import has_output, num_inputs
@@ -106,6 +106,8 @@ class GraphScene(QGraphicsScene):
         item.set_content(dst_port=e.dst_port, kind=e.kind, projection=e.projection)
         self.edges[edge_id] = item
         self.addItem(item)
+        if item.dst.pos().y() - item.src.pos().y() > 1.5 * ROW:
+            item.update_path()  # in the scene now: a long edge sees whether cards stand in its way
         return item
 
     def _remove_edge_item(self, edge_id: str) -> None:
@@ -162,7 +164,14 @@ class GraphScene(QGraphicsScene):
             item = self.nodes.get(node_id)
             if item is not None and node_id in pos:
                 item.move_to(*pos[node_id])
+        self.reroute_long_edges()
         self.refresh_stages()
+
+    def reroute_long_edges(self) -> None:
+        """A moved node may now stand in (or have left) the way of a long data edge elsewhere."""
+        for e in self.edges.values():
+            if not e.is_shortcut and e.dst.pos().y() - e.src.pos().y() > 1.5 * ROW:
+                e.update_path()
 
     def refresh_stages(self) -> None:
         """Bands behind each stage's nodes (rebuilt from the model's stages; a few items)."""

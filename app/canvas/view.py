@@ -591,7 +591,7 @@ class GraphView(QGraphicsView):
         pos = auto_layout(self._scene.graph)
         if pos:
             self._push(X.SetPositions(self.block, pos), "Auto-layout")
-            self.frame_all()
+            self.frame_readable()  # the zoom stays readable; a tall graph shows its top
 
     def set_edge_kind(self, edge_id: str, kind: str) -> None:
         edit = self._try(lambda: X.set_edge_kind_edit(self.project, self.block, edge_id, kind))

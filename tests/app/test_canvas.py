@@ -283,6 +283,9 @@ def test_group_into_block_and_refusal(area):
     inst = sc.selected_node_ids()
     assert len(inst) == 1 and g.nodes[inst[0]].type == "block:Block"
     assert doc.analysis.valid and doc.analysis.total_params == params
+    # the gap the group leaves in the column is bridged by straight edges, not arcs round nothing
+    for e in sc.nodes[inst[0]].edges:
+        assert e.path().boundingRect().width() < 4, e.edge_id
     # double-click the new instance: its definition opens in a tab with a breadcrumb
     item = sc.nodes[inst[0]]
     show(view, item.sceneBoundingRect().center())
@@ -485,7 +488,7 @@ def test_zoomed_out_detail_order_and_no_unreadable_text(area):
     from app.canvas import edge_item, node_item
     from app.canvas.node_item import LOD_TEXT, card_fonts
 
-    assert node_item.LOD_PARAMS > edge_item.LOD_LABELS > node_item.LOD_BADGE > LOD_TEXT
+    assert node_item.LOD_PARAMS > edge_item.LOD_LABELS > node_item.LOD_BADGE > edge_item.LOD_CHIPS > LOD_TEXT
     for i in range(int(LOD_TEXT * 100), 200):
         lod = i / 100
         for pt in card_fonts(lod):
@@ -498,6 +501,11 @@ def test_zoomed_out_detail_order_and_no_unreadable_text(area):
     QApplication.processEvents()
     assert card_fonts(view.zoom()) == (13.0, None, 11.0) and item.shape_text == "64x8x8"
     assert view.grab().width() > 0
+    # a tall block body framed whole (about 0.45 on a laptop) keeps its projection chip
+    body = area.open_block("BasicBlock")
+    body.set_zoom(0.45)
+    assert edge_item.LOD_CHIPS <= body.zoom() < edge_item.LOD_LABELS
+    assert body.grab().width() > 0
 
 
 def test_stage_label_moves_right_of_a_side_column(qtbot):
@@ -514,3 +522,10 @@ def test_stage_label_moves_right_of_a_side_column(qtbot):
     label = stage.label.mapRectToScene(stage.label.boundingRect())
     assert not any(label.intersects(it.card_rect()) for it in view.graph_scene().nodes.values())
     assert not a.view_for(None).graph_scene().stages["layer1"].label_right  # a network's stages: left
+    # a data edge that skips cards in its column arcs round them: SE's input -> scale
+    doc.replace_project(make("se_resnet20"))
+    se = a.open_block("SqueezeExcite").graph_scene()
+    g = doc.project.blocks["SqueezeExcite"].graph
+    src, dst = g.nodes_of_type("BlockInput")[0].id, g.nodes_of_type("Multiply")[0].id
+    skip = next(se.edges[e.id] for e in g.edges.values() if e.src == src and e.dst == dst)
+    assert skip.path().boundingRect().width() > 100
