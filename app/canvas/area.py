@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
@@ -240,10 +240,15 @@ class CanvasArea(QWidget):
         scene = self.current_view().graph_scene()
         selected = scene.selected_node_ids(), scene.selected_edge_ids()
         scene.select([])
+        labels = [st.label for st in scene.stages.values()]
+        for lab in labels:  # stage names scale with the picture (on screen they keep screen size)
+            lab.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
         try:
             source = scene.nodes_rect()
             for e in scene.edges.values():
                 source = source.united(e.sceneBoundingRect())
+            for lab in labels:
+                source = source.united(lab.mapRectToScene(lab.boundingRect()))
             source = source.adjusted(-24, -24, 24, 24)
             bg = QColor(self.theme.background)
             if path.lower().endswith(".svg"):
@@ -269,5 +274,7 @@ class CanvasArea(QWidget):
                 if not image.save(path):
                     raise OSError(f"could not write the image {path}")
         finally:
+            for lab in labels:
+                lab.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
             scene.select(*selected)
         return path

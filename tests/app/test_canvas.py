@@ -467,6 +467,12 @@ def test_zoomed_out_steps_detail_down_and_export(area, tmp_path):
     from PySide6.QtGui import QImage
     img = QImage(png)
     assert img.width() > 300 and img.height() > 1000
+    # the stage names (left of their bands) are in the picture, at its scale, not cut off
+    sc = view.graph_scene()
+    assert img.width() >= 2 * (sc.nodes_rect().width() + 150)
+    from PySide6.QtWidgets import QGraphicsItem
+    assert all(st.label.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+               for st in sc.stages.values())  # back to screen size on the canvas
     with open(svg, encoding="utf-8") as f:
         assert "<svg" in f.read(2000)
 
