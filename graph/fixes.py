@@ -1,7 +1,8 @@
 """One-click fixes: a diagnostic's fix action (data) becomes a reversible Edit.
 
 Ops: set_param, set_edge, remove_edge, rename, insert_before,
-insert_projection, make_shortcut, add_output, stage_remove, stage_rename.  ``apply_fix`` applies the edit
+insert_projection, make_shortcut, add_output, stage_remove, stage_truncate,
+stage_rename.  ``apply_fix`` applies the edit
 and returns it, so that callers (the editor's undo stack) can revert it.
 """
 
@@ -76,6 +77,13 @@ def build_fix(project: Project, action: dict) -> E.Edit:
                   if st.name == action["stage"] else st for st in g.stages]
         if not any(st.name == action["stage"] for st in g.stages):
             raise FixError(f"the stage {action['stage']!r} no longer exists")
+        return E.SetStages(block, [st for st in stages if st.nodes])
+    if op == "stage_truncate":  # end the stage just before action["node"]
+        stage = next((st for st in g.stages if st.name == action["stage"] and action["node"] in st.nodes), None)
+        if stage is None:
+            raise FixError(f"the stage {action['stage']!r} no longer holds {action['node']!r}")
+        cut = stage.nodes.index(action["node"])
+        stages = [Stage(st.name, st.keys, st.nodes[:cut]) if st is stage else st for st in g.stages]
         return E.SetStages(block, [st for st in stages if st.nodes])
     if op == "stage_rename":
         index = [i for i, st in enumerate(g.stages) if st.name == action["stage"]]

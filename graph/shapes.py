@@ -320,6 +320,11 @@ class _Analyzer:
         self.check_stage_names(graph, block, names)
         seen_stage: dict[str, str] = {}
         for stage in graph.stages:
+            if not stage.nodes:
+                self.report("error", "bad_stage", f'Stage "{stage.name}" has no nodes left; the code cannot build it.',
+                            block, fixes=[Fix(f'Remove the empty stage "{stage.name}"',
+                                              {"op": "stage_remove", "block": block, "stage": stage.name,
+                                               "node": None})])
             for nid in stage.nodes:
                 if nid not in graph.nodes:
                     self.report("error", "bad_stage", f'Stage "{stage.name}" lists unknown node {nid!r}.', block,
@@ -334,6 +339,48 @@ class _Analyzer:
                                                         "node": nid})])
                 else:
                     seen_stage.setdefault(nid, stage.name)
+        self.check_stage_chains(graph, block)
+
+    def check_stage_chains(self, graph: Graph, block: str | None) -> None:
+        """A stage becomes an nn.Sequential: a chain of one-input nodes with modules, each fed by the one before.
+        The first break in each stage is reported (as the code generator would refuse it), with the fix that
+        ends the stage just before it (or drops the first node)."""
+        ins: dict[str, list[str]] = {}
+        outs: dict[str, int] = {}
+        for e in graph.edges.values():
+            ins.setdefault(e.dst, []).append(e.src)
+            outs[e.src] = outs.get(e.src, 0) + 1
+        for stage in graph.stages:
+            if not stage.nodes or any(nid not in graph.nodes for nid in stage.nodes):
+                continue  # reported above
+            for i, nid in enumerate(stage.nodes):
+                node = graph.nodes[nid]
+                lt = registry.get(node.type)
+                srcs = ins.get(nid, [])
+                problem = None
+                if node.type in ("Input", "Output", "BlockInput", "BlockOutput"):
+                    problem = f'Stage "{stage.name}" cannot hold {node.type} "{node.name}".'
+                elif node.block_name is None and lt is not None and lt.module is None and node.type != "Flatten":
+                    problem = f'Stage "{stage.name}": {node.type} "{node.name}" has no module form and cannot be in a stage.'
+                elif len(srcs) != 1:
+                    problem = (f'Stage "{stage.name}": "{node.name}" has {len(srcs)} inputs; a stage is a chain of '
+                               "one-input nodes.")
+                elif i > 0 and srcs[0] != stage.nodes[i - 1]:
+                    problem = (f'Stage "{stage.name}": "{node.name}" does not follow '
+                               f'"{graph.nodes[stage.nodes[i - 1]].name}"; a stage lists consecutive nodes of a chain.')
+                elif i < len(stage.nodes) - 1 and outs.get(nid, 0) != 1:
+                    problem = (f'Stage "{stage.name}": "{node.name}" feeds {outs.get(nid, 0)} nodes; only the last '
+                               "node of a stage may feed others.")
+                if problem is None:
+                    continue
+                if i == 0:
+                    fix = Fix(f'Take "{node.name}" out of stage "{stage.name}"',
+                              {"op": "stage_remove", "block": block, "stage": stage.name, "node": nid})
+                else:
+                    fix = Fix(f'End stage "{stage.name}" before "{node.name}"',
+                              {"op": "stage_truncate", "block": block, "stage": stage.name, "node": nid})
+                self.report("error", "bad_stage", problem, block, nid, fixes=[fix])
+                break
 
     def check_stage_names(self, graph: Graph, block: str | None, node_names: dict[str, str]) -> None:
         """Stage names become attribute names next to the nodes' (layer1 = nn.Sequential(...))."""

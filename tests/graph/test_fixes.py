@@ -125,6 +125,18 @@ def broken_projects():
     p.graph.set_stages([Stage("layer1", "index", [nodes[1].id, "n99"])])
     cases["stage_unknown_node"] = p
     p, nodes = net("ReLU", "ReLU")
+    p.graph.set_stages([Stage("layer1", "index", [nodes[1].id]), Stage("layer2", "index", [])])
+    cases["empty_stage"] = p
+    p, nodes = net("ReLU", "ReLU", "ReLU")  # input, l0, l1, l2, output
+    p.graph.set_stages([Stage("layer1", "index", [nodes[1].id, nodes[3].id])])
+    cases["stage_skips_a_node"] = p
+    p, nodes = net("ReLU", "ReLU")
+    p.graph.set_stages([Stage("layer1", "index", [nodes[0].id, nodes[1].id])])
+    cases["stage_holds_input"] = p
+    g = three_way_add(num_inputs=3).graph
+    g.set_stages([Stage("layer1", "index", [g.node_by_name("r2").id, g.node_by_name("add").id])])
+    cases["stage_holds_a_merge"] = Project("t", g)
+    p, nodes = net("ReLU", "ReLU")
     p.graph.set_stages([Stage("layer1", "index", [nodes[1].id]), Stage("layer2", "index", [nodes[1].id, nodes[2].id])])
     cases["node_in_two_stages"] = p
     for case, names in (("duplicate_stage_name", ("layer1", "layer1")), ("stage_named_like_node", ("l1", "layer2")),
@@ -166,7 +178,7 @@ def test_every_fix_op_is_exercised():
     for name, i, j in FIX_CASES:
         ops.add(analyze(CASES[name]).diagnostics[i].fixes[j].action["op"])
     assert ops == {"set_param", "set_edge", "remove_edge", "rename", "insert_before", "insert_projection",
-                   "make_shortcut", "add_output", "stage_remove", "stage_rename"}
+                   "make_shortcut", "add_output", "stage_remove", "stage_truncate", "stage_rename"}
 
 
 @pytest.mark.parametrize("name,i,j", FIX_CASES, ids=[f"{n}-{i}-{j}" for n, i, j in FIX_CASES])

@@ -102,3 +102,18 @@ def test_random_edits_never_crash_analysis_or_fixes(data):
                 g["edges"].sort(key=lambda e: e["id"])
             before["ui"] = after["ui"] = {}
             assert after == before, fix.label
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_what_validates_can_be_emitted(data):
+    """The contract between validation and code: a project that analyze() calls valid is one the code
+    generator accepts (no torch needed to emit). Stage rules, names and projections must agree."""
+    from codegen.emitter import emit
+
+    project = base(data.draw(st.sampled_from(TEMPLATES)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        random_edit(data.draw, project)
+    analysis = analyze(project)
+    if analysis.valid:
+        emit(project, analysis)
