@@ -359,6 +359,9 @@ class InspectorPanel(QWidget):
                         "where the shapes differ.")
             form = self._section("Shortcut")
             self.projection_combo = QComboBox()
+            # the longest label must not widen the form past a narrow dock: the popup shows it whole
+            self.projection_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            self.projection_combo.setMinimumContentsLength(12)
             for value, label in PROJECTION_CHOICES:
                 self.projection_combo.addItem(label, value)
             self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))

@@ -154,6 +154,8 @@ class ParamField(QWidget):
             return w
         if s.type == "choice":
             w = QComboBox()
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(12)  # fits a narrow dock; the popup shows long labels whole
             for c in s.choices:
                 w.addItem(CHOICE_LABELS.get(str(c), str(c)), c)
             w.setCurrentIndex(max(0, w.findData(value)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
 
 from app.document import Document
 from app.panels.code_panel import CodePanel
@@ -215,3 +216,25 @@ def test_inspector_block_definition_parameters(qtbot):
     doc.undo_stack.undo()
     assert "groups" not in doc.project.blocks["BasicBlock"].params
     assert "groups" not in insp.fields  # the form follows the undo
+
+
+def test_inspector_fits_a_narrow_dock(qtbot):
+    """Every form, the shortcut's included (long projection labels), fits a 300-pixel dock:
+    nothing is cut off on the right (the inspector never scrolls sideways)."""
+    doc = Document(make("resnet20"))
+    insp = InspectorPanel(doc)
+    qtbot.addWidget(insp)
+    insp.resize(300, 800)
+    insp.show()
+    body = doc.project.blocks["BasicBlock"].graph
+    shortcut = next(e for e in body.edges.values() if e.is_shortcut)
+    targets = [("BasicBlock", [], [shortcut.id]), ("BasicBlock", [body.node_by_name("conv1").id], []),
+               (None, [_node(doc, "layer2_0").id], []), ("BasicBlock", [], []), (None, [], [])]
+    for block, nodes, edges in targets:
+        doc.set_selection(block, nodes, edges)
+        qtbot.wait(1)
+        content = insp.scroll.widget()
+        need = max(content.width(), content.minimumSizeHint().width())
+        assert need <= insp.scroll.viewport().width(), (block, nodes, edges, need)
+        combos = [c for c in content.findChildren(QComboBox) if c.isVisible()]
+        assert all(c.sizeHint().width() <= 200 for c in combos), [c.sizeHint().width() for c in combos]
