@@ -13,7 +13,11 @@
    process CPU time are reported: on a shared machine CPU time (one thread)
    is blind to time spent waiting for a core. Goal: ratio >= 0.98.
 
-Run: ``python bench/bench_codegen.py [--repeat N] [--batch B] [--rounds R] [--steps S]``.
+On CUDA (``--device cuda``) the same comparison runs on the GPU, timed with a
+synchronisation around each round (wall clock only); the outputs are compared
+on the CPU first, where they are bitwise equal.
+
+Run: ``python bench/bench_codegen.py [--repeat N] [--batch B] [--rounds R] [--steps S] [--device cpu|cuda]``.
 Figures are recorded in BENCHMARKS.md.
 """
 
@@ -60,7 +64,7 @@ def bench_emit(repeat: int) -> None:
     print(f"build_module resnet152 (exec + construct + init): median {statistics.median(build) * 1e3:.0f} ms")
 
 
-def bench_train(batch: int, rounds: int, steps: int, threads: int) -> None:
+def bench_train(batch: int, rounds: int, steps: int, threads: int, device: str = "cpu") -> None:
     import torch
     from handwritten_resnet20 import ResNet20
 
@@ -75,19 +79,30 @@ def bench_train(batch: int, rounds: int, steps: int, threads: int) -> None:
     hand.eval()
     with torch.no_grad():
         assert torch.equal(generated(x), hand(x)), "the two networks differ"
-    models = {"generated": generated.train(), "hand-written": hand.train()}
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    x, y = x.to(dev), y.to(dev)
+    models = {"generated": generated.to(dev).train(), "hand-written": hand.to(dev).train()}
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
     opts = {k: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4) for k, m in models.items()}
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def run(name: str, n: int) -> tuple[float, float]:
         """Seconds per step: wall clock, and this process's CPU time (blind to waiting for a core)."""
         model, opt = models[name], opts[name]
+        sync()
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
+        sync()
         return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
 
     for name in models:
@@ -100,9 +115,9 @@ def bench_train(batch: int, rounds: int, steps: int, threads: int) -> None:
             w, c = run(name, steps)
             wall[name].append(w)
             cpu[name].append(c)
-    print(f"training step, resnet20, batch {batch}, {threads} thread(s), {rounds} alternating rounds of {steps} "
-          "steps:")
-    for label, data in (("wall", wall), ("cpu", cpu)):
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu, {threads} thread(s)"
+    print(f"training step, resnet20, batch {batch}, {where}, {rounds} alternating rounds of {steps} steps:")
+    for label, data in (("wall", wall), ("cpu", cpu)) if dev.type == "cpu" else (("wall", wall),):
         med = {k: statistics.median(v) for k, v in data.items()}
         best = {k: min(v) for k, v in data.items()}
         for k in models:
@@ -120,6 +135,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for the training comparison (1 is steadiest on a shared machine)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when available)")
     parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args()
     import torch
@@ -128,7 +144,10 @@ def main() -> int:
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}")
     bench_emit(args.repeat)
     if not args.skip_train:
-        bench_train(args.batch, args.rounds, args.steps, args.threads)
+        device = args.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        bench_train(args.batch, args.rounds, args.steps, args.threads, device)
     return 0
 
 

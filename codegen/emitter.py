@@ -524,8 +524,28 @@ class Emitter(ForwardWriter, InitWriter):
             self._init_lines_cache = self.init_method(cls)
             if self._init_lines_cache:
                 lines.append("        self._init_weights()")
-        frozen = [nid for nid in cls.rep.order if graph.nodes[nid].frozen and nid in cls.code_paths]
-        for nid in frozen:
+        lines += self.freeze_lines(cls)
+        return lines
+
+    def freeze_lines(self, cls: ClassInfo) -> list[str]:
+        """``self.layer1.requires_grad_(False)``: frozen nodes that hold parameters, one line per
+        stage whose members are all frozen (or hold none), else one per node."""
+        graph = cls.graph
+
+        def weighted(nid: str) -> bool:
+            return cls.rep.nodes[nid].num_params > 0
+
+        lines: list[str] = []
+        done: set[str] = set()
+        for nid in cls.rep.order:
+            if not graph.nodes[nid].frozen or nid not in cls.code_paths or not weighted(nid):
+                continue
+            stage = cls.staged.get(nid)
+            if stage is not None and all(graph.nodes[m].frozen or not weighted(m) for m in stage.nodes):
+                if stage.name not in done:
+                    done.add(stage.name)
+                    lines.append(f"        self.{self.stage_attr(cls, stage)}.requires_grad_(False)")
+                continue
             lines.append(f"        self.{cls.code_paths[nid]}.requires_grad_(False)")
         return lines
 
@@ -615,4 +635,6 @@ def _doc_text(text: Any, limit: int = 100) -> str:
     return text.rstrip("'").strip()
 
 
-__all__ = ["TORCH_DEFAULTS", "Emitted", "describe_shape", "emit", "literal"]
+doc_text = _doc_text
+
+__all__ = ["TORCH_DEFAULTS", "Emitted", "describe_shape", "doc_text", "emit", "literal"]

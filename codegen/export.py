@@ -90,7 +90,12 @@ def render_training_script(project: Project) -> str:
 
     analysis = analyze(project)
     emitted = emit(project, analysis)
-    return render_script(emitted.source, emitted.class_name, script_settings(project, analysis))
+    script = render_script(emitted.source, emitted.class_name, script_settings(project, analysis))
+    try:  # the model part is checked by the emitter; this guards the template around it
+        compile(script, "<train.py>", "exec")
+    except SyntaxError as exc:
+        raise UserError(f"internal error: the training script does not compile ({exc.msg}, line {exc.lineno})", 1) from None
+    return script
 
 
 def export_script(project: Project, path: str | os.PathLike) -> None:
@@ -290,6 +295,9 @@ def export_torchscript(project: Project, path: str | os.PathLike, weights: str |
 
 
 def export(project: Project, path: str | os.PathLike, fmt: str = "module", weights: str | None = None) -> Any:
+    if weights and fmt in ("module", "script"):
+        raise UserError(f"--weights bakes weights into onnx and torchscript exports; a {fmt} export is code "
+                        f"only (load the weights into it with codegen.weights.load_weights, or train --weights)")
     if fmt == "module":
         return export_module(project, path)
     if fmt == "script":

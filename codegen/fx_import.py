@@ -53,14 +53,33 @@ class _Scope:
 
 
 def _where(node: Any) -> str:
+    """`` in "layer1.0"``: the module the call sits in (nothing for a module call, which names itself)."""
     stack = node.meta.get("nn_module_stack") or {}
     path = list(stack.values())[-1][0] if stack else ""
-    return f'at "{path}" ({node.name})' if path else f"({node.name})"
+    if not path or (node.op == "call_module" and path == node.target):
+        return ""
+    return f' in "{path}"'
 
 
 def _describe(node: Any) -> str:
+    """The call as a user wrote it: ``self.up``, ``torch.softmax``, ``F.interpolate``, ``.permute()``."""
     tgt = node.target
-    return tgt if isinstance(tgt, str) else getattr(tgt, "__qualname__", getattr(tgt, "__name__", repr(tgt)))
+    if node.op == "call_module":
+        return f"self.{tgt}"
+    if node.op == "call_method":
+        return f".{tgt}()"
+    if isinstance(tgt, str):
+        return tgt
+    name = getattr(tgt, "__name__", None) or repr(tgt)
+    qual = getattr(tgt, "__qualname__", name) or name
+    module = getattr(tgt, "__module__", None) or ""
+    if qual.startswith("_VariableFunctionsClass.") or module == "torch":
+        return f"torch.{name}"
+    if module in ("torch.nn.functional", "torch._C._nn"):
+        return f"F.{name}"
+    if module in ("_operator", "operator"):
+        return f"operator.{name}"
+    return f"{module}.{qual}" if module else qual
 
 
 # ---------------------------------------------------------------- tracing
@@ -175,7 +194,7 @@ class _Converter:
 
     def fail(self, node: Any, what: str) -> None:
         self.failed.add(node)
-        self.errors.append(f"{node.op} {_describe(node)} {_where(node)}: {what}")
+        self.errors.append(f"{_describe(node)}{_where(node)}" + (f": {what}" if what else ""))
 
     def scope_of(self, node: Any, leaf: bool) -> list[str]:
         stack = list((node.meta.get("nn_module_stack") or {}).items())

@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def _module_name(t: type) -> str:
+    """``nn.Upsample`` for torch's modules, ``package.module.Class`` for others."""
+    if t.__module__.startswith("torch.nn.modules."):
+        return f"nn.{t.__qualname__}"
+    return f"{t.__module__}.{t.__qualname__}"
+
+
 class Unsupported(Exception):
     """An operation with no Skipwire equivalent; the message says why."""
 
@@ -62,7 +69,7 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
         if len(in_shapes) != 1 or tuple(mod.normalized_shape) != tuple(in_shapes[0][:1]):
             raise Unsupported("a LayerNorm2d over something other than the channels")
         return "LayerNorm2d", {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
-    raise Unsupported(f"module type {type(mod).__qualname__}")
+    raise Unsupported(_module_name(type(mod)))
 
 
 def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
@@ -128,7 +135,7 @@ def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
         return "Flatten", {}
     if t is nn.Dropout:
         return "Dropout", {"p": float(mod.p)}
-    raise Unsupported(f"module type {t.__module__}.{t.__qualname__}")
+    raise Unsupported(_module_name(t))
 
 
 def _arg(node: Any, i: int, name: str, default: Any = None) -> Any:
@@ -291,7 +298,7 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if not (images or vectors):
             raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
         return OpSpec("cat", "Concat", {}, list(seq))
-    raise Unsupported(f"{'method' if method else 'function'} {name}")
+    raise Unsupported("")  # the call itself is the message (fx_import._describe)
 
 
 __all__ = ["HELPER_LEAVES", "OpSpec", "Unsupported", "convert_call", "convert_helper", "convert_module"]

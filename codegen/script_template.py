@@ -381,7 +381,9 @@ def render_script(model_source: str, class_name: str, settings: dict[str, Any]) 
     if '"""' in blob:
         raise ValueError("settings text cannot contain triple quotes")
     body = _BODY.replace("@@SETTINGS@@", blob).replace("@@CLASS@@", class_name)
-    name = str(settings.get("name", "model")).replace('"""', "'''")
+    from codegen.emitter import doc_text
+
+    name = doc_text(settings.get("name"), limit=80) or "the model"
     return _HEADER.format(name=name) + "# --------------------------------------------------------------------------- " \
         "model (generated)\n" + model_source.rstrip() + "\n" + body
 

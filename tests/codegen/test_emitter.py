@@ -297,6 +297,23 @@ def test_frozen_nodes_do_not_train():
     assert not m.conv1.weight.requires_grad and m.bn1.weight.requires_grad
 
 
+def test_frozen_code_reads_well():
+    """Only modules with parameters are frozen in the code, and a stage frozen whole is one line."""
+    p = make("resnet20")
+    g = p.graph
+    for name in ("conv1", "bn1", "relu"):
+        g.set_node_field(g.node_by_name(name).id, "frozen", True)
+    for nid in g.stages[0].nodes + g.stages[1].nodes[:1]:
+        g.set_node_field(nid, "frozen", True)
+    e = emit(p)
+    lines = [s.strip() for s in e.source.splitlines() if "requires_grad_" in s]
+    assert lines == ["self.conv1.requires_grad_(False)", "self.bn1.requires_grad_(False)",
+                     "self.layer1.requires_grad_(False)", "self.layer2[0].requires_grad_(False)"]
+    m = build_module(p, emitted=e)
+    assert _n_params(m, trainable=True) == analyze(p).trainable_params
+    assert not any(q.requires_grad for q in m.layer1.parameters()) and m.layer2[1].conv1.weight.requires_grad
+
+
 # ------------------------------------------------------------------ semantics
 def test_inplace_relu_never_overwrites_a_value_needed_later():
     p = Project("preact-ish")

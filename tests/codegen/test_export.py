@@ -110,6 +110,29 @@ def test_script_trains_in_process_and_its_checkpoint_loads(tmp_path, capsys):
     assert report.ok
 
 
+@pytest.mark.parametrize("name", ["C:\\xff\\N{", 'a"""b', "x\x00\ny", "\\"])
+def test_script_with_a_hostile_project_name_still_compiles(tmp_path, name):
+    """The project name goes into the script's docstring: backslashes, quotes and control characters
+    are made harmless (as in the module's docstrings), so the script compiles and holds no user text
+    outside its docstring and the JSON settings."""
+    from codegen.export import render_training_script
+
+    project = tiny_project()
+    project.name = name
+    text = render_training_script(project)
+    compile(text, "train.py", "exec")
+    assert text.splitlines()[1].startswith('"""Train ') and "\\" not in text.splitlines()[1]
+
+
+def test_weights_are_refused_for_code_exports(tmp_path):
+    from codegen.export import export
+
+    for fmt in ("module", "script"):
+        with pytest.raises(UserError, match="--weights bakes weights into onnx and torchscript"):
+            export(tiny_project(), tmp_path / "out.py", fmt, weights=str(tmp_path / "w.safetensors"))
+    assert not (tmp_path / "out.py").exists()
+
+
 def test_script_datasets(tmp_path, capsys):
     script = tmp_path / "train.py"
     export_script(tiny_project(shape=(3, 8, 8), classes=10), script)

@@ -271,8 +271,10 @@ def test_unknown_operations_give_one_error_listing_them():
     with pytest.raises(UserError) as info:
         import_module(Unsupported(), (3, 4, 4))
     msg = info.value.message
-    assert "sin" in msg and "Conv1d" in msg and '"conv"' in msg
     assert msg.count("\n  ") >= 2  # one line per problem, after the summary
+    # named as the user wrote them, not by torch's internal names
+    assert "\n  torch.sin" in msg and "\n  self.conv: nn.Conv1d" in msg
+    assert "_VariableFunctionsClass" not in msg and "torch.nn.modules" not in msg
 
 
 class Untraceable(nn.Module):

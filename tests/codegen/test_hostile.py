@@ -85,8 +85,10 @@ def assert_only_expected_constructs(source: str) -> None:
 
 
 def hostile_project(names: list[str], block: str = "Block", param: str = "width", edge: str = "downsample",
-                    doc: str = "doc", title: str = "net") -> Project:
-    """A small network whose every name comes from ``names`` (cycled)."""
+                    doc: str = "doc", title: str = "net", stage: str | None = "layers") -> Project:
+    """A small network whose every name comes from ``names`` (cycled); the stage's too when ``stage``
+    is None (the analysis refuses a stage name that cannot be an attribute, so a hostile one would
+    stop every other name from reaching the emitter)."""
     it = iter(names * 4)
     p = Project(title)
     b = BlockDef(block, {param: BlockParam("int", 4), "stride": BlockParam("int", 1)}, doc=doc)
@@ -112,7 +114,8 @@ def hostile_project(names: list[str], block: str = "Block", param: str = "width"
     fc = G.add("Linear", next(it), out_features=3)
     out = G.add("Output", next(it))
     G.chain(x, stem, b1, b2, pool, flat, fc, out)
-    G.set_stages([Stage(next(it), "name", [b1.id, b2.id])])
+    stage_name = next(it)
+    G.set_stages([Stage(stage_name if stage is None else stage, "name", [b1.id, b2.id])])
     return p
 
 
@@ -162,6 +165,12 @@ def test_hostile_block_param_edge_doc_and_project_names(text):
         return
     m = build_module(p, emitted=emitted)
     assert tuple(m(torch.randn(1, 3, 8, 8)).shape) == (1, 3)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_stage_names(text):
+    """A stage name becomes an attribute: sanitised or refused with a clear error, never injected."""
+    _check(hostile_project([f"n{i}" for i in range(14)], stage=text))
 
 
 def test_names_that_collide_after_sanitising_stay_distinct():

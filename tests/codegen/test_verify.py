@@ -60,10 +60,37 @@ def _template_names() -> list[str]:
     return [t.name for t in all_templates()]
 
 
+def _small(name: str, **kwargs):
+    family = next(t.family for t in all_templates() if t.name == name)
+    return make(name, input_shape=SMALL_IMAGENET if family == "imagenet" else SMALL_CIFAR, **kwargs)
+
+
 @pytest.mark.parametrize("name", _template_names())
 def test_template_matches_shape_inference_and_torchinfo(name):
-    family = next(t.family for t in all_templates() if t.name == name)
-    project = make(name, input_shape=SMALL_IMAGENET if family == "imagenet" else SMALL_CIFAR)
+    _check_against_torchinfo(name, _small(name))
+
+
+def _frozen_resnet20():
+    project = _small("resnet20")
+    g = project.graph
+    for nid in [g.node_by_name("conv1").id, g.node_by_name("bn1").id, *g.stages[0].nodes]:
+        g.set_node_field(nid, "frozen", True)
+    return project
+
+
+@pytest.mark.parametrize("name, variant", [
+    ("resnet20", lambda: _small("resnet20", shortcut="B")),
+    ("resnet20", lambda: _small("resnet20", shortcut="C")),
+    ("preact_resnet110", lambda: _small("preact_resnet110", shortcut="B")),
+    ("highway20", lambda: _small("highway20", shortcut="C")),
+    ("resnet20", _frozen_resnet20),
+], ids=["resnet20-B", "resnet20-C", "preact_resnet110-B", "highway20-C", "resnet20-frozen"])
+def test_template_variants_match_shape_inference_and_torchinfo(name, variant):
+    """The --shortcut options and frozen nodes (trainable counts) go through the same checks."""
+    _check_against_torchinfo(name, variant())
+
+
+def _check_against_torchinfo(name, project):
     analysis = analyze(project)
     assert analysis.valid, [d.message for d in analysis.errors]
     model, emitted = _build(project, analysis)
@@ -75,6 +102,8 @@ def test_template_matches_shape_inference_and_torchinfo(name):
     summary = summarize(analysis)
     assert total == analysis.total_params == summary["total_params"]
     assert trainable == analysis.trainable_params == summary["trainable_params"]
+    assert summary["total_params"] - summary["trainable_params"] == sum(
+        p.numel() for p in model.parameters() if not p.requires_grad)
 
     # torchinfo: totals, output shape, every module's output shape, conv/linear MACs
     with torch.no_grad():
@@ -98,6 +127,34 @@ def test_template_matches_shape_inference_and_torchinfo(name):
             assert li.macs == row.macs + bias, (name, row.path, li.macs, row.macs)
         checked += 1
     assert checked >= len([r for r in analysis.layers() if r.type.startswith(("Conv2d", "block:"))])
+
+
+@pytest.mark.parametrize("name", [t.name for t in all_templates() if t.family == "imagenet"])
+def test_imagenet_template_at_its_own_input_size_on_meta(name):
+    """The torchinfo test runs ImageNet templates at 64x64; here each runs at its own 224x224 on the
+    meta device (no memory, no arithmetic): every module's output shape and the network's output
+    equal shape inference at that size."""
+    project = make(name)
+    analysis = analyze(project)
+    emitted = emit(project, analysis)
+    with torch.device("meta"):
+        model = build_module(project, analysis, emitted)
+        modules = dict(model.named_modules())
+        wanted = {emitted.module_paths[r.path]: r.out_shape for r in analysis.layers()
+                  if r.path in emitted.module_paths}
+        got: dict[str, tuple] = {}
+
+        def record(path: str):
+            def hook(module, args, output) -> None:
+                got.setdefault(path, tuple(output.shape[1:]))
+            return hook
+
+        hooks = [modules[path].register_forward_hook(record(path)) for path in wanted]
+        out = model(torch.empty(1, *project.graph.nodes_of_type("Input")[0].params["shape"]))
+    for h in hooks:
+        h.remove()
+    assert tuple(out.shape[1:]) == analysis.output_shape == (1000,)
+    assert got == wanted
 
 
 def _fixture() -> dict:
