@@ -173,6 +173,7 @@ class InspectorPanel(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow dock: label above field
         form.setHorizontalSpacing(12)
         form.setVerticalSpacing(6)
         self._layout.addLayout(form)
@@ -460,8 +461,11 @@ class InspectorPanel(QWidget):
         if not bdef.params:
             form.addRow(QLabel("No parameters yet."))
         add_row = QHBoxLayout()
-        self.new_param_name = QLineEdit(placeholderText="new parameter name")
+        self.new_param_name = QLineEdit(placeholderText="new parameter")
+        self.new_param_name.setMinimumWidth(60)
         self.new_param_type = QComboBox()
+        self.new_param_type.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.new_param_type.setMinimumContentsLength(5)
         self.new_param_type.addItems(BLOCK_PARAM_TYPES)
         add = QPushButton("Add")
         self.new_param_error = QLabel(wordWrap=True)
