@@ -32,8 +32,9 @@ def _fmt_time(s: float | None) -> str:
 class ProgressBar:
     """A dependency-free progress bar fed with metric records."""
 
-    def __init__(self, stream=None, out=None, width: int = 24) -> None:
+    def __init__(self, stream=None, out=None, width: int = 24, run_dir=None) -> None:
         self.stream = stream or sys.stderr
+        self.run_dir = run_dir
         self.out = out or sys.stdout
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.width = width
@@ -51,12 +52,16 @@ class ProgressBar:
                 self.total_steps = rec.get("total_steps", 0)
                 self.spe = rec.get("steps_per_epoch", 1)
                 self.epochs = rec.get("epochs", 0)
-                self._line(f"{rec.get('message', '')} on {rec.get('device')}"
+                if self.run_dir is not None:  # only now: a refused dataset never creates the folder
+                    self._line(f"run folder: {self.run_dir}")
+                head, _, rest = str(rec.get("message", "")).partition("; ")  # "training; loaded 114 of ..."
+                self._line(f"{head} on {rec.get('device')}"
                            f"{' (CUDA graph fast path)' if rec.get('fast_path') else ''}: {rec.get('dataset', '')}")
+                self._line(rest)
             elif rec.get("state") in ("eager", "fast_path", "completed", "stopped"):
                 self._line(rec.get("message", ""))
         elif kind == "error":
-            self._line(f"error: {rec.get('message', '')}")
+            self._clear()  # the message itself is printed once, as "skipwire: ..." (main.py)
         elif kind == "step":
             self._step(rec)
         elif kind == "epoch":
@@ -127,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training import engine, runs
     from training.config import TrainConfig, apply_preset
 
-    bar = ProgressBar()
+    bar = ProgressBar(run_dir=args.resume)
     with _StopOnInterrupt() as stop:
         if args.resume:
             fixed = [flag for flag, v in (("--dataset", args.dataset), ("--preset", args.preset),
@@ -154,7 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg = cfg.with_overrides(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
                                      lr=args.lr, seed=args.seed, weights=args.weights, device=args.device)
             run_dir = runs.new_run_path(args.out or "runs", project.name)
-            sys.stderr.write(f"run folder: {run_dir}\n")
+            bar.run_dir = run_dir
             result = engine.train(project, cfg, run_dir, on_metric=bar, should_stop=stop)
     if result.status == "diverged":
         raise UserError(result.message, 1)

@@ -166,7 +166,10 @@ def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-_ALIASES = {"resnet": "ResNet paper (CIFAR)", "resnetpaper": "ResNet paper (CIFAR)", "paper": "ResNet paper (CIFAR)"}
+_PAPER = "ResNet paper (CIFAR)"
+_ALIASES = {"resnet": _PAPER, "resnetpaper": _PAPER, "paper": _PAPER, "resnetcifar": _PAPER, "cifar": _PAPER,
+            "cifar10": _PAPER, "resnetpapercifar10": _PAPER, "he": _PAPER, "he2016": _PAPER,
+            "hecifar": _PAPER, "paperresnet": _PAPER, "quick": "Fast", "fastest": "Fast"}
 
 
 def preset_names() -> list[str]:
@@ -174,13 +177,19 @@ def preset_names() -> list[str]:
 
 
 def find_preset(name: str) -> str:
+    """Forgiving: case, spaces and punctuation do not matter ("fast", "resnet-paper", "ResNet paper CIFAR"),
+    a few aliases ("paper", "cifar", "he2016"), and any unambiguous prefix ("res", "f")."""
     k = _key(name)
     for p in PRESETS:
         if _key(p) == k:
             return p
     if k in _ALIASES:
         return _ALIASES[k]
-    raise UserError(f"unknown preset {name!r}; presets: " + ", ".join(f'"{p}"' for p in PRESETS))
+    hits = {p for p in PRESETS if k and _key(p).startswith(k)} | {v for a, v in _ALIASES.items() if k and a.startswith(k)}
+    if len(hits) == 1:
+        return hits.pop()
+    raise UserError(f"unknown preset {name!r}; presets: " + ", ".join(f'"{p}"' for p in PRESETS) +
+                    " (case and punctuation do not matter: --preset fast, --preset resnet-paper)")
 
 
 def apply_preset(cfg: TrainConfig, name: str) -> TrainConfig:

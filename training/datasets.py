@@ -286,13 +286,23 @@ def load_mnist(root: Path, val_fraction: float = 0.1) -> Dataset:
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
+def _latin1_encode(text, encoding="latin1"):
+    """``_codecs.encode`` as pickle protocol 2 uses it to carry bytes from Python 3: latin-1 only."""
+    if not isinstance(text, str) or encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin-1")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Admits only what CIFAR-10's python batches hold: numpy arrays (``_reconstruct``, ``ndarray``,
-    ``dtype``), besides plain dicts, lists, ints and byte strings. Anything else is refused."""
+    ``dtype``; ``_frombuffer`` when a batch was re-saved with pickle protocol 5), besides plain dicts,
+    lists, ints and byte strings (``_codecs.encode`` to latin-1 only, which is how protocol 2 from
+    Python 3 writes bytes). Anything else is refused."""
 
     ALLOWED: frozenset = frozenset({
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
     })
 
     def find_class(self, module: str, name: str):
@@ -300,11 +310,13 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"refused to load {module}.{name} (not part of a CIFAR-10 batch)")
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
+        if name == "encode":
+            return _latin1_encode
         try:
-            from numpy._core import multiarray  # numpy 2
+            from numpy._core import multiarray, numeric  # numpy 2
         except ImportError:  # pragma: no cover - numpy 1
-            from numpy.core import multiarray
-        return multiarray._reconstruct
+            from numpy.core import multiarray, numeric
+        return numeric._frombuffer if name == "_frombuffer" else multiarray._reconstruct
 
 
 def restricted_load(data: bytes):
@@ -314,7 +326,8 @@ def restricted_load(data: bytes):
 def _cifar_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         d = restricted_load(path.read_bytes())
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, UnicodeError) as exc:
         raise UserError(f"{path} is not a CIFAR-10 python batch: {exc}") from None
     if not isinstance(d, dict):
         raise UserError(f"{path} is not a CIFAR-10 python batch (not a dict)")

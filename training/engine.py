@@ -266,6 +266,9 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
     emit = _Emitter(None, on_metric)
     emit("status", state="starting", message=f"loading {cfg.dataset} for {project.name}", device=str(device))
     data = datasets.load(cfg.dataset, input_shape, num_classes, cfg.val_fraction)
+    weights_sd = None
+    if cfg.weights and not resume:  # an unreadable weights file is refused before the run folder exists
+        weights_sd = runs.load_weights_file(cfg.weights)
     meta = {"device": str(device), "project_name": project.name, "dataset": str(data.spec),
             "model_class": source[1],
             "data": {"shape": list(data.shape), "num_classes": data.num_classes,
@@ -281,7 +284,7 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        result = Trainer(cfg, source, data, device, run_dir, emit, should_stop).run(resume)
+        result = Trainer(cfg, source, data, device, run_dir, emit, should_stop, weights_sd).run(resume)
     except UserError as exc:
         emit("error", message=exc.message)
         runs.update_run_meta(run_dir, status="failed", message=exc.message)
@@ -303,12 +306,16 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, source: tuple[str, str | None], data: datasets.Dataset, device: torch.device,
-                 run_dir: Path, emit: _Emitter, should_stop: Callable[[], bool]) -> None:
+                 run_dir: Path, emit: _Emitter, should_stop: Callable[[], bool],
+                 weights_sd: dict | None = None) -> None:
         self.cfg, self.source, self.data, self.device = cfg, source, data, device
+        self.weights_sd = weights_sd
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
         self.cuda = device.type == "cuda"
         self.amp = bool(cfg.amp and self.cuda)
         self.channels_last = bool(cfg.channels_last and self.cuda)
+        if self.cuda:  # fixed shapes every step (drop_last): let cuDNN pick the fastest convolutions
+            torch.backends.cudnn.benchmark = True
         self.aug_mode = augment.resolve_mode(cfg.augment, data.spec.kind)
 
     # ------------------------------------------------------------------ setup
@@ -345,7 +352,8 @@ class Trainer:
             weights, state = runs.load_checkpoint(self.run_dir, "last")
             model.load_state_dict(weights)
         elif cfg.weights:
-            weights_msg = transfer_weights(model, runs.load_weights_file(cfg.weights))
+            sd = self.weights_sd if self.weights_sd is not None else runs.load_weights_file(cfg.weights)
+            weights_msg = transfer_weights(model, sd)
         self.model = model.to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -436,6 +444,8 @@ class Trainer:
                 return self._diverged(result, epoch, step, self.lr_writer.current, train_loss)
             train_time = time.perf_counter() - t0
             val_loss, val_acc = self.evaluate()
+            if not math.isfinite(val_loss):  # the last step of the epoch broke the weights: never checkpoint them
+                return self._diverged(result, epoch, step, self.lr_writer.current, val_loss, "validation loss")
             is_best = best is None or val_acc > best
             best = val_acc if is_best else best
             self._checkpoint(epoch + 1, step, best, is_best)
@@ -470,9 +480,10 @@ class Trainer:
         result.status, result.message, result.steps_done = "stopped", msg, step
         return result
 
-    def _diverged(self, result: RunResult, epoch: int, step: int, lr: float, value: float) -> RunResult:
+    def _diverged(self, result: RunResult, epoch: int, step: int, lr: float, value: float,
+                  which: str = "training loss") -> RunResult:
         what = "nan" if math.isnan(value) else "inf"
-        msg = (f"the training loss became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}; "
+        msg = (f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}; "
                f"the run stopped. Try a lower learning rate (--lr {self.cfg.lr / 10:.3g}), warm-up, or check "
                f"the data")
         if (self.run_dir / "last.safetensors").exists():

@@ -179,8 +179,11 @@ def load_weights_file(path: str | Path) -> dict:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"cannot read weights {p} (a state_dict saved with torch.save or safetensors): "
-                        f"{str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights only load failed" in first.lower():  # torch's advice to unpickle anyway does not apply here
+            first = "it holds Python objects other than tensors, and Skipwire never unpickles those"
+        raise UserError(f"cannot read weights {p}: {first}. Give a .safetensors file, a run folder, or a "
+                        f"state_dict saved with torch.save(model.state_dict(), ...)") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):

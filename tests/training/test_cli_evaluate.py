@@ -84,9 +84,11 @@ def test_progress_bar_draws_on_a_terminal():
             return True
 
     err, out = Tty(), io.StringIO()
-    bar = ProgressBar(stream=err, out=out)
-    bar(record("status", state="running", message="training", device="cpu", total_steps=100,
-               steps_per_epoch=50, epochs=2, dataset="synthetic"))
+    bar = ProgressBar(stream=err, out=out, run_dir="runs/r1")
+    bar(record("status", state="running", message="training; loaded 3 of 4 tensors", device="cpu",
+               total_steps=100, steps_per_epoch=50, epochs=2, dataset="synthetic"))
+    lines = [ln.strip() for ln in err.getvalue().replace("\r", "\n").splitlines() if ln.strip()]
+    assert lines == ["run folder: runs/r1", "training on cpu: synthetic", "loaded 3 of 4 tensors"]
     bar(record("step", step=1, epoch=0.02, loss=2.3, lr=0.1, images_per_s=100.0))
     bar.last_draw = 0.0
     bar(record("step", step=40, epoch=0.8, loss=1.25, lr=0.1, images_per_s=1000.0))

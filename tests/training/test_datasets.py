@@ -97,7 +97,7 @@ def test_cifar_binary(tmp_path):
     assert ds.class_names[0] == "airplane"
 
 
-@pytest.mark.parametrize("protocol", [3, 4])
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_cifar_python_through_restricted_unpickler(tmp_path, protocol):
     for name, n in (("data_batch_1", 20), ("test_batch", 8)):
         x, y = _fake_cifar(n, n)
@@ -126,10 +126,14 @@ def test_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="refused to load .*system"):
         datasets.load(f"cifar10:{tmp_path}", (3, 32, 32), 10)
     assert called == []
-    for mod, name in (("builtins", "eval"), ("subprocess", "Popen"), ("numpy", "load"), ("_codecs", "encode")):
+    for mod, name in (("builtins", "eval"), ("subprocess", "Popen"), ("numpy", "load"), ("codecs", "decode")):
         with pytest.raises(pickle.UnpicklingError):
             datasets.RestrictedUnpickler.find_class(datasets.RestrictedUnpickler(__import__("io").BytesIO(b"")),
                                                     mod, name)
+    # protocol 2 writes bytes as _codecs.encode(text, "latin1"); any other codec is refused
+    hostile = pickle.dumps(b"\xff\x00", protocol=2).replace(b"latin1", b"zlib_c")
+    with pytest.raises(pickle.UnpicklingError, match="refused _codecs.encode"):
+        datasets.restricted_load(hostile)
 
 
 # ------------------------------------------------------------------ folder

@@ -145,6 +145,10 @@ def test_dataset_refusal_before_training(project, tmp_path):
         engine.train(bad, small_cfg(dataset=f"mnist:{mnist}"), tmp_path / "r")
     assert "1x28x28" in e.value.message and "--input 1,28,28" in e.value.message
     assert not (tmp_path / "r").exists()  # refused before a run folder was made
+    (tmp_path / "junk.pt").write_bytes(b"not weights")
+    with pytest.raises(UserError, match="cannot read weights"):
+        engine.train(bad, small_cfg(weights=str(tmp_path / "junk.pt")), tmp_path / "r2")
+    assert not (tmp_path / "r2").exists()  # an unreadable weights file too
 
 
 def test_oom_message_names_batch_size():
@@ -178,3 +182,8 @@ def test_load_weights_file_formats(full_run, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read weights"):
         runs.load_weights_file(tmp_path / "junk.pt")
+    import pickle
+    (tmp_path / "objects.pt").write_bytes(pickle.dumps({"w": object()}, protocol=2))
+    with pytest.raises(UserError, match="never unpickles") as exc:
+        runs.load_weights_file(tmp_path / "objects.pt")
+    assert "\x1b" not in exc.value.message and "two options" not in exc.value.message

@@ -119,7 +119,8 @@ def test_child_stops_when_its_parent_dies(tmp_path):
 
     here = Path(__file__).resolve().parent
     script = _ORPHAN_PARENT.format(root=str(here.parent.parent), here=str(here), run=str(tmp_path / "run"))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150,
+                         check=False)
     child = int(out.stdout.strip().splitlines()[-1])
     t0 = time.monotonic()
     while time.monotonic() - t0 < 60:

@@ -44,6 +44,13 @@ def test_presets():
     from graph.errors import UserError
     with pytest.raises(UserError, match="unknown preset"):
         find_preset("slow")
+    # what users type on the command line
+    for typed in ("ResNet paper (CIFAR)", "resnet-paper", "ResNet paper CIFAR", "paper", "cifar10", "he2016", "res"):
+        assert find_preset(typed) == "ResNet paper (CIFAR)", typed
+    for typed in ("fast", "Fast ", "f"):
+        assert find_preset(typed) == "Fast", typed
+    with pytest.raises(UserError, match="unknown preset"):
+        find_preset("")
 
 
 def test_config_round_trip_from_project_training():
