@@ -238,8 +238,38 @@ class Emitter(ForwardWriter, InitWriter):
         lines += init
         if cls.block is None and self._init_lines_cache:
             lines += [""] + self._init_lines_cache
+        lines += self.train_method(cls)
         lines += [""] + forward
         return lines
+
+    def train_method(self, cls: ClassInfo) -> list[str]:
+        """Frozen layers with BatchNorm statistics stay in eval mode, so that training changes nothing
+        in them: ``requires_grad_(False)`` stops their weights, ``eval()`` their running statistics."""
+        targets = [attr for attr, nids in self.freeze_targets(cls) if any(self.has_batchnorm(cls, n) for n in nids)]
+        if not targets:
+            return []
+        return ["", "    def train(self, mode: bool = True) -> nn.Module:",
+                '        """Frozen layers keep eval mode: their BatchNorm statistics do not change."""',
+                "        super().train(mode)"] + [f"        self.{attr}.eval()" for attr in targets] + [
+                "        return self"]
+
+    def has_batchnorm(self, cls: ClassInfo, nid: str) -> bool:
+        node = cls.graph.nodes[nid]
+        if node.type == "BatchNorm2d":
+            return True
+        seen: set[str] = set()
+        todo = [node.block_name] if node.block_name is not None else []
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in self.project.blocks:
+                continue
+            seen.add(name)
+            for inner in self.project.blocks[name].graph.nodes.values():
+                if inner.type == "BatchNorm2d":
+                    return True
+                if inner.block_name is not None:
+                    todo.append(inner.block_name)
+        return False
 
     def network_doc(self) -> str:
         """``ResNet-20: 3x32x32 input, 10 outputs, 269,722 parameters.``"""
@@ -528,14 +558,18 @@ class Emitter(ForwardWriter, InitWriter):
         return lines
 
     def freeze_lines(self, cls: ClassInfo) -> list[str]:
-        """``self.layer1.requires_grad_(False)``: frozen nodes that hold parameters, one line per
-        stage whose members are all frozen (or hold none), else one per node."""
+        """``self.layer1.requires_grad_(False)``, one line per target of :meth:`freeze_targets`."""
+        return [f"        self.{attr}.requires_grad_(False)" for attr, _nids in self.freeze_targets(cls)]
+
+    def freeze_targets(self, cls: ClassInfo) -> list[tuple[str, list[str]]]:
+        """Frozen nodes that hold parameters, as (attribute, node ids): one per stage whose members
+        are all frozen (or hold none), else one per node."""
         graph = cls.graph
 
         def weighted(nid: str) -> bool:
             return cls.rep.nodes[nid].num_params > 0
 
-        lines: list[str] = []
+        out: list[tuple[str, list[str]]] = []
         done: set[str] = set()
         for nid in cls.rep.order:
             if not graph.nodes[nid].frozen or nid not in cls.code_paths or not weighted(nid):
@@ -544,10 +578,10 @@ class Emitter(ForwardWriter, InitWriter):
             if stage is not None and all(graph.nodes[m].frozen or not weighted(m) for m in stage.nodes):
                 if stage.name not in done:
                     done.add(stage.name)
-                    lines.append(f"        self.{self.stage_attr(cls, stage)}.requires_grad_(False)")
+                    out.append((self.stage_attr(cls, stage), [m for m in stage.nodes if weighted(m)]))
                 continue
-            lines.append(f"        self.{cls.code_paths[nid]}.requires_grad_(False)")
-        return lines
+            out.append((cls.code_paths[nid], [nid]))
+        return out
 
     def hoist(self, cls: ClassInfo) -> list[str]:
         """``width = planes * base_width // 64 * groups``: a compound expression that several

@@ -297,6 +297,7 @@ def test_frozen_nodes_do_not_train():
     assert not m.conv1.weight.requires_grad and m.bn1.weight.requires_grad
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script is deprecated in torch 2.13
 def test_frozen_code_reads_well():
     """Only modules with parameters are frozen in the code, and a stage frozen whole is one line."""
     p = make("resnet20")
@@ -309,9 +310,22 @@ def test_frozen_code_reads_well():
     lines = [s.strip() for s in e.source.splitlines() if "requires_grad_" in s]
     assert lines == ["self.conv1.requires_grad_(False)", "self.bn1.requires_grad_(False)",
                      "self.layer1.requires_grad_(False)", "self.layer2[0].requires_grad_(False)"]
+    assert "        self.bn1.eval()\n        self.layer1.eval()\n        self.layer2[0].eval()\n" in e.source
     m = build_module(p, emitted=e)
     assert _n_params(m, trainable=True) == analyze(p).trainable_params
     assert not any(q.requires_grad for q in m.layer1.parameters()) and m.layer2[1].conv1.weight.requires_grad
+    # a frozen conv alone needs no eval(); a block frozen inside its definition gets it in the block class
+    p = make("resnet20")
+    p.graph.set_node_field(p.graph.node_by_name("conv1").id, "frozen", True)
+    inner = p.blocks["BasicBlock"].graph
+    inner.set_node_field(inner.node_by_name("bn2").id, "frozen", True)
+    e = emit(p)
+    assert e.source.count("def train(") == 1 and "        self.bn2.eval()" in e.source
+    m = build_module(p, emitted=e).train()
+    assert not m.layer3[2].bn2.training and m.layer3[2].bn1.training and m.bn1.training
+    scripted = torch.jit.script(m.eval())
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(scripted(x), m(x))
 
 
 # ------------------------------------------------------------------ semantics

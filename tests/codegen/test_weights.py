@@ -148,14 +148,22 @@ def test_frozen_nodes_do_not_train_end_to_end(tmp_path):
     assert frozen and all(k.split(".")[0] in ("conv1", "bn1", "layer1") for k in frozen)
     assert {k for k, _ in model.named_parameters() if k.startswith(("conv1.", "layer1."))} <= frozen
     assert any(p.requires_grad for k, p in model.named_parameters() if k.startswith("layer2."))
-    before = {k: p.detach().clone() for k, p in model.named_parameters()}
+    before = {k: p.detach().clone() for k, p in model.state_dict().items()}
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    assert not model.bn1.training and not model.layer1[0].bn1.training and model.layer2[0].bn1.training
     loss = nn.functional.cross_entropy(model(torch.randn(4, 3, 32, 32)), torch.tensor([0, 1, 2, 3]))
     loss.backward()
     opt.step()
-    after = dict(model.named_parameters())
+    after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in frozen)
     assert not torch.equal(before["fc.weight"], after["fc.weight"])
+    # frozen BatchNorms keep their running statistics too; the others update theirs
+    stats = [k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert all(torch.equal(before[k], after[k]) for k in stats if k.startswith(("bn1.", "layer1.")))
+    assert not torch.equal(before["layer2.0.bn1.running_mean"], after["layer2.0.bn1.running_mean"])
+    model.eval()
+    assert not model.layer2[0].bn1.training
 
 
 def test_transfer_state_pairs_by_name_then_order():
