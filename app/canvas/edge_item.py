@@ -34,6 +34,8 @@ class EdgeItem(QGraphicsItem):
         self.error = ""
         self._path = QPainterPath()
         self._label_at = QPointF()
+        self._across = False  # a short edge between two columns
+        self._label_clear = True
         self._chip_at = QPointF()
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
@@ -59,6 +61,7 @@ class EdgeItem(QGraphicsItem):
         if (label, chip, error) != (self.label, self.chip, self.error):
             self.label, self.chip, self.error = label, chip, error
             self.setToolTip(error or (f"{chip} \u2014 {label}" if chip else label))
+            self._place_label()
             self._update_bounds()
 
     def set_theme(self, theme: CanvasTheme) -> None:
@@ -71,6 +74,7 @@ class EdgeItem(QGraphicsItem):
         p0 = self.src.out_port_pos()
         p3 = self.dst.in_port_pos(self.dst_port)
         path = QPainterPath(p0)
+        self._across = False
         span = p3.y() - p0.y()
         long_edge = span > ROW * 1.5  # skips at least one row
         same_column = abs(p3.x() - p0.x()) < WIDTH / 2
@@ -94,12 +98,19 @@ class EdgeItem(QGraphicsItem):
             self._chip_at = QPointF(xa, chip_y)
             self._label_at = QPointF(xa + 8, chip_y)
         elif long_edge:
-            # to another column: an S-bend into that column's lane, then straight down
+            # to another column: an S-bend into that column's lane, then straight down; or, when cards
+            # stand in that lane (a side branch rejoining the main column), down its own lane first
             bend = min(46.0, span / 4)
-            turn = QPointF(p3.x(), p0.y() + 2 * bend)
-            path.cubicTo(QPointF(p0.x(), p0.y() + 1.4 * bend), QPointF(p3.x(), p0.y() + 0.6 * bend), turn)
-            path.lineTo(p3)
-            self._label_at = QPointF(p3.x() + 8, (turn.y() + p3.y()) / 2)
+            if self._cards_between(QPointF(p3.x(), p0.y() + 2 * bend), p3):
+                turn = QPointF(p0.x(), p3.y() - 2 * bend)
+                path.lineTo(turn)
+                path.cubicTo(QPointF(p0.x(), p3.y() - 0.6 * bend), QPointF(p3.x(), p3.y() - 1.4 * bend), p3)
+                self._label_at = QPointF(p0.x() + 8, (p0.y() + turn.y()) / 2)
+            else:
+                turn = QPointF(p3.x(), p0.y() + 2 * bend)
+                path.cubicTo(QPointF(p0.x(), p0.y() + 1.4 * bend), QPointF(p3.x(), p0.y() + 0.6 * bend), turn)
+                path.lineTo(p3)
+                self._label_at = QPointF(p3.x() + 8, (turn.y() + p3.y()) / 2)
         else:
             dy = abs(span)
             c = max(24.0, min(dy * 0.5, 120.0))
@@ -108,8 +119,28 @@ class EdgeItem(QGraphicsItem):
             path.cubicTo(QPointF(p0.x(), p0.y() + c), QPointF(p3.x(), p3.y() - c), p3)
             mid = path.pointAtPercent(0.5)
             self._label_at = QPointF(mid.x() + 8, mid.y())
+            self._across = abs(p3.x() - p0.x()) > WIDTH / 2
         self._path = path
+        self._place_label()
         self._update_bounds()
+
+    def _label_rect(self) -> QRectF:
+        w = QFontMetricsF(mono_font(9)).horizontalAdvance(self.label) if self.label else 0.0
+        if self._across:  # a short edge to another column: the label sits centred above its middle
+            mid = self._path.pointAtPercent(0.5)
+            return QRectF(mid.x() - w / 2, mid.y() - 17, w, 14)
+        return QRectF(self._label_at.x(), self._label_at.y() - 8, w, 16)
+
+    def _place_label(self) -> None:
+        """A short edge between columns (DenseNet's concatenations) runs among cards: its label is
+        drawn only where no card hides it (the tooltip and the source's badge still say the shape)."""
+        self._label_clear = True
+        sc = self.scene()
+        if not self._across or not self.label or sc is None:
+            return
+        rect = self._label_rect()
+        self._label_clear = not any(hasattr(it, "card_rect") and it.card_rect().intersects(rect)
+                                    for it in sc.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
 
     def _cards_between(self, p0: QPointF, p3: QPointF) -> bool:
         """Whether other node cards stand on the straight way down from p0 to p3 (a data edge
@@ -189,7 +220,8 @@ class EdgeItem(QGraphicsItem):
                 painter.setPen(t.color("error") if self.error else t.color("edge_label"))
                 painter.drawText(QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)
-        elif self.label:
+        elif self.label and (self._label_clear or self.error):
             painter.setPen(t.color("error") if self.error else t.color("edge_label"))
-            painter.drawText(QRectF(self._label_at.x(), self._label_at.y() - 8, 170, 16),
+            r = self._label_rect()
+            painter.drawText(QRectF(r.left(), r.top(), max(r.width() + 4, 170 if not self._across else 0), r.height()),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)

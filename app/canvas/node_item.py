@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from app.canvas.port_item import LOD_PORTS, PortItem, paint_label, paint_resting
 from app.theme import CanvasTheme, mono_font, ui_font
 
-WIDTH = 192.0
+WIDTH = 200.0  # VISUAL.md: 170-200; "denseblock1" fits beside its shape badge
 HEIGHT = 54.0
 HEADER = 24.0
 RADIUS = 6.0
@@ -206,7 +206,7 @@ class NodeItem(QGraphicsItem):
         if self.shape_text and badge_pt is not None:
             mfont = mono_font(badge_pt)
             painter.setFont(mfont)
-            badge_w = QFontMetricsF(mfont).horizontalAdvance(self.shape_text) + 10
+            badge_w = QFontMetricsF(mfont).horizontalAdvance(self.shape_text) + 8
             bh = QFontMetricsF(mfont).height() + 3
             # zoomed out the name takes the first line and the badge sits below it, right-aligned
             top = HEIGHT - bh - 5 - inset / 2 if compact else (band_h - bh) / 2 + inset / 4

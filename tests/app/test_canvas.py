@@ -535,3 +535,40 @@ def test_stage_label_moves_right_of_a_side_column(qtbot):
     src, dst = g.nodes_of_type("BlockInput")[0].id, g.nodes_of_type("Multiply")[0].id
     skip = next(se.edges[e.id] for e in g.edges.values() if e.src == src and e.dst == dst)
     assert skip.path().boundingRect().width() > 100
+
+
+def test_short_edges_between_columns_never_draw_labels_under_cards(qtbot):
+    """DenseNet's block: input/concat -> dense layer edges run sideways among cards; a shape label
+    is drawn only where no card covers it."""
+    doc = Document(make("densenet121"))
+    a = CanvasArea(doc)
+    qtbot.addWidget(a)
+    a.resize(1000, 800)
+    a.show()
+    sc = a.open_block("DenseBlock6").graph_scene()
+    across = [e for e in sc.edges.values() if e._across]
+    assert across and any(not e._label_clear for e in across)
+    for e in across:
+        if e._label_clear:
+            rect = e._label_rect()
+            assert not any(n.card_rect().intersects(rect) for n in sc.nodes.values()), e.edge_id
+
+
+def test_side_branch_rejoins_down_its_own_lane(qtbot):
+    """WRN's projection block: conv_shortcut (a side column) -> add runs down the side lane and
+    bends in at the end, instead of running over the main column's cards."""
+    doc = Document(make("wrn28_10"))
+    a = CanvasArea(doc)
+    qtbot.addWidget(a)
+    a.resize(1000, 800)
+    a.show()
+    sc = a.open_block("WideBasicProj").graph_scene()
+    g = doc.project.blocks["WideBasicProj"].graph
+    side = g.node_by_name("conv_shortcut").id
+    edge = next(sc.edges[e.id] for e in g.edges.values() if e.src == side)
+    path = edge.path()
+    for n, item in sc.nodes.items():
+        if n in (edge.src.node_id, edge.dst.node_id):
+            continue
+        card = item.card_rect()
+        assert not any(card.contains(path.pointAtPercent(t / 50)) for t in range(51)), item.name
