@@ -436,7 +436,9 @@ class Trainer:
                          loss=mean_loss, lr=lr, images_per_s=round(ips, 1), eta_s=round(eta, 1))
                     win_loss.zero_()
                     win_steps, win_t = 0, now
-                if cfg.grad_every and step % cfg.grad_every == 0:
+                # step 1 too: its gradients were computed at initialisation, where a deep plain net's
+                # profile is steepest (plain56: the first conv's gradient ~2,000x the last one's)
+                if cfg.grad_every and (step % cfg.grad_every == 0 or step == 1):
                     layers, norms = grad_profile(self.named_weights)
                     emit("grad", step=step, epoch=epoch + 1, layers=layers, norms=norms)
             train_loss = float(loss_sum) / self.steps_per_epoch

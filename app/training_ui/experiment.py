@@ -30,14 +30,28 @@ def project_io(project: Project | None) -> tuple[tuple[int, ...], int] | None:
         return None
 
 
+def _folder_classes(root: Path) -> int:
+    """Class sub-folders, as training/datasets.py's folder:DIR counts them (DIR/train/<class> when there
+    is a train/ folder); 10 when the folder cannot be read (the dataset check then says what is wrong)."""
+    if not root.is_dir():
+        return 10
+
+    def dirs(d: Path) -> dict:
+        return {p.name.lower(): p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+    sub = dirs(root)
+    if "train" in sub and any(v in sub for v in ("val", "valid", "validation", "test")):
+        return len(dirs(sub["train"]))
+    return len(sub)
+
+
 def dataset_io(spec: str, project: Project | None = None) -> tuple[tuple[int, ...], int]:
     """Input shape and class count that a template needs to train on dataset ``spec``."""
     kind, _, path = spec.partition(":")
     if kind in KNOWN_IO:
         return KNOWN_IO[kind]
     if kind == "folder":
-        classes = sum(1 for d in Path(path).iterdir() if d.is_dir()) if Path(path).is_dir() else 10
-        return (3, 32, 32), max(classes, 2)
+        return (3, 32, 32), max(_folder_classes(Path(path).expanduser()), 2)
     io = project_io(project)  # synthetic follows the project when it can
     return io if io is not None else ((3, 32, 32), 10)
 

@@ -329,3 +329,16 @@ def test_a_narrow_panel_moves_the_runs_into_a_tab_and_back(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not panel.narrow, timeout=2000)
     assert panel.splitter.indexOf(panel.run_list) == 2 and panel.side.count() == 1
     assert panel.run_list.keys()  # still listing
+
+
+def test_experiment_counts_folder_classes_as_the_dataset_does(tmp_path):
+    from app.training_ui.experiment import dataset_io
+
+    for part in ("train", "val"):
+        for cls in ("cat", "dog", "emu", ".cache"):
+            (tmp_path / "tv" / part / cls).mkdir(parents=True)
+    (tmp_path / "flat" / "a").mkdir(parents=True)
+    (tmp_path / "flat" / "b").mkdir()
+    (tmp_path / "flat" / "c").mkdir()
+    assert dataset_io(f"folder:{tmp_path / 'tv'}") == ((3, 32, 32), 3)  # not 2 ("train", "val")
+    assert dataset_io(f"folder:{tmp_path / 'flat'}") == ((3, 32, 32), 3)
