@@ -6,9 +6,10 @@ import pytest
 
 from graph import registry
 
-ISSUE_TYPES = ("Input Output Conv2d BatchNorm2d GroupNorm LayerNorm InstanceNorm2d ReLU LeakyReLU GELU SiLU "
-               "Sigmoid Tanh MaxPool2d AvgPool2d AdaptiveAvgPool2d Flatten Linear Dropout Identity Add Concat "
-               "Multiply Gate ChannelSlice LayerNorm2d").split()
+ISSUE_TYPES = ("Input", "Output", "Conv2d", "BatchNorm2d", "GroupNorm", "LayerNorm", "InstanceNorm2d", "ReLU",
+               "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+               "Flatten", "Linear", "Dropout", "Identity", "Add", "Concat", "Multiply", "Gate", "ChannelSlice",
+               "LayerNorm2d")
 RULES = {"conv", "norm", "linear", "weight_values", "none"}
 
 
