@@ -130,6 +130,19 @@ class Document(QObject):
         if changed:
             self.instance_changed.emit(block)
 
+    def open_instance(self, block: str | None, node_id: str) -> None:
+        """Open the definition of the block instance ``node_id`` (in ``block``'s graph) with this
+        instance's shapes shown: double-clicking layer3_0 shows BasicBlock as layer3_0 sees it."""
+        node = self.graph_of(block).nodes.get(node_id)
+        if node is None or node.block_name is None:
+            return
+        outer = self.shown_instance(block) if block is not None else ""
+        if outer is not None:
+            path = f"{outer}.{node.name}" if outer else node.name
+            if path in [p for p, _ in self.instances(node.block_name)]:
+                self.set_shown_instance(node.block_name, path)
+        self.request_open_block(node.block_name)
+
     def block_info(self, block: str | None) -> GraphInfo | None:
         """The analysis of the network (None) or of the shown instance of ``block``."""
         if self.analysis is None:

@@ -58,6 +58,7 @@ class CanvasArea(QWidget):
         document.blocks_changed.connect(self._on_blocks_changed)
         document.project_replaced.connect(self._on_project_replaced)
         document.analysis_changed.connect(lambda _a: self._update_instances())
+        document.instance_changed.connect(lambda _b: self._update_instances())
         self._open(None)
         self._update_breadcrumb()
         self._update_instances()
@@ -114,7 +115,8 @@ class CanvasArea(QWidget):
                           (self.document.analysis_changed, scene._on_analysis),
                           (self.document.selection_changed, scene._on_document_selection),
                           (self.document.project_replaced, scene.rebuild),
-                          (self.document.blocks_changed, scene._on_blocks_changed)):
+                          (self.document.blocks_changed, scene._on_blocks_changed),
+                          (self.document.instance_changed, scene._on_instance_changed)):
             try:
                 sig.disconnect(slot)
             except (RuntimeError, TypeError):

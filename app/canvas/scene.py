@@ -44,6 +44,7 @@ class GraphScene(QGraphicsScene):
         document.selection_changed.connect(self._on_document_selection)
         document.project_replaced.connect(self.rebuild)
         document.blocks_changed.connect(self._on_blocks_changed)
+        document.instance_changed.connect(self._on_instance_changed)
         self.selectionChanged.connect(self._on_scene_selection)
         self.rebuild()
 
@@ -228,7 +229,10 @@ class GraphScene(QGraphicsScene):
     def set_instance(self, path: str | None) -> None:
         """Show the shapes (and shortcut projections) of one instance of the block."""
         if self.block is not None and path != self.instance:
-            self.document.set_shown_instance(self.block, path)
+            self.document.set_shown_instance(self.block, path)  # -> instance_changed -> redraw
+
+    def _on_instance_changed(self, block: str) -> None:
+        if block == self.block:
             self._on_analysis(self.document.analysis)
 
     def _shortcut_infos(self, analysis) -> dict[str, ShortcutInfo]:

@@ -283,7 +283,7 @@ class GraphView(QGraphicsView):
         if isinstance(item, NodeItem):
             node = self._scene.graph.nodes.get(item.node_id)
             if node is not None and node.block_name is not None:
-                self.document.request_open_block(node.block_name)
+                self.open_instance(item.node_id)
                 event.accept()
                 return
             super().mouseDoubleClickEvent(event)
@@ -587,6 +587,10 @@ class GraphView(QGraphicsView):
             self._scene.select([built[2]])
             self.status_message.emit(f"Grouped {len(nodes)} nodes into block {built[1]}; double-click to open it.")
 
+    def open_instance(self, node_id: str) -> None:
+        """Open a block instance's definition, showing the shapes of this instance ("layer3_0")."""
+        self.document.open_instance(self.block, node_id)
+
     def auto_layout(self) -> None:
         pos = auto_layout(self._scene.graph)
         if pos:
@@ -636,7 +640,7 @@ class GraphView(QGraphicsView):
                 self._scene.select([item.node_id])
             node = g.nodes.get(item.node_id)
             if node is not None and node.block_name is not None:
-                menu.addAction(f"Open {node.block_name}", lambda b=node.block_name: self.document.request_open_block(b))
+                menu.addAction(f"Open {node.block_name}", lambda n=node.id: self.open_instance(n))
                 menu.addSeparator()
             for text, fn, keys in (("Cut", self.cut, QKeySequence.StandardKey.Cut),
                                    ("Copy", self.copy, QKeySequence.StandardKey.Copy),

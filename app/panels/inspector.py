@@ -270,7 +270,7 @@ class InspectorPanel(QWidget):
             lab = self._muted((bdef.doc + " " if bdef.doc else "") + "<a href='open'>Open the block</a> to edit "
                               "its inside; changes apply to every instance.")
             lab.setTextFormat(Qt.TextFormat.RichText)
-            lab.linkActivated.connect(lambda _l, n=bname: self.document.request_open_block(n))
+            lab.linkActivated.connect(lambda _l, b=block, n=node_id: self.document.open_instance(b, n))
 
         form = self._section("Node")
         self.name_edit = QLineEdit(node.name)

@@ -572,3 +572,29 @@ def test_side_branch_rejoins_down_its_own_lane(qtbot):
             continue
         card = item.card_rect()
         assert not any(card.contains(path.pointAtPercent(t / 50)) for t in range(51)), item.name
+
+
+def test_double_click_an_instance_shows_its_shapes(area):
+    """Double-clicking layer3_0 opens BasicBlock as layer3_0 sees it (64 channels, 8x8, stride 2)."""
+    view = area.current_view()
+    item = node_named(view, "layer3_0")
+    show(view, item.sceneBoundingRect().center())
+    QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      vpos(view, item.card_rect().center()))
+    assert area.current_block() == "BasicBlock" and area.instance_box.currentText() == "layer3_0"
+    assert node_named(area.current_view(), "conv1").shape_text == "64x8x8"
+    # nested: SE-ResNet's SE block inside layer2_1, opened from that instance's tab
+    doc = area.document
+    doc.replace_project(make("se_resnet20"))
+    net = area.current_view()
+    outer = node_named(net, "layer2_1")
+    show(net, outer.sceneBoundingRect().center())
+    QTest.mouseDClick(net.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      vpos(net, outer.card_rect().center()))
+    inner = area.current_view()
+    se = node_named(inner, "se")
+    show(inner, se.sceneBoundingRect().center())
+    QTest.mouseDClick(inner.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      vpos(inner, se.card_rect().center()))
+    assert area.current_block() == "SqueezeExcite" and area.instance_box.currentText() == "layer2_1.se"
+    assert node_named(area.current_view(), "input").shape_text == "32x16x16"
