@@ -113,6 +113,7 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
     if tab == "code":
         window.code_panel.scroll_to("class BasicBlock") or window.code_panel.scroll_to("class ")
         app.processEvents()
+    window.statusBar().clearMessage()  # "Opened /tmp/…": transient, noise in a picture
     if os.environ.get("SKIPWIRE_TIMING"):
         sys.stderr.write(f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n")
     image = window.grab()
