@@ -4,6 +4,8 @@ ImageNet, with each one's description and figures, the number of classes and
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -110,7 +112,8 @@ class TemplateGallery(QDialog):
         return {"classes": self.classes.value() or None, "shortcut": self.shortcut.currentData() or None}
 
     def _figures(self, name: str) -> str:
-        """Parameters, MACs and depth of a template at its defaults (built once, ~10 ms for resnet152)."""
+        """Parameters, MACs and depth of a template at its defaults (built once, ~10 ms for resnet152),
+        then its structure: the runs of plain layers and the stages, each with its output shape."""
         if name not in self._figure_cache:
             from graph.shapes import analyze
             from graph.summary import human
@@ -124,7 +127,8 @@ class TemplateGallery(QDialog):
                 convs = sum(1 for layer in a.layers() if layer.type in ("Conv2d", "Linear"))
                 self._figure_cache[name] = (f"<b>{a.total_params:,}</b> parameters · <b>{human(a.macs)}</b>MACs · "
                                             f"{convs} conv/linear layers · {len(project.blocks)} block "
-                                            f"definition{'s' if len(project.blocks) != 1 else ''}")
+                                            f"definition{'s' if len(project.blocks) != 1 else ''}"
+                                            + structure_table(project, a))
         return self._figure_cache[name]
 
     def _on_current(self, item, _previous) -> None:
@@ -143,6 +147,64 @@ class TemplateGallery(QDialog):
         self.shortcut.setEnabled(info.shortcut_options)
         if not info.shortcut_options:
             self.shortcut.setCurrentIndex(0)
+
+
+def structure_rows(project, analysis) -> list[tuple[str, str, str]]:
+    """(part, content, output shape) from input to output: consecutive layers outside any stage
+    make one row ("conv1 · bn1 · relu · maxpool"), each stage one row ("3 × Bottleneck")."""
+    from graph.shapes import fmt
+
+    g = project.graph
+    stage_of = {n: st for st in g.stages for n in st.nodes}
+    rows: list[tuple[str, str, str]] = []
+    run: list[str] = []
+    last_shape = ""
+
+    def flush(part: str) -> None:
+        if run:
+            rows.append((part, " · ".join(run), last_shape))
+            run.clear()
+
+    order = [n for n in analysis.root.order if n in g.nodes]
+    seen_stage = set()
+    for n in order:
+        node = g.nodes[n]
+        info = analysis.root.nodes.get(n)
+        shape = fmt(info.out_shape) if info is not None and info.out_shape is not None else "?"
+        if node.type in ("Input", "Output"):
+            continue
+        st = stage_of.get(n)
+        if st is None:
+            run.append(node.name)
+            last_shape = shape
+            continue
+        flush("stem" if not rows else "")
+        if st.name in seen_stage:
+            rows[-1] = (rows[-1][0], rows[-1][1], shape)
+            continue
+        seen_stage.add(st.name)
+        kinds = {g.nodes[m].type for m in st.nodes if m in g.nodes}
+        kind = next(iter(kinds)).split(":")[-1] if len(kinds) == 1 else None
+        members = [g.nodes[m].name for m in st.nodes if m in g.nodes]
+        count = len(members)
+        rows.append((st.name, f"{count} \u00d7 {kind}" if kind else
+                     f"{count} layers: {members[0]} \u2026 {members[-1]}", shape))
+    flush("head" if rows else "")
+    return rows
+
+
+def structure_table(project, analysis, max_rows: int = 14) -> str:
+    rows = structure_rows(project, analysis)
+    if not rows:
+        return ""
+    if len(rows) > max_rows:
+        rows = rows[:max_rows - 1] + [("", f"\u2026 {len(rows) - max_rows + 1} more", "")]
+    cells = "".join(
+        f"<tr><td style='padding:2px 14px 2px 0'><b>{html.escape(part)}</b></td>"
+        f"<td style='padding:2px 14px 2px 0'>{html.escape(content)}</td>"
+        f"<td align='right' style='font-family:monospace; padding:2px 0'>{html.escape(shape)}</td></tr>"
+        for part, content, shape in rows)
+    return f"<br><br><table cellspacing='0'>{cells}</table>"
 
 
 def choose_template(parent: QWidget | None = None, selected: str = "resnet20") -> tuple[str, dict] | None:

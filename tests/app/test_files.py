@@ -191,3 +191,13 @@ def test_template_gallery_lists_families(qtbot):
     dlg.classes.setValue(100)
     assert dlg.selected_name() == "resnet50" and dlg.options() == {"classes": 100, "shortcut": None}
     assert "25,557,032" in dlg.figures.text()
+    # the structure from stem to head, each part with its output shape
+    from app.gallery import structure_rows
+    from graph.shapes import analyze
+    from graph.templates import make
+    p = make("resnet50")
+    rows = structure_rows(p, analyze(p))
+    assert rows[0] == ("stem", "conv1 · bn1 · relu · maxpool", "64x56x56")
+    assert rows[1] == ("layer1", "3 × Bottleneck", "256x56x56") and rows[4][2] == "2048x7x7"
+    assert rows[-1] == ("head", "avgpool · flatten · fc", "1000")
+    assert "4 × Bottleneck" in dlg.figures.text()
