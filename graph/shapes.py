@@ -198,6 +198,7 @@ class _Analyzer:
         self._stack: list[str] = []
         self._shortcut_failed = False
         self.expansions: list[tuple[str | None, Node, str, GraphInfo]] = []  # (holder, instance, block, body)
+        self._instances: list[tuple[str | None, Node]] = []  # the block instances being expanded, outermost first
 
     def report(self, severity: str, code: str, message: str, block: str | None, node: str | None = None,
                edge: str | None = None, fixes: list[Fix] | tuple = ()) -> None:
@@ -432,13 +433,35 @@ class _Analyzer:
                     fixes.insert(0, Fix(f"Set {spec.name} to {suggest[spec.name]!r}",
                                         {"op": "set_param", "block": block, "node": node.id, "param": spec.name,
                                          "value": suggest[spec.name]}))
+                message = f"{label}: {exc}."
+                if (isinstance(raw, str) and env is not None and not exc.unknown and self._instances
+                        and "expression" not in str(exc)):
+                    # the expression is fine; this instance's parameter values make it bad: say which, and
+                    # repair the instance, not the block body that all instances share
+                    holder, inst = self._instances[-1]
+                    bdef = self.project.blocks.get(inst.block_name or "")
+                    values = ", ".join(f"{k}={v}" for k, v in sorted(inst.params.items()) if re.search(
+                        rf"\b{re.escape(str(k))}\b", raw))
+                    message = (f"{label}: {exc} (from {raw!r} in instance \"{inst.name}\""
+                               + (f" with {values}" if values else "") + ").")
+                    fixes = []
+                    name = raw.strip()
+                    if bdef is not None and name in bdef.params and name in inst.params:
+                        default = bdef.params[name].default
+                        try:
+                            check_value(spec, default)
+                            fixes = [Fix(f'Set {name} of "{inst.name}" to {default!r}',
+                                         {"op": "set_param", "block": holder, "node": inst.id, "param": name,
+                                          "value": default})]
+                        except ParamError:
+                            pass
                 if exc.unknown and isinstance(raw, str):
                     for close in difflib.get_close_matches(exc.unknown, exc.known, n=1, cutoff=0.6):
                         fixed = re.sub(rf"\b{re.escape(exc.unknown)}\b", close, raw)
                         fixes = [Fix(f"Use {close!r} in place of {exc.unknown!r}",  # the obvious repair
                                      {"op": "set_param", "block": block, "node": node.id, "param": spec.name,
                                       "value": fixed})]
-                self.report("error", "bad_param", f"{label}: {exc}.", block, node.id, fixes=fixes)
+                self.report("error", "bad_param", message, block, node.id, fixes=fixes)
         known = {s.name for s in specs}
         for key in node.params:
             if key not in known:
@@ -766,10 +789,12 @@ class _Analyzer:
         child = self._memo.get(key)
         if child is None:
             self._stack.append(bdef.name)
+            self._instances.append((block, node))
             try:
                 child = self.analyze_graph(bdef.graph, bdef.name, env, in_shape)
             finally:
                 self._stack.pop()
+                self._instances.pop()
             self._memo[key] = child
         self.block_infos.setdefault(bdef.name, child)
         self.expansions.append((block, node, bdef.name, child))

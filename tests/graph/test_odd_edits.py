@@ -141,3 +141,21 @@ def test_unknown_expression_name_lists_the_known_names():
     assert d.block == "B" and d.node == c.id
     assert "unknown name 'planes' in expression 'planes * 4'; the names it can use are in_channels, stride, width" \
         in d.message
+
+
+def test_bad_value_from_one_instance_names_it_and_fixes_the_instance():
+    """A block body's expression is fine; one instance's value makes it bad: the message names the instance
+    and its value, and the fix changes that instance, not the body every instance shares."""
+    from graph.templates import make
+
+    p = make("resnet20")
+    inst = p.graph.node_by_name("layer2_1")
+    p.graph.set_param(inst.id, "out_channels", 0)
+    errors = [d for d in analyze(p).errors if d.code == "bad_param"]
+    assert errors and all(d.block == "BasicBlock" for d in errors)
+    assert 'in instance "layer2_1" with out_channels=0' in errors[0].message
+    (fix,) = errors[0].fixes
+    assert fix.action == {"op": "set_param", "block": None, "node": inst.id, "param": "out_channels", "value": 64}
+    apply_fix(p, fix.action)
+    assert not [d for d in analyze(p).errors if d.code == "bad_param"]
+    assert p.blocks["BasicBlock"].graph.node_by_name("conv1").params["out_channels"] == "out_channels"
