@@ -57,10 +57,12 @@ class EdgeItem(QGraphicsItem):
         self.setZValue(-1 if kind == "shortcut" else 0)
         self.update_path()
 
-    def set_analysis(self, label: str, chip: str, error: str) -> None:
-        if (label, chip, error) != (self.label, self.chip, self.error):
-            self.label, self.chip, self.error = label, chip, error
-            self.setToolTip(error or (f"{chip} \u2014 {label}" if chip else label))
+    def set_analysis(self, label: str, chip: str, error: str, note: str = "") -> None:
+        """``note``: a shortcut's projection as this instance applies it (tooltip)."""
+        if (label, chip, error, note) != (self.label, self.chip, self.error, getattr(self, "_note", "")):
+            self.label, self.chip, self.error, self._note = label, chip, error, note
+            tip = error or (f"{chip} \u2014 {label}" if chip else label)
+            self.setToolTip(tip + (f"\n{note}" if note and not error else ""))
             self._place_label()
             self._update_bounds()
 

@@ -17,7 +17,7 @@ from app.document import block_instances, failing_instances
 from app.theme import CanvasTheme, get_theme
 from graph import edits as E
 from graph import registry
-from graph.shapes import GraphInfo, ShortcutInfo, fmt
+from graph.shapes import PROJECTION_LABELS, GraphInfo, ShortcutInfo, fmt
 
 
 def category_of(type_name: str) -> str:
@@ -276,8 +276,14 @@ class GraphScene(QGraphicsScene):
             shape = info.edge_shapes.get(edge_id) if info is not None else None
             if shape is None and src is not None:
                 shape = src.out_shape
-            chip = shortcut_chip(e, shortcuts.get(edge_id)) if e.is_shortcut else ""
-            item.set_analysis(fmt(shape) if shape is not None else "", chip, edge_err.get(edge_id, ""))
+            sc_info = shortcuts.get(edge_id) if e.is_shortcut else None
+            chip = shortcut_chip(e, sc_info) if e.is_shortcut else ""
+            note = ""
+            if sc_info is not None:
+                where = f"in {shown}" if shown else "here"
+                note = (f"Applied {where}: {PROJECTION_LABELS.get(sc_info.applied, sc_info.applied)} "
+                        f"({fmt(sc_info.in_shape)} \u2192 {fmt(sc_info.out_shape)})")
+            item.set_analysis(fmt(shape) if shape is not None else "", chip, edge_err.get(edge_id, ""), note)
 
     # ----- selection <-> document ------------------------------------------------------------------
     def selected_node_ids(self) -> list[str]:

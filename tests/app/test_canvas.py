@@ -200,8 +200,10 @@ def test_shortcut_into_add_mismatch_fix_undo_redo(area):
     assert doc.analysis.valid and not add.errors and not sc.edges[new.id].error
     assert sc.edges[new.id].chip == "zero-pad"  # the first instance, layer1_0, needs no padding
     assert area.instance_box.isVisible() and area.instance_box.currentText() == "layer1_0"
+    assert "Applied in layer1_0: identity" in sc.edges[new.id].toolTip()
     area.show_instance("layer2_0")  # the first stride-2 instance
     assert sc.edges[new.id].chip == "zero-pad /2" and add.shape_text == "32x16x16"
+    assert "Applied in layer2_0: zero-pad (16x32x32 → 32x16x16)" in sc.edges[new.id].toolTip()
     assert doc.undo_stack.undoText() == fix.label
     doc.undo_stack.undo()
     assert add.errors and sc.edges[new.id].chip == "identity"  # layer2_0 shown: it fails there
