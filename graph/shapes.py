@@ -199,6 +199,7 @@ class _Analyzer:
         self._shortcut_failed = False
         self.expansions: list[tuple[str | None, Node, str, GraphInfo]] = []  # (holder, instance, block, body)
         self._instances: list[tuple[str | None, Node]] = []  # the block instances being expanded, outermost first
+        self._dangling = False  # an edge names a node that does not exist (only a corrupted model has one)
 
     def report(self, severity: str, code: str, message: str, block: str | None, node: str | None = None,
                edge: str | None = None, fixes: list[Fix] | tuple = ()) -> None:
@@ -313,6 +314,9 @@ class _Analyzer:
                     self.report("error", "misplaced_node", f'{other} "{n.name}" cannot be inside {where}; use {t}.',
                                 block, n.id)
         for e in graph.edges.values():
+            if e.src in graph.nodes and e.dst in graph.nodes:
+                continue
+            self._dangling = True
             missing = [end for end in (e.src, e.dst) if end not in graph.nodes]
             if missing:
                 self.report("error", "dangling_edge",
@@ -347,6 +351,8 @@ class _Analyzer:
         """A stage becomes an nn.Sequential: a chain of one-input nodes with modules, each fed by the one before.
         The first break in each stage is reported (as the code generator would refuse it), with the fix that
         ends the stage just before it (or drops the first node)."""
+        if not graph.stages:
+            return
         ins: dict[str, list[str]] = {}
         outs: dict[str, int] = {}
         for e in graph.edges.values():
@@ -386,6 +392,8 @@ class _Analyzer:
 
     def check_stage_names(self, graph: Graph, block: str | None, node_names: dict[str, str]) -> None:
         """Stage names become attribute names next to the nodes' (layer1 = nn.Sequential(...))."""
+        if not graph.stages:
+            return
         taken = set(node_names) | {st.name for st in graph.stages if isinstance(st.name, str)}
         seen: set[str] = set()
         for stage in graph.stages:
@@ -559,14 +567,16 @@ class _Analyzer:
                 self.report("error", "unknown_type", f'Node "{node.name}" has unknown type "{node.type}".', block, node.id)
                 return NodeInfo(node, {}, [], error=True)
             specs = lt.params
-        in_edges = [e for e in info.in_edges.get(node.id, []) if e.src in graph.nodes]  # dangling: reported
-        ports = [e.dst_port for e in in_edges if isinstance(e.dst_port, int) and not isinstance(e.dst_port, bool)
-                 and e.dst_port >= 0]
+        in_edges = info.in_edges.get(node.id, [])
+        if self._dangling:
+            in_edges = [e for e in in_edges if e.src in graph.nodes]  # dangling edges were reported
         suggest = None
-        if lt is not None and isinstance(lt.inputs, str) and ports:
+        if lt is not None and isinstance(lt.inputs, str):  # a merge: num_inputs to fit the edges that arrive
+            ports = [e.dst_port for e in in_edges if isinstance(e.dst_port, int)
+                     and not isinstance(e.dst_port, bool) and e.dst_port >= 0]
             count_spec = lt.spec(lt.inputs)
-            wanted = max(max(ports) + 1, int(count_spec.min or 1))
-            if count_spec.max is None or wanted <= count_spec.max:
+            wanted = max(max(ports, default=0) + 1, int(count_spec.min or 1))
+            if ports and (count_spec.max is None or wanted <= count_spec.max):
                 suggest = {lt.inputs: wanted}
         params = self.resolve_params(node, specs, env, block, label, suggest)
         if lt is not None:
@@ -845,6 +855,8 @@ def _check_nested_projections(project: Project, a: _Analyzer) -> None:
     """A block whose shortcut needs a projection in some instances only gets it per instance, as a
     constructor argument (torchvision's ``downsample=``). The code can pass that argument from the network,
     not from inside another block's body: such an instance is refused here, as the code generator would."""
+    if all(holder is None for holder, _node, _name, _child in a.expansions):
+        return  # no block instance inside another block
     applied: dict[tuple[str, str], set[str]] = {}
     for _holder, _node, name, child in a.expansions:
         for edge in project.blocks[name].graph.edges.values():
