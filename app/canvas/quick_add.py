@@ -28,6 +28,7 @@ MAX_ROWS = 12  # the list grows with the matches up to this many rows, then scro
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 HIDDEN = {"network": ("BlockInput", "BlockOutput"), "block": ("Input", "Output")}
+NO_INPUT = tuple(t.name for t in registry.all_types() if t.inputs == 0)  # not offered for a dropped edge
 
 
 def choices(project, block: str | None) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ from app.canvas.layout import auto_layout
 from app.canvas.minimap import Minimap
 from app.canvas.node_item import HEIGHT, WIDTH, NodeItem
 from app.canvas.port_item import PortItem
-from app.canvas.quick_add import QuickAdd, choices
+from app.canvas.quick_add import NO_INPUT, QuickAdd, choices
 from app.canvas.scene import GraphScene
 from app.commands import MoveNodesCommand
 from graph import edits as E
@@ -422,7 +422,10 @@ class GraphView(QGraphicsView):
             if not self.viewport().rect().contains(pos):
                 pos = self.viewport().rect().center()
         self._quick_ctx = {"scene_pos": self.mapToScene(pos), "connect_from": connect_from}
-        self.quick_add.open_at(pos, choices(self.project, self.block))
+        items = choices(self.project, self.block)
+        if connect_from is not None:  # a dropped edge: only what can take it as an input
+            items = [(name, desc) for name, desc in items if name not in NO_INPUT]
+        self.quick_add.open_at(pos, items)
 
     def _on_quick_add_chosen(self, type_name: str) -> None:
         ctx = self._quick_ctx or {"scene_pos": self.mapToScene(self.viewport().rect().center()),

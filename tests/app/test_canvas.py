@@ -379,6 +379,9 @@ def test_edge_dropped_on_empty_space_adds_a_connected_node(area):
     show(view, start, end)
     mouse_drag(view, vpos(view, start), vpos(view, end))
     assert view.quick_add.isVisible()
+    offered = {view.quick_add.list.item(i).data(Qt.ItemDataRole.UserRole + 1)
+               for i in range(view.quick_add.list.count())}
+    assert "Input" not in offered and {"Dropout", "Output", "Linear"} <= offered  # only what takes an input
     QTest.keyClicks(view.quick_add.search, "dropout")
     QTest.keyClick(view.quick_add.search, Qt.Key.Key_Return)
     g = doc.project.graph
