@@ -68,13 +68,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     analysis = _analyze(analyze, project, args.file)
     errors = analysis.errors
     if getattr(args, "json", False):
-        payload = {"valid": analysis.valid, "diagnostics": [d.to_dict() for d in analysis.diagnostics],
+        payload = {"valid": analysis.valid, "diagnostics": [_with_instances(analysis, d) for d in analysis.diagnostics],
                    "errors": len(errors), "warnings": len(analysis.diagnostics) - len(errors),
                    "output_shape": list(analysis.output_shape) if analysis.output_shape else None,
                    "total_params": analysis.total_params}
         _out().write(json.dumps(payload, indent=2) + "\n")
     else:
-        _print_diagnostics(analysis.diagnostics, _out())
+        _print_diagnostics(analysis.diagnostics, _out(), analysis)
         if analysis.valid:
             _out().write(f"{args.file}: valid; {analysis.total_params:,} parameters, output "
                          f"{_shape(analysis.output_shape)}"
@@ -96,7 +96,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     project = load_project(args.file)
     analysis = _analyze(analyze, project, args.file)
     if not analysis.valid:
-        _print_diagnostics(analysis.errors, sys.stderr)
+        _print_diagnostics(analysis.errors, sys.stderr, analysis)
         _err(f"{args.file} is invalid: {len(analysis.errors)} error(s); first: "
              f"{_one_line(analysis.errors[0].message)}")
         return 1
@@ -117,7 +117,7 @@ def _analyze(analyze, project: Project, source: str):
         raise UserError(f"{source}: the project is nested too deeply to analyse", 1) from None
 
 
-def _where(d: Diagnostic) -> str:
+def _where(d: Diagnostic, analysis=None) -> str:
     parts = []
     if d.block is not None:
         parts.append(f"block {d.block}")
@@ -125,13 +125,51 @@ def _where(d: Diagnostic) -> str:
         parts.append(f"node {d.node}")
     if d.edge is not None:
         parts.append(f"edge {d.edge}")
-    return ", ".join(parts) or "project"
+    text = ", ".join(parts) or "project"
+    paths = _instances(analysis, d) if analysis is not None else []
+    if paths:
+        shown = ", ".join(paths[:4]) + (f" and {len(paths) - 4} more" if len(paths) > 4 else "")
+        text += f"; in {shown}"
+    return text
 
 
-def _print_diagnostics(diags: list[Diagnostic], stream: TextIO) -> None:
+def _instances(analysis, d: Diagnostic) -> list[str]:
+    """Module paths of the block instances where a block's diagnostic happens (often only some: the
+    stride-2 ones), for a reader of the command line who cannot double-click into the editor."""
+    if d.block is None or (d.node is None and d.edge is None):
+        return []
+    from graph.shapes import module_path
+
+    out: list[str] = []
+
+    def walk(info, prefix: str) -> None:
+        for node_id in info.order:
+            ni = info.nodes.get(node_id)
+            if ni is None or ni.children is None:
+                continue
+            path = module_path(info.graph, ni.node, prefix)
+            child = ni.children
+            if child.block == d.block:
+                inner = child.nodes.get(d.node) if d.node is not None else None
+                if (inner is not None and inner.error) or (d.edge is not None and d.node is None):
+                    out.append(path)
+            walk(child, path + ".")
+
+    walk(analysis.root, "")
+    return out
+
+
+def _with_instances(analysis, d: Diagnostic) -> dict:
+    data = d.to_dict()
+    if d.block is not None:
+        data["instances"] = _instances(analysis, d)
+    return data
+
+
+def _print_diagnostics(diags: list[Diagnostic], stream: TextIO, analysis=None) -> None:
     ordered = sorted(diags, key=lambda d: not d.is_error)
     for d in ordered[:MAX_LISTED]:
-        stream.write(f"{d.severity}: [{d.code}] ({_where(d)}) {d.message}\n")
+        stream.write(f"{d.severity}: [{d.code}] ({_where(d, analysis)}) {d.message}\n")
         stream.writelines(f"    fix: {f.label}\n" for f in d.fixes)
     if len(ordered) > MAX_LISTED:
         stream.write(f"... and {len(ordered) - MAX_LISTED} more\n")

@@ -322,3 +322,21 @@ def test_summary_rows_split_a_partly_frozen_block():
     assert rows["b1"]["frozen_params"] == 8 * 4 * 9
     assert s["frozen_params"] == 4 * 4 * 9 + 8 * 4 * 9
     assert f"{4 * 4 * 9:,} frozen" in render_table(s)
+
+
+def test_validate_names_the_failing_block_instances(capsys, tmp_path):
+    from graph.projectfile import save_project
+    from graph.templates import make
+
+    p = make("resnet20")
+    body = p.blocks["BasicBlock"].graph
+    shortcut = next(e for e in body.edges.values() if e.is_shortcut)
+    body.set_edge_field(shortcut.id, "projection", "identity")
+    path = tmp_path / "r20.json"
+    save_project(p, path)
+    rc, out, _err = run_main(capsys, "validate", str(path))
+    assert rc == 1
+    assert "(block BasicBlock, node n12, edge e14; in layer2.0) Add \"add\"" in out
+    rc, out, _err = run_main(capsys, "validate", "--json", str(path))
+    (d,) = json.loads(out)["diagnostics"]
+    assert d["instances"] == ["layer2.0"]
