@@ -1,10 +1,12 @@
 """The palette: every registered layer type, grouped by category in
 collapsible sections with a small icon each, a search field on top and the
-project's block library beneath.  Items drag onto the canvas as
+project's block library first.  Items drag onto the canvas as
 ``application/x-skipwire-node`` mime data holding the UTF-8 type name
 ("Conv2d" or "block:BasicBlock"); a double-click asks the window to add one."""
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDrag
@@ -16,6 +18,11 @@ from graph.model import BLOCK_PREFIX
 
 MIME_TYPE = "application/x-skipwire-node"
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def natural_key(name: str) -> list:
+    """DenseBlock6 before DenseBlock12."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def node_mime(type_name: str) -> QMimeData:
@@ -90,7 +97,12 @@ class PalettePanel(QWidget):
                 item.setData(0, TYPE_ROLE, t.name)
                 item.setToolTip(0, f"<b>{t.name}</b><br>{t.doc}")
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        # the project's blocks first: in a ResNet they are what one adds most, and at the end of a
+        # long list they were below the fold
         self._blocks_group = self._group("block", "Block library")
+        self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(self._blocks_group))
+        self.tree.insertTopLevelItem(0, self._blocks_group)
+        self._blocks_group.setExpanded(True)
 
     def _group(self, category: str, title: str) -> QTreeWidgetItem:
         group = QTreeWidgetItem(self.tree, [title])
@@ -114,7 +126,7 @@ class PalettePanel(QWidget):
 
     def refresh_blocks(self) -> None:
         group = self._blocks_group
-        names = sorted(self._document.project.blocks) if self._document is not None else []
+        names = sorted(self._document.project.blocks, key=natural_key) if self._document is not None else []
         current = [group.child(i).data(0, TYPE_ROLE) for i in range(group.childCount())]
         wanted = [BLOCK_PREFIX + n for n in names]
         if current == wanted:

@@ -27,6 +27,11 @@ def test_palette_lists_every_type_and_search_filters(qtbot):
     from graph import registry
     assert set(pal.visible_types()) >= {t.name for t in registry.all_types()}
     assert "block:BasicBlock" in pal.visible_types()
+    top = pal.tree.topLevelItem(0)  # the project's blocks are in sight, not below the fold
+    assert top.text(0) == "Block library" and top.isExpanded() and top.child(0).text(0) == "BasicBlock"
+    from app.panels.palette import natural_key
+    assert sorted(["DenseBlock24", "DenseBlock6", "DenseBlock12"], key=natural_key) == \
+        ["DenseBlock6", "DenseBlock12", "DenseBlock24"]
     pal.search.setText("batchnorm")
     assert pal.visible_types() == ["BatchNorm2d"]
     pal.search.setText("pool")
