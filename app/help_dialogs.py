@@ -23,7 +23,11 @@ SHORTCUTS = (
               ("Zoom", "mouse wheel"), ("Pan", "middle-drag or Space+drag"))),
     ("Canvas", (("Add a layer", "drag from the palette, double-click it, or Tab on the canvas"),
                 ("Connect", "drag from an output port (bottom) to an input port (top)"),
-                ("Open a block", "double-click a block instance"))),
+                ("Add a connected layer", "drop a new edge on empty canvas"),
+                ("Select several", "drag a box on empty canvas; Ctrl+click adds"),
+                ("Open a block", "double-click a block instance (its shapes are shown)"),
+                ("Show a problem", "double-click it in Problems"),
+                ("Cancel a drag or close quick add", "Esc"))),
 )
 
 
@@ -38,7 +42,11 @@ def shortcuts_dialog(parent: QWidget) -> QDialog:
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     last = None
     for r, (sec, what, key) in enumerate(rows):
-        table.setItem(r, 0, QTableWidgetItem(sec if sec != last else ""))
+        head = QTableWidgetItem(sec if sec != last else "")
+        f = head.font()
+        f.setBold(True)
+        head.setFont(f)
+        table.setItem(r, 0, head)
         table.setItem(r, 1, QTableWidgetItem(what))
         table.setItem(r, 2, QTableWidgetItem(key))
         last = sec

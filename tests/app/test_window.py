@@ -228,3 +228,14 @@ def test_problems_double_click_shows_the_failing_instance(make_window, qtbot):
     assert w.document.shown_instance("BasicBlock") == "layer1_0"
     assert w.inspector._info_labels["in"].text() == "16x32x32, 16x32x32"
     assert not scene.nodes[add].errors
+
+
+def test_shortcuts_dialog_lists_the_canvas_gestures(make_window):
+    from app.help_dialogs import shortcuts_dialog
+    w = make_window(make("resnet20"))
+    dlg = shortcuts_dialog(w)
+    from PySide6.QtWidgets import QTableWidget
+    table = dlg.findChild(QTableWidget)
+    actions = {table.item(r, 1).text() for r in range(table.rowCount())}
+    assert {"Add a connected layer", "Show a problem", "Group into block", "Frame selection"} <= actions
+    dlg.deleteLater()
