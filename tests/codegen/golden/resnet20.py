@@ -14,8 +14,9 @@ class ZeroPadShortcut(nn.Module):
         self.extra_channels = out_channels - in_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+        s = self.stride
+        x = x[:, :, ::s, ::s]  # every s-th row and column
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))  # new channels at the end, all zero
 
 
 class BasicBlock(nn.Module):
