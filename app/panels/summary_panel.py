@@ -25,6 +25,11 @@ from graph.summary import human, summarize
 COLUMNS = ("Layer", "Type", "Output", "Params", "MACs", "Activations")
 
 
+
+def type_text(t: str) -> str:
+    """The Type column: "BasicBlock" for a block instance (not the file format's "block:BasicBlock")."""
+    return t.replace("Shortcut:", "shortcut · ").removeprefix("block:")
+
 class SummaryPanel(QWidget):
     def __init__(self, document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,7 +98,7 @@ class SummaryPanel(QWidget):
         muted = QColor(chrome().muted)
         for r, row in enumerate(rows):
             shape = "?" if row["output_shape"] is None else "x".join(map(str, row["output_shape"]))
-            cells = ("    " * row["depth"] + row["name"], row["type"].replace("Shortcut:", "shortcut · "),
+            cells = ("    " * row["depth"] + row["name"], type_text(row["type"]),
                      shape, f"{row['params']:,}", human(row["macs"]), human(row["activation_bytes"], "B"))
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -178,6 +178,8 @@ def test_summary_totals_match_analysis(qtbot):
     assert first == doc.analysis.layers()[0].path
     panel.batch.setValue(256)
     assert "at batch 256" in panel.totals.text()
+    types = {panel.table.item(r, 1).text() for r in range(panel.table.rowCount())}
+    assert "BasicBlock" in types and not any(t.startswith("block:") for t in types)
 
 
 def test_code_panel_shows_message_while_invalid(qtbot):
