@@ -142,7 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             if fixed:
                 raise UserError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot "
                                 f"change (only --epochs and --device can)")
-            if args.file and Path(args.resume).resolve() != Path(args.file).resolve():
+            if (args.file and Path(args.resume).resolve() != Path(args.file).resolve()
+                    and (Path(args.resume) / "project.json").exists()):
                 sys.stderr.write(f"resuming {args.resume}: its own project.json and model.py are used "
                                  f"({args.file} is not read)\n")
             result = engine.resume(args.resume, on_metric=bar, should_stop=stop, epochs=args.epochs,
