@@ -64,8 +64,8 @@ def _where(node: Any) -> str:
 def _describe(node: Any) -> str:
     """The call as a user wrote it: ``self.up``, ``torch.softmax``, ``F.interpolate``, ``.permute()``."""
     tgt = node.target
-    if node.op == "call_module":
-        return f"self.{tgt}"
+    if node.op == "call_module":  # layer1.0.conv1 -> self.layer1[0].conv1
+        return "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in str(tgt).split("."))
     if node.op == "call_method":
         return f".{tgt}()"
     if isinstance(tgt, str):
@@ -109,7 +109,6 @@ def _guess_input(gm: Any) -> tuple[int, ...]:
 def _trace(model: Any, input_shape: tuple[int, ...] | None):
     import torch
     import torch.fx
-    from torch.fx.passes.shape_prop import ShapeProp
 
     from codegen.fx_ops import HELPER_LEAVES
 
@@ -132,18 +131,46 @@ def _trace(model: Any, input_shape: tuple[int, ...] | None):
         torch.set_num_threads(1)  # one sample: threads only contend (30x slower on a busy 2-core machine)
         with torch.no_grad():
             if prod(input_shape) <= SMALL_INPUT:
-                ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+                _shape_prop(gm, input_shape)
             else:  # big inputs: shapes without computing (fake tensors); much faster on CPU
                 _fake_prop(gm, input_shape)
     except Exception as exc:  # noqa: BLE001
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = exc.__cause__ or exc  # ShapeProp wraps the model's own error in "ShapeProp error for: node=..."
+        msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        failed = getattr(exc, "skipwire_node", None)
+        where = ""
+        if failed is not None:
+            where = f" at {_describe(failed)}{_where(failed)}"
+            if failed.op == "call_module":
+                where += f" ({type(gm.get_submodule(failed.target)).__name__})"
         shape = ",".join(map(str, input_shape))
-        raise UserError(f"{type(model).__name__} does not run on an input of shape {shape}: {msg}; "
+        raise UserError(f"{type(model).__name__} does not run on an input of shape {shape}{where}: {msg}; "
                         "give the right one with --input C,H,W") from None
     finally:
         torch.set_num_threads(threads)
         gm.train(was_training)
     return gm, input_shape
+
+
+def _shape_prop(gm: Any, input_shape: tuple) -> None:
+    """torch.fx's ShapeProp without the traceback it prints on a failure; the error raised carries
+    the failing fx node as ``skipwire_node`` so that the message can name it."""
+    import contextlib
+    import io
+
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    class _Prop(ShapeProp):
+        def run_node(self, n: Any) -> Any:
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):
+                    return super().run_node(n)
+            except Exception as exc:
+                exc.skipwire_node = n  # type: ignore[attr-defined]
+                raise
+
+    _Prop(gm).propagate(torch.zeros(1, *input_shape))
 
 
 def _fake_prop(gm: Any, input_shape: tuple) -> None:
@@ -155,11 +182,10 @@ def _fake_prop(gm: Any, input_shape: tuple) -> None:
 
         FakeTensorProp(gm, FakeTensorMode(allow_non_fake_inputs=True)).propagate(torch.zeros(1, *input_shape))
     except Exception:  # noqa: BLE001 - fake tensors cannot run everything: compute for real
-        from torch.fx.passes.shape_prop import ShapeProp
 
         for n in gm.graph.nodes:
             n.meta.pop("val", None)
-        ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+        _shape_prop(gm, input_shape)
 
 
 def _shapes(gm: Any) -> dict:
