@@ -410,6 +410,7 @@ class Trainer:
                 correct_sum = torch.zeros((), device=self.device, dtype=torch.int64)
             win_loss = torch.zeros((), device=self.device, dtype=torch.float32)
             win_steps, win_t = 0, time.perf_counter()
+            seen_before = seen  # images of this epoch trained before a stop (not timed in this session)
             for i, (xb, y) in enumerate(self._batches(perm, first, epoch), start=first):
                 if self.should_stop():
                     return self._stopped(result, epoch, step, best, {
@@ -457,7 +458,7 @@ class Trainer:
             gpu_mb = torch.cuda.max_memory_allocated(self.device) / 2**20 if self.cuda else None
             rec = emit("epoch", epoch=epoch + 1, step=step, train_loss=train_loss,
                        train_acc=int(correct_sum) / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
-                       lr=self.lr_writer.current, images_per_s=round(seen / max(train_time, 1e-9), 1),
+                       lr=self.lr_writer.current, images_per_s=round((seen - seen_before) / max(train_time, 1e-9), 1),
                        epoch_time_s=round(time.perf_counter() - t0, 3), eta_s=round(eta, 1),
                        gpu_mem_mb=gpu_mb, best=is_best)
             result.history.append(rec)

@@ -40,6 +40,8 @@ def test_presets():
     cfg = apply_preset(TrainConfig(), "resnet paper (cifar)")
     assert (cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size) == ("sgd", 0.1, 0.9, 1e-4, 128)
     assert cfg.milestones == [0.5, 0.75] and cfg.gamma == 0.1 and cfg.preset == "ResNet paper (CIFAR)"
+    # "auto": crop + flip on CIFAR, but a preset must never mirror MNIST digits
+    assert all(PRESETS[p]["augment"] == "auto" for p in PRESETS)
     assert find_preset("FAST") == "Fast" and set(PRESETS) == {"ResNet paper (CIFAR)", "Fast"}
     from graph.errors import UserError
     with pytest.raises(UserError, match="unknown preset"):
