@@ -352,6 +352,14 @@ register(LayerType(
 
 
 def _broadcast(ins: list[Shape]) -> Shape:
+    """Broadcast per-sample shapes of one rank. Shapes of different ranks are refused: with the batch
+    dimension in front, torch would line the shorter one's batch up with a sample dimension
+    ((B, 8, 4, 4) * (B, 8) fails, (B, 1, 1, 1) * (B, 1) silently makes (B, 1, B, 1))."""
+    ranks = {len(s) for s in ins}
+    if len(ranks) > 1:
+        port = next(i for i, s in enumerate(ins) if len(s) != len(ins[0]))
+        raise ShapeError("shape_mismatch", "inputs cannot broadcast: " + " and ".join(_fmt(s) for s in ins)
+                         + " have different ranks, so the batch dimension would not line up", port=port)
     rank = max(len(s) for s in ins)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in ins]
     out = []
