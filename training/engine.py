@@ -486,9 +486,10 @@ class Trainer:
     def _diverged(self, result: RunResult, epoch: int, step: int, lr: float, value: float,
                   which: str = "training loss") -> RunResult:
         what = "nan" if math.isnan(value) else "inf"
-        msg = (f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}; "
-               f"the run stopped. Try a lower learning rate (--lr {self.cfg.lr / 10:.3g}), warm-up, or check "
-               f"the data")
+        sched = f" (scheduled from --lr {self.cfg.lr:.3g})" if abs(lr - self.cfg.lr) > 1e-12 * self.cfg.lr else ""
+        msg = (f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}{sched}; "
+               f"the run stopped. Try a lower learning rate (e.g. --lr {self.cfg.lr / 10:.3g}), warm-up, or "
+               f"check the data")
         if (self.run_dir / "last.safetensors").exists():
             weights, st = runs.load_checkpoint(self.run_dir, "last")
             self.model.load_state_dict(weights)  # roll back to the last finite checkpoint

@@ -32,7 +32,8 @@ def lr_at(step: int, cfg: TrainConfig, steps_per_epoch: int) -> float:
     if cfg.schedule == "constant":
         return base
     if cfg.schedule == "step":
-        passed = sum(1 for m in cfg.milestones if step >= round(m * total))
+        # a milestone above 0 never falls on the first step (a 1-step run at 50% would start decayed)
+        passed = sum(1 for m in cfg.milestones if step >= (max(1, round(m * total)) if m > 0 else 0))
         return base * (cfg.gamma ** passed)
     if cfg.schedule == "cosine":
         return _cos(base, 0.0, (step - warm) / max(1, total - warm))

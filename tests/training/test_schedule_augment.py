@@ -21,6 +21,8 @@ def test_step_schedule_milestones_and_warmup():
     spe = 10
     assert lr_at(0, cfg, spe) == 0.1 and lr_at(49, cfg, spe) == 0.1
     assert lr_at(50, cfg, spe) == pytest.approx(0.01) and lr_at(75, cfg, spe) == pytest.approx(0.001)
+    one = cfg.with_overrides(epochs=1)  # a one-step run: a 50% milestone must not decay its first step
+    assert lr_at(0, one, 1) == 0.1
     warm = cfg.with_overrides(warmup_epochs=1)
     assert [round(lr_at(s, warm, spe), 6) for s in (0, 4, 9, 10)] == [round(0.1 / 11, 6), round(0.5 / 11, 6),
                                                                        round(1 / 11, 6), 0.1]
