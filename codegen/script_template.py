@@ -31,25 +31,6 @@ environment variable (SKIPWIRE_EPOCHS, SKIPWIRE_DATASET, ...). --batch-size is t
 global batch, split across processes. Rank 0 writes OUT/checkpoint.pt once, at the end
 (loadable with torch.load(weights_only=True); the weights are under "model").
 """
-
-import argparse
-import gzip
-import json
-import math
-import os
-import random
-import struct
-import sys
-import time
-from pathlib import Path
-
-import torch
-import torch.distributed as dist
-import torch.nn.functional as F
-from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
-from torch.utils.data.distributed import DistributedSampler
-
 '''
 
 _BODY = r'''
@@ -104,9 +85,9 @@ def read_idx(path):
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
         fail(f"{path} is not an IDX file of unsigned bytes")
     ndim = data[3]
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
     count = math.prod(dims)
-    body = data[4 + 4 * ndim:4 + 4 * ndim + count]
+    body = data[4 + 4 * ndim : 4 + 4 * ndim + count]
     if len(body) != count:
         fail(f"{path} is truncated")
     return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
@@ -128,7 +109,9 @@ def mnist(root):
         if ip and lp:
             parts[prefix] = (read_idx(ip).unsqueeze(1), read_idx(lp).long())
     if not parts:
-        fail(f"no MNIST files in {root}: expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]")
+        fail(
+            f"no MNIST files in {root}: expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]"
+        )
     if len(parts) == 2:
         return parts["train"] + parts["t10k"]
     return split(*next(iter(parts.values())))
@@ -208,8 +191,10 @@ def load_data(spec, shape, classes, args):
         data = folder(root, shape)
     found = int(max(data[1].max(), data[3].max())) + 1
     if found > classes:
-        fail(f"{spec} has {found} classes but the model predicts {classes}; "
-             f"re-create the project with --classes {found}")
+        fail(
+            f"{spec} has {found} classes but the model predicts {classes}; "
+            f"re-create the project with --classes {found}"
+        )
     return data
 
 
@@ -231,16 +216,16 @@ def lr_at(step, total, steps_per_epoch, base, sched):
     step = min(max(step, 0), max(total, 1) - 1)
     name = sched.get("name", "step")
     if name == "onecycle":
-        rise = max(1, int(round(sched.get("pct_start", 0.3) * total)))
+        rise = max(1, round(sched.get("pct_start", 0.3) * total))
         lo, end = base / 25.0, base / 25.0 / 1e4
         if step < rise:
             return cos(lo, base, step / rise)
         return cos(base, end, (step - rise) / max(1, total - 1 - rise))
-    warm = int(round(sched.get("warmup_epochs", 0) * steps_per_epoch))
+    warm = round(sched.get("warmup_epochs", 0) * steps_per_epoch)
     if step < warm:
         return base * (step + 1) / (warm + 1)
     if name == "step":
-        passed = sum(1 for m in sched.get("milestones", [0.5, 0.75]) if step >= int(round(m * total)))
+        passed = sum(1 for m in sched.get("milestones", [0.5, 0.75]) if step >= round(m * total))
         return base * sched.get("gamma", 0.1) ** passed
     if name == "cosine":
         return cos(base, 0.0, (step - warm) / max(1, total - warm))
@@ -256,8 +241,13 @@ def make_optimizer(model, lr, opt):
     wd = opt.get("weight_decay", 1e-4)
     if opt.get("name", "sgd") == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=tuple(opt.get("betas", (0.9, 0.999))), weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, momentum=opt.get("momentum", 0.9), weight_decay=wd,
-                           nesterov=bool(opt.get("nesterov", False)) and opt.get("momentum", 0.9) > 0)
+    return torch.optim.SGD(
+        params,
+        lr=lr,
+        momentum=opt.get("momentum", 0.9),
+        weight_decay=wd,
+        nesterov=bool(opt.get("nesterov", False)) and opt.get("momentum", 0.9) > 0,
+    )
 
 
 # --------------------------------------------------------------------------- run
@@ -277,8 +267,8 @@ def evaluate(model, x, y, shape, device, batch):
     model.eval()
     loss, correct = 0.0, 0
     for i in range(0, len(x), batch):
-        xb = to_input(x[i:i + batch], shape).to(device)
-        yb = y[i:i + batch].to(device)
+        xb = to_input(x[i : i + batch], shape).to(device)
+        yb = y[i : i + batch].to(device)
         out = model(xb).float()
         loss += F.cross_entropy(out, yb, reduction="sum").item()
         correct += (out.argmax(1) == yb).sum().item()
@@ -299,28 +289,45 @@ def main(argv=None):
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     tx, ty, vx, vy = load_data(args.dataset, shape, classes, args)
     if args.limit > 0:
-        tx, ty, vx, vy = tx[:args.limit], ty[:args.limit], vx[:max(1, args.limit // 5)], vy[:max(1, args.limit // 5)]
+        tx, ty, vx, vy = (
+            tx[: args.limit],
+            ty[: args.limit],
+            vx[: max(1, args.limit // 5)],
+            vy[: max(1, args.limit // 5)],
+        )
     model = MODEL_CLASS().to(device)
     channels_last = device.type == "cuda" and bool(t.get("channels_last", True)) and len(shape) == 3
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     torch.manual_seed(args.seed + rank)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) \
-        if world > 1 else model
+    net = (
+        nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+        if world > 1
+        else model
+    )
     per_rank = max(1, args.batch_size // world)
     train_set = TensorDataset(tx, ty)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=args.seed) if world > 1 else None
-    loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler,
-                        drop_last=len(train_set) >= per_rank * world * 2, num_workers=args.workers,
-                        generator=torch.Generator().manual_seed(args.seed))
+    loader = DataLoader(
+        train_set,
+        batch_size=per_rank,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=len(train_set) >= per_rank * world * 2,
+        num_workers=args.workers,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
     steps_per_epoch = max(1, len(loader))
     total = args.epochs * steps_per_epoch
     opt = make_optimizer(model, args.lr, t.get("optimizer", {}))
     criterion = nn.CrossEntropyLoss(label_smoothing=float(t.get("label_smoothing", 0.0)))
     use_amp = device.type == "cuda" and bool(t.get("amp", True))
     if rank == 0:
-        print(f"{SETTINGS['name']}: {sum(p.numel() for p in model.parameters()):,} parameters, "
-              f"{len(tx)} training samples, {world} process(es) on {device}", flush=True)
+        print(
+            f"{SETTINGS['name']}: {sum(p.numel() for p in model.parameters()):,} parameters, "
+            f"{len(tx)} training samples, {world} process(es) on {device}",
+            flush=True,
+        )
     step = 0
     for epoch in range(args.epochs):
         if sampler is not None:
@@ -347,10 +354,22 @@ def main(argv=None):
         if not math.isfinite(loss_sum.item()):
             fail(f"the loss became {loss_sum.item()} in epoch {epoch + 1}; lower the learning rate")
         if rank == 0:
-            val_loss, val_acc = evaluate(model, vx, vy, shape, device, per_rank) if len(vx) else (float("nan"), 0.0)
-            print(json.dumps({"epoch": epoch + 1, "loss": round(loss_sum.item() / max(1, seen.item()), 6),
-                              "val_loss": round(val_loss, 6), "val_acc": round(val_acc, 4), "lr": lr,
-                              "seconds": round(time.time() - start, 2)}), flush=True)
+            val_loss, val_acc = (
+                evaluate(model, vx, vy, shape, device, per_rank) if len(vx) else (float("nan"), 0.0)
+            )
+            print(
+                json.dumps(
+                    {
+                        "epoch": epoch + 1,
+                        "loss": round(loss_sum.item() / max(1, seen.item()), 6),
+                        "val_loss": round(val_loss, 6),
+                        "val_acc": round(val_acc, 4),
+                        "lr": lr,
+                        "seconds": round(time.time() - start, 2),
+                    }
+                ),
+                flush=True,
+            )
         if world > 1:
             dist.barrier()
     if rank == 0:
@@ -373,6 +392,43 @@ if __name__ == "__main__":
 '''
 
 
+_IMPORTS = (
+    "import argparse", "import gzip", "import json", "import math", "import os", "import random", "import struct",
+    "import sys", "import time", "from pathlib import Path",
+    "import torch", "import torch.distributed as dist", "import torch.nn.functional as F", "from torch import nn",
+    "from torch.utils.data import DataLoader, TensorDataset",
+    "from torch.utils.data.distributed import DistributedSampler",
+)
+
+
+def _import_block(model_imports: list[str]) -> str:
+    """The script's imports and the model's, merged (``from torch import Tensor, nn`` once) and
+    ordered as isort / ruff's ``I`` rules order them: standard library, then torch; in each,
+    ``import x`` lines before ``from x import ...`` lines, by module."""
+    plain: set[str] = set()
+    names: dict[str, set[str]] = {}
+    for line in (*_IMPORTS, *model_imports):
+        if line.startswith("from "):
+            module, _, what = line[5:].partition(" import ")
+            names.setdefault(module, set()).update(n.strip() for n in what.split(","))
+        else:
+            plain.add(line)
+
+    def third(module: str) -> bool:
+        return module == "torch" or module.startswith("torch.")
+
+    def module_of(line: str) -> str:
+        return line[7:].split(" as ")[0]
+
+    sections = []
+    for want_third in (False, True):
+        lines = sorted((p for p in plain if third(module_of(p)) == want_third), key=module_of)
+        lines += [f"from {m} import {', '.join(sorted(names[m], key=lambda n: (not n[:1].isupper(), n)))}"
+                  for m in sorted(names) if third(m) == want_third]
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections) + "\n"
+
+
 def render_script(model_source: str, class_name: str, settings: dict[str, Any]) -> str:
     """settings: name, input_shape, num_classes, training (project.training)."""
     if not class_name.isidentifier():
@@ -383,9 +439,18 @@ def render_script(model_source: str, class_name: str, settings: dict[str, Any]) 
     body = _BODY.replace("@@SETTINGS@@", blob).replace("@@CLASS@@", class_name)
     from codegen.emitter import doc_text
 
+    # the model's own docstring and imports go: its imports join the script's at the top
+    lines = model_source.rstrip().splitlines()
+    if lines and lines[0].startswith('"""'):
+        lines = lines[1:]
+    imports = [ln for ln in lines if ln.startswith(("import ", "from "))]
+    code = [ln for ln in lines if not ln.startswith(("import ", "from "))]
+    while code and not code[0].strip():
+        code = code[1:]
     name = doc_text(settings.get("name"), limit=80) or "the model"
-    return _HEADER.format(name=name) + "# --------------------------------------------------------------------------- " \
-        "model (generated)\n" + model_source.rstrip() + "\n" + body
+    rule = "# " + "-" * 75
+    return (_HEADER.format(name=name) + "\n" + _import_block(imports) + "\n\n" + rule + " model (generated)\n"
+            + "\n".join(code) + "\n" + body)
 
 
 __all__ = ["render_script"]

@@ -110,6 +110,22 @@ def test_script_trains_in_process_and_its_checkpoint_loads(tmp_path, capsys):
     assert report.ok
 
 
+def test_script_passes_ruff_check_and_format(tmp_path):
+    """The training script is code a user reads and may keep: one import block (the model's imports
+    merged into the script's), ruff check and ruff format --check clean with this project's settings."""
+    from graph.templates import make
+
+    for name in ("resnet20", "densenet121"):  # densenet121's stages need collections.OrderedDict
+        export_script(make(name), tmp_path / f"train_{name}.py")
+    text = (tmp_path / "train_densenet121.py").read_text(encoding="utf-8")
+    assert text.count("import torch\n") == 1 and "from collections import OrderedDict\n" in text
+    ruff = Path(sys.executable).parent / "ruff"
+    config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]
+    for cmd in (["check"], ["format", "--check", "--diff"]):
+        r = subprocess.run([str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
+
+
 @pytest.mark.parametrize("name", ["C:\\xff\\N{", 'a"""b', "x\x00\ny", "\\"])
 def test_script_with_a_hostile_project_name_still_compiles(tmp_path, name):
     """The project name goes into the script's docstring: backslashes, quotes and control characters
