@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -437,10 +439,39 @@ def _short(v: Any) -> str:
 
 # ------------------------------------------------------------------ writing
 def dumps_project(project: Project) -> str:
+    data = project.to_dict()
     try:
-        return json.dumps(project.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
-        raise UserError(f"cannot save the project: {exc}", 2) from None
+        where = _first_unsavable(data, "")
+        detail = f'"{where[0]}" is {where[1]}, which JSON cannot hold' if where else str(exc)
+        m = re.match(r"(graph|blocks\.(.+?)\.graph)\.nodes\[(\d+)\]", where[0]) if where else None
+        if m:
+            g = project.graph if m.group(2) is None else project.blocks[m.group(2)].graph
+            node = list(g.nodes.values())[int(m.group(3))]
+            detail = f'node "{node.name}"' + (f" in block {m.group(2)}" if m.group(2) else "") + f": {detail}"
+        raise UserError(f"cannot save the project: {detail}", 2) from None
+
+
+def _first_unsavable(value: Any, path: str) -> tuple[str, str] | None:
+    """The path of the first value json cannot write (NaN, infinity, a non-JSON type), for the message."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, repr(value)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return path, f"a key {k!r}"
+            found = _first_unsavable(v, f"{path}.{k}" if path else k)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _first_unsavable(v, f"{path}[{i}]")
+            if found:
+                return found
+    elif not isinstance(value, (str, int, float, bool, type(None))):
+        return path, f"a {type(value).__name__}"
+    return None
 
 
 def save_project(project: Project, path: str | os.PathLike) -> None:

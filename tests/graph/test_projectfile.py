@@ -150,7 +150,17 @@ def test_save_through_symlink_keeps_the_link(tmp_path):
 def test_save_refuses_nan():
     p = sample_project()
     p.training["lr_extra"] = float("nan")
-    with pytest.raises(UserError, match="cannot save"):
+    with pytest.raises(UserError, match='cannot save the project: "training.lr_extra" is nan'):
+        pf.dumps_project(p)
+
+
+def test_save_refusal_names_the_node():
+    from graph.templates import make
+
+    p = make("resnet20")
+    body = p.blocks["BasicBlock"].graph
+    body.set_param(body.node_by_name("conv1").id, "bias_init", float("inf"))
+    with pytest.raises(UserError, match='node "conv1" in block BasicBlock: .*bias_init" is inf'):
         pf.dumps_project(p)
 
 
