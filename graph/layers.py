@@ -168,7 +168,7 @@ register(LayerType(
     init="norm"))
 
 def _instance_norm_shape(p: dict, ins: list[Shape]) -> Shape:
-    c, h, w = _image(ins[0])
+    _c, h, w = _image(ins[0])
     if h * w == 1:  # torch refuses: "Expected more than 1 spatial element when training"
         raise ShapeError("too_small", f"normalises over each channel's positions, but its input {_fmt(ins[0])} "
                                       "has only one position")
@@ -245,7 +245,7 @@ register(LayerType(
 
 
 def _adaptive_shape(p: dict, ins: list[Shape]) -> Shape:
-    c, h, w = _image(ins[0])
+    c, _h, _w = _image(ins[0])
     o = p["output_size"]
     return (c, o, o)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from graph.events import Events
 
@@ -223,7 +224,7 @@ class Graph:
                                   name, projection))
 
     def chain(self, *nodes: Node) -> Node:
-        for a, b in zip(nodes, nodes[1:]):
+        for a, b in itertools.pairwise(nodes):
             self.connect(a, b)
         return nodes[-1]
 
@@ -233,7 +234,7 @@ class Graph:
                 "edges": [e.to_dict() for e in self.edges.values()],
                 "stages": [s.to_dict() for s in self.stages]}
 
-    def copy(self) -> "Graph":
+    def copy(self) -> Graph:
         g = Graph()
         g.nodes = {k: copy.deepcopy(v) for k, v in self.nodes.items()}
         g.edges = {k: copy.deepcopy(v) for k, v in self.edges.items()}

@@ -3,6 +3,7 @@ the validator, the file loader and the code emitter alike."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +84,7 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
     if t == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{spec.name} must be a number, got {value!r}")
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ParamError(f"{spec.name} must be a finite number, got {value!r}")
         _check_range(spec, value)
         return float(value)

@@ -9,8 +9,9 @@ loader and the validator all read these declarations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from graph.params import ParamSpec
 
