@@ -183,7 +183,11 @@ class ClassInfo:
         src_ch = self.ch[e.src]
         lt = registry.get(node.type)
         if e.is_shortcut and main is not None and lt is not None and lt.is_merge:
-            src_ch = self.ch[main.src]  # a shortcut meets the main input's shape (projected where needed)
+            # a shortcut meets the main input's shape, projected where needed; into a Concat an identity
+            # shortcut keeps its own channels (torch.cat adds them up), as shape inference has it
+            applied = {info.shortcuts[e.id].applied for info in self.infos if e.id in info.shortcuts}
+            if not (node.type == "Concat" and applied == {"identity"}):
+                src_ch = self.ch[main.src]
         return (src_ch,) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
 
     def in_shapes(self, node: Node) -> list[tuple[Sym, ...]]:

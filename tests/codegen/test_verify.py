@@ -230,3 +230,39 @@ def test_random_graphs_generated_module_matches_inference(project):
     assert tuple(out.shape[1:]) == analysis.output_shape
     assert got == {p: s for p, s in wanted.items() if p in got}
     assert len(got) == len(wanted)
+
+
+@pytest.mark.parametrize("projection", ["identity", "conv_bn", "conv_bn_always"])
+def test_shortcut_into_concat(projection):
+    """A shortcut into a Concat: an identity one adds its own channels (torch.cat), a projected one
+    the main input's (what shape inference says), in a block whose instances differ in width."""
+    from graph.model import BlockDef, BlockParam, Graph, Project
+
+    p = Project("cat-shortcut", Graph())
+    b = BlockDef("CatBlock", {"width": BlockParam("int", 8), "stride": BlockParam("int", 1)})
+    g = b.graph
+    i = g.add("BlockInput", "input")
+    conv = g.add("Conv2d", "conv", out_channels="width", kernel_size=3, padding=1, stride="stride")
+    cat = g.add("Concat", "cat")
+    o = g.add("BlockOutput", "output")
+    g.chain(i, conv, cat, o)
+    g.connect(i, cat, 1, kind="shortcut", projection=projection, name="skip")
+    p.add_block(b)
+    G = p.graph
+    x = G.add("Input", "input", shape=[4, 8, 8])
+    b1 = G.add("block:CatBlock", "b1", width=6)
+    b2 = G.add("block:CatBlock", "b2", width=8, stride=1 if projection == "identity" else 2)
+    pool = G.add("AdaptiveAvgPool2d", "pool", output_size=1)
+    flat = G.add("Flatten", "flatten")
+    fc = G.add("Linear", "fc", out_features=3)
+    out = G.add("Output", "output")
+    G.chain(x, b1, b2, pool, flat, fc, out)
+    analysis = analyze(p)
+    assert analysis.valid, [d.message for d in analysis.errors]
+    emitted = emit(p, analysis)
+    model = build_module(p, analysis, emitted).eval()
+    assert sum(t.numel() for t in model.parameters()) == analysis.total_params
+    wanted = {emitted.module_paths[r.path]: r.out_shape for r in analysis.layers() if r.path in emitted.module_paths}
+    info = torchinfo.summary(model, input_size=(1, 4, 8, 8), verbose=0, depth=100, device="cpu")
+    got = {_path(li): tuple(li.output_size[1:]) for li in info.summary_list[1:]}
+    assert {k: got[k] for k in wanted} == wanted
