@@ -74,6 +74,10 @@ class TrainingPanel(QWidget):
         self.start_button.setToolTip("Train the open graph in a separate process")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
+        # the theme draws a disabled button like an enabled one (Start stayed accent blue while a run
+        # was going): dim disabled buttons here, in either theme
+        self.setStyleSheet("QPushButton:disabled { background: transparent; color: rgba(128, 128, 128, 170); "
+                           "border: 1px solid rgba(128, 128, 128, 80); }")
         self.stop_button.setToolTip("Stop after the current step; the run keeps its last checkpoint")
         self.experiment_button = QPushButton("Degradation experiment")
         self.experiment_button.setToolTip(
