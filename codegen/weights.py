@@ -14,6 +14,7 @@ Imports torch only inside functions.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +107,11 @@ def read_state_dict(path: str | os.PathLike) -> dict:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - weights_only refusals and corrupt files alike
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path} cannot be loaded as plain tensors (torch.load with weights_only=True): {first}") from None
+        first = re.sub(r"\x1b\[[0-9;]*m", "", first)  # torch colours its message
+        if "weights only load failed" in first.lower():  # torch's advice to unpickle anyway does not apply
+            first = "it holds Python objects other than tensors, and Skipwire never unpickles those"
+        raise UserError(f"cannot read weights {path} (torch.load with weights_only=True): {first}. Give a .safetensors file, a run folder, or a "
+                        "state_dict saved with torch.save(model.state_dict(), ...)") from None
     return _unwrap(obj, path)
 
 

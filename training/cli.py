@@ -147,10 +147,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"resuming {args.resume}: its own project.json and model.py are used "
                                  f"({args.file} is not read)\n")
             result = engine.resume(args.resume, on_metric=bar, should_stop=stop, epochs=args.epochs,
-                                   device=None if args.device == "auto" else args.device)
+                                   device=None if args.device in (None, "auto") else args.device)
         else:
             from graph.projectfile import load_project
 
+            if not args.file:
+                raise UserError("train needs a project file (or --resume RUNDIR)")
             project = load_project(args.file)
             cfg = TrainConfig.from_project(project.training)
             if args.preset:

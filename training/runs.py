@@ -156,8 +156,12 @@ def load_checkpoint(run: Path, tag: str = "last") -> tuple[dict, dict]:
 
 
 def load_weights_file(path: str | Path) -> dict:
-    """A state_dict from .safetensors or a torch.save file (weights_only)."""
-    import torch
+    """A state_dict from a run folder, a .safetensors file or a torch.save file (weights_only).
+
+    Files are read by ``codegen.weights.read_state_dict`` (the one reader: it unwraps
+    checkpoint dicts such as the exported script's and DDP's ``module.`` prefix).
+    """
+    from codegen.weights import read_state_dict
 
     p = Path(path)
     if not p.exists():
@@ -169,26 +173,7 @@ def load_weights_file(path: str | Path) -> dict:
             p = p / "last.safetensors"
         else:
             raise UserError(f"{p} is a folder without best.safetensors or last.safetensors")
-    if p.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(p))
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"cannot read weights {p}: {exc}") from None
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "weights only load failed" in first.lower():  # torch's advice to unpickle anyway does not apply here
-            first = "it holds Python objects other than tensors, and Skipwire never unpickles those"
-        raise UserError(f"cannot read weights {p}: {first}. Give a .safetensors file, a run folder, or a "
-                        f"state_dict saved with torch.save(model.state_dict(), ...)") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
-        raise UserError(f"{p} does not hold a state_dict (a dict of tensors)")
-    return obj
+    return read_state_dict(p)
 
 
 # ------------------------------------------------------------------- reading
