@@ -117,6 +117,7 @@ QPushButton, QToolButton {{ background: {c.header}; color: {c.text}; border: 1px
 QPushButton:hover, QToolButton:hover {{ border-color: {c.accent}; }}
 QPushButton:pressed {{ background: {c.selection}; }}
 QPushButton:default {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
+QPushButton:disabled, QToolButton:disabled {{ background: {c.panel}; color: {c.muted}; border-color: {c.border}; }}
 QToolButton[flat="true"], QToolButton[autoRaise="true"] {{ border: none; background: transparent; padding: 2px; }}
 QToolButton[autoRaise="true"]:hover {{ background: {c.header}; border-radius: 3px; }}
 QTreeView, QListView, QTableView, QTreeWidget, QListWidget, QTableWidget {{
