@@ -65,7 +65,7 @@ def main() -> int:
         for _ in range(5):
             app.processEvents()
             time.sleep(0.05)
-        panel._refresh_plots()
+        panel.refresh_plots()
         app.processEvents()
         path = out / name
         panel.grab().save(str(path))

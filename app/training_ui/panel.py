@@ -41,6 +41,11 @@ from graph.errors import UserError
 from training.config import TrainConfig
 
 PLOT_INTERVAL_MS = 250
+# A redraw of all six plots at once (their data, ranges and the repaint) is the longest piece of work
+# in the GUI thread while a run streams: the plots are refreshed in these groups, PLOT_STAGGER_MS
+# apart, so each event-loop iteration repaints only half of them.
+PLOT_GROUPS = (("loss", "acc", "lr"), ("throughput", "grad", "heatmap"))
+PLOT_STAGGER_MS = 30
 NARROW_BELOW = 1250  # px: below this the run list moves into a tab beside the settings
 PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
 
@@ -66,6 +71,7 @@ class TrainingPanel(QWidget):
         self._plot_timer.setSingleShot(True)
         self._plot_timer.setInterval(PLOT_INTERVAL_MS)
         self._plot_timer.timeout.connect(self._refresh_plots)
+        self._plot_group = 0
 
         # ----- left: settings and controls
         self.form = SettingsForm()
@@ -374,6 +380,18 @@ class TrainingPanel(QWidget):
             self._plot_timer.start()
 
     def _refresh_plots(self) -> None:
+        """Refresh the next group of plots (PLOT_GROUPS); the timer comes back for the rest."""
+        if self.plots is None:
+            return
+        group = self._plot_group
+        self.plots.refresh(self.store, self._shown(), plots=PLOT_GROUPS[group])
+        self._plot_group = (group + 1) % len(PLOT_GROUPS)
+        self._plot_timer.setInterval(PLOT_STAGGER_MS if self._plot_group else PLOT_INTERVAL_MS)
+        if self._plot_group:
+            self._plot_timer.start()
+
+    def refresh_plots(self) -> None:
+        """Bring every plot up to date now."""
         if self.plots is not None:
             self.plots.refresh(self.store, self._shown())
 

@@ -17,7 +17,7 @@ import math
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.training_ui.colors import run_color
 from app.training_ui.series import RunSeries, RunStore, smooth
@@ -160,6 +160,7 @@ class TrainingPlots(QWidget):
         self._keys: list[str] = []
         self._store: RunStore | None = None
         self._heat_version: tuple | None = None
+        self._only: set[str] | None = None  # the plots the current refresh updates (None: all)
         font = QFont()
         font.setPointSizeF(9.0)
         for i, name in enumerate(PLOT_NAMES):
@@ -224,6 +225,13 @@ class TrainingPlots(QWidget):
             p.addItem(line, ignoreBounds=True)
             self._vlines[name] = line
         self._proxy = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
+        # An axis draws its grid lines across the whole plot, and replaying that QPicture costs a few ms
+        # per axis (about 40 of the 45 ms of a full repaint): keep each axis's rendering as a pixmap,
+        # redrawn only when the axis changes (its range, size or style), so a curve update repaints
+        # the plots with a blit per axis.
+        for p in self.plots.values():
+            for ax in ("left", "bottom"):
+                p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._update_x_label()
 
     # ----- data ---------------------------------------------------------------
@@ -248,9 +256,12 @@ class TrainingPlots(QWidget):
         if self._store is not None:
             self.refresh(self._store, self._keys)
 
-    def refresh(self, store: RunStore, keys: list[str]) -> None:
-        """Show the runs ``keys`` of ``store``; curves whose data did not change are left alone."""
+    def refresh(self, store: RunStore, keys: list[str], plots=None) -> None:
+        """Show the runs ``keys`` of ``store``; curves whose data did not change are left alone.
+        ``plots`` (names of PLOT_NAMES) limits the update to those plots; the others catch up on
+        their next refresh."""
         self._store = store
+        self._only = set(plots) if plots is not None else None
         keys = [k for k in keys if store.get(k) is not None]
         if keys != self._keys:
             for (k, what) in [ik for ik in self._items if ik[0] not in keys]:
@@ -259,8 +270,13 @@ class TrainingPlots(QWidget):
             self._rebuild_legends(store)
         for k in keys:
             self._refresh_run(store.get(k), run_color(store.color_index(k)))
-        self._refresh_heatmap(store)
+        if self._updates("heatmap"):
+            self._refresh_heatmap(store)
         self._fit_ranges(store, keys)
+        self._only = None
+
+    def _updates(self, plot: str) -> bool:
+        return self._only is None or plot in self._only
 
     # ----- ranges -------------------------------------------------------------
     def reset_ranges(self) -> None:
@@ -327,6 +343,8 @@ class TrainingPlots(QWidget):
                     limits: tuple[float, float] | None = None) -> None:
         """Snap the y range to round numbers around [lo, hi] (from 0 when ``zero``); keep it while the
         data stay inside and fill more than about half of it."""
+        if not self._updates(name):
+            return
         if zero:
             lo = min(lo, 0.0)
         cur = self._yr.get(name)
@@ -346,6 +364,8 @@ class TrainingPlots(QWidget):
         self.plots[name].setYRange(bottom, top, padding=0)
 
     def _fit_log(self, name: str, lo: float, hi: float, headroom: int = 0) -> None:
+        if not self._updates(name):
+            return
         a, b = math.log10(lo), math.log10(hi)
         cur = self._yr.get(name)
         if cur and cur[0] <= a and b <= cur[1] - headroom and (b - a) > (cur[1] - cur[0]) - headroom - 2.5:
@@ -399,6 +419,8 @@ class TrainingPlots(QWidget):
             return
         if not xs and (run.key, what) not in self._items:
             return
+        if not self._updates(plot):
+            return
         item = self._item(run.key, what, plot, color, **style)
         if self.x_mode == "epochs":
             xs = run.to_epochs(xs)
@@ -407,10 +429,11 @@ class TrainingPlots(QWidget):
 
     def _refresh_run(self, run: RunSeries, color: QColor) -> None:
         spe = run.steps_per_epoch
-        xs, ys = run.loss.data()
-        self._set(run, "loss", "loss", color, xs, ys, (run.loss.version, spe), width=1, alpha=70)
-        self._set(run, "loss_smooth", "loss", color, xs, smooth(ys, self.smoothing, run.loss.bucket),
-                  (run.loss.version, spe, self.smoothing), width=2.2, z=5)
+        if self._updates("loss"):
+            xs, ys = run.loss.data()
+            self._set(run, "loss", "loss", color, xs, ys, (run.loss.version, spe), width=1, alpha=70)
+            self._set(run, "loss_smooth", "loss", color, xs, smooth(ys, self.smoothing, run.loss.bucket),
+                      (run.loss.version, spe, self.smoothing), width=2.2, z=5)
         for what, plot, style in (
             ("train_loss", "loss", {"width": 1.2, "dash": Qt.PenStyle.DotLine}),
             ("val_loss", "loss", {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
@@ -423,11 +446,13 @@ class TrainingPlots(QWidget):
             c = getattr(run, what)
             xs, ys = c.data()
             self._set(run, what, plot, color, xs, ys, (c.version, spe), **style)
-        xs, ys = run.throughput.data()
-        self._set(run, "throughput", "throughput", color, xs, smooth(ys, self.smoothing, run.throughput.bucket),
-                  (run.throughput.version, spe, self.smoothing), width=1.8)
+        if self._updates("throughput"):
+            xs, ys = run.throughput.data()
+            self._set(run, "throughput", "throughput", color, xs,
+                      smooth(ys, self.smoothing, run.throughput.bucket),
+                      (run.throughput.version, spe, self.smoothing), width=1.8)
         g = run.grads
-        if g.layers:
+        if g.layers and self._updates("grad"):
             n = len(g.layers)
             for what, idx, dash in (("grad_first", 0, None), ("grad_mid", n // 2, Qt.PenStyle.DashLine),
                                     ("grad_last", n - 1, Qt.PenStyle.DotLine)):
@@ -473,12 +498,16 @@ class TrainingPlots(QWidget):
         from PySide6.QtCore import QRectF
 
         self.heat.setRect(QRectF(left, -0.5, width, n_layers))
-        self.plots["heatmap"].setYRange(-0.5, n_layers - 0.5, padding=0)
+        if self.plots["heatmap"].vb.viewRange()[1] != [-0.5, n_layers - 0.5]:  # unchanged: no axis redraw
+            self.plots["heatmap"].setYRange(-0.5, n_layers - 0.5, padding=0)
         self.colorbar.setLevels((lo, hi))
         self._set_heat_title(f"{run.label}: {n_layers} layers")
 
     def _set_heat_title(self, what: str) -> None:
-        self.plots["heatmap"].getAxis("left").setLabel(what or "layer", color=self._muted)
+        # setting an axis label, even the same one, re-lays the axis out and redraws it: only on a change
+        axis = self.plots["heatmap"].getAxis("left")
+        if axis.labelText != (what or "layer") or not axis.label.isVisible():
+            axis.setLabel(what or "layer", color=self._muted)
 
     # ----- hover read-out -----------------------------------------------------
     def _on_mouse(self, event) -> None:
