@@ -58,6 +58,17 @@ def name_problem(graph, name: str, exclude: str | None) -> str | None:
     return None
 
 
+def _with_message(editor: QWidget, message: QLabel) -> QWidget:
+    """An editor with its validation message right under it (one form row)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addWidget(editor)
+    layout.addWidget(message)
+    return box
+
+
 def block_param_spec(name: str, p: BlockParam) -> ParamSpec:
     t = p.type if p.type in ("int", "float", "bool") else "int"
     return ParamSpec(name, t, p.default, min=None)
@@ -298,13 +309,7 @@ class InspectorPanel(QWidget):
 
         self.name_edit.textEdited.connect(check_name)
         self.name_edit.editingFinished.connect(commit_name)
-        name_box = QWidget()
-        nl = QVBoxLayout(name_box)
-        nl.setContentsMargins(0, 0, 0, 0)
-        nl.setSpacing(2)
-        nl.addWidget(self.name_edit)
-        nl.addWidget(name_err)
-        form.addRow("Name", name_box)
+        form.addRow("Name", _with_message(self.name_edit, name_err))
         if node.type not in ("Input", "Output", "BlockInput", "BlockOutput"):
             self.frozen_box = QCheckBox("parameters don't train")
             self.frozen_box.setChecked(node.frozen)
@@ -404,13 +409,7 @@ class InspectorPanel(QWidget):
                 self.document.push(E.SetEdgeField(block, edge_id, "name", t), f"Rename shortcut {edge.name} to {t}")
             self.name_edit.textEdited.connect(check)
             self.name_edit.editingFinished.connect(commit)
-            box = QWidget()
-            bl = QVBoxLayout(box)
-            bl.setContentsMargins(0, 0, 0, 0)
-            bl.setSpacing(2)
-            bl.addWidget(self.name_edit)
-            bl.addWidget(err)
-            form.addRow("Module name", box)
+            form.addRow("Module name", _with_message(self.name_edit, err))
             form = self._section("In this instance", self._instance_detail(block))
             self._info(form, "applied", "Applied", "")
             self._info(form, "in", "From", "")

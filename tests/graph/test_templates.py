@@ -19,6 +19,7 @@ from graph.errors import UserError
 from graph.shapes import analyze, is_identifier
 from graph.templates import all_templates, get_template, make
 from graph.templates.common import ROW, head_linear
+from tests.graph.state_keys import implied_state_keys
 
 CIFAR = ["plain20", "plain32", "plain44", "plain56", "plain110",
          "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
@@ -222,29 +223,6 @@ def test_stages_follow_torchvision(built):
 
 # ------------------------------------------------------------------ hand-written reference modules
 
-BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-
-
-def _keys(analysis) -> set[str]:
-    """The state_dict keys our module tree implies (module paths from the analysis)."""
-    keys: set[str] = set()
-    for row in analysis.layers():
-        if row.type == "Conv2d":
-            keys.add(f"{row.path}.weight")
-            if row.info.params["bias"]:
-                keys.add(f"{row.path}.bias")
-        elif row.type == "BatchNorm2d":
-            keys.update(f"{row.path}.{k}" for k in BN_KEYS)
-        elif row.type == "Linear":
-            keys.update((f"{row.path}.weight", f"{row.path}.bias"))
-        elif row.type == "Shortcut:conv_bn":
-            keys.add(f"{row.path}.0.weight")
-            keys.update(f"{row.path}.1.{k}" for k in BN_KEYS)
-        else:
-            assert row.num_params == 0 or row.type.startswith("block:"), row
-    return keys
-
-
 def _conv(i, o, k, s=1, g=1):
     return nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False)
 
@@ -379,7 +357,7 @@ def test_matches_reference_module(built, name):
     ref = _reference(name)
     analysis = built[name][1]
     assert analysis.total_params == sum(p.numel() for p in ref.parameters())
-    assert _keys(analysis) == set(ref.state_dict())
+    assert implied_state_keys(analysis) == set(ref.state_dict())
 
 
 @pytest.mark.parametrize("name,option", [("resnet20", "B"), ("resnet56", "C"), ("preact_resnet110", "B")])
@@ -387,4 +365,4 @@ def test_shortcut_options_match_reference(name, option):
     ref = _reference(name, option)
     analysis = analyze(make(name, shortcut=option))
     assert analysis.total_params == sum(p.numel() for p in ref.parameters())
-    assert _keys(analysis) == set(ref.state_dict())
+    assert implied_state_keys(analysis) == set(ref.state_dict())

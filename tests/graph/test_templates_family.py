@@ -23,6 +23,7 @@ from torch import nn
 from graph.shapes import analyze, is_identifier
 from graph.templates import all_templates, make
 from graph.templates.common import ROW, head_linear
+from tests.graph.state_keys import implied_state_keys
 
 FAMILY = {"densenet121": "imagenet", "densenet_bc100_k12": "cifar", "dpn26": "cifar", "se_resnet20": "cifar",
           "se_resnet50": "imagenet", "highway20": "cifar", "weighted_resnet20": "cifar"}
@@ -394,27 +395,6 @@ def _charged(analysis, ref: nn.Module) -> tuple[dict[str, int], dict[str, int]]:
     return ours, theirs
 
 
-def _state_keys(analysis) -> set[str]:
-    """The state_dict keys our module tree implies (conv, BN, Linear and conv_bn shortcuts)."""
-    bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-    keys: set[str] = set()
-    for row in analysis.layers():
-        if row.type == "Conv2d":
-            keys.add(f"{row.path}.weight")
-            if row.info.params["bias"]:
-                keys.add(f"{row.path}.bias")
-        elif row.type == "BatchNorm2d":
-            keys.update(f"{row.path}.{k}" for k in bn)
-        elif row.type == "Linear":
-            keys.update((f"{row.path}.weight", f"{row.path}.bias"))
-        elif row.type == "Shortcut:conv_bn":
-            keys.add(f"{row.path}.0.weight")
-            keys.update(f"{row.path}.1.{k}" for k in bn)
-        else:
-            assert row.num_params == 0 or row.info.children is not None, row.path
-    return keys
-
-
 @pytest.mark.parametrize("name", FAMILY)
 def test_matches_reference_module(built, name):
     with torch.device("meta"):
@@ -424,7 +404,7 @@ def test_matches_reference_module(built, name):
     ours, theirs = _charged(analysis, ref)
     assert ours == theirs
     if name != "weighted_resnet20":  # its learnable weights' attribute is the code generator's choice
-        assert _state_keys(analysis) == set(ref.state_dict())
+        assert implied_state_keys(analysis) == set(ref.state_dict())
 
 
 @pytest.mark.parametrize("name", RESNET20_VARIANTS)
