@@ -839,9 +839,7 @@ def _find_stride(h: int, w: int, h2: int, w2: int) -> int | None:
 def analyze(project: Project) -> Analysis:
     """Infer every shape and validate the whole project."""
     a = _Analyzer(project)
-    inputs = project.graph.nodes_of_type("Input")
     root = a.analyze_graph(project.graph, None, None, None)
-    del inputs
     # blocks with no instance still get their structure checked
     for name, bdef in project.blocks.items():
         if name not in a.block_infos:

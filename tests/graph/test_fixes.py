@@ -7,17 +7,7 @@ import pytest
 from graph.fixes import FixError, apply_fix, build_fix
 from graph.model import BlockDef, BlockParam, Graph, Project, Stage
 from graph.shapes import analyze
-
-
-def net(*layers, input=(3, 32, 32), blocks=None):
-    g = Graph()
-    nodes = [g.add("Input", "input", shape=list(input))]
-    for i, spec in enumerate(layers):
-        t, params = (spec, {}) if isinstance(spec, str) else spec
-        nodes.append(g.add(t, f"l{i}", **params))
-    nodes.append(g.add("Output", "output"))
-    g.chain(*nodes)
-    return Project("t", g, blocks or {}), nodes
+from tests.graph.builders import net
 
 
 def residual(out_channels=16, stride=2, shortcut=True, projection="identity", block=False):
