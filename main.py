@@ -19,7 +19,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="skipwire", description="Design, verify and train convolutional networks as node graphs.")
+    p = _Parser(
+        prog="skipwire", description="Design, verify and train convolutional networks as node graphs."
+    )
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     s = sub.add_parser("open", help="open a project in the editor")
@@ -63,9 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float, help="peak learning rate")
     s.add_argument("--seed", type=int)
-    s.add_argument("--weights", help="start from saved weights: .safetensors, .pt/.pth (weights only) or a run folder")
-    s.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
-                   help="default: the project's setting (auto = cuda, then mps, then cpu)")
+    s.add_argument(
+        "--weights", help="start from saved weights: .safetensors, .pt/.pth (weights only) or a run folder"
+    )
+    s.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="default: the project's setting (auto = cuda, then mps, then cpu)",
+    )
     s.add_argument("--out", help="folder for run folders (default: runs)")
     s.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run exactly where it stopped")
 

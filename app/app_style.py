@@ -35,12 +35,40 @@ class Chrome:
     selection: str
 
 
-DARK = Chrome("dark", window="#1b1e24", base="#16181d", alt_base="#1d2026", panel="#20232a", header="#262a32",
-              border="#30343d", text="#d8dbe2", muted="#8b919e", accent="#4c8dff", accent_text="#ffffff",
-              error="#ef5350", warning="#f0b03c", ok="#5cc27a", selection="#2d4a7a")
-LIGHT = Chrome("light", window="#eef0f3", base="#ffffff", alt_base="#f5f6f8", panel="#f7f8fa", header="#e6e9ee",
-               border="#cfd4dc", text="#1f232b", muted="#646b78", accent="#2f6fdf", accent_text="#ffffff",
-               error="#d32f2f", warning="#b7791f", ok="#2e8b57", selection="#cfe0ff")
+DARK = Chrome(
+    "dark",
+    window="#1b1e24",
+    base="#16181d",
+    alt_base="#1d2026",
+    panel="#20232a",
+    header="#262a32",
+    border="#30343d",
+    text="#d8dbe2",
+    muted="#8b919e",
+    accent="#4c8dff",
+    accent_text="#ffffff",
+    error="#ef5350",
+    warning="#f0b03c",
+    ok="#5cc27a",
+    selection="#2d4a7a",
+)
+LIGHT = Chrome(
+    "light",
+    window="#eef0f3",
+    base="#ffffff",
+    alt_base="#f5f6f8",
+    panel="#f7f8fa",
+    header="#e6e9ee",
+    border="#cfd4dc",
+    text="#1f232b",
+    muted="#646b78",
+    accent="#2f6fdf",
+    accent_text="#ffffff",
+    error="#d32f2f",
+    warning="#b7791f",
+    ok="#2e8b57",
+    selection="#cfe0ff",
+)
 THEMES = {"dark": DARK, "light": LIGHT}
 
 
@@ -54,18 +82,32 @@ def chrome(name: str | None = None) -> Chrome:
 def category_color(category: str) -> QColor:
     """The canvas's category colour (app.theme), so palette icons match the node cards."""
     from app.theme import category_color as canvas_category_color
+
     return canvas_category_color(category)
 
 
 def palette(c: Chrome) -> QPalette:
     p = QPalette()
     role = QPalette.ColorRole
-    for r, v in ((role.Window, c.window), (role.WindowText, c.text), (role.Base, c.base),
-                 (role.AlternateBase, c.alt_base), (role.ToolTipBase, c.header), (role.ToolTipText, c.text),
-                 (role.Text, c.text), (role.Button, c.header), (role.ButtonText, c.text),
-                 (role.BrightText, c.error), (role.Highlight, c.accent), (role.HighlightedText, c.accent_text),
-                 (role.Link, c.accent), (role.PlaceholderText, c.muted), (role.Mid, c.border),
-                 (role.Dark, c.border), (role.Light, c.header)):
+    for r, v in (
+        (role.Window, c.window),
+        (role.WindowText, c.text),
+        (role.Base, c.base),
+        (role.AlternateBase, c.alt_base),
+        (role.ToolTipBase, c.header),
+        (role.ToolTipText, c.text),
+        (role.Text, c.text),
+        (role.Button, c.header),
+        (role.ButtonText, c.text),
+        (role.BrightText, c.error),
+        (role.Highlight, c.accent),
+        (role.HighlightedText, c.accent_text),
+        (role.Link, c.accent),
+        (role.PlaceholderText, c.muted),
+        (role.Mid, c.border),
+        (role.Dark, c.border),
+        (role.Light, c.header),
+    ):
         p.setColor(r, QColor(v))
     for r in (role.Text, role.WindowText, role.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c.muted))

@@ -41,8 +41,9 @@ class EditCommand(QUndoCommand):
     ``redo`` that ``QUndoStack.push`` runs is then skipped.
     """
 
-    def __init__(self, document: Document, edit: Edit, label: str | None = None,
-                 applied: bool = False) -> None:
+    def __init__(
+        self, document: Document, edit: Edit, label: str | None = None, applied: bool = False
+    ) -> None:
         super().__init__(label or getattr(edit, "label", None) or "Edit")
         self.document = document
         self.edit = edit
@@ -65,8 +66,14 @@ class MoveNodesCommand(QUndoCommand):
     with the next move of exactly the same nodes.
     """
 
-    def __init__(self, document: Document, block: str | None, old: dict[str, Any],
-                 new: dict[str, Any], label: str | None = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        block: str | None,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        label: str | None = None,
+    ) -> None:
         n = len(new)
         super().__init__(label or ("Move node" if n == 1 else f"Move {n} nodes"))
         self.document = document

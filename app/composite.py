@@ -18,9 +18,17 @@ from graph import registry
 from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
 
 NAME_BASES = {
-    "Conv2d": "conv", "BatchNorm2d": "bn", "GroupNorm": "gn", "LayerNorm": "ln", "LayerNorm2d": "ln",
-    "InstanceNorm2d": "inorm", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
-    "AdaptiveAvgPool2d": "avgpool", "Linear": "fc", "ChannelSlice": "slice",
+    "Conv2d": "conv",
+    "BatchNorm2d": "bn",
+    "GroupNorm": "gn",
+    "LayerNorm": "ln",
+    "LayerNorm2d": "ln",
+    "InstanceNorm2d": "inorm",
+    "MaxPool2d": "maxpool",
+    "AvgPool2d": "avgpool",
+    "AdaptiveAvgPool2d": "avgpool",
+    "Linear": "fc",
+    "ChannelSlice": "slice",
 }
 ENDS = ("Input", "Output", "BlockInput", "BlockOutput")
 
@@ -58,7 +66,7 @@ class SetPositions(E.Edit):
 # ------------------------------------------------------------------ names and ids
 def name_base(type_name: str) -> str:
     if type_name.startswith(BLOCK_PREFIX):
-        raw = type_name[len(BLOCK_PREFIX):]
+        raw = type_name[len(BLOCK_PREFIX) :]
         return re.sub(r"(?<!^)(?=[A-Z])", "_", raw).lower() or "block"
     return NAME_BASES.get(type_name, type_name.lower())
 
@@ -92,7 +100,7 @@ class _Fresh:
 
 def _check_type(project: Project, block: str | None, type_name: str) -> None:
     if type_name.startswith(BLOCK_PREFIX):
-        bname = type_name[len(BLOCK_PREFIX):]
+        bname = type_name[len(BLOCK_PREFIX) :]
         if bname not in project.blocks:
             raise EditRefused(f'There is no block named "{bname}" in this project.')
         if bname == block:
@@ -108,20 +116,29 @@ def _check_type(project: Project, block: str | None, type_name: str) -> None:
 
 def default_params(project: Project, type_name: str) -> dict[str, Any]:
     if type_name.startswith(BLOCK_PREFIX):
-        return project.blocks[type_name[len(BLOCK_PREFIX):]].defaults()
+        return project.blocks[type_name[len(BLOCK_PREFIX) :]].defaults()
     lt = registry.get(type_name)
     return {k: copy.deepcopy(v) for k, v in lt.defaults().items() if v is not None}
 
 
 # ------------------------------------------------------------------ add, connect, delete
-def new_node_edit(project: Project, block: str | None, type_name: str,
-                  position: tuple[float, float] | None = None, params: dict | None = None) -> E.AddNode:
+def new_node_edit(
+    project: Project,
+    block: str | None,
+    type_name: str,
+    position: tuple[float, float] | None = None,
+    params: dict | None = None,
+) -> E.AddNode:
     """Add a node of ``type_name`` with the registry's defaults and a unique name."""
     _check_type(project, block, type_name)
     g = project.graph_of(block)
     fresh = _Fresh(g)
-    node = Node(fresh.id("n"), type_name, fresh.name(name_base(type_name)),
-                params if params is not None else default_params(project, type_name))
+    node = Node(
+        fresh.id("n"),
+        type_name,
+        fresh.name(name_base(type_name)),
+        params if params is not None else default_params(project, type_name),
+    )
     return E.AddNode(block, node, position)
 
 
@@ -174,8 +191,16 @@ def unique_shortcut_name(graph: Graph, base: str = "shortcut") -> str:
     return name
 
 
-def connect_edit(project: Project, block: str | None, src: str, src_port: int, dst: str, dst_port: int,
-                 kind: str | None = None, projection: str = "identity") -> tuple[E.Edit, str]:
+def connect_edit(
+    project: Project,
+    block: str | None,
+    src: str,
+    src_port: int,
+    dst: str,
+    dst_port: int,
+    kind: str | None = None,
+    projection: str = "identity",
+) -> tuple[E.Edit, str]:
     """Connect an output port to an input port; returns (edit, new edge id).
 
     An occupied input port is reconnected (the old edge goes). ``kind`` None
@@ -198,14 +223,22 @@ def connect_edit(project: Project, block: str | None, src: str, src_port: int, d
     if any(e.src == src and e.src_port == src_port for e in existing):
         raise EditRefused(f'"{a.name}" already feeds input {dst_port + 1} of "{b.name}".')
     if reaches(g, dst, src):
-        raise EditRefused(f'Connecting "{a.name}" to "{b.name}" would make a cycle: '
-                          f'"{b.name}" already feeds "{a.name}".')
+        raise EditRefused(
+            f'Connecting "{a.name}" to "{b.name}" would make a cycle: "{b.name}" already feeds "{a.name}".'
+        )
     if kind is None:
         kind = "shortcut" if is_skip_into_merge(g, src, dst, dst_port) else "data"
     fresh = _Fresh(g)
-    edge = Edge(fresh.id("e"), src, dst, src_port, dst_port, kind,
-                unique_shortcut_name(g) if kind == "shortcut" else None,
-                projection if kind == "shortcut" else "identity")
+    edge = Edge(
+        fresh.id("e"),
+        src,
+        dst,
+        src_port,
+        dst_port,
+        kind,
+        unique_shortcut_name(g) if kind == "shortcut" else None,
+        projection if kind == "shortcut" else "identity",
+    )
     edits: list[E.Edit] = [E.RemoveEdge(block, e.id) for e in existing]
     edits.append(E.AddEdge(block, edge))
     label = ("Connect shortcut" if kind == "shortcut" else "Connect") + f" {a.name} \u2192 {b.name}"
@@ -223,8 +256,11 @@ def delete_edit(project: Project, block: str | None, node_ids, edge_ids=()) -> E
     edits += [E.RemoveNode(block, n) for n in nodes]
     parts = []
     if nodes:
-        parts.append(f"{len(nodes)} node{'s' if len(nodes) > 1 else ''}" if len(nodes) > 1
-                     else f'"{g.nodes[nodes[0]].name}"')
+        parts.append(
+            f"{len(nodes)} node{'s' if len(nodes) > 1 else ''}"
+            if len(nodes) > 1
+            else f'"{g.nodes[nodes[0]].name}"'
+        )
     if edges:
         parts.append(f"{len(edges)} edge{'s' if len(edges) > 1 else ''}")
     return E.Composite("Delete " + " and ".join(parts), edits)
@@ -237,13 +273,16 @@ def clipboard_data(project: Project, block: str | None, node_ids) -> dict:
     ids = [n for n in g.nodes if n in set(node_ids)]
     chosen = set(ids)
     pos = E.positions(project, block)
-    return {"nodes": [g.nodes[n].to_dict() for n in ids],
-            "edges": [e.to_dict() for e in g.edges.values() if e.src in chosen and e.dst in chosen],
-            "positions": {n: list(pos[n]) for n in ids if n in pos}}
+    return {
+        "nodes": [g.nodes[n].to_dict() for n in ids],
+        "edges": [e.to_dict() for e in g.edges.values() if e.src in chosen and e.dst in chosen],
+        "positions": {n: list(pos[n]) for n in ids if n in pos},
+    }
 
 
-def paste_edit(project: Project, block: str | None, data: dict,
-               offset: tuple[float, float] = (40.0, 40.0)) -> tuple[E.Edit, list[str]]:
+def paste_edit(
+    project: Project, block: str | None, data: dict, offset: tuple[float, float] = (40.0, 40.0)
+) -> tuple[E.Edit, list[str]]:
     """Add copies of clipboard nodes (fresh ids and names) with their internal edges."""
     g = project.graph_of(block)
     fresh = _Fresh(g)
@@ -255,8 +294,13 @@ def paste_edit(project: Project, block: str | None, data: dict,
             raise EditRefused(f"This graph already has its {nd['type']} node; it was not pasted.")
         new_id = fresh.id("n")
         mapping[nd["id"]] = new_id
-        node = Node(new_id, nd["type"], fresh.name(nd["name"]), copy.deepcopy(nd.get("params", {})),
-                    bool(nd.get("frozen", False)))
+        node = Node(
+            new_id,
+            nd["type"],
+            fresh.name(nd["name"]),
+            copy.deepcopy(nd.get("params", {})),
+            bool(nd.get("frozen", False)),
+        )
         p = data.get("positions", {}).get(nd["id"])
         where = (p[0] + offset[0], p[1] + offset[1]) if p else None
         edits.append(E.AddNode(block, node, where))
@@ -265,11 +309,21 @@ def paste_edit(project: Project, block: str | None, data: dict,
     for ed in data.get("edges", []):
         if ed["src"] in mapping and ed["dst"] in mapping:
             kind = ed.get("kind", "data")
-            edits.append(E.AddEdge(block, Edge(
-                fresh.id("e"), mapping[ed["src"]], mapping[ed["dst"]], ed.get("src_port", 0),
-                ed.get("dst_port", 0), kind,
-                unique_shortcut_name(g, ed.get("name") or "shortcut") if kind == "shortcut" else None,
-                ed.get("projection", "identity"))))
+            edits.append(
+                E.AddEdge(
+                    block,
+                    Edge(
+                        fresh.id("e"),
+                        mapping[ed["src"]],
+                        mapping[ed["dst"]],
+                        ed.get("src_port", 0),
+                        ed.get("dst_port", 0),
+                        kind,
+                        unique_shortcut_name(g, ed.get("name") or "shortcut") if kind == "shortcut" else None,
+                        ed.get("projection", "identity"),
+                    ),
+                )
+            )
     n = len(mapping)
     return E.Composite(f"Paste {n} node{'s' if n > 1 else ''}", edits), list(mapping.values())
 
@@ -284,8 +338,9 @@ def unique_block_name(project: Project, base: str = "Block") -> str:
     return f"{base}{i}"
 
 
-def group_edit(project: Project, block: str | None, node_ids, name: str | None = None
-               ) -> tuple[E.Edit, str, str]:
+def group_edit(
+    project: Project, block: str | None, node_ids, name: str | None = None
+) -> tuple[E.Edit, str, str]:
     """Collect nodes into a new BlockDef (one BlockInput, one BlockOutput) and put an instance there.
 
     Refused with the reason when the selection has more than one input (a
@@ -308,18 +363,25 @@ def group_edit(project: Project, block: str | None, node_ids, name: str | None =
     exits = sorted({(e.src, e.src_port) for e in outs})
     if len(sources) != 1:
         if not sources:
-            raise EditRefused("Cannot group into a block: nothing feeds the selection, "
-                              "and a block has exactly one input.")
+            raise EditRefused(
+                "Cannot group into a block: nothing feeds the selection, and a block has exactly one input."
+            )
         names = ", ".join(f'"{g.nodes[s].name}"' for s, _ in sources)
-        raise EditRefused(f"Cannot group into a block: the selection has {len(sources)} inputs "
-                          f"(from {names}); a block has exactly one input.")
+        raise EditRefused(
+            f"Cannot group into a block: the selection has {len(sources)} inputs "
+            f"(from {names}); a block has exactly one input."
+        )
     if len(exits) != 1:
         if not exits:
-            raise EditRefused("Cannot group into a block: nothing outside uses the selection's "
-                              "result, and a block has exactly one output.")
+            raise EditRefused(
+                "Cannot group into a block: nothing outside uses the selection's "
+                "result, and a block has exactly one output."
+            )
         names = ", ".join(f'"{g.nodes[s].name}"' for s, _ in exits)
-        raise EditRefused(f"Cannot group into a block: the selection has {len(exits)} outputs "
-                          f"(from {names}); a block has exactly one output.")
+        raise EditRefused(
+            f"Cannot group into a block: the selection has {len(exits)} outputs "
+            f"(from {names}); a block has exactly one output."
+        )
     bname = name or unique_block_name(project)
     if bname in project.blocks:
         raise EditRefused(f'A block named "{bname}" already exists.')
@@ -376,13 +438,15 @@ def group_edit(project: Project, block: str | None, node_ids, name: str | None =
     src, src_port = sources[0]
     edits.append(E.AddEdge(block, Edge(fresh.id("e"), src, inst.id, src_port, 0)))
     for e in outs:
-        edits.append(E.AddEdge(block, Edge(fresh.id("e"), inst.id, e.dst, 0, e.dst_port, e.kind, e.name,
-                                           e.projection)))
+        edits.append(
+            E.AddEdge(block, Edge(fresh.id("e"), inst.id, e.dst, 0, e.dst_port, e.kind, e.name, e.projection))
+        )
     return E.Composite(f"Group {len(chosen)} nodes into block {bname}", edits), bname, inst.id
 
 
-def add_connected_edit(project: Project, block: str | None, type_name: str, position, src: str,
-                       src_port: int = 0) -> tuple[E.Edit, str]:
+def add_connected_edit(
+    project: Project, block: str | None, type_name: str, position, src: str, src_port: int = 0
+) -> tuple[E.Edit, str]:
     """Add a node and connect ``src`` into its first input, as one step; returns (edit, node id)."""
     add = new_node_edit(project, block, type_name, position)
     g = project.graph_of(block)

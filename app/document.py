@@ -49,8 +49,9 @@ class Document(QObject):
     block_open_requested = Signal(str)
     instance_changed = Signal(str)
 
-    def __init__(self, project: Project | None = None, path: str | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, project: Project | None = None, path: str | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.project: Project = project if project is not None else Project()
         self.path: str | None = path
@@ -85,8 +86,10 @@ class Document(QObject):
         """Apply a diagnostic's fix action as one undoable step labelled with the fix."""
         edit = build_fix(self.project, action)
         if label is None:
-            label = next((f.label for d in self.analysis.diagnostics for f in d.fixes if f.action == action),
-                         action.get("label") or getattr(edit, "label", "Apply fix"))
+            label = next(
+                (f.label for d in self.analysis.diagnostics for f in d.fixes if f.action == action),
+                action.get("label") or getattr(edit, "label", "Apply fix"),
+            )
         self.push(edit, label)
 
     def set_positions(self, block: str | None, positions: dict[str, Any]) -> None:
@@ -97,8 +100,9 @@ class Document(QObject):
         self.project.events.emit("positions_changed", block, list(positions))
 
     # ----- selection, focus, tabs ---------------------------------------------------
-    def set_selection(self, block: str | None, node_ids: list[str] | tuple = (),
-                      edge_ids: list[str] | tuple = ()) -> None:
+    def set_selection(
+        self, block: str | None, node_ids: list[str] | tuple = (), edge_ids: list[str] | tuple = ()
+    ) -> None:
         new = (block, list(node_ids), list(edge_ids))
         if new != self.selection:
             self.selection = new
@@ -283,5 +287,8 @@ def block_instances(analysis: Analysis, block: str) -> list[tuple[str, GraphInfo
 def failing_instances(analysis: Analysis, block: str, node_id: str) -> list[str]:
     """Paths of the instances of ``block`` whose analysis marks ``node_id`` as failing (one
     definition, several shapes: often only the stride-2 instances fail)."""
-    return [path for path, info in block_instances(analysis, block)
-            if (ni := info.nodes.get(node_id)) is not None and ni.error]
+    return [
+        path
+        for path, info in block_instances(analysis, block)
+        if (ni := info.nodes.get(node_id)) is not None and ni.error
+    ]

@@ -59,8 +59,9 @@ class FileController(QObject):
     message = Signal(str)  # for the status bar
     state_changed = Signal()  # ``recovered`` changed (the window's title shows it)
 
-    def __init__(self, parent: QWidget, document, settings, recovery_dir: str | os.PathLike | None = None,
-                 canvas=None) -> None:
+    def __init__(
+        self, parent: QWidget, document, settings, recovery_dir: str | os.PathLike | None = None, canvas=None
+    ) -> None:
         super().__init__(parent)
         self.window = parent
         self.document = document
@@ -102,9 +103,12 @@ class FileController(QObject):
         name = os.path.basename(self.document.path) if self.document.path else self.document.project.name
         Btn = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self.window, "Unsaved changes",
+            self.window,
+            "Unsaved changes",
             f"Save the changes to “{name}” before closing it?\nYour changes will be lost if you don't save them.",
-            Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)
+            Btn.Save | Btn.Discard | Btn.Cancel,
+            Btn.Save,
+        )
         if answer == Btn.Save:
             return self.save()
         return answer == Btn.Discard
@@ -114,6 +118,7 @@ class FileController(QObject):
             QMessageBox.critical(self.window, title, text)
         else:
             import sys
+
             sys.stderr.write(f"skipwire: {text}\n")
         self.message.emit(text)
 
@@ -123,11 +128,13 @@ class FileController(QObject):
             return False
         if name is None:
             from app.gallery import choose_template
+
             chosen = choose_template(self.window)
             if chosen is None:
                 return False
             name, options = chosen
         from graph.templates import make
+
         opts = options or {}
         try:
             project = make(name, classes=opts.get("classes"), shortcut=opts.get("shortcut"))
@@ -184,7 +191,9 @@ class FileController(QObject):
         try:
             save_project(self.document.project, path)
         except (OSError, UserError) as exc:
-            self.error("Cannot save the project", getattr(exc, "message", None) or f"Could not write {path}: {exc}")
+            self.error(
+                "Cannot save the project", getattr(exc, "message", None) or f"Could not write {path}: {exc}"
+            )
             return False
         self.document.mark_saved(os.path.abspath(path))
         self.recovered = False
@@ -210,8 +219,12 @@ class FileController(QObject):
         try:
             self.recovery_dir.mkdir(parents=True, exist_ok=True)
             _atomic_write(self.recovery_path, dumps_project(self.document.project))
-            meta = {"path": self.document.path, "pid": os.getpid(), "time": time.time(),
-                    "name": self.document.project.name}
+            meta = {
+                "path": self.document.path,
+                "pid": os.getpid(),
+                "time": time.time(),
+                "name": self.document.project.name,
+            }
             _atomic_write(self.recovery_path.with_suffix(".meta.json"), json.dumps(meta))
         except OSError as exc:
             self.message.emit(f"Autosave failed: {exc}")
@@ -263,10 +276,13 @@ class FileController(QObject):
         original = meta.get("path") or "an unsaved project"
         Btn = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self.window, "Recover unsaved work?",
+            self.window,
+            "Recover unsaved work?",
             f"Skipwire did not close cleanly last time. Unsaved changes to {original} "
             f"(“{meta.get('name', 'project')}”, autosaved {when}) can be recovered.\n\nRecover them?",
-            Btn.Yes | Btn.Discard, Btn.Yes)
+            Btn.Yes | Btn.Discard,
+            Btn.Yes,
+        )
         if answer != Btn.Yes:
             for p, _ in orphans:
                 self.discard_recovery(p)
@@ -291,8 +307,11 @@ class FileController(QObject):
 
     # ----- exports ------------------------------------------------------------------------
     def _ask_path(self, title: str, suffix: str, filt: str) -> str | None:
-        base = os.path.splitext(self.document.path)[0] if self.document.path else \
-            self.document.project.name.replace(" ", "_").lower()
+        base = (
+            os.path.splitext(self.document.path)[0]
+            if self.document.path
+            else self.document.project.name.replace(" ", "_").lower()
+        )
         path, _ = QFileDialog.getSaveFileName(self.window, title, base + suffix, filt)
         if not path:
             return None
@@ -303,8 +322,10 @@ class FileController(QObject):
     def _require_valid(self, what: str) -> bool:
         a = self.document.analysis
         if a is not None and not a.valid:
-            self.error(f"Cannot export {what}",
-                       f"The graph has {len(a.errors)} error(s); fix them first (see Problems).\n\n{a.errors[0].message}")
+            self.error(
+                f"Cannot export {what}",
+                f"The graph has {len(a.errors)} error(s); fix them first (see Problems).\n\n{a.errors[0].message}",
+            )
             return False
         return True
 
@@ -316,6 +337,7 @@ class FileController(QObject):
             return False
         try:
             from codegen.emitter import emit
+
             source = emit(self.document.project).source
             _atomic_write(Path(path), source)
         except (ImportError, OSError, UserError) as exc:
@@ -332,9 +354,11 @@ class FileController(QObject):
             return False
         from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QApplication
+
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             from codegen import export  # imports torch: only now
+
             fn = getattr(export, "export_onnx", None) or export.to_onnx
             fn(self.document.project, path)
         except UserError as exc:

@@ -25,8 +25,12 @@ from PySide6.QtWidgets import (
 from graph.templates import all_templates
 
 FAMILIES = (("cifar", "CIFAR · 32×32 inputs"), ("imagenet", "ImageNet · 224×224 inputs"))
-SHORTCUTS = (("", "template default"), ("A", "A: zero-pad"), ("B", "B: 1x1 conv + BN where needed"),
-             ("C", "C: 1x1 conv + BN always"))
+SHORTCUTS = (
+    ("", "template default"),
+    ("A", "A: zero-pad"),
+    ("B", "B: 1x1 conv + BN where needed"),
+    ("C", "C: 1x1 conv + BN always"),
+)
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -80,7 +84,9 @@ class TemplateGallery(QDialog):
         split.addWidget(self.tree)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -118,6 +124,7 @@ class TemplateGallery(QDialog):
             from graph.shapes import analyze
             from graph.summary import human
             from graph.templates import make
+
             try:
                 project = make(name)
             except Exception as exc:  # noqa: BLE001 - a broken template must not break the gallery
@@ -125,10 +132,11 @@ class TemplateGallery(QDialog):
             else:
                 a = analyze(project)
                 convs = sum(1 for layer in a.layers() if layer.type in ("Conv2d", "Linear"))
-                self._figure_cache[name] = (f"<b>{a.total_params:,}</b> parameters · <b>{human(a.macs)}</b>MACs · "
-                                            f"{convs} conv/linear layers · {len(project.blocks)} block "
-                                            f"definition{'s' if len(project.blocks) != 1 else ''}"
-                                            + structure_table(project, a))
+                self._figure_cache[name] = (
+                    f"<b>{a.total_params:,}</b> parameters · <b>{human(a.macs)}</b>MACs · "
+                    f"{convs} conv/linear layers · {len(project.blocks)} block "
+                    f"definition{'s' if len(project.blocks) != 1 else ''}" + structure_table(project, a)
+                )
         return self._figure_cache[name]
 
     def _on_current(self, item, _previous) -> None:
@@ -187,8 +195,13 @@ def structure_rows(project, analysis) -> list[tuple[str, str, str]]:
         kind = next(iter(kinds)).split(":")[-1] if len(kinds) == 1 else None
         members = [g.nodes[m].name for m in st.nodes if m in g.nodes]
         count = len(members)
-        rows.append((st.name, f"{count} \u00d7 {kind}" if kind else
-                     f"{count} layers: {members[0]} \u2026 {members[-1]}", shape))
+        rows.append(
+            (
+                st.name,
+                f"{count} \u00d7 {kind}" if kind else f"{count} layers: {members[0]} \u2026 {members[-1]}",
+                shape,
+            )
+        )
     flush("head" if rows else "")
     return rows
 
@@ -198,12 +211,13 @@ def structure_table(project, analysis, max_rows: int = 14) -> str:
     if not rows:
         return ""
     if len(rows) > max_rows:
-        rows = rows[:max_rows - 1] + [("", f"\u2026 {len(rows) - max_rows + 1} more", "")]
+        rows = rows[: max_rows - 1] + [("", f"\u2026 {len(rows) - max_rows + 1} more", "")]
     cells = "".join(
         f"<tr><td style='padding:2px 14px 2px 0'><b>{html.escape(part)}</b></td>"
         f"<td style='padding:2px 14px 2px 0'>{html.escape(content)}</td>"
         f"<td align='right' style='font-family:monospace; padding:2px 0'>{html.escape(shape)}</td></tr>"
-        for part, content, shape in rows)
+        for part, content, shape in rows
+    )
     return f"<br><br><table cellspacing='0'>{cells}</table>"
 
 

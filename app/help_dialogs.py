@@ -14,20 +14,51 @@ from PySide6.QtWidgets import (
 )
 
 SHORTCUTS = (
-    ("File", (("New from template…", "Ctrl+N"), ("Open…", "Ctrl+O"), ("Save", "Ctrl+S"),
-              ("Save As…", "Ctrl+Shift+S"), ("Quit", "Ctrl+Q"))),
-    ("Edit", (("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"), ("Cut / Copy / Paste", "Ctrl+X / Ctrl+C / Ctrl+V"),
-              ("Duplicate", "Ctrl+D"), ("Delete", "Del"), ("Group into block", "Ctrl+G"), ("Select all", "Ctrl+A"))),
-    ("View", (("Frame all", "Home"), ("Frame selection", "F"), ("Auto-layout", "L"),
-              ("Toggle light/dark theme", "Ctrl+Shift+T"), ("Bottom tabs", "Alt+1 … Alt+4"),
-              ("Zoom", "mouse wheel"), ("Pan", "middle-drag or Space+drag"))),
-    ("Canvas", (("Add a layer", "drag from the palette, double-click it, or Tab on the canvas"),
-                ("Connect", "drag from an output port (bottom) to an input port (top)"),
-                ("Add a connected layer", "drop a new edge on empty canvas"),
-                ("Select several", "drag a box on empty canvas; Ctrl+click adds"),
-                ("Open a block", "double-click a block instance (its shapes are shown)"),
-                ("Show a problem", "double-click it in Problems"),
-                ("Cancel a drag or close quick add", "Esc"))),
+    (
+        "File",
+        (
+            ("New from template…", "Ctrl+N"),
+            ("Open…", "Ctrl+O"),
+            ("Save", "Ctrl+S"),
+            ("Save As…", "Ctrl+Shift+S"),
+            ("Quit", "Ctrl+Q"),
+        ),
+    ),
+    (
+        "Edit",
+        (
+            ("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"),
+            ("Cut / Copy / Paste", "Ctrl+X / Ctrl+C / Ctrl+V"),
+            ("Duplicate", "Ctrl+D"),
+            ("Delete", "Del"),
+            ("Group into block", "Ctrl+G"),
+            ("Select all", "Ctrl+A"),
+        ),
+    ),
+    (
+        "View",
+        (
+            ("Frame all", "Home"),
+            ("Frame selection", "F"),
+            ("Auto-layout", "L"),
+            ("Toggle light/dark theme", "Ctrl+Shift+T"),
+            ("Bottom tabs", "Alt+1 … Alt+4"),
+            ("Zoom", "mouse wheel"),
+            ("Pan", "middle-drag or Space+drag"),
+        ),
+    ),
+    (
+        "Canvas",
+        (
+            ("Add a layer", "drag from the palette, double-click it, or Tab on the canvas"),
+            ("Connect", "drag from an output port (bottom) to an input port (top)"),
+            ("Add a connected layer", "drop a new edge on empty canvas"),
+            ("Select several", "drag a box on empty canvas; Ctrl+click adds"),
+            ("Open a block", "double-click a block instance (its shapes are shown)"),
+            ("Show a problem", "double-click it in Problems"),
+            ("Cancel a drag or close quick add", "Esc"),
+        ),
+    ),
 )
 
 
@@ -63,6 +94,9 @@ def shortcuts_dialog(parent: QWidget) -> QDialog:
 
 
 def show_about(parent: QWidget) -> None:
-    QMessageBox.about(parent, "About Skipwire",
-                      "<h3>Skipwire</h3><p>Design convolutional networks — above all the ResNet family — as node "
-                      "graphs: live shapes, one-click fixes, clean PyTorch code, training with live curves.</p>")
+    QMessageBox.about(
+        parent,
+        "About Skipwire",
+        "<h3>Skipwire</h3><p>Design convolutional networks — above all the ResNet family — as node "
+        "graphs: live shapes, one-click fixes, clean PyTorch code, training with live curves.</p>",
+    )

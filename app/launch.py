@@ -35,6 +35,7 @@ def _make_app(screenshot: bool) -> QApplication:
 
 def _first_project():
     from graph.templates import make
+
     return make(FIRST_TEMPLATE)
 
 
@@ -74,6 +75,7 @@ def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
 
 def _screenshot_settings_path() -> str:
     import tempfile
+
     return os.path.join(tempfile.mkdtemp(prefix="skipwire-shot-"), "settings.ini")
 
 
@@ -101,6 +103,7 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
         window.document.request_focus(None, node.id)
     elif analysis is not None and analysis.errors:  # show the first error where it is, as one would look
         from app.panels.problems import focus_target
+
         first = analysis.errors[0]
         target = focus_target(window.document.project, first)
         if target is not None:
@@ -115,7 +118,9 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
         app.processEvents()
     window.statusBar().clearMessage()  # "Opened /tmp/…": transient, noise in a picture
     if os.environ.get("SKIPWIRE_TIMING"):
-        sys.stderr.write(f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n")
+        sys.stderr.write(
+            f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n"
+        )
     image = window.grab()
     ok = image.save(path, "PNG")
     window.files.clean_exit()

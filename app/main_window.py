@@ -39,6 +39,7 @@ from graph.summary import human
 
 def _canvas_class():
     from app.canvas.area import CanvasArea
+
     return CanvasArea
 
 
@@ -87,8 +88,10 @@ class WelcomeBar(QFrame):
         self.setObjectName("welcomeBar")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(12, 6, 8, 6)
-        text = QLabel("<b>Welcome to Skipwire.</b> This is ResNet-20 for CIFAR-10, ready to train on the built-in "
-                      "synthetic data. Click a node to inspect it, or start from another network.")
+        text = QLabel(
+            "<b>Welcome to Skipwire.</b> This is ResNet-20 for CIFAR-10, ready to train on the built-in "
+            "synthetic data. Click a node to inspect it, or start from another network."
+        )
         text.setWordWrap(True)
         lay.addWidget(text, 1)
         browse = QPushButton("Browse templates…")
@@ -104,8 +107,12 @@ class WelcomeBar(QFrame):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, document: Document | None = None, settings: Settings | None = None,
-                 recovery_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        document: Document | None = None,
+        settings: Settings | None = None,
+        recovery_dir: str | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.document = document or Document()
@@ -117,7 +124,9 @@ class MainWindow(QMainWindow):
         try:
             self.canvas = _canvas_class()(self.document)
         except ImportError:  # the canvas package is not in this build yet
-            self.canvas = QLabel("The canvas is not available in this build.", alignment=Qt.AlignmentFlag.AlignCenter)
+            self.canvas = QLabel(
+                "The canvas is not available in this build.", alignment=Qt.AlignmentFlag.AlignCenter
+            )
         self.welcome = WelcomeBar(self)
         self.welcome.hide()
         central = QWidget()
@@ -136,16 +145,21 @@ class MainWindow(QMainWindow):
         self.summary_panel = SummaryPanel(self.document)
         self.training_tab = LazyTab(lambda: _training_panel(self))
 
-        self.palette_dock = self._dock("Palette", "paletteDock", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.palette_dock = self._dock(
+            "Palette", "paletteDock", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.inspector_dock = self._dock(
+            "Inspector", "inspectorDock", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.bottom_tabs = QTabWidget()
         self.bottom_tabs.setDocumentMode(True)
         self.bottom_tabs.addTab(self.problems, "Problems")
         self.bottom_tabs.addTab(self.code_panel, "Code")
         self.bottom_tabs.addTab(self.summary_panel, "Summary")
         self.bottom_tabs.addTab(self.training_tab, "Training")
-        self.bottom_dock = self._dock("Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.bottom_dock = self._dock(
+            "Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.bottom_dock.setTitleBarWidget(QWidget())  # the tabs are the title
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
         self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
@@ -165,8 +179,11 @@ class MainWindow(QMainWindow):
         d = QDockWidget(title, self)
         d.setObjectName(name)
         d.setWidget(widget)
-        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        d.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, d)
         return d
 
@@ -183,13 +200,20 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        self.act_new = self._action(f, "&New from template…", self.files_new, QKeySequence.StandardKey.New,
-                                    "Start a project from a built-in network")
+        self.act_new = self._action(
+            f,
+            "&New from template…",
+            self.files_new,
+            QKeySequence.StandardKey.New,
+            "Start a project from a built-in network",
+        )
         self.act_open = self._action(f, "&Open…", self.files_open, QKeySequence.StandardKey.Open)
         self.recent_menu = f.addMenu("Open &Recent")
         f.addSeparator()
         self.act_save = self._action(f, "&Save", self.files.save, QKeySequence.StandardKey.Save)
-        self.act_save_as = self._action(f, "Save &As…", lambda: self.files.save_as(), QKeySequence("Ctrl+Shift+S"))
+        self.act_save_as = self._action(
+            f, "Save &As…", lambda: self.files.save_as(), QKeySequence("Ctrl+Shift+S")
+        )
         f.addSeparator()
         ex = f.addMenu("&Export")
         self.act_export_code = self._action(ex, "PyTorch &code (.py)…", lambda: self.files.export_code())
@@ -214,18 +238,33 @@ class MainWindow(QMainWindow):
         self.act_duplicate = self._action(e, "D&uplicate", self.edit_duplicate, QKeySequence("Ctrl+D"))
         self.act_delete = self._action(e, "&Delete", self.edit_delete, QKeySequence.StandardKey.Delete)
         e.addSeparator()
-        self.act_group = self._action(e, "&Group into block", self.edit_group, QKeySequence("Ctrl+G"),
-                                      "Make a reusable block from the selection (one input, one output)")
-        self.act_select_all = self._action(e, "Select &all", self.edit_select_all, QKeySequence.StandardKey.SelectAll)
-        for a in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate, self.act_delete, self.act_select_all):
+        self.act_group = self._action(
+            e,
+            "&Group into block",
+            self.edit_group,
+            QKeySequence("Ctrl+G"),
+            "Make a reusable block from the selection (one input, one output)",
+        )
+        self.act_select_all = self._action(
+            e, "Select &all", self.edit_select_all, QKeySequence.StandardKey.SelectAll
+        )
+        for a in (
+            self.act_cut,
+            self.act_copy,
+            self.act_paste,
+            self.act_duplicate,
+            self.act_delete,
+            self.act_select_all,
+        ):
             # Only while the canvas has focus, so text fields keep their own Ctrl+C, Delete, Ctrl+A.
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.canvas.addAction(a)
 
         v = mb.addMenu("&View")
         self.act_frame = self._action(v, "&Frame all", self.view_frame_all, QKeySequence("Home"))
-        self.act_frame_sel = self._action(v, "Frame &selection", lambda: self._view_call("frame_selection"),
-                                          QKeySequence("F"))
+        self.act_frame_sel = self._action(
+            v, "Frame &selection", lambda: self._view_call("frame_selection"), QKeySequence("F")
+        )
         self.act_layout = self._action(v, "&Auto-layout", self.view_auto_layout, QKeySequence("L"))
         for a in (self.act_frame_sel, self.act_layout):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -305,8 +344,10 @@ class MainWindow(QMainWindow):
         if analysis.valid:
             out = analysis.output_shape
             out_text = str(out[0]) if out is not None and len(out) == 1 else fmt(out)
-            text = (f"Valid · {analysis.total_params:,} params · {human(analysis.macs).replace(' ', ' ')}MACs · "
-                    f"output {out_text}")
+            text = (
+                f"Valid · {analysis.total_params:,} params · {human(analysis.macs).replace(' ', ' ')}MACs · "
+                f"output {out_text}"
+            )
             self.status_valid.setObjectName("statusValid")
         else:
             n = len(analysis.errors)
@@ -330,7 +371,9 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, p=path: self.files.open(p))
         if files:
             self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", lambda: (self.settings.clear_recent(), self._fill_recent([])))
+            self.recent_menu.addAction(
+                "Clear list", lambda: (self.settings.clear_recent(), self._fill_recent([]))
+            )
         self.recent_menu.setEnabled(bool(files))
 
     @property
@@ -406,6 +449,7 @@ class MainWindow(QMainWindow):
     def add_node_at_centre(self, type_name: str) -> None:
         """Palette double-click: add a node at the centre of the visible canvas."""
         from app.composite import new_node_edit
+
         block = self._current_block()
         pos = None
         view = self._view()
@@ -414,6 +458,7 @@ class MainWindow(QMainWindow):
             pos = (round(c.x()) - 90, round(c.y()) - 30)
 
         from app.composite import EditRefused
+
         try:
             edit = new_node_edit(self.document.project, block, type_name, pos)
         except EditRefused as exc:
@@ -460,10 +505,12 @@ class MainWindow(QMainWindow):
     # ----- help -----------------------------------------------------------------------------
     def show_shortcuts(self) -> None:
         from app.help_dialogs import shortcuts_dialog
+
         shortcuts_dialog(self).open()
 
     def show_about(self) -> None:
         from app.help_dialogs import show_about
+
         show_about(self)
 
     # ----- closing -------------------------------------------------------------------------
@@ -495,4 +542,5 @@ class MainWindow(QMainWindow):
 def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
     """``python main.py [open FILE [--screenshot PNG]]``; see app.launch."""
     from app.launch import run_editor as run
+
     return run(file, screenshot)

@@ -16,7 +16,9 @@ APPLICATION = "Skipwire"
 class Settings:
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         if path is None:
-            self._q = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+            self._q = QSettings(
+                QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION
+            )
         else:
             self._q = QSettings(str(path), QSettings.Format.IniFormat)
 

@@ -115,11 +115,13 @@ def main() -> None:
         doc.push(SetParam(None, conv.id, "out_channels", 64 + (i % 2) * 32))
         app.processEvents()
         edits.append(time.perf_counter() - t0)
-    out.append(f"resnet152 ({len(project.graph.nodes)} network nodes, {len(project.blocks['Bottleneck'].graph.nodes)} "
-               f"in Bottleneck): template {ms(t_make)}, Document + analysis {ms(t_doc)}, scene + view "
-               f"{ms(t_scene)}, first frame framed {ms(t_first)}, first frame at 100% {ms(t_first_1)}; "
-               f"Bottleneck tab open + first frame {ms(t_block)}; one edit (set out_channels of conv1) to "
-               f"re-analysed and redrawn: median {ms(statistics.median(edits))}")
+    out.append(
+        f"resnet152 ({len(project.graph.nodes)} network nodes, {len(project.blocks['Bottleneck'].graph.nodes)} "
+        f"in Bottleneck): template {ms(t_make)}, Document + analysis {ms(t_doc)}, scene + view "
+        f"{ms(t_scene)}, first frame framed {ms(t_first)}, first frame at 100% {ms(t_first_1)}; "
+        f"Bottleneck tab open + first frame {ms(t_block)}; one edit (set out_channels of conv1) to "
+        f"re-analysed and redrawn: median {ms(statistics.median(edits))}"
+    )
 
     # ---- 2,000 nodes: pan and zoom ----------------------------------------------------------
     for cache in ("device", "none"):
@@ -142,9 +144,11 @@ def main() -> None:
         rect = s2.nodes_rect()
         n_nodes, n_edges = len(s2.nodes), len(s2.edges)
         if cache == "device":
-            out.append(f"2,000-node scene ({n_nodes} nodes, {n_edges} edges, "
-                       f"{sum(1 for e in big.graph.edges.values() if e.is_shortcut)} shortcuts): auto-layout "
-                       f"{ms(t_layout)}, Document + analysis {ms(t_an)}, scene + view {ms(t_build)}")
+            out.append(
+                f"2,000-node scene ({n_nodes} nodes, {n_edges} edges, "
+                f"{sum(1 for e in big.graph.edges.values() if e.is_shortcut)} shortcuts): auto-layout "
+                f"{ms(t_layout)}, Document + analysis {ms(t_an)}, scene + view {ms(t_build)}"
+            )
         rows = []
         for zoom in (1.0, 0.5, 0.25, 0.1, 0.04):
             # a drag-pan: 60 frames, each moving the view 40 screen pixels down and 8 across
@@ -163,14 +167,17 @@ def main() -> None:
             v2.set_zoom(0.3 * (1.1 ** (i % 10)))
             z_times.append(render(v2))
         z_times.sort()
-        rows.append(f"zoom steps (new scale each frame): median {ms(statistics.median(z_times))}, "
-                    f"p95 {ms(z_times[18])}")
+        rows.append(
+            f"zoom steps (new scale each frame): median {ms(statistics.median(z_times))}, "
+            f"p95 {ms(z_times[18])}"
+        )
         label = "DeviceCoordinateCache (shipped)" if cache == "device" else "nodes uncached (for comparison)"
         out.append(f"pan frames, {W}x{H}, {label}: " + "; ".join(rows))
         bdoc.deleteLater()
 
     # ---- export -------------------------------------------------------------------------------
     from app.canvas.area import CanvasArea
+
     area = CanvasArea(Document(make("resnet20")))
     area.resize(W, H)
     t0 = time.perf_counter()

@@ -56,10 +56,14 @@ def bench_emit(repeat: int) -> None:
     emit_only = _times(lambda: emit(project, analysis), repeat)
     with_analysis = _times(lambda: emit(project), repeat)
     lines = len(emit(project, analysis).source.splitlines())
-    print(f"emit resnet152 ({lines} lines): median {statistics.median(emit_only) * 1e3:.1f} ms, "
-          f"best {min(emit_only) * 1e3:.1f} ms (goal < 100 ms)")
-    print(f"emit resnet152 incl. analyze: median {statistics.median(with_analysis) * 1e3:.1f} ms, "
-          f"best {min(with_analysis) * 1e3:.1f} ms")
+    print(
+        f"emit resnet152 ({lines} lines): median {statistics.median(emit_only) * 1e3:.1f} ms, "
+        f"best {min(emit_only) * 1e3:.1f} ms (goal < 100 ms)"
+    )
+    print(
+        f"emit resnet152 incl. analyze: median {statistics.median(with_analysis) * 1e3:.1f} ms, "
+        f"best {min(with_analysis) * 1e3:.1f} ms"
+    )
     build = _times(lambda: build_module(project, analysis), max(3, repeat // 10))
     print(f"build_module resnet152 (exec + construct + init): median {statistics.median(build) * 1e3:.0f} ms")
 
@@ -89,7 +93,9 @@ def bench_train(batch: int, rounds: int, steps: int, threads: int, device: str =
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    opts = {k: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4) for k, m in models.items()}
+    opts = {
+        k: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4) for k, m in models.items()
+    }
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def run(name: str, n: int) -> tuple[float, float]:
@@ -121,10 +127,14 @@ def bench_train(batch: int, rounds: int, steps: int, threads: int, device: str =
         med = {k: statistics.median(v) for k, v in data.items()}
         best = {k: min(v) for k, v in data.items()}
         for k in models:
-            print(f"  {label:4s} {k:12s}: median {med[k] * 1e3:6.0f} ms/step ({batch / med[k]:5.0f} images/s), "
-                  f"best {best[k] * 1e3:6.0f} ms ({batch / best[k]:5.0f} images/s)")
-        print(f"  {label:4s} throughput ratio generated / hand-written: median {med['hand-written'] / med['generated']:.3f}, "
-              f"best {best['hand-written'] / best['generated']:.3f} (goal >= 0.98)")
+            print(
+                f"  {label:4s} {k:12s}: median {med[k] * 1e3:6.0f} ms/step ({batch / med[k]:5.0f} images/s), "
+                f"best {best[k] * 1e3:6.0f} ms ({batch / best[k]:5.0f} images/s)"
+            )
+        print(
+            f"  {label:4s} throughput ratio generated / hand-written: median {med['hand-written'] / med['generated']:.3f}, "
+            f"best {best['hand-written'] / best['generated']:.3f} (goal >= 0.98)"
+        )
 
 
 def main() -> int:
@@ -133,15 +143,21 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for the training comparison (1 is steadiest on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for the training comparison (1 is steadiest on a shared machine)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when available)")
     parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args()
     import torch
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}"
+    )
     bench_emit(args.repeat)
     if not args.skip_train:
         device = args.device

@@ -73,7 +73,9 @@ SMOKE = False  # --smoke: tiny sizes on the CPU
 
 
 def run(name: str, batch: int, steps: int, dev: torch.device, fast: bool) -> float:
-    cfg = TrainConfig(epochs=1, batch_size=batch, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle")
+    cfg = TrainConfig(
+        epochs=1, batch_size=batch, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle"
+    )
     data = torch.randint(0, 256, (N_IMAGES, 3, 32, 32), dtype=torch.uint8, device=dev)
     labels = torch.randint(0, 10, (N_IMAGES,), device=dev)
     mean = torch.tensor(MEAN, device=dev)
@@ -113,7 +115,7 @@ def run(name: str, batch: int, steps: int, dev: torch.device, fast: bool) -> flo
         j = i % spe
         if j == 0 and i:
             perm = torch.randperm(N_IMAGES, generator=gen, device=dev)
-        idx = perm[j * batch:(j + 1) * batch]
+        idx = perm[j * batch : (j + 1) * batch]
         x = augment.augment_batch(data.index_select(0, idx), mean, std, "crop_flip", gen)
         y = labels.index_select(0, idx)
         lrw.set(i % spe)
@@ -160,25 +162,46 @@ def _sizes(batch: int) -> dict:
 def check(dev: torch.device, epochs: int) -> None:
     from training.engine import train
 
-    print(f"\nengine.train check: resnet20 on {_data().get('dataset', 'synthetic')}, {epochs} epochs, "
-          f"batch {_sizes(512)['batch_size']}, one-cycle")
-    for label, kw in (("fast path", {"fast_path": True, "amp": True, "channels_last": True}),
-                      ("eager bf16", {"fast_path": False, "amp": True, "channels_last": True}),
-                      ("eager fp32", {"fast_path": False, "amp": False, "channels_last": False})):
-        cfg = TrainConfig(epochs=epochs, lr=0.4, schedule="onecycle", nesterov=True, weight_decay=5e-4,
-                          label_smoothing=0.1, device=dev.type, grad_every=0, **_sizes(512), **kw)
+    print(
+        f"\nengine.train check: resnet20 on {_data().get('dataset', 'synthetic')}, {epochs} epochs, "
+        f"batch {_sizes(512)['batch_size']}, one-cycle"
+    )
+    for label, kw in (
+        ("fast path", {"fast_path": True, "amp": True, "channels_last": True}),
+        ("eager bf16", {"fast_path": False, "amp": True, "channels_last": True}),
+        ("eager fp32", {"fast_path": False, "amp": False, "channels_last": False}),
+    ):
+        cfg = TrainConfig(
+            epochs=epochs,
+            lr=0.4,
+            schedule="onecycle",
+            nesterov=True,
+            weight_decay=5e-4,
+            label_smoothing=0.1,
+            device=dev.type,
+            grad_every=0,
+            **_sizes(512),
+            **kw,
+        )
         notes: list[str] = []
 
         def keep(m: dict, notes: list[str] = notes) -> None:
-            if m["kind"] in ("status", "error") and m.get("state") in ("fast_path", "eager", "diverged", None):
+            if m["kind"] in ("status", "error") and m.get("state") in (
+                "fast_path",
+                "eager",
+                "diverged",
+                None,
+            ):
                 notes.append(m["message"])
 
         with tempfile.TemporaryDirectory() as tmp:
             r = train(_project("resnet20"), cfg, Path(tmp) / "run", on_metric=keep)
         ips = [h["images_per_s"] for h in r.history]
-        print(f"  {label:10s}: status {r.status}, fast path used: {r.fast_path}, val acc "
-              f"{r.last_val_acc if r.last_val_acc is None else f'{r.last_val_acc:.2%}'}, images/s by epoch "
-              f"{[round(v) for v in ips]}; {'; '.join(notes) or ''}")
+        print(
+            f"  {label:10s}: status {r.status}, fast path used: {r.fast_path}, val acc "
+            f"{r.last_val_acc if r.last_val_acc is None else f'{r.last_val_acc:.2%}'}, images/s by epoch "
+            f"{[round(v) for v in ips]}; {'; '.join(notes) or ''}"
+        )
 
 
 def _fake_cifar_bin(folder: Path, n: int) -> None:
@@ -203,11 +226,20 @@ def check_engine_throughput(dev: torch.device, batch: int = 128, epochs: int = 3
     n = 64 if SMOKE else 50_000
     with tempfile.TemporaryDirectory() as tmp:
         _fake_cifar_bin(Path(tmp) / "cifar", n)
-        for label, kw in (("fast path", {"fast_path": True, "amp": True, "channels_last": True}),
-                          ("eager fp32", {"fast_path": False, "amp": False, "channels_last": False})):
+        for label, kw in (
+            ("fast path", {"fast_path": True, "amp": True, "channels_last": True}),
+            ("eager fp32", {"fast_path": False, "amp": False, "channels_last": False}),
+        ):
             sizes = {**_sizes(batch), "dataset": f"cifar10:{Path(tmp) / 'cifar'}"}
-            cfg = TrainConfig(epochs=1 if SMOKE else epochs, lr=0.1, schedule="step", device=dev.type,
-                              grad_every=0, **sizes, **kw)
+            cfg = TrainConfig(
+                epochs=1 if SMOKE else epochs,
+                lr=0.1,
+                schedule="step",
+                device=dev.type,
+                grad_every=0,
+                **sizes,
+                **kw,
+            )
             notes: list[str] = []
 
             def keep(m: dict, notes: list[str] = notes) -> None:
@@ -216,8 +248,11 @@ def check_engine_throughput(dev: torch.device, batch: int = 128, epochs: int = 3
 
             r = train(make("resnet20"), cfg, Path(tmp) / label.replace(" ", "_"), on_metric=keep)
             ips = [round(h["images_per_s"]) for h in r.history]
-            print(f"engine.train resnet20, cifar10:DIR ({n:,} images), batch {cfg.batch_size}, {label}: "
-                  f"images/s by epoch {ips}; fast path used: {r.fast_path}; {'; '.join(notes)}", flush=True)
+            print(
+                f"engine.train resnet20, cifar10:DIR ({n:,} images), batch {cfg.batch_size}, {label}: "
+                f"images/s by epoch {ips}; fast path used: {r.fast_path}; {'; '.join(notes)}",
+                flush=True,
+            )
 
 
 def check_resume_and_nan(dev: torch.device) -> None:
@@ -244,9 +279,11 @@ def check_resume_and_nan(dev: torch.device) -> None:
         b = load_file(str(Path(tmp) / "part" / "last.safetensors"))
         diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].is_floating_point())
         same = all(torch.equal(a[k], b[k]) for k in a)
-        print(f"\nresume on {dev.type} (fast path {full.fast_path}): stopped '{part.message}'; resumed {again.status}; "
-              f"val acc uninterrupted {full.last_val_acc:.2%} vs resumed {again.last_val_acc:.2%}; "
-              f"max weight difference {diff:.3g}{' (bitwise identical)' if same else ''}")
+        print(
+            f"\nresume on {dev.type} (fast path {full.fast_path}): stopped '{part.message}'; resumed {again.status}; "
+            f"val acc uninterrupted {full.last_val_acc:.2%} vs resumed {again.last_val_acc:.2%}; "
+            f"max weight difference {diff:.3g}{' (bitwise identical)' if same else ''}"
+        )
         bad = cfg.with_overrides(lr=1e4, schedule="constant", epochs=1)
         r = train(_project("resnet20"), bad, Path(tmp) / "nan")
         print(f"lr 1e4: status {r.status}; {r.message}")
@@ -260,7 +297,9 @@ def main() -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--check-epochs", type=int, default=4)
-    ap.add_argument("--smoke", action="store_true", help="CPU, tiny sizes, --check included: is the script intact?")
+    ap.add_argument(
+        "--smoke", action="store_true", help="CPU, tiny sizes, --check included: is the script intact?"
+    )
     args = ap.parse_args()
     if args.smoke:
         global SMOKE
@@ -277,8 +316,10 @@ def main() -> int:
     if dev.type != "cuda":
         N_IMAGES = 64 if SMOKE else 2_000
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
-    print(f"device: {name}; torch {torch.__version__}; {args.steps} timed steps after {2 if SMOKE else 20} "
-          f"warm-up steps")
+    print(
+        f"device: {name}; torch {torch.__version__}; {args.steps} timed steps after {2 if SMOKE else 20} "
+        f"warm-up steps"
+    )
     print(f"{'model':10s} {'batch':>5s} {'fp32 eager img/s':>17s} {'fast path img/s':>16s} {'speed-up':>9s}")
     for m in args.models.split(","):
         for b in (int(v) for v in args.batches.split(",")):

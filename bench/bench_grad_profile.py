@@ -38,8 +38,8 @@ def profile(name: str, batch: int, steps: int):
     mean, std = (torch.tensor(v) for v in datasets.channel_stats(ds.train_x))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     for i in range(max(steps, 1)):
-        x = augment.normalize(ds.train_x[i * batch:(i + 1) * batch], mean, std)
-        y = ds.train_y[i * batch:(i + 1) * batch]
+        x = augment.normalize(ds.train_x[i * batch : (i + 1) * batch], mean, std)
+        y = ds.train_y[i * batch : (i + 1) * batch]
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         if i < steps - 1:
@@ -51,12 +51,20 @@ def profile(name: str, batch: int, steps: int):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=0, help="SGD steps before the profile (0: at initialisation)")
+    ap.add_argument(
+        "--steps", type=int, default=0, help="SGD steps before the profile (0: at initialisation)"
+    )
     args = ap.parse_args()
     for name in ("plain56", "resnet56"):
         layers, norms = profile(name, args.batch, args.steps)
         convs = [(n, v) for n, v in zip(layers, norms) if not n.startswith("fc")]
-        picks = [convs[0], convs[len(convs) // 4], convs[len(convs) // 2], convs[3 * len(convs) // 4], convs[-1]]
+        picks = [
+            convs[0],
+            convs[len(convs) // 4],
+            convs[len(convs) // 2],
+            convs[3 * len(convs) // 4],
+            convs[-1],
+        ]
         print(f"{name}: {len(layers)} weight tensors; gradient L2 norms along the depth:")
         for n, v in picks:
             print(f"    {n:28s} {v:.3e}")

@@ -34,10 +34,33 @@ def sender(rate: int, seconds: float, q, stop_event) -> None:
             break
         q.put(record("step", step=i, epoch=i / 500, loss=2.3 / (1 + i / 1000), lr=0.1, images_per_s=60000.0))
         if i % 50 == 0:
-            q.put(record("grad", step=i, epoch=i // 500 + 1, layers=layers, norms=[0.01 * (k + 1) for k in range(20)]))
+            q.put(
+                record(
+                    "grad",
+                    step=i,
+                    epoch=i // 500 + 1,
+                    layers=layers,
+                    norms=[0.01 * (k + 1) for k in range(20)],
+                )
+            )
         if i % 500 == 0:
-            q.put(record("epoch", epoch=i // 500, step=i, train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.5,
-                         lr=0.1, images_per_s=60000.0, epoch_time_s=0.5, eta_s=10.0, gpu_mem_mb=None, best=True))
+            q.put(
+                record(
+                    "epoch",
+                    epoch=i // 500,
+                    step=i,
+                    train_loss=1.0,
+                    train_acc=0.5,
+                    val_loss=1.1,
+                    val_acc=0.5,
+                    lr=0.1,
+                    images_per_s=60000.0,
+                    epoch_time_s=0.5,
+                    eta_s=10.0,
+                    gpu_mem_mb=None,
+                    best=True,
+                )
+            )
         delay = t0 + i / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
@@ -85,13 +108,19 @@ def main() -> int:
     busy = late[first_step_at:] if first_step_at is not None else late
     busy_poll = poll_ms[first_step_at:] if first_step_at is not None else poll_ms
     worst = max(a + b for a, b in zip(busy, busy_poll))
-    print(f"sent {int(args.rate * args.seconds):,} step records at {args.rate}/s (+ grad and epoch records); "
-          f"received {steps:,} step records, {len(got):,} records in all")
+    print(
+        f"sent {int(args.rate * args.seconds):,} step records at {args.rate}/s (+ grad and epoch records); "
+        f"received {steps:,} step records, {len(got):,} records in all"
+    )
     print(f"ticks while streaming: {len(busy)} at {args.period_ms:.0f} ms")
-    print(f"tick lateness ms: median {statistics.median(busy):.2f}, p99 {sorted(busy)[int(len(busy) * .99) - 1]:.2f}, "
-          f"max {max(busy):.2f}")
-    print(f"poll() time ms: median {statistics.median(busy_poll):.2f}, p99 "
-          f"{sorted(busy_poll)[int(len(busy_poll) * .99) - 1]:.2f}, max {max(busy_poll):.2f}")
+    print(
+        f"tick lateness ms: median {statistics.median(busy):.2f}, p99 {sorted(busy)[int(len(busy) * 0.99) - 1]:.2f}, "
+        f"max {max(busy):.2f}"
+    )
+    print(
+        f"poll() time ms: median {statistics.median(busy_poll):.2f}, p99 "
+        f"{sorted(busy_poll)[int(len(busy_poll) * 0.99) - 1]:.2f}, max {max(busy_poll):.2f}"
+    )
     print(f"worst event-loop latency (lateness + poll): {worst:.2f} ms (goal < 50 ms)")
     return 0 if worst < 50 and steps == int(args.rate * args.seconds) else 1
 

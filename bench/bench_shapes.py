@@ -51,8 +51,12 @@ def flat_graph(n_nodes: int = 2000) -> Project:
         nxt = g.add("Identity")
         g.connect(last, nxt)
         last = nxt
-    tail = [g.add("AdaptiveAvgPool2d", "pool"), g.add("Flatten", "flatten"), g.add("Linear", "fc", out_features=10),
-            g.add("Output", "output")]
+    tail = [
+        g.add("AdaptiveAvgPool2d", "pool"),
+        g.add("Flatten", "flatten"),
+        g.add("Linear", "fc", out_features=10),
+        g.add("Output", "output"),
+    ]
     g.chain(last, *tail)
     assert len(g.nodes) == n_nodes, len(g.nodes)
     return Project("flat2000", g)
@@ -97,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=30)
     args = ap.parse_args(argv)
     r152 = resnet152()
-    cases = [("resnet152", r152, analyze), ("resnet152 (no memo)", r152, analyze_without_memo),
-             ("flat2000", flat_graph(), analyze)]
+    cases = [
+        ("resnet152", r152, analyze),
+        ("resnet152 (no memo)", r152, analyze_without_memo),
+        ("flat2000", flat_graph(), analyze),
+    ]
     ok = True
     print(f"{'case':<20} {'nodes':>6} {'expanded':>8} {'median ms':>10} {'best ms':>8} {'goal ms':>8}")
     for name, project, fn in cases:
@@ -109,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         goal = GOALS_MS.get(name)
         missed = goal is not None and med >= goal
         ok &= not missed
-        print(f"{name:<20} {len(project.graph.nodes):>6} {expanded:>8} {med:>10.2f} {best:>8.2f} "
-              f"{'-' if goal is None else f'{goal:.0f}':>8}{'  MISSED' if missed else ''}")
+        print(
+            f"{name:<20} {len(project.graph.nodes):>6} {expanded:>8} {med:>10.2f} {best:>8.2f} "
+            f"{'-' if goal is None else f'{goal:.0f}':>8}{'  MISSED' if missed else ''}"
+        )
     return 0 if ok else 1
 
 

@@ -32,16 +32,28 @@ sys.path.insert(0, str(ROOT))
 
 
 def _child(args: list[str], home: str, bytecode: bool) -> tuple[float, bool]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SKIPWIRE_TIMING="exit", HOME=home,
-               XDG_CONFIG_HOME=os.path.join(home, ".config"), XDG_DATA_HOME=os.path.join(home, ".local/share"))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        SKIPWIRE_TIMING="exit",
+        HOME=home,
+        XDG_CONFIG_HOME=os.path.join(home, ".config"),
+        XDG_DATA_HOME=os.path.join(home, ".local/share"),
+    )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if bytecode:  # as an installed app runs: compiled modules cached (outside the repository)
         env["PYTHONPYCACHEPREFIX"] = os.path.join(home, "pycache")
     else:  # as this sandbox runs by default (PYTHONDONTWRITEBYTECODE=1): every module compiled at start
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     t0 = time.time()
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], env=env, capture_output=True, text=True,
-                       timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     for line in r.stderr.splitlines():
         if line.startswith("skipwire-timing shown="):
             parts = dict(p.split("=") for p in line.split()[1:])
@@ -66,11 +78,15 @@ def _floor(home: str, repeat: int) -> None:
     times = []
     for _ in range(repeat):
         t0 = time.time()
-        r = subprocess.run([sys.executable, path], env=env, capture_output=True, text=True, timeout=60, check=False)
+        r = subprocess.run(
+            [sys.executable, path], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
         shown = float(r.stderr.split("shown=")[1].split()[0])
         times.append(shown - t0)
-    print(f"{'reference: empty QMainWindow (PySide6 alone)':<52} median {statistics.median(times) * 1000:6.0f} ms   "
-          f"best {min(times) * 1000:6.0f} ms")
+    print(
+        f"{'reference: empty QMainWindow (PySide6 alone)':<52} median {statistics.median(times) * 1000:6.0f} ms   "
+        f"best {min(times) * 1000:6.0f} ms"
+    )
 
 
 def _series(label: str, args: list[str], home: str, repeat: int, bytecode: bool = True) -> None:
@@ -81,8 +97,10 @@ def _series(label: str, args: list[str], home: str, repeat: int, bytecode: bool 
         t, torch_loaded = _child(args, home, bytecode)
         times.append(t)
         torch_seen |= torch_loaded
-    print(f"{label:<52} median {statistics.median(times) * 1000:6.0f} ms   best {min(times) * 1000:6.0f} ms   "
-          f"torch imported before shown: {'yes' if torch_seen else 'no'}")
+    print(
+        f"{label:<52} median {statistics.median(times) * 1000:6.0f} ms   best {min(times) * 1000:6.0f} ms   "
+        f"torch imported before shown: {'yes' if torch_seen else 'no'}"
+    )
 
 
 def _in_process(path: str, repeat: int) -> None:
@@ -113,8 +131,10 @@ def _in_process(path: str, repeat: int) -> None:
         for k, v in zip(rows, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
             rows[k].append(v)
     for k, v in rows.items():
-        print(f"  resnet152 in process: {k:<34} median {statistics.median(v) * 1000:6.1f} ms   "
-              f"best {min(v) * 1000:6.1f} ms")
+        print(
+            f"  resnet152 in process: {k:<34} median {statistics.median(v) * 1000:6.1f} ms   "
+            f"best {min(v) * 1000:6.1f} ms"
+        )
     w.document.undo_stack.setClean()
     w.close()
 

@@ -41,7 +41,7 @@ class _Block(nn.Module):
         out = self.bn2(self.conv2(out))
         sc = x
         if self.stride != 1 or self.pad:
-            sc = F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.pad))
+            sc = F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, 0, self.pad))
         return F.relu(out + sc)
 
 
@@ -115,11 +115,17 @@ def main() -> int:
         for name, m in order:
             rates[name].append(step_rate(m, opts[id(m)], x, y, args.steps))
     g, h = statistics.median(rates["generated"]), statistics.median(rates["hand-written"])
-    print(f"{args.model} on {dev} (threads {torch.get_num_threads()}), batch {args.batch}, "
-          f"{args.rounds} alternating rounds of {args.steps} SGD steps")
+    print(
+        f"{args.model} on {dev} (threads {torch.get_num_threads()}), batch {args.batch}, "
+        f"{args.rounds} alternating rounds of {args.steps} SGD steps"
+    )
     print(f"parameters: generated {n_gen:,}, hand-written {n_hand:,}")
-    print(f"generated:    median {g:,.0f} images/s (rounds: {', '.join(f'{v:,.0f}' for v in rates['generated'])})")
-    print(f"hand-written: median {h:,.0f} images/s (rounds: {', '.join(f'{v:,.0f}' for v in rates['hand-written'])})")
+    print(
+        f"generated:    median {g:,.0f} images/s (rounds: {', '.join(f'{v:,.0f}' for v in rates['generated'])})"
+    )
+    print(
+        f"hand-written: median {h:,.0f} images/s (rounds: {', '.join(f'{v:,.0f}' for v in rates['hand-written'])})"
+    )
     print(f"ratio generated / hand-written: {g / h:.3f}")
     return 0
 

@@ -33,8 +33,16 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
     """The child: ``rate`` records a second for ``seconds``, then a "completed" status."""
     from training.metrics import record
 
-    q.put(record("status", state="running", message="bench", total_steps=int(rate * seconds),
-                 steps_per_epoch=500, epochs=max(1, int(rate * seconds) // 500)))
+    q.put(
+        record(
+            "status",
+            state="running",
+            message="bench",
+            total_steps=int(rate * seconds),
+            steps_per_epoch=500,
+            epochs=max(1, int(rate * seconds) // 500),
+        )
+    )
     t0 = time.perf_counter()
     sent = step = 0
     while not stop_event.is_set():
@@ -46,15 +54,44 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
             step += 1
             if step % 500 == 0:
                 e = step // 500
-                q.put(record("epoch", epoch=e, step=step, train_loss=1 / e, train_acc=1 - 0.5 / e, val_loss=1.1 / e,
-                             val_acc=1 - 0.6 / e, lr=0.1, images_per_s=12000.0, epoch_time_s=0.5, eta_s=3.0,
-                             gpu_mem_mb=None, best=True))
+                q.put(
+                    record(
+                        "epoch",
+                        epoch=e,
+                        step=step,
+                        train_loss=1 / e,
+                        train_acc=1 - 0.5 / e,
+                        val_loss=1.1 / e,
+                        val_acc=1 - 0.6 / e,
+                        lr=0.1,
+                        images_per_s=12000.0,
+                        epoch_time_s=0.5,
+                        eta_s=3.0,
+                        gpu_mem_mb=None,
+                        best=True,
+                    )
+                )
             elif step % 50 == 0:
-                q.put(record("grad", step=step, epoch=step / 500, layers=LAYERS,
-                             norms=[10 ** (-1 - i / 10) * (1 + 0.1 * math.sin(step)) for i in range(20)]))
+                q.put(
+                    record(
+                        "grad",
+                        step=step,
+                        epoch=step / 500,
+                        layers=LAYERS,
+                        norms=[10 ** (-1 - i / 10) * (1 + 0.1 * math.sin(step)) for i in range(20)],
+                    )
+                )
             else:
-                q.put(record("step", step=step, epoch=step / 500, loss=2.3 * math.exp(-step / 2000)
-                             + 0.05 * math.sin(step), lr=0.1, images_per_s=12000.0))
+                q.put(
+                    record(
+                        "step",
+                        step=step,
+                        epoch=step / 500,
+                        loss=2.3 * math.exp(-step / 2000) + 0.05 * math.sin(step),
+                        lr=0.1,
+                        images_per_s=12000.0,
+                    )
+                )
             sent += 1
         time.sleep(0.001)
     q.put(record("status", state="completed", message=f"sent {sent} records"))
@@ -87,6 +124,7 @@ def measure(app, seconds: float, interval_ms: int = 10) -> list[float]:
         now = clock.nsecsElapsed()
         late.append(max(0.0, (now - last[0]) / 1e6 - interval_ms))
         last[0] = now
+
     timer.timeout.connect(tick)
     timer.start()
     end = time.perf_counter() + seconds
@@ -99,8 +137,12 @@ def measure(app, seconds: float, interval_ms: int = 10) -> list[float]:
 
 def summary(late: list[float]) -> dict:
     s = sorted(late)
-    return {"ticks": len(s), "p50_ms": round(statistics.median(s), 2),
-            "p99_ms": round(s[min(len(s) - 1, int(0.99 * len(s)))], 2), "max_ms": round(s[-1], 2)}
+    return {
+        "ticks": len(s),
+        "p50_ms": round(statistics.median(s), 2),
+        "p99_ms": round(s[min(len(s) - 1, int(0.99 * len(s)))], 2),
+        "max_ms": round(s[-1], 2),
+    }
 
 
 def main() -> int:
@@ -123,8 +165,11 @@ def main() -> int:
     from graph.templates import make
 
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"skipwire-bench-runs-{os.getpid()}"
-    panel = TrainingPanel(Document(make("resnet20")), runs_dir=tmp,
-                          factory=lambda p, c, d: start_producer(args.rate, args.seconds))
+    panel = TrainingPanel(
+        Document(make("resnet20")),
+        runs_dir=tmp,
+        factory=lambda p, c, d: start_producer(args.rate, args.seconds),
+    )
     panel.resize(1600, 480)
     panel.show()
     panel.ensure_plots()
@@ -140,7 +185,9 @@ def main() -> int:
                 return fn(*a, **k)
             finally:
                 work[name].append((time.thread_time() - t) * 1000)
+
         return wrapper
+
     panel.controller._timer.timeout.disconnect()
     panel.controller._timer.timeout.connect(timed("drain_tick", panel.controller._on_tick))
     panel._plot_timer.timeout.disconnect()
@@ -169,15 +216,30 @@ def main() -> int:
         time.sleep(0.005)
     wall = time.perf_counter() - t0
     run = next(iter(panel.store.runs.values()))
-    result = {"rate_per_s": args.rate, "seconds": args.seconds, "idle": idle, "under_load": loaded,
-              "records_received": panel.controller.drained, "steps_plotted": run.loss.count,
-              "points_on_loss_curve": len(run.loss.data()[0]), "drain_wall_s": round(wall, 2),
-              "final_state": run.state, "goal_ms": 50,
-              "gui_thread_cpu_pct": round(100 * gui_cpu, 1), "load_avg_1min": [round(load0, 1), round(load1, 1)],
-              "cores": os.cpu_count(),
-              "gui_work_cpu_ms": {k: {"count": len(v), "p50": round(statistics.median(v), 2) if v else None,
-                                      "max": round(max(v), 2) if v else None} for k, v in work.items()},
-              "ok": loaded["max_ms"] < 50 and loaded["p99_ms"] < 50}
+    result = {
+        "rate_per_s": args.rate,
+        "seconds": args.seconds,
+        "idle": idle,
+        "under_load": loaded,
+        "records_received": panel.controller.drained,
+        "steps_plotted": run.loss.count,
+        "points_on_loss_curve": len(run.loss.data()[0]),
+        "drain_wall_s": round(wall, 2),
+        "final_state": run.state,
+        "goal_ms": 50,
+        "gui_thread_cpu_pct": round(100 * gui_cpu, 1),
+        "load_avg_1min": [round(load0, 1), round(load1, 1)],
+        "cores": os.cpu_count(),
+        "gui_work_cpu_ms": {
+            k: {
+                "count": len(v),
+                "p50": round(statistics.median(v), 2) if v else None,
+                "max": round(max(v), 2) if v else None,
+            }
+            for k, v in work.items()
+        },
+        "ok": loaded["max_ms"] < 50 and loaded["p99_ms"] < 50,
+    }
     print(json.dumps(result, indent=2))
     if args.screenshot:
         panel.grab().save(args.screenshot)

@@ -38,18 +38,26 @@ def main() -> None:
         ("editor_first_launch.png", None, {}),
         ("editor_problems.png", mismatch, {"SKIPWIRE_TAB": "problems"}),
         ("editor_code.png", r20, {"SKIPWIRE_TAB": "code", "SKIPWIRE_SELECT": "layer2_0"}),
-        ("editor_light.png", r20, {"SKIPWIRE_THEME": "light", "SKIPWIRE_TAB": "summary", "SKIPWIRE_SELECT": "conv1"}),
+        (
+            "editor_light.png",
+            r20,
+            {"SKIPWIRE_THEME": "light", "SKIPWIRE_TAB": "summary", "SKIPWIRE_SELECT": "conv1"},
+        ),
     ]
     OUT.mkdir(parents=True, exist_ok=True)
     for name, path, knobs in shots:
         out = OUT / name
         if path is None:
-            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                    f"from app.main_window import run_editor; sys.exit(run_editor(None, {str(out)!r}))")
+            code = (
+                f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+                f"from app.main_window import run_editor; sys.exit(run_editor(None, {str(out)!r}))"
+            )
             cmd = [sys.executable, "-c", code]
         else:
             cmd = [sys.executable, str(ROOT / "main.py"), "open", str(path), "--screenshot", str(out)]
-        r = subprocess.run(cmd, env={**env, **knobs}, capture_output=True, text=True, timeout=120, check=False)
+        r = subprocess.run(
+            cmd, env={**env, **knobs}, capture_output=True, text=True, timeout=120, check=False
+        )
         print(f"{name}: exit {r.returncode}, {out.stat().st_size if out.exists() else 0:,} bytes")
 
 

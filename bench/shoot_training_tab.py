@@ -46,7 +46,13 @@ def main() -> int:
 
     project = make("resnet20", input_shape=args.input)
     # one intra-op thread: on a busy 2-core machine the default two made the children 10-50x slower
-    project.training = {"grad_every": 4, "epochs": args.epochs, "batch_size": 64, "device": "cpu", "threads": 1}
+    project.training = {
+        "grad_every": 4,
+        "epochs": args.epochs,
+        "batch_size": 64,
+        "device": "cpu",
+        "threads": 1,
+    }
     panel = TrainingPanel(Document(project), runs_dir=runs_dir)
     w, h = (int(v) for v in args.size.split("x"))
     panel.resize(w, h)
@@ -80,6 +86,7 @@ def main() -> int:
             return False
         run = panel.store.get(job.key)
         return bool(run and run.total_steps and run.step >= 0.55 * run.total_steps)
+
     if wait(third_half, 1800):
         shot("training_during.png")
     wait(lambda: not panel.controller.busy, 3600)

@@ -47,7 +47,9 @@ def main(names: list[str]) -> int:
             diff = (a - b).abs().max().item()
             scale = a.abs().max().item()
             worst = max(worst, diff / scale)
-            print(f"{name:18s} {mode:5s} max|diff| {diff:.3g} (max|out| {scale:.3g}) equal: {torch.equal(a, b)}")
+            print(
+                f"{name:18s} {mode:5s} max|diff| {diff:.3g} (max|out| {scale:.3g}) equal: {torch.equal(a, b)}"
+            )
     print(f"worst relative difference: {worst:.3g}")
     return 0 if worst < 1e-5 else 1
 

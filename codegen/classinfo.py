@@ -127,12 +127,16 @@ class ClassInfo:
             for pname in block.params:
                 self.argnames[pname] = self.locals.create(pname, key=("param", pname), fallback="param")
         self.ch: dict[str, Sym] = {}
-        self.dynamic: dict[str, str] = {}  # shortcut edge id -> constructor argument (per-instance projection)
+        self.dynamic: dict[
+            str, str
+        ] = {}  # shortcut edge id -> constructor argument (per-instance projection)
         self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same in every instance
         self.units: list[Unit] = []
         self.output_aliases_input = False  # forward may return (a view of) its input
         self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
-        self.hoisted: dict[tuple, str] = {}  # repeated compound expression -> local name (torchvision's width)
+        self.hoisted: dict[
+            tuple, str
+        ] = {}  # repeated compound expression -> local name (torchvision's width)
 
     @property
     def where(self) -> str:
@@ -148,9 +152,12 @@ class ClassInfo:
             return literal(value, self.name_of)
         except Unexpressible:
             label = f'node "{node.name}"' if node is not None else "a node"
-            raise UserError(f"{self.where}: {what or 'a size'} of {label} differs between the block's instances "
-                            "and follows from no block parameter, so one class cannot describe them all; "
-                            "make it a block parameter", exit_code=1) from None
+            raise UserError(
+                f"{self.where}: {what or 'a size'} of {label} differs between the block's instances "
+                "and follows from no block parameter, so one class cannot describe them all; "
+                "make it a block parameter",
+                exit_code=1,
+            ) from None
 
     def envs(self) -> list[dict]:
         return [dict(info.env or {}) for info in self.infos]
@@ -165,8 +172,12 @@ class ClassInfo:
         for spec in specs:
             raw = node.params.get(spec.name, spec.default)
             value = ni.params[spec.name]
-            if (self.block is not None and spec.accepts_expression and isinstance(raw, str)
-                    and raw not in ("same", "valid")):
+            if (
+                self.block is not None
+                and spec.accepts_expression
+                and isinstance(raw, str)
+                and raw not in ("same", "valid")
+            ):
                 out[spec.name] = Sym(expr.parse(raw).ast, value)
             elif isinstance(value, int) and not isinstance(value, bool):
                 out[spec.name] = Sym.const(value)

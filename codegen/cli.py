@@ -23,8 +23,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not result.get("checked"):
             detail = " (not checked: the onnx package is not installed)"
         else:
-            detail = " (onnx.checker passed" + (f"; onnxruntime matches torch to {diff:.1e})" if diff is not None
-                                                 else ")")
+            detail = " (onnx.checker passed" + (
+                f"; onnxruntime matches torch to {diff:.1e})" if diff is not None else ")"
+            )
     elif fmt == "torchscript" and isinstance(result, dict):
         detail = f" (torch.jit.{result['method']}; reloaded output matches to {result['max_abs_diff']:.1e})"
     sys.stdout.write(f"wrote {args.output}: {fmt}{detail}\n")
@@ -47,9 +48,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     analysis = analyze(result.project)
     save_project(result.project, args.output)
     blocks = len(result.project.blocks)
-    sys.stdout.write(f"wrote {args.output}: {result.project.name}, {analysis.total_params:,} parameters, "
-                     f"{len(result.project.graph.nodes)} nodes, {blocks} block definition(s), "
-                     f"output {'x'.join(map(str, analysis.output_shape or ()))}\n")
+    sys.stdout.write(
+        f"wrote {args.output}: {result.project.name}, {analysis.total_params:,} parameters, "
+        f"{len(result.project.graph.nodes)} nodes, {blocks} block definition(s), "
+        f"output {'x'.join(map(str, analysis.output_shape or ()))}\n"
+    )
     return 0
 
 

@@ -53,7 +53,14 @@ IO_TYPES = ("Input", "Output", "BlockInput", "BlockOutput")
 # PyTorch's constructor defaults: keyword arguments equal to these are left out,
 # as torchvision leaves them out. Checked against torch in the tests.
 TORCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "nn.Conv2d": {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"},
+    "nn.Conv2d": {
+        "stride": 1,
+        "padding": 0,
+        "dilation": 1,
+        "groups": 1,
+        "bias": True,
+        "padding_mode": "zeros",
+    },
     "nn.BatchNorm2d": {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True},
     "nn.GroupNorm": {"eps": 1e-5, "affine": True},
     "nn.LayerNorm": {"eps": 1e-5, "elementwise_affine": True, "bias": True},
@@ -62,9 +69,20 @@ TORCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "nn.ReLU": {"inplace": False},
     "nn.LeakyReLU": {"negative_slope": 0.01, "inplace": False},
     "nn.SiLU": {"inplace": False},
-    "nn.MaxPool2d": {"stride": None, "padding": 0, "dilation": 1, "return_indices": False, "ceil_mode": False},
-    "nn.AvgPool2d": {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
-                     "divisor_override": None},
+    "nn.MaxPool2d": {
+        "stride": None,
+        "padding": 0,
+        "dilation": 1,
+        "return_indices": False,
+        "ceil_mode": False,
+    },
+    "nn.AvgPool2d": {
+        "stride": None,
+        "padding": 0,
+        "ceil_mode": False,
+        "count_include_pad": True,
+        "divisor_override": None,
+    },
     "nn.Linear": {"bias": True},
     "nn.Dropout": {"p": 0.5, "inplace": False},
 }
@@ -92,8 +110,11 @@ def emit(project: Project, analysis: Analysis | None = None) -> Emitted:
     if analysis.errors:
         lines = "\n".join(f"  - {d.message}" for d in analysis.errors[:20])
         more = f"\n  (and {len(analysis.errors) - 20} more)" if len(analysis.errors) > 20 else ""
-        raise UserError(f"the project has {len(analysis.errors)} error(s); fix them before generating code:\n"
-                        f"{lines}{more}", exit_code=1)
+        raise UserError(
+            f"the project has {len(analysis.errors)} error(s); fix them before generating code:\n"
+            f"{lines}{more}",
+            exit_code=1,
+        )
     return Emitter(project, analysis).run()
 
 
@@ -120,8 +141,12 @@ class Emitter(ForwardWriter, InitWriter):
         order = self._block_order()
         class_names = {}
         for name in order:
-            class_names[name] = self.class_names.create(name, key=("block", name), fallback="Block", camel=True)
-        net_name = self.class_names.create(self.project.name, key=("network",), fallback="Network", camel=True)
+            class_names[name] = self.class_names.create(
+                name, key=("block", name), fallback="Block", camel=True
+            )
+        net_name = self.class_names.create(
+            self.project.name, key=("network",), fallback="Network", camel=True
+        )
         texts: list[list[str]] = []
         for name in order:
             cls = ClassInfo(self, self.project.blocks[name].graph, self.project.blocks[name], infos[name])
@@ -137,8 +162,15 @@ class Emitter(ForwardWriter, InitWriter):
 
         check_source(source)
         imports = tuple(line for line in source.splitlines() if line.startswith(("import ", "from ")))
-        return Emitted(source, net_name, class_names, tuple(h for h in HELPERS if h in self.helpers),
-                       tuple(self.frozen_paths(net)), self.module_paths(net), imports)
+        return Emitted(
+            source,
+            net_name,
+            class_names,
+            tuple(h for h in HELPERS if h in self.helpers),
+            tuple(self.frozen_paths(net)),
+            self.module_paths(net),
+            imports,
+        )
 
     def header(self) -> str:
         title = _doc_text(self.project.name) or "Network"
@@ -197,7 +229,12 @@ class Emitter(ForwardWriter, InitWriter):
                 raw = module_path(info.graph, node, raw_prefix)
                 out[raw] = prefix + path
                 if node.block_name is not None:
-                    walk(self.classes[node.block_name], info.nodes[nid].children, raw + ".", prefix + path + ".")
+                    walk(
+                        self.classes[node.block_name],
+                        info.nodes[nid].children,
+                        raw + ".",
+                        prefix + path + ".",
+                    )
             for eid, sc in info.shortcuts.items():
                 if sc.applied != "identity" and eid in cls.sc_attrs:
                     out[raw_prefix + (info.graph.edges[eid].name or "shortcut")] = prefix + cls.sc_attrs[eid]
@@ -245,13 +282,21 @@ class Emitter(ForwardWriter, InitWriter):
     def train_method(self, cls: ClassInfo) -> list[str]:
         """Frozen layers with BatchNorm statistics stay in eval mode, so that training changes nothing
         in them: ``requires_grad_(False)`` stops their weights, ``eval()`` their running statistics."""
-        targets = [attr for attr, nids in self.freeze_targets(cls) if any(self.has_batchnorm(cls, n) for n in nids)]
+        targets = [
+            attr for attr, nids in self.freeze_targets(cls) if any(self.has_batchnorm(cls, n) for n in nids)
+        ]
         if not targets:
             return []
-        return ["", "    def train(self, mode: bool = True) -> nn.Module:",
+        return (
+            [
+                "",
+                "    def train(self, mode: bool = True) -> nn.Module:",
                 '        """Frozen layers keep eval mode: their BatchNorm statistics do not change."""',
-                "        super().train(mode)"] + [f"        self.{attr}.eval()" for attr in targets] + [
-                "        return self"]
+                "        super().train(mode)",
+            ]
+            + [f"        self.{attr}.eval()" for attr in targets]
+            + ["        return self"]
+        )
 
     def has_batchnorm(self, cls: ClassInfo, nid: str) -> bool:
         node = cls.graph.nodes[nid]
@@ -315,8 +360,9 @@ class Emitter(ForwardWriter, InitWriter):
         for i, u in enumerate(units):
             for e in graph.in_edges(u.first):
                 if pos.get(e.src, len(units)) >= i:
-                    raise AssertionError(f"{cls.where}: statements out of topological order at "
-                                         f'"{graph.nodes[u.first].name}"')
+                    raise AssertionError(
+                        f'{cls.where}: statements out of topological order at "{graph.nodes[u.first].name}"'
+                    )
 
     def check_stage(self, cls: ClassInfo, stage: Stage) -> None:
         graph = cls.graph
@@ -329,18 +375,28 @@ class Emitter(ForwardWriter, InitWriter):
                 raise UserError(f'{where} cannot hold {node.type} "{node.name}"', exit_code=1)
             ins = graph.in_edges(nid)
             if len(ins) != 1:
-                raise UserError(f'{where}: "{node.name}" has {len(ins)} inputs; a stage is a chain of '
-                                "one-input nodes", exit_code=1)
+                raise UserError(
+                    f'{where}: "{node.name}" has {len(ins)} inputs; a stage is a chain of one-input nodes',
+                    exit_code=1,
+                )
             if i > 0 and ins[0].src != stage.nodes[i - 1]:
-                raise UserError(f'{where}: "{node.name}" does not follow "{graph.nodes[stage.nodes[i - 1]].name}"; '
-                                "a stage lists consecutive nodes of a chain", exit_code=1)
+                raise UserError(
+                    f'{where}: "{node.name}" does not follow "{graph.nodes[stage.nodes[i - 1]].name}"; '
+                    "a stage lists consecutive nodes of a chain",
+                    exit_code=1,
+                )
             if i < len(stage.nodes) - 1 and len(graph.out_edges(nid)) != 1:
-                raise UserError(f'{where}: "{node.name}" feeds {len(graph.out_edges(nid))} nodes; only the '
-                                "last node of a stage may feed others", exit_code=1)
+                raise UserError(
+                    f'{where}: "{node.name}" feeds {len(graph.out_edges(nid))} nodes; only the '
+                    "last node of a stage may feed others",
+                    exit_code=1,
+                )
             lt = registry.get(node.type)
             if node.block_name is None and lt is not None and lt.module is None and node.type != "Flatten":
-                raise UserError(f'{where}: {node.type} "{node.name}" has no module form and cannot be in a '
-                                "stage", exit_code=1)
+                raise UserError(
+                    f'{where}: {node.type} "{node.name}" has no module form and cannot be in a stage',
+                    exit_code=1,
+                )
 
     # channels
     def compute_channels(self, cls: ClassInfo) -> None:
@@ -356,14 +412,18 @@ class Emitter(ForwardWriter, InitWriter):
             for nid, sym in cls.ch.items():
                 shape = info.nodes[nid].out_shape
                 if sym.ast is not None and evaluate(sym.ast, env) != shape[0]:
-                    raise AssertionError(f"{cls.where}: channel expression for "
-                                         f'"{graph.nodes[nid].name}" disagrees with shape inference')
+                    raise AssertionError(
+                        f"{cls.where}: channel expression for "
+                        f'"{graph.nodes[nid].name}" disagrees with shape inference'
+                    )
 
     def specs(self, node: Node) -> tuple[ParamSpec, ...]:
         if node.block_name is not None:
             bdef = self.project.blocks[node.block_name]
-            return tuple(ParamSpec(k, p.type if p.type in ("int", "float", "bool") else "int", p.default)
-                         for k, p in bdef.params.items())
+            return tuple(
+                ParamSpec(k, p.type if p.type in ("int", "float", "bool") else "int", p.default)
+                for k, p in bdef.params.items()
+            )
         return registry.get(node.type).params
 
     # shortcuts
@@ -372,8 +432,9 @@ class Emitter(ForwardWriter, InitWriter):
         for e in cls.graph.edges.values():
             if not e.is_shortcut or e.dst not in cls.reach:
                 continue
-            applied = {info.shortcuts[e.id].applied if e.id in info.shortcuts else "identity"
-                       for info in cls.infos}
+            applied = {
+                info.shortcuts[e.id].applied if e.id in info.shortcuts else "identity" for info in cls.infos
+            }
             if applied == {"identity"}:
                 continue
             if len(applied) == 1 and self.static_projection(cls, e) is not None:
@@ -381,14 +442,15 @@ class Emitter(ForwardWriter, InitWriter):
             else:
                 if cls.block is None:
                     raise AssertionError("the network has one instance")
-                cls.dynamic[e.id] = cls.locals.create(e.name or "shortcut", key=("shortcut", e.id),
-                                                      fallback="shortcut")
+                cls.dynamic[e.id] = cls.locals.create(
+                    e.name or "shortcut", key=("shortcut", e.id), fallback="shortcut"
+                )
 
     def shortcut_stride(self, cls: ClassInfo, e: Edge) -> Sym | None:
         strides = [info.shortcuts[e.id].stride for info in cls.infos]
         if len(set(strides)) == 1:
             return Sym.const(strides[0])
-        for pname in (cls.block.params if cls.block else {}):
+        for pname in cls.block.params if cls.block else {}:
             envs = cls.envs()
             if all(env.get(pname) == s for env, s in zip(envs, strides)):
                 return Sym(("name", pname), strides[0])
@@ -402,8 +464,9 @@ class Emitter(ForwardWriter, InitWriter):
         kind = cls.rep.shortcuts[e.id].applied
         return self.projection_expr(kind, cls.lit(cls.ch[e.src]), cls.lit(cls.ch[main.src]), stride, cls)
 
-    def projection_expr(self, kind: str, cin: pf.Expr, cout: pf.Expr, stride: Sym | int, cls: ClassInfo | None
-                        ) -> pf.Expr:
+    def projection_expr(
+        self, kind: str, cin: pf.Expr, cout: pf.Expr, stride: Sym | int, cls: ClassInfo | None
+    ) -> pf.Expr:
         stride_kw = () if same_value(stride, 1) else (("stride", cls.lit(stride) if cls else str(stride)),)
         if kind == "zero_pad":
             self.helpers.add("ZeroPadShortcut")
@@ -450,9 +513,12 @@ class Emitter(ForwardWriter, InitWriter):
             want = lt.module(other.params, other.in_shapes)
             got = (numeric(list(spec.args), env), {k: numeric(v, env) for k, v in spec.kwargs.items()})
             if got != (list(want.args), dict(want.kwargs)):
-                raise UserError(f'{cls.where}: node "{node.name}" needs different constructor arguments in '
-                                "different instances that no block parameter explains; make them block "
-                                "parameters", exit_code=1)
+                raise UserError(
+                    f'{cls.where}: node "{node.name}" needs different constructor arguments in '
+                    "different instances that no block parameter explains; make them block "
+                    "parameters",
+                    exit_code=1,
+                )
         if spec.cls in HELPERS:
             self.helpers.add(spec.cls)
         elif not _MODULE_CLASS.fullmatch(spec.cls):
@@ -465,8 +531,11 @@ class Emitter(ForwardWriter, InitWriter):
         if spec.cls == "nn.LayerNorm" and isinstance(spec_args[0], list) and len(spec_args[0]) == 1:
             spec_args[0] = spec_args[0][0]  # nn.LayerNorm(128), as people write it, not nn.LayerNorm([128])
         args = tuple(cls.lit(a, node, "an argument") for a in spec_args)
-        kw = tuple((k, cls.lit(v, node, k)) for k, v in kwargs.items()
-                   if not (k in defaults and same_value(v, defaults[k])))
+        kw = tuple(
+            (k, cls.lit(v, node, k))
+            for k, v in kwargs.items()
+            if not (k in defaults and same_value(v, defaults[k]))
+        )
         for k, _ in kw:
             if not _WORD.fullmatch(k):
                 raise UserError(f"bad keyword {k!r} for {node.type}", exit_code=1)
@@ -491,11 +560,20 @@ class Emitter(ForwardWriter, InitWriter):
             if sc is None or sc.applied == "identity":
                 continue
             if cls.block is not None:
-                raise UserError(f'{cls.where}: instance "{node.name}" of block "{bdef.name}" needs its shortcut '
-                                "projection in some places only; inside another block that is not supported: "
-                                "use the projection conv_bn_always or identity there", exit_code=1)
-            kwargs.append((argname, self.projection_expr(sc.applied, str(sc.in_shape[0]), str(sc.out_shape[0]),
-                                                         sc.stride, None)))
+                raise UserError(
+                    f'{cls.where}: instance "{node.name}" of block "{bdef.name}" needs its shortcut '
+                    "projection in some places only; inside another block that is not supported: "
+                    "use the projection conv_bn_always or identity there",
+                    exit_code=1,
+                )
+            kwargs.append(
+                (
+                    argname,
+                    self.projection_expr(
+                        sc.applied, str(sc.in_shape[0]), str(sc.out_shape[0]), sc.stride, None
+                    ),
+                )
+            )
         return pf.Call(self.class_names.get(("block", bdef.name)), tuple(args), tuple(kwargs))
 
     def emit_init(self, cls: ClassInfo) -> list[str]:
@@ -508,11 +586,17 @@ class Emitter(ForwardWriter, InitWriter):
                 default = bp.default
                 if t == "float" and isinstance(default, int) and not isinstance(default, bool):
                     default = float(default)
-                ok = (isinstance(default, bool) if t == "bool" else
-                      isinstance(default, (int, float)) and not isinstance(default, bool))
+                ok = (
+                    isinstance(default, bool)
+                    if t == "bool"
+                    else isinstance(default, (int, float)) and not isinstance(default, bool)
+                )
                 if not ok:
-                    raise UserError(f'block "{cls.block.name}": parameter "{pname}" has default {default!r}, '
-                                    f"which is not a {t}", exit_code=1)
+                    raise UserError(
+                        f'block "{cls.block.name}": parameter "{pname}" has default {default!r}, '
+                        f"which is not a {t}",
+                        exit_code=1,
+                    )
                 params.append(f"{cls.argnames[pname]}: {t} = {literal(default)}")
             for eid, argname in cls.dynamic.items():
                 params.append(f"{argname}: nn.Module | None = None")
@@ -634,10 +718,13 @@ class Emitter(ForwardWriter, InitWriter):
                 cls.paths[nid] = f"{attr}.{i}"
                 cls.code_paths[nid] = f"{attr}[{i}]"
         if names is not None:
-            value: pf.Expr = pf.Call("nn.Sequential", (pf.Call("OrderedDict", (pf.Seq("[", tuple(members)),)),))
+            value: pf.Expr = pf.Call(
+                "nn.Sequential", (pf.Call("OrderedDict", (pf.Seq("[", tuple(members)),)),)
+            )
         else:
             value = pf.Call("nn.Sequential", tuple(members))
         return pf.layout(value, 2, f"self.{attr} = ")
+
 
 def _operators(ast: tuple) -> int:
     if ast[0] in ("int", "name"):

@@ -77,10 +77,17 @@ def script_settings(project: Project, analysis: Any) -> dict:
     shape = list(analysis.root.nodes[inputs[0].id].out_shape)
     out = analysis.output_shape
     if out is None or len(out) != 1:
-        raise UserError(f"a training script needs a network that outputs class logits (a vector); "
-                        f"this one outputs {'x'.join(map(str, out or ()))}", 1)
-    return {"name": project.name, "input_shape": shape, "num_classes": int(out[0]),
-            "training": project.training}
+        raise UserError(
+            f"a training script needs a network that outputs class logits (a vector); "
+            f"this one outputs {'x'.join(map(str, out or ()))}",
+            1,
+        )
+    return {
+        "name": project.name,
+        "input_shape": shape,
+        "num_classes": int(out[0]),
+        "training": project.training,
+    }
 
 
 def render_training_script(project: Project) -> str:
@@ -94,7 +101,9 @@ def render_training_script(project: Project) -> str:
     try:  # the model part is checked by the emitter; this guards the template around it
         compile(script, "<train.py>", "exec")
     except SyntaxError as exc:
-        raise UserError(f"internal error: the training script does not compile ({exc.msg}, line {exc.lineno})", 1) from None
+        raise UserError(
+            f"internal error: the training script does not compile ({exc.msg}, line {exc.lineno})", 1
+        ) from None
     return script
 
 
@@ -142,13 +151,21 @@ def _onnx_precheck(analysis: Any) -> None:
                 _, h, w = ni.in_shapes[0]
                 if o != 1 and (h % o or w % o):
                     where = f' in block "{info.block}"' if info.block else ""
-                    raise UserError(f'ONNX cannot express AdaptiveAvgPool2d "{ni.node.name}"{where}: output size {o} '
-                                    f"does not divide its {h}x{w} input; use output_size 1 or an input size "
-                                    f"divisible by {o}", 1)
+                    raise UserError(
+                        f'ONNX cannot express AdaptiveAvgPool2d "{ni.node.name}"{where}: output size {o} '
+                        f"does not divide its {h}x{w} input; use output_size 1 or an input size "
+                        f"divisible by {o}",
+                        1,
+                    )
 
 
-def export_onnx(project: Project, path: str | os.PathLike, weights: str | None = None,
-                opset: int = ONNX_OPSET, check: bool = True) -> dict:
+def export_onnx(
+    project: Project,
+    path: str | os.PathLike,
+    weights: str | None = None,
+    opset: int = ONNX_OPSET,
+    check: bool = True,
+) -> dict:
     """ONNX with a dynamic batch axis; returns {"checked": bool, "max_abs_diff": float | None}."""
     path = os.fspath(path)
     model, analysis, shape = _live(project, weights)
@@ -163,8 +180,11 @@ def export_onnx(project: Project, path: str | os.PathLike, weights: str | None =
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"ONNX export of {project.name} failed"
-                        f"{_culprit_text(model, x, lambda m, a: _onnx_bytes(m, a, opset), exc)}", 1) from None
+        raise UserError(
+            f"ONNX export of {project.name} failed"
+            f"{_culprit_text(model, x, lambda m, a: _onnx_bytes(m, a, opset), exc)}",
+            1,
+        ) from None
     result: dict[str, Any] = {"checked": False, "max_abs_diff": None}
     try:
         import onnx
@@ -189,8 +209,11 @@ def _onnx_export(model: Any, args: tuple, f: Any, opset: int, dynamic_batch: boo
 
     kwargs: dict[str, Any] = {"opset_version": opset}
     if dynamic_batch:
-        kwargs.update(input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        kwargs.update(
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -226,8 +249,11 @@ def _culprit_text(model: Any, x: Any, attempt, exc: BaseException) -> str:
     hooks = []
 
     def keep(name: str):
-        def hook(module: Any, args: tuple, output: Any) -> None:  # must return None: a value replaces the output
+        def hook(
+            module: Any, args: tuple, output: Any
+        ) -> None:  # must return None: a value replaces the output
             inputs.setdefault(name, args)
+
         return hook
 
     for name, mod in model.named_modules():
@@ -283,8 +309,11 @@ def export_torchscript(project: Project, path: str | os.PathLike, weights: str |
                 compiled = torch.jit.trace(model, (x,))
             except Exception as exc:  # noqa: BLE001
                 where = _culprit_text(model, x, _script_or_trace, exc)
-                raise UserError(f"TorchScript export of {project.name} failed{where} (scripting said "
-                                f"{_first_line(script_exc)})", 1) from None
+                raise UserError(
+                    f"TorchScript export of {project.name} failed{where} (scripting said "
+                    f"{_first_line(script_exc)})",
+                    1,
+                ) from None
         _atomic_binary(path, lambda tmp: torch.jit.save(compiled, tmp))
         loaded = torch.jit.load(path, map_location="cpu")
     with torch.no_grad():
@@ -296,8 +325,10 @@ def export_torchscript(project: Project, path: str | os.PathLike, weights: str |
 
 def export(project: Project, path: str | os.PathLike, fmt: str = "module", weights: str | None = None) -> Any:
     if weights and fmt in ("module", "script"):
-        raise UserError(f"--weights bakes weights into onnx and torchscript exports; a {fmt} export is code "
-                        f"only (load the weights into it with codegen.weights.load_weights, or train --weights)")
+        raise UserError(
+            f"--weights bakes weights into onnx and torchscript exports; a {fmt} export is code "
+            f"only (load the weights into it with codegen.weights.load_weights, or train --weights)"
+        )
     if fmt == "module":
         return export_module(project, path)
     if fmt == "script":

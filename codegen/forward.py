@@ -64,8 +64,10 @@ class ForwardWriter:
                     cls.unsafe_inplace.add(u.first)
                 for src_id in self.alias_chain(cls, e.src):
                     src_node = graph.nodes[src_id]
-                    if (src_node.type in ("Input", "BlockInput")
-                            or last_use.get(unit_of.get(src_id, -1), -1) > i):
+                    if (
+                        src_node.type in ("Input", "BlockInput")
+                        or last_use.get(unit_of.get(src_id, -1), -1) > i
+                    ):
                         cls.unsafe_inplace.add(u.first)
             pre: list[str] = []
             args: list[str] = []
@@ -76,8 +78,11 @@ class ForwardWriter:
                 elif e.id in cls.dynamic:
                     attr = self.sc_attr(cls, e)
                     ident = "identity" if "identity" not in live else local.create("identity")
-                    pre += [f"        {ident} = {v}", f"        if self.{attr} is not None:",
-                            f"            {ident} = self.{attr}({v})"]
+                    pre += [
+                        f"        {ident} = {v}",
+                        f"        if self.{attr} is not None:",
+                        f"            {ident} = self.{attr}({v})",
+                    ]
                     args.append(ident)
                 else:
                     args.append(v)
@@ -106,13 +111,16 @@ class ForwardWriter:
             else:
                 lines += pf.statement(f"{target} = {code_expr}", 2, comment)
         out_node = cls.output_id
-        cls.output_aliases_input = any(graph.nodes[n].type == "BlockInput" for n in self.alias_chain(cls, out_node))
+        cls.output_aliases_input = any(
+            graph.nodes[n].type == "BlockInput" for n in self.alias_chain(cls, out_node)
+        )
         return pf.signature("forward", ["self", "x: Tensor"], "Tensor", 1) + lines
 
     def sc_attr(self, cls: ClassInfo, e: Edge) -> str:
         if e.id not in cls.sc_attrs:
-            cls.sc_attrs[e.id] = cls.attrs.create(e.name or "shortcut", key=("shortcut", e.id),
-                                                  fallback="shortcut")
+            cls.sc_attrs[e.id] = cls.attrs.create(
+                e.name or "shortcut", key=("shortcut", e.id), fallback="shortcut"
+            )
         return cls.sc_attrs[e.id]
 
     def alias_chain(self, cls: ClassInfo, node_id: str) -> list[str]:
@@ -129,8 +137,9 @@ class ForwardWriter:
                 return chain
             chain.append(ins[0].src)
 
-    def call_expr(self, cls: ClassInfo, u: Unit, args: list[str], in_edges: list[Edge], var, unit_of, last_use,
-                  i: int) -> tuple[str, str | None]:
+    def call_expr(
+        self, cls: ClassInfo, u: Unit, args: list[str], in_edges: list[Edge], var, unit_of, last_use, i: int
+    ) -> tuple[str, str | None]:
         """The forward expression of a unit, and the ``+=`` operand when an in-place add is safe."""
         node = cls.graph.nodes[u.first]
         if u.stage is not None:
@@ -144,16 +153,22 @@ class ForwardWriter:
         if lt.module is not None:
             return f"self.{self.node_attr(cls, node)}({args[0]})", None
         # functional forms from the registry (merges, flatten, slices)
-        shown = {k: (Rendered(self.forward_lit(cls, v, node)) if isinstance(v, Sym) else v)
-                 for k, v in cls.params[node.id].items()}
+        shown = {
+            k: (Rendered(self.forward_lit(cls, v, node)) if isinstance(v, Sym) else v)
+            for k, v in cls.params[node.id].items()
+        }
         text = _slice(args[0], shown) if node.type == "ChannelSlice" else lt.forward(args, shown)
         augmented = None
         if node.type == "Add" and params["weights"] == "none" and len(args) == 2 and args[0] != args[1]:
             src = cls.units[unit_of[in_edges[0].src]]
             producer = cls.graph.nodes[src.last]
-            if (not in_edges[0].is_shortcut and last_use.get(unit_of[in_edges[0].src]) == i
-                    and producer.type in _INPLACE_SAFE and src.stage is None
-                    and len(cls.graph.out_edges(producer.id)) == 1):
+            if (
+                not in_edges[0].is_shortcut
+                and last_use.get(unit_of[in_edges[0].src]) == i
+                and producer.type in _INPLACE_SAFE
+                and src.stage is None
+                and len(cls.graph.out_edges(producer.id)) == 1
+            ):
                 augmented = args[1]
         return text, augmented
 

@@ -135,7 +135,9 @@ def _trace(model: Any, input_shape: tuple[int, ...] | None):
             else:  # big inputs: shapes without computing (fake tensors); much faster on CPU
                 _fake_prop(gm, input_shape)
     except Exception as exc:  # noqa: BLE001
-        cause = exc.__cause__ or exc  # ShapeProp wraps the model's own error in "ShapeProp error for: node=..."
+        cause = (
+            exc.__cause__ or exc
+        )  # ShapeProp wraps the model's own error in "ShapeProp error for: node=..."
         msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         failed = getattr(exc, "skipwire_node", None)
         where = ""
@@ -144,8 +146,10 @@ def _trace(model: Any, input_shape: tuple[int, ...] | None):
             if failed.op == "call_module":
                 where += f" ({type(gm.get_submodule(failed.target)).__name__})"
         shape = ",".join(map(str, input_shape))
-        raise UserError(f"{type(model).__name__} does not run on an input of shape {shape}{where}: {msg}; "
-                        "give the right one with --input C,H,W") from None
+        raise UserError(
+            f"{type(model).__name__} does not run on an input of shape {shape}{where}: {msg}; "
+            "give the right one with --input C,H,W"
+        ) from None
     finally:
         torch.set_num_threads(threads)
         gm.train(was_training)
@@ -182,7 +186,6 @@ def _fake_prop(gm: Any, input_shape: tuple) -> None:
 
         FakeTensorProp(gm, FakeTensorMode(allow_non_fake_inputs=True)).propagate(torch.zeros(1, *input_shape))
     except Exception:  # noqa: BLE001 - fake tensors cannot run everything: compute for real
-
         for n in gm.graph.nodes:
             n.meta.pop("val", None)
         _shape_prop(gm, input_shape)
@@ -196,7 +199,12 @@ def _shapes(gm: Any) -> dict:
         meta, typ, val = n.meta.get("tensor_meta"), n.meta.get("type"), n.meta.get("val")
         if isinstance(val, torch.Tensor):
             shapes[n] = tuple(int(d) for d in val.shape[1:])
-        elif meta is not None and isinstance(typ, type) and issubclass(typ, torch.Tensor) and hasattr(meta, "shape"):
+        elif (
+            meta is not None
+            and isinstance(typ, type)
+            and issubclass(typ, torch.Tensor)
+            and hasattr(meta, "shape")
+        ):
             shapes[n] = tuple(int(d) for d in meta.shape[1:])
     return shapes
 
@@ -233,8 +241,16 @@ class _Converter:
             keys.append(key)
         return keys
 
-    def add(self, node: Any, type_name: str, params: dict, inputs: list, scope: list[str],
-            attr: str | None = None, key: str | None = None) -> _Op | None:
+    def add(
+        self,
+        node: Any,
+        type_name: str,
+        params: dict,
+        inputs: list,
+        scope: list[str],
+        attr: str | None = None,
+        key: str | None = None,
+    ) -> _Op | None:
         keys = []
         for x in inputs:
             if x not in self.alias:
@@ -270,8 +286,11 @@ class _Converter:
                     src = node.args[0] if node.args else None
                     if type(mod).__name__ == "WeightedAdd" and not node.kwargs:
                         # WeightedAdd([a, b]) (a list, as TorchScript wants) or WeightedAdd(a, b)
-                        args = list(node.args[0]) if len(node.args) == 1 and isinstance(node.args[0], (list, tuple)) \
+                        args = (
+                            list(node.args[0])
+                            if len(node.args) == 1 and isinstance(node.args[0], (list, tuple))
                             else list(node.args)
+                        )
                         type_name, params = convert_helper(mod, [self.shapes.get(a) for a in args])
                         self._calls.setdefault(node.target, []).append(node.name)
                         self.add(node, type_name, params, args, self.scope_of(node, True), attr=node.target)
@@ -283,7 +302,8 @@ class _Converter:
                     if len(self._calls[node.target]) == 2 and any(True for _ in mod.parameters()):
                         self.warnings.append(
                             f'module "{node.target}" is called more than once and shares its weights; '
-                            "the imported graph gives each call its own copy")
+                            "the imported graph gives each call its own copy"
+                        )
                     self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
                 elif node.op in ("call_function", "call_method"):
                     self.call(node, convert_call(node, self.shapes))
@@ -315,10 +335,14 @@ class _Converter:
             self.cat(node, spec.inputs, scope)
             return
         if spec.type == "GlobalMeanFlat":
-            pool = self.add(node, "AdaptiveAvgPool2d", {"output_size": 1}, spec.inputs, scope, key=node.name + "_pool")
+            pool = self.add(
+                node, "AdaptiveAvgPool2d", {"output_size": 1}, spec.inputs, scope, key=node.name + "_pool"
+            )
             if pool is not None:
                 pool.shape = self.shapes[spec.inputs[0]][:1] + (1, 1)
-                self.ops[node.name] = _Op(node.name, "Flatten", {}, [pool.key], scope, self.shapes.get(node, ()))
+                self.ops[node.name] = _Op(
+                    node.name, "Flatten", {}, [pool.key], scope, self.shapes.get(node, ())
+                )
                 self.alias[node] = node.name
             return
         self.add(node, spec.type, spec.params, spec.inputs, scope)
@@ -337,7 +361,7 @@ class _Converter:
             return
         best: tuple[int, str] | None = None
         for prev, key in self._cats:
-            if len(prev) < len(keys) and keys[:len(prev)] == prev and (best is None or len(prev) > best[0]):
+            if len(prev) < len(keys) and keys[: len(prev)] == prev and (best is None or len(prev) > best[0]):
                 best = (len(prev), key)
         if best is None and len(keys) > 2:
             op = _Op(node.name, "Concat", {"num_inputs": len(keys)}, keys, scope, self.shapes.get(node, ()))
@@ -349,7 +373,7 @@ class _Converter:
                 shape = self.ops[acc].shape
                 shape = (shape[0] + self.ops[keys[i]].shape[0],) + tuple(shape[1:])
                 self.ops[key] = _Op(key, "Concat", {"num_inputs": 2}, [acc, keys[i]], scope, shape)
-                self._cats.append((keys[:i + 1], key))
+                self._cats.append((keys[: i + 1], key))
                 acc = key
         self._cats.append((keys, node.name))
         self.alias[node] = node.name
@@ -365,7 +389,9 @@ def parse_target(spec: str) -> tuple[str, str]:
     return mod, attr
 
 
-def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: str | None = None) -> ImportResult:
+def import_target(
+    spec: str, input_shape: tuple[int, ...] | None = None, cwd: str | None = None
+) -> ImportResult:
     """``MODULE:CALLABLE`` (or ``path/to/file.py:CALLABLE``) -> project.
 
     MODULE is imported from ``cwd`` (default: the current directory), then sys.path. A class or
@@ -383,7 +409,9 @@ def import_target(spec: str, input_shape: tuple[int, ...] | None = None, cwd: st
             folder = os.path.dirname(os.path.abspath(file))
             if folder not in sys.path:
                 sys.path.insert(0, folder)  # so that the file's own imports resolve
-            name = "skipwire_import_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(file)[:-3])
+            name = "skipwire_import_" + "".join(
+                c if c.isalnum() else "_" for c in os.path.basename(file)[:-3]
+            )
             loader_spec = importlib.util.spec_from_file_location(name, file)
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
@@ -433,13 +461,17 @@ def import_module(model: Any, input_shape: tuple[int, ...] | None = None) -> Imp
     if conv.errors:
         lines = "\n  ".join(conv.errors[:40])
         more = f"\n  ... and {len(conv.errors) - 40} more" if len(conv.errors) > 40 else ""
-        raise UserError(f"{type(model).__name__} uses {len(conv.errors)} operation(s) Skipwire cannot import:\n  "
-                        f"{lines}{more}")
+        raise UserError(
+            f"{type(model).__name__} uses {len(conv.errors)} operation(s) Skipwire cannot import:\n  "
+            f"{lines}{more}"
+        )
     fix_inplace(conv.ops)
     find_shortcuts(conv)
     if conv.errors:
-        raise UserError(f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  "
-                        + "\n  ".join(conv.errors[:40]))
+        raise UserError(
+            f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  "
+            + "\n  ".join(conv.errors[:40])
+        )
     project = build_project(conv, type(model).__name__)
     _verify(project, model, conv, shape)
     return ImportResult(project, conv.warnings)
@@ -454,12 +486,16 @@ def _verify(project: Project, model: Any, conv: _Converter, shape: tuple) -> Non
         raise UserError(f"the imported graph of {type(model).__name__} is not valid: {msgs}", 1)
     expected = conv.ops[conv.output].shape
     if tuple(analysis.output_shape or ()) != tuple(expected):
-        raise UserError(f"the imported graph of {type(model).__name__} gives output shape "
-                        f"{analysis.output_shape}, but the model gives {expected}", 1)
+        raise UserError(
+            f"the imported graph of {type(model).__name__} gives output shape "
+            f"{analysis.output_shape}, but the model gives {expected}",
+            1,
+        )
     total = sum(p.numel() for p in model.parameters())
     if analysis.total_params != total:
-        conv.warnings.append(f"the imported graph has {analysis.total_params:,} parameters; "
-                             f"the model has {total:,}")
+        conv.warnings.append(
+            f"the imported graph has {analysis.total_params:,} parameters; the model has {total:,}"
+        )
 
 
 __all__ = ["ImportResult", "import_module", "import_target", "parse_target"]

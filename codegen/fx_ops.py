@@ -63,8 +63,11 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
             raise Unsupported("a WeightedAdd whose weight is not one number per input")
         if any(s != in_shapes[0] for s in in_shapes):
             raise Unsupported("a WeightedAdd of differently shaped inputs")
-        return "Add", {"num_inputs": len(in_shapes), "weights": "learnable",
-                       "weight_values": [float(v) for v in w.detach().tolist()]}
+        return "Add", {
+            "num_inputs": len(in_shapes),
+            "weights": "learnable",
+            "weight_values": [float(v) for v in w.detach().tolist()],
+        }
     if name == "LayerNorm2d" and isinstance(mod, nn.LayerNorm):
         if len(in_shapes) != 1 or tuple(mod.normalized_shape) != tuple(in_shapes[0][:1]):
             raise Unsupported("a LayerNorm2d over something other than the channels")
@@ -83,10 +86,15 @@ def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
         if mod.padding_mode != "zeros":
             raise Unsupported(f"padding_mode {mod.padding_mode!r}")
         pad = mod.padding if isinstance(mod.padding, str) else _square(mod.padding, "padding")
-        return "Conv2d", {"out_channels": mod.out_channels, "kernel_size": _square(mod.kernel_size, "kernel_size"),
-                          "stride": _square(mod.stride, "stride"), "padding": pad,
-                          "dilation": _square(mod.dilation, "dilation"), "groups": mod.groups,
-                          "bias": mod.bias is not None}
+        return "Conv2d", {
+            "out_channels": mod.out_channels,
+            "kernel_size": _square(mod.kernel_size, "kernel_size"),
+            "stride": _square(mod.stride, "stride"),
+            "padding": pad,
+            "dilation": _square(mod.dilation, "dilation"),
+            "groups": mod.groups,
+            "bias": mod.bias is not None,
+        }
     if t is nn.BatchNorm2d:
         if mod.momentum is None or not mod.track_running_stats:
             raise Unsupported("BatchNorm2d without running statistics or with momentum=None")
@@ -95,13 +103,18 @@ def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
         return "GroupNorm", {"num_groups": mod.num_groups, "eps": mod.eps, "affine": mod.affine}
     if t is nn.LayerNorm:
         if in_shape is not None and tuple(mod.normalized_shape) != tuple(in_shape):
-            raise Unsupported(f"LayerNorm over {tuple(mod.normalized_shape)}, not the whole sample {tuple(in_shape)}")
+            raise Unsupported(
+                f"LayerNorm over {tuple(mod.normalized_shape)}, not the whole sample {tuple(in_shape)}"
+            )
         if mod.elementwise_affine and getattr(mod, "bias", True) is None:
             raise Unsupported("LayerNorm without bias")
         return "LayerNorm", {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
     if t is nn.InstanceNorm2d:
-        return "InstanceNorm2d", {"eps": mod.eps, "affine": mod.affine,
-                                  "track_running_stats": mod.track_running_stats}
+        return "InstanceNorm2d", {
+            "eps": mod.eps,
+            "affine": mod.affine,
+            "track_running_stats": mod.track_running_stats,
+        }
     if t is nn.ReLU:
         return "ReLU", {"inplace": mod.inplace}
     if t is nn.LeakyReLU:
@@ -121,7 +134,12 @@ def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
             raise Unsupported("AvgPool2d with divisor_override")
         k = _square(mod.kernel_size, "kernel_size")
         s = _square(mod.stride, "stride") if mod.stride is not None else k
-        p = {"kernel_size": k, "stride": s, "padding": _square(mod.padding, "padding"), "ceil_mode": mod.ceil_mode}
+        p = {
+            "kernel_size": k,
+            "stride": s,
+            "padding": _square(mod.padding, "padding"),
+            "ceil_mode": mod.ceil_mode,
+        }
         if t is nn.AvgPool2d:
             p["count_include_pad"] = mod.count_include_pad
         return t.__name__, p
@@ -153,7 +171,9 @@ def _is_node(x: Any) -> bool:
 def _binary(node: Any, type_name: str, shapes: dict) -> OpSpec:
     a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
     if not (_is_node(a) and _is_node(b)) or a not in shapes or b not in shapes:
-        raise Unsupported(f"{type_name.lower()} with a constant (only tensor {type_name.lower()}s are supported)")
+        raise Unsupported(
+            f"{type_name.lower()} with a constant (only tensor {type_name.lower()}s are supported)"
+        )
     alpha = node.kwargs.get("alpha", 1)
     if alpha != 1:
         raise Unsupported("add with alpha")
@@ -174,7 +194,11 @@ def _mean(node: Any, shapes: dict) -> OpSpec:
     src = node.args[0]
     dims = _arg(node, 1, "dim")
     keep = _arg(node, 2, "keepdim", False)
-    dims = tuple(d % 4 for d in (dims if isinstance(dims, (tuple, list)) else (dims,))) if dims is not None else ()
+    dims = (
+        tuple(d % 4 for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
+        if dims is not None
+        else ()
+    )
     if sorted(dims) != [2, 3] or len(shapes.get(src, ())) != 3:
         raise Unsupported("mean over dimensions other than the spatial ones")
     if keep:
@@ -186,12 +210,26 @@ def _subsample(node: Any, shapes: dict) -> OpSpec:
     """``x[:, :, ::s, ::s]``: half of a zero-pad shortcut (the importer folds it into the edge)."""
     idx = node.args[1]
     full = slice(None, None, None)
-    if (isinstance(idx, tuple) and len(idx) == 2 and idx[0] == full and isinstance(idx[1], slice)
-            and idx[1].step in (None, 1) and all(isinstance(v, (int, type(None))) for v in (idx[1].start, idx[1].stop))):
-        return OpSpec("layer", "ChannelSlice", {"start": idx[1].start or 0, "stop": idx[1].stop}, [node.args[0]])
-    if (isinstance(idx, tuple) and len(idx) == 4 and idx[0] == full and idx[1] == full
-            and all(isinstance(i, slice) and i.start is None and i.stop is None for i in idx[2:])
-            and idx[2].step == idx[3].step and isinstance(idx[2].step, (int, type(None)))):
+    if (
+        isinstance(idx, tuple)
+        and len(idx) == 2
+        and idx[0] == full
+        and isinstance(idx[1], slice)
+        and idx[1].step in (None, 1)
+        and all(isinstance(v, (int, type(None))) for v in (idx[1].start, idx[1].stop))
+    ):
+        return OpSpec(
+            "layer", "ChannelSlice", {"start": idx[1].start or 0, "stop": idx[1].stop}, [node.args[0]]
+        )
+    if (
+        isinstance(idx, tuple)
+        and len(idx) == 4
+        and idx[0] == full
+        and idx[1] == full
+        and all(isinstance(i, slice) and i.start is None and i.stop is None for i in idx[2:])
+        and idx[2].step == idx[3].step
+        and isinstance(idx[2].step, (int, type(None)))
+    ):
         return OpSpec("layer", "_Subsample", {"stride": idx[2].step or 1}, [node.args[0]])
     raise Unsupported(f"indexing {idx!r}")
 
@@ -200,8 +238,14 @@ def _channel_pad(node: Any, shapes: dict) -> OpSpec:
     """``F.pad(x, (0, 0, 0, 0, 0, n))``: zero channels appended, the other half of a zero-pad shortcut."""
     pad = _arg(node, 1, "pad")
     mode, value = _arg(node, 2, "mode", "constant"), _arg(node, 3, "value", None)
-    if (mode == "constant" and value in (None, 0, 0.0) and isinstance(pad, (tuple, list)) and len(pad) == 6
-            and tuple(pad[:5]) == (0, 0, 0, 0, 0) and isinstance(pad[5], int)):
+    if (
+        mode == "constant"
+        and value in (None, 0, 0.0)
+        and isinstance(pad, (tuple, list))
+        and len(pad) == 6
+        and tuple(pad[:5]) == (0, 0, 0, 0, 0)
+        and isinstance(pad[5], int)
+    ):
         return OpSpec("layer", "_ChannelPad", {"extra": pad[5]}, [node.args[0]])
     raise Unsupported(f"padding {pad!r} (only zero channels appended, as in a zero-pad shortcut)")
 
@@ -220,10 +264,18 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         return _subsample(node, shapes)
     if not method and tgt is operator.getitem and not _is_node(node.args[0]):
         raise Unsupported("indexing")
-    if not method and name == "pad" and getattr(tgt, "__module__", "") in ("torch.nn.functional", "torch._C._nn"):
+    if (
+        not method
+        and name == "pad"
+        and getattr(tgt, "__module__", "") in ("torch.nn.functional", "torch._C._nn")
+    ):
         return _channel_pad(node, shapes)
-    if not method and tgt is operator.getitem and node.args[0].op in ("call_method", "call_function") \
-            and node.args[0].target in ("size", getattr):
+    if (
+        not method
+        and tgt is operator.getitem
+        and node.args[0].op in ("call_method", "call_function")
+        and node.args[0].target in ("size", getattr)
+    ):
         return OpSpec("drop")
     if method and tgt in ("contiguous",) or (not method and tgt is torch.Tensor.contiguous):
         return OpSpec("alias", inputs=[node.args[0]])
@@ -232,8 +284,14 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
     if (not method and tgt in relus) or (method and tgt in ("relu", "relu_")):
         inplace = bool(_arg(node, 1, "inplace", False)) or name.endswith("_")
         return OpSpec("layer", "ReLU", {"inplace": inplace}, [src])
-    simple = {F.gelu: "GELU", F.silu: "SiLU", torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid",
-              torch.tanh: "Tanh", F.tanh: "Tanh"}
+    simple = {
+        F.gelu: "GELU",
+        F.silu: "SiLU",
+        torch.sigmoid: "Sigmoid",
+        F.sigmoid: "Sigmoid",
+        torch.tanh: "Tanh",
+        F.tanh: "Tanh",
+    }
     methods = {"sigmoid": "Sigmoid", "tanh": "Tanh"}
     if (not method and tgt in simple) or (method and tgt in methods):
         t = methods[tgt] if method else simple[tgt]
@@ -242,18 +300,34 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         p = {"inplace": bool(node.kwargs.get("inplace", False))} if t == "SiLU" else {}
         return OpSpec("layer", t, p, [src])
     if not method and tgt is F.leaky_relu:
-        return OpSpec("layer", "LeakyReLU", {"negative_slope": float(_arg(node, 1, "negative_slope", 0.01)),
-                                             "inplace": bool(_arg(node, 2, "inplace", False))}, [src])
+        return OpSpec(
+            "layer",
+            "LeakyReLU",
+            {
+                "negative_slope": float(_arg(node, 1, "negative_slope", 0.01)),
+                "inplace": bool(_arg(node, 2, "inplace", False)),
+            },
+            [src],
+        )
     if not method and tgt is F.adaptive_avg_pool2d:
-        return OpSpec("layer", "AdaptiveAvgPool2d", {"output_size": _square(_arg(node, 1, "output_size"),
-                                                                            "output_size")}, [src])
+        return OpSpec(
+            "layer",
+            "AdaptiveAvgPool2d",
+            {"output_size": _square(_arg(node, 1, "output_size"), "output_size")},
+            [src],
+        )
     if not method and tgt in (F.max_pool2d, F.avg_pool2d):
         k = _square(_arg(node, 1, "kernel_size"), "kernel_size")
         s = _arg(node, 2, "stride", None)
-        p = {"kernel_size": k, "stride": _square(s, "stride") if s not in (None, [], ()) else k,
-             "padding": _square(_arg(node, 3, "padding", 0), "padding")}
+        p = {
+            "kernel_size": k,
+            "stride": _square(s, "stride") if s not in (None, [], ()) else k,
+            "padding": _square(_arg(node, 3, "padding", 0), "padding"),
+        }
         if tgt is F.max_pool2d:
-            if _square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(node, 6, "return_indices", False):
+            if _square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(
+                node, 6, "return_indices", False
+            ):
                 raise Unsupported("max_pool2d with dilation or return_indices")
             p["ceil_mode"] = bool(_arg(node, 5, "ceil_mode", False))
             return OpSpec("layer", "MaxPool2d", p, [src])
@@ -273,9 +347,13 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         return _flatten_like(node, shapes)
     if method and tgt == "mean" or (not method and tgt is torch.mean):
         return _mean(node, shapes)
-    if (not method and tgt in (operator.add, operator.iadd, torch.add)) or (method and tgt in ("add", "add_")):
+    if (not method and tgt in (operator.add, operator.iadd, torch.add)) or (
+        method and tgt in ("add", "add_")
+    ):
         return _binary(node, "Add", shapes)
-    if (not method and tgt in (operator.mul, operator.imul, torch.mul)) or (method and tgt in ("mul", "mul_")):
+    if (not method and tgt in (operator.mul, operator.imul, torch.mul)) or (
+        method and tgt in ("mul", "mul_")
+    ):
         a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
         for x, c in ((a, b), (b, a)):
             if _is_node(x) and x in shapes and isinstance(c, (int, float)) and not isinstance(c, bool):

@@ -86,21 +86,32 @@ def find_shortcuts(conv: Any) -> None:
     for op in ops.values():
         if op.type in ("_Subsample", "_ChannelPad"):
             what = "slicing" if op.type == "_Subsample" else "padding"
-            conv.errors.append(f'{what} ({op.key}) at "{_scope_attr(conv, op, full=True)}": only a zero-pad '
-                               "shortcut (x[:, :, ::s, ::s] padded with zero channels) into an addition is supported")
+            conv.errors.append(
+                f'{what} ({op.key}) at "{_scope_attr(conv, op, full=True)}": only a zero-pad '
+                "shortcut (x[:, :, ::s, ::s] padded with zero channels) into an addition is supported"
+            )
         elif op.type == "_Scale":
-            conv.errors.append(f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
-                               "only as a term of a weighted sum (c1 * a + c2 * b) is supported")
+            conv.errors.append(
+                f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
+                "only as a term of a weighted sum (c1 * a + c2 * b) is supported"
+            )
         elif op.type == "_OneMinus":
-            conv.errors.append(f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
-                               "inside a highway gate t * h + (1 - t) * x is supported")
+            conv.errors.append(
+                f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
+                "inside a highway gate t * h + (1 - t) * x is supported"
+            )
 
 
 def _fold_gates(ops: dict[str, Any]) -> None:
     """t * h + (1 - t) * x (any operand order) -> Gate(h, t, x)."""
     cons = consumers(ops)
     for op in list(ops.values()):
-        if op.key not in ops or op.type != "Add" or len(op.inputs) != 2 or op.params.get("weights", "none") != "none":
+        if (
+            op.key not in ops
+            or op.type != "Add"
+            or len(op.inputs) != 2
+            or op.params.get("weights", "none") != "none"
+        ):
             continue
         a, b = (ops[i] for i in op.inputs)
         if a.type != "Multiply" or b.type != "Multiply":
@@ -174,7 +185,11 @@ def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str,
     p = cv.params
     if (p["kernel_size"], p["padding"], p["dilation"], p["groups"], p["bias"]) != (1, 0, 1, 1, False):
         return None
-    if abs(bn.params["eps"] - 1e-5) > 1e-12 or abs(bn.params["momentum"] - 0.1) > 1e-12 or not bn.params["affine"]:
+    if (
+        abs(bn.params["eps"] - 1e-5) > 1e-12
+        or abs(bn.params["momentum"] - 0.1) > 1e-12
+        or not bn.params["affine"]
+    ):
         return None
     parent = cv.attr.rpartition(".")[0]
     if not parent or bn.attr != parent + ".1" or cv.attr != parent + ".0":
@@ -188,7 +203,10 @@ def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str,
         return None
     # the stride the analyzer will pick must be the module's
     h, h2 = x.shape[1], out_h
-    s = next((s for s in range(1, h + 1) if (h - 1) // s + 1 == h2 and (x.shape[2] - 1) // s + 1 == bn.shape[2]), None)
+    s = next(
+        (s for s in range(1, h + 1) if (h - 1) // s + 1 == h2 and (x.shape[2] - 1) // s + 1 == bn.shape[2]),
+        None,
+    )
     if s != p["stride"]:
         return None
     return x.key, parent.rpartition(".")[2], cv.key, bn.key

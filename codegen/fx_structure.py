@@ -39,7 +39,7 @@ def _ident(text: str) -> str:
 
 
 def _rel(qualname: str, home_qualname: str) -> str:
-    return qualname[len(home_qualname) + 1:] if home_qualname else qualname
+    return qualname[len(home_qualname) + 1 :] if home_qualname else qualname
 
 
 class _Builder:
@@ -91,8 +91,14 @@ class _Builder:
                 continue
             while len(self.scopes[key].ext) > 1:
                 mem = self.members[key]
-                movable = [op for op in self.ops.values() if op.scope and op.scope[-1] == key
-                           and op.type in MERGES and not any(i in mem for i in op.inputs)]
+                movable = [
+                    op
+                    for op in self.ops.values()
+                    if op.scope
+                    and op.scope[-1] == key
+                    and op.type in MERGES
+                    and not any(i in mem for i in op.inputs)
+                ]
                 if not movable:
                     break
                 for op in movable:
@@ -109,8 +115,12 @@ class _Builder:
                 sc.kind = "none"
             elif sc.cls is nn.Sequential:
                 sc.kind = "stage" if self.stage_units(key) is not None else "inline"
-            elif not sc.cls.__module__.startswith("torch.nn") and len(sc.ext) == 1 and sc.out is not None \
-                    and sc.out not in sc.ext:
+            elif (
+                not sc.cls.__module__.startswith("torch.nn")
+                and len(sc.ext) == 1
+                and sc.out is not None
+                and sc.out not in sc.ext
+            ):
                 sc.kind = "block"
             else:
                 sc.kind = "inline"
@@ -151,7 +161,7 @@ class _Builder:
 
     # ---- graphs ---------------------------------------------------------------
     def home_chain(self, op_scope: list[str], home: str | None) -> list[str]:
-        return op_scope[op_scope.index(home) + 1:] if home is not None else op_scope
+        return op_scope[op_scope.index(home) + 1 :] if home is not None else op_scope
 
     def unit(self, key: str, home: str | None) -> tuple[str, str]:
         for s in self.home_chain(self.ops[key].scope, home):
@@ -238,7 +248,9 @@ class _Builder:
                 continue
             home_q = self.scopes[home].qualname if home is not None else ""
             node_ids = [ids[u] for u in self.stage_units(key)]
-            g.stages.append(Stage(_ident(_rel(sc.qualname, home_q).replace(".", "_")), self.stage_keys(key), node_ids))
+            g.stages.append(
+                Stage(_ident(_rel(sc.qualname, home_q).replace(".", "_")), self.stage_keys(key), node_ids)
+            )
         g._ids = iter(range(len(g.nodes) + edge_n + 1, 1 << 30))
         return g
 
@@ -276,12 +288,16 @@ class _Builder:
 
     def split_projections(self, keys: list[str]) -> list[list[str]]:
         """Instances share a class when every shortcut edge resolves to one projection (``_resolve``)."""
-        if all(_resolve([list(self.bodies[k].edges.values())[j] for k in keys]) is not None
-               for j in range(len(self.bodies[keys[0]].edges))):
+        if all(
+            _resolve([list(self.bodies[k].edges.values())[j] for k in keys]) is not None
+            for j in range(len(self.bodies[keys[0]].edges))
+        ):
             return [keys]
         parts: dict[tuple, list[str]] = {}
         for k in keys:
-            parts.setdefault(tuple((e.projection, e.name) for e in self.bodies[k].edges.values()), []).append(k)
+            parts.setdefault(tuple((e.projection, e.name) for e in self.bodies[k].edges.values()), []).append(
+                k
+            )
         return list(parts.values())
 
     def unify(self, cls: type, keys: list[str]) -> None:
@@ -302,7 +318,11 @@ class _Builder:
                 continue
             expr = _expression(vals, cin, values)
             if expr is None:
-                pname = pkey if pkey not in params and pkey != "in_channels" else f"{g.nodes[node_id].name}_{pkey}"
+                pname = (
+                    pkey
+                    if pkey not in params and pkey != "in_channels"
+                    else f"{g.nodes[node_id].name}_{pkey}"
+                )
                 pname = _ident(pname)
                 params[pname] = BlockParam("int", vals[0])
                 values[pname] = vals

@@ -94,8 +94,11 @@ class InitWriter:
         shortcut_convs = 0
         for cls in classes:
             shortcut_convs += sum(1 for k in cls.static.values() if k == "conv_bn")
-            shortcut_convs += sum(1 for eid in cls.dynamic
-                                  if any(eid in i.shortcuts and i.shortcuts[eid].applied == "conv_bn" for i in cls.infos))
+            shortcut_convs += sum(
+                1
+                for eid in cls.dynamic
+                if any(eid in i.shortcuts and i.shortcuts[eid].applied == "conv_bn" for i in cls.infos)
+            )
             for nid in cls.rep.order:
                 node = cls.graph.nodes[nid]
                 if nid not in cls.code_paths:
@@ -119,20 +122,26 @@ class InitWriter:
             body.append("            if isinstance(m, nn.Conv2d):")
             body += ["                " + s for s in conv_weight_lines(loop_rule[0], "m.weight")]
             if loop_bias:
-                body += ["                if m.bias is not None:",
-                         "                    " + constant_line("m.bias", loop_rule[1])]
+                body += [
+                    "                if m.bias is not None:",
+                    "                    " + constant_line("m.bias", loop_rule[1]),
+                ]
         if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
             norms.add("BatchNorm2d")  # the projections' BatchNorms
         if norms and norm_ok:
             kw = "elif" if body else "if"
             types = [f"nn.{t}" for t in ("BatchNorm2d", "GroupNorm") if t in norms]
             which = types[0] if len(types) == 1 else f"({', '.join(types)})"
-            body += [f"            {kw} isinstance(m, {which}):",
-                     "                nn.init.ones_(m.weight)", "                nn.init.zeros_(m.bias)"]
+            body += [
+                f"            {kw} isinstance(m, {which}):",
+                "                nn.init.ones_(m.weight)",
+                "                nn.init.zeros_(m.bias)",
+            ]
         for cls, node, rule in convs:
             if rule[:2] != loop_rule or (rule[2] and not loop_bias):
                 extra.setdefault(cls.block.name if cls.block else None, []).extend(
-                    conv_node_lines(rule[0], rule[1], rule[2], self.ref(cls, node)))
+                    conv_node_lines(rule[0], rule[1], rule[2], self.ref(cls, node))
+                )
         for cls in classes:
             for nid in cls.rep.order:
                 node = cls.graph.nodes[nid]
@@ -143,7 +152,9 @@ class InitWriter:
                 if node.type == "BatchNorm2d" and p["zero_init"] and p["affine"]:
                     extra.setdefault(key, []).append(f"nn.init.zeros_({self.ref(cls, node)}.weight)")
                 elif node.type == "Linear":
-                    extra.setdefault(key, []).extend(linear_node_lines(p["init"], p["bias"], self.ref(cls, node)))
+                    extra.setdefault(key, []).extend(
+                        linear_node_lines(p["init"], p["bias"], self.ref(cls, node))
+                    )
         lines: list[str] = []
         if body:
             lines += ["        for m in self.modules():"] + body

@@ -21,28 +21,84 @@ import unicodedata
 MAX_NAME = 40
 
 # Names the generated module binds or that mean something in it.
-MODULE_GLOBALS = frozenset({
-    "torch", "nn", "F", "Tensor", "OrderedDict", "annotations", "self", "super", "cls",
-})
+MODULE_GLOBALS = frozenset(
+    {
+        "torch",
+        "nn",
+        "F",
+        "Tensor",
+        "OrderedDict",
+        "annotations",
+        "self",
+        "super",
+        "cls",
+    }
+)
 
 # Attributes and methods of torch.nn.Module: a submodule with one of these
 # names would break the module (``self.train = ...``). Checked against torch
 # in tests/codegen/test_emitter.py.
-MODULE_ATTRIBUTES = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children",
-    "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward",
-    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
-    "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules",
-    "named_parameters", "parameters", "register_backward_hook", "register_buffer",
-    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
-    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
-    "set_extra_state", "set_submodule", "share_memory", "smart_apply", "state_dict", "to",
-    "to_empty", "train", "training", "type", "xpu", "zero_grad",
-    # names used by the generated classes themselves
-    "_init_weights",
-})
+MODULE_ATTRIBUTES = frozenset(
+    {
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "smart_apply",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+        # names used by the generated classes themselves
+        "_init_weights",
+    }
+)
 
 KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 # locals, parameters and classes also avoid the builtins
@@ -98,7 +154,9 @@ class Namespace:
     def is_free(self, name: str) -> bool:
         return name not in self._taken and name not in self._reserved
 
-    def create(self, text: str, key: object | None = None, fallback: str = "node", camel: bool = False) -> str:
+    def create(
+        self, text: str, key: object | None = None, fallback: str = "node", camel: bool = False
+    ) -> str:
         """A fresh identifier derived from ``text``; ``key`` remembers it for :meth:`get`."""
         if key is not None and key in self._by_key:
             return self._by_key[key]

@@ -18,10 +18,41 @@ import ast
 from graph.errors import UserError
 
 ALLOWED_NODES = (
-    ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.AugAssign,
-    ast.If, ast.For, ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.Subscript, ast.Slice,
-    ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Compare, ast.keyword, ast.Import, ast.ImportFrom,
-    ast.alias, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.USub, ast.IsNot, ast.Is,
+    ast.Module,
+    ast.ClassDef,
+    ast.FunctionDef,
+    ast.arguments,
+    ast.arg,
+    ast.Return,
+    ast.Assign,
+    ast.AugAssign,
+    ast.If,
+    ast.For,
+    ast.Expr,
+    ast.Call,
+    ast.Attribute,
+    ast.Name,
+    ast.Constant,
+    ast.Subscript,
+    ast.Slice,
+    ast.Tuple,
+    ast.List,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.keyword,
+    ast.Import,
+    ast.ImportFrom,
+    ast.alias,
+    ast.Load,
+    ast.Store,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.FloorDiv,
+    ast.USub,
+    ast.IsNot,
+    ast.Is,
     ast.BitOr,
 )
 ALLOWED_IMPORTS = {"torch", "torch.nn.functional", "torch.nn", "collections"}
@@ -56,7 +87,9 @@ def check_source(source: str) -> None:
                     _fail(f"a call to {node.func.id!r}", node)
             elif root not in CALL_ROOTS and not (isinstance(root, ast.Call)):
                 _fail("a call to an unexpected object", node)
-            elif isinstance(root, ast.Call) and not (isinstance(root.func, ast.Name) and root.func.id == "super"):
+            elif isinstance(root, ast.Call) and not (
+                isinstance(root.func, ast.Name) and root.func.id == "super"
+            ):
                 _fail("a call on a call result", node)
 
 
@@ -69,5 +102,8 @@ def _root(expr: ast.AST):
 
 
 def _fail(what: str, node: ast.AST) -> None:
-    raise UserError(f"generated code holds {what} (line {getattr(node, 'lineno', '?')}), which Skipwire "
-                    "never writes; refusing to use it", exit_code=1)
+    raise UserError(
+        f"generated code holds {what} (line {getattr(node, 'lineno', '?')}), which Skipwire "
+        "never writes; refusing to use it",
+        exit_code=1,
+    )

@@ -393,9 +393,20 @@ if __name__ == "__main__":
 
 
 _IMPORTS = (
-    "import argparse", "import gzip", "import json", "import math", "import os", "import random", "import struct",
-    "import sys", "import time", "from pathlib import Path",
-    "import torch", "import torch.distributed as dist", "import torch.nn.functional as F", "from torch import nn",
+    "import argparse",
+    "import gzip",
+    "import json",
+    "import math",
+    "import os",
+    "import random",
+    "import struct",
+    "import sys",
+    "import time",
+    "from pathlib import Path",
+    "import torch",
+    "import torch.distributed as dist",
+    "import torch.nn.functional as F",
+    "from torch import nn",
     "from torch.utils.data import DataLoader, TensorDataset",
     "from torch.utils.data.distributed import DistributedSampler",
 )
@@ -423,8 +434,11 @@ def _import_block(model_imports: list[str]) -> str:
     sections = []
     for want_third in (False, True):
         lines = sorted((p for p in plain if third(module_of(p)) == want_third), key=module_of)
-        lines += [f"from {m} import {', '.join(sorted(names[m], key=lambda n: (not n[:1].isupper(), n)))}"
-                  for m in sorted(names) if third(m) == want_third]
+        lines += [
+            f"from {m} import {', '.join(sorted(names[m], key=lambda n: (not n[:1].isupper(), n)))}"
+            for m in sorted(names)
+            if third(m) == want_third
+        ]
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
 
@@ -449,8 +463,17 @@ def render_script(model_source: str, class_name: str, settings: dict[str, Any]) 
         code = code[1:]
     name = doc_text(settings.get("name"), limit=80) or "the model"
     rule = "# " + "-" * 75
-    return (_HEADER.format(name=name) + "\n" + _import_block(imports) + "\n\n" + rule + " model (generated)\n"
-            + "\n".join(code) + "\n" + body)
+    return (
+        _HEADER.format(name=name)
+        + "\n"
+        + _import_block(imports)
+        + "\n\n"
+        + rule
+        + " model (generated)\n"
+        + "\n".join(code)
+        + "\n"
+        + body
+    )
 
 
 __all__ = ["render_script"]

@@ -220,7 +220,8 @@ def render(ast: Ast, name: Callable[[str], str]) -> str:
     if _PREC[left[0]] < _PREC[op]:
         ls = f"({ls})"
     rp = _PREC[right[0]]
-    if rp < _PREC[op] or (rp == _PREC[op] and not (op == right[0] and op in ("+", "*"))
-                          and not (op == "+" and right[0] == "-")):
+    if rp < _PREC[op] or (
+        rp == _PREC[op] and not (op == right[0] and op in ("+", "*")) and not (op == "+" and right[0] == "-")
+    ):
         rs = f"({rs})"
     return f"{ls} {op} {rs}"

@@ -39,9 +39,13 @@ class LoadReport:
         return not (self.missing or self.unexpected or self.mismatched)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "matched": list(self.matched), "missing": list(self.missing),
-                "unexpected": list(self.unexpected),
-                "mismatched": [{"key": k, "file": list(a), "model": list(b)} for k, a, b in self.mismatched]}
+        return {
+            "source": self.source,
+            "matched": list(self.matched),
+            "missing": list(self.missing),
+            "unexpected": list(self.unexpected),
+            "mismatched": [{"key": k, "file": list(a), "model": list(b)} for k, a, b in self.mismatched],
+        }
 
     def text(self, limit: int = 8) -> str:
         def some(keys: list[str]) -> str:
@@ -49,11 +53,20 @@ class LoadReport:
             return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
         total = len(self.matched) + len(self.missing) + len(self.mismatched)
-        lines = [f"Loaded {len(self.matched)} of {total} tensors" + (f" from {self.source}" if self.source else "") + "."]
+        lines = [
+            f"Loaded {len(self.matched)} of {total} tensors"
+            + (f" from {self.source}" if self.source else "")
+            + "."
+        ]
         if self.mismatched:
-            lines.append(f"{len(self.mismatched)} with another shape (kept the model's own): " + ", ".join(
-                f"{k} (file {'x'.join(map(str, a))}, model {'x'.join(map(str, b))})"
-                for k, a, b in self.mismatched[:limit]) + (" ..." if len(self.mismatched) > limit else ""))
+            lines.append(
+                f"{len(self.mismatched)} with another shape (kept the model's own): "
+                + ", ".join(
+                    f"{k} (file {'x'.join(map(str, a))}, model {'x'.join(map(str, b))})"
+                    for k, a, b in self.mismatched[:limit]
+                )
+                + (" ..." if len(self.mismatched) > limit else "")
+            )
         if self.missing:
             lines.append(f"{len(self.missing)} not in the file: {some(self.missing)}")
         if self.unexpected:
@@ -79,7 +92,7 @@ def _unwrap(obj: Any, path: str) -> dict:
         raise UserError(f"{path} holds no tensors (keys: {', '.join(map(str, list(obj)[:6]))})")
     for prefix in _PREFIXES:
         if all(k.startswith(prefix) for k in sd):
-            sd = {k[len(prefix):]: v for k, v in sd.items()}
+            sd = {k[len(prefix) :]: v for k, v in sd.items()}
     return sd
 
 
@@ -110,8 +123,10 @@ def read_state_dict(path: str | os.PathLike) -> dict:
         first = re.sub(r"\x1b\[[0-9;]*m", "", first)  # torch colours its message
         if "weights only load failed" in first.lower():  # torch's advice to unpickle anyway does not apply
             first = "it holds Python objects other than tensors, and Skipwire never unpickles those"
-        raise UserError(f"cannot read weights {path} (torch.load with weights_only=True): {first}. Give a .safetensors file, a run folder, or a "
-                        "state_dict saved with torch.save(model.state_dict(), ...)") from None
+        raise UserError(
+            f"cannot read weights {path} (torch.load with weights_only=True): {first}. Give a .safetensors file, a run folder, or a "
+            "state_dict saved with torch.save(model.state_dict(), ...)"
+        ) from None
     return _unwrap(obj, path)
 
 

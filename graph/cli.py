@@ -51,12 +51,18 @@ def cmd_new(args: argparse.Namespace) -> int:
     from graph.shapes import analyze
     from graph.templates import make
 
-    project = make(args.template, getattr(args, "classes", None), getattr(args, "input", None),
-                   getattr(args, "shortcut", None))
+    project = make(
+        args.template,
+        getattr(args, "classes", None),
+        getattr(args, "input", None),
+        getattr(args, "shortcut", None),
+    )
     analysis = analyze(project)
     save_project(project, args.output)
-    _out().write(f"wrote {args.output}: {project.name}, {analysis.total_params:,} parameters, "
-                 f"output {_shape(analysis.output_shape)}\n")
+    _out().write(
+        f"wrote {args.output}: {project.name}, {analysis.total_params:,} parameters, "
+        f"output {_shape(analysis.output_shape)}\n"
+    )
     return 0
 
 
@@ -68,17 +74,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     analysis = _analyze(analyze, project, args.file)
     errors = analysis.errors
     if getattr(args, "json", False):
-        payload = {"valid": analysis.valid, "diagnostics": [_with_instances(analysis, d) for d in analysis.diagnostics],
-                   "errors": len(errors), "warnings": len(analysis.diagnostics) - len(errors),
-                   "output_shape": list(analysis.output_shape) if analysis.output_shape else None,
-                   "total_params": analysis.total_params}
+        payload = {
+            "valid": analysis.valid,
+            "diagnostics": [_with_instances(analysis, d) for d in analysis.diagnostics],
+            "errors": len(errors),
+            "warnings": len(analysis.diagnostics) - len(errors),
+            "output_shape": list(analysis.output_shape) if analysis.output_shape else None,
+            "total_params": analysis.total_params,
+        }
         _out().write(json.dumps(payload, indent=2) + "\n")
     else:
         _print_diagnostics(analysis.diagnostics, _out(), analysis)
         if analysis.valid:
-            _out().write(f"{args.file}: valid; {analysis.total_params:,} parameters, output "
-                         f"{_shape(analysis.output_shape)}"
-                         + (f", {len(analysis.diagnostics)} warning(s)" if analysis.diagnostics else "") + "\n")
+            _out().write(
+                f"{args.file}: valid; {analysis.total_params:,} parameters, output "
+                f"{_shape(analysis.output_shape)}"
+                + (f", {len(analysis.diagnostics)} warning(s)" if analysis.diagnostics else "")
+                + "\n"
+            )
     if not analysis.valid:
         _err(f"{args.file} is invalid: {len(errors)} error(s); first: {_one_line(errors[0].message)}")
         return 1
@@ -97,8 +110,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     analysis = _analyze(analyze, project, args.file)
     if not analysis.valid:
         _print_diagnostics(analysis.errors, sys.stderr, analysis)
-        _err(f"{args.file} is invalid: {len(analysis.errors)} error(s); first: "
-             f"{_one_line(analysis.errors[0].message)}")
+        _err(
+            f"{args.file} is invalid: {len(analysis.errors)} error(s); first: "
+            f"{_one_line(analysis.errors[0].message)}"
+        )
         return 1
     summary = summarize(analysis, batch)
     if getattr(args, "json", False):

@@ -29,8 +29,14 @@ class Diagnostic:
         return self.severity == "error"
 
     def to_dict(self) -> dict:
-        d = {"severity": self.severity, "code": self.code, "message": self.message,
-             "node": self.node, "edge": self.edge, "fixes": [f.to_dict() for f in self.fixes]}
+        d = {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "node": self.node,
+            "edge": self.edge,
+            "fixes": [f.to_dict() for f in self.fixes],
+        }
         if self.block is not None:
             d["block"] = self.block
         return d

@@ -112,8 +112,10 @@ class _Parser:
             kind, value = self.take()
             if kind == "int":
                 if int(value) > MAX_VALUE:
-                    raise ExprError(f"number {value[:20]}{'...' if len(value) > 20 else ''} is too large "
-                                    f"in expression {self.text!r}")
+                    raise ExprError(
+                        f"number {value[:20]}{'...' if len(value) > 20 else ''} is too large "
+                        f"in expression {self.text!r}"
+                    )
                 return ("int", int(value))
             if kind == "name":
                 return ("name", value)
@@ -157,8 +159,12 @@ def _eval(ast: tuple, env: dict[str, int], text: str) -> int:
     if op == "name":
         if ast[1] not in env:
             known = tuple(sorted(env))
-            raise ExprError(f"unknown name {ast[1]!r} in expression {text!r}; the names it can use are "
-                            + (", ".join(known) or "none"), ast[1], known)
+            raise ExprError(
+                f"unknown name {ast[1]!r} in expression {text!r}; the names it can use are "
+                + (", ".join(known) or "none"),
+                ast[1],
+                known,
+            )
         value = env[ast[1]]
         if isinstance(value, bool) or not isinstance(value, int):
             raise ExprError(f"{ast[1]!r} is not an integer in expression {text!r}")

@@ -48,38 +48,67 @@ def build_fix(project: Project, action: dict) -> E.Edit:
     if op == "make_shortcut":
         edge = _need(g.edges, action["edge"], "edge")
         name = _unique_edge_name(g, "shortcut")
-        return E.Composite("Make shortcut", [
-            E.SetEdgeField(block, edge.id, "kind", "shortcut"),
-            E.SetEdgeField(block, edge.id, "name", name),
-            E.SetEdgeField(block, edge.id, "projection", action.get("projection", "conv_bn"))])
+        return E.Composite(
+            "Make shortcut",
+            [
+                E.SetEdgeField(block, edge.id, "kind", "shortcut"),
+                E.SetEdgeField(block, edge.id, "name", name),
+                E.SetEdgeField(block, edge.id, "projection", action.get("projection", "conv_bn")),
+            ],
+        )
     if op == "insert_before":
         node = _need(g.nodes, action["node"], "node")
         incoming = [e for e in g.in_edges(node.id) if e.dst_port == 0]
         if not incoming:
             raise FixError(f'"{node.name}" has no input to insert before')
-        return _insert_on_edge(project, block, incoming[0], [(action["type"], action.get("params", {}))],
-                               f"Insert {action['type']}")
+        return _insert_on_edge(
+            project,
+            block,
+            incoming[0],
+            [(action["type"], action.get("params", {}))],
+            f"Insert {action['type']}",
+        )
     if op == "insert_projection":
         edge = _need(g.edges, action["edge"], "edge")
-        chain = [("Conv2d", {"out_channels": action["out_channels"], "kernel_size": 1, "stride": action.get("stride", 1),
-                             "padding": 0, "bias": False}),
-                 ("BatchNorm2d", {})]
+        chain = [
+            (
+                "Conv2d",
+                {
+                    "out_channels": action["out_channels"],
+                    "kernel_size": 1,
+                    "stride": action.get("stride", 1),
+                    "padding": 0,
+                    "bias": False,
+                },
+            ),
+            ("BatchNorm2d", {}),
+        ]
         return _insert_on_edge(project, block, edge, chain, "Insert 1x1 projection")
     if op == "add_output":
         node = _need(g.nodes, action["node"], "node")
         out = Node(g.new_id("n"), "Output", g.unique_name("output"), {})
         pos = E.positions(project, block).get(node.id)
-        return E.Composite("Add Output", [
-            E.AddNode(block, out, (pos[0], pos[1] + 110) if pos else None),
-            E.AddEdge(block, Edge(g.new_id("e"), node.id, out.id))])
+        return E.Composite(
+            "Add Output",
+            [
+                E.AddNode(block, out, (pos[0], pos[1] + 110) if pos else None),
+                E.AddEdge(block, Edge(g.new_id("e"), node.id, out.id)),
+            ],
+        )
     if op == "stage_remove":
-        stages = [Stage(st.name, st.keys, [n for n in st.nodes if n != action["node"]])
-                  if st.name == action["stage"] else st for st in g.stages]
+        stages = [
+            Stage(st.name, st.keys, [n for n in st.nodes if n != action["node"]])
+            if st.name == action["stage"]
+            else st
+            for st in g.stages
+        ]
         if not any(st.name == action["stage"] for st in g.stages):
             raise FixError(f"the stage {action['stage']!r} no longer exists")
         return E.SetStages(block, [st for st in stages if st.nodes])
     if op == "stage_truncate":  # end the stage just before action["node"]
-        stage = next((st for st in g.stages if st.name == action["stage"] and action["node"] in st.nodes), None)
+        stage = next(
+            (st for st in g.stages if st.name == action["stage"] and action["node"] in st.nodes), None
+        )
         if stage is None:
             raise FixError(f"the stage {action['stage']!r} no longer holds {action['node']!r}")
         cut = stage.nodes.index(action["node"])
@@ -111,8 +140,9 @@ def _need(mapping: dict, key, what: str):
     return mapping[key]
 
 
-def _insert_on_edge(project: Project, block: str | None, edge: Edge, chain: list[tuple[str, dict]],
-                    label: str) -> E.Composite:
+def _insert_on_edge(
+    project: Project, block: str | None, edge: Edge, chain: list[tuple[str, dict]], label: str
+) -> E.Composite:
     """Replace src -> dst by src -> new1 -> ... -> dst, keeping the edge's port and kind."""
     g = project.graph_of(block)
     pos = E.positions(project, block)

@@ -34,20 +34,25 @@ def _spatial(size: int, k: int, s: int, pad: int, d: int = 1, ceil: bool = False
 
 
 # ---------------------------------------------------------------- input / output
-register(LayerType(
-    "Input", "io", "The network input: one sample's shape, such as 3x32x32.",
-    (P("shape", "shape", [3, 32, 32], doc="per-sample shape C,H,W (or F)"),),
-    shape=lambda p, ins: tuple(p["shape"]), inputs=0, key_params=("shape",)))
+register(
+    LayerType(
+        "Input",
+        "io",
+        "The network input: one sample's shape, such as 3x32x32.",
+        (P("shape", "shape", [3, 32, 32], doc="per-sample shape C,H,W (or F)"),),
+        shape=lambda p, ins: tuple(p["shape"]),
+        inputs=0,
+        key_params=("shape",),
+    )
+)
 
-register(LayerType(
-    "Output", "io", "The network output (logits); a marker with no parameters.",
-    (), shape=_same))
+register(
+    LayerType("Output", "io", "The network output (logits); a marker with no parameters.", (), shape=_same)
+)
 
-register(LayerType(
-    "BlockInput", "io", "Where a block's input enters its body.", (), shape=_same, inputs=0))
+register(LayerType("BlockInput", "io", "Where a block's input enters its body.", (), shape=_same, inputs=0))
 
-register(LayerType(
-    "BlockOutput", "io", "What a block returns.", (), shape=_same))
+register(LayerType("BlockOutput", "io", "What a block returns.", (), shape=_same))
 
 
 # ---------------------------------------------------------------- convolution
@@ -65,52 +70,96 @@ def _conv_shape(p: dict, ins: list[Shape]) -> Shape:
     k, s, d, g, out = p["kernel_size"], p["stride"], p["dilation"], p["groups"], p["out_channels"]
     if p["padding"] == "same":
         if s != 1:
-            raise ShapeError("bad_param", "padding 'same' needs stride 1",
-                             [{"op": "set_param", "param": "padding", "value": d * (k - 1) // 2,
-                               "label": f"Set padding to {d * (k - 1) // 2}"}])
+            raise ShapeError(
+                "bad_param",
+                "padding 'same' needs stride 1",
+                [
+                    {
+                        "op": "set_param",
+                        "param": "padding",
+                        "value": d * (k - 1) // 2,
+                        "label": f"Set padding to {d * (k - 1) // 2}",
+                    }
+                ],
+            )
         if (d * (k - 1)) % 2:
             raise ShapeError("bad_param", f"padding 'same' needs an odd kernel; kernel_size is {k}")
     if c % g or out % g:
         divisors = [x for x in range(min(g, c, out), 0, -1) if c % x == 0 and out % x == 0]
         best = divisors[0] if divisors else 1
         which = f"in_channels {c}" if c % g else f"out_channels {out}"
-        raise ShapeError("groups", f"groups {g} does not divide {which}",
-                         [{"op": "set_param", "param": "groups", "value": best,
-                           "label": f"Set groups to {best}"}])
+        raise ShapeError(
+            "groups",
+            f"groups {g} does not divide {which}",
+            [{"op": "set_param", "param": "groups", "value": best, "label": f"Set groups to {best}"}],
+        )
     pad = _conv_padding(p)
     keep = d * (k - 1) // 2
     eff = d * (k - 1) + 1
     if eff > h + 2 * pad or eff > w + 2 * pad:
-        raise ShapeError("kernel_too_large",
-                         f"kernel {eff}x{eff} is larger than its padded input {h + 2 * pad}x{w + 2 * pad}",
-                         [{"op": "set_param", "param": "padding", "value": keep,
-                           "label": f"Set padding to {keep} (keeps the size)"}] if keep != pad and eff <= h + 2 * keep else [])
+        raise ShapeError(
+            "kernel_too_large",
+            f"kernel {eff}x{eff} is larger than its padded input {h + 2 * pad}x{w + 2 * pad}",
+            [
+                {
+                    "op": "set_param",
+                    "param": "padding",
+                    "value": keep,
+                    "label": f"Set padding to {keep} (keeps the size)",
+                }
+            ]
+            if keep != pad and eff <= h + 2 * keep
+            else [],
+        )
     ho, wo = _spatial(h, k, s, pad, d), _spatial(w, k, s, pad, d)
     if ho <= 0 or wo <= 0:
         raise ShapeError("zero_size", f"output size reaches zero (input {h}x{w})")
     return (out, ho, wo)
 
 
-register(LayerType(
-    "Conv2d", "convolution", "2-D convolution; in_channels comes from the incoming edge.",
-    (P("out_channels", "int", 64, 1, doc="number of filters"),
-     P("kernel_size", "int", 3, 1, 31),
-     P("stride", "int", 1, 1, 32),
-     P("padding", "int_or_same", 1, 0, 64, doc="an integer, 'same' or 'valid'"),
-     P("dilation", "int", 1, 1, 32),
-     P("groups", "int", 1, 1, doc="grouped convolution (ResNeXt's cardinality)"),
-     P("bias", "bool", False),
-     P("init", "choice", "kaiming_fan_out", choices=("kaiming_fan_out", "kaiming_fan_in", "torch_default"),
-       doc="weight initialisation"),
-     P("bias_init", "float", 0.0, doc="initial bias (highway gates use -2)")),
-    shape=_conv_shape,
-    count_params=lambda p, ins, out: out[0] * (ins[0][0] // p["groups"]) * p["kernel_size"] ** 2
-    + (out[0] if p["bias"] else 0),
-    macs=lambda p, ins, out: prod(out) * (ins[0][0] // p["groups"]) * p["kernel_size"] ** 2,
-    module=lambda p, ins: ModuleSpec("nn.Conv2d", (ins[0][0], p["out_channels"]), {
-        "kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"],
-        "dilation": p["dilation"], "groups": p["groups"], "bias": p["bias"]}),
-    init="conv", key_params=("kernel_size", "out_channels", "stride", "groups")))
+register(
+    LayerType(
+        "Conv2d",
+        "convolution",
+        "2-D convolution; in_channels comes from the incoming edge.",
+        (
+            P("out_channels", "int", 64, 1, doc="number of filters"),
+            P("kernel_size", "int", 3, 1, 31),
+            P("stride", "int", 1, 1, 32),
+            P("padding", "int_or_same", 1, 0, 64, doc="an integer, 'same' or 'valid'"),
+            P("dilation", "int", 1, 1, 32),
+            P("groups", "int", 1, 1, doc="grouped convolution (ResNeXt's cardinality)"),
+            P("bias", "bool", False),
+            P(
+                "init",
+                "choice",
+                "kaiming_fan_out",
+                choices=("kaiming_fan_out", "kaiming_fan_in", "torch_default"),
+                doc="weight initialisation",
+            ),
+            P("bias_init", "float", 0.0, doc="initial bias (highway gates use -2)"),
+        ),
+        shape=_conv_shape,
+        count_params=lambda p, ins, out: (
+            out[0] * (ins[0][0] // p["groups"]) * p["kernel_size"] ** 2 + (out[0] if p["bias"] else 0)
+        ),
+        macs=lambda p, ins, out: prod(out) * (ins[0][0] // p["groups"]) * p["kernel_size"] ** 2,
+        module=lambda p, ins: ModuleSpec(
+            "nn.Conv2d",
+            (ins[0][0], p["out_channels"]),
+            {
+                "kernel_size": p["kernel_size"],
+                "stride": p["stride"],
+                "padding": p["padding"],
+                "dilation": p["dilation"],
+                "groups": p["groups"],
+                "bias": p["bias"],
+            },
+        ),
+        init="conv",
+        key_params=("kernel_size", "out_channels", "stride", "groups"),
+    )
+)
 
 
 # ---------------------------------------------------------------- normalization
@@ -118,15 +167,29 @@ def _affine_count(key: str):
     return lambda p, ins, out: 2 * ins[0][0] if p[key] else 0
 
 
-register(LayerType(
-    "BatchNorm2d", "normalization", "Batch normalization over each channel.",
-    (P("eps", "float", 1e-5, 0), P("momentum", "float", 0.1, 0, 1), P("affine", "bool", True),
-     P("zero_init", "bool", False, doc="start the scale at 0 (zero_init_residual)")),
-    shape=lambda p, ins: _image(ins[0]) and ins[0], count_params=_affine_count("affine"),
-    macs=lambda p, ins, out: 2 * prod(out),
-    module=lambda p, ins: ModuleSpec("nn.BatchNorm2d", (ins[0][0],), {
-        "eps": p["eps"], "momentum": p["momentum"], "affine": p["affine"]}),
-    init="norm", aliases=("BatchNorm",)))
+register(
+    LayerType(
+        "BatchNorm2d",
+        "normalization",
+        "Batch normalization over each channel.",
+        (
+            P("eps", "float", 1e-5, 0),
+            P("momentum", "float", 0.1, 0, 1),
+            P("affine", "bool", True),
+            P("zero_init", "bool", False, doc="start the scale at 0 (zero_init_residual)"),
+        ),
+        shape=lambda p, ins: _image(ins[0]) and ins[0],
+        count_params=_affine_count("affine"),
+        macs=lambda p, ins, out: 2 * prod(out),
+        module=lambda p, ins: ModuleSpec(
+            "nn.BatchNorm2d",
+            (ins[0][0],),
+            {"eps": p["eps"], "momentum": p["momentum"], "affine": p["affine"]},
+        ),
+        init="norm",
+        aliases=("BatchNorm",),
+    )
+)
 
 
 def _gn_shape(p: dict, ins: list[Shape]) -> Shape:
@@ -134,71 +197,126 @@ def _gn_shape(p: dict, ins: list[Shape]) -> Shape:
     g = p["num_groups"]
     if c % g:
         best = max(x for x in range(1, min(g, c) + 1) if c % x == 0)
-        raise ShapeError("groups", f"num_groups {g} does not divide the {c} input channels",
-                         [{"op": "set_param", "param": "num_groups", "value": best,
-                           "label": f"Set num_groups to {best}"}])
+        raise ShapeError(
+            "groups",
+            f"num_groups {g} does not divide the {c} input channels",
+            [{"op": "set_param", "param": "num_groups", "value": best, "label": f"Set num_groups to {best}"}],
+        )
     return ins[0]
 
 
-register(LayerType(
-    "GroupNorm", "normalization", "Group normalization (Wu and He): channels in groups, batch-independent.",
-    (P("num_groups", "int", 32, 1), P("eps", "float", 1e-5, 0), P("affine", "bool", True)),
-    shape=_gn_shape, count_params=_affine_count("affine"), macs=lambda p, ins, out: 2 * prod(out),
-    module=lambda p, ins: ModuleSpec("nn.GroupNorm", (p["num_groups"], ins[0][0]), {
-        "eps": p["eps"], "affine": p["affine"]}),
-    init="norm", key_params=("num_groups",)))
+register(
+    LayerType(
+        "GroupNorm",
+        "normalization",
+        "Group normalization (Wu and He): channels in groups, batch-independent.",
+        (P("num_groups", "int", 32, 1), P("eps", "float", 1e-5, 0), P("affine", "bool", True)),
+        shape=_gn_shape,
+        count_params=_affine_count("affine"),
+        macs=lambda p, ins, out: 2 * prod(out),
+        module=lambda p, ins: ModuleSpec(
+            "nn.GroupNorm", (p["num_groups"], ins[0][0]), {"eps": p["eps"], "affine": p["affine"]}
+        ),
+        init="norm",
+        key_params=("num_groups",),
+    )
+)
 
-register(LayerType(
-    "LayerNorm", "normalization", "Layer normalization over the whole per-sample shape.",
-    (P("eps", "float", 1e-5, 0), P("elementwise_affine", "bool", True)),
-    shape=_same,
-    count_params=lambda p, ins, out: 2 * prod(ins[0]) if p["elementwise_affine"] else 0,
-    macs=lambda p, ins, out: 2 * prod(out),
-    module=lambda p, ins: ModuleSpec("nn.LayerNorm", (list(ins[0]),), {
-        "eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}),
-    init="norm"))
+register(
+    LayerType(
+        "LayerNorm",
+        "normalization",
+        "Layer normalization over the whole per-sample shape.",
+        (P("eps", "float", 1e-5, 0), P("elementwise_affine", "bool", True)),
+        shape=_same,
+        count_params=lambda p, ins, out: 2 * prod(ins[0]) if p["elementwise_affine"] else 0,
+        macs=lambda p, ins, out: 2 * prod(out),
+        module=lambda p, ins: ModuleSpec(
+            "nn.LayerNorm", (list(ins[0]),), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
+        ),
+        init="norm",
+    )
+)
 
-register(LayerType(
-    "LayerNorm2d", "normalization", "LayerNorm over the channels at each position of an image (ConvNeXt).",
-    (P("eps", "float", 1e-6, 0), P("elementwise_affine", "bool", True)),
-    shape=lambda p, ins: _image(ins[0]) and ins[0],
-    count_params=_affine_count("elementwise_affine"), macs=lambda p, ins, out: 2 * prod(out),
-    module=lambda p, ins: ModuleSpec("LayerNorm2d", (ins[0][0],), {
-        "eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}),
-    init="norm"))
+register(
+    LayerType(
+        "LayerNorm2d",
+        "normalization",
+        "LayerNorm over the channels at each position of an image (ConvNeXt).",
+        (P("eps", "float", 1e-6, 0), P("elementwise_affine", "bool", True)),
+        shape=lambda p, ins: _image(ins[0]) and ins[0],
+        count_params=_affine_count("elementwise_affine"),
+        macs=lambda p, ins, out: 2 * prod(out),
+        module=lambda p, ins: ModuleSpec(
+            "LayerNorm2d", (ins[0][0],), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
+        ),
+        init="norm",
+    )
+)
+
 
 def _instance_norm_shape(p: dict, ins: list[Shape]) -> Shape:
     _c, h, w = _image(ins[0])
     if h * w == 1:  # torch refuses: "Expected more than 1 spatial element when training"
-        raise ShapeError("too_small", f"normalises over each channel's positions, but its input {_fmt(ins[0])} "
-                                      "has only one position")
+        raise ShapeError(
+            "too_small",
+            f"normalises over each channel's positions, but its input {_fmt(ins[0])} has only one position",
+        )
     return ins[0]
 
 
-register(LayerType(
-    "InstanceNorm2d", "normalization", "Instance normalization: each sample and channel on its own.",
-    (P("eps", "float", 1e-5, 0), P("affine", "bool", False), P("track_running_stats", "bool", False)),
-    shape=_instance_norm_shape, count_params=_affine_count("affine"),
-    macs=lambda p, ins, out: 2 * prod(out),
-    module=lambda p, ins: ModuleSpec("nn.InstanceNorm2d", (ins[0][0],), {
-        "eps": p["eps"], "affine": p["affine"], "track_running_stats": p["track_running_stats"]}),
-    init="norm"))
+register(
+    LayerType(
+        "InstanceNorm2d",
+        "normalization",
+        "Instance normalization: each sample and channel on its own.",
+        (P("eps", "float", 1e-5, 0), P("affine", "bool", False), P("track_running_stats", "bool", False)),
+        shape=_instance_norm_shape,
+        count_params=_affine_count("affine"),
+        macs=lambda p, ins, out: 2 * prod(out),
+        module=lambda p, ins: ModuleSpec(
+            "nn.InstanceNorm2d",
+            (ins[0][0],),
+            {"eps": p["eps"], "affine": p["affine"], "track_running_stats": p["track_running_stats"]},
+        ),
+        init="norm",
+    )
+)
 
 
 # ---------------------------------------------------------------- activations
 def _activation(name: str, doc: str, params: tuple = (), kwargs=lambda p: {}) -> None:
-    register(LayerType(name, "activation", doc, params, shape=_same,
-                       module=lambda p, ins: ModuleSpec(f"nn.{name}", (), kwargs(p))))
+    register(
+        LayerType(
+            name,
+            "activation",
+            doc,
+            params,
+            shape=_same,
+            module=lambda p, ins: ModuleSpec(f"nn.{name}", (), kwargs(p)),
+        )
+    )
 
 
-_activation("ReLU", "Rectified linear unit, max(0, x).", (P("inplace", "bool", True),),
-            lambda p: {"inplace": p["inplace"]})
-_activation("LeakyReLU", "Leaky ReLU with a small negative slope.",
-            (P("negative_slope", "float", 0.01, 0, 1), P("inplace", "bool", False)),
-            lambda p: {"negative_slope": p["negative_slope"], "inplace": p["inplace"]})
+_activation(
+    "ReLU",
+    "Rectified linear unit, max(0, x).",
+    (P("inplace", "bool", True),),
+    lambda p: {"inplace": p["inplace"]},
+)
+_activation(
+    "LeakyReLU",
+    "Leaky ReLU with a small negative slope.",
+    (P("negative_slope", "float", 0.01, 0, 1), P("inplace", "bool", False)),
+    lambda p: {"negative_slope": p["negative_slope"], "inplace": p["inplace"]},
+)
 _activation("GELU", "Gaussian error linear unit.")
-_activation("SiLU", "Sigmoid linear unit (swish).", (P("inplace", "bool", False),),
-            lambda p: {"inplace": p["inplace"]})
+_activation(
+    "SiLU",
+    "Sigmoid linear unit (swish).",
+    (P("inplace", "bool", False),),
+    lambda p: {"inplace": p["inplace"]},
+)
 _activation("Sigmoid", "Logistic sigmoid; gates in squeeze-excitation and highway nets.")
 _activation("Tanh", "Hyperbolic tangent.")
 
@@ -210,12 +328,18 @@ def _pool_shape(p: dict, ins: list[Shape]) -> Shape:
     s = p["stride"] or k
     pad = p["padding"]
     if pad * 2 > k:
-        raise ShapeError("bad_param", f"padding {pad} is more than half the window {k}",
-                         [{"op": "set_param", "param": "padding", "value": k // 2, "label": f"Set padding to {k // 2}"}])
+        raise ShapeError(
+            "bad_param",
+            f"padding {pad} is more than half the window {k}",
+            [{"op": "set_param", "param": "padding", "value": k // 2, "label": f"Set padding to {k // 2}"}],
+        )
     if k > h + 2 * pad or k > w + 2 * pad:
         fit = min(h, w) + 2 * pad
-        raise ShapeError("kernel_too_large", f"window {k}x{k} is larger than its input {h}x{w}",
-                         [{"op": "set_param", "param": "kernel_size", "value": fit, "label": f"Set kernel_size to {fit}"}])
+        raise ShapeError(
+            "kernel_too_large",
+            f"window {k}x{k} is larger than its input {h}x{w}",
+            [{"op": "set_param", "param": "kernel_size", "value": fit, "label": f"Set kernel_size to {fit}"}],
+        )
     ceil = p.get("ceil_mode", False)
     ho, wo = _spatial(h, k, s, pad, 1, ceil), _spatial(w, k, s, pad, 1, ceil)
     if ho <= 0 or wo <= 0:
@@ -223,25 +347,52 @@ def _pool_shape(p: dict, ins: list[Shape]) -> Shape:
     return (c, ho, wo)
 
 
-_POOL_PARAMS = (P("kernel_size", "int", 2, 1, 64), P("stride", "opt_int", None, 1, 64, doc="defaults to kernel_size"),
-                P("padding", "int", 0, 0, 32), P("ceil_mode", "bool", False))
+_POOL_PARAMS = (
+    P("kernel_size", "int", 2, 1, 64),
+    P("stride", "opt_int", None, 1, 64, doc="defaults to kernel_size"),
+    P("padding", "int", 0, 0, 32),
+    P("ceil_mode", "bool", False),
+)
 
 
 def _pool_module(cls: str, extra=lambda p: {}):
-    return lambda p, ins: ModuleSpec(cls, (), {"kernel_size": p["kernel_size"], "stride": p["stride"] or p["kernel_size"],
-                                               "padding": p["padding"], "ceil_mode": p["ceil_mode"], **extra(p)})
+    return lambda p, ins: ModuleSpec(
+        cls,
+        (),
+        {
+            "kernel_size": p["kernel_size"],
+            "stride": p["stride"] or p["kernel_size"],
+            "padding": p["padding"],
+            "ceil_mode": p["ceil_mode"],
+            **extra(p),
+        },
+    )
 
 
-register(LayerType(
-    "MaxPool2d", "pooling", "Max pooling over a window.", _POOL_PARAMS, shape=_pool_shape,
-    module=_pool_module("nn.MaxPool2d"), key_params=("kernel_size", "stride")))
+register(
+    LayerType(
+        "MaxPool2d",
+        "pooling",
+        "Max pooling over a window.",
+        _POOL_PARAMS,
+        shape=_pool_shape,
+        module=_pool_module("nn.MaxPool2d"),
+        key_params=("kernel_size", "stride"),
+    )
+)
 
-register(LayerType(
-    "AvgPool2d", "pooling", "Average pooling over a window.",
-    _POOL_PARAMS + (P("count_include_pad", "bool", True),), shape=_pool_shape,
-    macs=lambda p, ins, out: prod(out) * p["kernel_size"] ** 2,
-    module=_pool_module("nn.AvgPool2d", lambda p: {"count_include_pad": p["count_include_pad"]}),
-    key_params=("kernel_size", "stride")))
+register(
+    LayerType(
+        "AvgPool2d",
+        "pooling",
+        "Average pooling over a window.",
+        _POOL_PARAMS + (P("count_include_pad", "bool", True),),
+        shape=_pool_shape,
+        macs=lambda p, ins, out: prod(out) * p["kernel_size"] ** 2,
+        module=_pool_module("nn.AvgPool2d", lambda p: {"count_include_pad": p["count_include_pad"]}),
+        key_params=("kernel_size", "stride"),
+    )
+)
 
 
 def _adaptive_shape(p: dict, ins: list[Shape]) -> Shape:
@@ -250,46 +401,92 @@ def _adaptive_shape(p: dict, ins: list[Shape]) -> Shape:
     return (c, o, o)
 
 
-register(LayerType(
-    "AdaptiveAvgPool2d", "pooling", "Average pooling to a fixed output size (1 = global average pooling).",
-    (P("output_size", "int", 1, 1, 64),), shape=_adaptive_shape,
-    macs=lambda p, ins, out: prod(ins[0]),
-    module=lambda p, ins: ModuleSpec("nn.AdaptiveAvgPool2d", (p["output_size"] if p["output_size"] != 1 else (1, 1),), {}),
-    key_params=("output_size",)))
+register(
+    LayerType(
+        "AdaptiveAvgPool2d",
+        "pooling",
+        "Average pooling to a fixed output size (1 = global average pooling).",
+        (P("output_size", "int", 1, 1, 64),),
+        shape=_adaptive_shape,
+        macs=lambda p, ins, out: prod(ins[0]),
+        module=lambda p, ins: ModuleSpec(
+            "nn.AdaptiveAvgPool2d", (p["output_size"] if p["output_size"] != 1 else (1, 1),), {}
+        ),
+        key_params=("output_size",),
+    )
+)
 
 
 # ---------------------------------------------------------------- reshape, linear, regularization
-register(LayerType(
-    "Flatten", "shape", "Flatten each sample to a vector (torch.flatten(x, 1)).", (),
-    shape=lambda p, ins: (prod(ins[0]),), forward=lambda a, p: f"torch.flatten({a[0]}, 1)"))
+register(
+    LayerType(
+        "Flatten",
+        "shape",
+        "Flatten each sample to a vector (torch.flatten(x, 1)).",
+        (),
+        shape=lambda p, ins: (prod(ins[0]),),
+        forward=lambda a, p: f"torch.flatten({a[0]}, 1)",
+    )
+)
 
 
 def _linear_shape(p: dict, ins: list[Shape]) -> Shape:
     if len(ins[0]) != 1:
-        raise ShapeError("expects_vector", f"expects a flat vector but its input is {_fmt(ins[0])}",
-                         [{"op": "insert_before", "type": "Flatten", "label": "Insert Flatten before it"}])
+        raise ShapeError(
+            "expects_vector",
+            f"expects a flat vector but its input is {_fmt(ins[0])}",
+            [{"op": "insert_before", "type": "Flatten", "label": "Insert Flatten before it"}],
+        )
     return (p["out_features"],)
 
 
-register(LayerType(
-    "Linear", "linear", "Fully connected layer; in_features comes from the incoming edge.",
-    (P("out_features", "int", 10, 1), P("bias", "bool", True),
-     P("init", "choice", "torch_default", choices=("torch_default", "zero_bias", "zeros", "normal_0.01"),
-       doc="torch_default; zero_bias: torch's weight, bias 0 (DenseNet); zeros; normal_0.01")),
-    shape=_linear_shape,
-    count_params=lambda p, ins, out: ins[0][-1] * out[0] + (out[0] if p["bias"] else 0),
-    macs=lambda p, ins, out: ins[0][-1] * out[0],
-    module=lambda p, ins: ModuleSpec("nn.Linear", (ins[0][-1], p["out_features"]), {"bias": p["bias"]}),
-    init="linear", key_params=("out_features",)))
+register(
+    LayerType(
+        "Linear",
+        "linear",
+        "Fully connected layer; in_features comes from the incoming edge.",
+        (
+            P("out_features", "int", 10, 1),
+            P("bias", "bool", True),
+            P(
+                "init",
+                "choice",
+                "torch_default",
+                choices=("torch_default", "zero_bias", "zeros", "normal_0.01"),
+                doc="torch_default; zero_bias: torch's weight, bias 0 (DenseNet); zeros; normal_0.01",
+            ),
+        ),
+        shape=_linear_shape,
+        count_params=lambda p, ins, out: ins[0][-1] * out[0] + (out[0] if p["bias"] else 0),
+        macs=lambda p, ins, out: ins[0][-1] * out[0],
+        module=lambda p, ins: ModuleSpec("nn.Linear", (ins[0][-1], p["out_features"]), {"bias": p["bias"]}),
+        init="linear",
+        key_params=("out_features",),
+    )
+)
 
-register(LayerType(
-    "Dropout", "regularization", "Randomly zeroes elements during training.",
-    (P("p", "float", 0.5, 0, 1),), shape=_same,
-    module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}), key_params=("p",)))
+register(
+    LayerType(
+        "Dropout",
+        "regularization",
+        "Randomly zeroes elements during training.",
+        (P("p", "float", 0.5, 0, 1),),
+        shape=_same,
+        module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}),
+        key_params=("p",),
+    )
+)
 
-register(LayerType(
-    "Identity", "shape", "Passes its input through unchanged.", (), shape=_same,
-    module=lambda p, ins: ModuleSpec("nn.Identity", (), {})))
+register(
+    LayerType(
+        "Identity",
+        "shape",
+        "Passes its input through unchanged.",
+        (),
+        shape=_same,
+        module=lambda p, ins: ModuleSpec("nn.Identity", (), {}),
+    )
+)
 
 
 # ---------------------------------------------------------------- merges
@@ -301,7 +498,9 @@ def _equal_shapes(p: dict, ins: list[Shape]) -> Shape:
     first = ins[0]
     for i, s in enumerate(ins[1:], start=1):
         if s != first:
-            raise ShapeError("shape_mismatch", f"input {i + 1} is {_fmt(s)} but input 1 is {_fmt(first)}", port=i)
+            raise ShapeError(
+                "shape_mismatch", f"input {i + 1} is {_fmt(s)} but input 1 is {_fmt(first)}", port=i
+            )
     return first
 
 
@@ -317,38 +516,72 @@ def _add_forward(args: list[str], p: dict) -> str:
 def _add_shape(p: dict, ins: list[Shape]) -> Shape:
     if p["weights"] == "fixed" and len(p["weight_values"]) != len(ins):
         n = len(ins)
-        raise ShapeError("bad_param", f"weight_values has {len(p['weight_values'])} number(s) for {n} inputs",
-                         [{"op": "set_param", "param": "weight_values", "value": [1.0] * n,
-                           "label": f"Set weight_values to {n} ones"}])
+        raise ShapeError(
+            "bad_param",
+            f"weight_values has {len(p['weight_values'])} number(s) for {n} inputs",
+            [
+                {
+                    "op": "set_param",
+                    "param": "weight_values",
+                    "value": [1.0] * n,
+                    "label": f"Set weight_values to {n} ones",
+                }
+            ],
+        )
     return _equal_shapes(p, ins)
 
 
-register(LayerType(
-    "Add", "merge", "Element-wise sum (the residual addition); optionally weighted per input.",
-    (_num_inputs_param(),
-     P("weights", "choice", "none", choices=("none", "fixed", "learnable"),
-       doc="weighted residuals: fixed or learnable per-input scalars"),
-     P("weight_values", "floats", [1.0, 1.0], doc="fixed weights, or initial learnable weights")),
-    shape=_add_shape, inputs="num_inputs",
-    count_params=lambda p, ins, out: len(ins) if p["weights"] == "learnable" else 0,
-    macs=lambda p, ins, out: prod(out) * (len(ins) - 1),
-    forward=_add_forward, init="weight_values", key_params=("weights",)))
+register(
+    LayerType(
+        "Add",
+        "merge",
+        "Element-wise sum (the residual addition); optionally weighted per input.",
+        (
+            _num_inputs_param(),
+            P(
+                "weights",
+                "choice",
+                "none",
+                choices=("none", "fixed", "learnable"),
+                doc="weighted residuals: fixed or learnable per-input scalars",
+            ),
+            P("weight_values", "floats", [1.0, 1.0], doc="fixed weights, or initial learnable weights"),
+        ),
+        shape=_add_shape,
+        inputs="num_inputs",
+        count_params=lambda p, ins, out: len(ins) if p["weights"] == "learnable" else 0,
+        macs=lambda p, ins, out: prod(out) * (len(ins) - 1),
+        forward=_add_forward,
+        init="weight_values",
+        key_params=("weights",),
+    )
+)
 
 
 def _concat_shape(p: dict, ins: list[Shape]) -> Shape:
     first = _image(ins[0], "input 1") if len(ins[0]) != 1 else ins[0]
     for i, s in enumerate(ins[1:], start=1):
         if len(s) != len(first) or s[1:] != first[1:]:
-            raise ShapeError("concat_mismatch",
-                             f"input {i + 1} is {_fmt(s)} but input 1 is {_fmt(first)}; "
-                             "all but the channel size must match", port=i)
+            raise ShapeError(
+                "concat_mismatch",
+                f"input {i + 1} is {_fmt(s)} but input 1 is {_fmt(first)}; "
+                "all but the channel size must match",
+                port=i,
+            )
     return (sum(s[0] for s in ins),) + tuple(first[1:])
 
 
-register(LayerType(
-    "Concat", "merge", "Concatenate along channels (DenseNet).",
-    (_num_inputs_param(),), shape=_concat_shape, inputs="num_inputs",
-    forward=lambda a, p: f"torch.cat([{', '.join(a)}], 1)"))
+register(
+    LayerType(
+        "Concat",
+        "merge",
+        "Concatenate along channels (DenseNet).",
+        (_num_inputs_param(),),
+        shape=_concat_shape,
+        inputs="num_inputs",
+        forward=lambda a, p: f"torch.cat([{', '.join(a)}], 1)",
+    )
+)
 
 
 def _broadcast(ins: list[Shape]) -> Shape:
@@ -358,8 +591,13 @@ def _broadcast(ins: list[Shape]) -> Shape:
     ranks = {len(s) for s in ins}
     if len(ranks) > 1:
         port = next(i for i, s in enumerate(ins) if len(s) != len(ins[0]))
-        raise ShapeError("shape_mismatch", "inputs cannot broadcast: " + " and ".join(_fmt(s) for s in ins)
-                         + " have different ranks, so the batch dimension would not line up", port=port)
+        raise ShapeError(
+            "shape_mismatch",
+            "inputs cannot broadcast: "
+            + " and ".join(_fmt(s) for s in ins)
+            + " have different ranks, so the batch dimension would not line up",
+            port=port,
+        )
     rank = max(len(s) for s in ins)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in ins]
     out = []
@@ -367,9 +605,10 @@ def _broadcast(ins: list[Shape]) -> Shape:
         big = max(dims)
         if any(d not in (1, big) for d in dims):
             # the first input that cannot broadcast with the ones before it names the edge to fix
-            port = next((i for i in range(1, len(ins)) if not _broadcastable(ins[:i + 1])), None)
-            raise ShapeError("shape_mismatch", "inputs cannot broadcast: "
-                             + " and ".join(_fmt(s) for s in ins), port=port)
+            port = next((i for i in range(1, len(ins)) if not _broadcastable(ins[: i + 1])), None)
+            raise ShapeError(
+                "shape_mismatch", "inputs cannot broadcast: " + " and ".join(_fmt(s) for s in ins), port=port
+            )
         out.append(big)
     return tuple(out)
 
@@ -380,11 +619,18 @@ def _broadcastable(ins: list[Shape]) -> bool:
     return all(all(d in (1, max(dims)) for d in dims) for dims in zip(*padded))
 
 
-register(LayerType(
-    "Multiply", "merge", "Element-wise product with broadcasting (squeeze-excitation gates).",
-    (_num_inputs_param(),), shape=lambda p, ins: _broadcast(ins), inputs="num_inputs",
-    macs=lambda p, ins, out: prod(out) * (len(ins) - 1),
-    forward=lambda a, p: " * ".join(a)))
+register(
+    LayerType(
+        "Multiply",
+        "merge",
+        "Element-wise product with broadcasting (squeeze-excitation gates).",
+        (_num_inputs_param(),),
+        shape=lambda p, ins: _broadcast(ins),
+        inputs="num_inputs",
+        macs=lambda p, ins, out: prod(out) * (len(ins) - 1),
+        forward=lambda a, p: " * ".join(a),
+    )
+)
 
 
 def _gate_shape(p: dict, ins: list[Shape]) -> Shape:
@@ -400,11 +646,19 @@ def _gate_shape(p: dict, ins: list[Shape]) -> Shape:
     return h
 
 
-register(LayerType(
-    "Gate", "merge", "Highway gate: t * h + (1 - t) * x, with t in [0, 1] (feed it from a Sigmoid).",
-    (), shape=_gate_shape, inputs=3, input_names=("h", "t", "x"),
-    macs=lambda p, ins, out: 3 * prod(out),
-    forward=lambda a, p: f"{a[1]} * {a[0]} + (1 - {a[1]}) * {a[2]}"))
+register(
+    LayerType(
+        "Gate",
+        "merge",
+        "Highway gate: t * h + (1 - t) * x, with t in [0, 1] (feed it from a Sigmoid).",
+        (),
+        shape=_gate_shape,
+        inputs=3,
+        input_names=("h", "t", "x"),
+        macs=lambda p, ins, out: 3 * prod(out),
+        forward=lambda a, p: f"{a[1]} * {a[0]} + (1 - {a[1]}) * {a[2]}",
+    )
+)
 
 
 def _slice_shape(p: dict, ins: list[Shape]) -> Shape:
@@ -412,9 +666,13 @@ def _slice_shape(p: dict, ins: list[Shape]) -> Shape:
     start = p["start"]
     stop = c if p["stop"] is None else (p["stop"] if p["stop"] >= 0 else c + p["stop"])
     if not 0 <= start < stop <= c:
-        raise ShapeError("bad_slice", f"channels {start}:{p['stop']} are outside the input's {c} channels",
-                         [{"op": "set_param", "param": "stop", "value": None, "label": "Slice to the last channel"}]
-                         if start < c else [])
+        raise ShapeError(
+            "bad_slice",
+            f"channels {start}:{p['stop']} are outside the input's {c} channels",
+            [{"op": "set_param", "param": "stop", "value": None, "label": "Slice to the last channel"}]
+            if start < c
+            else [],
+        )
     return (stop - start,) + tuple(ins[0][1:])
 
 
@@ -423,7 +681,14 @@ def _slice_forward(a: list[str], p: dict) -> str:
     return f"{a[0]}[:, {p['start']}:{stop}]"
 
 
-register(LayerType(
-    "ChannelSlice", "shape", "Take channels start:stop (dual path nets split residual and dense parts).",
-    (P("start", "int", 0, 0), P("stop", "opt_int", None, -(1 << 20), doc="empty = to the end")),
-    shape=_slice_shape, forward=_slice_forward, key_params=("start", "stop")))
+register(
+    LayerType(
+        "ChannelSlice",
+        "shape",
+        "Take channels start:stop (dual path nets split residual and dense parts).",
+        (P("start", "int", 0, 0), P("stop", "opt_int", None, -(1 << 20), doc="empty = to the end")),
+        shape=_slice_shape,
+        forward=_slice_forward,
+        key_params=("start", "stop"),
+    )
+)

@@ -33,7 +33,7 @@ class Node:
 
     @property
     def block_name(self) -> str | None:
-        return self.type[len(BLOCK_PREFIX):] if self.type.startswith(BLOCK_PREFIX) else None
+        return self.type[len(BLOCK_PREFIX) :] if self.type.startswith(BLOCK_PREFIX) else None
 
     def to_dict(self) -> dict:
         d = {"id": self.id, "type": self.type, "name": self.name, "params": copy.deepcopy(self.params)}
@@ -58,8 +58,14 @@ class Edge:
         return self.kind == "shortcut"
 
     def to_dict(self) -> dict:
-        d: dict[str, Any] = {"id": self.id, "src": self.src, "src_port": self.src_port,
-                             "dst": self.dst, "dst_port": self.dst_port, "kind": self.kind}
+        d: dict[str, Any] = {
+            "id": self.id,
+            "src": self.src,
+            "src_port": self.src_port,
+            "dst": self.dst,
+            "dst_port": self.dst_port,
+            "kind": self.kind,
+        }
         if self.kind == "shortcut":
             d["name"] = self.name or "shortcut"
             d["projection"] = self.projection
@@ -205,23 +211,39 @@ class Graph:
         return old
 
     # ----- building helpers ---------------------------------------------------
-    def add(self, type_name: str, name: str | None = None, id: str | None = None,
-            frozen: bool = False, **params: Any) -> Node:
+    def add(
+        self,
+        type_name: str,
+        name: str | None = None,
+        id: str | None = None,
+        frozen: bool = False,
+        **params: Any,
+    ) -> Node:
         """Convenience for templates and tests: add a node, returns it."""
         node_id = id or self.new_id("n")
         base = name or type_name.split(":")[-1].lower()
-        return self.add_node(Node(node_id, type_name, self.unique_name(base) if name is None else name,
-                                  dict(params), frozen))
+        return self.add_node(
+            Node(node_id, type_name, self.unique_name(base) if name is None else name, dict(params), frozen)
+        )
 
-    def connect(self, src: str | Node, dst: str | Node, dst_port: int = 0, src_port: int = 0,
-                kind: str = "data", name: str | None = None, projection: str = "identity",
-                id: str | None = None) -> Edge:
+    def connect(
+        self,
+        src: str | Node,
+        dst: str | Node,
+        dst_port: int = 0,
+        src_port: int = 0,
+        kind: str = "data",
+        name: str | None = None,
+        projection: str = "identity",
+        id: str | None = None,
+    ) -> Edge:
         src_id = src.id if isinstance(src, Node) else src
         dst_id = dst.id if isinstance(dst, Node) else dst
         if kind == "shortcut" and name is None:
             name = "shortcut"
-        return self.add_edge(Edge(id or self.new_id("e"), src_id, dst_id, src_port, dst_port, kind,
-                                  name, projection))
+        return self.add_edge(
+            Edge(id or self.new_id("e"), src_id, dst_id, src_port, dst_port, kind, name, projection)
+        )
 
     def chain(self, *nodes: Node) -> Node:
         for a, b in itertools.pairwise(nodes):
@@ -230,9 +252,11 @@ class Graph:
 
     # ----- serialisation -------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"nodes": [n.to_dict() for n in self.nodes.values()],
-                "edges": [e.to_dict() for e in self.edges.values()],
-                "stages": [s.to_dict() for s in self.stages]}
+        return {
+            "nodes": [n.to_dict() for n in self.nodes.values()],
+            "edges": [e.to_dict() for e in self.edges.values()],
+            "stages": [s.to_dict() for s in self.stages],
+        }
 
     def copy(self) -> Graph:
         g = Graph()
@@ -270,19 +294,30 @@ class BlockDef:
 
 
 DEFAULT_TRAINING: dict[str, Any] = {
-    "dataset": "synthetic", "epochs": 30, "batch_size": 128,
+    "dataset": "synthetic",
+    "epochs": 30,
+    "batch_size": 128,
     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0001, "nesterov": False},
     "schedule": {"name": "step", "milestones": [0.5, 0.75], "gamma": 0.1, "warmup_epochs": 0},
-    "label_smoothing": 0.0, "amp": True, "channels_last": True, "compile": False, "seed": 0,
+    "label_smoothing": 0.0,
+    "amp": True,
+    "channels_last": True,
+    "compile": False,
+    "seed": 0,
 }
 
 
 class Project:
     """A network graph, its block definitions, training settings and UI state."""
 
-    def __init__(self, name: str = "Untitled", graph: Graph | None = None,
-                 blocks: dict[str, BlockDef] | None = None, training: dict | None = None,
-                 ui: dict | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "Untitled",
+        graph: Graph | None = None,
+        blocks: dict[str, BlockDef] | None = None,
+        training: dict | None = None,
+        ui: dict | None = None,
+    ) -> None:
         self.name = name
         self.graph = graph if graph is not None else Graph()
         self.blocks: dict[str, BlockDef] = dict(blocks or {})

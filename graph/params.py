@@ -89,16 +89,22 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
         _check_range(spec, value)
         return float(value)
     if t == "shape":
-        if (not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 3
-                or any(isinstance(v, bool) or not isinstance(v, int) for v in value)):
-            raise ParamError(f"{spec.name} must be a list of 1 to 3 whole numbers such as [3, 32, 32], got {value!r}")
+        if (
+            not isinstance(value, (list, tuple))
+            or not 1 <= len(value) <= 3
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+        ):
+            raise ParamError(
+                f"{spec.name} must be a list of 1 to 3 whole numbers such as [3, 32, 32], got {value!r}"
+            )
         for v in value:
             if not 1 <= v <= 100_000:
                 raise ParamError(f"{spec.name} entries must be between 1 and 100000, got {v}")
         return tuple(value)
     if t == "floats":
         if not isinstance(value, (list, tuple)) or any(
-                isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
+        ):
             raise ParamError(f"{spec.name} must be a list of numbers, got {value!r}")
         return tuple(float(v) for v in value)
     raise AssertionError(t)  # pragma: no cover
@@ -106,7 +112,11 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
 
 def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:
     """Resolve a raw stored value: evaluate an expression (in a block body), then check it."""
-    if isinstance(raw, str) and spec.accepts_expression and not (spec.type == "int_or_same" and raw in ("same", "valid")):
+    if (
+        isinstance(raw, str)
+        and spec.accepts_expression
+        and not (spec.type == "int_or_same" and raw in ("same", "valid"))
+    ):
         if env is None:
             try:
                 number = int(raw.strip())
@@ -115,7 +125,9 @@ def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:
                     expr.parse(raw)
                 except expr.ExprError:
                     raise ParamError(f"{spec.name} must be a whole number, got {raw[:40]!r}") from None
-                raise ParamError(f"{spec.name}: expressions such as {raw[:40]!r} are only allowed inside a block") from None
+                raise ParamError(
+                    f"{spec.name}: expressions such as {raw[:40]!r} are only allowed inside a block"
+                ) from None
             return check_value(spec, number)
         try:
             parsed = expr.parse(raw)

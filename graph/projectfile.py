@@ -73,8 +73,12 @@ def load_project(path: str | os.PathLike) -> Project:
         with open(source, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size > MAX_FILE_BYTES:
-                raise _error(source, None, f"the file is {size / 2**20:.0f} MB; project files are limited to "
-                                           f"{MAX_FILE_BYTES // 2**20} MB")
+                raise _error(
+                    source,
+                    None,
+                    f"the file is {size / 2**20:.0f} MB; project files are limited to "
+                    f"{MAX_FILE_BYTES // 2**20} MB",
+                )
             data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _error(source, None, "no such file") from None
@@ -89,8 +93,12 @@ def load_project(path: str | os.PathLike) -> Project:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _error(source, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                                   "a project file is JSON in UTF-8") from None
+        raise _error(
+            source,
+            None,
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "a project file is JSON in UTF-8",
+        ) from None
     return loads_project(text, source)
 
 
@@ -105,7 +113,9 @@ def loads_project(text: str, source: str | None = None) -> Project:
     try:
         d = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise _error(source, None, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise _error(
+            source, None, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
     except RecursionError:
         raise _error(source, None, "the JSON is nested too deeply to be a project file") from None
     except _Bad as exc:
@@ -168,8 +178,11 @@ def _version_of(d: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise _Bad("version", f"the version must be a whole number, found {_short(v)}")
     if v > VERSION:
-        raise _Bad("version", f"the file is format version {v}, but this Skipwire reads versions up to {VERSION}; "
-                              "update Skipwire to open it")
+        raise _Bad(
+            "version",
+            f"the file is format version {v}, but this Skipwire reads versions up to {VERSION}; "
+            "update Skipwire to open it",
+        )
     if v < 0:
         raise _Bad("version", f"unknown format version {v}")
     return v
@@ -189,10 +202,17 @@ def _migrate_0_to_1(d: dict) -> dict:
         for i, e in enumerate(edges):
             if not isinstance(e, dict):
                 continue
-            for old, new in (("from", "src"), ("to", "dst"), ("from_port", "src_port"), ("to_port", "dst_port")):
+            for old, new in (
+                ("from", "src"),
+                ("to", "dst"),
+                ("from_port", "src_port"),
+                ("to_port", "dst_port"),
+            ):
                 if old in e:
                     if new in e:
-                        raise _Bad(f"{where}.edges[{i}]", f'a version 0 edge cannot have both "{old}" and "{new}"')
+                        raise _Bad(
+                            f"{where}.edges[{i}]", f'a version 0 edge cannot have both "{old}" and "{new}"'
+                        )
                     e[new] = e.pop(old)
             shortcut = e.pop("shortcut", False)
             if not isinstance(shortcut, bool):
@@ -243,8 +263,11 @@ def _build_project(d: dict) -> Project:
     _need_type(blocks_raw, dict, "blocks", "an object")
     for bname in blocks_raw:
         if not bname.isidentifier():
-            raise _Bad(_block_where(bname), f"block name {_short(bname)} must be a valid identifier "
-                                            "(letters, digits and _; it becomes a class name in code)")
+            raise _Bad(
+                _block_where(bname),
+                f"block name {_short(bname)} must be a valid identifier "
+                "(letters, digits and _; it becomes a class name in code)",
+            )
     block_names = set(blocks_raw)
     if "graph" not in d:
         raise _Bad("", 'the project has no "graph"')
@@ -257,8 +280,9 @@ def _build_project(d: dict) -> Project:
         _need_type(training, dict, "training", "an object")
     ui = d.get("ui", {})
     _need_type(ui, dict, "ui", "an object")
-    return Project(name, graph, blocks, copy.deepcopy(training) if training is not None else None,
-                   copy.deepcopy(ui))
+    return Project(
+        name, graph, blocks, copy.deepcopy(training) if training is not None else None, copy.deepcopy(ui)
+    )
 
 
 def _build_block(name: str, b: Any, block_names: set[str]) -> BlockDef:
@@ -280,11 +304,18 @@ def _build_block(name: str, b: Any, block_names: set[str]) -> BlockDef:
         if ptype not in BLOCK_PARAM_TYPES:
             raise _Bad(f"{pw}.type", f"must be one of {', '.join(BLOCK_PARAM_TYPES)}, found {_short(ptype)}")
         default = p.get("default", False if ptype == "bool" else 0)
-        ok = (isinstance(default, bool) if ptype == "bool"
-              else not isinstance(default, bool) and isinstance(default, int if ptype == "int" else (int, float)))
+        ok = (
+            isinstance(default, bool)
+            if ptype == "bool"
+            else not isinstance(default, bool)
+            and isinstance(default, int if ptype == "int" else (int, float))
+        )
         if not ok:
-            raise _Bad(f"{pw}.default", f"must be {'a whole number' if ptype == 'int' else 'a number' if ptype == 'float' else 'true or false'}, "
-                                        f"found {_short(default)}")
+            raise _Bad(
+                f"{pw}.default",
+                f"must be {'a whole number' if ptype == 'int' else 'a number' if ptype == 'float' else 'true or false'}, "
+                f"found {_short(default)}",
+            )
         params[pname] = BlockParam(ptype, default)
     doc = b.get("doc", "")
     _need_type(doc, str, f"{where}.doc", "text")
@@ -331,14 +362,16 @@ def _build_graph(g: Any, where: str, block_names: set[str]) -> Graph:
             raise _Bad(f"{sw}.name", f"a stage name must be a valid identifier, found {_short(sname)}")
         keys = s.get("keys", "index")
         if keys not in STAGE_KEYS:
-            raise _Bad(f"{sw}.keys", f"must be \"index\" or \"name\", found {_short(keys)}")
+            raise _Bad(f"{sw}.keys", f'must be "index" or "name", found {_short(keys)}')
         members = s.get("nodes", [])
         _need_type(members, list, f"{sw}.nodes", "a list")
         for j, nid in enumerate(members):
             if not isinstance(nid, str):
                 raise _Bad(f"{sw}.nodes[{j}]", f"must be a node id (text), found {_short(nid)}")
             if nid not in nodes:
-                raise _Bad(f"{sw}.nodes[{j}]", f'stage "{sname}" refers to node "{nid}", which does not exist')
+                raise _Bad(
+                    f"{sw}.nodes[{j}]", f'stage "{sname}" refers to node "{nid}", which does not exist'
+                )
             if nid in staged:
                 raise _Bad(f"{sw}.nodes[{j}]", f'node "{nid}" is already in stage "{staged[nid]}"')
             staged[nid] = sname
@@ -360,9 +393,12 @@ def _build_node(n: Any, where: str, block_names: set[str]) -> Node:
     if not isinstance(t, str):
         raise _Bad(f"{where}.type", f"a node type must be text, found {_short(t)}")
     if t.startswith(BLOCK_PREFIX):
-        if t[len(BLOCK_PREFIX):] not in block_names:
-            raise _Bad(f"{where}.type", f'node "{nid}" is an instance of block "{t[len(BLOCK_PREFIX):]}", '
-                                        "which the file does not define")
+        if t[len(BLOCK_PREFIX) :] not in block_names:
+            raise _Bad(
+                f"{where}.type",
+                f'node "{nid}" is an instance of block "{t[len(BLOCK_PREFIX) :]}", '
+                "which the file does not define",
+            )
     elif registry.get(t) is None:
         raise _Bad(f"{where}.type", f'node "{nid}" has unknown type {_short(t)}')
     else:
@@ -418,7 +454,10 @@ def _need_type(value: Any, t: type, where: str, what: str) -> None:
 def _no_unknown_keys(d: dict, known: set[str], where: str) -> None:
     extra = [k for k in d if k not in known]
     if extra:
-        raise _Bad(where, f"unknown field {_short(extra[0])}" + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""))
+        raise _Bad(
+            where,
+            f"unknown field {_short(extra[0])}" + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""),
+        )
 
 
 def _block_where(name: str) -> str:
@@ -426,14 +465,23 @@ def _block_where(name: str) -> str:
 
 
 def _kind(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
-            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
 
 
 def _short(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return _kind(v)
-    text = json.dumps(v, ensure_ascii=False) if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+    text = (
+        json.dumps(v, ensure_ascii=False) if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+    )
     return text if len(text) <= 60 else text[:57] + "..."
 
 

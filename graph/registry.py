@@ -34,8 +34,9 @@ CATEGORIES = {
 class ShapeError(Exception):
     """Raised by a shape rule. ``fixes`` are partial fix actions for this node."""
 
-    def __init__(self, code: str, message: str, fixes: list[dict] | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, fixes: list[dict] | None = None, port: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -68,7 +69,9 @@ class LayerType:
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     module: Callable[[dict, list[Shape]], ModuleSpec] | None = None
     forward: Callable[[list[str], dict], str] | None = None
-    init: str = "none"  # rule name (codegen/init_rules.py): conv, norm, linear, weight_values; none: no weights
+    init: str = (
+        "none"  # rule name (codegen/init_rules.py): conv, norm, linear, weight_values; none: no weights
+    )
     aliases: tuple[str, ...] = ()
     key_params: tuple[str, ...] = ()  # shown on the node card
     input_names: tuple[str, ...] = ()  # port labels for multi-input nodes

@@ -40,8 +40,11 @@ def summarize(analysis: Analysis, batch: int | None = None) -> dict[str, Any]:
             "block": is_block,
         }
         if batch is not None:
-            entry["activation_bytes"] = 0 if (is_block or row.out_shape is None) else (
-                prod(row.out_shape) * batch * BYTES_PER_ELEMENT)
+            entry["activation_bytes"] = (
+                0
+                if (is_block or row.out_shape is None)
+                else (prod(row.out_shape) * batch * BYTES_PER_ELEMENT)
+            )
         layers.append(entry)
     if batch is not None:
         _roll_up_blocks(layers)
@@ -72,7 +75,7 @@ def _roll_up_blocks(layers: list[dict[str, Any]]) -> None:
         if not row["block"]:
             continue
         total = 0
-        for below in layers[i + 1:]:
+        for below in layers[i + 1 :]:
             if below["depth"] <= row["depth"]:
                 break
             if not below["block"]:
@@ -113,19 +116,32 @@ def render_table(summary: dict[str, Any], max_depth: int | None = None) -> str:
     for r in summary["layers"]:
         if max_depth is not None and r["depth"] > max_depth:
             continue
-        cells = ["  " * r["depth"] + r["name"], r["type"], _shape(r["output_shape"]), f"{r['params']:,}",
-                 f"{r['macs']:,}"]
+        cells = [
+            "  " * r["depth"] + r["name"],
+            r["type"],
+            _shape(r["output_shape"]),
+            f"{r['params']:,}",
+            f"{r['macs']:,}",
+        ]
         if any_frozen:
-            cells.append("" if r["params"] == 0 else "yes" if r["frozen_params"] == 0
-                         else "frozen" if r["frozen_params"] == r["params"] else f"{r['frozen_params']:,} frozen")
+            cells.append(
+                ""
+                if r["params"] == 0
+                else "yes"
+                if r["frozen_params"] == 0
+                else "frozen"
+                if r["frozen_params"] == r["params"]
+                else f"{r['frozen_params']:,} frozen"
+            )
         if with_mem:
             cells.append(human(r["activation_bytes"], "B"))
         body.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in body)) if body else len(h) for i, h in enumerate(header)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if h in right else c.ljust(w)
-                         for c, w, h in zip(cells, widths, header)).rstrip()
+        return "  ".join(
+            c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(cells, widths, header)
+        ).rstrip()
 
     rule = "-" * len(line(["-" * w for w in widths]))
     lines = [line(header), rule, *(line(c) for c in body), rule]
@@ -139,8 +155,13 @@ def render_table(summary: dict[str, Any], max_depth: int | None = None) -> str:
         ("MACs per sample", f"{summary['macs']:,} ({human(summary['macs'])})"),
     ]
     if with_mem:
-        totals += [(f"MACs per batch of {summary['batch']}", f"{summary['macs_batch']:,} ({human(summary['macs_batch'])})"),
-                   (f"Activations, batch {summary['batch']} (float32)", human(summary["activation_bytes"], "B"))]
+        totals += [
+            (
+                f"MACs per batch of {summary['batch']}",
+                f"{summary['macs_batch']:,} ({human(summary['macs_batch'])})",
+            ),
+            (f"Activations, batch {summary['batch']} (float32)", human(summary["activation_bytes"], "B")),
+        ]
     label_w = max(len(k) for k, _ in totals)
     lines += [f"{k.ljust(label_w)}  {v}" for k, v in totals]
     return "\n".join(lines) + "\n"

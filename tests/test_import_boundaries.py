@@ -25,7 +25,11 @@ def test_no_qt_below_app():
 
 
 def test_graph_imports_no_torch_at_all():
-    bad = [f"{p.relative_to(ROOT)}: {m}" for p, m, _ in _imports("graph") if m.split(".")[0] in ("torch", "numpy")]
+    bad = [
+        f"{p.relative_to(ROOT)}: {m}"
+        for p, m, _ in _imports("graph")
+        if m.split(".")[0] in ("torch", "numpy")
+    ]
     assert not bad, bad
 
 
@@ -35,4 +39,6 @@ def test_codegen_emitter_has_no_module_level_torch():
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                assert not any(n.split(".")[0] == "torch" for n in names), f"{path}: module-level torch import"
+                assert not any(n.split(".")[0] == "torch" for n in names), (
+                    f"{path}: module-level torch import"
+                )

@@ -40,8 +40,14 @@ def crop_flip(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator)
     return x
 
 
-def augment_batch(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, mode: str,
-                  generator: torch.Generator | None, pad: int = 4) -> torch.Tensor:
+def augment_batch(
+    x_uint8: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    mode: str,
+    generator: torch.Generator | None,
+    pad: int = 4,
+) -> torch.Tensor:
     """Normalise, then augment per ``mode`` ("crop_flip", "crop" or "none")."""
     x = normalize(x_uint8, mean, std)
     if mode == "none" or generator is None:
@@ -50,7 +56,7 @@ def augment_batch(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, 
 
 
 def resolve_mode(mode: str, dataset_kind: str) -> str:
-    """"auto": crop + flip, except crop only for MNIST (digits are not mirror-symmetric)."""
+    """ "auto": crop + flip, except crop only for MNIST (digits are not mirror-symmetric)."""
     if mode != "auto":
         return mode
     return "crop" if dataset_kind == "mnist" else "crop_flip"

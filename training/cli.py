@@ -55,8 +55,10 @@ class ProgressBar:
                 if self.run_dir is not None:  # only now: a refused dataset never creates the folder
                     self._line(f"run folder: {self.run_dir}")
                 head, _, rest = str(rec.get("message", "")).partition("; ")  # "training; loaded 114 of ..."
-                self._line(f"{head} on {rec.get('device')}"
-                           f"{' (CUDA graph fast path)' if rec.get('fast_path') else ''}: {rec.get('dataset', '')}")
+                self._line(
+                    f"{head} on {rec.get('device')}"
+                    f"{' (CUDA graph fast path)' if rec.get('fast_path') else ''}: {rec.get('dataset', '')}"
+                )
                 self._line(rest)
             elif rec.get("state") in ("eager", "fast_path", "completed", "stopped"):
                 self._line(rec.get("message", ""))
@@ -70,7 +72,8 @@ class ProgressBar:
             self.out.write(
                 f"epoch {rec['epoch']}/{self.epochs}  train loss {rec['train_loss']:.4f} acc "
                 f"{rec['train_acc']:.2%}  val loss {rec['val_loss']:.4f} acc {rec['val_acc']:.2%}  "
-                f"{rec['images_per_s']:,.0f} img/s  {rec['epoch_time_s']:.1f} s{best}\n")
+                f"{rec['images_per_s']:,.0f} img/s  {rec['epoch_time_s']:.1f} s{best}\n"
+            )
             self.out.flush()
 
     def _step(self, rec: dict) -> None:
@@ -86,9 +89,11 @@ class ProgressBar:
         rate = (step - self.start_step) / max(now - self.t0, 1e-9)
         eta = (self.total_steps - step) / rate if rate > 0 else None
         epoch = min(self.epochs, (step - 1) // self.spe + 1)
-        self.stream.write(f"\r  epoch {epoch}/{self.epochs} [{'#' * done}{'.' * (self.width - done)}] "
-                          f"{frac:4.0%} loss {rec['loss']:.4f} lr {rec['lr']:.3g} "
-                          f"{rec.get('images_per_s', 0):,.0f} img/s ETA {_fmt_time(eta)}  ")
+        self.stream.write(
+            f"\r  epoch {epoch}/{self.epochs} [{'#' * done}{'.' * (self.width - done)}] "
+            f"{frac:4.0%} loss {rec['loss']:.4f} lr {rec['lr']:.3g} "
+            f"{rec.get('images_per_s', 0):,.0f} img/s ETA {_fmt_time(eta)}  "
+        )
         self.stream.flush()
 
     def _clear(self) -> None:
@@ -135,19 +140,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = ProgressBar(run_dir=args.resume)
     with _StopOnInterrupt() as stop:
         if args.resume:
-            fixed = [flag for flag, v in (("--dataset", args.dataset), ("--preset", args.preset),
-                                          ("--batch-size", args.batch_size), ("--lr", args.lr),
-                                          ("--seed", args.seed), ("--weights", args.weights),
-                                          ("--out", args.out)) if v is not None]
+            fixed = [
+                flag
+                for flag, v in (
+                    ("--dataset", args.dataset),
+                    ("--preset", args.preset),
+                    ("--batch-size", args.batch_size),
+                    ("--lr", args.lr),
+                    ("--seed", args.seed),
+                    ("--weights", args.weights),
+                    ("--out", args.out),
+                )
+                if v is not None
+            ]
             if fixed:
-                raise UserError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot "
-                                f"change (only --epochs and --device can)")
-            if (args.file and Path(args.resume).resolve() != Path(args.file).resolve()
-                    and (Path(args.resume) / "project.json").exists()):
-                sys.stderr.write(f"resuming {args.resume}: its own project.json and model.py are used "
-                                 f"({args.file} is not read)\n")
-            result = engine.resume(args.resume, on_metric=bar, should_stop=stop, epochs=args.epochs,
-                                   device=None if args.device in (None, "auto") else args.device)
+                raise UserError(
+                    f"--resume continues a run with its own settings; {', '.join(fixed)} cannot "
+                    f"change (only --epochs and --device can)"
+                )
+            if (
+                args.file
+                and Path(args.resume).resolve() != Path(args.file).resolve()
+                and (Path(args.resume) / "project.json").exists()
+            ):
+                sys.stderr.write(
+                    f"resuming {args.resume}: its own project.json and model.py are used "
+                    f"({args.file} is not read)\n"
+                )
+            result = engine.resume(
+                args.resume,
+                on_metric=bar,
+                should_stop=stop,
+                epochs=args.epochs,
+                device=None if args.device in (None, "auto") else args.device,
+            )
         else:
             from graph.projectfile import load_project
 
@@ -159,8 +185,15 @@ def cmd_train(args: argparse.Namespace) -> int:
                 cfg = apply_preset(cfg, args.preset)
             if args.batch_size is not None and args.batch_size < 1:
                 raise UserError(f"--batch-size must be at least 1, not {args.batch_size}")
-            cfg = cfg.with_overrides(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                                     lr=args.lr, seed=args.seed, weights=args.weights, device=args.device)
+            cfg = cfg.with_overrides(
+                dataset=args.dataset,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                seed=args.seed,
+                weights=args.weights,
+                device=args.device,
+            )
             run_dir = runs.new_run_path(args.out or "runs", project.name)
             bar.run_dir = run_dir
             result = engine.train(project, cfg, run_dir, on_metric=bar, should_stop=stop)
@@ -191,7 +224,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     rows = [("run", "project", "status", "epochs", "best val acc", "dataset", "created")]
     for r in items:
         acc = f"{r.best_val_acc:.2%}" if isinstance(r.best_val_acc, (int, float)) else "-"
-        rows.append((r.name, r.project_name, r.status, f"{r.epochs_done}/{r.epochs}", acc, r.dataset, r.created))
+        rows.append(
+            (r.name, r.project_name, r.status, f"{r.epochs_done}/{r.epochs}", acc, r.dataset, r.created)
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         sys.stdout.write("  ".join(f"{v!s:<{w}}" for v, w in zip(row, widths)).rstrip() + "\n")

@@ -49,7 +49,9 @@ class TrainConfig:
     augment: str = "auto"  # auto: crop+flip, except crop only for MNIST (digits are not mirror-symmetric)
     log_every: int = 0  # steps between step records; 0: 1 eager on CPU, 20 eager on CUDA, 100 fast path
     grad_every: int = 50  # steps between gradient-norm profiles (0: never)
-    loader: str = "auto"  # auto: whole dataset on the device where it fits, else "dataloader"; or force either
+    loader: str = (
+        "auto"  # auto: whole dataset on the device where it fits, else "dataloader"; or force either
+    )
     workers: int = 2  # DataLoader workers when the data does not fit on the GPU
     threads: int = 0  # CPU intra-op threads for this run (0: torch's default, one per core)
     weights: str | None = None  # start from this state_dict (safetensors or torch.save)
@@ -80,14 +82,29 @@ class TrainConfig:
 
     def to_project_training(self) -> dict:
         return {
-            "dataset": self.dataset, "epochs": self.epochs, "batch_size": self.batch_size,
-            "optimizer": {"name": self.optimizer, "lr": self.lr, "momentum": self.momentum,
-                          "weight_decay": self.weight_decay, "nesterov": self.nesterov,
-                          "betas": list(self.betas)},
-            "schedule": {"name": self.schedule, "milestones": list(self.milestones), "gamma": self.gamma,
-                         "warmup_epochs": self.warmup_epochs, "pct_start": self.pct_start},
-            "label_smoothing": self.label_smoothing, "amp": self.amp, "channels_last": self.channels_last,
-            "compile": self.compile, "seed": self.seed,
+            "dataset": self.dataset,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": {
+                "name": self.optimizer,
+                "lr": self.lr,
+                "momentum": self.momentum,
+                "weight_decay": self.weight_decay,
+                "nesterov": self.nesterov,
+                "betas": list(self.betas),
+            },
+            "schedule": {
+                "name": self.schedule,
+                "milestones": list(self.milestones),
+                "gamma": self.gamma,
+                "warmup_epochs": self.warmup_epochs,
+                "pct_start": self.pct_start,
+            },
+            "label_smoothing": self.label_smoothing,
+            "amp": self.amp,
+            "channels_last": self.channels_last,
+            "compile": self.compile,
+            "seed": self.seed,
         }
 
     def to_dict(self) -> dict:
@@ -116,6 +133,7 @@ class TrainConfig:
     def validate(self) -> None:
         def bad(msg: str) -> None:
             raise UserError(f"training setting: {msg}")
+
         if self.optimizer not in OPTIMIZERS:
             bad(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
@@ -150,15 +168,35 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 32k and 48k of 64k iterations (= 50% and 75%); 64k iterations of 45k images ~ 182 epochs.
     # Augmentation "auto": the paper's crop + flip on CIFAR, crop only on MNIST (digits do not mirror).
     "ResNet paper (CIFAR)": {
-        "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "nesterov": False,
-        "batch_size": 128, "schedule": "step", "milestones": [0.5, 0.75], "gamma": 0.1,
-        "warmup_epochs": 0.0, "label_smoothing": 0.0, "epochs": 182, "augment": "auto",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "nesterov": False,
+        "batch_size": 128,
+        "schedule": "step",
+        "milestones": [0.5, 0.75],
+        "gamma": 0.1,
+        "warmup_epochs": 0.0,
+        "label_smoothing": 0.0,
+        "epochs": 182,
+        "augment": "auto",
     },
     # A short run that gets most of the accuracy: big batch, one-cycle, Nesterov, label smoothing.
     "Fast": {
-        "optimizer": "sgd", "lr": 0.4, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True,
-        "batch_size": 512, "schedule": "onecycle", "pct_start": 0.25, "label_smoothing": 0.1,
-        "epochs": 15, "amp": True, "channels_last": True, "augment": "auto",
+        "optimizer": "sgd",
+        "lr": 0.4,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "nesterov": True,
+        "batch_size": 512,
+        "schedule": "onecycle",
+        "pct_start": 0.25,
+        "label_smoothing": 0.1,
+        "epochs": 15,
+        "amp": True,
+        "channels_last": True,
+        "augment": "auto",
     },
 }
 
@@ -168,9 +206,21 @@ def _key(name: str) -> str:
 
 
 _PAPER = "ResNet paper (CIFAR)"
-_ALIASES = {"resnet": _PAPER, "resnetpaper": _PAPER, "paper": _PAPER, "resnetcifar": _PAPER, "cifar": _PAPER,
-            "cifar10": _PAPER, "resnetpapercifar10": _PAPER, "he": _PAPER, "he2016": _PAPER,
-            "hecifar": _PAPER, "paperresnet": _PAPER, "quick": "Fast", "fastest": "Fast"}
+_ALIASES = {
+    "resnet": _PAPER,
+    "resnetpaper": _PAPER,
+    "paper": _PAPER,
+    "resnetcifar": _PAPER,
+    "cifar": _PAPER,
+    "cifar10": _PAPER,
+    "resnetpapercifar10": _PAPER,
+    "he": _PAPER,
+    "he2016": _PAPER,
+    "hecifar": _PAPER,
+    "paperresnet": _PAPER,
+    "quick": "Fast",
+    "fastest": "Fast",
+}
 
 
 def preset_names() -> list[str]:
@@ -186,11 +236,16 @@ def find_preset(name: str) -> str:
             return p
     if k in _ALIASES:
         return _ALIASES[k]
-    hits = {p for p in PRESETS if k and _key(p).startswith(k)} | {v for a, v in _ALIASES.items() if k and a.startswith(k)}
+    hits = {p for p in PRESETS if k and _key(p).startswith(k)} | {
+        v for a, v in _ALIASES.items() if k and a.startswith(k)
+    }
     if len(hits) == 1:
         return hits.pop()
-    raise UserError(f"unknown preset {name!r}; presets: " + ", ".join(f'"{p}"' for p in PRESETS) +
-                    " (case and punctuation do not matter: --preset fast, --preset resnet-paper)")
+    raise UserError(
+        f"unknown preset {name!r}; presets: "
+        + ", ".join(f'"{p}"' for p in PRESETS)
+        + " (case and punctuation do not matter: --preset fast, --preset resnet-paper)"
+    )
 
 
 def apply_preset(cfg: TrainConfig, name: str) -> TrainConfig:

@@ -65,8 +65,10 @@ class Dataset:
 
     def describe(self) -> str:
         c, h, w = self.shape
-        return (f"{self.spec}: {len(self.train_y):,} training and {len(self.val_y):,} validation images, "
-                f"{c}x{h}x{w}, {self.num_classes} classes")
+        return (
+            f"{self.spec}: {len(self.train_y):,} training and {len(self.val_y):,} validation images, "
+            f"{c}x{h}x{w}, {self.num_classes} classes"
+        )
 
 
 # ----------------------------------------------------------------------- spec
@@ -93,8 +95,10 @@ def load(spec: str | DatasetSpec | None, input_shape, num_classes: int, val_frac
     sp = spec if isinstance(spec, DatasetSpec) else parse_spec(spec)
     input_shape = tuple(int(v) for v in input_shape)
     if len(input_shape) != 3:
-        raise UserError(f"training needs an image input C,H,W but the project's input is "
-                        f"{'x'.join(map(str, input_shape))}; set it with --input C,H,W")
+        raise UserError(
+            f"training needs an image input C,H,W but the project's input is "
+            f"{'x'.join(map(str, input_shape))}; set it with --input C,H,W"
+        )
     if sp.kind == "synthetic":
         ds = synthetic(input_shape, num_classes)
     else:
@@ -123,12 +127,14 @@ def check_fit(ds: Dataset, input_shape, num_classes: int) -> None:
         raise UserError(
             f"{name} images are {c}x{h}x{w} but the project's input is {ic}x{ih}x{iw}; "
             f"create the project with --input {c},{h},{w} (python main.py new TEMPLATE --input {c},{h},{w} ...) "
-            f"or set the Input node's shape to [{c}, {h}, {w}]")
+            f"or set the Input node's shape to [{c}, {h}, {w}]"
+        )
     if ds.num_classes != num_classes:
         raise UserError(
             f"{name} has {ds.num_classes} classes but the project's output has {num_classes}; "
             f"create the project with --classes {ds.num_classes} or set the head's out_features "
-            f"to {ds.num_classes}")
+            f"to {ds.num_classes}"
+        )
     if len(ds.train_y) == 0 or len(ds.val_y) == 0:
         raise UserError(f"{name} has too few images to split into training and validation sets")
 
@@ -165,8 +171,9 @@ SYNTH_MAX_BYTES = 128 * 2**20
 SYNTH_MAX_SIDE = 32  # patterns are drawn at up to 32x32 and resized up for bigger inputs
 
 
-def synthetic(input_shape, num_classes: int, n_train: int = SYNTH_TRAIN, n_val: int = SYNTH_VAL,
-              seed: int = 7) -> Dataset:
+def synthetic(
+    input_shape, num_classes: int, n_train: int = SYNTH_TRAIN, n_val: int = SYNTH_VAL, seed: int = 7
+) -> Dataset:
     """Generated images: each class is a smooth random pattern (gratings and a blob per channel);
     each sample shifts it (circularly), rescales its contrast, blends in up to 45% of another
     class's pattern and adds strong noise. Learnable, not trivial (a small CNN needs a few epochs),
@@ -184,20 +191,28 @@ def synthetic(input_shape, num_classes: int, n_train: int = SYNTH_TRAIN, n_val: 
     k = num_classes * c
     f = torch.rand(k, 3, 2, generator=g) * 4 + 0.5
     ph = torch.rand(k, 3, generator=g) * 6.283
-    img = sum(torch.sin(6.283 * (f[:, j, 0].view(-1, 1, 1) * yy + f[:, j, 1].view(-1, 1, 1) * xx)
-                        + ph[:, j].view(-1, 1, 1)) for j in range(3))
+    img = sum(
+        torch.sin(
+            6.283 * (f[:, j, 0].view(-1, 1, 1) * yy + f[:, j, 1].view(-1, 1, 1) * xx)
+            + ph[:, j].view(-1, 1, 1)
+        )
+        for j in range(3)
+    )
     centre = torch.rand(k, 2, generator=g)
-    img = img + 2.0 * torch.exp(-((yy - centre[:, 0].view(-1, 1, 1)) ** 2
-                                  + (xx - centre[:, 1].view(-1, 1, 1)) ** 2) / 0.03)
+    img = img + 2.0 * torch.exp(
+        -((yy - centre[:, 0].view(-1, 1, 1)) ** 2 + (xx - centre[:, 1].view(-1, 1, 1)) ** 2) / 0.03
+    )
     protos = img.view(num_classes, c, hs, ws)
-    protos = (protos - protos.mean(dim=(2, 3), keepdim=True)) / protos.std(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    protos = (protos - protos.mean(dim=(2, 3), keepdim=True)) / protos.std(
+        dim=(2, 3), keepdim=True
+    ).clamp_min(1e-6)
     max_shift = max(1, min(hs, ws) // 6)
 
     def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         y = (torch.arange(n) % num_classes)[torch.randperm(n, generator=g)]
         xs = torch.empty(n, c, h, w, dtype=torch.uint8)
         for start in range(0, n, 256):
-            yb = y[start:start + 256]
+            yb = y[start : start + 256]
             b = len(yb)
             other = protos[torch.randint(0, num_classes, (b,), generator=g)]
             mix = torch.rand(b, 1, 1, 1, generator=g) * 0.45
@@ -211,13 +226,14 @@ def synthetic(input_shape, num_classes: int, n_train: int = SYNTH_TRAIN, n_val: 
             im = im + torch.randn(im.shape, generator=g) * 0.9
             if (hs, ws) != (h, w):
                 im = torch.nn.functional.interpolate(im, size=(h, w), mode="bilinear", align_corners=False)
-            xs[start:start + b] = (im * 40 + 128).clamp(0, 255).to(torch.uint8)
+            xs[start : start + b] = (im * 40 + 128).clamp(0, 255).to(torch.uint8)
         return xs, y
 
     tx, ty = make(n_train)
     vx, vy = make(n_val)
-    return Dataset(DatasetSpec("synthetic"), tx, ty, vx, vy, num_classes,
-                   [f"class{k}" for k in range(num_classes)])
+    return Dataset(
+        DatasetSpec("synthetic"), tx, ty, vx, vy, num_classes, [f"class{k}" for k in range(num_classes)]
+    )
 
 
 # ----------------------------------------------------------------------- MNIST
@@ -239,20 +255,26 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise UserError(f"{p} is not an IDX file (bad magic number)")
     dtype, ndim = data[2], data[3]
     if dtype != 0x08:
-        raise UserError(f"{p}: IDX data type 0x{dtype:02x} is not supported (MNIST uses unsigned bytes, 0x08)")
+        raise UserError(
+            f"{p}: IDX data type 0x{dtype:02x} is not supported (MNIST uses unsigned bytes, 0x08)"
+        )
     if len(data) < 4 + 4 * ndim:
         raise UserError(f"{p} is truncated")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     count = int(np.prod(dims)) if dims else 0
-    body = data[4 + 4 * ndim:]
+    body = data[4 + 4 * ndim :]
     if len(body) < count:
         raise UserError(f"{p} is truncated: expected {count:,} values, found {len(body):,}")
     return np.frombuffer(body, dtype=np.uint8, count=count).reshape(dims)
 
 
 def _find_idx(root: Path, prefix: str, kind: str) -> Path | None:
-    pats = [f"{prefix}-{kind}-idx*-ubyte", f"{prefix}-{kind}.idx*-ubyte", f"{prefix}-{kind}-idx*-ubyte.gz",
-            f"{prefix}-{kind}.idx*-ubyte.gz"]
+    pats = [
+        f"{prefix}-{kind}-idx*-ubyte",
+        f"{prefix}-{kind}.idx*-ubyte",
+        f"{prefix}-{kind}-idx*-ubyte.gz",
+        f"{prefix}-{kind}.idx*-ubyte.gz",
+    ]
     for pat in pats:
         hits = sorted(root.glob(pat))
         if hits:
@@ -268,11 +290,15 @@ def load_mnist(root: Path, val_fraction: float = 0.1) -> Dataset:
         if ip and lp:
             x, y = read_idx(ip), read_idx(lp)
             if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-                raise UserError(f"{ip.name} and {lp.name} do not fit together: images {x.shape}, labels {y.shape}")
+                raise UserError(
+                    f"{ip.name} and {lp.name} do not fit together: images {x.shape}, labels {y.shape}"
+                )
             sets[prefix] = (torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)))
     if not sets:
-        raise UserError(f"no MNIST files in {root}: expected train-images-idx3-ubyte[.gz] and "
-                        f"train-labels-idx1-ubyte[.gz] (and/or the t10k-* pair)")
+        raise UserError(
+            f"no MNIST files in {root}: expected train-images-idx3-ubyte[.gz] and "
+            f"train-labels-idx1-ubyte[.gz] (and/or the t10k-* pair)"
+        )
     if "train" in sets and "t10k" in sets:
         (tx, ty), (vx, vy) = sets["train"], sets["t10k"]
     else:
@@ -288,7 +314,10 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 
 def _latin1_encode(text, encoding="latin1"):
     """``_codecs.encode`` as pickle protocol 2 uses it to carry bytes from Python 3: latin-1 only."""
-    if not isinstance(text, str) or encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
+    if not isinstance(text, str) or encoding.replace("-", "").replace("_", "").lower() not in (
+        "latin1",
+        "iso88591",
+    ):
         raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
     return text.encode("latin-1")
 
@@ -299,11 +328,17 @@ class RestrictedUnpickler(pickle.Unpickler):
     lists, ints and byte strings (``_codecs.encode`` to latin-1 only, which is how protocol 2 from
     Python 3 writes bytes). Anything else is refused."""
 
-    ALLOWED: frozenset = frozenset({
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    })
+    ALLOWED: frozenset = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.numeric", "_frombuffer"),
+            ("numpy._core.numeric", "_frombuffer"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
@@ -326,8 +361,16 @@ def restricted_load(data: bytes):
 def _cifar_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         d = restricted_load(path.read_bytes())
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, UnicodeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        UnicodeError,
+    ) as exc:
         raise UserError(f"{path} is not a CIFAR-10 python batch: {exc}") from None
     if not isinstance(d, dict):
         raise UserError(f"{path} is not a CIFAR-10 python batch (not a dict)")
@@ -364,12 +407,16 @@ def load_cifar10(root: Path, val_fraction: float = 0.1) -> Dataset:
             test = [_cifar_python_batch(test_py)] if test_py.exists() else []
             break
     else:
-        raise UserError(f"no CIFAR-10 batches in {root}: expected data_batch_1.bin ... test_batch.bin "
-                        f"(binary version) or data_batch_1 ... test_batch (python version)")
+        raise UserError(
+            f"no CIFAR-10 batches in {root}: expected data_batch_1.bin ... test_batch.bin "
+            f"(binary version) or data_batch_1 ... test_batch (python version)"
+        )
 
     def cat(parts):
-        return (torch.from_numpy(np.concatenate([p[0] for p in parts]).copy()),
-                torch.from_numpy(np.concatenate([p[1] for p in parts])))
+        return (
+            torch.from_numpy(np.concatenate([p[0] for p in parts]).copy()),
+            torch.from_numpy(np.concatenate([p[1] for p in parts])),
+        )
 
     if train and test:
         (tx, ty), (vx, vy) = cat(train), cat(test)

@@ -83,16 +83,23 @@ def seed_all(seed: int) -> None:
 
 
 # --------------------------------------------------------------------- optimizer
-def make_optimizer(model: nn.Module, cfg: TrainConfig, lr_tensor: torch.Tensor | None = None,
-                   fused: bool = False) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, cfg: TrainConfig, lr_tensor: torch.Tensor | None = None, fused: bool = False
+) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TrainingError("the model has no trainable parameters (every layer is frozen?)")
     lr = lr_tensor if lr_tensor is not None else lr_at(0, cfg, 1)
     if cfg.optimizer == "sgd":
         kw = {"fused": True} if fused else {}
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                               nesterov=bool(cfg.nesterov and cfg.momentum > 0), **kw)
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=bool(cfg.nesterov and cfg.momentum > 0),
+            **kw,
+        )
     kw = {"capturable": True} if fused else {}
     return torch.optim.AdamW(params, lr=lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **kw)
 
@@ -126,18 +133,27 @@ def _clean_optimizer_state(opt: torch.optim.Optimizer) -> dict:
     for g in sd["param_groups"]:
         if torch.is_tensor(g.get("lr")):
             g["lr"] = float(g["lr"])
-    sd["state"] = {k: {n: (v.detach().cpu().clone() if torch.is_tensor(v) else v) for n, v in s.items()}
-                   for k, s in sd["state"].items()}
+    sd["state"] = {
+        k: {n: (v.detach().cpu().clone() if torch.is_tensor(v) else v) for n, v in s.items()}
+        for k, s in sd["state"].items()
+    }
     return sd
 
 
 # --------------------------------------------------------------------- RNG states
 def rng_state(gens: dict[str, torch.Generator]) -> dict:
     npst = np.random.get_state()
-    st = {"torch": torch.get_rng_state(), "python": random.getstate(),
-          "numpy": {"keys": torch.from_numpy(npst[1].astype(np.int64)), "pos": int(npst[2]),
-                    "has_gauss": int(npst[3]), "cached_gaussian": float(npst[4])},
-          "generators": {k: g.get_state() for k, g in gens.items()}}
+    st = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {
+            "keys": torch.from_numpy(npst[1].astype(np.int64)),
+            "pos": int(npst[2]),
+            "has_gauss": int(npst[3]),
+            "cached_gaussian": float(npst[4]),
+        },
+        "generators": {k: g.get_state() for k, g in gens.items()},
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
@@ -148,8 +164,9 @@ def set_rng_state(st: dict, gens: dict[str, torch.Generator]) -> None:
     py = st["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = st["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     for k, g in gens.items():
         if k in st["generators"]:
             g.set_state(st["generators"][k])
@@ -165,8 +182,9 @@ def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     text = str(exc)
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
-                                              or "not enough memory" in text)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text or "not enough memory" in text
+    )
 
 
 def oom_message(cfg: TrainConfig, device: torch.device) -> str:
@@ -207,12 +225,16 @@ def transfer_weights(model: nn.Module, sd: dict) -> str:
         elif k in own:
             skipped.append(f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}")
     if not loaded:
-        raise UserError("none of the weights' names and shapes match this model; were they saved from "
-                        "a different network?")
+        raise UserError(
+            "none of the weights' names and shapes match this model; were they saved from "
+            "a different network?"
+        )
     model.load_state_dict({k: sd[k] for k in loaded}, strict=False)
     msg = f"loaded {len(loaded)} of {len(own)} tensors from the weights file"
     if skipped:
-        msg += f"; kept fresh (shape differs): {', '.join(skipped[:4])}" + (" ..." if len(skipped) > 4 else "")
+        msg += f"; kept fresh (shape differs): {', '.join(skipped[:4])}" + (
+            " ..." if len(skipped) > 4 else ""
+        )
     return msg
 
 
@@ -230,36 +252,73 @@ class _Emitter:
 
 
 # --------------------------------------------------------------------- the entry points
-def train(project, config: TrainConfig | dict | None, run_dir: str | Path,
-          on_metric: Callable[[dict], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> RunResult:
+def train(
+    project,
+    config: TrainConfig | dict | None,
+    run_dir: str | Path,
+    on_metric: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunResult:
     """Train ``project`` (a Project or a project dict) into the new run folder ``run_dir``."""
     project = as_project(project)
-    cfg = config if isinstance(config, TrainConfig) else (
-        TrainConfig.from_dict(config) if config else TrainConfig.from_project(project.training))
+    cfg = (
+        config
+        if isinstance(config, TrainConfig)
+        else (TrainConfig.from_dict(config) if config else TrainConfig.from_project(project.training))
+    )
     source, class_name = model_source(project)
-    return _run(project.to_dict(), project, cfg, (source, class_name), Path(run_dir), on_metric, should_stop,
-                resume=False)
+    return _run(
+        project.to_dict(),
+        project,
+        cfg,
+        (source, class_name),
+        Path(run_dir),
+        on_metric,
+        should_stop,
+        resume=False,
+    )
 
 
-def resume(run_dir: str | Path, on_metric: Callable[[dict], None] | None = None,
-           should_stop: Callable[[], bool] | None = None, epochs: int | None = None,
-           device: str | None = None) -> RunResult:
+def resume(
+    run_dir: str | Path,
+    on_metric: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+) -> RunResult:
     """Continue a run from its last checkpoint, with its own project.json, config.json and model.py.
     ``epochs`` may extend the run (the schedule then follows the new length, so the result is no
     longer what an uninterrupted run of the old length gave)."""
     info = runs.load_run(run_dir)
     if not info.has_checkpoint("last"):
-        raise UserError(f"{info.path} has no checkpoint to resume from (it ended before saving one); "
-                        f"start a new run instead")
+        raise UserError(
+            f"{info.path} has no checkpoint to resume from (it ended before saving one); "
+            f"start a new run instead"
+        )
     cfg = TrainConfig.from_dict(info.config).with_overrides(epochs=epochs, device=device)
     project = as_project(info.project)
-    return _run(info.project, project, cfg, (info.model_source, info.meta.get("model_class")), Path(run_dir),
-                on_metric, should_stop, resume=True)
+    return _run(
+        info.project,
+        project,
+        cfg,
+        (info.model_source, info.meta.get("model_class")),
+        Path(run_dir),
+        on_metric,
+        should_stop,
+        resume=True,
+    )
 
 
-def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str | None], run_dir: Path,
-         on_metric, should_stop, resume: bool) -> RunResult:
+def _run(
+    project_dict: dict,
+    project,
+    cfg: TrainConfig,
+    source: tuple[str, str | None],
+    run_dir: Path,
+    on_metric,
+    should_stop,
+    resume: bool,
+) -> RunResult:
     input_shape, num_classes = project_io(project)
     device = pick_device(cfg.device)
     should_stop = should_stop or (lambda: False)
@@ -269,11 +328,21 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
     weights_sd = None
     if cfg.weights and not resume:  # an unreadable weights file is refused before the run folder exists
         weights_sd = runs.load_weights_file(cfg.weights)
-    meta = {"device": str(device), "project_name": project.name, "dataset": str(data.spec),
-            "model_class": source[1],
-            "data": {"shape": list(data.shape), "num_classes": data.num_classes,
-                     "class_names": data.class_names, "mean": data.mean, "std": data.std,
-                     "train_size": len(data.train_y), "val_size": len(data.val_y)}}
+    meta = {
+        "device": str(device),
+        "project_name": project.name,
+        "dataset": str(data.spec),
+        "model_class": source[1],
+        "data": {
+            "shape": list(data.shape),
+            "num_classes": data.num_classes,
+            "class_names": data.class_names,
+            "mean": data.mean,
+            "std": data.std,
+            "train_size": len(data.train_y),
+            "val_size": len(data.val_y),
+        },
+    }
     if resume:
         runs.update_run_meta(run_dir, status="running", message="", device=str(device))
     else:
@@ -305,9 +374,17 @@ def _run(project_dict: dict, project, cfg: TrainConfig, source: tuple[str, str |
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, source: tuple[str, str | None], data: datasets.Dataset, device: torch.device,
-                 run_dir: Path, emit: _Emitter, should_stop: Callable[[], bool],
-                 weights_sd: dict | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        source: tuple[str, str | None],
+        data: datasets.Dataset,
+        device: torch.device,
+        run_dir: Path,
+        emit: _Emitter,
+        should_stop: Callable[[], bool],
+        weights_sd: dict | None = None,
+    ) -> None:
         self.cfg, self.source, self.data, self.device = cfg, source, data, device
         self.weights_sd = weights_sd
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
@@ -363,7 +440,9 @@ class Trainer:
         self.steps_per_epoch = max(1, n // self.batch)
         total_steps = cfg.epochs * self.steps_per_epoch
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.named_weights = [(k, p) for k, p in self.model.named_parameters() if p.requires_grad and p.dim() > 1]
+        self.named_weights = [
+            (k, p) for k, p in self.model.named_parameters() if p.requires_grad and p.dim() > 1
+        ]
 
         start_epoch, step, best = 0, 0, None
         opt_state = partial = None
@@ -375,22 +454,34 @@ class Trainer:
         if start_epoch >= cfg.epochs:
             msg = f"the run already has {start_epoch} of {cfg.epochs} epochs; pass --epochs to extend it"
             emit("status", state="completed", message=msg)
-            return RunResult("completed", self.run_dir, start_epoch, step, best, message=msg,
-                             device=str(self.device))
+            return RunResult(
+                "completed", self.run_dir, start_epoch, step, best, message=msg, device=str(self.device)
+            )
 
         self.step_fn, self.fast = self._make_step(opt_state)
         if state is not None:  # after building the step (the fast path's warm-up must not move any RNG)
             set_rng_state(state["rng"], self.gens)
         log_every = cfg.log_every or (100 if self.fast else 20 if self.cuda else 1)
-        emit("status", state="resumed" if resume else "running",
-             message=(f"resumed at epoch {start_epoch + 1}, step {step}" if resume else "training") +
-                     (f"; {weights_msg}" if weights_msg else ""),
-             device=str(self.device), fast_path=self.fast, epochs=cfg.epochs, total_steps=total_steps,
-             steps_per_epoch=self.steps_per_epoch, batch_size=self.batch, dataset=self.data.describe(),
-             resident=self.resident, augment=self.aug_mode, log_every=log_every)
+        emit(
+            "status",
+            state="resumed" if resume else "running",
+            message=(f"resumed at epoch {start_epoch + 1}, step {step}" if resume else "training")
+            + (f"; {weights_msg}" if weights_msg else ""),
+            device=str(self.device),
+            fast_path=self.fast,
+            epochs=cfg.epochs,
+            total_steps=total_steps,
+            steps_per_epoch=self.steps_per_epoch,
+            batch_size=self.batch,
+            dataset=self.data.describe(),
+            resident=self.resident,
+            augment=self.aug_mode,
+            log_every=log_every,
+        )
 
-        result = RunResult("completed", self.run_dir, start_epoch, step, best, device=str(self.device),
-                           fast_path=self.fast)
+        result = RunResult(
+            "completed", self.run_dir, start_epoch, step, best, device=str(self.device), fast_path=self.fast
+        )
         t_run = time.perf_counter()
         steps_this_session = 0
         for epoch in range(start_epoch, cfg.epochs):
@@ -413,9 +504,19 @@ class Trainer:
             seen_before = seen  # images of this epoch trained before a stop (not timed in this session)
             for i, (xb, y) in enumerate(self._batches(perm, first, epoch), start=first):
                 if self.should_stop():
-                    return self._stopped(result, epoch, step, best, {
-                        "batch": i, "perm": perm.cpu(), "seen": seen, "loss_sum": loss_sum.cpu(),
-                        "correct_sum": correct_sum.cpu()})
+                    return self._stopped(
+                        result,
+                        epoch,
+                        step,
+                        best,
+                        {
+                            "batch": i,
+                            "perm": perm.cpu(),
+                            "seen": seen,
+                            "loss_sum": loss_sum.cpu(),
+                            "correct_sum": correct_sum.cpu(),
+                        },
+                    )
                 x = augment.augment_batch(xb, self.mean, self.std, self.aug_mode, self.gens["augment"])
                 lr = self.lr_writer.set(step)
                 loss, correct = self.step_fn(x, y)
@@ -433,8 +534,15 @@ class Trainer:
                     if not math.isfinite(mean_loss):
                         return self._diverged(result, epoch, step, lr, mean_loss)
                     eta = (time.perf_counter() - t_run) / steps_this_session * (total_steps - step)
-                    emit("step", step=step, epoch=round(step / self.steps_per_epoch, 4),
-                         loss=mean_loss, lr=lr, images_per_s=round(ips, 1), eta_s=round(eta, 1))
+                    emit(
+                        "step",
+                        step=step,
+                        epoch=round(step / self.steps_per_epoch, 4),
+                        loss=mean_loss,
+                        lr=lr,
+                        images_per_s=round(ips, 1),
+                        eta_s=round(eta, 1),
+                    )
                     win_loss.zero_()
                     win_steps, win_t = 0, now
                 # step 1 too: its gradients were computed at initialisation, where a deep plain net's
@@ -447,8 +555,12 @@ class Trainer:
                 return self._diverged(result, epoch, step, self.lr_writer.current, train_loss)
             train_time = time.perf_counter() - t0
             val_loss, val_acc = self.evaluate()
-            if not math.isfinite(val_loss):  # the last step of the epoch broke the weights: never checkpoint them
-                return self._diverged(result, epoch, step, self.lr_writer.current, val_loss, "validation loss")
+            if not math.isfinite(
+                val_loss
+            ):  # the last step of the epoch broke the weights: never checkpoint them
+                return self._diverged(
+                    result, epoch, step, self.lr_writer.current, val_loss, "validation loss"
+                )
             is_best = best is None or val_acc > best
             best = val_acc if is_best else best
             self._checkpoint(epoch + 1, step, best, is_best)
@@ -456,11 +568,21 @@ class Trainer:
             remaining = (cfg.epochs - epoch - 1) * self.steps_per_epoch
             eta = elapsed / max(steps_this_session, 1) * remaining
             gpu_mb = torch.cuda.max_memory_allocated(self.device) / 2**20 if self.cuda else None
-            rec = emit("epoch", epoch=epoch + 1, step=step, train_loss=train_loss,
-                       train_acc=int(correct_sum) / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
-                       lr=self.lr_writer.current, images_per_s=round((seen - seen_before) / max(train_time, 1e-9), 1),
-                       epoch_time_s=round(time.perf_counter() - t0, 3), eta_s=round(eta, 1),
-                       gpu_mem_mb=gpu_mb, best=is_best)
+            rec = emit(
+                "epoch",
+                epoch=epoch + 1,
+                step=step,
+                train_loss=train_loss,
+                train_acc=int(correct_sum) / max(seen, 1),
+                val_loss=val_loss,
+                val_acc=val_acc,
+                lr=self.lr_writer.current,
+                images_per_s=round((seen - seen_before) / max(train_time, 1e-9), 1),
+                epoch_time_s=round(time.perf_counter() - t0, 3),
+                eta_s=round(eta, 1),
+                gpu_mem_mb=gpu_mb,
+                best=is_best,
+            )
             result.history.append(rec)
             result.epochs_done, result.steps_done = epoch + 1, step
             result.best_val_acc, result.last_val_acc, result.last_val_loss = best, val_acc, val_loss
@@ -471,25 +593,34 @@ class Trainer:
         result.message = msg
         return result
 
-    def _stopped(self, result: RunResult, epoch: int, step: int, best: float | None, partial: dict) -> RunResult:
+    def _stopped(
+        self, result: RunResult, epoch: int, step: int, best: float | None, partial: dict
+    ) -> RunResult:
         """Stop on request; save where the epoch got to (unless the loss is no longer finite)."""
         value = float(partial["loss_sum"])
         if not math.isfinite(value):
             return self._diverged(result, epoch, step, self.lr_writer.current, value)
         self._checkpoint(epoch, step, best, False, partial=partial)
-        msg = (f"stopped during epoch {epoch + 1} at step {step}; saved a checkpoint there "
-               f"(resume continues from it)")
+        msg = (
+            f"stopped during epoch {epoch + 1} at step {step}; saved a checkpoint there "
+            f"(resume continues from it)"
+        )
         self.emit("status", state="stopped", message=msg)
         result.status, result.message, result.steps_done = "stopped", msg, step
         return result
 
-    def _diverged(self, result: RunResult, epoch: int, step: int, lr: float, value: float,
-                  which: str = "training loss") -> RunResult:
+    def _diverged(
+        self, result: RunResult, epoch: int, step: int, lr: float, value: float, which: str = "training loss"
+    ) -> RunResult:
         what = "nan" if math.isnan(value) else "inf"
-        sched = f" (scheduled from --lr {self.cfg.lr:.3g})" if abs(lr - self.cfg.lr) > 1e-12 * self.cfg.lr else ""
-        msg = (f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}{sched}; "
-               f"the run stopped. Try a lower learning rate (e.g. --lr {self.cfg.lr / 10:.3g}), warm-up, or "
-               f"check the data")
+        sched = (
+            f" (scheduled from --lr {self.cfg.lr:.3g})" if abs(lr - self.cfg.lr) > 1e-12 * self.cfg.lr else ""
+        )
+        msg = (
+            f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}{sched}; "
+            f"the run stopped. Try a lower learning rate (e.g. --lr {self.cfg.lr / 10:.3g}), warm-up, or "
+            f"check the data"
+        )
         if (self.run_dir / "last.safetensors").exists():
             weights, st = runs.load_checkpoint(self.run_dir, "last")
             self.model.load_state_dict(weights)  # roll back to the last finite checkpoint
@@ -506,14 +637,17 @@ class Trainer:
         b = self.batch
         if self.resident:
             for i in range(first, self.steps_per_epoch):
-                idx = perm[i * b:(i + 1) * b]
+                idx = perm[i * b : (i + 1) * b]
                 yield self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
             return
         loader = torch.utils.data.DataLoader(
             _IndexDataset(self.train_x, self.train_y),
-            batch_sampler=[perm[i * b:(i + 1) * b].tolist() for i in range(first, self.steps_per_epoch)],
-            num_workers=self.cfg.workers, pin_memory=self.cuda, collate_fn=_collate,
-            generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + epoch))  # not the global RNG
+            batch_sampler=[perm[i * b : (i + 1) * b].tolist() for i in range(first, self.steps_per_epoch)],
+            num_workers=self.cfg.workers,
+            pin_memory=self.cuda,
+            collate_fn=_collate,
+            generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + epoch),
+        )  # not the global RNG
         for x, y in loader:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
@@ -531,8 +665,15 @@ class Trainer:
                     opt = make_optimizer(self.model, cfg, lr_tensor=lr_t, fused=True)
                     if opt_state is not None:
                         load_optimizer_state(opt, opt_state)
-                    step = GraphStep(self.model, opt, self.criterion, (self.batch, *self.data.shape),
-                                     self.amp, self.channels_last, self.device)
+                    step = GraphStep(
+                        self.model,
+                        opt,
+                        self.criterion,
+                        (self.batch, *self.data.shape),
+                        self.amp,
+                        self.channels_last,
+                        self.device,
+                    )
                     self.optimizer = opt
                     self.lr_writer = LrWriter(opt, cfg, self.steps_per_epoch, lr_tensor=lr_t)
                     self.emit("status", state="fast_path", message="CUDA graph of the whole step captured")
@@ -557,7 +698,9 @@ class Trainer:
             try:
                 net = {"module": torch.compile(self.model), "compiled": True}
             except Exception as exc:  # noqa: BLE001
-                self.emit("status", state="eager", message=f"torch.compile unavailable ({exc}); not compiling")
+                self.emit(
+                    "status", state="eager", message=f"torch.compile unavailable ({exc}); not compiling"
+                )
 
         def forward(x: torch.Tensor) -> torch.Tensor:
             if not net["compiled"]:
@@ -568,8 +711,12 @@ class Trainer:
                 if _is_oom(exc):
                     raise
                 net.update(module=self.model, compiled=False)
-                self.emit("status", state="eager", message=f"torch.compile failed ({type(exc).__name__}: "
-                          f"{str(exc).strip().splitlines()[0][:200] if str(exc) else ''}); not compiling")
+                self.emit(
+                    "status",
+                    state="eager",
+                    message=f"torch.compile failed ({type(exc).__name__}: "
+                    f"{str(exc).strip().splitlines()[0][:200] if str(exc) else ''}); not compiling",
+                )
                 return self.model(x)
 
         def eager_step(x: torch.Tensor, y: torch.Tensor):
@@ -594,8 +741,8 @@ class Trainer:
         n = len(self.val_y)
         bs = max(self.batch, 256)
         for i in range(0, n, bs):
-            x = self.val_x[i:i + bs].to(self.device, non_blocking=True)
-            y = self.val_y[i:i + bs].to(self.device, non_blocking=True)
+            x = self.val_x[i : i + bs].to(self.device, non_blocking=True)
+            y = self.val_y[i : i + bs].to(self.device, non_blocking=True)
             x = augment.normalize(x, self.mean, self.std)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -606,12 +753,18 @@ class Trainer:
         self.model.train()
         return float(total_loss) / n, int(correct) / n
 
-    def _checkpoint(self, epoch: int, step: int, best: float | None, is_best: bool,
-                    partial: dict | None = None) -> None:
+    def _checkpoint(
+        self, epoch: int, step: int, best: float | None, is_best: bool, partial: dict | None = None
+    ) -> None:
         """``epoch`` counts finished epochs; ``partial`` marks a stop inside the next one."""
-        state = {"epoch": epoch, "step": step, "best_val_acc": best,
-                 "optimizer": _clean_optimizer_state(self.optimizer), "rng": rng_state(self.gens),
-                 "config": self.cfg.to_dict()}
+        state = {
+            "epoch": epoch,
+            "step": step,
+            "best_val_acc": best,
+            "optimizer": _clean_optimizer_state(self.optimizer),
+            "rng": rng_state(self.gens),
+            "config": self.cfg.to_dict(),
+        }
         if partial is not None:
             state["partial"] = partial
         weights = self.model.state_dict()
@@ -619,8 +772,13 @@ class Trainer:
         if is_best:
             runs.save_checkpoint(self.run_dir, "best", weights, state)
         what = f"step {step} (in epoch {epoch + 1})" if partial is not None else f"epoch {epoch}"
-        self.emit("status", state="checkpoint", message=f"saved {what}" + (" (best)" if is_best else ""),
-                  epoch=epoch, step=step)
+        self.emit(
+            "status",
+            state="checkpoint",
+            message=f"saved {what}" + (" (best)" if is_best else ""),
+            epoch=epoch,
+            step=step,
+        )
 
 
 class _IndexDataset(torch.utils.data.Dataset):

@@ -25,8 +25,13 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
-def evaluate_run(run_dir: str | Path, dataset: str | None = None, checkpoint: str = "best",
-                 device: str = "auto", batch_size: int = 512) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    dataset: str | None = None,
+    checkpoint: str = "best",
+    device: str = "auto",
+    batch_size: int = 512,
+) -> dict:
     info = runs.load_run(run_dir)
     tag = checkpoint if info.has_checkpoint(checkpoint) else "last"
     weights, _ = runs.load_checkpoint(info.path, tag)
@@ -47,8 +52,8 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, checkpoint: st
     preds, loss_sum = [], 0.0
     with torch.no_grad():
         for i in range(0, len(data.val_y), batch_size):
-            x = augment.normalize(data.val_x[i:i + batch_size].to(dev), mean, std)
-            y = data.val_y[i:i + batch_size].to(dev)
+            x = augment.normalize(data.val_x[i : i + batch_size].to(dev), mean, std)
+            y = data.val_y[i : i + batch_size].to(dev)
             out = model(x).float()
             loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
             preds.append(out.argmax(1).cpu())
@@ -58,22 +63,37 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, checkpoint: st
     per_class = [(float(cm[k, k]) / float(cm[k].sum())) if int(cm[k].sum()) else None for k in range(classes)]
     names = data.class_names if len(data.class_names) == classes else [str(k) for k in range(classes)]
     n = len(target)
-    return {"run": str(info.path), "checkpoint": tag, "dataset": str(data.spec), "images": n,
-            "accuracy": int((pred == target).sum()) / n, "loss": loss_sum / n,
-            "class_names": names, "per_class_accuracy": per_class, "confusion": cm.tolist()}
+    return {
+        "run": str(info.path),
+        "checkpoint": tag,
+        "dataset": str(data.spec),
+        "images": n,
+        "accuracy": int((pred == target).sum()) / n,
+        "loss": loss_sum / n,
+        "class_names": names,
+        "per_class_accuracy": per_class,
+        "confusion": cm.tolist(),
+    }
 
 
 def format_report(r: dict) -> str:
     names = r["class_names"]
-    lines = [f"run {r['run']} ({r['checkpoint']} checkpoint) on {r['dataset']}, {r['images']:,} images",
-             f"accuracy {r['accuracy']:.2%}   loss {r['loss']:.4f}", "", "per-class accuracy:"]
+    lines = [
+        f"run {r['run']} ({r['checkpoint']} checkpoint) on {r['dataset']}, {r['images']:,} images",
+        f"accuracy {r['accuracy']:.2%}   loss {r['loss']:.4f}",
+        "",
+        "per-class accuracy:",
+    ]
     width = max(len(n) for n in names)
     for n, a in zip(names, r["per_class_accuracy"]):
         lines.append(f"  {n:<{width}}  {'-' if a is None else f'{a:.2%}'}")
     cm = r["confusion"]
     cw = max(5, max(len(str(v)) for row in cm for v in row) + 1)
-    lines += ["", "confusion matrix (rows: true class, columns: predicted):",
-              " " * (width + 2) + "".join(f"{k:>{cw}}" for k in range(len(names)))]
+    lines += [
+        "",
+        "confusion matrix (rows: true class, columns: predicted):",
+        " " * (width + 2) + "".join(f"{k:>{cw}}" for k in range(len(names))),
+    ]
     for k, (n, row) in enumerate(zip(names, cm)):
         lines.append(f"  {n:<{width}}" + "".join(f"{v:>{cw}}" for v in row))
     return "\n".join(lines)

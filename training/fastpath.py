@@ -38,9 +38,17 @@ class GraphStep:
     """``step(x, y) -> (loss, correct)``: copies into the static tensors and replays the graph.
     The returned tensors are the graph's static outputs (overwritten by the next replay)."""
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module,
-                 batch_shape: tuple[int, ...], amp: bool, channels_last: bool, device: torch.device,
-                 warmup: int = 3) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        criterion: nn.Module,
+        batch_shape: tuple[int, ...],
+        amp: bool,
+        channels_last: bool,
+        device: torch.device,
+        warmup: int = 3,
+    ) -> None:
         self.model, self.optimizer = model, optimizer
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.static_x = torch.zeros(batch_shape, device=device).contiguous(memory_format=fmt)  # no RNG draw
@@ -57,8 +65,10 @@ class GraphStep:
             return loss.detach(), (out.detach().argmax(1) == self.static_y).sum()
 
         model_snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        opt_snapshot = {p: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in st.items()}
-                        for p, st in optimizer.state.items()}
+        opt_snapshot = {
+            p: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in st.items()}
+            for p, st in optimizer.state.items()
+        }
         rng = torch.cuda.get_rng_state(device)
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
@@ -84,7 +94,9 @@ class GraphStep:
 
 
 @torch.no_grad()
-def restore(model: nn.Module, optimizer: torch.optim.Optimizer, model_snapshot: dict, opt_snapshot: dict) -> None:
+def restore(
+    model: nn.Module, optimizer: torch.optim.Optimizer, model_snapshot: dict, opt_snapshot: dict
+) -> None:
     """Put weights, buffers and optimizer state back in place (same tensors: the graph keeps their addresses).
     State the warm-up created (momentum buffers, Adam moments, step counts) is zeroed, which is what a
     fresh optimizer's first step computes with (SGD momentum: 0*m + g = g, dampening 0; Adam: step 0)."""

@@ -43,8 +43,10 @@ def _pillow(p: Path) -> np.ndarray:
     try:
         from PIL import Image
     except ImportError:
-        raise UserError(f"cannot read {p}: {p.suffix or 'this format'} needs Pillow (pip install pillow); "
-                        f"PNG and PPM/PGM files are read without it") from None
+        raise UserError(
+            f"cannot read {p}: {p.suffix or 'this format'} needs Pillow (pip install pillow); "
+            f"PNG and PPM/PGM files are read without it"
+        ) from None
     with Image.open(p) as im:
         if im.mode not in ("L", "RGB", "RGBA", "LA"):
             im = im.convert("RGB")
@@ -56,13 +58,13 @@ def decode_pnm(data: bytes) -> np.ndarray:
     tokens: list[bytes] = []
     pos = 2
     while len(tokens) < 3:
-        while data[pos:pos + 1].isspace():
+        while data[pos : pos + 1].isspace():
             pos += 1
-        if data[pos:pos + 1] == b"#":
+        if data[pos : pos + 1] == b"#":
             pos = data.index(b"\n", pos) + 1
             continue
         start = pos
-        while not data[pos:pos + 1].isspace():
+        while not data[pos : pos + 1].isspace():
             pos += 1
         tokens.append(data[start:pos])
     w, h, maxval = (int(t) for t in tokens)
@@ -87,9 +89,9 @@ def decode_png(data: bytes) -> np.ndarray:
     trns = None
     w = h = depth = ctype = interlace = None
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
@@ -104,8 +106,10 @@ def decode_png(data: bytes) -> np.ndarray:
     if w is None or ctype not in _PNG_CHANNELS:
         raise ValueError("not a valid PNG (no IHDR)")
     if depth != 8 or interlace:
-        raise ValueError(f"only 8-bit non-interlaced PNG is read without Pillow (this one: {depth}-bit"
-                         f"{', interlaced' if interlace else ''}); install Pillow or re-save the image")
+        raise ValueError(
+            f"only 8-bit non-interlaced PNG is read without Pillow (this one: {depth}-bit"
+            f"{', interlaced' if interlace else ''}); install Pillow or re-save the image"
+        )
     ch = _PNG_CHANNELS[ctype]
     raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
     stride = w * ch
@@ -164,10 +168,13 @@ def to_shape(img: torch.Tensor, shape) -> torch.Tensor:
         wts = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
         img = (img.float() * wts).sum(0, keepdim=True).round().clamp(0, 255).to(torch.uint8)
     elif img.shape[0] != c:
-        raise UserError(f"cannot convert a {img.shape[0]}-channel image to the project's {c} channels; "
-                        f"set --input 3,H,W or 1,H,W")
+        raise UserError(
+            f"cannot convert a {img.shape[0]}-channel image to the project's {c} channels; "
+            f"set --input 3,H,W or 1,H,W"
+        )
     if tuple(img.shape[1:]) != (h, w):
-        f = torch.nn.functional.interpolate(img.unsqueeze(0).float(), size=(h, w), mode="bilinear",
-                                            align_corners=False, antialias=True)
+        f = torch.nn.functional.interpolate(
+            img.unsqueeze(0).float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True
+        )
         img = f.squeeze(0).round().clamp(0, 255).to(torch.uint8)
     return img.contiguous()

@@ -36,8 +36,20 @@ FINAL_STATES = ("completed", "stopped", "diverged")
 
 REQUIRED = {
     "step": ("step", "epoch", "loss", "lr"),
-    "epoch": ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_s",
-              "epoch_time_s", "eta_s", "gpu_mem_mb", "best"),
+    "epoch": (
+        "epoch",
+        "step",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "lr",
+        "images_per_s",
+        "epoch_time_s",
+        "eta_s",
+        "gpu_mem_mb",
+        "best",
+    ),
     "grad": ("step", "epoch", "layers", "norms"),
     "status": ("state", "message"),
     "error": ("message",),

@@ -44,8 +44,11 @@ def project_io(project) -> tuple[tuple[int, ...], int]:
     shape = tuple(int(v) for v in inputs[0].params.get("shape", (3, 32, 32)))
     out = a.output_shape
     if out is None or len(out) != 1:
-        raise UserError(f"training needs a network that outputs class logits (a vector) but the output is "
-                        f"{'x'.join(map(str, out or ()))}; end the network with Flatten and Linear", 1)
+        raise UserError(
+            f"training needs a network that outputs class logits (a vector) but the output is "
+            f"{'x'.join(map(str, out or ()))}; end the network with Flatten and Linear",
+            1,
+        )
     return shape, int(out[0])
 
 

@@ -33,8 +33,15 @@ from pathlib import Path
 from training.metrics import FINAL_STATES, record
 
 
-def _child(project_dict: dict | None, config_dict: dict | None, run_dir: str, resume: bool,
-           overrides: dict | None, q, stop_event) -> None:
+def _child(
+    project_dict: dict | None,
+    config_dict: dict | None,
+    run_dir: str,
+    resume: bool,
+    overrides: dict | None,
+    q,
+    stop_event,
+) -> None:
     """The child's entry point: train, streaming every record into the queue."""
     exit_code = 0
     _watch_parent(stop_event)
@@ -60,8 +67,13 @@ def _child(project_dict: dict | None, config_dict: dict | None, run_dir: str, re
             exit_code = exc.exit_code
     except BaseException as exc:  # noqa: BLE001 - the parent must hear about anything
         try:
-            q.put(record("error", message=f"the training process failed: {type(exc).__name__}: {exc}",
-                         traceback=traceback.format_exc()))
+            q.put(
+                record(
+                    "error",
+                    message=f"the training process failed: {type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                )
+            )
         except Exception:  # noqa: BLE001, S110 - the queue itself is broken; the exit code still tells
             pass
         exit_code = 1
@@ -111,7 +123,9 @@ class TrainingProcess:
             except (EOFError, OSError):
                 break
             out.append(rec)
-            if rec.get("kind") == "error" or (rec.get("kind") == "status" and rec.get("state") in FINAL_STATES):
+            if rec.get("kind") == "error" or (
+                rec.get("kind") == "status" and rec.get("state") in FINAL_STATES
+            ):
                 self.finished = True
         if len(out) < max_items and self.finished and not self.exit_reported and not self._proc.is_alive():
             self.exit_reported = True  # a final record came; the exit itself needs no report
@@ -121,14 +135,18 @@ class TrainingProcess:
                 while len(out) < max_items:
                     rec = self._q.get(timeout=0.02)
                     out.append(rec)
-                    if rec.get("kind") == "error" or (rec.get("kind") == "status"
-                                                      and rec.get("state") in FINAL_STATES):
+                    if rec.get("kind") == "error" or (
+                        rec.get("kind") == "status" and rec.get("state") in FINAL_STATES
+                    ):
                         self.finished = True
             except (queue_mod.Empty, EOFError, OSError):
                 self.exit_reported = True
                 if not self.finished:
-                    out.append(record("error", message=_exit_message(self._proc.exitcode),
-                                      exit_code=self._proc.exitcode))
+                    out.append(
+                        record(
+                            "error", message=_exit_message(self._proc.exitcode), exit_code=self._proc.exitcode
+                        )
+                    )
                     self.finished = True
         return out
 
@@ -162,15 +180,24 @@ def _exit_message(code: int | None) -> str:
     return f"the training process exited unexpectedly with code {code} before it finished"
 
 
-def start_training(project_dict: dict | None, config_dict: dict | None, run_dir: str | Path,
-                   resume: bool = False, overrides: dict | None = None) -> TrainingProcess:
+def start_training(
+    project_dict: dict | None,
+    config_dict: dict | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    overrides: dict | None = None,
+) -> TrainingProcess:
     """Start training in a spawned child process and return its handle at once.
     ``resume=True`` continues ``run_dir`` (project and config come from the run; ``overrides``
     may hold epochs / device)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     stop_event = ctx.Event()
-    proc = ctx.Process(target=_child, args=(project_dict, config_dict, str(run_dir), resume, overrides, q,
-                                            stop_event), name="skipwire-training", daemon=False)
+    proc = ctx.Process(
+        target=_child,
+        args=(project_dict, config_dict, str(run_dir), resume, overrides, q, stop_event),
+        name="skipwire-training",
+        daemon=False,
+    )
     proc.start()
     return TrainingProcess(proc, q, stop_event, Path(run_dir))

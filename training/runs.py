@@ -119,8 +119,16 @@ def create_run(run: str | Path, project_dict: dict, config: dict, source: str, m
     write_json(run / "project.json", project_dict)
     write_json(run / "config.json", config)
     write_atomic(run / "model.py", source.encode("utf-8"))
-    write_json(run / "run.json", {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running",
-                                  "message": "", "epochs_done": 0, **meta})
+    write_json(
+        run / "run.json",
+        {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "status": "running",
+            "message": "",
+            "epochs_done": 0,
+            **meta,
+        },
+    )
     return run
 
 

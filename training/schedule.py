@@ -34,7 +34,7 @@ def lr_at(step: int, cfg: TrainConfig, steps_per_epoch: int) -> float:
     if cfg.schedule == "step":
         # a milestone above 0 never falls on the first step (a 1-step run at 50% would start decayed)
         passed = sum(1 for m in cfg.milestones if step >= (max(1, round(m * total)) if m > 0 else 0))
-        return base * (cfg.gamma ** passed)
+        return base * (cfg.gamma**passed)
     if cfg.schedule == "cosine":
         return _cos(base, 0.0, (step - warm) / max(1, total - warm))
     raise ValueError(f"unknown schedule {cfg.schedule!r}")

@@ -39,8 +39,10 @@ class CanvasArea(QWidget):
         cl.addStretch(1)
         self.instance_label = QLabel("Shapes of", crumb_bar)
         self.instance_box = QComboBox(crumb_bar)
-        self.instance_box.setToolTip("A block definition serves several instances; shapes and shortcut "
-                                     "projections on this tab are those of the chosen instance.")
+        self.instance_box.setToolTip(
+            "A block definition serves several instances; shapes and shortcut "
+            "projections on this tab are those of the chosen instance."
+        )
         self.instance_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.instance_box.activated.connect(self._on_instance_chosen)
         cl.addWidget(self.instance_label)
@@ -110,13 +112,15 @@ class CanvasArea(QWidget):
         if index >= 0:
             self.tabs.removeTab(index)
         scene = view.graph_scene()
-        for sig, slot in ((self.document.model_event, scene._on_model_event),
-                          (self.document.positions_changed, scene._on_positions_changed),
-                          (self.document.analysis_changed, scene._on_analysis),
-                          (self.document.selection_changed, scene._on_document_selection),
-                          (self.document.project_replaced, scene.rebuild),
-                          (self.document.blocks_changed, scene._on_blocks_changed),
-                          (self.document.instance_changed, scene._on_instance_changed)):
+        for sig, slot in (
+            (self.document.model_event, scene._on_model_event),
+            (self.document.positions_changed, scene._on_positions_changed),
+            (self.document.analysis_changed, scene._on_analysis),
+            (self.document.selection_changed, scene._on_document_selection),
+            (self.document.project_replaced, scene.rebuild),
+            (self.document.blocks_changed, scene._on_blocks_changed),
+            (self.document.instance_changed, scene._on_instance_changed),
+        ):
             try:
                 sig.disconnect(slot)
             except (RuntimeError, TypeError):
@@ -152,8 +156,10 @@ class CanvasArea(QWidget):
         if view is None or view.block is None:
             self.breadcrumb.setText(f"<b>{NETWORK}</b>")
         else:
-            self.breadcrumb.setText(f"<a href='network' style='color:{muted}; text-decoration:none'>{NETWORK}</a>"
-                                    f" <span style='color:{muted}'>\u203a</span> <b>{view.block}</b>")
+            self.breadcrumb.setText(
+                f"<a href='network' style='color:{muted}; text-decoration:none'>{NETWORK}</a>"
+                f" <span style='color:{muted}'>\u203a</span> <b>{view.block}</b>"
+            )
 
     def _update_instances(self) -> None:
         view = self.current_view()
@@ -214,12 +220,14 @@ class CanvasArea(QWidget):
         shown = self.document.shown_instance(block)
         failing = failing_instances(analysis, block, node_id)
         if not failing:  # the node's own check passed everywhere; one whose shape is unknown, then
-            failing = [path for path, info in instances
-                       if (ni := info.nodes.get(node_id)) is not None and ni.out_shape is None]
+            failing = [
+                path
+                for path, info in instances
+                if (ni := info.nodes.get(node_id)) is not None and ni.out_shape is None
+            ]
         if not failing:
             return None
         return shown if shown in failing else failing[0]
-
 
     def frame_all(self) -> None:
         self.current_view().frame_all()
@@ -266,11 +274,16 @@ class CanvasArea(QWidget):
                 scene.render(painter, QRectF(0, 0, source.width(), source.height()), source)
                 painter.end()
             else:
-                image = QImage(int(source.width() * scale), int(source.height() * scale),
-                               QImage.Format.Format_ARGB32_Premultiplied)
+                image = QImage(
+                    int(source.width() * scale),
+                    int(source.height() * scale),
+                    QImage.Format.Format_ARGB32_Premultiplied,
+                )
                 image.fill(bg)
                 painter = QPainter(image)
-                painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+                painter.setRenderHints(
+                    QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                )
                 scene.render(painter, QRectF(0, 0, image.width(), image.height()), source)
                 painter.end()
                 if not image.save(path):

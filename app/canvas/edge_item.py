@@ -85,8 +85,11 @@ class EdgeItem(QGraphicsItem):
             xa = max(self.src.scenePos().x(), self.dst.scenePos().x()) + WIDTH + ARC_GAP
             bend = min(46.0, max(span / 2 - 4, 12.0))
             if span > 2 * bend + 10:
-                path.cubicTo(QPointF(p0.x(), p0.y() + bend * 0.7), QPointF(xa, p0.y() + bend * 0.15),
-                             QPointF(xa, p0.y() + bend))
+                path.cubicTo(
+                    QPointF(p0.x(), p0.y() + bend * 0.7),
+                    QPointF(xa, p0.y() + bend * 0.15),
+                    QPointF(xa, p0.y() + bend),
+                )
                 path.lineTo(QPointF(xa, p3.y() - bend))
                 path.cubicTo(QPointF(xa, p3.y() - bend * 0.15), QPointF(p3.x(), p3.y() - bend * 0.7), p3)
             else:
@@ -141,8 +144,10 @@ class EdgeItem(QGraphicsItem):
         if not self._across or not self.label or sc is None:
             return
         rect = self._label_rect()
-        self._label_clear = not any(hasattr(it, "card_rect") and it.card_rect().intersects(rect)
-                                    for it in sc.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
+        self._label_clear = not any(
+            hasattr(it, "card_rect") and it.card_rect().intersects(rect)
+            for it in sc.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        )
 
     def _cards_between(self, p0: QPointF, p3: QPointF) -> bool:
         """Whether other node cards stand on the straight way down from p0 to p3 (a data edge
@@ -152,8 +157,12 @@ class EdgeItem(QGraphicsItem):
             return True
         strip = QRectF(min(p0.x(), p3.x()) - 6, p0.y() + 6, abs(p3.x() - p0.x()) + 12, p3.y() - p0.y() - 12)
         for it in sc.items(strip, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
-            if it is not self.src and it is not self.dst and hasattr(it, "card_rect") and \
-                    it.card_rect().intersects(strip):
+            if (
+                it is not self.src
+                and it is not self.dst
+                and hasattr(it, "card_rect")
+                and it.card_rect().intersects(strip)
+            ):
                 return True
         return False
 
@@ -220,10 +229,16 @@ class EdgeItem(QGraphicsItem):
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, self.chip)
             if self.label and not zoomed_out:
                 painter.setPen(t.color("error") if self.error else t.color("edge_label"))
-                painter.drawText(QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)
+                painter.drawText(
+                    QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    self.label,
+                )
         elif self.label and (self._label_clear or self.error):
             painter.setPen(t.color("error") if self.error else t.color("edge_label"))
             r = self._label_rect()
-            painter.drawText(QRectF(r.left(), r.top(), max(r.width() + 4, 170 if not self._across else 0), r.height()),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.label)
+            painter.drawText(
+                QRectF(r.left(), r.top(), max(r.width() + 4, 170 if not self._across else 0), r.height()),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                self.label,
+            )

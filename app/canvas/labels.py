@@ -52,8 +52,10 @@ def node_summary(project: Project, node: Node) -> str:
     t = node.type
     if t == "Conv2d":
         literal = all(isinstance(p.get(k), int) for k in ("out_channels", "stride"))
-        text = (f"{_k(p.get('kernel_size'))}{' conv' if literal else ''}, {p.get('out_channels')}"
-                f"{_stride(p.get('stride'))}")
+        text = (
+            f"{_k(p.get('kernel_size'))}{' conv' if literal else ''}, {p.get('out_channels')}"
+            f"{_stride(p.get('stride'))}"
+        )
         if p.get("groups") not in (None, 1):
             text += f", groups {p['groups']}"
         if p.get("dilation") not in (None, 1):
@@ -95,8 +97,12 @@ def node_summary(project: Project, node: Node) -> str:
     return t.lower() + (f", {extra}" if extra else "")
 
 
-PROJECTION_TEXT = {"identity": "identity", "zero_pad": "zero-pad", "conv_bn": "1x1 conv",
-                   "conv_bn_always": "1x1 conv"}
+PROJECTION_TEXT = {
+    "identity": "identity",
+    "zero_pad": "zero-pad",
+    "conv_bn": "1x1 conv",
+    "conv_bn_always": "1x1 conv",
+}
 
 
 def shortcut_chip(edge: Edge, info: ShortcutInfo | None) -> str:

@@ -32,8 +32,10 @@ class Minimap(QWidget):
         if w.isEmpty():
             return 1.0, QPointF()
         s = min((self.width() - 12) / w.width(), (self.height() - 12) / w.height())
-        off = QPointF((self.width() - w.width() * s) / 2 - w.left() * s, (self.height() - w.height() * s) / 2
-                      - w.top() * s)
+        off = QPointF(
+            (self.width() - w.width() * s) / 2 - w.left() * s,
+            (self.height() - w.height() * s) / 2 - w.top() * s,
+        )
         return s, off
 
     def refresh(self) -> None:
@@ -51,8 +53,12 @@ class Minimap(QWidget):
         theme = scene.theme
         p.setPen(Qt.PenStyle.NoPen)
         for item in scene.nodes.values():
-            r = QRectF(item.pos().x() * s + off.x(), item.pos().y() * s + off.y(),
-                       max(2.0, WIDTH * s), max(1.5, HEIGHT * s))
+            r = QRectF(
+                item.pos().x() * s + off.x(),
+                item.pos().y() * s + off.y(),
+                max(2.0, WIDTH * s),
+                max(1.5, HEIGHT * s),
+            )
             c = QColor(theme.error) if item.errors else category_color(item.category)
             p.setBrush(c)
             p.drawRect(r)

@@ -53,14 +53,26 @@ class NodeItem(QGraphicsItem):
         self.in_ports: list[PortItem] = []
         self.out_port: PortItem | None = None
         self.edges: set = set()  # EdgeItems attached, updated when this node moves
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+        )
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
 
     # ----- content -------------------------------------------------------------------
-    def set_content(self, *, name: str, type_name: str, category: str, summary: str, is_block: bool,
-                    frozen: bool, inputs: int, input_labels: tuple[str, ...], has_output: bool) -> None:
+    def set_content(
+        self,
+        *,
+        name: str,
+        type_name: str,
+        category: str,
+        summary: str,
+        is_block: bool,
+        frozen: bool,
+        inputs: int,
+        input_labels: tuple[str, ...],
+        has_output: bool,
+    ) -> None:
         self.name, self.type_name, self.category = name, type_name, category
         self.summary, self.is_block, self.frozen = summary, is_block, frozen
         self._set_ports(inputs, input_labels, has_output)
@@ -90,7 +102,8 @@ class NodeItem(QGraphicsItem):
     def _set_ports(self, inputs: int, labels: tuple[str, ...], has_output: bool) -> None:
         self.prepareGeometryChange()  # the bounding rect makes room for port labels
         if len(self.in_ports) != inputs or [p.label for p in self.in_ports] != list(labels[:inputs]) + [
-                "" for _ in range(inputs - len(labels[:inputs]))]:
+            "" for _ in range(inputs - len(labels[:inputs]))
+        ]:
             for p in self.in_ports:
                 p.setParentItem(None)
                 if p.scene() is not None:
@@ -160,9 +173,14 @@ class NodeItem(QGraphicsItem):
         header = t.header_color(self.category)
         selected = self.isSelected()
         if lod < LOD_TEXT:  # structure only: a coloured box
-            painter.setPen(QPen(QColor(t.error) if self.errors else (QColor(t.selection) if selected
-                                                                      else header.lighter(115)),
-                                3 if (self.errors or selected) else 1))
+            painter.setPen(
+                QPen(
+                    QColor(t.error)
+                    if self.errors
+                    else (QColor(t.selection) if selected else header.lighter(115)),
+                    3 if (self.errors or selected) else 1,
+                )
+            )
             painter.setBrush(header)
             painter.drawRoundedRect(rect, RADIUS, RADIUS)
             return
@@ -221,19 +239,26 @@ class NodeItem(QGraphicsItem):
         painter.setPen(t.color("text"))
         two_lines = compact and badge_w > 0
         name_w = right - (0 if two_lines else badge_w + 6) - (pad + inset)
-        name = QFontMetricsF(font).elidedText(self.name + (" \u2744" if self.frozen else ""),
-                                              Qt.TextElideMode.ElideRight, name_w)
+        name = QFontMetricsF(font).elidedText(
+            self.name + (" \u2744" if self.frozen else ""), Qt.TextElideMode.ElideRight, name_w
+        )
         name_h = QFontMetricsF(font).height() + 6 if two_lines else band_h
-        painter.drawText(QRectF(pad + inset, inset / 2 if two_lines else inset / 4, name_w, name_h),
-                         Qt.AlignmentFlag.AlignVCenter, name)
+        painter.drawText(
+            QRectF(pad + inset, inset / 2 if two_lines else inset / 4, name_w, name_h),
+            Qt.AlignmentFlag.AlignVCenter,
+            name,
+        )
 
         if not compact and self.summary:
             body = QRectF(pad + inset, HEADER, WIDTH - 2 * pad - 2 * inset, HEIGHT - HEADER - inset / 2)
             sfont = ui_font(summary_pt)
             painter.setFont(sfont)
             painter.setPen(t.color("text_muted"))
-            painter.drawText(body, Qt.AlignmentFlag.AlignVCenter,
-                             QFontMetricsF(sfont).elidedText(self.summary, Qt.TextElideMode.ElideRight, body.width()))
+            painter.drawText(
+                body,
+                Qt.AlignmentFlag.AlignVCenter,
+                QFontMetricsF(sfont).elidedText(self.summary, Qt.TextElideMode.ElideRight, body.width()),
+            )
 
         # resting ports (hovered or highlighted ones paint themselves on top)
         if lod >= LOD_PORTS:

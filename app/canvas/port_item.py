@@ -42,6 +42,7 @@ class PortItem(QGraphicsItem):
 
     def shape(self):
         from PySide6.QtGui import QPainterPath
+
         p = QPainterPath()
         p.addEllipse(QPointF(0, 0), HOVER_RADIUS + 3, HOVER_RADIUS + 3)
         return p
@@ -89,8 +90,11 @@ def paint_label(painter: QPainter, theme, label: str) -> None:
     """A port's name (Gate's h, t, x) just above-left of it, in the port's coordinates."""
     painter.setFont(mono_font(9))
     painter.setPen(theme.color("text_muted"))
-    painter.drawText(QRectF(-HOVER_RADIUS - 16, -HOVER_RADIUS - 16, 14, 14), Qt.AlignmentFlag.AlignRight
-                     | Qt.AlignmentFlag.AlignBottom, label)
+    painter.drawText(
+        QRectF(-HOVER_RADIUS - 16, -HOVER_RADIUS - 16, 14, 14),
+        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+        label,
+    )
 
 
 def paint_resting(painter: QPainter, theme, at: QPointF) -> None:

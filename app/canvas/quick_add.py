@@ -34,7 +34,9 @@ NO_INPUT = tuple(t.name for t in registry.all_types() if t.inputs == 0)  # not o
 def choices(project, block: str | None) -> list[tuple[str, str]]:
     """(type name, description) for every type that can be added to this graph."""
     hidden = HIDDEN["block" if block is not None else "network"]
-    out = [(t.name, CATEGORIES.get(t.category, t.category)) for t in registry.all_types() if t.name not in hidden]
+    out = [
+        (t.name, CATEGORIES.get(t.category, t.category)) for t in registry.all_types() if t.name not in hidden
+    ]
     out += [(f"block:{name}", "Block") for name in sorted(project.blocks) if name != block]
     return out
 
@@ -80,7 +82,9 @@ class QuickAdd(QFrame):
     def open_at(self, pos: QPoint, items: list[tuple[str, str]]) -> None:
         self.list.clear()
         for name, desc in items:
-            it = QListWidgetItem(category_icon(_category_of(name)), f"{name.removeprefix('block:')}    \u2014 {desc}")
+            it = QListWidgetItem(
+                category_icon(_category_of(name)), f"{name.removeprefix('block:')}    \u2014 {desc}"
+            )
             it.setData(TYPE_ROLE, name)
             self.list.addItem(it)
         self._anchor = pos
@@ -118,7 +122,9 @@ class QuickAdd(QFrame):
         self.empty.setVisible(rows == 0)
         self.list.setVisible(rows > 0)
         row_h = self.list.sizeHintForRow(0) if self.list.count() else 22
-        self.list.setFixedHeight(min(max(rows, 1), MAX_ROWS) * max(row_h, 18) + 2 * self.list.frameWidth() + 2)
+        self.list.setFixedHeight(
+            min(max(rows, 1), MAX_ROWS) * max(row_h, 18) + 2 * self.list.frameWidth() + 2
+        )
         self.adjustSize()
         self.resize(280, self.sizeHint().height())
         parent = self.parentWidget()

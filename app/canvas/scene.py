@@ -92,10 +92,16 @@ class GraphScene(QGraphicsScene):
         lt = registry.get(node.type)
         n_in = num_inputs(self.document.project, node)
         self.nodes[node_id].set_content(
-            name=node.name, type_name=node.type, category=category_of(node.type),
-            summary=node_summary(self.document.project, node), is_block=node.block_name is not None,
-            frozen=node.frozen, inputs=n_in, input_labels=lt.input_names if lt else (),
-            has_output=has_output(node))
+            name=node.name,
+            type_name=node.type,
+            category=category_of(node.type),
+            summary=node_summary(self.document.project, node),
+            is_block=node.block_name is not None,
+            frozen=node.frozen,
+            inputs=n_in,
+            input_labels=lt.input_names if lt else (),
+            has_output=has_output(node),
+        )
         for e in self.nodes[node_id].edges:
             e.update_path()
 
@@ -194,7 +200,9 @@ class GraphScene(QGraphicsScene):
             left = QRectF(rect.left() - 200, rect.top() - PAD_Y, 200 - PAD_X, rect.height() + 2 * PAD_Y)
             inside = set(ids)
             crowded = any(it.card_rect().intersects(left) for n, it in self.nodes.items() if n not in inside)
-            item.set_nodes(rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes", label_right=crowded)
+            item.set_nodes(
+                rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes", label_right=crowded
+            )
 
     def sync_positions(self) -> None:
         """Place items whose stored position differs (AddNode stores it after announcing the node)."""
@@ -281,8 +289,10 @@ class GraphScene(QGraphicsScene):
             note = ""
             if sc_info is not None:
                 where = f"in {shown}" if shown else "here"
-                note = (f"Applied {where}: {PROJECTION_LABELS.get(sc_info.applied, sc_info.applied)} "
-                        f"({fmt(sc_info.in_shape)} \u2192 {fmt(sc_info.out_shape)})")
+                note = (
+                    f"Applied {where}: {PROJECTION_LABELS.get(sc_info.applied, sc_info.applied)} "
+                    f"({fmt(sc_info.in_shape)} \u2192 {fmt(sc_info.out_shape)})"
+                )
             item.set_analysis(fmt(shape) if shape is not None else "", chip, edge_err.get(edge_id, ""), note)
 
     # ----- selection <-> document ------------------------------------------------------------------

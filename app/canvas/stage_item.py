@@ -37,8 +37,9 @@ class StageLabel(QGraphicsItem):
         t = self.band.theme
         title, sub = self._lines()
         x = self._x()
-        align = (Qt.AlignmentFlag.AlignLeft if self.band.label_right else Qt.AlignmentFlag.AlignRight) | \
-            Qt.AlignmentFlag.AlignVCenter
+        align = (
+            Qt.AlignmentFlag.AlignLeft if self.band.label_right else Qt.AlignmentFlag.AlignRight
+        ) | Qt.AlignmentFlag.AlignVCenter
         painter.setFont(ui_font(10, bold=True))
         painter.setPen(t.color("text_muted"))
         painter.drawText(QRectF(x, 0, 160, 18), align, title)
@@ -47,8 +48,9 @@ class StageLabel(QGraphicsItem):
         c = t.color("text_muted")
         c.setAlpha(150)
         painter.setPen(c)
-        painter.drawText(QRectF(x, 18, 160, 16), align,
-                         QFontMetricsF(f).elidedText(sub, Qt.TextElideMode.ElideRight, 160))
+        painter.drawText(
+            QRectF(x, 18, 160, 16), align, QFontMetricsF(f).elidedText(sub, Qt.TextElideMode.ElideRight, 160)
+        )
 
 
 class StageItem(QGraphicsItem):

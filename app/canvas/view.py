@@ -32,8 +32,15 @@ MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
 SNAP_PX = 22  # a drop this close to a compatible port connects to it
 _clipboard_fallback: dict | None = None
 
-_KEYS = {Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_F, Qt.Key.Key_L, Qt.Key.Key_Tab,
-         Qt.Key.Key_Escape, Qt.Key.Key_Space}
+_KEYS = {
+    Qt.Key.Key_Delete,
+    Qt.Key.Key_Backspace,
+    Qt.Key.Key_F,
+    Qt.Key.Key_L,
+    Qt.Key.Key_Tab,
+    Qt.Key.Key_Escape,
+    Qt.Key.Key_Space,
+}
 _CTRL_KEYS = {Qt.Key.Key_C, Qt.Key.Key_X, Qt.Key.Key_V, Qt.Key.Key_D, Qt.Key.Key_G, Qt.Key.Key_A}
 
 
@@ -45,8 +52,11 @@ class GraphView(QGraphicsView):
         self.document = document
         self._scene = scene  # keep a Python reference (NOTES.md)
         self.setScene(scene)
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
-                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setRenderHints(
+            QPainter.RenderHint.Antialiasing
+            | QPainter.RenderHint.TextAntialiasing
+            | QPainter.RenderHint.SmoothPixmapTransform
+        )
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
@@ -123,7 +133,7 @@ class GraphView(QGraphicsView):
         delta = event.angleDelta().y() or event.angleDelta().x()
         if not delta:
             return
-        factor = 1.0015 ** delta
+        factor = 1.0015**delta
         target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom() * factor))
         f = target / self.zoom()
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -188,8 +198,12 @@ class GraphView(QGraphicsView):
             painter.setPen(pen)
             left = int(rect.left() // step) * step
             top = int(rect.top() // step) * step
-            lines = [QLineF(x, rect.top(), x, rect.bottom()) for x in range(left, int(rect.right()) + 1, step)]
-            lines += [QLineF(rect.left(), y, rect.right(), y) for y in range(top, int(rect.bottom()) + 1, step)]
+            lines = [
+                QLineF(x, rect.top(), x, rect.bottom()) for x in range(left, int(rect.right()) + 1, step)
+            ]
+            lines += [
+                QLineF(rect.left(), y, rect.right(), y) for y in range(top, int(rect.bottom()) + 1, step)
+            ]
             painter.drawLines(lines)
 
     def resizeEvent(self, event) -> None:
@@ -216,7 +230,8 @@ class GraphView(QGraphicsView):
         if self.quick_add.isVisible() and not self.quick_add.geometry().contains(pos):
             self.quick_add.cancel()
         if event.button() == Qt.MouseButton.MiddleButton or (
-                event.button() == Qt.MouseButton.LeftButton and self._space):
+            event.button() == Qt.MouseButton.LeftButton and self._space
+        ):
             self._pan_last = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
@@ -229,8 +244,11 @@ class GraphView(QGraphicsView):
                 return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
-            self._press_positions = {i.node_id: (i.pos().x(), i.pos().y())
-                                     for i in self._scene.selectedItems() if isinstance(i, NodeItem)}
+            self._press_positions = {
+                i.node_id: (i.pos().x(), i.pos().y())
+                for i in self._scene.selectedItems()
+                if isinstance(i, NodeItem)
+            }
 
     def mouseMoveEvent(self, event) -> None:
         if self._pan_last is not None:
@@ -254,9 +272,14 @@ class GraphView(QGraphicsView):
                 self._scene.refresh_stages()
 
     def mouseReleaseEvent(self, event) -> None:
-        if self._pan_last is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+        if self._pan_last is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
             self._pan_last = None
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor
+            )
             event.accept()
             return
         if self._connect is not None and event.button() == Qt.MouseButton.LeftButton:
@@ -304,8 +327,13 @@ class GraphView(QGraphicsView):
             existing = [e for e in g.in_edges(port.node_id) if e.dst_port == port.index]
             if existing:  # pick up the edge from its input end
                 e = existing[0]
-                ctx.update(src=e.src, src_port=e.src_port, forward=True, replace=e.id,
-                           origin=(port.node_id, port.index))
+                ctx.update(
+                    src=e.src,
+                    src_port=e.src_port,
+                    forward=True,
+                    replace=e.id,
+                    origin=(port.node_id, port.index),
+                )
             else:
                 ctx.update(dst=port.node_id, dst_port=port.index, forward=False)
         self._connect = ctx
@@ -412,8 +440,9 @@ class GraphView(QGraphicsView):
             e = self._scene.graph.edges.get(edge_id)
             if e is not None and e.is_shortcut:
                 self.status_message.emit(
-                    f'Connected as a shortcut ({e.name}); set its projection in the inspector or the '
-                    'edge\'s context menu.')
+                    f"Connected as a shortcut ({e.name}); set its projection in the inspector or the "
+                    "edge's context menu."
+                )
 
     # ----- quick add ------------------------------------------------------------------------------
     def open_quick_add(self, pos=None, connect_from: tuple[str, int] | None = None) -> None:
@@ -428,14 +457,18 @@ class GraphView(QGraphicsView):
         self.quick_add.open_at(pos, items)
 
     def _on_quick_add_chosen(self, type_name: str) -> None:
-        ctx = self._quick_ctx or {"scene_pos": self.mapToScene(self.viewport().rect().center()),
-                                  "connect_from": None}
+        ctx = self._quick_ctx or {
+            "scene_pos": self.mapToScene(self.viewport().rect().center()),
+            "connect_from": None,
+        }
         self._quick_ctx = None
         p = ctx["scene_pos"]
         where = (round(p.x() - WIDTH / 2), round(p.y() - (0 if ctx["connect_from"] else HEIGHT / 2)))
         if ctx["connect_from"]:
             src, port = ctx["connect_from"]
-            built = self._try(lambda: X.add_connected_edit(self.project, self.block, type_name, where, src, port))
+            built = self._try(
+                lambda: X.add_connected_edit(self.project, self.block, type_name, where, src, port)
+            )
         else:
             edit = self._try(lambda: X.new_node_edit(self.project, self.block, type_name, where))
             built = (edit, edit.node.id) if edit is not None else None
@@ -466,8 +499,11 @@ class GraphView(QGraphicsView):
             return
         type_name = bytes(event.mimeData().data(NODE_MIME)).decode("utf-8").strip()
         p = self.mapToScene(event.position().toPoint())
-        edit = self._try(lambda: X.new_node_edit(self.project, self.block, type_name,
-                                                 (round(p.x() - WIDTH / 2), round(p.y() - HEIGHT / 2))))
+        edit = self._try(
+            lambda: X.new_node_edit(
+                self.project, self.block, type_name, (round(p.x() - WIDTH / 2), round(p.y() - HEIGHT / 2))
+            )
+        )
         event.acceptProposedAction()
         if edit is not None and self._push(edit):
             self._scene.select([edit.node.id])
@@ -478,7 +514,8 @@ class GraphView(QGraphicsView):
         if event.type() == QEvent.Type.ShortcutOverride:
             key, mods = event.key(), event.modifiers()
             ours = (mods & Qt.KeyboardModifier.ControlModifier and key in _CTRL_KEYS) or (
-                not mods & Qt.KeyboardModifier.ControlModifier and key in _KEYS)
+                not mods & Qt.KeyboardModifier.ControlModifier and key in _KEYS
+            )
             if ours and not self.quick_add.isVisible():
                 event.accept()
                 return True
@@ -491,13 +528,23 @@ class GraphView(QGraphicsView):
         key, mods = event.key(), event.modifiers()
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
         if ctrl:
-            action = {Qt.Key.Key_C: self.copy, Qt.Key.Key_X: self.cut, Qt.Key.Key_V: self.paste,
-                      Qt.Key.Key_D: self.duplicate, Qt.Key.Key_G: self.group_selection,
-                      Qt.Key.Key_A: self.select_all}.get(key)
+            action = {
+                Qt.Key.Key_C: self.copy,
+                Qt.Key.Key_X: self.cut,
+                Qt.Key.Key_V: self.paste,
+                Qt.Key.Key_D: self.duplicate,
+                Qt.Key.Key_G: self.group_selection,
+                Qt.Key.Key_A: self.select_all,
+            }.get(key)
         else:
-            action = {Qt.Key.Key_Delete: self.delete_selection, Qt.Key.Key_Backspace: self.delete_selection,
-                      Qt.Key.Key_F: self.frame_selection, Qt.Key.Key_L: self.auto_layout,
-                      Qt.Key.Key_Tab: self.open_quick_add, Qt.Key.Key_Escape: self._escape}.get(key)
+            action = {
+                Qt.Key.Key_Delete: self.delete_selection,
+                Qt.Key.Key_Backspace: self.delete_selection,
+                Qt.Key.Key_F: self.frame_selection,
+                Qt.Key.Key_L: self.auto_layout,
+                Qt.Key.Key_Tab: self.open_quick_add,
+                Qt.Key.Key_Escape: self._escape,
+            }.get(key)
         if action is not None:
             action()
             event.accept()
@@ -588,7 +635,9 @@ class GraphView(QGraphicsView):
         built = self._try(lambda: X.group_edit(self.project, self.block, nodes))
         if built is not None and self._push(built[0]):
             self._scene.select([built[2]])
-            self.status_message.emit(f"Grouped {len(nodes)} nodes into block {built[1]}; double-click to open it.")
+            self.status_message.emit(
+                f"Grouped {len(nodes)} nodes into block {built[1]}; double-click to open it."
+            )
 
     def open_instance(self, node_id: str) -> None:
         """Open a block instance's definition, showing the shapes of this instance ("layer3_0")."""
@@ -606,8 +655,10 @@ class GraphView(QGraphicsView):
             self._push(edit)
 
     def set_edge_projection(self, edge_id: str, projection: str) -> None:
-        self._push(E.SetEdgeField(self.block, edge_id, "projection", projection),
-                   f"Set shortcut projection to {projection}")
+        self._push(
+            E.SetEdgeField(self.block, edge_id, "projection", projection),
+            f"Set shortcut projection to {projection}",
+        )
 
     # ----- context menu ------------------------------------------------------------------------------------
     def contextMenuEvent(self, event) -> None:
@@ -629,9 +680,12 @@ class GraphView(QGraphicsView):
                 kinds.addAction(a)
             if e.is_shortcut:
                 proj = menu.addMenu("Projection")
-                for value, text in (("identity", "Identity"), ("zero_pad", "Zero-pad (option A)"),
-                                    ("conv_bn", "1x1 conv + BN where needed (option B)"),
-                                    ("conv_bn_always", "1x1 conv + BN always (option C)")):
+                for value, text in (
+                    ("identity", "Identity"),
+                    ("zero_pad", "Zero-pad (option A)"),
+                    ("conv_bn", "1x1 conv + BN where needed (option B)"),
+                    ("conv_bn_always", "1x1 conv + BN always (option C)"),
+                ):
                     a = QAction(text, proj, checkable=True, checked=(e.projection == value))
                     a.triggered.connect(lambda _=False, v=value, i=e.id: self.set_edge_projection(i, v))
                     proj.addAction(a)
@@ -645,15 +699,19 @@ class GraphView(QGraphicsView):
             if node is not None and node.block_name is not None:
                 menu.addAction(f"Open {node.block_name}", lambda n=node.id: self.open_instance(n))
                 menu.addSeparator()
-            for text, fn, keys in (("Cut", self.cut, QKeySequence.StandardKey.Cut),
-                                   ("Copy", self.copy, QKeySequence.StandardKey.Copy),
-                                   ("Duplicate", self.duplicate, "Ctrl+D"),
-                                   ("Group into block", self.group_selection, "Ctrl+G"),
-                                   ("Delete", self.delete_selection, QKeySequence.StandardKey.Delete)):
+            for text, fn, keys in (
+                ("Cut", self.cut, QKeySequence.StandardKey.Cut),
+                ("Copy", self.copy, QKeySequence.StandardKey.Copy),
+                ("Duplicate", self.duplicate, "Ctrl+D"),
+                ("Group into block", self.group_selection, "Ctrl+G"),
+                ("Delete", self.delete_selection, QKeySequence.StandardKey.Delete),
+            ):
                 a = menu.addAction(text, fn)
                 a.setShortcut(QKeySequence(keys))
             return menu
-        menu.addAction("Add node\u2026", lambda p=pos: self.open_quick_add(p)).setShortcut(QKeySequence("Tab"))
+        menu.addAction("Add node\u2026", lambda p=pos: self.open_quick_add(p)).setShortcut(
+            QKeySequence("Tab")
+        )
         menu.addAction("Paste", self.paste).setShortcut(QKeySequence(QKeySequence.StandardKey.Paste))
         menu.addSeparator()
         menu.addAction("Auto-layout", self.auto_layout).setShortcut(QKeySequence("L"))

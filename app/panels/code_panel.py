@@ -25,8 +25,57 @@ from app.app_style import chrome
 
 DEBOUNCE_MS = 300
 
-_KEYWORDS = ["False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"]
-_BUILTINS = ["int", "float", "bool", "str", "list", "tuple", "dict", "super", "len", "range", "isinstance", "print"]
+_KEYWORDS = [
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+]
+_BUILTINS = [
+    "int",
+    "float",
+    "bool",
+    "str",
+    "list",
+    "tuple",
+    "dict",
+    "super",
+    "len",
+    "range",
+    "isinstance",
+    "print",
+]
 
 
 def _fmt(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
@@ -45,10 +94,16 @@ class PythonHighlighter(QSyntaxHighlighter):
 
     def set_theme(self, theme: str) -> None:
         dark = theme != "light"
-        c = {"kw": "#c792ea" if dark else "#7a3db8", "builtin": "#82aaff" if dark else "#1f5fbf",
-             "self": "#f07178" if dark else "#b5304a", "str": "#c3e88d" if dark else "#3b7d22",
-             "num": "#f78c6c" if dark else "#b0531d", "comment": "#6f7a8c" if dark else "#8a8f98",
-             "def": "#ffcb6b" if dark else "#8d6400", "deco": "#89ddff" if dark else "#0b7a8c"}
+        c = {
+            "kw": "#c792ea" if dark else "#7a3db8",
+            "builtin": "#82aaff" if dark else "#1f5fbf",
+            "self": "#f07178" if dark else "#b5304a",
+            "str": "#c3e88d" if dark else "#3b7d22",
+            "num": "#f78c6c" if dark else "#b0531d",
+            "comment": "#6f7a8c" if dark else "#8a8f98",
+            "def": "#ffcb6b" if dark else "#8d6400",
+            "deco": "#89ddff" if dark else "#0b7a8c",
+        }
         w = QRegularExpression
         self.rules = [
             (w(r"\b(" + "|".join(_KEYWORDS) + r")\b"), _fmt(c["kw"])),
@@ -111,8 +166,10 @@ def generate_code(project, analysis) -> tuple[str | None, str]:
         errors = analysis.errors
         first = errors[0].message
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return None, (f"The graph has {len(errors)} error{'s' if len(errors) > 1 else ''}; code appears once it is "
-                      f"valid.\n\n{first}{more}\n\nSee the Problems tab for fixes.")
+        return None, (
+            f"The graph has {len(errors)} error{'s' if len(errors) > 1 else ''}; code appears once it is "
+            f"valid.\n\n{first}{more}\n\nSee the Problems tab for fixes."
+        )
     try:
         from codegen.emitter import emit
     except ImportError as exc:

@@ -95,6 +95,7 @@ def category_icon(category: str, dpr: float = 2.0) -> QIcon:
 
 def severity_icon(severity: str, dpr: float = 2.0) -> QIcon:
     from app.app_style import chrome
+
     c = chrome()
     color = QColor(c.error if severity == "error" else c.warning if severity == "warning" else c.accent)
     pm = QPixmap(int(SIZE * dpr), int(SIZE * dpr))

@@ -43,8 +43,12 @@ from graph.model import BlockParam
 from graph.params import ParamSpec
 from graph.shapes import PROJECTION_LABELS, fmt
 
-PROJECTION_CHOICES = (("identity", "identity"), ("zero_pad", "zero-pad (option A)"),
-                      ("conv_bn", "1x1 conv + BN (option B)"), ("conv_bn_always", "always 1x1 conv + BN (option C)"))
+PROJECTION_CHOICES = (
+    ("identity", "identity"),
+    ("zero_pad", "zero-pad (option A)"),
+    ("conv_bn", "1x1 conv + BN (option B)"),
+    ("conv_bn_always", "always 1x1 conv + BN (option C)"),
+)
 BLOCK_PARAM_TYPES = ("int", "float", "bool")
 
 
@@ -83,7 +87,9 @@ class InspectorPanel(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form fits the dock
+        self.scroll.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )  # the form fits the dock
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.scroll)
@@ -141,10 +147,14 @@ class InspectorPanel(QWidget):
             self._build_block(block)
         elif kind == "many":
             n, m = key
-            parts = [f"{n} node{'s' if n != 1 else ''}"] * bool(n) + [f"{m} edge{'s' if m != 1 else ''}"] * bool(m)
+            parts = [f"{n} node{'s' if n != 1 else ''}"] * bool(n) + [
+                f"{m} edge{'s' if m != 1 else ''}"
+            ] * bool(m)
             self._heading(" and ".join(parts) + " selected", "")
-            self._muted("Select one node or edge to edit it. Edit ▸ Group into block turns a selection with one "
-                        "input and one output into a reusable block.")
+            self._muted(
+                "Select one node or edge to edit it. Edit ▸ Group into block turns a selection with one "
+                "input and one output into a reusable block."
+            )
         else:
             self._build_network()
         self._layout.addStretch(1)
@@ -233,16 +243,23 @@ class InspectorPanel(QWidget):
                 fixes = QLabel(f"Fix: {links}", wordWrap=True)
                 fixes.setTextFormat(Qt.TextFormat.RichText)
                 fixes.setContentsMargins(22, 0, 0, 4)
-                fixes.linkActivated.connect(lambda href, fs=d.fixes: self.document.apply_fix(
-                    {**fs[int(href)].action, "label": fs[int(href)].label}))
+                fixes.linkActivated.connect(
+                    lambda href, fs=d.fixes: self.document.apply_fix(
+                        {**fs[int(href)].action, "label": fs[int(href)].label}
+                    )
+                )
                 box.addWidget(fixes)
 
     def _diags_for(self, block, node_id=None, edge_id=None):
         a = self.document.analysis
         if a is None:
             return []
-        return [d for d in a.diagnostics if d.block == block and (
-            (node_id is not None and d.node == node_id) or (edge_id is not None and d.edge == edge_id))]
+        return [
+            d
+            for d in a.diagnostics
+            if d.block == block
+            and ((node_id is not None and d.node == node_id) or (edge_id is not None and d.edge == edge_id))
+        ]
 
     def _instance_detail(self, block) -> str:
         """Inside a block the shapes are one instance's: name it ("SHAPES  ·  layer2_0")."""
@@ -258,8 +275,11 @@ class InspectorPanel(QWidget):
         if block is None:
             return None
         bdef = self.document.project.blocks[block]
-        env = {k: p.default for k, p in bdef.params.items()
-               if isinstance(p.default, int) and not isinstance(p.default, bool)}
+        env = {
+            k: p.default
+            for k, p in bdef.params.items()
+            if isinstance(p.default, int) and not isinstance(p.default, bool)
+        }
         info = self._graph_info(block)
         in_shape = info.input_shape if info is not None else None
         env["in_channels"] = in_shape[0] if in_shape else 64
@@ -278,8 +298,10 @@ class InspectorPanel(QWidget):
             self._muted(lt.doc)
         elif bname and bname in project.blocks:
             bdef = project.blocks[bname]
-            lab = self._muted((bdef.doc + " " if bdef.doc else "") + "<a href='open'>Open the block</a> to edit "
-                              "its inside; changes apply to every instance.")
+            lab = self._muted(
+                (bdef.doc + " " if bdef.doc else "") + "<a href='open'>Open the block</a> to edit "
+                "its inside; changes apply to every instance."
+            )
             lab.setTextFormat(Qt.TextFormat.RichText)
             lab.linkActivated.connect(lambda _l, b=block, n=node_id: self.document.open_instance(b, n))
 
@@ -318,8 +340,11 @@ class InspectorPanel(QWidget):
             def commit_frozen(v: bool) -> None:
                 n = g.nodes[node_id]
                 if n.frozen != v:
-                    self.document.push(E.SetNodeField(block, node_id, "frozen", v),
-                                       f"{'Freeze' if v else 'Unfreeze'} {n.name}")
+                    self.document.push(
+                        E.SetNodeField(block, node_id, "frozen", v),
+                        f"{'Freeze' if v else 'Unfreeze'} {n.name}",
+                    )
+
             self.frozen_box.toggled.connect(commit_frozen)
             form.addRow("Frozen", self.frozen_box)
 
@@ -361,12 +386,16 @@ class InspectorPanel(QWidget):
         src, dst = g.nodes[e.src], g.nodes[e.dst]
         if e.is_shortcut:
             self._heading(e.name or "shortcut", "shortcut", "merge")
-            self._muted(f"From {src.name} to {dst.name} (input {e.dst_port + 1}). The projection decides what happens "
-                        "where the shapes differ.")
+            self._muted(
+                f"From {src.name} to {dst.name} (input {e.dst_port + 1}). The projection decides what happens "
+                "where the shapes differ."
+            )
             form = self._section("Shortcut")
             self.projection_combo = QComboBox()
             # the longest label must not widen the form past a narrow dock: the popup shows it whole
-            self.projection_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            self.projection_combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
             self.projection_combo.setMinimumContentsLength(12)
             for value, label in PROJECTION_CHOICES:
                 self.projection_combo.addItem(label, value)
@@ -376,8 +405,11 @@ class InspectorPanel(QWidget):
                 v = self.projection_combo.itemData(i)
                 edge = g.edges.get(edge_id)
                 if edge is not None and edge.projection != v:
-                    self.document.push(E.SetEdgeField(block, edge_id, "projection", v),
-                                       f"Set projection of {edge.name or 'shortcut'} to {PROJECTION_LABELS[v]}")
+                    self.document.push(
+                        E.SetEdgeField(block, edge_id, "projection", v),
+                        f"Set projection of {edge.name or 'shortcut'} to {PROJECTION_LABELS[v]}",
+                    )
+
             self.projection_combo.activated.connect(commit_projection)
             form.addRow("Projection", self.projection_combo)
             self.name_edit = QLineEdit(e.name or "shortcut")
@@ -392,7 +424,8 @@ class InspectorPanel(QWidget):
                 if not t.isidentifier() or keyword.iskeyword(t):
                     problem = "use letters, digits and _ (the projection module's attribute name)"
                 elif any(n.name == t for n in g.nodes.values()) or any(
-                        x.name == t and x.id != edge_id for x in g.edges.values() if x.is_shortcut):
+                    x.name == t and x.id != edge_id for x in g.edges.values() if x.is_shortcut
+                ):
                     problem = f'"{t}" is already used in this graph'
                 self.name_edit.setProperty("invalid", "true" if problem else "false")
                 self.name_edit.style().unpolish(self.name_edit)
@@ -406,7 +439,10 @@ class InspectorPanel(QWidget):
                 edge = g.edges.get(edge_id)
                 if edge is None or t == edge.name or check(t):
                     return
-                self.document.push(E.SetEdgeField(block, edge_id, "name", t), f"Rename shortcut {edge.name} to {t}")
+                self.document.push(
+                    E.SetEdgeField(block, edge_id, "name", t), f"Rename shortcut {edge.name} to {t}"
+                )
+
             self.name_edit.textEdited.connect(check)
             self.name_edit.editingFinished.connect(commit)
             form.addRow("Module name", _with_message(self.name_edit, err))
@@ -422,9 +458,17 @@ class InspectorPanel(QWidget):
             self._info(form, "shape", "Shape", "")
             b = QPushButton("Make this a shortcut")
             b.setToolTip("Draw it as a residual arc with a projection for mismatched shapes")
-            b.clicked.connect(lambda: self.document.apply_fix(
-                {"op": "make_shortcut", "edge": edge_id, "block": block, "projection": "identity",
-                 "label": "Make shortcut"}))
+            b.clicked.connect(
+                lambda: self.document.apply_fix(
+                    {
+                        "op": "make_shortcut",
+                        "edge": edge_id,
+                        "block": block,
+                        "projection": "identity",
+                        "label": "Make shortcut",
+                    }
+                )
+            )
             self._layout.addWidget(b)
         self._problems(self._diags_for(block, edge_id=edge_id))
         self._sync_info()
@@ -432,11 +476,17 @@ class InspectorPanel(QWidget):
     # ----- block definition --------------------------------------------------------
     def _build_block(self, block) -> None:
         bdef = self.document.project.blocks[block]
-        n_inst = sum(1 for g in [self.document.project.graph, *(b.graph for b in self.document.project.blocks.values())]
-                     for n in g.nodes.values() if n.block_name == block)
+        n_inst = sum(
+            1
+            for g in [self.document.project.graph, *(b.graph for b in self.document.project.blocks.values())]
+            for n in g.nodes.values()
+            if n.block_name == block
+        )
         self._heading(block, "block definition", "block")
-        self._muted((bdef.doc + " " if bdef.doc else "") + f"Used by {n_inst} instance{'s' if n_inst != 1 else ''}; "
-                    "inner parameters may be expressions over these names and in_channels.")
+        self._muted(
+            (bdef.doc + " " if bdef.doc else "") + f"Used by {n_inst} instance{'s' if n_inst != 1 else ''}; "
+            "inner parameters may be expressions over these names and in_channels."
+        )
         form = self._section("Parameters")
         self._block_rows: dict[str, ParamField] = {}
         for name, p in bdef.params.items():
@@ -463,7 +513,9 @@ class InspectorPanel(QWidget):
         self.new_param_name = QLineEdit(placeholderText="new parameter")
         self.new_param_name.setMinimumWidth(60)
         self.new_param_type = QComboBox()
-        self.new_param_type.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.new_param_type.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.new_param_type.setMinimumContentsLength(5)
         self.new_param_type.addItems(BLOCK_PARAM_TYPES)
         add = QPushButton("Add")
@@ -484,6 +536,7 @@ class InspectorPanel(QWidget):
                 return
             t = self.new_param_type.currentText()
             self._set_block_param(block, name, type_=t, default={"int": 1, "float": 0.0, "bool": False}[t])
+
         add.clicked.connect(add_param)
         self.new_param_name.returnPressed.connect(add_param)
         add_row.addWidget(self.new_param_name, 1)
@@ -491,8 +544,13 @@ class InspectorPanel(QWidget):
         add_row.addWidget(add)
         self._layout.addLayout(add_row)
         self._layout.addWidget(self.new_param_error)
-        self._problems([d for d in (self.document.analysis.diagnostics if self.document.analysis else [])
-                        if d.block == block])
+        self._problems(
+            [
+                d
+                for d in (self.document.analysis.diagnostics if self.document.analysis else [])
+                if d.block == block
+            ]
+        )
 
     def _set_block_param(self, block, name, default=None, type_=None) -> None:
         bdef = self.document.project.blocks[block]
@@ -517,8 +575,10 @@ class InspectorPanel(QWidget):
     def _build_network(self) -> None:
         project = self.document.project
         self._heading(project.name, "network")
-        self._muted("Select a node or an edge to edit it. Drag layers in from the palette; drag from an output "
-                    "port to an input port to connect.")
+        self._muted(
+            "Select a node or an edge to edit it. Drag layers in from the palette; drag from an output "
+            "port to an input port to connect."
+        )
         form = self._section("Summary")
         self._info(form, "nodes", "Nodes", "")
         self._info(form, "blocks", "Block definitions", "")
@@ -562,7 +622,8 @@ class InspectorPanel(QWidget):
         elif kind == "block":
             bdef = self.document.project.blocks[block]
             if set(bdef.params) != set(self.fields) or any(
-                    fld.spec.type != bdef.params[k].type for k, fld in self.fields.items()):
+                fld.spec.type != bdef.params[k].type for k, fld in self.fields.items()
+            ):
                 self.rebuild()
                 return
             for k, fld in self.fields.items():

@@ -96,7 +96,9 @@ class PalettePanel(QWidget):
                 item.setIcon(0, category_icon(category))
                 item.setData(0, TYPE_ROLE, t.name)
                 item.setToolTip(0, f"<b>{t.name}</b><br>{t.doc}")
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+                )
         # the project's blocks first: in a ResNet they are what one adds most, and at the end of a
         # long list they were below the fold
         self._blocks_group = self._group("block", "Block library")
@@ -139,7 +141,9 @@ class PalettePanel(QWidget):
             item.setIcon(0, category_icon("block"))
             item.setData(0, TYPE_ROLE, BLOCK_PREFIX + name)
             item.setToolTip(0, f"<b>{name}</b>({args})" + (f"<br>{bdef.doc}" if bdef.doc else ""))
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+            )
         if not names:
             hint = QTreeWidgetItem(group, ["No blocks yet — select nodes, Edit ▸ Group into block"])
             hint.setFlags(Qt.ItemFlag.NoItemFlags)

@@ -27,12 +27,32 @@ from graph import expr
 from graph.params import MAX_INT, ParamError, ParamSpec, check_value
 
 # Units shown beside editors where the schema gives none.
-UNITS = {"kernel_size": "px", "stride": "px", "padding": "px", "dilation": "px", "output_size": "px",
-         "out_channels": "ch", "out_features": "units", "num_groups": "groups", "start": "ch", "stop": "ch",
-         "shape": "C×H×W", "p": "prob.", "negative_slope": "slope", "num_inputs": "inputs"}
-CHOICE_LABELS = {"kaiming_fan_out": "Kaiming normal (fan out)", "kaiming_fan_in": "Kaiming normal (fan in)",
-                 "torch_default": "PyTorch default", "none": "none", "fixed": "fixed weights",
-                 "learnable": "learnable weights", "zeros": "zeros", "normal_0.01": "normal (std 0.01)"}
+UNITS = {
+    "kernel_size": "px",
+    "stride": "px",
+    "padding": "px",
+    "dilation": "px",
+    "output_size": "px",
+    "out_channels": "ch",
+    "out_features": "units",
+    "num_groups": "groups",
+    "start": "ch",
+    "stop": "ch",
+    "shape": "C×H×W",
+    "p": "prob.",
+    "negative_slope": "slope",
+    "num_inputs": "inputs",
+}
+CHOICE_LABELS = {
+    "kaiming_fan_out": "Kaiming normal (fan out)",
+    "kaiming_fan_in": "Kaiming normal (fan in)",
+    "torch_default": "PyTorch default",
+    "none": "none",
+    "fixed": "fixed weights",
+    "learnable": "learnable weights",
+    "zeros": "zeros",
+    "normal_0.01": "normal (std 0.01)",
+}
 
 
 def unit_for(spec: ParamSpec) -> str:
@@ -61,8 +81,10 @@ def parse_text(spec: ParamSpec, text: str, env: dict[str, Any] | None) -> Any:
             return check_value(spec, int(t))
         if env is None:
             hint = " (or 'same')" if spec.type == "int_or_same" else ""
-            raise ParamError(f"{spec.name} must be a whole number{hint}; expressions such as "
-                             f"'{t}' are only allowed inside a block")
+            raise ParamError(
+                f"{spec.name} must be a whole number{hint}; expressions such as "
+                f"'{t}' are only allowed inside a block"
+            )
         try:
             parsed = expr.parse(t)
             unknown = sorted(parsed.names - set(env))
@@ -111,8 +133,9 @@ class ParamField(QWidget):
 
     committed = Signal(object)
 
-    def __init__(self, spec: ParamSpec, value: Any, env: dict[str, Any] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, spec: ParamSpec, value: Any, env: dict[str, Any] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.spec = spec
         self.env = env
@@ -142,8 +165,12 @@ class ParamField(QWidget):
 
     # ----- construction -----------------------------------------------------------
     def _uses_spin(self, value: Any) -> bool:
-        return (self.spec.type == "int" and self.env is None and isinstance(value, int)
-                and not isinstance(value, bool))
+        return (
+            self.spec.type == "int"
+            and self.env is None
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+        )
 
     def _make_editor(self, value: Any) -> QWidget:
         s = self.spec
@@ -163,7 +190,9 @@ class ParamField(QWidget):
             return w
         if self._uses_spin(value):
             w = QSpinBox()
-            w.setRange(int(s.min) if s.min is not None else -MAX_INT, int(s.max) if s.max is not None else MAX_INT)
+            w.setRange(
+                int(s.min) if s.min is not None else -MAX_INT, int(s.max) if s.max is not None else MAX_INT
+            )
             w.setValue(value)
             w.setKeyboardTracking(False)  # valueChanged on Enter, focus out or an arrow step
             w.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -195,7 +224,9 @@ class ParamField(QWidget):
     def _check_spin_text(self, text: str) -> None:
         t = text.strip()
         if not _is_int_text(t):
-            self.show_error(f"{self.spec.name} must be a whole number" if t else f"{self.spec.name} needs a value")
+            self.show_error(
+                f"{self.spec.name} must be a whole number" if t else f"{self.spec.name} needs a value"
+            )
             return
         try:
             check_value(self.spec, int(t))

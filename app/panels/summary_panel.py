@@ -25,10 +25,10 @@ from graph.summary import human, summarize
 COLUMNS = ("Layer", "Type", "Output", "Params", "MACs", "Activations")
 
 
-
 def type_text(t: str) -> str:
     """The Type column: "BasicBlock" for a block instance (not the file format's "block:BasicBlock")."""
     return t.replace("Shortcut:", "shortcut · ").removeprefix("block:")
+
 
 class SummaryPanel(QWidget):
     def __init__(self, document, parent: QWidget | None = None) -> None:
@@ -42,7 +42,9 @@ class SummaryPanel(QWidget):
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bl.addWidget(self.totals, 1)
         bl.addWidget(QLabel("Batch size"))
-        self.batch = QSpinBox(minimum=1, maximum=65536, value=int(document.project.training.get("batch_size", 128)))
+        self.batch = QSpinBox(
+            minimum=1, maximum=65536, value=int(document.project.training.get("batch_size", 128))
+        )
         self.batch.setToolTip("Activation memory is the float32 size of every layer's output for this batch")
         self.batch.valueChanged.connect(self.refresh)
         bl.addWidget(self.batch)
@@ -59,7 +61,9 @@ class SummaryPanel(QWidget):
         for i in range(1, len(COLUMNS)):
             h.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
         for i in range(3, len(COLUMNS)):
-            self.table.horizontalHeaderItem(i).setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.horizontalHeaderItem(i).setTextAlignment(
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -98,8 +102,14 @@ class SummaryPanel(QWidget):
         muted = QColor(chrome().muted)
         for r, row in enumerate(rows):
             shape = "?" if row["output_shape"] is None else "x".join(map(str, row["output_shape"]))
-            cells = ("    " * row["depth"] + row["name"], type_text(row["type"]),
-                     shape, f"{row['params']:,}", human(row["macs"]), human(row["activation_bytes"], "B"))
+            cells = (
+                "    " * row["depth"] + row["name"],
+                type_text(row["type"]),
+                shape,
+                f"{row['params']:,}",
+                human(row["macs"]),
+                human(row["activation_bytes"], "B"),
+            )
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c >= 2:
@@ -118,9 +128,11 @@ class SummaryPanel(QWidget):
         self.total_macs = data["macs"]
         frozen = data["frozen_params"]
         out = "?" if data["output_shape"] is None else "x".join(map(str, data["output_shape"]))
-        text = (f"<b>{data['total_params']:,}</b> params ({data['trainable_params']:,} trainable"
-                f"{f', {frozen:,} frozen' if frozen else ''}) · <b>{human(data['macs'])}</b>MACs per sample · "
-                f"output {out} · activations <b>{human(data['activation_bytes'], 'B')}</b> at batch {batch}")
+        text = (
+            f"<b>{data['total_params']:,}</b> params ({data['trainable_params']:,} trainable"
+            f"{f', {frozen:,} frozen' if frozen else ''}) · <b>{human(data['macs'])}</b>MACs per sample · "
+            f"output {out} · activations <b>{human(data['activation_bytes'], 'B')}</b> at batch {batch}"
+        )
         if not data["valid"]:
             text += f" · <span style='color:{chrome().error}'>partial while the graph has errors</span>"
         self.totals.setText(text)

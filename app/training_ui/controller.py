@@ -33,11 +33,11 @@ Factory = Callable[[dict, dict, str], Any]
 
 @dataclass
 class Job:
-    label: str            # shown in legends and the status line ("resnet20 · synthetic")
-    project: dict         # the project file dict that is trained
-    config: dict          # TrainConfig.to_dict()
-    run_dir: Path         # the new run folder
-    key: str = ""         # stable identity of the run on screen (defaults to the folder path)
+    label: str  # shown in legends and the status line ("resnet20 · synthetic")
+    project: dict  # the project file dict that is trained
+    config: dict  # TrainConfig.to_dict()
+    run_dir: Path  # the new run folder
+    key: str = ""  # stable identity of the run on screen (defaults to the folder path)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,14 +53,20 @@ def default_factory(project: dict, config: dict, run_dir: str):
 
 
 class TrainingController(QObject):
-    job_started = Signal(object)            # Job
-    records = Signal(str, list)             # run key, the records drained this tick
+    job_started = Signal(object)  # Job
+    records = Signal(str, list)  # run key, the records drained this tick
     job_finished = Signal(object, str, str)  # Job, state (completed|stopped|diverged|error), message
-    queue_finished = Signal()               # every queued job is done (or the queue was stopped)
+    queue_finished = Signal()  # every queued job is done (or the queue was stopped)
     busy_changed = Signal(bool)
 
-    def __init__(self, factory: Factory | None = None, interval_ms: int = 50, max_records: int = 2000,
-                 budget_ms: float = 12.0, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        factory: Factory | None = None,
+        interval_ms: int = 50,
+        max_records: int = 2000,
+        budget_ms: float = 12.0,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.factory = factory or default_factory
         self.max_records = max_records
@@ -171,8 +177,9 @@ class TrainingController(QObject):
                 code = getattr(proc, "exitcode", None)
                 if code is None:
                     code = getattr(getattr(proc, "process", None), "exitcode", None)
-                msg = "the training process exited unexpectedly" + (f" (exit code {code})" if code is not None
-                                                                     else "")
+                msg = "the training process exited unexpectedly" + (
+                    f" (exit code {code})" if code is not None else ""
+                )
                 rec = {"kind": "error", "time": time.time(), "message": msg}
                 self.records.emit(job.key, [rec])
                 self._final = ("error", msg)

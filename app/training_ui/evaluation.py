@@ -74,7 +74,8 @@ class EvaluationDialog(QDialog):
         self.summary.setText(
             f"<b>Accuracy {r['accuracy']:.2%}</b> &nbsp; loss {r['loss']:.4f} &nbsp; "
             f"<span style='color:gray'>{r['images']:,} images of {r['dataset']}, {r['checkpoint']} checkpoint. "
-            "Rows: true class; columns: predicted; the last column is the class's accuracy.</span>")
+            "Rows: true class; columns: predicted; the last column is the class's accuracy.</span>"
+        )
         names = [str(n) for n in r["class_names"]]
         cm = r["confusion"]
         n = len(names)

@@ -53,8 +53,9 @@ PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
 class TrainingPanel(QWidget):
     open_project_requested = Signal(str)  # a run's project.json, to open in the editor
 
-    def __init__(self, document, runs_dir: str | Path | None = None, parent: QWidget | None = None,
-                 factory=None) -> None:
+    def __init__(
+        self, document, runs_dir: str | Path | None = None, parent: QWidget | None = None, factory=None
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self._runs_dir_fixed = Path(runs_dir) if runs_dir is not None else None
@@ -82,14 +83,17 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(False)
         # the theme draws a disabled button like an enabled one (Start stayed accent blue while a run
         # was going): dim disabled buttons here, in either theme
-        self.setStyleSheet("QPushButton:disabled { background: transparent; color: rgba(128, 128, 128, 170); "
-                           "border: 1px solid rgba(128, 128, 128, 80); }")
+        self.setStyleSheet(
+            "QPushButton:disabled { background: transparent; color: rgba(128, 128, 128, 170); "
+            "border: 1px solid rgba(128, 128, 128, 80); }"
+        )
         self.stop_button.setToolTip("Stop after the current step; the run keeps its last checkpoint")
         self.experiment_button = QPushButton("Degradation experiment")
         self.experiment_button.setToolTip(
             "Train plain20, plain56, resnet20 and resnet56 one after another on the chosen dataset with "
             "these settings and overlay their curves (He et al. 2016, figure 6: the deeper plain net "
-            "trains worse, the deeper ResNet better)")
+            "trains worse, the deeper ResNet better)"
+        )
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -297,8 +301,10 @@ class TrainingPanel(QWidget):
         analysis = getattr(self.document, "analysis", None)
         if analysis is not None and not analysis.valid:
             n = len(analysis.errors) if hasattr(analysis, "errors") else 0
-            self._show_error(f"The graph has {n or 'some'} problem{'s' if n != 1 else ''}; fix them first "
-                             "(see the Problems panel).")
+            self._show_error(
+                f"The graph has {n or 'some'} problem{'s' if n != 1 else ''}; fix them first "
+                "(see the Problems panel)."
+            )
             return False
         project = self.document.project
         job = self._job(project.to_dict(), cfg, project.name)
@@ -337,7 +343,9 @@ class TrainingPanel(QWidget):
         if self.run_list.runs_dir != self.runs_dir:  # the project was saved elsewhere since
             self.run_list.set_runs_dir(self.runs_dir)
         label = name or "run"
-        return Job(label=label, project=project, config=cfg.to_dict(), run_dir=new_run_dir(self.runs_dir, label))
+        return Job(
+            label=label, project=project, config=cfg.to_dict(), run_dir=new_run_dir(self.runs_dir, label)
+        )
 
     # ----- controller signals ----------------------------------------------------
     def _on_busy(self, busy: bool) -> None:
@@ -413,8 +421,14 @@ class TrainingPanel(QWidget):
         self.status.setText(self._prefix(job) + text)
         if state == "completed":
             self.progress.setValue(1000)
-        self.progress.setFormat({"completed": "Done", "stopped": "Stopped at %p%", "diverged": "Diverged at %p%",
-                                 "error": "Failed"}.get(state, "%p%"))
+        self.progress.setFormat(
+            {
+                "completed": "Done",
+                "stopped": "Stopped at %p%",
+                "diverged": "Diverged at %p%",
+                "error": "Failed",
+            }.get(state, "%p%")
+        )
         if state == "error" and message != self.last_error:
             self._show_error(message)
         if self.plots is not None:
@@ -442,10 +456,16 @@ class TrainingPanel(QWidget):
             now = time.monotonic()
             if self._first_step is None and run.step:
                 self._first_step = (now, run.step)
-            elif self._first_step is not None and run.step > self._first_step[1] and now > self._first_step[0] + 1:
+            elif (
+                self._first_step is not None
+                and run.step > self._first_step[1]
+                and now > self._first_step[0] + 1
+            ):
                 t0, s0 = self._first_step  # the step rate since the first step (start-up excluded)
                 eta = (run.total_steps - run.step) * (now - t0) / (run.step - s0)
-            self.progress.setFormat(f"%p%  ·  ETA {format_eta(eta)}" if eta is not None and frac < 1 else "%p%")
+            self.progress.setFormat(
+                f"%p%  ·  ETA {format_eta(eta)}" if eta is not None and frac < 1 else "%p%"
+            )
         if run.images_per_s:
             parts.append(f"{run.images_per_s:,.0f} img/s")
         if run.last_val_acc is not None:

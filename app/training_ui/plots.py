@@ -23,8 +23,14 @@ from app.training_ui.colors import run_color
 from app.training_ui.series import RunSeries, RunStore, smooth
 
 PLOT_NAMES = ("loss", "acc", "lr", "throughput", "grad", "heatmap")
-TITLES = {"loss": "Loss", "acc": "Accuracy", "lr": "Learning rate", "throughput": "Images / s",
-          "grad": "Gradient norm", "heatmap": "Gradient norm by layer"}
+TITLES = {
+    "loss": "Loss",
+    "acc": "Accuracy",
+    "lr": "Learning rate",
+    "throughput": "Images / s",
+    "grad": "Gradient norm",
+    "heatmap": "Gradient norm by layer",
+}
 
 
 class LogAxis(pg.AxisItem):
@@ -51,7 +57,9 @@ def _colors():
         return "#16181d", "#8b919e", "#d8dbe2", "#30343d", "dark"
 
 
-def line_sample(color: QColor, style=Qt.PenStyle.SolidLine, width: float = 2.2, marker: bool = False) -> QPixmap:
+def line_sample(
+    color: QColor, style=Qt.PenStyle.SolidLine, width: float = 2.2, marker: bool = False
+) -> QPixmap:
     pm = QPixmap(26, 12)
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
@@ -125,9 +133,11 @@ class LegendBar(QWidget):
         self.run_labels = [self._add(line_sample(color, width=3.0), label) for label, color in runs]
         self._lay.addStretch(1)
         m = self.muted
-        self.keys = [self._add(line_sample(m), "train, smoothed", True),
-                     self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train, per epoch", True),
-                     self._add(line_sample(m, Qt.PenStyle.DashLine, marker=True), "validation", True)]
+        self.keys = [
+            self._add(line_sample(m), "train, smoothed", True),
+            self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train, per epoch", True),
+            self._add(line_sample(m, Qt.PenStyle.DashLine, marker=True), "validation", True),
+        ]
         self._fit_keys()
 
 
@@ -192,10 +202,14 @@ class TrainingPlots(QWidget):
         self.plots["lr"].setLogMode(y=True)
         self.plots["grad"].setLogMode(y=True)
         self.plots["acc"].setYRange(0, 1, padding=0)
-        leg = self.plots["grad"].addLegend(offset=(-6, 4), colCount=3, labelTextColor=muted,
-                                           labelTextSize="9pt", brush=None, pen=None)
-        for label, dash in (("first", Qt.PenStyle.SolidLine), ("middle", Qt.PenStyle.DashLine),
-                            ("last", Qt.PenStyle.DotLine)):
+        leg = self.plots["grad"].addLegend(
+            offset=(-6, 4), colCount=3, labelTextColor=muted, labelTextSize="9pt", brush=None, pen=None
+        )
+        for label, dash in (
+            ("first", Qt.PenStyle.SolidLine),
+            ("middle", Qt.PenStyle.DashLine),
+            ("last", Qt.PenStyle.DotLine),
+        ):
             leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(muted, width=1.6, style=dash)), label)
         self.grad_legend = leg
         # heatmap
@@ -205,8 +219,9 @@ class TrainingPlots(QWidget):
         hp.addItem(self.heat)
         hp.getAxis("left").setLabel("layer", color=muted)
         hp.invertY(True)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), width=10,
-                                        interactive=False)
+        self.colorbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=pg.colormap.get("viridis"), width=10, interactive=False
+        )
         self.colorbar.setImageItem(self.heat, insert_in=hp)
         self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
         self.colorbar.getAxis("right").setStyle(tickFont=font)
@@ -219,7 +234,9 @@ class TrainingPlots(QWidget):
         self.view.scene().addItem(self.readout_item)  # top level: it may overlap a neighbouring plot
         self._vlines = {}
         for name, p in self.plots.items():
-            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine)
+            )
             line.setVisible(False)
             line.setZValue(50)
             p.addItem(line, ignoreBounds=True)
@@ -264,7 +281,7 @@ class TrainingPlots(QWidget):
         self._only = set(plots) if plots is not None else None
         keys = [k for k in keys if store.get(k) is not None]
         if keys != self._keys:
-            for (k, what) in [ik for ik in self._items if ik[0] not in keys]:
+            for k, what in [ik for ik in self._items if ik[0] not in keys]:
                 self._remove_item(k, what)
             self._keys = list(keys)
             self._rebuild_legends(store)
@@ -339,8 +356,9 @@ class TrainingPlots(QWidget):
         if lo <= hi:
             self._fit_log("grad", lo, hi, headroom=2)
 
-    def _fit_linear(self, name: str, lo: float, hi: float, zero: bool = True,
-                    limits: tuple[float, float] | None = None) -> None:
+    def _fit_linear(
+        self, name: str, lo: float, hi: float, zero: bool = True, limits: tuple[float, float] | None = None
+    ) -> None:
         """Snap the y range to round numbers around [lo, hi] (from 0 when ``zero``); keep it while the
         data stay inside and fill more than about half of it."""
         if not self._updates(name):
@@ -404,8 +422,12 @@ class TrainingPlots(QWidget):
             symbol = style.pop("symbol", None)
             kw = {}
             if symbol:
-                kw = {"symbol": symbol, "symbolSize": style.pop("symbolSize", 6), "symbolPen": pg.mkPen(c),
-                          "symbolBrush": pg.mkBrush(c if style.pop("filled", True) else QColor(0, 0, 0, 0))}
+                kw = {
+                    "symbol": symbol,
+                    "symbolSize": style.pop("symbolSize", 6),
+                    "symbolPen": pg.mkPen(c),
+                    "symbolBrush": pg.mkBrush(c if style.pop("filled", True) else QColor(0, 0, 0, 0)),
+                }
             item = pg.PlotDataItem([], [], pen=pen, skipFiniteCheck=True, **kw)
             item.setDownsampling(auto=True, method="peak")  # to the plot's pixel width
             item.setClipToView(True)
@@ -432,15 +454,30 @@ class TrainingPlots(QWidget):
         if self._updates("loss"):
             xs, ys = run.loss.data()
             self._set(run, "loss", "loss", color, xs, ys, (run.loss.version, spe), width=1, alpha=70)
-            self._set(run, "loss_smooth", "loss", color, xs, smooth(ys, self.smoothing, run.loss.bucket),
-                      (run.loss.version, spe, self.smoothing), width=2.2, z=5)
+            self._set(
+                run,
+                "loss_smooth",
+                "loss",
+                color,
+                xs,
+                smooth(ys, self.smoothing, run.loss.bucket),
+                (run.loss.version, spe, self.smoothing),
+                width=2.2,
+                z=5,
+            )
         for what, plot, style in (
             ("train_loss", "loss", {"width": 1.2, "dash": Qt.PenStyle.DotLine}),
-            ("val_loss", "loss", {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
-                                      "z": 6}),
+            (
+                "val_loss",
+                "loss",
+                {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6, "z": 6},
+            ),
             ("train_acc", "acc", {"width": 1.4, "dash": Qt.PenStyle.DotLine}),
-            ("val_acc", "acc", {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6,
-                                    "z": 5}),
+            (
+                "val_acc",
+                "acc",
+                {"width": 2.0, "dash": Qt.PenStyle.DashLine, "symbol": "o", "symbolSize": 6, "z": 5},
+            ),
             ("lr", "lr", {"width": 1.8}),
         ):
             c = getattr(run, what)
@@ -448,14 +485,24 @@ class TrainingPlots(QWidget):
             self._set(run, what, plot, color, xs, ys, (c.version, spe), **style)
         if self._updates("throughput"):
             xs, ys = run.throughput.data()
-            self._set(run, "throughput", "throughput", color, xs,
-                      smooth(ys, self.smoothing, run.throughput.bucket),
-                      (run.throughput.version, spe, self.smoothing), width=1.8)
+            self._set(
+                run,
+                "throughput",
+                "throughput",
+                color,
+                xs,
+                smooth(ys, self.smoothing, run.throughput.bucket),
+                (run.throughput.version, spe, self.smoothing),
+                width=1.8,
+            )
         g = run.grads
         if g.layers and self._updates("grad"):
             n = len(g.layers)
-            for what, idx, dash in (("grad_first", 0, None), ("grad_mid", n // 2, Qt.PenStyle.DashLine),
-                                    ("grad_last", n - 1, Qt.PenStyle.DotLine)):
+            for what, idx, dash in (
+                ("grad_first", 0, None),
+                ("grad_mid", n // 2, Qt.PenStyle.DashLine),
+                ("grad_last", n - 1, Qt.PenStyle.DotLine),
+            ):
                 xs, ys = g.layer_curve(idx)
                 self._set(run, what, "grad", color, xs, ys, (g.version, spe), width=1.6, dash=dash)
 
@@ -542,8 +589,10 @@ class TrainingPlots(QWidget):
         html = [f"<span style='color:{self._muted}'>{x_text}</span>"]
         for run, v in rows:
             color = run_color(self._store.color_index(run.key)).name()
-            html.append(f"<span style='color:{color}'>━</span>&nbsp;<span style='color:{self._text}'>"
-                        f"{run.label}&nbsp;&nbsp;<b>{v}</b></span>")
+            html.append(
+                f"<span style='color:{color}'>━</span>&nbsp;<span style='color:{self._text}'>"
+                f"{run.label}&nbsp;&nbsp;<b>{v}</b></span>"
+            )
         vb = self.plots[plot].vb
         item = self.readout_item
         item.setHtml("<br>".join(html))

@@ -25,8 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 COLUMNS = ("Run", "Status", "Epochs", "Val acc", "")
-STATUS_TEXT = {"running": "running", "completed": "done", "stopped": "stopped", "diverged": "diverged",
-               "failed": "failed", "unknown": "—"}
+STATUS_TEXT = {
+    "running": "running",
+    "completed": "done",
+    "stopped": "stopped",
+    "diverged": "diverged",
+    "failed": "failed",
+    "unknown": "—",
+}
 
 
 def swatch(color: QColor | None, size: int = 12) -> QIcon:
@@ -43,13 +49,14 @@ def swatch(color: QColor | None, size: int = 12) -> QIcon:
 
 
 class RunList(QWidget):
-    overlay_changed = Signal(list)           # the checked run keys (folder paths), in list order
-    open_project_requested = Signal(str)     # path of a run's project.json
-    current_changed = Signal(str)            # the selected run's key ("" for none)
-    evaluate_requested = Signal(str)         # a run folder
+    overlay_changed = Signal(list)  # the checked run keys (folder paths), in list order
+    open_project_requested = Signal(str)  # path of a run's project.json
+    current_changed = Signal(str)  # the selected run's key ("" for none)
+    evaluate_requested = Signal(str)  # a run folder
 
-    def __init__(self, color_for: Callable[[str], QColor | None] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, color_for: Callable[[str], QColor | None] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.runs_dir: Path | None = None
         self.color_for = color_for or (lambda key: None)
@@ -71,8 +78,9 @@ class RunList(QWidget):
         self.evaluate_button = QToolButton()
         self.evaluate_button.setText("Evaluate")
         self.evaluate_button.setProperty("flat", True)
-        self.evaluate_button.setToolTip("Accuracy, per-class accuracy and confusion matrix of the selected "
-                                        "run's best checkpoint")
+        self.evaluate_button.setToolTip(
+            "Accuracy, per-class accuracy and confusion matrix of the selected run's best checkpoint"
+        )
         self.evaluate_button.clicked.connect(self._on_evaluate)
         self.evaluate_button.setEnabled(False)
         head.addWidget(title)
@@ -96,7 +104,9 @@ class RunList(QWidget):
             hdr.resizeSection(i, width)
         self.tree.itemChanged.connect(self._on_item_changed)
         self.tree.currentItemChanged.connect(self._on_current)
-        self.tree.itemDoubleClicked.connect(lambda item, _col: self._open(item.data(0, Qt.ItemDataRole.UserRole)))
+        self.tree.itemDoubleClicked.connect(
+            lambda item, _col: self._open(item.data(0, Qt.ItemDataRole.UserRole))
+        )
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -125,8 +135,11 @@ class RunList(QWidget):
             item = QTreeWidgetItem(self.tree)
             item.setData(0, Qt.ItemDataRole.UserRole, key)
             item.setText(0, run_title(info))
-            item.setToolTip(0, f"{info.project_name} on {info.dataset}\n{info.path}\nstarted {info.created}"
-                               + (f"\n{info.device}" if info.device else ""))
+            item.setToolTip(
+                0,
+                f"{info.project_name} on {info.dataset}\n{info.path}\nstarted {info.created}"
+                + (f"\n{info.device}" if info.device else ""),
+            )
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked if key in self._checked else Qt.CheckState.Unchecked)
             item.setIcon(0, swatch(self.color_for(key) if key in self._checked else None))
@@ -139,8 +152,11 @@ class RunList(QWidget):
             acc = final if isinstance(final, (int, float)) else best
             item.setText(3, f"{acc:.1%}" if isinstance(acc, (int, float)) else "—")
             if isinstance(best, (int, float)):
-                item.setToolTip(3, (f"final validation accuracy {final:.2%}; " if isinstance(final, (int, float))
-                                    else "") + f"best {best:.2%}")
+                item.setToolTip(
+                    3,
+                    (f"final validation accuracy {final:.2%}; " if isinstance(final, (int, float)) else "")
+                    + f"best {best:.2%}",
+                )
             for col in (2, 3):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             button = QToolButton()
@@ -155,8 +171,10 @@ class RunList(QWidget):
         self.evaluate_button.setEnabled(self.current_key() != "" and _has_evaluate())
 
     def keys(self) -> list[str]:
-        return [self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
-                for i in range(self.tree.topLevelItemCount())]
+        return [
+            self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+            for i in range(self.tree.topLevelItemCount())
+        ]
 
     def item(self, key: str) -> QTreeWidgetItem | None:
         for i in range(self.tree.topLevelItemCount()):
@@ -223,7 +241,7 @@ class RunList(QWidget):
 
 
 def run_title(info) -> str:
-    """"ResNet-20 · 04:12:05" (the project's name and the start time); the folder name otherwise."""
+    """ "ResNet-20 · 04:12:05" (the project's name and the start time); the folder name otherwise."""
     created = getattr(info, "created", "") or ""
     when = created.split("T")[-1][:8] if "T" in created else ""
     name = getattr(info, "project_name", "") or info.name

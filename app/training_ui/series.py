@@ -65,7 +65,7 @@ class Curve:
         ny: list[float] = []
         n4 = len(xs) - len(xs) % 4
         for i in range(0, n4, 4):
-            for px, py in _min_max(list(zip(xs[i:i + 4], ys[i:i + 4]))):
+            for px, py in _min_max(list(zip(xs[i : i + 4], ys[i : i + 4]))):
                 nx.append(px)
                 ny.append(py)
         nx.extend(xs[n4:])
@@ -175,16 +175,16 @@ class RunSeries:
     def __init__(self, key: str, label: str, max_points: int = DEFAULT_MAX_POINTS) -> None:
         self.key = key
         self.label = label
-        self.loss = Curve(max_points)          # train loss per step record
+        self.loss = Curve(max_points)  # train loss per step record
         self.lr = Curve(max_points)
-        self.throughput = Curve(max_points)    # images/s
-        self.epoch_step = Curve(max_points)    # x = step of each epoch record (for the epoch axis)
-        self.train_loss = Curve(max_points)    # per epoch, x = step at the end of the epoch
+        self.throughput = Curve(max_points)  # images/s
+        self.epoch_step = Curve(max_points)  # x = step of each epoch record (for the epoch axis)
+        self.train_loss = Curve(max_points)  # per epoch, x = step at the end of the epoch
         self.val_loss = Curve(max_points)
         self.train_acc = Curve(max_points)
         self.val_acc = Curve(max_points)
         self.grads = GradHistory()
-        self.state = ""              # the latest status state
+        self.state = ""  # the latest status state
         self.message = ""
         self.error = ""
         self.steps_per_epoch: int | None = None
@@ -199,8 +199,15 @@ class RunSeries:
         self.device = ""
 
     def curves(self) -> dict[str, Curve]:
-        return {"loss": self.loss, "lr": self.lr, "throughput": self.throughput, "train_loss": self.train_loss,
-                "val_loss": self.val_loss, "train_acc": self.train_acc, "val_acc": self.val_acc}
+        return {
+            "loss": self.loss,
+            "lr": self.lr,
+            "throughput": self.throughput,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "train_acc": self.train_acc,
+            "val_acc": self.val_acc,
+        }
 
     def ingest(self, records: list[dict]) -> None:
         for rec in records:
@@ -236,8 +243,9 @@ class RunSeries:
                 if self.lr.count == 0 and rec.get("lr") is not None:
                     self.lr.append(s, rec["lr"])
             elif kind == "grad":
-                self.grads.append(float(rec.get("step") or self.step), rec.get("layers") or [],
-                                  rec.get("norms") or [])
+                self.grads.append(
+                    float(rec.get("step") or self.step), rec.get("layers") or [], rec.get("norms") or []
+                )
             elif kind == "status":
                 self.state = rec.get("state", self.state)
                 self.message = rec.get("message", "")

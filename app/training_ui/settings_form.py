@@ -25,8 +25,12 @@ from PySide6.QtWidgets import (
 
 from training.config import DEVICES, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, apply_preset
 
-DATASETS = (("synthetic", "Synthetic (no download)"), ("mnist", "MNIST…"), ("cifar10", "CIFAR-10…"),
-            ("folder", "Image folder…"))
+DATASETS = (
+    ("synthetic", "Synthetic (no download)"),
+    ("mnist", "MNIST…"),
+    ("cifar10", "CIFAR-10…"),
+    ("folder", "Image folder…"),
+)
 CUSTOM = "Custom"
 
 
@@ -145,10 +149,16 @@ class SettingsForm(QWidget):
         if self.dataset.currentData() != "synthetic" and not self.data_dir.text().strip():
             raise UserError(f"choose the {self.dataset.currentText().rstrip('…')} folder first")
         return self._base.with_overrides(
-            dataset=self.dataset_spec(), epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-            lr=self.lr.value(), optimizer=self.optimizer.currentText(), schedule=self.schedule.currentText(),
-            label_smoothing=self.label_smoothing.value(), seed=self.seed.value(),
-            device=self.device.currentText())
+            dataset=self.dataset_spec(),
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            lr=self.lr.value(),
+            optimizer=self.optimizer.currentText(),
+            schedule=self.schedule.currentText(),
+            label_smoothing=self.label_smoothing.value(),
+            seed=self.seed.value(),
+            device=self.device.currentText(),
+        )
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)
@@ -162,8 +172,9 @@ class SettingsForm(QWidget):
 
     def _on_browse(self) -> None:
         start = self.data_dir.text().strip() or str(Path.home())
-        path = QFileDialog.getExistingDirectory(self, f"Choose the {self.dataset.currentText().rstrip('…')} "
-                                                "folder", start)
+        path = QFileDialog.getExistingDirectory(
+            self, f"Choose the {self.dataset.currentText().rstrip('…')} folder", start
+        )
         if path:
             self.data_dir.setText(path)
 

@@ -41,6 +41,7 @@ def template(name: str, family: str, doc: str, shortcut_options: bool = False):
             raise ValueError(f"template {name!r} registered twice")
         _TEMPLATES[name] = TemplateInfo(name, family, doc, fn, shortcut_options)
         return fn
+
     return deco
 
 
@@ -51,15 +52,18 @@ def _load() -> None:
 
 def natural_key(name: str) -> tuple:
     """Sort key that orders embedded numbers by value: plain20 < plain110, resnet18 < resnet101."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.split(r"(\d+)", name) if part)
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part
+    )
 
 
 def all_templates() -> list[TemplateInfo]:
     """Every template, CIFAR before ImageNet, each family in natural name order."""
     _load()
-    return sorted(_TEMPLATES.values(), key=lambda t: (FAMILY_ORDER.get(t.family, len(FAMILY_ORDER)), t.family,
-                                                       natural_key(t.name)))
+    return sorted(
+        _TEMPLATES.values(),
+        key=lambda t: (FAMILY_ORDER.get(t.family, len(FAMILY_ORDER)), t.family, natural_key(t.name)),
+    )
 
 
 def get_template(name: str) -> TemplateInfo:
@@ -71,7 +75,9 @@ def get_template(name: str) -> TemplateInfo:
 
 MAX_CLASSES = 1_048_576  # the Linear head's out_features limit
 SHORTCUTS = {"A": "zero_pad", "B": "conv_bn", "C": "conv_bn_always"}
-SHORTCUT_HELP = "A = zero-pad (He et al. option A), B = 1x1 conv + BN where shapes change, C = 1x1 conv + BN always"
+SHORTCUT_HELP = (
+    "A = zero-pad (He et al. option A), B = 1x1 conv + BN where shapes change, C = 1x1 conv + BN always"
+)
 
 
 def parse_input_shape(value: str | Sequence[int]) -> list[int]:
@@ -93,8 +99,12 @@ def parse_input_shape(value: str | Sequence[int]) -> list[int]:
     return dims
 
 
-def make(name: str, classes: int | None = None, input_shape: str | Sequence[int] | None = None,
-         shortcut: str | None = None) -> Project:
+def make(
+    name: str,
+    classes: int | None = None,
+    input_shape: str | Sequence[int] | None = None,
+    shortcut: str | None = None,
+) -> Project:
     """Build template ``name``, apply --classes / --input / --shortcut, and validate it.
 
     Bad arguments raise UserError with exit code 2; a result that does not
@@ -125,7 +135,9 @@ def make(name: str, classes: int | None = None, input_shape: str | Sequence[int]
     if classes is not None:
         fc = head_linear(project)
         if fc is None:
-            raise UserError(f"template {name!r} has no Linear head feeding its Output, so --classes cannot be applied")
+            raise UserError(
+                f"template {name!r} has no Linear head feeding its Output, so --classes cannot be applied"
+            )
         graph.set_param(fc.id, "out_features", classes)
     if dims is not None:
         inputs = graph.nodes_of_type("Input")
@@ -134,8 +146,10 @@ def make(name: str, classes: int | None = None, input_shape: str | Sequence[int]
     analysis = analyze(project)
     if not analysis.valid:
         shape = "x".join(str(d) for d in graph.nodes_of_type("Input")[0].params["shape"])
-        raise UserError(f"template {name} with input {shape} is invalid: {_describe(analysis, analysis.errors[0])}",
-                        exit_code=1)
+        raise UserError(
+            f"template {name} with input {shape} is invalid: {_describe(analysis, analysis.errors[0])}",
+            exit_code=1,
+        )
     return project
 
 

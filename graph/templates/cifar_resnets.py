@@ -47,23 +47,32 @@ def cifar_resnet(title: str, depth: int, projection: str | None) -> Project:
     n = (depth - 2) // 6
     project, b = _start(title)
     cifar_stem(b, 16)
-    block = define_basic_block(project, "PlainBlock" if projection is None else "BasicBlock", projection=projection)
+    block = define_basic_block(
+        project, "PlainBlock" if projection is None else "BasicBlock", projection=projection
+    )
     resnet_stages(b, block, (n, n, n), (16, 32, 64), (1, 2, 2))
     head(b, CLASSES)
     return project
 
 
 def _register_plain(depth: int) -> None:
-    @template(f"plain{depth}", "cifar",
-              f"{depth}-layer plain net for CIFAR (He et al. 2016, sec. 4.2): resnet{depth} without shortcuts.")
+    @template(
+        f"plain{depth}",
+        "cifar",
+        f"{depth}-layer plain net for CIFAR (He et al. 2016, sec. 4.2): resnet{depth} without shortcuts.",
+    )
     def plain() -> Project:
         return cifar_resnet(f"Plain-{depth}", depth, None)
 
 
 def _register_resnet(depth: int) -> None:
-    @template(f"resnet{depth}", "cifar",
-              f"ResNet-{depth} for CIFAR (He et al. 2016, sec. 4.2): 3 stages of {(depth - 2) // 6} basic blocks "
-              "at 16/32/64 channels, zero-pad shortcuts (option A).", shortcut_options=True)
+    @template(
+        f"resnet{depth}",
+        "cifar",
+        f"ResNet-{depth} for CIFAR (He et al. 2016, sec. 4.2): 3 stages of {(depth - 2) // 6} basic blocks "
+        "at 16/32/64 channels, zero-pad shortcuts (option A).",
+        shortcut_options=True,
+    )
     def resnet(shortcut: str = "zero_pad") -> Project:
         return cifar_resnet(f"ResNet-{depth}", depth, shortcut)
 
@@ -74,9 +83,13 @@ for _depth in DEPTHS:
     _register_resnet(_depth)
 
 
-@template("preact_resnet110", "cifar",
-          "Pre-activation ResNet-110 for CIFAR (He et al. 2016b): BN-ReLU-conv blocks, zero-pad shortcuts, "
-          "final BN-ReLU before pooling.", shortcut_options=True)
+@template(
+    "preact_resnet110",
+    "cifar",
+    "Pre-activation ResNet-110 for CIFAR (He et al. 2016b): BN-ReLU-conv blocks, zero-pad shortcuts, "
+    "final BN-ReLU before pooling.",
+    shortcut_options=True,
+)
 def preact_resnet110(shortcut: str = "zero_pad") -> Project:
     project, b = _start("PreAct ResNet-110")
     cifar_stem(b, 16, bn_relu=False)
@@ -88,9 +101,12 @@ def preact_resnet110(shortcut: str = "zero_pad") -> Project:
     return project
 
 
-@template("resnext29_8x64d", "cifar",
-          "ResNeXt-29 8x64d for CIFAR (Xie et al. 2017): 3 stages of 3 bottlenecks, cardinality 8, width 64, "
-          "outputs 256/512/1024, projection shortcuts.")
+@template(
+    "resnext29_8x64d",
+    "cifar",
+    "ResNeXt-29 8x64d for CIFAR (Xie et al. 2017): 3 stages of 3 bottlenecks, cardinality 8, width 64, "
+    "outputs 256/512/1024, projection shortcuts.",
+)
 def resnext29_8x64d() -> Project:
     project, b = _start("ResNeXt-29 (8x64d)")
     project.training.update({"epochs": 300, "batch_size": 128})
@@ -98,8 +114,15 @@ def resnext29_8x64d() -> Project:
     cifar_stem(b, 64)
     block = define_bottleneck(project)
     # planes * 4 = 256/512/1024; inner width planes * 64 // 64 * 8 = 512/1024/2048
-    resnet_stages(b, block, (3, 3, 3), (64, 128, 256), (1, 2, 2), width_param="planes",
-                  extra={"groups": 8, "base_width": 64})
+    resnet_stages(
+        b,
+        block,
+        (3, 3, 3),
+        (64, 128, 256),
+        (1, 2, 2),
+        width_param="planes",
+        extra={"groups": 8, "base_width": 64},
+    )
     head(b, CLASSES)
     return project
 
@@ -112,6 +135,7 @@ def define_wide_projection_block(project: Project, name: str = "WideBasicProj", 
     1x1 ``conv_shortcut`` (its published 36.5M parameters count no BN there,
     which the conv_bn projection would add).
     """
+
     def body(b: Builder) -> None:
         b.bn("bn1")
         act = b.relu("relu")
@@ -121,30 +145,53 @@ def define_wide_projection_block(project: Project, name: str = "WideBasicProj", 
         b.relu("relu2")
         b.add("Dropout", "dropout", p=float(dropout))
         b.conv("conv2", "out_channels", 3, 1)
-        side = b.side("Conv2d", "conv_shortcut", row=row,
-                      out_channels="out_channels", kernel_size=1, stride="stride", padding=0, bias=False)
+        side = b.side(
+            "Conv2d",
+            "conv_shortcut",
+            row=row,
+            out_channels="out_channels",
+            kernel_size=1,
+            stride="stride",
+            padding=0,
+            bias=False,
+        )
         b.connect(act, side)
         add = b.add("Add", "add")
         b.connect(side, add, dst_port=1)
 
-    return define_block(project, name, {"out_channels": ("int", 160), "stride": ("int", 1)},
-                        "Wide pre-activation block with a 1x1 conv shortcut (where the shape changes).", body)
+    return define_block(
+        project,
+        name,
+        {"out_channels": ("int", 160), "stride": ("int", 1)},
+        "Wide pre-activation block with a 1x1 conv shortcut (where the shape changes).",
+        body,
+    )
 
 
-@template("wrn28_10", "cifar",
-          "Wide ResNet-28-10 (Zagoruyko and Komodakis 2016): pre-activation wide blocks at 160/320/640, "
-          "dropout 0 (set the blocks' Dropout p for 0.3).")
+@template(
+    "wrn28_10",
+    "cifar",
+    "Wide ResNet-28-10 (Zagoruyko and Komodakis 2016): pre-activation wide blocks at 160/320/640, "
+    "dropout 0 (set the blocks' Dropout p for 0.3).",
+)
 def wrn28_10() -> Project:
     project, b = _start("WRN-28-10")
     project.training.update({"epochs": 200, "batch_size": 128})
     project.training["optimizer"] = dict(project.training["optimizer"], weight_decay=5e-4, nesterov=True)
-    project.training["schedule"] = {"name": "step", "milestones": [0.3, 0.6, 0.8], "gamma": 0.2, "warmup_epochs": 0}
+    project.training["schedule"] = {
+        "name": "step",
+        "milestones": [0.3, 0.6, 0.8],
+        "gamma": 0.2,
+        "warmup_epochs": 0,
+    }
     cifar_stem(b, 16, bn_relu=False)
     proj = define_wide_projection_block(project)
     block = define_preact_block(project, "WideBasic", projection="identity", dropout=0.0)
     n = (28 - 4) // 6
     for i, (width, stride) in enumerate(((160, 1), (320, 2), (640, 2)), start=1):
-        params = [{"out_channels": width, "stride": stride}] + [{"out_channels": width, "stride": 1}] * (n - 1)
+        params = [{"out_channels": width, "stride": stride}] + [{"out_channels": width, "stride": 1}] * (
+            n - 1
+        )
         stage(b, f"layer{i}", [proj] + [block] * (n - 1), params)
     b.bn("bn1")
     b.relu("relu")

@@ -60,8 +60,16 @@ class Builder:
         self.positions[node.id] = [x, y]
         return node
 
-    def add(self, type_name: str, name: str, *, connect: bool = True, src: Node | None = None,
-            dst_port: int = 0, **params: Any) -> Node:
+    def add(
+        self,
+        type_name: str,
+        name: str,
+        *,
+        connect: bool = True,
+        src: Node | None = None,
+        dst_port: int = 0,
+        **params: Any,
+    ) -> Node:
         """Add a main-column node; connect it from ``src`` (default: the last one)."""
         node = self.graph.add(type_name, name, **params)
         self.place(node, 0, self.row * ROW)
@@ -72,8 +80,9 @@ class Builder:
         self.last = node
         return node
 
-    def side(self, type_name: str, name: str, *, row: float | None = None, x: float = SIDE_X,
-             **params: Any) -> Node:
+    def side(
+        self, type_name: str, name: str, *, row: float | None = None, x: float = SIDE_X, **params: Any
+    ) -> Node:
         """Add a node beside the column (row defaults to the current one); not connected."""
         node = self.graph.add(type_name, name, **params)
         self.place(node, x, (self.row if row is None else row) * ROW)
@@ -82,19 +91,35 @@ class Builder:
     def connect(self, src: Node, dst: Node, dst_port: int = 0, **kw: Any):
         return self.graph.connect(src, dst, dst_port=dst_port, **kw)
 
-    def shortcut(self, src: Node, dst: Node, dst_port: int = 1, name: str = "downsample",
-                 projection: str = "conv_bn"):
+    def shortcut(
+        self, src: Node, dst: Node, dst_port: int = 1, name: str = "downsample", projection: str = "conv_bn"
+    ):
         """A shortcut edge (into a merge); its projection module is called ``name`` in code."""
-        return self.graph.connect(src, dst, dst_port=dst_port, kind="shortcut", name=name,
-                                  projection=projection)
+        return self.graph.connect(
+            src, dst, dst_port=dst_port, kind="shortcut", name=name, projection=projection
+        )
 
     # ---- small chains ---------------------------------------------------------
-    def conv(self, name: str, out_channels: Any, kernel_size: int = 3, stride: Any = 1,
-             padding: Any = None, groups: Any = 1, bias: bool = False, **extra: Any) -> Node:
+    def conv(
+        self,
+        name: str,
+        out_channels: Any,
+        kernel_size: int = 3,
+        stride: Any = 1,
+        padding: Any = None,
+        groups: Any = 1,
+        bias: bool = False,
+        **extra: Any,
+    ) -> Node:
         """A Conv2d with torchvision's padding (kernel_size // 2) unless given."""
         pad = kernel_size // 2 if padding is None else padding
-        params: dict[str, Any] = {"out_channels": out_channels, "kernel_size": kernel_size,
-                                  "stride": stride, "padding": pad, "bias": bias}
+        params: dict[str, Any] = {
+            "out_channels": out_channels,
+            "kernel_size": kernel_size,
+            "stride": stride,
+            "padding": pad,
+            "bias": bias,
+        }
         if groups != 1:
             params["groups"] = groups
         params.update(extra)
@@ -106,8 +131,16 @@ class Builder:
     def relu(self, name: str = "relu") -> Node:
         return self.add("ReLU", name)
 
-    def conv_bn_relu(self, suffix: str, out_channels: Any, kernel_size: int = 3, stride: Any = 1,
-                     padding: Any = None, groups: Any = 1, relu: str | None = "relu") -> Node:
+    def conv_bn_relu(
+        self,
+        suffix: str,
+        out_channels: Any,
+        kernel_size: int = 3,
+        stride: Any = 1,
+        padding: Any = None,
+        groups: Any = 1,
+        relu: str | None = "relu",
+    ) -> Node:
         """conv{suffix} -> bn{suffix} (-> a ReLU named ``relu``, or none if relu is None)."""
         self.conv(f"conv{suffix}", out_channels, kernel_size, stride, padding, groups)
         self.bn(f"bn{suffix}")
@@ -131,8 +164,7 @@ def new_project(name: str) -> Project:
 
 
 # ------------------------------------------------------------------ block definitions
-def define_block(project: Project, name: str, params: dict[str, tuple[str, Any]], doc: str,
-                 body) -> str:
+def define_block(project: Project, name: str, params: dict[str, tuple[str, Any]], doc: str, body) -> str:
     """Declare ``name`` once per project with typed params; ``body(builder)`` fills it.
 
     The body is built between a BlockInput named ``input`` and a BlockOutput
@@ -151,13 +183,19 @@ def define_block(project: Project, name: str, params: dict[str, tuple[str, Any]]
     return name
 
 
-def define_basic_block(project: Project, name: str = "BasicBlock", *, projection: str | None = "conv_bn",
-                       zero_init_residual: bool = False) -> str:
+def define_basic_block(
+    project: Project,
+    name: str = "BasicBlock",
+    *,
+    projection: str | None = "conv_bn",
+    zero_init_residual: bool = False,
+) -> str:
     """ResNet basic block: 3x3 conv (stride) - BN - ReLU - 3x3 conv - BN, + shortcut, ReLU.
 
     Params ``out_channels``, ``stride``. ``projection`` None gives the plain
     (shortcut-free) block of He et al.'s plain nets.
     """
+
     def body(b: Builder) -> None:
         x = b.last
         b.conv_bn_relu("1", "out_channels", 3, "stride")
@@ -168,22 +206,29 @@ def define_basic_block(project: Project, name: str = "BasicBlock", *, projection
             b.shortcut(x, add, projection=projection)
         b.relu("relu2")
 
-    doc = ("Two 3x3 convolutions" + (" with a shortcut (He et al. 2016)." if projection else
-                                     " without a shortcut (He et al.'s plain net)."))
+    doc = "Two 3x3 convolutions" + (
+        " with a shortcut (He et al. 2016)." if projection else " without a shortcut (He et al.'s plain net)."
+    )
     return define_block(project, name, {"out_channels": ("int", 64), "stride": ("int", 1)}, doc, body)
 
 
 BOTTLENECK_WIDTH = "planes * base_width // 64 * groups"
 
 
-def define_bottleneck(project: Project, name: str = "Bottleneck", *, projection: str | None = "conv_bn",
-                      zero_init_residual: bool = False) -> str:
+def define_bottleneck(
+    project: Project,
+    name: str = "Bottleneck",
+    *,
+    projection: str | None = "conv_bn",
+    zero_init_residual: bool = False,
+) -> str:
     """torchvision's Bottleneck (v1.5, stride on the 3x3 conv): 1x1 - 3x3 (groups) - 1x1 (planes * 4).
 
     Params ``planes``, ``stride``, ``groups``, ``base_width``; inner width
     ``planes * base_width // 64 * groups`` (ResNeXt: groups = cardinality,
     Wide ResNet: base_width 128).
     """
+
     def body(b: Builder) -> None:
         x = b.last
         b.conv_bn_relu("1", BOTTLENECK_WIDTH, 1)
@@ -195,14 +240,22 @@ def define_bottleneck(project: Project, name: str = "Bottleneck", *, projection:
             b.shortcut(x, add, projection=projection)
         b.relu("relu3")
 
-    return define_block(project, name, {"planes": ("int", 64), "stride": ("int", 1), "groups": ("int", 1),
-                                        "base_width": ("int", 64)},
-                        "Bottleneck: 1x1 reduce, 3x3 (grouped, strided), 1x1 expand to planes * 4, + shortcut.",
-                        body)
+    return define_block(
+        project,
+        name,
+        {"planes": ("int", 64), "stride": ("int", 1), "groups": ("int", 1), "base_width": ("int", 64)},
+        "Bottleneck: 1x1 reduce, 3x3 (grouped, strided), 1x1 expand to planes * 4, + shortcut.",
+        body,
+    )
 
 
-def define_preact_block(project: Project, name: str = "PreActBlock", *, projection: str | None = "conv_bn",
-                        dropout: float | None = None) -> str:
+def define_preact_block(
+    project: Project,
+    name: str = "PreActBlock",
+    *,
+    projection: str | None = "conv_bn",
+    dropout: float | None = None,
+) -> str:
     """Pre-activation basic block (He et al. 2016b): BN - ReLU - conv (stride) - BN - ReLU - conv, + shortcut.
 
     Params ``out_channels``, ``stride``. The shortcut leaves from the block's
@@ -210,6 +263,7 @@ def define_preact_block(project: Project, name: str = "PreActBlock", *, projecti
     With ``dropout`` (a float, may be 0.0) a Dropout sits between the two
     convolutions, as in Zagoruyko and Komodakis's wide block.
     """
+
     def body(b: Builder) -> None:
         x = b.last
         b.bn("bn1")
@@ -224,14 +278,19 @@ def define_preact_block(project: Project, name: str = "PreActBlock", *, projecti
             add = b.add("Add", "add")
             b.shortcut(x, add, projection=projection)
 
-    doc = "Pre-activation block: BN-ReLU-conv twice" + (", dropout between" if dropout is not None else "") \
+    doc = (
+        "Pre-activation block: BN-ReLU-conv twice"
+        + (", dropout between" if dropout is not None else "")
         + ", + identity shortcut (He et al. 2016b)."
+    )
     return define_block(project, name, {"out_channels": ("int", 64), "stride": ("int", 1)}, doc, body)
 
 
-def define_preact_bottleneck(project: Project, name: str = "PreActBottleneck", *,
-                             projection: str | None = "conv_bn") -> str:
+def define_preact_bottleneck(
+    project: Project, name: str = "PreActBottleneck", *, projection: str | None = "conv_bn"
+) -> str:
     """Pre-activation bottleneck: (BN-ReLU-conv) 1x1, 3x3 (stride, groups), 1x1 to planes * 4, + shortcut."""
+
     def body(b: Builder) -> None:
         x = b.last
         b.bn("bn1")
@@ -247,9 +306,13 @@ def define_preact_bottleneck(project: Project, name: str = "PreActBottleneck", *
             add = b.add("Add", "add")
             b.shortcut(x, add, projection=projection)
 
-    return define_block(project, name, {"planes": ("int", 64), "stride": ("int", 1), "groups": ("int", 1),
-                                        "base_width": ("int", 64)},
-                        "Pre-activation bottleneck (He et al. 2016b).", body)
+    return define_block(
+        project,
+        name,
+        {"planes": ("int", 64), "stride": ("int", 1), "groups": ("int", 1), "base_width": ("int", 64)},
+        "Pre-activation bottleneck (He et al. 2016b).",
+        body,
+    )
 
 
 # ------------------------------------------------------------------ network pieces
@@ -271,8 +334,13 @@ def imagenet_stem(b: Builder, channels: int = 64) -> Node:
     return b.last  # type: ignore[return-value]
 
 
-def stage(b: Builder, name: str, block: str | Sequence[str], instances: Sequence[dict[str, Any]],
-          keys: str = "index") -> list[Node]:
+def stage(
+    b: Builder,
+    name: str,
+    block: str | Sequence[str],
+    instances: Sequence[dict[str, Any]],
+    keys: str = "index",
+) -> list[Node]:
     """Chain one instance of ``block`` per params dict after ``b.last`` and declare them a Stage.
 
     ``block`` is one block name, or one per instance (a stage may mix, say, a
@@ -283,19 +351,30 @@ def stage(b: Builder, name: str, block: str | Sequence[str], instances: Sequence
     blocks = [block] * len(instances) if isinstance(block, str) else list(block)
     if len(blocks) != len(instances):
         raise ValueError(f"stage {name}: {len(blocks)} block names for {len(instances)} instances")
-    nodes = [b.add(BLOCK_PREFIX + blk, f"{name}_{i}", **dict(p))
-             for i, (blk, p) in enumerate(zip(blocks, instances))]
+    nodes = [
+        b.add(BLOCK_PREFIX + blk, f"{name}_{i}", **dict(p))
+        for i, (blk, p) in enumerate(zip(blocks, instances))
+    ]
     b.graph.set_stages(list(b.graph.stages) + [Stage(name, keys, [n.id for n in nodes])])
     return nodes
 
 
-def resnet_stages(b: Builder, block: str, depths: Sequence[int], widths: Sequence[int],
-                  strides: Sequence[int], width_param: str = "out_channels", extra: dict[str, Any] | None = None,
-                  prefix: str = "layer") -> list[list[Node]]:
+def resnet_stages(
+    b: Builder,
+    block: str,
+    depths: Sequence[int],
+    widths: Sequence[int],
+    strides: Sequence[int],
+    width_param: str = "out_channels",
+    extra: dict[str, Any] | None = None,
+    prefix: str = "layer",
+) -> list[list[Node]]:
     """The usual layer1..layerN: stage i has depths[i] blocks, the first with strides[i]."""
     out = []
     for i, (depth, width, stride) in enumerate(zip(depths, widths, strides), start=1):
-        params = [{width_param: width, "stride": stride if j == 0 else 1, **(extra or {})} for j in range(depth)]
+        params = [
+            {width_param: width, "stride": stride if j == 0 else 1, **(extra or {})} for j in range(depth)
+        ]
         out.append(stage(b, f"{prefix}{i}", block, params))
     return out
 

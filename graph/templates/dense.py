@@ -35,8 +35,13 @@ def define_dense_layer(project: Project) -> str:
         b.relu("relu2")
         b.conv("conv2", "growth_rate", 3)
 
-    return define_block(project, "DenseLayer", DENSE_PARAMS,
-                        "BN-ReLU-1x1 conv (bottleneck) then BN-ReLU-3x3 conv: growth_rate new channels.", body)
+    return define_block(
+        project,
+        "DenseLayer",
+        DENSE_PARAMS,
+        "BN-ReLU-1x1 conv (bottleneck) then BN-ReLU-3x3 conv: growth_rate new channels.",
+        body,
+    )
 
 
 def define_dense_block(project: Project, num_layers: int) -> str:
@@ -46,14 +51,24 @@ def define_dense_block(project: Project, num_layers: int) -> str:
         # the running features go down the main column; each layer branches off beside it
         x = b.last
         for i in range(1, num_layers + 1):
-            layer = b.side("block:DenseLayer", f"denselayer{i}", row=b.row - 0.5,
-                           growth_rate="growth_rate", bn_size="bn_size")
+            layer = b.side(
+                "block:DenseLayer",
+                f"denselayer{i}",
+                row=b.row - 0.5,
+                growth_rate="growth_rate",
+                bn_size="bn_size",
+            )
             b.connect(x, layer)
             x = b.add("Concat", f"cat{i}", src=x)
             b.connect(layer, x, dst_port=1)
 
-    return define_block(project, f"DenseBlock{num_layers}", DENSE_PARAMS,
-                        f"{num_layers} dense layers, each concatenated onto the running features.", body)
+    return define_block(
+        project,
+        f"DenseBlock{num_layers}",
+        DENSE_PARAMS,
+        f"{num_layers} dense layers, each concatenated onto the running features.",
+        body,
+    )
 
 
 def define_transition(project: Project) -> str:
@@ -63,12 +78,21 @@ def define_transition(project: Project) -> str:
         b.conv("conv", "in_channels // 2", 1)
         b.add("AvgPool2d", "pool", kernel_size=2, stride=2)
 
-    return define_block(project, "Transition", {},
-                        "BN-ReLU-1x1 conv halving the channels, then 2x2 average pooling.", body)
+    return define_block(
+        project, "Transition", {}, "BN-ReLU-1x1 conv halving the channels, then 2x2 average pooling.", body
+    )
 
 
-def densenet(title: str, input_shape: tuple[int, int, int], classes: int, imagenet_stem: bool,
-             stem_channels: int, layers: tuple[int, ...], growth_rate: int, bn_size: int = 4) -> Project:
+def densenet(
+    title: str,
+    input_shape: tuple[int, int, int],
+    classes: int,
+    imagenet_stem: bool,
+    stem_channels: int,
+    layers: tuple[int, ...],
+    growth_rate: int,
+    bn_size: int = 4,
+) -> Project:
     project = new_project(title)
     b = Builder(project)
     b.input(input_shape)
@@ -106,15 +130,20 @@ def _torchvision_init(project: Project) -> None:
                 node.params["init"] = "kaiming_fan_in"
 
 
-@template("densenet121", "imagenet", "DenseNet-121 (Huang et al.) with torchvision's module names: 8.0M parameters.")
+@template(
+    "densenet121", "imagenet", "DenseNet-121 (Huang et al.) with torchvision's module names: 8.0M parameters."
+)
 def densenet121() -> Project:
     project = densenet("DenseNet-121", (3, 224, 224), 1000, True, 64, (6, 12, 24, 16), 32)
     project.training.update(IMAGENET_TRAINING)
     return project
 
 
-@template("densenet_bc100_k12", "cifar",
-          "DenseNet-BC-100 for CIFAR (Huang et al.): growth 12, compression 0.5, 3 x 16 bottleneck layers: 0.77M.")
+@template(
+    "densenet_bc100_k12",
+    "cifar",
+    "DenseNet-BC-100 for CIFAR (Huang et al.): growth 12, compression 0.5, 3 x 16 bottleneck layers: 0.77M.",
+)
 def densenet_bc100_k12() -> Project:
     project = densenet("DenseNet-BC-100 (k=12)", (3, 32, 32), 10, False, 24, (16, 16, 16), 12)
     # Huang et al.: 300 epochs, batch 64, Nesterov SGD, lr / 10 at 50% and 75%

@@ -26,7 +26,12 @@ from graph.model import Project, Stage
 from graph.templates import template
 from graph.templates.common import SIDE_X, Builder, define_block, new_project, stage
 
-DPN_PARAMS = {"width": ("int", 96), "out_planes": ("int", 256), "dense_depth": ("int", 16), "stride": ("int", 1)}
+DPN_PARAMS = {
+    "width": ("int", 96),
+    "out_planes": ("int", 256),
+    "dense_depth": ("int", 16),
+    "stride": ("int", 1),
+}
 # per stage: (width, out_planes, blocks, dense_depth, stride)
 DPN26 = ((96, 256, 2, 16, 1), (192, 512, 2, 32, 2), (384, 1024, 2, 24, 2), (768, 2048, 2, 128, 2))
 
@@ -41,8 +46,16 @@ def define_dual_path_block(project: Project, entry: bool) -> str:
         y = b.bn("bn3")
         carry = x
         if entry:
-            proj = b.side("Conv2d", "shortcut_conv", row=row, out_channels="out_planes + dense_depth",
-                          kernel_size=1, stride="stride", padding=0, bias=False)
+            proj = b.side(
+                "Conv2d",
+                "shortcut_conv",
+                row=row,
+                out_channels="out_planes + dense_depth",
+                kernel_size=1,
+                stride="stride",
+                padding=0,
+                bias=False,
+            )
             carry = b.side("BatchNorm2d", "shortcut_bn", row=row + 1)
             b.connect(x, proj)
             b.connect(proj, carry)
@@ -62,12 +75,17 @@ def define_dual_path_block(project: Project, entry: bool) -> str:
         b.relu("relu")
 
     name = "DualPathEntry" if entry else "DualPathBlock"
-    doc = ("First dual path block of a stage: projects its input (1x1 conv + BN) before splitting it."
-           if entry else "Dual path block: residual sum on the first out_planes channels, dense concat on the rest.")
+    doc = (
+        "First dual path block of a stage: projects its input (1x1 conv + BN) before splitting it."
+        if entry
+        else "Dual path block: residual sum on the first out_planes channels, dense concat on the rest."
+    )
     return define_block(project, name, DPN_PARAMS, doc, body)
 
 
-@template("dpn26", "cifar", "Dual path net DPN-26 for CIFAR (Chen et al. 2017; kuangliu's configuration): 11.6M.")
+@template(
+    "dpn26", "cifar", "Dual path net DPN-26 for CIFAR (Chen et al. 2017; kuangliu's configuration): 11.6M."
+)
 def dpn26() -> Project:
     project = new_project("DPN-26")
     b = Builder(project)
@@ -76,8 +94,15 @@ def dpn26() -> Project:
     entry = define_dual_path_block(project, True)
     block = define_dual_path_block(project, False)
     for i, (width, out_planes, depth, dense_depth, stride) in enumerate(DPN26, start=1):
-        params = [{"width": width, "out_planes": out_planes, "dense_depth": dense_depth,
-                   "stride": stride if j == 0 else 1} for j in range(depth)]
+        params = [
+            {
+                "width": width,
+                "out_planes": out_planes,
+                "dense_depth": dense_depth,
+                "stride": stride if j == 0 else 1,
+            }
+            for j in range(depth)
+        ]
         stage(b, f"layer{i}", [entry] + [block] * (depth - 1), params)
     b.add("AdaptiveAvgPool2d", "avgpool", output_size=1)
     b.add("Flatten", "flatten")

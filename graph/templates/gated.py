@@ -60,12 +60,18 @@ def define_squeeze_excite(project: Project) -> str:
         scale = b.add("Multiply", "scale", src=x)
         b.connect(gate, scale, dst_port=1)
 
-    return define_block(project, "SqueezeExcite", {"rd_channels": ("int", 4)},
-                        "Squeeze-excitation: rescale each channel by a gate computed from its global average.", body)
+    return define_block(
+        project,
+        "SqueezeExcite",
+        {"rd_channels": ("int", 4)},
+        "Squeeze-excitation: rescale each channel by a gate computed from its global average.",
+        body,
+    )
 
 
 def define_gated_basic_block(project: Project, kind: str, projection: str) -> str:
     """BasicBlock(out_channels, stride) whose sum is SE-then-add, a highway Gate, or a weighted Add."""
+
     def body(b: Builder) -> None:
         x = b.last
         row = b.row
@@ -76,8 +82,17 @@ def define_gated_basic_block(project: Project, kind: str, projection: str) -> st
             b.add("block:SqueezeExcite", "se", rd_channels="se_channels")
             b.shortcut(x, b.add("Add", "add"), name="shortcut", projection=projection)
         elif kind == "highway":
-            t = b.side("Conv2d", "gate", row=row, out_channels="out_channels", kernel_size=1,
-                       stride="stride", padding=0, bias=True, bias_init=-2.0)
+            t = b.side(
+                "Conv2d",
+                "gate",
+                row=row,
+                out_channels="out_channels",
+                kernel_size=1,
+                stride="stride",
+                padding=0,
+                bias=True,
+                bias_init=-2.0,
+            )
             sig = b.side("Sigmoid", "gate_act", row=row + 4)
             b.connect(x, t)
             b.connect(t, sig)
@@ -91,7 +106,10 @@ def define_gated_basic_block(project: Project, kind: str, projection: str) -> st
 
     params = {"out_channels": ("int", 16), "stride": ("int", 1)}
     if kind == "se":
-        name, doc = "SEBasicBlock", "Basic block with squeeze-excitation on the residual branch before the sum."
+        name, doc = (
+            "SEBasicBlock",
+            "Basic block with squeeze-excitation on the residual branch before the sum.",
+        )
         params["se_channels"] = ("int", 4)
     elif kind == "highway":
         name, doc = "HighwayBlock", "Basic block whose sum is a highway gate t*h + (1-t)*x (gate bias -2)."
@@ -111,26 +129,42 @@ def _resnet20_variant(title: str, kind: str, shortcut: str | None) -> Project:
     block = define_gated_basic_block(project, kind, projection(shortcut))
     for i, (width, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
         extra = {"se_channels": max(4, width // 16)} if kind == "se" else {}
-        stage(b, f"layer{i}", block, [{"out_channels": width, "stride": stride if j == 0 else 1, **extra}
-                                      for j in range(3)])
+        stage(
+            b,
+            f"layer{i}",
+            block,
+            [{"out_channels": width, "stride": stride if j == 0 else 1, **extra} for j in range(3)],
+        )
     head(b, 10)
     return project
 
 
-@template("se_resnet20", "cifar", "ResNet-20 with squeeze-excitation on every residual branch (Hu et al.).",
-          shortcut_options=True)
+@template(
+    "se_resnet20",
+    "cifar",
+    "ResNet-20 with squeeze-excitation on every residual branch (Hu et al.).",
+    shortcut_options=True,
+)
 def se_resnet20(shortcut: str | None = "zero_pad") -> Project:
     return _resnet20_variant("SE-ResNet-20", "se", shortcut)
 
 
-@template("highway20", "cifar", "ResNet-20 shape with highway gates t*h + (1-t)*x in place of the sums.",
-          shortcut_options=True)
+@template(
+    "highway20",
+    "cifar",
+    "ResNet-20 shape with highway gates t*h + (1-t)*x in place of the sums.",
+    shortcut_options=True,
+)
 def highway20(shortcut: str | None = "zero_pad") -> Project:
     return _resnet20_variant("Highway-20", "highway", shortcut)
 
 
-@template("weighted_resnet20", "cifar", "ResNet-20 whose residual sums have a learnable weight per input.",
-          shortcut_options=True)
+@template(
+    "weighted_resnet20",
+    "cifar",
+    "ResNet-20 whose residual sums have a learnable weight per input.",
+    shortcut_options=True,
+)
 def weighted_resnet20(shortcut: str | None = "zero_pad") -> Project:
     return _resnet20_variant("Weighted ResNet-20", "weighted", shortcut)
 
@@ -147,9 +181,13 @@ def define_se_bottleneck(project: Project) -> str:
         b.shortcut(x, b.add("Add", "add"), name="downsample", projection="conv_bn")
         b.relu("relu3")
 
-    return define_block(project, "SEBottleneck", {"planes": ("int", 64), "stride": ("int", 1)},
-                        "Bottleneck (1x1, 3x3, 1x1 to planes * 4) with squeeze-excitation after bn3, as timm's.",
-                        body)
+    return define_block(
+        project,
+        "SEBottleneck",
+        {"planes": ("int", 64), "stride": ("int", 1)},
+        "Bottleneck (1x1, 3x3, 1x1 to planes * 4) with squeeze-excitation after bn3, as timm's.",
+        body,
+    )
 
 
 @template("se_resnet50", "imagenet", "SE-ResNet-50 (Hu et al.) as timm's seresnet50: 28.1M parameters.")

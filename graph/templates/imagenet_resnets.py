@@ -27,8 +27,11 @@ CLASSES = 1000
 WIDTHS = (64, 128, 256, 512)
 STRIDES = (1, 2, 2, 2)
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
-IMAGENET_TRAINING = {"epochs": 90, "batch_size": 256,
-                     "schedule": {"name": "step", "milestones": [1 / 3, 2 / 3], "gamma": 0.1, "warmup_epochs": 0}}
+IMAGENET_TRAINING = {
+    "epochs": 90,
+    "batch_size": 256,
+    "schedule": {"name": "step", "milestones": [1 / 3, 2 / 3], "gamma": 0.1, "warmup_epochs": 0},
+}
 
 
 def _start(title: str) -> tuple[Project, Builder]:
@@ -42,8 +45,9 @@ def _start(title: str) -> tuple[Project, Builder]:
 
 def basic_resnet(title: str, depth: int, plain: bool = False) -> Project:
     project, b = _start(title)
-    block = define_basic_block(project, "PlainBlock" if plain else "BasicBlock",
-                               projection=None if plain else "conv_bn")
+    block = define_basic_block(
+        project, "PlainBlock" if plain else "BasicBlock", projection=None if plain else "conv_bn"
+    )
     resnet_stages(b, block, DEPTHS[depth], WIDTHS, STRIDES)
     head(b, CLASSES)
     return project
@@ -52,8 +56,15 @@ def basic_resnet(title: str, depth: int, plain: bool = False) -> Project:
 def bottleneck_resnet(title: str, depth: int, groups: int = 1, base_width: int = 64) -> Project:
     project, b = _start(title)
     block = define_bottleneck(project)
-    resnet_stages(b, block, DEPTHS[depth], WIDTHS, STRIDES, width_param="planes",
-                  extra={"groups": groups, "base_width": base_width})
+    resnet_stages(
+        b,
+        block,
+        DEPTHS[depth],
+        WIDTHS,
+        STRIDES,
+        width_param="planes",
+        extra={"groups": groups, "base_width": base_width},
+    )
     head(b, CLASSES)
     return project
 
@@ -78,7 +89,11 @@ def resnet34() -> Project:
     return basic_resnet("ResNet-34", 34)
 
 
-@template("resnet50", "imagenet", "ResNet-50, torchvision's resnet50 (v1.5, stride on the 3x3): bottlenecks 3-4-6-3.")
+@template(
+    "resnet50",
+    "imagenet",
+    "ResNet-50, torchvision's resnet50 (v1.5, stride on the 3x3): bottlenecks 3-4-6-3.",
+)
 def resnet50() -> Project:
     return bottleneck_resnet("ResNet-50", 50)
 
@@ -93,20 +108,29 @@ def resnet152() -> Project:
     return bottleneck_resnet("ResNet-152", 152)
 
 
-@template("resnext50_32x4d", "imagenet",
-          "ResNeXt-50 32x4d (Xie et al. 2017), torchvision's: grouped 3x3, cardinality 32, width 4.")
+@template(
+    "resnext50_32x4d",
+    "imagenet",
+    "ResNeXt-50 32x4d (Xie et al. 2017), torchvision's: grouped 3x3, cardinality 32, width 4.",
+)
 def resnext50_32x4d() -> Project:
     return bottleneck_resnet("ResNeXt-50 (32x4d)", 50, groups=32, base_width=4)
 
 
-@template("wide_resnet50_2", "imagenet",
-          "Wide ResNet-50-2 (Zagoruyko and Komodakis), torchvision's: bottleneck width doubled.")
+@template(
+    "wide_resnet50_2",
+    "imagenet",
+    "Wide ResNet-50-2 (Zagoruyko and Komodakis), torchvision's: bottleneck width doubled.",
+)
 def wide_resnet50_2() -> Project:
     return bottleneck_resnet("Wide ResNet-50-2", 50, base_width=128)
 
 
-@template("preact_resnet18", "imagenet",
-          "Pre-activation ResNet-18 (He et al. 2016b): BN-ReLU-conv blocks, final BN-ReLU before pooling.")
+@template(
+    "preact_resnet18",
+    "imagenet",
+    "Pre-activation ResNet-18 (He et al. 2016b): BN-ReLU-conv blocks, final BN-ReLU before pooling.",
+)
 def preact_resnet18() -> Project:
     project, b = _start("PreAct ResNet-18")
     block = define_preact_block(project, "PreActBlock")

@@ -30,19 +30,31 @@ class DialogRecorder:
 @pytest.fixture
 def dialogs(monkeypatch) -> DialogRecorder:
     rec = DialogRecorder()
-    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, **k: rec._take("question", title, text))
-    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: rec._take("critical", title, text))
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: rec._take("warning", title, text))
-    monkeypatch.setattr(QMessageBox, "information",
-                        lambda parent, title, text, *a, **k: rec._take("information", title, text))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, *a, **k: rec._take("save", title))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, *a, **k: rec._take("open", title))
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda parent, title, text, *a, **k: rec._take("question", title, text)
+    )
+    monkeypatch.setattr(
+        QMessageBox, "critical", lambda parent, title, text, *a, **k: rec._take("critical", title, text)
+    )
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda parent, title, text, *a, **k: rec._take("warning", title, text)
+    )
+    monkeypatch.setattr(
+        QMessageBox, "information", lambda parent, title, text, *a, **k: rec._take("information", title, text)
+    )
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda parent, title, *a, **k: rec._take("save", title)
+    )
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda parent, title, *a, **k: rec._take("open", title)
+    )
     return rec
 
 
 @pytest.fixture
 def settings(tmp_path):
     from app.settings import Settings
+
     return Settings(tmp_path / "settings.ini")
 
 
@@ -89,8 +101,17 @@ def mismatch_project() -> Project:
     g.connect(conv, add, 0, id="e2")
     g.connect(inp, add, 1, kind="shortcut", name="shortcut", projection="identity", id="e3")
     g.chain(add, pool, flat, fc, out)
-    ui = {"positions": {"n1": [0, 0], "n2": [0, 110], "n3": [0, 220], "n4": [0, 330], "n5": [0, 440],
-                        "n6": [0, 550], "n7": [0, 660]}}
+    ui = {
+        "positions": {
+            "n1": [0, 0],
+            "n2": [0, 110],
+            "n3": [0, 220],
+            "n4": [0, 330],
+            "n5": [0, 440],
+            "n6": [0, 550],
+            "n7": [0, 660],
+        }
+    }
     return Project("Mismatch", g, ui=ui)
 
 

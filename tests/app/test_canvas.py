@@ -52,14 +52,17 @@ def palette_drop(view, type_name: str, scene_point: QPointF) -> None:
     mime.setData(NODE_MIME, type_name.encode("utf-8"))
     pos = QPointF(vpos(view, scene_point))
     vp = view.viewport()
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(vp, enter)
-    move = QDragMoveEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                          Qt.KeyboardModifier.NoModifier)
+    move = QDragMoveEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(vp, move)
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(vp, drop)
 
 
@@ -68,8 +71,14 @@ def mouse_drag(view, a: QPoint, b: QPoint, steps: int = 4) -> None:
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
     for i in range(1, steps + 1):
         p = QPointF(a + (b - a) * (i / steps))
-        ev = QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p), Qt.MouseButton.NoButton,
-                         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        ev = QMouseEvent(
+            QEvent.Type.MouseMove,
+            p,
+            vp.mapToGlobal(p),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
         QApplication.sendEvent(vp, ev)
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
 
@@ -157,10 +166,21 @@ def test_ports_highlight_while_dragging(area):
     conv1 = node_named(view, "conv1")
     show(view, out_port(relu))
     vp = view.viewport()
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vpos(view, out_port(relu)))
+    QTest.mousePress(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vpos(view, out_port(relu))
+    )
     p = QPointF(vpos(view, out_port(relu) + QPointF(150, 40)))
-    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p), Qt.MouseButton.NoButton,
-                                           Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(
+        vp,
+        QMouseEvent(
+            QEvent.Type.MouseMove,
+            p,
+            vp.mapToGlobal(p),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
     assert conv1.in_ports[0].state == "dim"  # upstream: would make a cycle
     assert node_named(view, "fc").in_ports[0].state == "ok"
     assert relu.out_port.state == "dim"
@@ -222,7 +242,9 @@ def test_edge_kind_and_projection_from_the_canvas(area):
     assert "Edge kind" in titles and "Projection" in titles
     area.show_instance("layer3_0")
     view.set_edge_projection(e.id, "conv_bn")
-    assert item.chip == "1x1 conv /2" and item.color().name() == view.graph_scene().theme.projection["conv_bn"]
+    assert (
+        item.chip == "1x1 conv /2" and item.color().name() == view.graph_scene().theme.projection["conv_bn"]
+    )
     assert doc.analysis.total_params == 269722 + 2752  # option B, He et al.
     doc.undo_stack.undo()
     assert item.chip == "zero-pad /2"
@@ -291,12 +313,19 @@ def test_group_into_block_and_refusal(area):
     # double-click the new instance: its definition opens in a tab with a breadcrumb
     item = sc.nodes[inst[0]]
     show(view, item.sceneBoundingRect().center())
-    QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                      vpos(view, item.sceneBoundingRect().center()))
+    QTest.mouseDClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        vpos(view, item.sceneBoundingRect().center()),
+    )
     assert area.current_block() == "Block"
     assert "Network" in area.breadcrumb_text() and "Block" in area.breadcrumb_text()
     inner = area.current_view().graph_scene()
-    assert {g2.type for g2 in doc.project.blocks["Block"].graph.nodes.values()} >= {"BlockInput", "BlockOutput"}
+    assert {g2.type for g2 in doc.project.blocks["Block"].graph.nodes.values()} >= {
+        "BlockInput",
+        "BlockOutput",
+    }
     assert len(inner.nodes) == 4
     doc.undo_stack.undo()  # the block goes, and so does its tab
     assert "Block" not in doc.project.blocks and area.current_block() is None
@@ -317,7 +346,10 @@ def test_move_nodes_with_the_mouse_is_one_undo_step(area):
     mouse_drag(view, vpos(view, grab), vpos(view, grab + QPointF(160, 60)))
     moved = add.scenePos() - before
     assert abs(moved.x() - 160) < 2 and abs(moved.y() - 60) < 2
-    assert doc.project.ui["block_positions"]["BasicBlock"][add.node_id] == [add.scenePos().x(), add.scenePos().y()]
+    assert doc.project.ui["block_positions"]["BasicBlock"][add.node_id] == [
+        add.scenePos().x(),
+        add.scenePos().y(),
+    ]
     assert shortcut.path().currentPosition() != end_before  # the arc follows the merge
     assert doc.undo_stack.undoText() == "Move node"
     doc.undo_stack.undo()
@@ -379,8 +411,10 @@ def test_edge_dropped_on_empty_space_adds_a_connected_node(area):
     show(view, start, end)
     mouse_drag(view, vpos(view, start), vpos(view, end))
     assert view.quick_add.isVisible()
-    offered = {view.quick_add.list.item(i).data(Qt.ItemDataRole.UserRole + 1)
-               for i in range(view.quick_add.list.count())}
+    offered = {
+        view.quick_add.list.item(i).data(Qt.ItemDataRole.UserRole + 1)
+        for i in range(view.quick_add.list.count())
+    }
     assert "Input" not in offered and {"Dropout", "Output", "Linear"} <= offered  # only what takes an input
     QTest.keyClicks(view.quick_add.search, "dropout")
     QTest.keyClick(view.quick_add.search, Qt.Key.Key_Return)
@@ -404,6 +438,7 @@ def test_focus_request_opens_the_tab_and_selects(area):
 
 def test_wheel_zooms_about_the_cursor_and_middle_or_space_drag_pans(area):
     from PySide6.QtGui import QWheelEvent
+
     view = area.current_view()
     vp = view.viewport()
     item = node_named(view, "layer1_0")
@@ -411,17 +446,33 @@ def test_wheel_zooms_about_the_cursor_and_middle_or_space_drag_pans(area):
     at = QPointF(vpos(view, item.sceneBoundingRect().center()))
     under = view.mapToScene(at.toPoint())
     z = view.zoom()
-    wheel = QWheelEvent(at, vp.mapToGlobal(at), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
-                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        at,
+        vp.mapToGlobal(at),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(vp, wheel)
     assert view.zoom() > z * 1.3
     assert (view.mapToScene(at.toPoint()) - under).manhattanLength() < 4  # the point under the cursor stays
     before = view.mapToScene(vp.rect().center())
     a, b = QPoint(300, 300), QPoint(200, 220)
     QTest.mousePress(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, a)
-    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, QPointF(b), vp.mapToGlobal(QPointF(b)),
-                                           Qt.MouseButton.NoButton, Qt.MouseButton.MiddleButton,
-                                           Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(
+        vp,
+        QMouseEvent(
+            QEvent.Type.MouseMove,
+            QPointF(b),
+            vp.mapToGlobal(QPointF(b)),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.MiddleButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
     QTest.mouseRelease(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, b)
     moved = view.mapToScene(vp.rect().center()) - before
     assert moved.x() > 50 and moved.y() > 50  # content follows the mouse
@@ -438,6 +489,7 @@ def test_wheel_zooms_about_the_cursor_and_middle_or_space_drag_pans(area):
 def test_block_parameter_change_updates_instance_cards(area):
     from graph.edits import SetBlockParams
     from graph.model import BlockParam
+
     doc = area.document
     view = area.current_view()
     bdef = doc.project.blocks["BasicBlock"]
@@ -470,14 +522,18 @@ def test_zoomed_out_steps_detail_down_and_export(area, tmp_path):
     png = area.export_image(str(tmp_path / "net.png"))
     svg = area.export_image(str(tmp_path / "net.svg"))
     from PySide6.QtGui import QImage
+
     img = QImage(png)
     assert img.width() > 300 and img.height() > 1000
     # the stage names (left of their bands) are in the picture, at its scale, not cut off
     sc = view.graph_scene()
     assert img.width() >= 2 * (sc.nodes_rect().width() + 150)
     from PySide6.QtWidgets import QGraphicsItem
-    assert all(st.label.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
-               for st in sc.stages.values())  # back to screen size on the canvas
+
+    assert all(
+        st.label.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+        for st in sc.stages.values()
+    )  # back to screen size on the canvas
     with open(svg, encoding="utf-8") as f:
         assert "<svg" in f.read(2000)
 
@@ -584,8 +640,12 @@ def test_double_click_an_instance_shows_its_shapes(area):
     view = area.current_view()
     item = node_named(view, "layer3_0")
     show(view, item.sceneBoundingRect().center())
-    QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                      vpos(view, item.card_rect().center()))
+    QTest.mouseDClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        vpos(view, item.card_rect().center()),
+    )
     assert area.current_block() == "BasicBlock" and area.instance_box.currentText() == "layer3_0"
     assert node_named(area.current_view(), "conv1").shape_text == "64x8x8"
     # nested: SE-ResNet's SE block inside layer2_1, opened from that instance's tab
@@ -594,12 +654,20 @@ def test_double_click_an_instance_shows_its_shapes(area):
     net = area.current_view()
     outer = node_named(net, "layer2_1")
     show(net, outer.sceneBoundingRect().center())
-    QTest.mouseDClick(net.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                      vpos(net, outer.card_rect().center()))
+    QTest.mouseDClick(
+        net.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        vpos(net, outer.card_rect().center()),
+    )
     inner = area.current_view()
     se = node_named(inner, "se")
     show(inner, se.sceneBoundingRect().center())
-    QTest.mouseDClick(inner.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                      vpos(inner, se.card_rect().center()))
+    QTest.mouseDClick(
+        inner.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        vpos(inner, se.card_rect().center()),
+    )
     assert area.current_block() == "SqueezeExcite" and area.instance_box.currentText() == "layer2_1.se"
     assert node_named(area.current_view(), "input").shape_text == "32x16x16"

@@ -33,6 +33,7 @@ def out_dir(tmp_path) -> Path:
 def _area(qtbot, project, theme: str = "dark") -> CanvasArea:
     try:  # the window's chrome, when present, so the tabs look as in the editor
         from app.app_style import apply_theme
+
         apply_theme(QApplication.instance(), theme)
     except ImportError:
         pass
@@ -73,8 +74,9 @@ def test_screenshot_mismatch(qtbot, out_dir):
     g = project.blocks["BasicBlock"].graph
     shortcut = next(e for e in g.edges.values() if e.is_shortcut)
     doc.push(delete_edit(project, "BasicBlock", [], [shortcut.id]))
-    edit, _ = connect_edit(project, "BasicBlock", g.nodes_of_type("BlockInput")[0].id, 0,
-                             g.nodes_of_type("Add")[0].id, 1)
+    edit, _ = connect_edit(
+        project, "BasicBlock", g.nodes_of_type("BlockInput")[0].id, 0, g.nodes_of_type("Add")[0].id, 1
+    )
     doc.push(edit)
     assert not doc.analysis.valid
     view = area.open_block("BasicBlock")
@@ -105,6 +107,7 @@ def test_screenshot_light_theme(qtbot, out_dir):
     assert area.grab().save(str(out_dir / "canvas_light_block.png"))
     try:
         from app.app_style import apply_theme
+
         apply_theme(QApplication.instance(), "dark")
     except ImportError:
         pass

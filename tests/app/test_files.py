@@ -111,6 +111,7 @@ def test_autosave_and_recovery_after_a_crash(make_window, dialogs, tmp_path):
 
 def test_autosave_is_debounced_after_changes(make_window, qtbot, monkeypatch):
     from app import files
+
     w = make_window(small_project())
     w.files._debounce.setInterval(50)
     _edit(w)
@@ -122,13 +123,22 @@ def test_autosave_is_debounced_after_changes(make_window, qtbot, monkeypatch):
 
 def _run(args, **kw):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False, **kw)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        **kw,
+    )
 
 
 def test_open_with_screenshot_in_a_subprocess(tmp_path):
     from graph.projectfile import save_project
     from graph.templates import make
+
     proj = tmp_path / "r20.skipwire"
     save_project(make("resnet20"), proj)
     out = tmp_path / "out.png"
@@ -145,22 +155,43 @@ def test_open_with_screenshot_in_a_subprocess(tmp_path):
 
 
 def test_first_launch_opens_resnet20_and_torch_waits(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "c"),
-               XDG_DATA_HOME=str(tmp_path / "d"), SKIPWIRE_TIMING="exit")
-    r = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=120, check=False)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "c"),
+        XDG_DATA_HOME=str(tmp_path / "d"),
+        SKIPWIRE_TIMING="exit",
+    )
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert "torch_loaded=False" in r.stderr  # the window shows before torch is imported
     out = tmp_path / "first.png"
     code = f"import sys; from app.main_window import run_editor; sys.exit(run_editor(None, {str(out)!r}))"
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-                       check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 10_000
 
 
 def test_exports_code_png_and_svg(make_window, tmp_path):
     from graph.templates import make
+
     w = make_window(make("resnet20"))
     assert w.files.export_code(str(tmp_path / "model.py"))
     assert "class BasicBlock" in (tmp_path / "model.py").read_text(encoding="utf-8")
@@ -172,6 +203,7 @@ def test_exports_code_png_and_svg(make_window, tmp_path):
 
 def test_export_refused_while_invalid(make_window, dialogs, tmp_path):
     from tests.app.conftest import mismatch_project
+
     w = make_window(mismatch_project())
     dialogs.answer("critical", None)
     assert not w.files.export_code(str(tmp_path / "m.py"))
@@ -181,10 +213,14 @@ def test_export_refused_while_invalid(make_window, dialogs, tmp_path):
 def test_template_gallery_lists_families(qtbot):
     from app.gallery import TemplateGallery
     from graph.templates import all_templates
+
     dlg = TemplateGallery(None, "resnet20")
     qtbot.addWidget(dlg)
-    names = {dlg.tree.topLevelItem(i).child(j).text(0) for i in range(dlg.tree.topLevelItemCount())
-             for j in range(dlg.tree.topLevelItem(i).childCount())}
+    names = {
+        dlg.tree.topLevelItem(i).child(j).text(0)
+        for i in range(dlg.tree.topLevelItemCount())
+        for j in range(dlg.tree.topLevelItem(i).childCount())
+    }
     assert names == {t.name for t in all_templates()}
     assert dlg.selected_name() == "resnet20" and "269,722" in dlg.figures.text()
     dlg.select("resnet50")
@@ -195,6 +231,7 @@ def test_template_gallery_lists_families(qtbot):
     from app.gallery import structure_rows
     from graph.shapes import analyze
     from graph.templates import make
+
     p = make("resnet50")
     rows = structure_rows(p, analyze(p))
     assert rows[0] == ("stem", "conv1 · bn1 · relu · maxpool", "64x56x56")

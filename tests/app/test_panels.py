@@ -25,13 +25,18 @@ def test_palette_lists_every_type_and_search_filters(qtbot):
     pal = PalettePanel(doc)
     qtbot.addWidget(pal)
     from graph import registry
+
     assert set(pal.visible_types()) >= {t.name for t in registry.all_types()}
     assert "block:BasicBlock" in pal.visible_types()
     top = pal.tree.topLevelItem(0)  # the project's blocks are in sight, not below the fold
     assert top.text(0) == "Block library" and top.isExpanded() and top.child(0).text(0) == "BasicBlock"
     from app.panels.palette import natural_key
-    assert sorted(["DenseBlock24", "DenseBlock6", "DenseBlock12"], key=natural_key) == \
-        ["DenseBlock6", "DenseBlock12", "DenseBlock24"]
+
+    assert sorted(["DenseBlock24", "DenseBlock6", "DenseBlock12"], key=natural_key) == [
+        "DenseBlock6",
+        "DenseBlock12",
+        "DenseBlock24",
+    ]
     pal.search.setText("batchnorm")
     assert pal.visible_types() == ["BatchNorm2d"]
     pal.search.setText("pool")
@@ -202,6 +207,7 @@ def test_code_panel_shows_code_when_valid(qtbot):
     assert "class BasicBlock" in panel.editor.toPlainText()
     panel.copy()
     from PySide6.QtGui import QGuiApplication
+
     assert QGuiApplication.clipboard().text() == panel.source
 
 
@@ -235,8 +241,13 @@ def test_inspector_fits_a_narrow_dock(qtbot):
     insp.show()
     body = doc.project.blocks["BasicBlock"].graph
     shortcut = next(e for e in body.edges.values() if e.is_shortcut)
-    targets = [("BasicBlock", [], [shortcut.id]), ("BasicBlock", [body.node_by_name("conv1").id], []),
-               (None, [_node(doc, "layer2_0").id], []), ("BasicBlock", [], []), (None, [], [])]
+    targets = [
+        ("BasicBlock", [], [shortcut.id]),
+        ("BasicBlock", [body.node_by_name("conv1").id], []),
+        (None, [_node(doc, "layer2_0").id], []),
+        ("BasicBlock", [], []),
+        (None, [], []),
+    ]
     for block, nodes, edges in targets:
         doc.set_selection(block, nodes, edges)
         qtbot.wait(1)

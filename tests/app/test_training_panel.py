@@ -25,25 +25,61 @@ ROOT = Path(__file__).resolve().parents[2]
 def tiny_project(name: str = "Tiny") -> Project:
     p = Project(name)
     g = p.graph
-    g.chain(g.add("Input", shape=[1, 8, 8]), g.add("Conv2d", out_channels=8, kernel_size=3, padding=1),
-            g.add("BatchNorm2d"), g.add("ReLU"), g.add("AdaptiveAvgPool2d", output_size=1), g.add("Flatten"),
-            g.add("Linear", out_features=10), g.add("Output"))
+    g.chain(
+        g.add("Input", shape=[1, 8, 8]),
+        g.add("Conv2d", out_channels=8, kernel_size=3, padding=1),
+        g.add("BatchNorm2d"),
+        g.add("ReLU"),
+        g.add("AdaptiveAvgPool2d", output_size=1),
+        g.add("Flatten"),
+        g.add("Linear", out_features=10),
+        g.add("Output"),
+    )
     return p
 
 
 def step_records(n: int, start: int = 1, spe: int = 100) -> list[dict]:
     out = []
     for s in range(start, start + n):
-        out.append(record("step", step=s, epoch=s / spe, loss=2.3 * math.exp(-s / 300) + 0.1 * math.sin(s),
-                          lr=0.1, images_per_s=1000.0))
+        out.append(
+            record(
+                "step",
+                step=s,
+                epoch=s / spe,
+                loss=2.3 * math.exp(-s / 300) + 0.1 * math.sin(s),
+                lr=0.1,
+                images_per_s=1000.0,
+            )
+        )
         if s % spe == 0:
             e = s // spe
-            out.append(record("epoch", epoch=e, step=s, train_loss=1.0 / e, train_acc=1 - 0.5 / e,
-                              val_loss=1.2 / e, val_acc=1 - 0.6 / e, lr=0.1, images_per_s=1000.0,
-                              epoch_time_s=1.0, eta_s=5.0, gpu_mem_mb=None, best=True))
+            out.append(
+                record(
+                    "epoch",
+                    epoch=e,
+                    step=s,
+                    train_loss=1.0 / e,
+                    train_acc=1 - 0.5 / e,
+                    val_loss=1.2 / e,
+                    val_acc=1 - 0.6 / e,
+                    lr=0.1,
+                    images_per_s=1000.0,
+                    epoch_time_s=1.0,
+                    eta_s=5.0,
+                    gpu_mem_mb=None,
+                    best=True,
+                )
+            )
         if s % 25 == 0:
-            out.append(record("grad", step=s, epoch=1, layers=["conv.weight", "mid.weight", "fc.weight"],
-                              norms=[0.5, 0.05, 0.005]))
+            out.append(
+                record(
+                    "grad",
+                    step=s,
+                    epoch=1,
+                    layers=["conv.weight", "mid.weight", "fc.weight"],
+                    norms=[0.5, 0.05, 0.005],
+                )
+            )
     return out
 
 
@@ -80,8 +116,13 @@ def make_panel(qtbot, tmp_path, factory=None, project=None) -> TrainingPanel:
 
 def fake_run_folder(runs_dir: Path, name: str, n_steps: int, final_acc: float) -> Path:
     run = runs_dir / name
-    runs.create_run(run, tiny_project(name.split("-")[0].title()).to_dict(), {"dataset": "synthetic", "epochs": 2},
-                    "# model\n", {"dataset": "synthetic"})
+    runs.create_run(
+        run,
+        tiny_project(name.split("-")[0].title()).to_dict(),
+        {"dataset": "synthetic", "epochs": 2},
+        "# model\n",
+        {"dataset": "synthetic"},
+    )
     w = MetricsWriter(run / "metrics.jsonl")
     for rec in step_records(n_steps):
         w.write(rec)
@@ -93,12 +134,21 @@ def fake_run_folder(runs_dir: Path, name: str, n_steps: int, final_acc: float) -
 
 # --------------------------------------------------------------------------- start-up cost
 def test_constructing_the_panel_imports_neither_torch_nor_pyqtgraph():
-    code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-            "from app.document import Document; from app.training_ui import TrainingPanel;"
-            "p = TrainingPanel(Document(), runs_dir='/nonexistent-runs');"
-            "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         check=False, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    code = (
+        "import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
+        "from app.document import Document; from app.training_ui import TrainingPanel;"
+        "p = TrainingPanel(Document(), runs_dir='/nonexistent-runs');"
+        "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["False", "False"]
 
@@ -119,6 +169,7 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatc
     def has_points():
         item = panel.plots.curve(key, "loss")
         assert item is not None and len(item.xData) >= 5
+
     qtbot.waitUntil(has_points, timeout=60_000)
     xs, ys = panel.plots.curve(key, "loss").getData()
     assert list(xs[:3]) == [1.0, 2.0, 3.0] and all(y > 0 for y in ys)
@@ -133,7 +184,9 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatc
     item = panel.run_list.item(key)
     assert item is not None and item.text(1) == "stopped"
     assert item.checkState(0) == Qt.CheckState.Checked
-    assert (Path(key) / "metrics.jsonl").exists() and json.loads((Path(key) / "project.json").read_text())["name"] == "Tiny"
+    assert (Path(key) / "metrics.jsonl").exists() and json.loads((Path(key) / "project.json").read_text())[
+        "name"
+    ] == "Tiny"
     # "Open graph" asks the editor to open the run's own project file
     with qtbot.waitSignal(panel.open_project_requested) as sig:
         panel.run_list.tree.itemWidget(item, 4).click()
@@ -201,8 +254,12 @@ def test_an_error_record_from_the_child_is_shown_with_its_message(qtbot, tmp_pat
     msg = "dataset mnist:/nowhere: folder /nowhere does not exist"
 
     def factory(project, config, run_dir):
-        return FakeProcess([record("status", state="starting", message="loading"),
-                            record("error", message=msg, traceback="Traceback ...\nUserError")])
+        return FakeProcess(
+            [
+                record("status", state="starting", message="loading"),
+                record("error", message=msg, traceback="Traceback ...\nUserError"),
+            ]
+        )
 
     panel = make_panel(qtbot, tmp_path, factory=factory)
     panel.start()
@@ -234,9 +291,11 @@ def test_degradation_experiment_queues_four_models_matched_to_the_dataset(qtbot,
 
     def factory(project, config, run_dir):
         started.append((project["name"], config["dataset"], run_dir))
-        return FakeProcess([record("status", state="running", message="", total_steps=50, steps_per_epoch=50,
-                                   epochs=1)] + step_records(50, spe=50)
-                           + [record("status", state="completed", message="finished")])
+        return FakeProcess(
+            [record("status", state="running", message="", total_steps=50, steps_per_epoch=50, epochs=1)]
+            + step_records(50, spe=50)
+            + [record("status", state="completed", message="finished")]
+        )
 
     panel = make_panel(qtbot, tmp_path, factory=factory)
     assert panel.start_experiment()
@@ -278,7 +337,8 @@ def test_curves_stay_bounded_and_keep_their_extremes():
     xs, ys = c.data()
     assert len(xs) <= 2002 and c.count == n
     assert max(ys) == pytest.approx(5.0 + math.sin(77_777 / 50)) and min(ys) == pytest.approx(
-        -5.0 + math.sin(33_333 / 50))
+        -5.0 + math.sin(33_333 / 50)
+    )
     assert xs == sorted(xs) and xs[0] == 0.0 and xs[-1] >= n - c.bucket
     sm = smooth(ys, 0.9, c.bucket)
     assert len(sm) == len(ys) and all(math.isfinite(v) for v in sm)
@@ -295,7 +355,6 @@ def test_a_long_live_run_draws_bounded_curves(qtbot, tmp_path):
     for what in ("loss", "loss_smooth", "lr", "throughput"):
         assert len(panel.plots.curve(key, what).xData) <= 2002
     assert len(run.grads.columns) <= run.grads.max_columns
-
 
 
 def test_live_plots_refresh_in_two_groups_and_both_catch_up(qtbot, tmp_path):
@@ -320,8 +379,11 @@ def test_live_plots_refresh_in_two_groups_and_both_catch_up(qtbot, tmp_path):
     assert panel._plot_group == 0 and not panel._plot_timer.isActive()
     assert sorted(n for g in PLOT_GROUPS for n in g) == sorted(panel.plots.plots)
     # the axes (their grid spans the plot) are cached as pixmaps: a curve update repaints with a blit
-    assert all(panel.plots.plots[n].getAxis(a).cacheMode() != AxisItem.CacheMode.NoCache
-               for n in panel.plots.plots for a in ("left", "bottom"))
+    assert all(
+        panel.plots.plots[n].getAxis(a).cacheMode() != AxisItem.CacheMode.NoCache
+        for n in panel.plots.plots
+        for a in ("left", "bottom")
+    )
     panel.controller.stop()
     qtbot.waitUntil(lambda: not panel.controller.busy, timeout=10_000)
 
@@ -330,8 +392,17 @@ def test_live_plots_refresh_in_two_groups_and_both_catch_up(qtbot, tmp_path):
 def test_evaluation_dialog_shows_accuracy_per_class_and_confusion(qtbot):
     from app.training_ui.evaluation import EvaluationDialog
 
-    result = {"run": "r", "checkpoint": "best", "dataset": "synthetic", "images": 10, "accuracy": 0.7, "loss": 0.9,
-              "class_names": ["cat", "dog"], "per_class_accuracy": [0.8, 0.6], "confusion": [[4, 1], [2, 3]]}
+    result = {
+        "run": "r",
+        "checkpoint": "best",
+        "dataset": "synthetic",
+        "images": 10,
+        "accuracy": 0.7,
+        "loss": 0.9,
+        "class_names": ["cat", "dog"],
+        "per_class_accuracy": [0.8, 0.6],
+        "confusion": [[4, 1], [2, 3]],
+    }
     dlg = EvaluationDialog("runs/r", evaluate=lambda run_dir: result)
     qtbot.addWidget(dlg)
     qtbot.waitUntil(lambda: dlg.result is not None, timeout=5000)
@@ -341,6 +412,7 @@ def test_evaluation_dialog_shows_accuracy_per_class_and_confusion(qtbot):
 
     def fail(run_dir):
         raise runs.UserError("runs/r has no 'best' checkpoint")
+
     bad = EvaluationDialog("runs/r", evaluate=fail)
     qtbot.addWidget(bad)
     qtbot.waitUntil(lambda: bool(bad.error), timeout=5000)

@@ -21,13 +21,19 @@ def _texts(menu):
 
 def test_window_layout_and_menus(make_window):
     w = make_window(make("resnet20"))
-    assert [w.bottom_tabs.tabText(i) for i in range(w.bottom_tabs.count())] == \
-        ["Problems", "Code", "Summary", "Training"]
+    assert [w.bottom_tabs.tabText(i) for i in range(w.bottom_tabs.count())] == [
+        "Problems",
+        "Code",
+        "Summary",
+        "Training",
+    ]
     assert w.palette_dock.isVisible() and w.inspector_dock.isVisible()
-    assert {"New from template…", "Open…", "Open Recent", "Save", "Save As…", "Export", "Quit"} <= \
-        set(_texts(_menu(w, "File")))
-    assert {"Cut", "Copy", "Paste", "Duplicate", "Delete", "Group into block", "Select all"} <= \
-        set(_texts(_menu(w, "Edit")))
+    assert {"New from template…", "Open…", "Open Recent", "Save", "Save As…", "Export", "Quit"} <= set(
+        _texts(_menu(w, "File"))
+    )
+    assert {"Cut", "Copy", "Paste", "Duplicate", "Delete", "Group into block", "Select all"} <= set(
+        _texts(_menu(w, "Edit"))
+    )
     assert {"Frame all", "Auto-layout", "Light theme", "Panels"} <= set(_texts(_menu(w, "View")))
     assert {"Keyboard shortcuts", "About Skipwire"} <= set(_texts(_menu(w, "Help")))
     export = next(a.menu() for a in _menu(w, "File").actions() if a.text().replace("&", "") == "Export")
@@ -111,8 +117,9 @@ def _connect(window, src, dst, dst_port=0):
     QTest.mousePress(vp, left, none, a)
     for t in (0.3, 0.7, 1.0):
         p = QPointF(a.x() + (b.x() - a.x()) * t, a.y() + (b.y() - a.y()) * t)
-        QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p), Qt.MouseButton.NoButton,
-                                               left, none))
+        QApplication.sendEvent(
+            vp, QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p), Qt.MouseButton.NoButton, left, none)
+        )
     QTest.mouseRelease(vp, left, none, b)
 
 
@@ -138,7 +145,9 @@ def test_end_to_end_residual_block_with_the_mouse(make_window, dialogs, tmp_path
         _connect(w, a, b)
     add = ids[6]
     assert len(graph.edges) == len(chain)
-    assert [d.code for d in w.document.analysis.errors] == ["unconnected_input"]  # the Add waits for its 2nd input
+    assert [d.code for d in w.document.analysis.errors] == [
+        "unconnected_input"
+    ]  # the Add waits for its 2nd input
     # the shortcut: from the block's input to the Add's second port
     _connect(w, inp.id, add, dst_port=1)
     shortcut = next(e for e in graph.edges.values() if e.dst == add and e.dst_port == 1)
@@ -232,9 +241,11 @@ def test_problems_double_click_shows_the_failing_instance(make_window, qtbot):
 
 def test_shortcuts_dialog_lists_the_canvas_gestures(make_window):
     from app.help_dialogs import shortcuts_dialog
+
     w = make_window(make("resnet20"))
     dlg = shortcuts_dialog(w)
     from PySide6.QtWidgets import QTableWidget
+
     table = dlg.findChild(QTableWidget)
     actions = {table.item(r, 1).text() for r in range(table.rowCount())}
     assert {"Add a connected layer", "Show a problem", "Group into block", "Frame selection"} <= actions

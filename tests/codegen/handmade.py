@@ -24,13 +24,22 @@ def resnet20(projection: str = "zero_pad", classes: int = 10, shape=(3, 32, 32))
     p.add_block(b)
     G = p.graph
     x = G.add("Input", "input", shape=list(shape))
-    prev = G.chain(x, G.add("Conv2d", "conv1", out_channels=16, bias=False), G.add("BatchNorm2d", "bn1"),
-                   G.add("ReLU", "relu"))
+    prev = G.chain(
+        x,
+        G.add("Conv2d", "conv1", out_channels=16, bias=False),
+        G.add("BatchNorm2d", "bn1"),
+        G.add("ReLU", "relu"),
+    )
     for s, (c, st) in enumerate([(16, 1), (32, 2), (64, 2)]):
         for j in range(3):
             n = G.add("block:BasicBlock", f"b{s}{j}", out_channels=c, stride=st if j == 0 else 1)
             G.connect(prev, n)
             prev = n
-    G.chain(prev, G.add("AdaptiveAvgPool2d", "avgpool"), G.add("Flatten", "flatten"),
-            G.add("Linear", "fc", out_features=classes), G.add("Output", "output"))
+    G.chain(
+        prev,
+        G.add("AdaptiveAvgPool2d", "avgpool"),
+        G.add("Flatten", "flatten"),
+        G.add("Linear", "fc", out_features=classes),
+        G.add("Output", "output"),
+    )
     return p

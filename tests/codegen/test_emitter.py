@@ -39,11 +39,20 @@ def _n_params(m: nn.Module, trainable: bool = False) -> int:
 
 
 # ------------------------------------------------------------------ names
-@pytest.mark.parametrize(("text", "want"), [
-    ("conv1", "conv1"), ("Conv 1", "conv_1"), ("bn-2", "bn_2"), ("layer1.0", "layer1_0"),
-    ("convBlock", "conv_block"), ("ｃｏｎｖ", "conv"), ("3x3", "_3x3"), ("ÄÖü", "aou"),
-    ("a" * 100, "a" * 40),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("conv1", "conv1"),
+        ("Conv 1", "conv_1"),
+        ("bn-2", "bn_2"),
+        ("layer1.0", "layer1_0"),
+        ("convBlock", "conv_block"),
+        ("ｃｏｎｖ", "conv"),
+        ("3x3", "_3x3"),
+        ("ÄÖü", "aou"),
+        ("a" * 100, "a" * 40),
+    ],
+)
 def test_snake_case(text, want):
     assert snake_case(text) == want
 
@@ -57,10 +66,41 @@ def test_camel_case():
 
 def test_namespace_avoids_reserved_and_duplicates():
     ns = Namespace()
-    got = [ns.create(t) for t in ("class", "torch", "nn", "F", "self", "x", "print", "conv", "conv", "Conv",
-                                  "", "__import__", "_", "conv_1")]
-    assert got == ["class_1", "torch_1", "nn_1", "f", "self_1", "x", "print_1", "conv", "conv_1", "conv_2",
-                   "node", "import_1", "_1", "conv_1_1"]
+    got = [
+        ns.create(t)
+        for t in (
+            "class",
+            "torch",
+            "nn",
+            "F",
+            "self",
+            "x",
+            "print",
+            "conv",
+            "conv",
+            "Conv",
+            "",
+            "__import__",
+            "_",
+            "conv_1",
+        )
+    ]
+    assert got == [
+        "class_1",
+        "torch_1",
+        "nn_1",
+        "f",
+        "self_1",
+        "x",
+        "print_1",
+        "conv",
+        "conv_1",
+        "conv_2",
+        "node",
+        "import_1",
+        "_1",
+        "conv_1_1",
+    ]
     assert all(g.isidentifier() and g.isascii() for g in got)
 
 
@@ -85,12 +125,19 @@ def test_torch_defaults_match_torch_signatures():
             assert params[k].default == v and type(params[k].default) is type(v), (cls_name, k)
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("a + b + b + b - 2", "a + 3 * b - 2"), ("planes * 4", "planes * 4"),
-    ("planes * base_width // 64 * groups", "planes * base_width // 64 * groups"),
-    ("a - (b - c)", "a - b + c"), ("a // (b * c)", "a // (b * c)"), ("a * (b // c)", "a * (b // c)"),
-    ("-(a + b)", "-(a + b)"), ("x * 1 + 0", "x"),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("a + b + b + b - 2", "a + 3 * b - 2"),
+        ("planes * 4", "planes * 4"),
+        ("planes * base_width // 64 * groups", "planes * base_width // 64 * groups"),
+        ("a - (b - c)", "a - b + c"),
+        ("a // (b * c)", "a // (b * c)"),
+        ("a * (b // c)", "a * (b // c)"),
+        ("-(a + b)", "-(a + b)"),
+        ("x * 1 + 0", "x"),
+    ],
+)
 def test_symbolic_render(text, want):
     got = render(simplify(parse(text).ast), str)
     assert got == want
@@ -115,7 +162,9 @@ def test_generated_module_needs_only_torch():
     src = emit(make("densenet_bc100_k12")).source
     imports = [line for line in src.splitlines() if line.startswith(("import ", "from "))]
     assert tuple(imports) == emit(make("densenet_bc100_k12")).imports
-    assert all(line.startswith(("import torch", "from torch", "from collections")) for line in imports), imports
+    assert all(line.startswith(("import torch", "from torch", "from collections")) for line in imports), (
+        imports
+    )
 
 
 def test_ruff_check_and_format_are_clean(tmp_path):
@@ -124,11 +173,16 @@ def test_ruff_check_and_format_are_clean(tmp_path):
         (tmp_path / f"{t.name}.py").write_text(emit(make(t.name)).source, encoding="utf-8")
     (tmp_path / "handmade_resnet20.py").write_text(emit(resnet20()).source, encoding="utf-8")
     config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]
-    check = subprocess.run([str(RUFF), "check", *config, str(tmp_path)], capture_output=True, text=True,
-                           check=False)
+    check = subprocess.run(
+        [str(RUFF), "check", *config, str(tmp_path)], capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout[-4000:]
-    fmt = subprocess.run([str(RUFF), "format", "--check", "--diff", *config, str(tmp_path)],
-                         capture_output=True, text=True, check=False)
+    fmt = subprocess.run(
+        [str(RUFF), "format", "--check", "--diff", *config, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert fmt.returncode == 0, fmt.stdout[-4000:] + fmt.stderr[-2000:]
 
 
@@ -142,7 +196,8 @@ def test_golden(name):
     assert path.exists(), f"missing {path}; run with SKIPWIRE_REGEN_GOLDEN=1"
     assert source == path.read_text(encoding="utf-8"), (
         f"{path.name} differs from the emitted code; if the change is intended, regenerate with "
-        "SKIPWIRE_REGEN_GOLDEN=1 and read the diff")
+        "SKIPWIRE_REGEN_GOLDEN=1 and read the diff"
+    )
 
 
 # ------------------------------------------------------------------ structure
@@ -308,8 +363,12 @@ def test_frozen_code_reads_well():
         g.set_node_field(nid, "frozen", True)
     e = emit(p)
     lines = [s.strip() for s in e.source.splitlines() if "requires_grad_" in s]
-    assert lines == ["self.conv1.requires_grad_(False)", "self.bn1.requires_grad_(False)",
-                     "self.layer1.requires_grad_(False)", "self.layer2[0].requires_grad_(False)"]
+    assert lines == [
+        "self.conv1.requires_grad_(False)",
+        "self.bn1.requires_grad_(False)",
+        "self.layer1.requires_grad_(False)",
+        "self.layer2[0].requires_grad_(False)",
+    ]
     assert "        self.bn1.eval()\n        self.layer1.eval()\n        self.layer2[0].eval()\n" in e.source
     m = build_module(p, emitted=e)
     assert _n_params(m, trainable=True) == analyze(p).trainable_params
@@ -368,7 +427,9 @@ def test_helpers_layer_norm_2d_and_learnable_add():
     m = build_module(p).eval()
     assert m.add.weight.tolist() == [0.5, 2.0]
     t = torch.randn(2, 4, 5, 5)
-    n = nn.functional.layer_norm(t.permute(0, 2, 3, 1), (4,), m.norm.weight, m.norm.bias, 1e-6).permute(0, 3, 1, 2)
+    n = nn.functional.layer_norm(t.permute(0, 2, 3, 1), (4,), m.norm.weight, m.norm.bias, 1e-6).permute(
+        0, 3, 1, 2
+    )
     want = 1.0 * (0.5 * m.conv(n) + 2.0 * n) + 0.25 * t
     assert torch.allclose(m(t), want, atol=1e-6)
     assert _n_params(m) == analyze(p).total_params
@@ -379,6 +440,7 @@ def test_source_is_checked_before_use(monkeypatch):
 
     def evil(source):
         return real(source) + "import os\n"
+
     monkeypatch.setattr(emitter_mod.Emitter, "add_imports", staticmethod(evil))
     with pytest.raises(UserError, match="never writes"):
         emit(resnet20())
@@ -418,13 +480,20 @@ def test_network_level_projection_and_unused_node():
 
 
 def test_output_does_not_depend_on_hash_seed():
-    code = ("import sys; sys.path.insert(0, {root!r}); from codegen.emitter import emit; "
-            "from graph.templates import make; print(emit(make('dpn26')).source + emit(make('densenet121')).source)")
+    code = (
+        "import sys; sys.path.insert(0, {root!r}); from codegen.emitter import emit; "
+        "from graph.templates import make; print(emit(make('dpn26')).source + emit(make('densenet121')).source)"
+    )
     outs = set()
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        r = subprocess.run([sys.executable, "-c", code.format(root=str(ROOT))], capture_output=True, text=True,
-                           env=env, check=True)
+        r = subprocess.run(
+            [sys.executable, "-c", code.format(root=str(ROOT))],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         outs.add(r.stdout)
     assert len(outs) == 1
 
@@ -432,10 +501,18 @@ def test_output_does_not_depend_on_hash_seed():
 def test_vector_network():
     p = Project("mlp")
     g = p.graph
-    g.chain(g.add("Input", "input", shape=[20]), g.add("Linear", "fc1", out_features=16), g.add("LayerNorm", "ln"),
-            g.add("GELU", "act"), g.add("Linear", "fc2", out_features=3, init="normal_0.01"), g.add("Output", "output"))
+    g.chain(
+        g.add("Input", "input", shape=[20]),
+        g.add("Linear", "fc1", out_features=16),
+        g.add("LayerNorm", "ln"),
+        g.add("GELU", "act"),
+        g.add("Linear", "fc2", out_features=3, init="normal_0.01"),
+        g.add("Output", "output"),
+    )
     e = emit(p)
-    assert "self.ln = nn.LayerNorm(16)" in e.source and "nn.init.normal_(self.fc2.weight, 0, 0.01)" in e.source
+    assert (
+        "self.ln = nn.LayerNorm(16)" in e.source and "nn.init.normal_(self.fc2.weight, 0, 0.01)" in e.source
+    )
     m = build_module(p, emitted=e)
     assert m(torch.randn(4, 20)).shape == (4, 3)
     assert _n_params(m) == analyze(p).total_params

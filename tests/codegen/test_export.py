@@ -48,10 +48,22 @@ def tiny_project(shape=(1, 8, 8), classes=3, pool=1) -> Project:
     g.chain(x, c1, b1, r1, c2, b2, add, r2, gap, fl, fc, out)
     g.connect(r1, add, dst_port=1, kind="shortcut")
     p = Project("Tiny", g)
-    p.training.update({"epochs": 3, "batch_size": 32, "seed": 0, "label_smoothing": 0.05,
-                       "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0001,
-                                     "nesterov": True},
-                       "schedule": {"name": "cosine", "warmup_epochs": 0}})
+    p.training.update(
+        {
+            "epochs": 3,
+            "batch_size": 32,
+            "seed": 0,
+            "label_smoothing": 0.05,
+            "optimizer": {
+                "name": "sgd",
+                "lr": 0.05,
+                "momentum": 0.9,
+                "weight_decay": 0.0001,
+                "nesterov": True,
+            },
+            "schedule": {"name": "cosine", "warmup_epochs": 0},
+        }
+    )
     return p
 
 
@@ -101,7 +113,10 @@ def test_script_trains_in_process_and_its_checkpoint_loads(tmp_path, capsys):
     export_script(project, script)
     assert os.access(script, os.X_OK)
     main = _script_main(script)
-    assert main(["--epochs", "3", "--synthetic-size", "192", "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    assert (
+        main(["--epochs", "3", "--synthetic-size", "192", "--out", str(tmp_path / "out"), "--device", "cpu"])
+        == 0
+    )
     lines = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.startswith("{")]
     assert [r["epoch"] for r in lines] == [1, 2, 3]
     assert lines[-1]["loss"] < lines[0]["loss"]
@@ -122,7 +137,9 @@ def test_script_passes_ruff_check_and_format(tmp_path):
     ruff = Path(sys.executable).parent / "ruff"
     config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]
     for cmd in (["check"], ["format", "--check", "--diff"]):
-        r = subprocess.run([str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False
+        )
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
 
 
@@ -183,7 +200,9 @@ def test_script_reads_gzipped_mnist(tmp_path, capsys):
     script = tmp_path / "train.py"
     export_script(tiny_project(shape=(1, 28, 28), classes=10), script)
     main = _script_main(script)
-    assert main(["--dataset", f"mnist:{MNIST}", "--epochs", "1", "--limit", "256", "--out", str(tmp_path)]) == 0
+    assert (
+        main(["--dataset", f"mnist:{MNIST}", "--epochs", "1", "--limit", "256", "--out", str(tmp_path)]) == 0
+    )
     (rec,) = [json.loads(s) for s in capsys.readouterr().out.splitlines() if s.startswith("{")]
     assert rec["loss"] > 0
 
@@ -194,9 +213,25 @@ def test_script_runs_unchanged_under_torchrun_with_two_processes(tmp_path):
     export_script(tiny_project(), script)
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1", SKIPWIRE_EPOCHS="3", SKIPWIRE_SYNTHETIC_SIZE="256")
-    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script),
-                           "--out", str(tmp_path / "out"), "--device", "cpu"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
+    proc = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "rank 0 finished" in out and "rank 1 finished" in out

@@ -37,8 +37,12 @@ def tv():
         import tv_densenet
         import tv_resnet
 
-        yield {"resnet18": tv_resnet.resnet18, "resnet50": tv_resnet.resnet50, "densenet121": tv_densenet.densenet121,
-               "densenet_tiny": tv_densenet.densenet_tiny}
+        yield {
+            "resnet18": tv_resnet.resnet18,
+            "resnet50": tv_resnet.resnet50,
+            "densenet121": tv_densenet.densenet121,
+            "densenet_tiny": tv_densenet.densenet_tiny,
+        }
     finally:
         sys.path.remove(str(FIXTURES))
 
@@ -105,7 +109,9 @@ def test_densenet_growing_cat_becomes_chained_two_input_concats(tv):
     result, rebuilt = _roundtrip(model, (3, 32, 32))
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     torch.testing.assert_close(_out(rebuilt, (3, 32, 32)), _out(model, (3, 32, 32)))
-    concats = [n for b in result.project.blocks.values() for n in b.graph.nodes.values() if n.type == "Concat"]
+    concats = [
+        n for b in result.project.blocks.values() for n in b.graph.nodes.values() if n.type == "Concat"
+    ]
     assert concats and all(n.params["num_inputs"] == 2 for n in concats)
     # the dense layers keep a single input: the cat was lifted into the dense block
     layer = next(b for n, b in result.project.blocks.items() if "DenseLayer" in n)
@@ -113,8 +119,15 @@ def test_densenet_growing_cat_becomes_chained_two_input_concats(tv):
 
 
 # ------------------------------------------------------------------ templates round trip
-ROUNDTRIP = [("resnet20", None), ("resnet18", "3,64,64"), ("densenet_bc100_k12", None), ("se_resnet20", None),
-             ("highway20", None), ("weighted_resnet20", None), ("preact_resnet110", None)]
+ROUNDTRIP = [
+    ("resnet20", None),
+    ("resnet18", "3,64,64"),
+    ("densenet_bc100_k12", None),
+    ("se_resnet20", None),
+    ("highway20", None),
+    ("weighted_resnet20", None),
+    ("preact_resnet110", None),
+]
 
 
 @pytest.mark.slow
@@ -223,10 +236,21 @@ def test_functional_ops_and_kuangliu_shortcuts():
     result, rebuilt = _roundtrip(model, shape)
     rebuilt.load_state_dict(model.state_dict(), strict=True)  # shortcut.0 / shortcut.1 names kept
     torch.testing.assert_close(_out(rebuilt, shape), _out(model, shape), rtol=1e-5, atol=1e-5)
-    types = {n.type for g in [result.project.graph] + [b.graph for b in result.project.blocks.values()]
-             for n in g.nodes.values()}
-    assert {"Multiply", "Concat", "Flatten", "AdaptiveAvgPool2d", "MaxPool2d", "GroupNorm", "Sigmoid",
-            "Dropout"} <= types
+    types = {
+        n.type
+        for g in [result.project.graph] + [b.graph for b in result.project.blocks.values()]
+        for n in g.nodes.values()
+    }
+    assert {
+        "Multiply",
+        "Concat",
+        "Flatten",
+        "AdaptiveAvgPool2d",
+        "MaxPool2d",
+        "GroupNorm",
+        "Sigmoid",
+        "Dropout",
+    } <= types
     kb = result.project.blocks["KuangBlock"]
     (sc,) = [e for e in kb.graph.edges.values() if e.kind == "shortcut"]
     assert (sc.name, sc.projection) == ("shortcut", "conv_bn")
@@ -294,20 +318,25 @@ def test_untraceable_model_and_wrong_input_are_clear_errors(capfd):
     with pytest.raises(UserError, match="--input") as info:
         import_module(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2)), (3, 8, 8))
     # the layer that fails and torch's own sentence; no fx node dump, no traceback on stderr
-    assert "at self[0] (Conv2d): Given groups=1" in info.value.message and "ShapeProp" not in info.value.message
+    assert (
+        "at self[0] (Conv2d): Given groups=1" in info.value.message and "ShapeProp" not in info.value.message
+    )
     assert "Traceback" not in capfd.readouterr().err
     # without an input shape: the first layer's channels, at 224x224
     net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     project = import_module(net).project
     assert project.graph.nodes_of_type("Input")[0].params["shape"] == [1, 224, 224]
-    assert import_module(nn.Sequential(nn.Linear(5, 2))).project.graph.nodes_of_type("Input")[0].params["shape"] == [5]
+    assert import_module(nn.Sequential(nn.Linear(5, 2))).project.graph.nodes_of_type("Input")[0].params[
+        "shape"
+    ] == [5]
 
 
 def test_layout_places_every_node_top_to_bottom(tv):
     result = import_module(tv["densenet_tiny"](), (3, 32, 32))
     project = result.project
     graphs = [(project.ui["positions"], project.graph)] + [
-        (project.ui["block_positions"][n], b.graph) for n, b in project.blocks.items()]
+        (project.ui["block_positions"][n], b.graph) for n, b in project.blocks.items()
+    ]
     for pos, g in graphs:
         assert set(pos) == set(g.nodes)
         assert len({tuple(p) for p in pos.values()}) == len(pos)
@@ -317,7 +346,8 @@ def test_layout_places_every_node_top_to_bottom(tv):
 
 # ------------------------------------------------------------------ targets and the command line
 def test_import_target_accepts_class_factory_and_instance(tmp_path):
-    (tmp_path / "mynets.py").write_text(textwrap.dedent("""
+    (tmp_path / "mynets.py").write_text(
+        textwrap.dedent("""
         import torch.nn as nn
         class Tiny(nn.Module):
             def __init__(self):
@@ -329,7 +359,8 @@ def test_import_target_accepts_class_factory_and_instance(tmp_path):
             return Tiny()
         instance = Tiny()
         not_a_model = 3
-    """))
+    """)
+    )
     for target in ("mynets:Tiny", "mynets:make", "mynets:instance", "mynets.py:Tiny"):
         project = import_target(target, (1, 8, 8), cwd=str(tmp_path)).project
         assert analyze(project).total_params == 40 + 4 * 36 * 3 + 3
@@ -345,15 +376,36 @@ def test_import_target_accepts_class_factory_and_instance(tmp_path):
 @pytest.mark.slow
 def test_cli_import_writes_a_valid_project(tmp_path):
     out = tmp_path / "r18.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "import", "tv_resnet:resnet18", "-o", str(out),
-                           "--input", "3,32,32"], cwd=FIXTURES, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "import",
+            "tv_resnet:resnet18",
+            "-o",
+            str(out),
+            "--input",
+            "3,32,32",
+        ],
+        cwd=FIXTURES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "11,689,512 parameters" in proc.stdout
     from graph.projectfile import load_project
 
     assert analyze(load_project(out)).valid
-    bad = subprocess.run([sys.executable, str(ROOT / "main.py"), "import", "no_such_module:x", "-o",
-                          str(tmp_path / "x.json")], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "import", "no_such_module:x", "-o", str(tmp_path / "x.json")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 2
     assert bad.stderr.startswith("skipwire: cannot import module") and bad.stderr.count("\n") == 1
 
@@ -423,7 +475,9 @@ def test_random_residual_nets_round_trip():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    item = st.tuples(st.sampled_from(["block", "conv", "pool"]), st.sampled_from([4, 8]), st.sampled_from([1, 2]))
+    item = st.tuples(
+        st.sampled_from(["block", "conv", "pool"]), st.sampled_from([4, 8]), st.sampled_from([1, 2])
+    )
 
     @settings(max_examples=15, deadline=None, derandomize=True)
     @given(st.lists(item, min_size=1, max_size=5).filter(lambda xs: sum(s == 2 for _, _, s in xs) <= 3))

@@ -27,11 +27,60 @@ from graph.model import BlockDef, BlockParam, Project, Stage
 from graph.shapes import analyze
 
 HOSTILE = [
-    'a"; import os; "', "x\nimport os", "__import__('os').system('ls')", "ｃｏｎｖ1", "сonv1", "conv1",
-    "class", "lambda", "self", "torch", "nn", "F", "x", "out", "identity", "forward", "train", "__init__",
-    "__class__", "super", "print", "eval", "exec", "n" * 5000, "!!!", "", " ", "\x00", "a\u202eb", "1abc",
-    "_", "__", "None", "True", "import", "def", "#comment", "a.b.c", "os.system", "'''", '"""', "\\", "{x}",
-    "conv1 ", "Conv1", "CONV1", "ŀ", "ﬁ", "Ω", "٣", "_init_weights", "state_dict", "modules", "in_channels",
+    'a"; import os; "',
+    "x\nimport os",
+    "__import__('os').system('ls')",
+    "ｃｏｎｖ1",
+    "сonv1",
+    "conv1",
+    "class",
+    "lambda",
+    "self",
+    "torch",
+    "nn",
+    "F",
+    "x",
+    "out",
+    "identity",
+    "forward",
+    "train",
+    "__init__",
+    "__class__",
+    "super",
+    "print",
+    "eval",
+    "exec",
+    "n" * 5000,
+    "!!!",
+    "",
+    " ",
+    "\x00",
+    "a\u202eb",
+    "1abc",
+    "_",
+    "__",
+    "None",
+    "True",
+    "import",
+    "def",
+    "#comment",
+    "a.b.c",
+    "os.system",
+    "'''",
+    '"""',
+    "\\",
+    "{x}",
+    "conv1 ",
+    "Conv1",
+    "CONV1",
+    "ŀ",
+    "ﬁ",
+    "Ω",
+    "٣",
+    "_init_weights",
+    "state_dict",
+    "modules",
+    "in_channels",
 ]
 
 CALL_OK = re.compile(r"^(nn|torch|F)(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -61,18 +110,54 @@ def assert_only_expected_constructs(source: str) -> None:
                 docstrings.add(id(first.value))
                 assert "\n" not in first.value.value and '"' not in first.value.value
     for node in ast.walk(tree):
-        assert isinstance(node, (
-            ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign,
-            ast.AugAssign, ast.If, ast.For, ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant,
-            ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Compare, ast.keyword,
-            ast.Import, ast.ImportFrom, ast.alias, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
-            ast.FloorDiv, ast.USub, ast.IsNot, ast.BitOr,
-        )), type(node).__name__
+        assert isinstance(
+            node,
+            (
+                ast.Module,
+                ast.ClassDef,
+                ast.FunctionDef,
+                ast.arguments,
+                ast.arg,
+                ast.Return,
+                ast.Assign,
+                ast.AugAssign,
+                ast.If,
+                ast.For,
+                ast.Expr,
+                ast.Call,
+                ast.Attribute,
+                ast.Name,
+                ast.Constant,
+                ast.Subscript,
+                ast.Slice,
+                ast.Tuple,
+                ast.List,
+                ast.BinOp,
+                ast.UnaryOp,
+                ast.Compare,
+                ast.keyword,
+                ast.Import,
+                ast.ImportFrom,
+                ast.alias,
+                ast.Load,
+                ast.Store,
+                ast.Add,
+                ast.Sub,
+                ast.Mult,
+                ast.FloorDiv,
+                ast.USub,
+                ast.IsNot,
+                ast.BitOr,
+            ),
+        ), type(node).__name__
         if isinstance(node, ast.Call):
             name = _dotted(node.func)
-            assert (name in classes or name in ("super", "super().__init__", "isinstance", "range", "len",
-                                                "OrderedDict")
-                    or CALL_OK.match(name) or re.match(r"^(self|m|x)[\w.\[\]]*$", name)), name
+            assert (
+                name in classes
+                or name in ("super", "super().__init__", "isinstance", "range", "len", "OrderedDict")
+                or CALL_OK.match(name)
+                or re.match(r"^(self|m|x)[\w.\[\]]*$", name)
+            ), name
         if isinstance(node, ast.Name):
             assert node.id.isascii() and not node.id.startswith("__"), node.id
         if isinstance(node, ast.Attribute):
@@ -84,8 +169,15 @@ def assert_only_expected_constructs(source: str) -> None:
             assert mod in ("torch", "torch.nn.functional", "collections"), mod
 
 
-def hostile_project(names: list[str], block: str = "Block", param: str = "width", edge: str = "downsample",
-                    doc: str = "doc", title: str = "net", stage: str | None = "layers") -> Project:
+def hostile_project(
+    names: list[str],
+    block: str = "Block",
+    param: str = "width",
+    edge: str = "downsample",
+    doc: str = "doc",
+    title: str = "net",
+    stage: str | None = "layers",
+) -> Project:
     """A small network whose every name comes from ``names`` (cycled); the stage's too when ``stage``
     is None (the analysis refuses a stage name that cannot be an attribute, so a hostile one would
     stop every other name from reaching the emitter)."""
@@ -157,8 +249,9 @@ def test_hostile_node_names(start):
 @pytest.mark.parametrize("text", HOSTILE[:30])
 def test_hostile_block_param_edge_doc_and_project_names(text):
     param = text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) and text != "stride" else "width"
-    p = hostile_project([f"n{i}" for i in range(14)], block=text or "B", param=param, edge=text, doc=text * 3,
-                        title=text)
+    p = hostile_project(
+        [f"n{i}" for i in range(14)], block=text or "B", param=param, edge=text, doc=text * 3, title=text
+    )
     emitted = _check(p)
     if emitted is None:
         assert len(text) > 200  # its name is too long for an expression that refers to it
@@ -174,29 +267,64 @@ def test_hostile_stage_names(text):
 
 
 def test_names_that_collide_after_sanitising_stay_distinct():
-    p = hostile_project(["conv", "ｃｏｎｖ", "Conv", "conv ", "c-o-n-v", "conv_1", "conv1", "CONV", "c", "d", "e",
-                         "f", "g", "h"])
+    p = hostile_project(
+        [
+            "conv",
+            "ｃｏｎｖ",
+            "Conv",
+            "conv ",
+            "c-o-n-v",
+            "conv_1",
+            "conv1",
+            "CONV",
+            "c",
+            "d",
+            "e",
+            "f",
+            "g",
+            "h",
+        ]
+    )
     emitted = emit(p)
     tree = ast.parse(emitted.source)
     net = [n for n in tree.body if isinstance(n, ast.ClassDef)][-1]
     init = next(f for f in net.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
-    attrs = [t.attr for s in init.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Attribute)]
+    attrs = [
+        t.attr
+        for s in init.body
+        if isinstance(s, ast.Assign)
+        for t in s.targets
+        if isinstance(t, ast.Attribute)
+    ]
     assert len(attrs) == len(set(attrs))
 
 
 def test_block_names_colliding_with_helpers_and_the_network():
     p = hostile_project([f"n{i}" for i in range(14)], block="ZeroPadShortcut", title="ZeroPadShortcut")
     e = emit(p)
-    assert e.block_classes["ZeroPadShortcut"] != "ZeroPadShortcut" and e.class_name != e.block_classes[
-        "ZeroPadShortcut"]
+    assert (
+        e.block_classes["ZeroPadShortcut"] != "ZeroPadShortcut"
+        and e.class_name != e.block_classes["ZeroPadShortcut"]
+    )
     build_module(p, emitted=e)
 
 
-@pytest.mark.parametrize(("param", "value"), [
-    ("bias", "True; import os"), ("bias", 1), ("kernel_size", "__import__('os')"), ("kernel_size", 3.5),
-    ("padding", "same\nimport os"), ("init", "kaiming_fan_out'); import os; ('"), ("bias_init", float("nan")),
-    ("bias_init", "1e3"), ("out_channels", [4]), ("out_channels", {"a": 1}), ("stride", True),
-])
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("bias", "True; import os"),
+        ("bias", 1),
+        ("kernel_size", "__import__('os')"),
+        ("kernel_size", 3.5),
+        ("padding", "same\nimport os"),
+        ("init", "kaiming_fan_out'); import os; ('"),
+        ("bias_init", float("nan")),
+        ("bias_init", "1e3"),
+        ("out_channels", [4]),
+        ("out_channels", {"a": 1}),
+        ("stride", True),
+    ],
+)
 def test_hostile_parameter_values_are_refused(param, value):
     p = hostile_project([f"n{i}" for i in range(14)])
     stem = p.graph.node_by_name("n7")
@@ -206,11 +334,26 @@ def test_hostile_parameter_values_are_refused(param, value):
     assert info.value.exit_code == 1
 
 
-@pytest.mark.parametrize("expression", [
-    "__import__('os')", "width; import os", "width\nimport os", "width.__class__", "width if 1 else 2",
-    "lambda: 0", "width ** 2", "[width]", "width, 1", "os.system", "width /2", "eval('1')", "width # c",
-    "a" * 300, "(" * 60 + "width" + ")" * 60,
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os')",
+        "width; import os",
+        "width\nimport os",
+        "width.__class__",
+        "width if 1 else 2",
+        "lambda: 0",
+        "width ** 2",
+        "[width]",
+        "width, 1",
+        "os.system",
+        "width /2",
+        "eval('1')",
+        "width # c",
+        "a" * 300,
+        "(" * 60 + "width" + ")" * 60,
+    ],
+)
 def test_hostile_expressions_are_refused(expression):
     p = hostile_project([f"n{i}" for i in range(14)])
     conv = p.blocks["Block"].graph.node_by_name("n1")
@@ -249,8 +392,10 @@ def test_sanitised_code_is_still_ruff_clean(tmp_path):
     n = 0
     for k in range(0, len(HOSTILE), 3):
         names = _dedupe((HOSTILE[k:] + HOSTILE[:k])[:14])
-        for extra in ({}, {"block": HOSTILE[k] or "B", "edge": HOSTILE[k], "doc": HOSTILE[k] * 3,
-                           "title": HOSTILE[k]}):
+        for extra in (
+            {},
+            {"block": HOSTILE[k] or "B", "edge": HOSTILE[k], "doc": HOSTILE[k] * 3, "title": HOSTILE[k]},
+        ):
             try:
                 source = emit(hostile_project(names, **extra)).source
             except UserError:
@@ -261,14 +406,23 @@ def test_sanitised_code_is_still_ruff_clean(tmp_path):
     ruff = Path(sys.executable).parent / "ruff"
     config = ["--config", str(Path(__file__).resolve().parents[2] / "pyproject.toml"), "--no-cache"]
     for cmd in (["format", "--check", "--diff"], ["check"]):
-        r = subprocess.run([str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [str(ruff), *cmd, *config, str(tmp_path)], capture_output=True, text=True, check=False
+        )
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
 
 
-@pytest.mark.parametrize(("ptype", "default"), [
-    ("int", "4); import os; (4"), ("str", "import os"), ("float", float("inf")), ("bool", "True"),
-    ("int", None), ("float", [1.0]),
-])
+@pytest.mark.parametrize(
+    ("ptype", "default"),
+    [
+        ("int", "4); import os; (4"),
+        ("str", "import os"),
+        ("float", float("inf")),
+        ("bool", "True"),
+        ("int", None),
+        ("float", [1.0]),
+    ],
+)
 def test_hostile_block_parameter_defaults_are_refused(ptype, default):
     p = hostile_project([f"n{i}" for i in range(14)])
     p.blocks["Block"].params["extra"] = BlockParam(ptype, default)

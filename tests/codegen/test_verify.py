@@ -78,13 +78,17 @@ def _frozen_resnet20():
     return project
 
 
-@pytest.mark.parametrize("name, variant", [
-    ("resnet20", lambda: _small("resnet20", shortcut="B")),
-    ("resnet20", lambda: _small("resnet20", shortcut="C")),
-    ("preact_resnet110", lambda: _small("preact_resnet110", shortcut="B")),
-    ("highway20", lambda: _small("highway20", shortcut="C")),
-    ("resnet20", _frozen_resnet20),
-], ids=["resnet20-B", "resnet20-C", "preact_resnet110-B", "highway20-C", "resnet20-frozen"])
+@pytest.mark.parametrize(
+    "name, variant",
+    [
+        ("resnet20", lambda: _small("resnet20", shortcut="B")),
+        ("resnet20", lambda: _small("resnet20", shortcut="C")),
+        ("preact_resnet110", lambda: _small("preact_resnet110", shortcut="B")),
+        ("highway20", lambda: _small("highway20", shortcut="C")),
+        ("resnet20", _frozen_resnet20),
+    ],
+    ids=["resnet20-B", "resnet20-C", "preact_resnet110-B", "highway20-C", "resnet20-frozen"],
+)
 def test_template_variants_match_shape_inference_and_torchinfo(name, variant):
     """The --shortcut options and frozen nodes (trainable counts) go through the same checks."""
     _check_against_torchinfo(name, variant())
@@ -103,12 +107,19 @@ def _check_against_torchinfo(name, project):
     assert total == analysis.total_params == summary["total_params"]
     assert trainable == analysis.trainable_params == summary["trainable_params"]
     assert summary["total_params"] - summary["trainable_params"] == sum(
-        p.numel() for p in model.parameters() if not p.requires_grad)
+        p.numel() for p in model.parameters() if not p.requires_grad
+    )
 
     # torchinfo: totals, output shape, every module's output shape, conv/linear MACs
     with torch.no_grad():
-        info = torchinfo.summary(model, input_size=(1, *in_shape), verbose=0, depth=100, device="cpu",
-                                 col_names=("output_size", "num_params"))
+        info = torchinfo.summary(
+            model,
+            input_size=(1, *in_shape),
+            verbose=0,
+            depth=100,
+            device="cpu",
+            col_names=("output_size", "num_params"),
+        )
     assert info.total_params == total and info.trainable_params == trainable
     assert tuple(info.summary_list[0].output_size[1:]) == analysis.output_shape
     seen = {_path(li): li for li in info.summary_list[1:]}
@@ -122,8 +133,11 @@ def _check_against_torchinfo(name, project):
         assert tuple(li.output_size[1:]) == row.out_shape, (name, row.path, li.output_size, row.out_shape)
         if row.type in ("Conv2d", "Linear"):
             module = li.module
-            bias = 0 if module.bias is None else (
-                row.out_shape[0] if row.type == "Linear" else int(torch.tensor(row.out_shape).prod()))
+            bias = (
+                0
+                if module.bias is None
+                else (row.out_shape[0] if row.type == "Linear" else int(torch.tensor(row.out_shape).prod()))
+            )
             assert li.macs == row.macs + bias, (name, row.path, li.macs, row.macs)
         checked += 1
     assert checked >= len([r for r in analysis.layers() if r.type.startswith(("Conv2d", "block:"))])
@@ -140,13 +154,17 @@ def test_imagenet_template_at_its_own_input_size_on_meta(name):
     with torch.device("meta"):
         model = build_module(project, analysis, emitted)
         modules = dict(model.named_modules())
-        wanted = {emitted.module_paths[r.path]: r.out_shape for r in analysis.layers()
-                  if r.path in emitted.module_paths}
+        wanted = {
+            emitted.module_paths[r.path]: r.out_shape
+            for r in analysis.layers()
+            if r.path in emitted.module_paths
+        }
         got: dict[str, tuple] = {}
 
         def record(path: str):
             def hook(module, args, output) -> None:
                 got.setdefault(path, tuple(output.shape[1:]))
+
             return hook
 
         hooks = [modules[path].register_forward_hook(record(path)) for path in wanted]
@@ -161,7 +179,9 @@ def _fixture() -> dict:
     return json.loads(FIXTURE.read_text(encoding="utf-8"))["models"]
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121", "resnext50_32x4d", "wide_resnet50_2"])
+@pytest.mark.parametrize(
+    "name", ["resnet18", "resnet50", "densenet121", "resnext50_32x4d", "wide_resnet50_2"]
+)
 def test_torchvision_state_dict_keys_and_shapes(name):
     want = _fixture()[name]
     project = make(name, input_shape=SMALL_IMAGENET)
@@ -201,8 +221,9 @@ def _random_graphs():
     return graphs()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(_random_graphs())
 def test_random_graphs_generated_module_matches_inference(project):
     """For random valid graphs (blocks, groups, dilation, pools, every shortcut projection), the
@@ -212,13 +233,16 @@ def test_random_graphs_generated_module_matches_inference(project):
     emitted = emit(project, analysis)
     model = build_module(project, analysis, emitted).eval()
     assert sum(p.numel() for p in model.parameters()) == analysis.total_params
-    wanted = {emitted.module_paths[r.path]: r.out_shape for r in analysis.layers() if r.path in emitted.module_paths}
+    wanted = {
+        emitted.module_paths[r.path]: r.out_shape for r in analysis.layers() if r.path in emitted.module_paths
+    }
     got: dict[str, tuple] = {}
     modules = dict(model.named_modules())
 
     def record(path: str):
         def hook(module, args, output) -> None:  # returns None: a hook's return value replaces the output
             got.setdefault(path, tuple(output.shape[1:]))
+
         return hook
 
     hooks = [modules[path].register_forward_hook(record(path)) for path in wanted]
@@ -262,7 +286,9 @@ def test_shortcut_into_concat(projection):
     emitted = emit(p, analysis)
     model = build_module(p, analysis, emitted).eval()
     assert sum(t.numel() for t in model.parameters()) == analysis.total_params
-    wanted = {emitted.module_paths[r.path]: r.out_shape for r in analysis.layers() if r.path in emitted.module_paths}
+    wanted = {
+        emitted.module_paths[r.path]: r.out_shape for r in analysis.layers() if r.path in emitted.module_paths
+    }
     info = torchinfo.summary(model, input_size=(1, 4, 8, 8), verbose=0, depth=100, device="cpu")
     got = {_path(li): tuple(li.output_size[1:]) for li in info.summary_list[1:]}
     assert {k: got[k] for k in wanted} == wanted

@@ -22,7 +22,9 @@ def _one_thread():
 
 def _small():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)
+    )
 
 
 def _equal(a, b):
@@ -48,9 +50,13 @@ def test_torch_checkpoints_are_unwrapped(tmp_path, wrap):
     with torch.no_grad():
         a[0].weight.mul_(3)
     sd = a.state_dict()
-    obj = {"plain": sd, "state_dict": {"state_dict": sd, "epoch": 3}, "model": {"model": sd, "optimizer": {}},
-           "ddp": {f"module.{k}": v for k, v in sd.items()},
-           "compiled": {"state_dict": {f"_orig_mod.{k}": v for k, v in sd.items()}}}[wrap]
+    obj = {
+        "plain": sd,
+        "state_dict": {"state_dict": sd, "epoch": 3},
+        "model": {"model": sd, "optimizer": {}},
+        "ddp": {f"module.{k}": v for k, v in sd.items()},
+        "compiled": {"state_dict": {f"_orig_mod.{k}": v for k, v in sd.items()}},
+    }[wrap]
     torch.save(obj, tmp_path / "w.pt")
     report = load_weights(b, tmp_path / "w.pt")
     assert report.ok, report.text()
@@ -137,7 +143,9 @@ def test_frozen_nodes_do_not_train_end_to_end(tmp_path):
     from graph.templates import make
 
     project = make("resnet20")
-    frozen_names = {"conv1", "bn1"} | {n.name for n in project.graph.nodes.values() if n.name.startswith("layer1")}
+    frozen_names = {"conv1", "bn1"} | {
+        n.name for n in project.graph.nodes.values() if n.name.startswith("layer1")
+    }
     for node in project.graph.nodes.values():
         if node.name in frozen_names:
             project.graph.set_node_field(node.id, "frozen", True)

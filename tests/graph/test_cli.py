@@ -94,7 +94,7 @@ def test_corpus_validate_json(capsys, name):
 
 def test_ten_megabytes_of_junk(capsys, tmp_path):
     path = tmp_path / "junk.json"
-    path.write_bytes(b"{\"format\": \"skipwire\", \"graph\": " + b"x" * (10 * 2**20))
+    path.write_bytes(b'{"format": "skipwire", "graph": ' + b"x" * (10 * 2**20))
     rc, _out, err = run_main(capsys, "validate", str(path))
     assert rc == 2 and "malformed JSON" in err and err.count("\n") == 1
 
@@ -111,8 +111,15 @@ def test_ten_megabytes_of_valid_but_pointless_json(capsys, tmp_path):
 
 def subprocess_run(*argv, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *argv], capture_output=True, text=True,
-                          check=False, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("name", ["deep_nesting.json", "dangling_edge.json", "cycle.json"])
@@ -124,14 +131,23 @@ def test_corpus_subprocess(name):
 
 
 def test_validate_and_summary_do_not_import_torch():
-    script = ("import sys, main\n"
-              f"assert main.main(['validate', {str(BAD / 'valid.json')!r}]) == 0\n"
-              f"assert main.main(['summary', '--json', {str(BAD / 'valid.json')!r}]) == 0\n"
-              f"assert main.main(['summary', '--batch', '8', {str(BAD / 'valid.json')!r}]) == 0\n"
-              "assert 'torch' not in sys.modules, 'torch was imported'\n"
-              "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)\n")
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60, cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    script = (
+        "import sys, main\n"
+        f"assert main.main(['validate', {str(BAD / 'valid.json')!r}]) == 0\n"
+        f"assert main.main(['summary', '--json', {str(BAD / 'valid.json')!r}]) == 0\n"
+        f"assert main.main(['summary', '--batch', '8', {str(BAD / 'valid.json')!r}]) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -160,9 +176,19 @@ def test_summary_json(capsys):
     names = [r["name"] for r in s["layers"]]
     assert names == ["conv1", "bn1", "relu", "conv2", "add", "avgpool", "flatten", "fc"]
     conv1 = s["layers"][0]
-    assert conv1 == {"name": "conv1", "type": "Conv2d", "output_shape": [8, 16, 16], "params": 216,
-                     "trainable_params": 216, "frozen_params": 0, "trainable": True, "macs": 216 * 256, "depth": 0, "block": False,
-                     "activation_bytes": 8 * 16 * 16 * 4 * 4}
+    assert conv1 == {
+        "name": "conv1",
+        "type": "Conv2d",
+        "output_shape": [8, 16, 16],
+        "params": 216,
+        "trainable_params": 216,
+        "frozen_params": 0,
+        "trainable": True,
+        "macs": 216 * 256,
+        "depth": 0,
+        "block": False,
+        "activation_bytes": 8 * 16 * 16 * 4 * 4,
+    }
     assert s["activation_bytes"] == sum(r["activation_bytes"] for r in s["layers"])
     assert s["macs"] == sum(r["macs"] for r in s["layers"])
 
@@ -199,20 +225,26 @@ def test_templates_lists_names(capsys):
     # CIFAR then ImageNet, numbers in natural order: plain20 ... plain110, resnet18 ... resnet152
     assert names.index("plain20") < names.index("plain56") < names.index("plain110")
     assert names.index("resnet20") < names.index("resnet110") < names.index("resnet18")
-    imagenet = [n for n in names if n.startswith("resnet") and n not in ("resnet20", "resnet32", "resnet44",
-                                                                          "resnet56", "resnet110")]
+    imagenet = [
+        n
+        for n in names
+        if n.startswith("resnet") and n not in ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+    ]
     assert imagenet == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
 
 def test_new_classes_too_large_is_bad_input(capsys, tmp_path):
-    rc, _out, err = run_main(capsys, "new", "resnet20", "-o", str(tmp_path / "x.json"), "--classes", "99999999999")
+    rc, _out, err = run_main(
+        capsys, "new", "resnet20", "-o", str(tmp_path / "x.json"), "--classes", "99999999999"
+    )
     assert rc == 2 and "--classes must be at most" in err
 
 
 def test_new_validate_summary_round_trip(capsys, tmp_path):
     path = tmp_path / "r20.json"
-    rc, out, err = run_main(capsys, "new", "resnet20", "-o", str(path), "--classes", "7", "--input", "3,24,24",
-                            "--shortcut", "B")
+    rc, out, err = run_main(
+        capsys, "new", "resnet20", "-o", str(path), "--classes", "7", "--input", "3,24,24", "--shortcut", "B"
+    )
     assert rc == 0, err
     assert "272,474" not in out  # 7 classes, not 10
     rc, out, err = run_main(capsys, "validate", str(path))
@@ -222,15 +254,18 @@ def test_new_validate_summary_round_trip(capsys, tmp_path):
     assert s["output_shape"] == [7] and s["layers"][0]["output_shape"] == [16, 24, 24]
 
 
-@pytest.mark.parametrize("argv,code,phrase", [
-    (["new", "resnet999", "-o", "X"], 2, "unknown template"),
-    (["new", "resnet20", "-o", "X", "--input", "3,a,32"], 2, "--input"),
-    (["new", "resnet20", "-o", "X", "--input", "3,32,32,32"], 2, "--input"),
-    (["new", "resnet20", "-o", "X", "--input", "0,32,32"], 2, "--input"),
-    (["new", "resnet20", "-o", "X", "--classes", "0"], 2, "--classes"),
-    (["new", "resnet20", "-o", "X", "--shortcut", "D"], 2, "invalid choice"),
-    (["new", "densenet121", "-o", "X", "--input", "3,2,2"], 1, 'AvgPool2d "pool": window 2x2 is larger'),
-])
+@pytest.mark.parametrize(
+    "argv,code,phrase",
+    [
+        (["new", "resnet999", "-o", "X"], 2, "unknown template"),
+        (["new", "resnet20", "-o", "X", "--input", "3,a,32"], 2, "--input"),
+        (["new", "resnet20", "-o", "X", "--input", "3,32,32,32"], 2, "--input"),
+        (["new", "resnet20", "-o", "X", "--input", "0,32,32"], 2, "--input"),
+        (["new", "resnet20", "-o", "X", "--classes", "0"], 2, "--classes"),
+        (["new", "resnet20", "-o", "X", "--shortcut", "D"], 2, "invalid choice"),
+        (["new", "densenet121", "-o", "X", "--input", "3,2,2"], 1, 'AvgPool2d "pool": window 2x2 is larger'),
+    ],
+)
 def test_new_bad_arguments(capsys, tmp_path, argv, code, phrase):
     argv = [a if a != "X" else str(tmp_path / "x.json") for a in argv]
     try:
@@ -281,8 +316,20 @@ def test_summarize_blocks_frozen_and_memory():
 
     s = summarize(analyze(_frozen_block_project()), batch=3)
     rows = {r["name"]: r for r in s["layers"]}
-    assert list(rows) == ["b0", "b0.conv", "b0.bn", "b0.add", "b1", "b1.conv", "b1.bn", "b1.add",
-                          "b1.downsample", "pool", "flatten", "fc"]
+    assert list(rows) == [
+        "b0",
+        "b0.conv",
+        "b0.bn",
+        "b0.add",
+        "b1",
+        "b1.conv",
+        "b1.bn",
+        "b1.add",
+        "b1.downsample",
+        "pool",
+        "flatten",
+        "fc",
+    ]
     b0 = 4 * 4 * 9 + 8
     b1 = 8 * 4 * 9 + 16 + (4 * 8 + 16)
     assert rows["b0"]["params"] == b0 and rows["b1"]["params"] == b1
@@ -336,7 +383,7 @@ def test_validate_names_the_failing_block_instances(capsys, tmp_path):
     save_project(p, path)
     rc, out, _err = run_main(capsys, "validate", str(path))
     assert rc == 1
-    assert "(block BasicBlock, node n12, edge e14; in layer2.0) Add \"add\"" in out
+    assert '(block BasicBlock, node n12, edge e14; in layer2.0) Add "add"' in out
     rc, out, _err = run_main(capsys, "validate", "--json", str(path))
     (d,) = json.loads(out)["diagnostics"]
     assert d["instances"] == ["layer2.0"]

@@ -22,8 +22,14 @@ def residual(out_channels=16, stride=2, shortcut=True, projection="identity", bl
     o = g.add("BlockOutput" if block else "Output", "output")
     g.chain(i, c)
     g.connect(c, add, 0)
-    g.connect(i, add, 1, kind="shortcut" if shortcut else "data", projection=projection,
-              name="downsample" if shortcut else None)
+    g.connect(
+        i,
+        add,
+        1,
+        kind="shortcut" if shortcut else "data",
+        projection=projection,
+        name="downsample" if shortcut else None,
+    )
     g.chain(add, o)
     return g
 
@@ -62,8 +68,9 @@ def broken_projects():
     cases["unknown_param"] = net(("ReLU", {"colour": "red"}))[0]
     cases["groups"] = net(("Conv2d", {"out_channels": 12, "groups": 4}), input=(6, 8, 8))[0]
     cases["groupnorm"] = net(("GroupNorm", {"num_groups": 3}), input=(8, 4, 4))[0]
-    cases["kernel_too_large_conv"] = net(("Conv2d", {"out_channels": 4, "kernel_size": 7, "padding": 0}),
-                                         input=(3, 5, 5))[0]
+    cases["kernel_too_large_conv"] = net(
+        ("Conv2d", {"out_channels": 4, "kernel_size": 7, "padding": 0}), input=(3, 5, 5)
+    )[0]
     cases["kernel_too_large_pool"] = net(("MaxPool2d", {"kernel_size": 8}), input=(3, 5, 5))[0]
     cases["same_needs_stride_1"] = net(("Conv2d", {"out_channels": 4, "padding": "same", "stride": 2}))[0]
     cases["pool_padding"] = net(("MaxPool2d", {"kernel_size": 2, "padding": 2}))[0]
@@ -127,10 +134,15 @@ def broken_projects():
     g.set_stages([Stage("layer1", "index", [g.node_by_name("r2").id, g.node_by_name("add").id])])
     cases["stage_holds_a_merge"] = Project("t", g)
     p, nodes = net("ReLU", "ReLU")
-    p.graph.set_stages([Stage("layer1", "index", [nodes[1].id]), Stage("layer2", "index", [nodes[1].id, nodes[2].id])])
+    p.graph.set_stages(
+        [Stage("layer1", "index", [nodes[1].id]), Stage("layer2", "index", [nodes[1].id, nodes[2].id])]
+    )
     cases["node_in_two_stages"] = p
-    for case, names in (("duplicate_stage_name", ("layer1", "layer1")), ("stage_named_like_node", ("l1", "layer2")),
-                        ("stage_bad_name", ("layer 1", "layer2"))):
+    for case, names in (
+        ("duplicate_stage_name", ("layer1", "layer1")),
+        ("stage_named_like_node", ("l1", "layer2")),
+        ("stage_bad_name", ("layer 1", "layer2")),
+    ):
         p, nodes = net("ReLU", "ReLU")
         p.graph.set_stages([Stage(names[0], "index", [nodes[1].id]), Stage(names[1], "index", [nodes[2].id])])
         cases[case] = p
@@ -146,10 +158,16 @@ def nested_projection() -> Project:
     """Block Outer holds two instances of B; B's conv_bn shortcut is needed in the first only."""
     body = residual(block=True, out_channels="w", stride="s", projection="conv_bn")
     outer = Graph()
-    outer.chain(outer.add("BlockInput", "input"), outer.add("block:B", "b1", w=16, s=2),
-                outer.add("block:B", "b2", w=16, s=1), outer.add("BlockOutput", "output"))
-    blocks = {"B": BlockDef("B", {"w": BlockParam("int", 16), "s": BlockParam("int", 1)}, body),
-              "Outer": BlockDef("Outer", {}, outer)}
+    outer.chain(
+        outer.add("BlockInput", "input"),
+        outer.add("block:B", "b1", w=16, s=2),
+        outer.add("block:B", "b2", w=16, s=1),
+        outer.add("BlockOutput", "output"),
+    )
+    blocks = {
+        "B": BlockDef("B", {"w": BlockParam("int", 16), "s": BlockParam("int", 1)}, body),
+        "Outer": BlockDef("Outer", {}, outer),
+    }
     return net("block:Outer", input=(8, 16, 16), blocks=blocks)[0]
 
 
@@ -166,8 +184,12 @@ def three_way_add(num_inputs: int) -> Project:
 
 
 CASES = broken_projects()
-FIX_CASES = [(name, i, j) for name, p in CASES.items()
-             for i, d in enumerate(analyze(p).diagnostics) for j, _ in enumerate(d.fixes)]
+FIX_CASES = [
+    (name, i, j)
+    for name, p in CASES.items()
+    for i, d in enumerate(analyze(p).diagnostics)
+    for j, _ in enumerate(d.fixes)
+]
 
 
 def test_every_case_offers_a_fix():
@@ -179,8 +201,19 @@ def test_every_fix_op_is_exercised():
     ops = set()
     for name, i, j in FIX_CASES:
         ops.add(analyze(CASES[name]).diagnostics[i].fixes[j].action["op"])
-    assert ops == {"set_param", "set_edge", "remove_edge", "rename", "insert_before", "insert_projection",
-                   "make_shortcut", "add_output", "stage_remove", "stage_truncate", "stage_rename"}
+    assert ops == {
+        "set_param",
+        "set_edge",
+        "remove_edge",
+        "rename",
+        "insert_before",
+        "insert_projection",
+        "make_shortcut",
+        "add_output",
+        "stage_remove",
+        "stage_truncate",
+        "stage_rename",
+    }
 
 
 @pytest.mark.parametrize("name,i,j", FIX_CASES, ids=[f"{n}-{i}-{j}" for n, i, j in FIX_CASES])
@@ -191,10 +224,14 @@ def test_fix_applies_and_reverts(name, i, j):
     fix = diag.fixes[j]
     edit = apply_fix(project, fix.action)
     after = analyze(project)
-    assert key(diag) not in {key(d) for d in after.diagnostics}, (fix.label, [d.message for d in after.diagnostics])
+    assert key(diag) not in {key(d) for d in after.diagnostics}, (
+        fix.label,
+        [d.message for d in after.diagnostics],
+    )
     # the fix addressed the problem without introducing errors elsewhere
-    assert len(after.errors) < len(analyze(broken_projects()[name]).errors) or not after.errors, \
-        [d.message for d in after.errors]
+    assert len(after.errors) < len(analyze(broken_projects()[name]).errors) or not after.errors, [
+        d.message for d in after.errors
+    ]
     edit.revert(project)
     assert normal(project) == before
     assert key(diag) in {key(d) for d in analyze(project).diagnostics}

@@ -24,11 +24,53 @@ from graph.templates import make
 TEMPLATES = ("resnet20", "se_resnet20", "highway20", "weighted_resnet20", "dpn26", "preact_resnet110")
 _BASE = {}
 
-VALUES = [None, -1, 0, 1, 2, 3, 7, 1000, 10**9, 0.5, -0.5, 1.5, "same", "valid", "x", "in_channels", "planes * 2",
-          "in_channels // 0", "", [], [1], [0, 0], [3, 8, 8], {"a": 1}, True, False, float("inf"), float("nan")]
+VALUES = [
+    None,
+    -1,
+    0,
+    1,
+    2,
+    3,
+    7,
+    1000,
+    10**9,
+    0.5,
+    -0.5,
+    1.5,
+    "same",
+    "valid",
+    "x",
+    "in_channels",
+    "planes * 2",
+    "in_channels // 0",
+    "",
+    [],
+    [1],
+    [0, 0],
+    [3, 8, 8],
+    {"a": 1},
+    True,
+    False,
+    float("inf"),
+    float("nan"),
+]
 NAMES = ["", None, "x", "class", "a b", "conv1", "downsample", "layer1"]
-TYPES = ["Add", "Concat", "Multiply", "Gate", "Linear", "Flatten", "ReLU", "Conv2d", "block:Nope", "Bogus",
-         "Input", "Output", "BlockInput", "BlockOutput"]
+TYPES = [
+    "Add",
+    "Concat",
+    "Multiply",
+    "Gate",
+    "Linear",
+    "Flatten",
+    "ReLU",
+    "Conv2d",
+    "block:Nope",
+    "Bogus",
+    "Input",
+    "Output",
+    "BlockInput",
+    "BlockOutput",
+]
 
 
 def base(name):
@@ -44,8 +86,21 @@ def graphs(project):
 def random_edit(draw, project) -> None:
     block, g = draw(st.sampled_from(graphs(project)))
     nodes, edges = list(g.nodes), list(g.edges)
-    op = draw(st.sampled_from(["remove_node", "remove_edge", "param", "param", "edge_field", "add_edge",
-                               "name", "type", "stages"]))
+    op = draw(
+        st.sampled_from(
+            [
+                "remove_node",
+                "remove_edge",
+                "param",
+                "param",
+                "edge_field",
+                "add_edge",
+                "name",
+                "type",
+                "stages",
+            ]
+        )
+    )
     if op == "remove_node" and nodes:
         g.remove_node(draw(st.sampled_from(nodes)))
     elif op == "remove_edge" and edges:
@@ -56,21 +111,40 @@ def random_edit(draw, project) -> None:
         keys = [s.name for s in lt.params] if lt else list(node.params)
         g.set_param(node.id, draw(st.sampled_from(keys or ["junk"])), draw(st.sampled_from(VALUES)))
     elif op == "edge_field" and edges:
-        field, choices = draw(st.sampled_from([
-            ("kind", ["data", "shortcut", "bogus"]),
-            ("projection", ["identity", "zero_pad", "conv_bn", "conv_bn_always", "magic"]),
-            ("dst_port", [0, 1, 2, 5, -1]), ("src_port", [0, 1, -1]), ("name", NAMES)]))
+        field, choices = draw(
+            st.sampled_from(
+                [
+                    ("kind", ["data", "shortcut", "bogus"]),
+                    ("projection", ["identity", "zero_pad", "conv_bn", "conv_bn_always", "magic"]),
+                    ("dst_port", [0, 1, 2, 5, -1]),
+                    ("src_port", [0, 1, -1]),
+                    ("name", NAMES),
+                ]
+            )
+        )
         g.set_edge_field(draw(st.sampled_from(edges)), field, draw(st.sampled_from(choices)))
     elif op == "add_edge" and nodes:
         src, dst = draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))
-        g.add_edge(Edge(g.new_id("e"), src, dst, 0, draw(st.sampled_from([0, 1, 2])),
-                        draw(st.sampled_from(["data", "shortcut"])), "sc",
-                        draw(st.sampled_from(["identity", "zero_pad", "conv_bn"]))))
+        g.add_edge(
+            Edge(
+                g.new_id("e"),
+                src,
+                dst,
+                0,
+                draw(st.sampled_from([0, 1, 2])),
+                draw(st.sampled_from(["data", "shortcut"])),
+                "sc",
+                draw(st.sampled_from(["identity", "zero_pad", "conv_bn"])),
+            )
+        )
     elif op == "name" and nodes:
         g.set_node_field(draw(st.sampled_from(nodes)), "name", draw(st.sampled_from(NAMES)))
     elif op == "type" and nodes:
-        g.set_node_field(draw(st.sampled_from(nodes)), "type",
-                         draw(st.sampled_from(TYPES + [f"block:{block or 'BasicBlock'}"])))
+        g.set_node_field(
+            draw(st.sampled_from(nodes)),
+            "type",
+            draw(st.sampled_from(TYPES + [f"block:{block or 'BasicBlock'}"])),
+        )
     elif op == "stages" and nodes:
         picked = draw(st.lists(st.sampled_from(nodes + ["removed"]), max_size=4))
         g.set_stages(list(g.stages) + [Stage(draw(st.sampled_from(["layer1", "extra"])), "index", picked)])
@@ -97,8 +171,9 @@ def test_random_edits_never_crash_analysis_or_fixes(data):
             analyze(project)
             edit.revert(project)
             after = project.to_dict()
-            for g in [before["graph"], after["graph"]] + [b["graph"] for b in (*before["blocks"].values(),
-                                                                               *after["blocks"].values())]:
+            for g in [before["graph"], after["graph"]] + [
+                b["graph"] for b in (*before["blocks"].values(), *after["blocks"].values())
+            ]:
                 g["edges"].sort(key=lambda e: e["id"])
             before["ui"] = after["ui"] = {}
             assert after == before, fix.label
@@ -124,7 +199,9 @@ def test_identity_shortcut_into_concat_can_be_emitted():
 
     project = base("dpn26")
     g = project.blocks["DualPathBlock"].graph
-    edge = next(e for e in g.edges.values() if g.nodes[e.src].name == "x_dense" and g.nodes[e.dst].name == "cat")
+    edge = next(
+        e for e in g.edges.values() if g.nodes[e.src].name == "x_dense" and g.nodes[e.dst].name == "cat"
+    )
     g.set_edge_field(edge.id, "kind", "shortcut")
     g.set_edge_field(edge.id, "name", "sc")
     analysis = analyze(project)

@@ -122,7 +122,9 @@ def test_shortcut_with_identity_into_a_non_merge_is_a_warning():
 
 def test_block_that_contains_itself():
     body = Graph()
-    body.chain(body.add("BlockInput", "input"), body.add("block:B", "inner"), body.add("BlockOutput", "output"))
+    body.chain(
+        body.add("BlockInput", "input"), body.add("block:B", "inner"), body.add("BlockOutput", "output")
+    )
     g = Graph()
     g.chain(g.add("Input", "input", shape=[4, 8, 8]), g.add("block:B", "b"), g.add("Output", "output"))
     a = analyze(Project("t", g, {"B": BlockDef("B", {}, body)}))
@@ -136,11 +138,15 @@ def test_unknown_expression_name_lists_the_known_names():
     body.chain(body.add("BlockInput", "input"), c, body.add("BlockOutput", "output"))
     g = Graph()
     g.chain(g.add("Input", "input", shape=[4, 8, 8]), g.add("block:B", "b"), g.add("Output", "output"))
-    p = Project("t", g, {"B": BlockDef("B", {"width": BlockParam("int", 4), "stride": BlockParam("int", 1)}, body)})
+    p = Project(
+        "t", g, {"B": BlockDef("B", {"width": BlockParam("int", 4), "stride": BlockParam("int", 1)}, body)}
+    )
     d = only_error(p)
     assert d.block == "B" and d.node == c.id
-    assert "unknown name 'planes' in expression 'planes * 4'; the names it can use are in_channels, stride, width" \
+    assert (
+        "unknown name 'planes' in expression 'planes * 4'; the names it can use are in_channels, stride, width"
         in d.message
+    )
 
 
 def test_bad_value_from_one_instance_names_it_and_fixes_the_instance():
@@ -155,7 +161,13 @@ def test_bad_value_from_one_instance_names_it_and_fixes_the_instance():
     assert errors and all(d.block == "BasicBlock" for d in errors)
     assert 'in instance "layer2_1" with out_channels=0' in errors[0].message
     (fix,) = errors[0].fixes
-    assert fix.action == {"op": "set_param", "block": None, "node": inst.id, "param": "out_channels", "value": 64}
+    assert fix.action == {
+        "op": "set_param",
+        "block": None,
+        "node": inst.id,
+        "param": "out_channels",
+        "value": 64,
+    }
     apply_fix(p, fix.action)
     assert not [d for d in analyze(p).errors if d.code == "bad_param"]
     assert p.blocks["BasicBlock"].graph.node_by_name("conv1").params["out_channels"] == "out_channels"

@@ -33,8 +33,12 @@ def sample_project() -> Project:
     body.connect(b2, add, 0)
     body.connect(bi, add, 1, kind="shortcut", name="downsample", projection="conv_bn")
     body.chain(add, r2, bo)
-    block = BlockDef("BasicBlock", {"out_channels": BlockParam("int", 64), "stride": BlockParam("int", 1)},
-                     body, "Two 3x3 convs and a shortcut.")
+    block = BlockDef(
+        "BasicBlock",
+        {"out_channels": BlockParam("int", 64), "stride": BlockParam("int", 1)},
+        body,
+        "Two 3x3 convs and a shortcut.",
+    )
     g = Graph()
     i = g.add("Input", "input", shape=[3, 32, 32])
     c = g.add("Conv2d", "conv1", out_channels=16, frozen=True)
@@ -180,6 +184,7 @@ def as_version_0(d: dict) -> dict:
             e["from"], e["to"] = e.pop("src"), e.pop("dst")
             e["from_port"], e["to_port"] = e.pop("src_port"), e.pop("dst_port")
             e["shortcut"] = e.pop("kind") == "shortcut"
+
     graph(d["graph"])
     for b in d["blocks"].values():
         graph(b["graph"])
@@ -210,7 +215,9 @@ def test_newer_version_is_refused():
     d = sample_dict()
     d["version"] = 2
     err = load_error(d, "x.json")
-    assert "version 2" in err.message and "update Skipwire" in err.message and err.message.startswith("x.json")
+    assert (
+        "version 2" in err.message and "update Skipwire" in err.message and err.message.startswith("x.json")
+    )
 
 
 @pytest.mark.parametrize("version", ["1", 1.0, None, True, -1])
@@ -231,42 +238,77 @@ BAD = {
     "not_object": ([1, 2], "expected a JSON object"),
     "no_format": ({"version": 1}, '"format"'),
     "wrong_format": ({"format": "keras", "version": 1}, 'format is "keras"'),
-    "unknown_type": (mutate(lambda d: d["graph"]["nodes"][1].update(type="Conv9d")),
-                     '"graph.nodes[1].type": node "n2" has unknown type "Conv9d"'),
-    "unknown_block": (mutate(lambda d: d["graph"]["nodes"][4].update(type="block:Nope")),
-                      'block "Nope"'),
-    "dangling_edge": (mutate(lambda d: d["graph"]["edges"][3].update(dst="n99")),
-                      '"graph.edges[3]": dangling edge: node "n99" does not exist'),
-    "dangling_in_block": (mutate(lambda d: d["blocks"]["BasicBlock"]["graph"]["edges"][0].update(src="zz")),
-                          '"blocks.BasicBlock.graph.edges[0]": dangling edge: node "zz"'),
-    "duplicate_node": (mutate(lambda d: d["graph"]["nodes"][3].update(id="n1")),
-                       '"graph.nodes[3].id": duplicate node id "n1"'),
-    "duplicate_edge": (mutate(lambda d: d["graph"]["edges"][2].update(id=d["graph"]["edges"][0]["id"])),
-                       '"graph.edges[2].id": duplicate edge id'),
-    "node_not_object": (mutate(lambda d: d["graph"]["nodes"].append("n5")), '"graph.nodes[10]": must be an object'),
+    "unknown_type": (
+        mutate(lambda d: d["graph"]["nodes"][1].update(type="Conv9d")),
+        '"graph.nodes[1].type": node "n2" has unknown type "Conv9d"',
+    ),
+    "unknown_block": (mutate(lambda d: d["graph"]["nodes"][4].update(type="block:Nope")), 'block "Nope"'),
+    "dangling_edge": (
+        mutate(lambda d: d["graph"]["edges"][3].update(dst="n99")),
+        '"graph.edges[3]": dangling edge: node "n99" does not exist',
+    ),
+    "dangling_in_block": (
+        mutate(lambda d: d["blocks"]["BasicBlock"]["graph"]["edges"][0].update(src="zz")),
+        '"blocks.BasicBlock.graph.edges[0]": dangling edge: node "zz"',
+    ),
+    "duplicate_node": (
+        mutate(lambda d: d["graph"]["nodes"][3].update(id="n1")),
+        '"graph.nodes[3].id": duplicate node id "n1"',
+    ),
+    "duplicate_edge": (
+        mutate(lambda d: d["graph"]["edges"][2].update(id=d["graph"]["edges"][0]["id"])),
+        '"graph.edges[2].id": duplicate edge id',
+    ),
+    "node_not_object": (
+        mutate(lambda d: d["graph"]["nodes"].append("n5")),
+        '"graph.nodes[10]": must be an object',
+    ),
     "name_not_text": (mutate(lambda d: d["graph"]["nodes"][1].update(name=5)), '"graph.nodes[1].name"'),
-    "params_not_object": (mutate(lambda d: d["graph"]["nodes"][1].update(params=[16])),
-                          '"graph.nodes[1].params": must be an object, found a list'),
+    "params_not_object": (
+        mutate(lambda d: d["graph"]["nodes"][1].update(params=[16])),
+        '"graph.nodes[1].params": must be an object, found a list',
+    ),
     "id_not_text": (mutate(lambda d: d["graph"]["nodes"][1].update(id=2)), '"graph.nodes[1].id"'),
-    "frozen_not_bool": (mutate(lambda d: d["graph"]["nodes"][1].update(frozen="yes")), '"graph.nodes[1].frozen"'),
-    "negative_port": (mutate(lambda d: d["graph"]["edges"][0].update(dst_port=-1)), '"graph.edges[0].dst_port"'),
+    "frozen_not_bool": (
+        mutate(lambda d: d["graph"]["nodes"][1].update(frozen="yes")),
+        '"graph.nodes[1].frozen"',
+    ),
+    "negative_port": (
+        mutate(lambda d: d["graph"]["edges"][0].update(dst_port=-1)),
+        '"graph.edges[0].dst_port"',
+    ),
     "bad_kind": (mutate(lambda d: d["graph"]["edges"][0].update(kind="skip")), '"graph.edges[0].kind"'),
     "edges_not_list": (mutate(lambda d: d["graph"].update(edges={})), '"graph.edges": must be a list'),
     "no_graph": (mutate(lambda d: d.pop("graph")), 'no "graph"'),
-    "stage_unknown_node": (mutate(lambda d: d["graph"]["stages"][0]["nodes"].append("n77")),
-                           '"graph.stages[0].nodes[2]": stage "layer1" refers to node "n77"'),
-    "stage_twice": (mutate(lambda d: d["graph"]["stages"].append({"name": "layer2", "keys": "index",
-                                                                   "nodes": ["n5"]})),
-                    'already in stage "layer1"'),
-    "stage_keys": (mutate(lambda d: d["graph"]["stages"][0].update(keys="letters")), '"graph.stages[0].keys"'),
-    "unknown_field": (mutate(lambda d: d["graph"]["nodes"][0].update(colour="red")), 'unknown field "colour"'),
+    "stage_unknown_node": (
+        mutate(lambda d: d["graph"]["stages"][0]["nodes"].append("n77")),
+        '"graph.stages[0].nodes[2]": stage "layer1" refers to node "n77"',
+    ),
+    "stage_twice": (
+        mutate(lambda d: d["graph"]["stages"].append({"name": "layer2", "keys": "index", "nodes": ["n5"]})),
+        'already in stage "layer1"',
+    ),
+    "stage_keys": (
+        mutate(lambda d: d["graph"]["stages"][0].update(keys="letters")),
+        '"graph.stages[0].keys"',
+    ),
+    "unknown_field": (
+        mutate(lambda d: d["graph"]["nodes"][0].update(colour="red")),
+        'unknown field "colour"',
+    ),
     "unknown_top_field": (mutate(lambda d: d.update(extra=1)), 'unknown field "extra"'),
-    "block_param_type": (mutate(lambda d: d["blocks"]["BasicBlock"]["params"]["stride"].update(type="str")),
-                         '"blocks.BasicBlock.params.stride.type"'),
-    "block_param_default": (mutate(lambda d: d["blocks"]["BasicBlock"]["params"]["stride"].update(default="2")),
-                            '"blocks.BasicBlock.params.stride.default"'),
-    "block_bad_name": (mutate(lambda d: d["blocks"].update({"my block": d["blocks"]["BasicBlock"]})),
-                       "valid identifier"),
+    "block_param_type": (
+        mutate(lambda d: d["blocks"]["BasicBlock"]["params"]["stride"].update(type="str")),
+        '"blocks.BasicBlock.params.stride.type"',
+    ),
+    "block_param_default": (
+        mutate(lambda d: d["blocks"]["BasicBlock"]["params"]["stride"].update(default="2")),
+        '"blocks.BasicBlock.params.stride.default"',
+    ),
+    "block_bad_name": (
+        mutate(lambda d: d["blocks"].update({"my block": d["blocks"]["BasicBlock"]})),
+        "valid identifier",
+    ),
     "training_not_object": (mutate(lambda d: d.update(training=[])), '"training"'),
     "ui_not_object": (mutate(lambda d: d.update(ui="x")), '"ui"'),
     "name_not_text_top": (mutate(lambda d: d.update(name=None)), '"name"'),
@@ -355,10 +397,14 @@ def test_random_bytes_never_crash(data):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -376,6 +422,7 @@ def test_random_mutations_load_cleanly_or_fail_with_user_error(data):
         elif isinstance(v, list):
             for i, x in enumerate(v):
                 walk(x, path + (i,))
+
     walk(d, ())
     path = data.draw(st.sampled_from(paths[1:]))
     target = d

@@ -51,8 +51,16 @@ class _Builder:
         else:
             lo = max(0, (eff - min(self.h, self.w) + 1) // 2)
             padding = d(st.integers(lo, max(lo, eff // 2)))
-        self.add("Conv2d", out_channels=out, kernel_size=k, stride=stride, padding=padding, dilation=dil,
-                 groups=groups, bias=d(st.booleans()))
+        self.add(
+            "Conv2d",
+            out_channels=out,
+            kernel_size=k,
+            stride=stride,
+            padding=padding,
+            dilation=dil,
+            groups=groups,
+            bias=d(st.booleans()),
+        )
         pad = dil * (k - 1) // 2 if padding == "same" else padding
         self.c = out
         self.h = (self.h + 2 * pad - eff) // stride + 1
@@ -97,7 +105,11 @@ class _Builder:
         self.add("Conv2d", out_channels=out, kernel_size=3, padding=1)
         self.c, self.h, self.w = out, (h - 1) // stride + 1, (w - 1) // stride + 1
         same = (c, h, w) == (self.c, self.h, self.w)
-        options = ["conv_bn", "conv_bn_always"] + (["zero_pad"] if out >= c else []) + (["identity"] if same else [])
+        options = (
+            ["conv_bn", "conv_bn_always"]
+            + (["zero_pad"] if out >= c else [])
+            + (["identity"] if same else [])
+        )
         proj = d(st.sampled_from(options))
         add = self.g.add("Add")
         self.g.connect(self.last, add, 0)
@@ -105,7 +117,6 @@ class _Builder:
         self.last = add
         if d(st.booleans()):
             self.add("ReLU", inplace=False)
-
 
     def unit(self):
         """An instance of block "Unit(out, stride)", whose body uses expressions over out, stride, in_channels."""
@@ -122,10 +133,18 @@ class _Builder:
             bo = body.add("BlockOutput", "output")
             body.chain(bi, c1, b1, r1, c2, b2)
             body.connect(b2, add, 0)
-            body.connect(bi, add, 1, kind="shortcut", name="downsample",
-                         projection=d(st.sampled_from(["conv_bn", "conv_bn_always"])))
+            body.connect(
+                bi,
+                add,
+                1,
+                kind="shortcut",
+                name="downsample",
+                projection=d(st.sampled_from(["conv_bn", "conv_bn_always"])),
+            )
             body.chain(add, bo)
-            self.blocks["Unit"] = BlockDef("Unit", {"out": BlockParam("int", 8), "stride": BlockParam("int", 1)}, body)
+            self.blocks["Unit"] = BlockDef(
+                "Unit", {"out": BlockParam("int", 8), "stride": BlockParam("int", 1)}, body
+            )
         out = d(st.integers(1, 10))
         stride = d(st.sampled_from([1, 2])) if min(self.h, self.w) >= 2 else 1
         params = {"out": out} if d(st.booleans()) else {"out": out, "stride": stride}
@@ -172,8 +191,10 @@ def run_torch(project: Project):
 
 
 def _resolve(params: dict, env: dict | None) -> dict:
-    return {k: parse(v).evaluate(env) if isinstance(v, str) and v not in ("same", "valid") else v
-            for k, v in params.items()}
+    return {
+        k: parse(v).evaluate(env) if isinstance(v, str) and v not in ("same", "valid") else v
+        for k, v in params.items()
+    }
 
 
 def run_graph(project, g, x, env, modules, prefix, shapes):
@@ -246,13 +267,24 @@ def project_shortcut(proj, x, target, modules):
 def make_module(t, p, x):
     c = x.shape[1]
     if t == "Conv2d":
-        return nn.Conv2d(c, p["out_channels"], p.get("kernel_size", 3), stride=p.get("stride", 1),
-                         padding=p.get("padding", 1), dilation=p.get("dilation", 1), groups=p.get("groups", 1),
-                         bias=p.get("bias", False))
+        return nn.Conv2d(
+            c,
+            p["out_channels"],
+            p.get("kernel_size", 3),
+            stride=p.get("stride", 1),
+            padding=p.get("padding", 1),
+            dilation=p.get("dilation", 1),
+            groups=p.get("groups", 1),
+            bias=p.get("bias", False),
+        )
     if t in ("MaxPool2d", "AvgPool2d"):
         cls = getattr(nn, t)
-        return cls(p["kernel_size"], stride=p.get("stride") or p["kernel_size"], padding=p.get("padding", 0),
-                   ceil_mode=p.get("ceil_mode", False))
+        return cls(
+            p["kernel_size"],
+            stride=p.get("stride") or p["kernel_size"],
+            padding=p.get("padding", 0),
+            ceil_mode=p.get("ceil_mode", False),
+        )
     if t == "BatchNorm2d":
         return nn.BatchNorm2d(c, affine=p.get("affine", True))
     if t == "InstanceNorm2d":
@@ -272,7 +304,9 @@ def make_module(t, p, x):
     raise AssertionError(t)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(graphs())
 def test_inferred_shapes_match_torch(project):
     a = analyze(project)

@@ -6,10 +6,34 @@ import pytest
 
 from graph import registry
 
-ISSUE_TYPES = ("Input", "Output", "Conv2d", "BatchNorm2d", "GroupNorm", "LayerNorm", "InstanceNorm2d", "ReLU",
-               "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-               "Flatten", "Linear", "Dropout", "Identity", "Add", "Concat", "Multiply", "Gate", "ChannelSlice",
-               "LayerNorm2d")
+ISSUE_TYPES = (
+    "Input",
+    "Output",
+    "Conv2d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "LayerNorm",
+    "InstanceNorm2d",
+    "ReLU",
+    "LeakyReLU",
+    "GELU",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "Flatten",
+    "Linear",
+    "Dropout",
+    "Identity",
+    "Add",
+    "Concat",
+    "Multiply",
+    "Gate",
+    "ChannelSlice",
+    "LayerNorm2d",
+)
 RULES = {"conv", "norm", "linear", "weight_values", "none"}
 
 

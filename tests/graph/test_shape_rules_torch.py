@@ -72,9 +72,18 @@ def test_conv_and_pools(data):
     out_c = g * d(st.integers(1, 4))
     if ins[0] % g:
         ins = (ins[0] * g, *ins[1:])
-    params = {"out_channels": out_c, "kernel_size": k, "stride": s, "padding": pad, "dilation": dil, "groups": g,
-              "bias": d(st.booleans())}
-    agree("Conv2d", params, [ins], lambda: run(nn.Conv2d(ins[0], out_c, k, s, pad, dil, g, params["bias"]), ins))
+    params = {
+        "out_channels": out_c,
+        "kernel_size": k,
+        "stride": s,
+        "padding": pad,
+        "dilation": dil,
+        "groups": g,
+        "bias": d(st.booleans()),
+    }
+    agree(
+        "Conv2d", params, [ins], lambda: run(nn.Conv2d(ins[0], out_c, k, s, pad, dil, g, params["bias"]), ins)
+    )
     pk, ps = d(st.integers(1, 4)), d(st.sampled_from([None, 1, 2]))
     ppad, ceil = d(st.integers(0, 2)), d(st.booleans())
     pparams = {"kernel_size": pk, "stride": ps, "padding": ppad, "ceil_mode": ceil}
@@ -96,19 +105,30 @@ def test_norms_and_elementwise(data):
     agree("LayerNorm", {}, [ins], lambda: run(nn.LayerNorm(list(ins)), ins))
     ln2d = nn.LayerNorm(c)
     agree("LayerNorm2d", {}, [ins], lambda: run_layernorm2d(ln2d, ins))
-    agree("InstanceNorm2d", {"affine": True}, [ins],
-          lambda: run(nn.InstanceNorm2d(c, affine=True), ins) if ins[1] * ins[2] > 1 else None)
-    for name, mod in (("ReLU", nn.ReLU()), ("LeakyReLU", nn.LeakyReLU()), ("GELU", nn.GELU()), ("SiLU", nn.SiLU()),
-                      ("Sigmoid", nn.Sigmoid()), ("Tanh", nn.Tanh()), ("Dropout", nn.Dropout()),
-                      ("Identity", nn.Identity()), ("Flatten", nn.Flatten())):
+    agree(
+        "InstanceNorm2d",
+        {"affine": True},
+        [ins],
+        lambda: run(nn.InstanceNorm2d(c, affine=True), ins) if ins[1] * ins[2] > 1 else None,
+    )
+    for name, mod in (
+        ("ReLU", nn.ReLU()),
+        ("LeakyReLU", nn.LeakyReLU()),
+        ("GELU", nn.GELU()),
+        ("SiLU", nn.SiLU()),
+        ("Sigmoid", nn.Sigmoid()),
+        ("Tanh", nn.Tanh()),
+        ("Dropout", nn.Dropout()),
+        ("Identity", nn.Identity()),
+        ("Flatten", nn.Flatten()),
+    ):
         agree(name, {}, [ins], lambda mod=mod: run(mod, ins))
     feats = ins[0] * ins[1] * ins[2]
     out_f = d(st.integers(1, 6))
     agree("Linear", {"out_features": out_f}, [(feats,)], lambda: run(nn.Linear(feats, out_f), (feats,)))
     start = d(st.integers(0, c + 1))
     stop = d(st.one_of(st.none(), st.integers(0, c + 2)))
-    agree("ChannelSlice", {"start": start, "stop": stop}, [ins],
-          lambda: slice_or_fail(ins, start, stop))
+    agree("ChannelSlice", {"start": start, "stop": stop}, [ins], lambda: slice_or_fail(ins, start, stop))
 
 
 class _LN2d(nn.Module):
@@ -142,8 +162,12 @@ def test_merges(data):
     b = (d(st.integers(1, 8)), *(a[1:] if same_spatial else (d(small), d(small))))
     agree("Concat", {"num_inputs": 2}, [a, b], lambda: run(lambda x, y: torch.cat([x, y], 1), a, b))
     b2 = d(st.sampled_from([a, b, (a[0], 1, 1), (1, *a[1:]), (a[0],), (1,)]))
-    agree("Multiply", {"num_inputs": 2}, [a, b2],
-          lambda: run(lambda x, y: x * y, a, b2) if len(a) == len(b2) else None)  # see _broadcast
+    agree(
+        "Multiply",
+        {"num_inputs": 2},
+        [a, b2],
+        lambda: run(lambda x, y: x * y, a, b2) if len(a) == len(b2) else None,
+    )  # see _broadcast
     agree("Add", {"num_inputs": 2}, [a, b2], lambda: run_add(a, b2))
     t = d(st.sampled_from([a, (a[0], 1, 1), b]))
     x = d(st.sampled_from([a, b]))

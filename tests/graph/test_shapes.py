@@ -21,7 +21,9 @@ def codes(project, severity="error"):
     return {d.code for d in analyze(project).diagnostics if d.severity == severity}
 
 
-def merge_net(merge, shapes_params, merge_params=None, shortcut_ports=(), projection="identity", input=(8, 16, 16)):
+def merge_net(
+    merge, shapes_params, merge_params=None, shortcut_ports=(), projection="identity", input=(8, 16, 16)
+):
     """Input feeds one Conv2d per merge input (params given), all into ``merge``, then Output."""
     g = Graph()
     i = g.add("Input", "input", shape=list(input))
@@ -42,21 +44,24 @@ def merge_net(merge, shapes_params, merge_params=None, shortcut_ports=(), projec
 
 
 # ------------------------------------------------------------------ layer shape rules
-@pytest.mark.parametrize("params,input,expected", [
-    ({"out_channels": 16}, (3, 32, 32), (16, 32, 32)),
-    ({"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1}, (3, 32, 32), (16, 16, 16)),
-    ({"out_channels": 64, "kernel_size": 7, "stride": 2, "padding": 3}, (3, 224, 224), (64, 112, 112)),
-    ({"out_channels": 8, "kernel_size": 1, "padding": 0}, (4, 5, 7), (8, 5, 7)),
-    ({"out_channels": 8, "kernel_size": 3, "padding": 0}, (4, 5, 7), (8, 3, 5)),
-    ({"out_channels": 8, "kernel_size": 3, "padding": 2, "dilation": 2}, (4, 9, 9), (8, 9, 9)),
-    ({"out_channels": 8, "kernel_size": 3, "padding": 0, "dilation": 3}, (4, 9, 9), (8, 3, 3)),
-    ({"out_channels": 8, "kernel_size": 5, "padding": "same"}, (4, 9, 11), (8, 9, 11)),
-    ({"out_channels": 8, "kernel_size": 3, "padding": "same", "dilation": 2}, (4, 9, 11), (8, 9, 11)),
-    ({"out_channels": 8, "kernel_size": 3, "padding": "valid"}, (4, 9, 11), (8, 7, 9)),
-    ({"out_channels": 32, "groups": 4}, (8, 8, 8), (32, 8, 8)),
-    ({"out_channels": 8, "groups": 8}, (8, 8, 8), (8, 8, 8)),
-    ({"out_channels": 8, "kernel_size": 3, "stride": 3, "padding": 0}, (1, 10, 10), (8, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "params,input,expected",
+    [
+        ({"out_channels": 16}, (3, 32, 32), (16, 32, 32)),
+        ({"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1}, (3, 32, 32), (16, 16, 16)),
+        ({"out_channels": 64, "kernel_size": 7, "stride": 2, "padding": 3}, (3, 224, 224), (64, 112, 112)),
+        ({"out_channels": 8, "kernel_size": 1, "padding": 0}, (4, 5, 7), (8, 5, 7)),
+        ({"out_channels": 8, "kernel_size": 3, "padding": 0}, (4, 5, 7), (8, 3, 5)),
+        ({"out_channels": 8, "kernel_size": 3, "padding": 2, "dilation": 2}, (4, 9, 9), (8, 9, 9)),
+        ({"out_channels": 8, "kernel_size": 3, "padding": 0, "dilation": 3}, (4, 9, 9), (8, 3, 3)),
+        ({"out_channels": 8, "kernel_size": 5, "padding": "same"}, (4, 9, 11), (8, 9, 11)),
+        ({"out_channels": 8, "kernel_size": 3, "padding": "same", "dilation": 2}, (4, 9, 11), (8, 9, 11)),
+        ({"out_channels": 8, "kernel_size": 3, "padding": "valid"}, (4, 9, 11), (8, 7, 9)),
+        ({"out_channels": 32, "groups": 4}, (8, 8, 8), (32, 8, 8)),
+        ({"out_channels": 8, "groups": 8}, (8, 8, 8), (8, 8, 8)),
+        ({"out_channels": 8, "kernel_size": 3, "stride": 3, "padding": 0}, (1, 10, 10), (8, 3, 3)),
+    ],
+)
 def test_conv2d(params, input, expected):
     assert shape_after(("Conv2d", params), input=input) == expected
 
@@ -68,25 +73,43 @@ def test_conv2d_param_count_and_macs():
     assert info.macs == 32 * 8 * 8 * 2 * 9
 
 
-@pytest.mark.parametrize("t,params,input,expected", [
-    ("MaxPool2d", {"kernel_size": 2}, (4, 32, 32), (4, 16, 16)),
-    ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}, (64, 112, 112), (64, 56, 56)),
-    ("MaxPool2d", {"kernel_size": 2}, (4, 7, 7), (4, 3, 3)),
-    ("MaxPool2d", {"kernel_size": 2, "ceil_mode": True}, (4, 7, 7), (4, 4, 4)),
-    ("MaxPool2d", {"kernel_size": 3, "stride": 2, "ceil_mode": True}, (4, 8, 8), (4, 4, 4)),
-    ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (4, 8, 8), (4, 5, 5)),
-    ("MaxPool2d", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}, (4, 5, 5), (4, 3, 3)),
-    ("AvgPool2d", {"kernel_size": 2, "stride": 1}, (4, 5, 6), (4, 4, 5)),
-    ("AvgPool2d", {"kernel_size": 8}, (64, 8, 8), (64, 1, 1)),
-    ("AdaptiveAvgPool2d", {"output_size": 1}, (64, 7, 9), (64, 1, 1)),
-    ("AdaptiveAvgPool2d", {"output_size": 4}, (64, 7, 9), (64, 4, 4)),
-])
+@pytest.mark.parametrize(
+    "t,params,input,expected",
+    [
+        ("MaxPool2d", {"kernel_size": 2}, (4, 32, 32), (4, 16, 16)),
+        ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}, (64, 112, 112), (64, 56, 56)),
+        ("MaxPool2d", {"kernel_size": 2}, (4, 7, 7), (4, 3, 3)),
+        ("MaxPool2d", {"kernel_size": 2, "ceil_mode": True}, (4, 7, 7), (4, 4, 4)),
+        ("MaxPool2d", {"kernel_size": 3, "stride": 2, "ceil_mode": True}, (4, 8, 8), (4, 4, 4)),
+        ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (4, 8, 8), (4, 5, 5)),
+        ("MaxPool2d", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}, (4, 5, 5), (4, 3, 3)),
+        ("AvgPool2d", {"kernel_size": 2, "stride": 1}, (4, 5, 6), (4, 4, 5)),
+        ("AvgPool2d", {"kernel_size": 8}, (64, 8, 8), (64, 1, 1)),
+        ("AdaptiveAvgPool2d", {"output_size": 1}, (64, 7, 9), (64, 1, 1)),
+        ("AdaptiveAvgPool2d", {"output_size": 4}, (64, 7, 9), (64, 4, 4)),
+    ],
+)
 def test_pools(t, params, input, expected):
     assert shape_after((t, params), input=input) == expected
 
 
-@pytest.mark.parametrize("t", ["BatchNorm2d", "InstanceNorm2d", "LayerNorm2d", "LayerNorm", "ReLU", "LeakyReLU",
-                               "GELU", "SiLU", "Sigmoid", "Tanh", "Dropout", "Identity"])
+@pytest.mark.parametrize(
+    "t",
+    [
+        "BatchNorm2d",
+        "InstanceNorm2d",
+        "LayerNorm2d",
+        "LayerNorm",
+        "ReLU",
+        "LeakyReLU",
+        "GELU",
+        "SiLU",
+        "Sigmoid",
+        "Tanh",
+        "Dropout",
+        "Identity",
+    ],
+)
 def test_shape_preserving(t):
     assert shape_after(t, input=(6, 5, 4)) == (6, 5, 4)
 
@@ -99,7 +122,9 @@ def test_instance_norm_needs_more_than_one_position():
 
 
 def test_norm_param_counts():
-    p, nodes = net("BatchNorm2d", ("GroupNorm", {"num_groups": 2}), "LayerNorm", "InstanceNorm2d", input=(6, 5, 4))
+    p, nodes = net(
+        "BatchNorm2d", ("GroupNorm", {"num_groups": 2}), "LayerNorm", "InstanceNorm2d", input=(6, 5, 4)
+    )
     a = analyze(p)
     assert [a.root.nodes[n.id].num_params for n in nodes[1:-1]] == [12, 12, 2 * 120, 0]
 
@@ -151,8 +176,9 @@ def test_add_equal_shapes_and_mismatch():
 
 
 def test_add_three_inputs_and_weights():
-    p, m = merge_net("Add", [None, None, None], {"num_inputs": 3, "weights": "learnable",
-                                                 "weight_values": [1.0, 1.0, 1.0]})
+    p, m = merge_net(
+        "Add", [None, None, None], {"num_inputs": 3, "weights": "learnable", "weight_values": [1.0, 1.0, 1.0]}
+    )
     a = analyze(p)
     assert a.valid and a.root.nodes[m.id].num_params == 3
     p, m = merge_net("Add", [None, None], {"weights": "fixed", "weight_values": [1.0]})
@@ -169,17 +195,21 @@ def test_concat():
     assert d.edge is not None
 
 
-@pytest.mark.parametrize("a,b,expected", [
-    ((8, 4, 4), (8, 1, 1), (8, 4, 4)),
-    ((8, 1, 1), (8, 4, 4), (8, 4, 4)),
-    ((8, 4, 4), (1, 4, 4), (8, 4, 4)),
-    ((8, 4, 4), (4, 4), None),  # different ranks: with the batch in front, torch would misalign them
-    ((8, 4, 4), (8,), None),
-    ((8, 4, 4), (8, 3, 4), None),
-])
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        ((8, 4, 4), (8, 1, 1), (8, 4, 4)),
+        ((8, 1, 1), (8, 4, 4), (8, 4, 4)),
+        ((8, 4, 4), (1, 4, 4), (8, 4, 4)),
+        ((8, 4, 4), (4, 4), None),  # different ranks: with the batch in front, torch would misalign them
+        ((8, 4, 4), (8,), None),
+        ((8, 4, 4), (8, 3, 4), None),
+    ],
+)
 def test_multiply_broadcasting(a, b, expected):
     from graph.layers import _broadcast
     from graph.registry import ShapeError
+
     if expected is None:
         with pytest.raises(ShapeError):
             _broadcast([a, b])
@@ -208,7 +238,9 @@ def test_multiply_squeeze_excitation():
 def test_gate():
     p, m = merge_net("Gate", [{"out_channels": 8}, {"out_channels": 8}, None])
     assert analyze(p).shape_of(m.id) == (8, 16, 16)
-    p, m = merge_net("Gate", [{"out_channels": 8}, {"out_channels": 8, "kernel_size": 16, "padding": 0}, None])
+    p, m = merge_net(
+        "Gate", [{"out_channels": 8}, {"out_channels": 8, "kernel_size": 16, "padding": 0}, None]
+    )
     assert analyze(p).valid  # t of 8x1x1 broadcasts
     p, m = merge_net("Gate", [{"out_channels": 4}, {"out_channels": 4}, None])
     (d,) = analyze(p).errors
@@ -219,14 +251,19 @@ def test_gate():
 
 
 # ------------------------------------------------------------------ shortcuts
-@pytest.mark.parametrize("projection,valid,applied,params", [
-    ("identity", False, None, 0),
-    ("zero_pad", True, "zero_pad", 0),
-    ("conv_bn", True, "conv_bn", 8 * 16 + 2 * 16),
-    ("conv_bn_always", True, "conv_bn", 8 * 16 + 2 * 16),
-])
+@pytest.mark.parametrize(
+    "projection,valid,applied,params",
+    [
+        ("identity", False, None, 0),
+        ("zero_pad", True, "zero_pad", 0),
+        ("conv_bn", True, "conv_bn", 8 * 16 + 2 * 16),
+        ("conv_bn_always", True, "conv_bn", 8 * 16 + 2 * 16),
+    ],
+)
 def test_shortcut_projection(projection, valid, applied, params):
-    p, _m = merge_net("Add", [{"out_channels": 16, "stride": 2}, None], shortcut_ports=(1,), projection=projection)
+    p, _m = merge_net(
+        "Add", [{"out_channels": 16, "stride": 2}, None], shortcut_ports=(1,), projection=projection
+    )
     a = analyze(p)
     assert a.valid == valid
     if valid:
@@ -254,8 +291,12 @@ def test_zero_pad_cannot_remove_channels():
 
 def test_shortcut_that_cannot_meet():
     # 16x16 -> 5x5: no stride of a 1x1 conv gives it
-    p, _m = merge_net("Add", [{"out_channels": 8, "kernel_size": 4, "stride": 3, "padding": 0}, None],
-                     shortcut_ports=(1,), projection="conv_bn")
+    p, _m = merge_net(
+        "Add",
+        [{"out_channels": 8, "kernel_size": 4, "stride": 3, "padding": 0}, None],
+        shortcut_ports=(1,),
+        projection="conv_bn",
+    )
     (d,) = analyze(p).errors
     assert d.code == "shortcut_mismatch" and "no 1x1 convolution stride" in d.message
 
@@ -329,8 +370,12 @@ def test_zero_size():
     The shape rules catch it first as kernel_too_large (the window does not fit); the
     generic zero_size check after every rule is a safety net no built-in layer reaches.
     """
-    p, nodes = net(("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}),
-                   ("MaxPool2d", {"kernel_size": 2}), ("MaxPool2d", {"kernel_size": 2}), input=(3, 4, 4))
+    p, nodes = net(
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}),
+        ("MaxPool2d", {"kernel_size": 2}),
+        ("MaxPool2d", {"kernel_size": 2}),
+        input=(3, 4, 4),
+    )
     (d,) = analyze(p).errors
     assert d.code == "kernel_too_large" and d.node == nodes[3].id and "larger than its input 1x1" in d.message
 
@@ -341,19 +386,22 @@ def test_groups_not_dividing_channels():
     assert d.code == "groups" and "in_channels 6" in d.message and d.fixes[0].action["value"] == 3
 
 
-@pytest.mark.parametrize("params,message", [
-    ({"out_channels": -4}, "out_channels must be at least 1"),
-    ({"out_channels": 10**9}, "out_channels must be at most"),
-    ({"out_channels": "sixteen"}, "only allowed inside a block"),
-    ({"out_channels": 3.5}, "whole number"),
-    ({"bias": "yes"}, "bias must be true or false"),
-    ({"init": "xavier"}, "init must be one of"),
-    ({"padding": "full"}, "padding"),
-    ({"kernel_size": 0}, "kernel_size must be at least 1"),
-    ({"bias_init": float("inf")}, "finite"),
-    ({"padding": "same", "stride": 2}, "padding 'same' needs stride 1"),
-    ({"padding": "same", "kernel_size": 4}, "odd kernel"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"out_channels": -4}, "out_channels must be at least 1"),
+        ({"out_channels": 10**9}, "out_channels must be at most"),
+        ({"out_channels": "sixteen"}, "only allowed inside a block"),
+        ({"out_channels": 3.5}, "whole number"),
+        ({"bias": "yes"}, "bias must be true or false"),
+        ({"init": "xavier"}, "init must be one of"),
+        ({"padding": "full"}, "padding"),
+        ({"kernel_size": 0}, "kernel_size must be at least 1"),
+        ({"bias_init": float("inf")}, "finite"),
+        ({"padding": "same", "stride": 2}, "padding 'same' needs stride 1"),
+        ({"padding": "same", "kernel_size": 4}, "odd kernel"),
+    ],
+)
 def test_bad_param_values(params, message):
     p, _ = net(("Conv2d", {"out_channels": 8, **params}))
     errs = analyze(p).errors
@@ -393,6 +441,7 @@ def test_duplicate_and_empty_names():
 def test_bad_stage():
     p, nodes = net("ReLU")
     from graph.model import Stage
+
     p.graph.stages = [Stage("layer1", "index", [nodes[1].id, "ghost"])]
     assert "bad_stage" in codes(p)
 
@@ -441,7 +490,9 @@ def test_recursive_block():
 
 
 def test_mutually_recursive_blocks():
-    p, _nodes = net("block:A", blocks={"A": block("A", {}, inner="block:B"), "B": block("B", {}, inner="block:A")})
+    p, _nodes = net(
+        "block:A", blocks={"A": block("A", {}, inner="block:B"), "B": block("B", {}, inner="block:A")}
+    )
     d = next(d for d in analyze(p).errors if d.code == "recursive_block")
     assert "A -> B -> A" in d.message
 
@@ -477,9 +528,35 @@ def test_unused_block_definition_is_still_checked():
 
 
 def test_every_layer_type_has_a_shape_test():
-    tested = {"Input", "Output", "BlockInput", "BlockOutput", "Conv2d", "BatchNorm2d", "GroupNorm", "LayerNorm",
-              "LayerNorm2d", "InstanceNorm2d", "ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh",
-              "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Identity",
-              "Add", "Concat", "Multiply", "Gate", "ChannelSlice"}
+    tested = {
+        "Input",
+        "Output",
+        "BlockInput",
+        "BlockOutput",
+        "Conv2d",
+        "BatchNorm2d",
+        "GroupNorm",
+        "LayerNorm",
+        "LayerNorm2d",
+        "InstanceNorm2d",
+        "ReLU",
+        "LeakyReLU",
+        "GELU",
+        "SiLU",
+        "Sigmoid",
+        "Tanh",
+        "MaxPool2d",
+        "AvgPool2d",
+        "AdaptiveAvgPool2d",
+        "Flatten",
+        "Linear",
+        "Dropout",
+        "Identity",
+        "Add",
+        "Concat",
+        "Multiply",
+        "Gate",
+        "ChannelSlice",
+    }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"

@@ -21,18 +21,50 @@ from graph.templates import all_templates, get_template, make
 from graph.templates.common import ROW, head_linear
 from tests.graph.state_keys import implied_state_keys
 
-CIFAR = ["plain20", "plain32", "plain44", "plain56", "plain110",
-         "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
-         "preact_resnet110", "resnext29_8x64d", "wrn28_10"]
-IMAGENET = ["plain18", "plain34", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-            "preact_resnet18", "resnext50_32x4d", "wide_resnet50_2"]
+CIFAR = [
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "preact_resnet110",
+    "resnext29_8x64d",
+    "wrn28_10",
+]
+IMAGENET = [
+    "plain18",
+    "plain34",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "preact_resnet18",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+]
 OURS = CIFAR + IMAGENET
 
 PUBLISHED = {
-    "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032, "resnet101": 44_549_160,
-    "resnet152": 60_192_808, "resnext50_32x4d": 25_028_904, "wide_resnet50_2": 68_883_240,
-    "resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet56": 853_018, "resnet110": 1_727_962,
-    "wrn28_10": 36_479_194, "resnext29_8x64d": 34_426_698,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnext50_32x4d": 25_028_904,
+    "wide_resnet50_2": 68_883_240,
+    "resnet20": 269_722,
+    "resnet32": 464_154,
+    "resnet44": 658_586,
+    "resnet56": 853_018,
+    "resnet110": 1_727_962,
+    "wrn28_10": 36_479_194,
+    "resnext29_8x64d": 34_426_698,
 }
 
 
@@ -98,8 +130,9 @@ def test_shortcut_options():
     assert b.valid and b.total_params - base == 2_752
     # option C: a 1x1 conv + BN on all 9 blocks: 3 x (16*16+32) + 3 x (16*32+64 or 32*32+64) ...
     c = analyze(make("resnet20", shortcut="c"))
-    expected_c = (3 * (16 * 16 + 32) + (16 * 32 + 64) + 2 * (32 * 32 + 64)
-                  + (32 * 64 + 128) + 2 * (64 * 64 + 128))
+    expected_c = (
+        3 * (16 * 16 + 32) + (16 * 32 + 64) + 2 * (32 * 32 + 64) + (32 * 64 + 128) + 2 * (64 * 64 + 128)
+    )
     assert c.valid and c.total_params - base == expected_c
     applied = {sc.applied for sc in c.block_infos["BasicBlock"].shortcuts.values()}
     assert applied == {"conv_bn"}
@@ -223,6 +256,7 @@ def test_stages_follow_torchvision(built):
 
 # ------------------------------------------------------------------ hand-written reference modules
 
+
 def _conv(i, o, k, s=1, g=1):
     return nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False)
 
@@ -289,8 +323,16 @@ class CifarResNet(nn.Module):
         self.conv1, self.bn1 = _conv(3, 16, 3), nn.BatchNorm2d(16)
         inp = 16
         for i, (out, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
-            setattr(self, f"layer{i}", nn.Sequential(*[
-                CifarBasic(inp if j == 0 else out, out, stride if j == 0 else 1, option) for j in range(n)]))
+            setattr(
+                self,
+                f"layer{i}",
+                nn.Sequential(
+                    *[
+                        CifarBasic(inp if j == 0 else out, out, stride if j == 0 else 1, option)
+                        for j in range(n)
+                    ]
+                ),
+            )
             inp = out
         self.fc = nn.Linear(64, classes)
 
@@ -315,21 +357,33 @@ class PreActResNet(nn.Module):
             inp = widths[0]
         strides = (1, 2, 2, 2)
         for i, (out, n) in enumerate(zip(widths, layers), start=1):
-            setattr(self, f"layer{i}", nn.Sequential(*[
-                PreActBasic(inp if j == 0 else out, out, strides[i - 1] if j == 0 else 1, option)
-                for j in range(n)]))
+            setattr(
+                self,
+                f"layer{i}",
+                nn.Sequential(
+                    *[
+                        PreActBasic(inp if j == 0 else out, out, strides[i - 1] if j == 0 else 1, option)
+                        for j in range(n)
+                    ]
+                ),
+            )
             inp = out
         setattr(self, "bn2" if imagenet else "bn1", nn.BatchNorm2d(inp))
         self.fc = nn.Linear(inp, classes)
 
 
 def _reference(name: str, shortcut: str | None = None) -> nn.Module:
-    tv = {"resnet18": (TVBasic, (2, 2, 2, 2), {}), "resnet34": (TVBasic, (3, 4, 6, 3), {}),
-          "plain18": (TVBasic, (2, 2, 2, 2), {"plain": True}), "plain34": (TVBasic, (3, 4, 6, 3), {"plain": True}),
-          "resnet50": (TVBottleneck, (3, 4, 6, 3), {}), "resnet101": (TVBottleneck, (3, 4, 23, 3), {}),
-          "resnet152": (TVBottleneck, (3, 8, 36, 3), {}),
-          "resnext50_32x4d": (TVBottleneck, (3, 4, 6, 3), {"groups": 32, "width_per_group": 4}),
-          "wide_resnet50_2": (TVBottleneck, (3, 4, 6, 3), {"width_per_group": 128})}
+    tv = {
+        "resnet18": (TVBasic, (2, 2, 2, 2), {}),
+        "resnet34": (TVBasic, (3, 4, 6, 3), {}),
+        "plain18": (TVBasic, (2, 2, 2, 2), {"plain": True}),
+        "plain34": (TVBasic, (3, 4, 6, 3), {"plain": True}),
+        "resnet50": (TVBottleneck, (3, 4, 6, 3), {}),
+        "resnet101": (TVBottleneck, (3, 4, 23, 3), {}),
+        "resnet152": (TVBottleneck, (3, 8, 36, 3), {}),
+        "resnext50_32x4d": (TVBottleneck, (3, 4, 6, 3), {"groups": 32, "width_per_group": 4}),
+        "wide_resnet50_2": (TVBottleneck, (3, 4, 6, 3), {"width_per_group": 128}),
+    }
     with torch.device("meta"):
         if name in tv:
             block, layers, kw = tv[name]
@@ -345,9 +399,29 @@ def _reference(name: str, shortcut: str | None = None) -> nn.Module:
     raise KeyError(name)
 
 
-REFERENCED = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
-              "plain18", "plain34", "plain20", "plain32", "plain44", "plain56", "plain110",
-              "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "preact_resnet110", "preact_resnet18"]
+REFERENCED = [
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+    "plain18",
+    "plain34",
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "preact_resnet110",
+    "preact_resnet18",
+]
 
 
 @pytest.mark.parametrize("name", REFERENCED)

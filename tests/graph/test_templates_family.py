@@ -25,8 +25,15 @@ from graph.templates import all_templates, make
 from graph.templates.common import ROW, head_linear
 from tests.graph.state_keys import implied_state_keys
 
-FAMILY = {"densenet121": "imagenet", "densenet_bc100_k12": "cifar", "dpn26": "cifar", "se_resnet20": "cifar",
-          "se_resnet50": "imagenet", "highway20": "cifar", "weighted_resnet20": "cifar"}
+FAMILY = {
+    "densenet121": "imagenet",
+    "densenet_bc100_k12": "cifar",
+    "dpn26": "cifar",
+    "se_resnet20": "cifar",
+    "se_resnet50": "imagenet",
+    "highway20": "cifar",
+    "weighted_resnet20": "cifar",
+}
 PUBLISHED = {"densenet121": 7_978_856, "densenet_bc100_k12": 769_162, "se_resnet50": 28_088_024}
 RESNET20_VARIANTS = ("se_resnet20", "highway20", "weighted_resnet20")
 
@@ -49,7 +56,9 @@ def test_validates_without_diagnostics(built, name):
     project, analysis = built[name]
     assert [d.message for d in analysis.diagnostics] == []
     imagenet = FAMILY[name] == "imagenet"
-    assert project.graph.nodes_of_type("Input")[0].params["shape"] == ([3, 224, 224] if imagenet else [3, 32, 32])
+    assert project.graph.nodes_of_type("Input")[0].params["shape"] == (
+        [3, 224, 224] if imagenet else [3, 32, 32]
+    )
     assert analysis.output_shape == ((1000,) if imagenet else (10,))
     assert analysis.trainable_params == analysis.total_params
     json.dumps(project.to_dict())
@@ -102,10 +111,23 @@ def test_densenet121_mirrors_torchvision_names(built):
     (features,) = g.stages
     assert (features.name, features.keys) == ("features", "name")
     assert [g.nodes[i].name for i in features.nodes] == [
-        "conv0", "norm0", "relu0", "pool0", "denseblock1", "transition1", "denseblock2", "transition2",
-        "denseblock3", "transition3", "denseblock4", "norm5"]
-    assert {b: len(project.blocks[f"DenseBlock{b}"].graph.nodes_of_type("block:DenseLayer"))
-            for b in (6, 12, 24, 16)} == {6: 6, 12: 12, 24: 24, 16: 16}
+        "conv0",
+        "norm0",
+        "relu0",
+        "pool0",
+        "denseblock1",
+        "transition1",
+        "denseblock2",
+        "transition2",
+        "denseblock3",
+        "transition3",
+        "denseblock4",
+        "norm5",
+    ]
+    assert {
+        b: len(project.blocks[f"DenseBlock{b}"].graph.nodes_of_type("block:DenseLayer"))
+        for b in (6, 12, 24, 16)
+    } == {6: 6, 12: 12, 24: 24, 16: 16}
     after = [g.nodes[e.dst] for e in g.out_edges(g.nodes[features.nodes[-1]].id)]
     chain = [after[0]]
     while g.out_edges(chain[-1].id):
@@ -117,21 +139,40 @@ def test_densenet121_mirrors_torchvision_names(built):
     assert len(cats) == 6 and all(c.params.get("num_inputs", 2) == 2 for c in cats)
     layer = project.blocks["DenseLayer"].graph
     assert [n.name for n in layer.nodes.values() if n.type not in ("BlockInput", "BlockOutput")] == [
-        "norm1", "relu1", "conv1", "norm2", "relu2", "conv2"]
+        "norm1",
+        "relu1",
+        "conv1",
+        "norm2",
+        "relu2",
+        "conv2",
+    ]
     assert not any(n.params.get("bias") for n in layer.nodes_of_type("Conv2d"))
     info = analysis.block_infos["DenseLayer"]
     assert [info.nodes[layer.node_by_name(n).id].out_shape[0] for n in ("conv1", "conv2")] == [128, 32]
     trans = project.blocks["Transition"].graph
     assert trans.node_by_name("conv").params["out_channels"] == "in_channels // 2"
     paths = {row.path for row in analysis.layers()}
-    assert {"features.denseblock1.denselayer1.norm1", "features.transition3.conv",
-            "features.denseblock4.denselayer16.conv2", "features.norm5", "classifier"} <= paths
+    assert {
+        "features.denseblock1.denselayer1.norm1",
+        "features.transition3.conv",
+        "features.denseblock4.denselayer16.conv2",
+        "features.norm5",
+        "classifier",
+    } <= paths
 
 
 def test_gates_and_weights(built):
     se = built["se_resnet50"][0].blocks["SqueezeExcite"].graph
-    assert [n.type for n in se.nodes.values()] == ["BlockInput", "AdaptiveAvgPool2d", "Conv2d", "ReLU", "Conv2d",
-                                                   "Sigmoid", "Multiply", "BlockOutput"]
+    assert [n.type for n in se.nodes.values()] == [
+        "BlockInput",
+        "AdaptiveAvgPool2d",
+        "Conv2d",
+        "ReLU",
+        "Conv2d",
+        "Sigmoid",
+        "Multiply",
+        "BlockOutput",
+    ]
     assert all(n.params["bias"] and n.params["kernel_size"] == 1 for n in se.nodes_of_type("Conv2d"))
     hw = built["highway20"][0].blocks["HighwayBlock"].graph
     (gate,) = hw.nodes_of_type("Gate")
@@ -144,7 +185,13 @@ def test_gates_and_weights(built):
     dpn = built["dpn26"][0]
     body = dpn.blocks["DualPathBlock"].graph
     assert sorted(n.type for n in body.nodes.values() if n.type in ("ChannelSlice", "Add", "Concat")) == [
-        "Add", "ChannelSlice", "ChannelSlice", "ChannelSlice", "ChannelSlice", "Concat"]
+        "Add",
+        "ChannelSlice",
+        "ChannelSlice",
+        "ChannelSlice",
+        "ChannelSlice",
+        "Concat",
+    ]
 
 
 # ------------------------------------------------------------------ hand-written reference modules
@@ -179,11 +226,17 @@ class _TVDenseBlock(nn.ModuleDict):
 class DenseNetRef(nn.Module):
     """torchvision.models.DenseNet's structure and names (and Huang et al.'s CIFAR variant)."""
 
-    def __init__(self, blocks, growth: int, stem: int, classes: int, imagenet: bool, bn_size: int = 4) -> None:
+    def __init__(
+        self, blocks, growth: int, stem: int, classes: int, imagenet: bool, bn_size: int = 4
+    ) -> None:
         super().__init__()
         if imagenet:
-            layers = [("conv0", nn.Conv2d(3, stem, 7, 2, 3, bias=False)), ("norm0", nn.BatchNorm2d(stem)),
-                      ("relu0", nn.ReLU(inplace=True)), ("pool0", nn.MaxPool2d(3, 2, 1))]
+            layers = [
+                ("conv0", nn.Conv2d(3, stem, 7, 2, 3, bias=False)),
+                ("norm0", nn.BatchNorm2d(stem)),
+                ("relu0", nn.ReLU(inplace=True)),
+                ("pool0", nn.MaxPool2d(3, 2, 1)),
+            ]
         else:
             layers = [("conv0", nn.Conv2d(3, stem, 3, 1, 1, bias=False))]
         self.features = nn.Sequential(OrderedDict(layers))
@@ -192,9 +245,19 @@ class DenseNetRef(nn.Module):
             self.features.add_module(f"denseblock{i}", _TVDenseBlock(n, c, growth, bn_size))
             c += n * growth
             if i < len(blocks):
-                self.features.add_module(f"transition{i}", nn.Sequential(OrderedDict([
-                    ("norm", nn.BatchNorm2d(c)), ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(c, c // 2, 1, bias=False)), ("pool", nn.AvgPool2d(2, 2))])))
+                self.features.add_module(
+                    f"transition{i}",
+                    nn.Sequential(
+                        OrderedDict(
+                            [
+                                ("norm", nn.BatchNorm2d(c)),
+                                ("relu", nn.ReLU(inplace=True)),
+                                ("conv", nn.Conv2d(c, c // 2, 1, bias=False)),
+                                ("pool", nn.AvgPool2d(2, 2)),
+                            ]
+                        )
+                    ),
+                )
                 c //= 2
         self.features.add_module(f"norm{len(blocks) + 1}", nn.BatchNorm2d(c))
         self.classifier = nn.Linear(c, classes)
@@ -227,8 +290,11 @@ class _SEBottleneck(nn.Module):
         # timm: rd_channels = make_divisible(out / 16, 8, round_limit=0.)
         rd = max(8, int(out / 16 + 4) // 8 * 8)
         self.se = SEModule(out, rd)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-                           if stride != 1 or cin != out else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+            if stride != 1 or cin != out
+            else None
+        )
 
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))
@@ -268,11 +334,15 @@ class _DPNBottleneck(nn.Module):
         self.conv1, self.bn1 = nn.Conv2d(last, width, 1, bias=False), nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=32, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
-        self.conv3, self.bn3 = nn.Conv2d(width, out_planes + dense, 1, bias=False), nn.BatchNorm2d(out_planes + dense)
+        self.conv3, self.bn3 = (
+            nn.Conv2d(width, out_planes + dense, 1, bias=False),
+            nn.BatchNorm2d(out_planes + dense),
+        )
         self.shortcut = nn.Sequential()
         if first:
-            self.shortcut = nn.Sequential(nn.Conv2d(last, out_planes + dense, 1, stride, bias=False),
-                                          nn.BatchNorm2d(out_planes + dense))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(last, out_planes + dense, 1, stride, bias=False), nn.BatchNorm2d(out_planes + dense)
+            )
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -311,7 +381,7 @@ class _ZeroPad(nn.Module):
         self.stride, self.extra = stride, extra
 
     def forward(self, x):
-        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.extra))
+        return F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, 0, self.extra))
 
 
 class _VariantBlock(nn.Module):
@@ -333,8 +403,11 @@ class _VariantBlock(nn.Module):
         if option == "A":
             self.shortcut = _ZeroPad(stride, cout - cin) if changes else nn.Identity()
         else:
-            self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                             if changes or option == "C" else nn.Identity())
+            self.shortcut = (
+                nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                if changes or option == "C"
+                else nn.Identity()
+            )
 
     def forward(self, x):
         h = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
@@ -385,12 +458,17 @@ def _reference(name: str, option: str = "A") -> nn.Module:
 
 def _charged(analysis, ref: nn.Module) -> tuple[dict[str, int], dict[str, int]]:
     """Parameter counts per module path: ours, and the reference's charged to our paths."""
-    ours = {row.path: row.num_params for row in analysis.layers()
-            if row.num_params and (row.info is None or row.info.children is None)}
+    ours = {
+        row.path: row.num_params
+        for row in analysis.layers()
+        if row.num_params and (row.info is None or row.info.children is None)
+    }
     theirs: dict[str, int] = {}
     for key, p in ref.named_parameters():
         parts = key.split(".")
-        path = next((".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in ours), key)
+        path = next(
+            (".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in ours), key
+        )
         theirs[path] = theirs.get(path, 0) + p.numel()
     return ours, theirs
 

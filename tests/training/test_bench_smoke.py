@@ -11,9 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_gpu_train_smoke():
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_gpu_train.py"), "--smoke"], check=False,
-                       cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_gpu_train.py"), "--smoke"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert "resnet20       8" in out and "engine.train resnet20, cifar10:DIR" in out

@@ -27,8 +27,22 @@ def trained(tmp_path_factory):
     p = tiny_resnet((1, 8, 8), classes=3, width=4, name="Tiny CLI")
     f = tmp / "tiny.skipwire"
     save_project(p, f)
-    code = main.main(["train", str(f), "--epochs", "2", "--batch-size", "250", "--lr", "0.05", "--out",
-                      str(tmp / "runs"), "--seed", "1"])
+    code = main.main(
+        [
+            "train",
+            str(f),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "250",
+            "--lr",
+            "0.05",
+            "--out",
+            str(tmp / "runs"),
+            "--seed",
+            "1",
+        ]
+    )
     assert code == 0
     (run,) = (tmp / "runs").iterdir()
     return tmp, f, run
@@ -66,8 +80,23 @@ def test_exit_codes(trained, tmp_path, capsys):
     assert main.main(["train", str(f), "--preset", "turbo", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "unknown preset" in err and "Traceback" not in err
-    assert main.main(["train", str(f), "--lr", "1e6", "--epochs", "1", "--batch-size", "250",
-                      "--out", str(tmp_path / "r")]) == 1
+    assert (
+        main.main(
+            [
+                "train",
+                str(f),
+                "--lr",
+                "1e6",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "250",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 1
+    )
     assert "loss became" in capsys.readouterr().err
     assert main.main(["evaluate", str(tmp_path)]) == 2
     assert main.main(["runs", str(tmp_path / "empty")]) == 0
@@ -85,15 +114,40 @@ def test_progress_bar_draws_on_a_terminal():
 
     err, out = Tty(), io.StringIO()
     bar = ProgressBar(stream=err, out=out, run_dir="runs/r1")
-    bar(record("status", state="running", message="training; loaded 3 of 4 tensors", device="cpu",
-               total_steps=100, steps_per_epoch=50, epochs=2, dataset="synthetic"))
+    bar(
+        record(
+            "status",
+            state="running",
+            message="training; loaded 3 of 4 tensors",
+            device="cpu",
+            total_steps=100,
+            steps_per_epoch=50,
+            epochs=2,
+            dataset="synthetic",
+        )
+    )
     lines = [ln.strip() for ln in err.getvalue().replace("\r", "\n").splitlines() if ln.strip()]
     assert lines == ["run folder: runs/r1", "training on cpu: synthetic", "loaded 3 of 4 tensors"]
     bar(record("step", step=1, epoch=0.02, loss=2.3, lr=0.1, images_per_s=100.0))
     bar.last_draw = 0.0
     bar(record("step", step=40, epoch=0.8, loss=1.25, lr=0.1, images_per_s=1000.0))
-    bar(record("epoch", epoch=1, step=50, train_loss=1.0, train_acc=0.5, val_loss=1.1, val_acc=0.55, lr=0.1,
-               images_per_s=1000.0, epoch_time_s=5.0, eta_s=5.0, gpu_mem_mb=None, best=True))
+    bar(
+        record(
+            "epoch",
+            epoch=1,
+            step=50,
+            train_loss=1.0,
+            train_acc=0.5,
+            val_loss=1.1,
+            val_acc=0.55,
+            lr=0.1,
+            images_per_s=1000.0,
+            epoch_time_s=5.0,
+            eta_s=5.0,
+            gpu_mem_mb=None,
+            best=True,
+        )
+    )
     text = err.getvalue()
     assert "epoch 1/2 [#########" in text and "40%" in text and "loss 1.2500" in text and "ETA" in text
     assert out.getvalue().startswith("epoch 1/2  train loss 1.0000 acc 50.00%  val loss 1.1000 acc 55.00%")

@@ -31,7 +31,9 @@ def test_parse_spec():
 
 # ------------------------------------------------------------------ IDX / MNIST
 def _idx(arr: np.ndarray) -> bytes:
-    return bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
+    return (
+        bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
+    )
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -60,17 +62,23 @@ def test_idx_bad_files(tmp_path):
     with pytest.raises(UserError, match="not an IDX file"):
         datasets.load(f"mnist:{tmp_path}", (1, 28, 28), 10)
     with pytest.raises(UserError, match="no MNIST files"):
-        datasets.load(f"mnist:{tmp_path / 'missing'}" if False else f"mnist:{tmp_path.parent}", (1, 28, 28), 10)
+        datasets.load(
+            f"mnist:{tmp_path / 'missing'}" if False else f"mnist:{tmp_path.parent}", (1, 28, 28), 10
+        )
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the shared MNIST test set (../shared/data/mnist) is absent")
+@pytest.mark.skipif(
+    not MNIST_DIR.is_dir(), reason="the shared MNIST test set (../shared/data/mnist) is absent"
+)
 def test_real_mnist_and_refusals():
     ds = datasets.load(f"mnist:{MNIST_DIR}", (1, 28, 28), 10, val_fraction=0.2)
     assert (len(ds.train_y), len(ds.val_y)) == (8000, 2000)
     assert ds.num_classes == 10 and abs(ds.mean[0] - 0.13) < 0.01
     with pytest.raises(UserError) as e:
         datasets.load(f"mnist:{MNIST_DIR}", (3, 32, 32), 10)
-    assert "1x28x28" in e.value.message and "3x32x32" in e.value.message and "--input 1,28,28" in e.value.message
+    assert (
+        "1x28x28" in e.value.message and "3x32x32" in e.value.message and "--input 1,28,28" in e.value.message
+    )
     with pytest.raises(UserError) as e:
         datasets.load(f"mnist:{MNIST_DIR}", (1, 28, 28), 100)
     assert "10 classes" in e.value.message and "100" in e.value.message and "--classes 10" in e.value.message
@@ -101,8 +109,12 @@ def test_cifar_binary(tmp_path):
 def test_cifar_python_through_restricted_unpickler(tmp_path, protocol):
     for name, n in (("data_batch_1", 20), ("test_batch", 8)):
         x, y = _fake_cifar(n, n)
-        batch = {b"batch_label": b"training batch 1 of 5", b"labels": y, b"data": x,
-                 b"filenames": [b"f%d.png" % i for i in range(n)]}
+        batch = {
+            b"batch_label": b"training batch 1 of 5",
+            b"labels": y,
+            b"data": x,
+            b"filenames": [b"f%d.png" % i for i in range(n)],
+        }
         (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=protocol))
     ds = datasets.load(f"cifar10:{tmp_path}", (3, 32, 32), 10)
     assert (len(ds.train_y), len(ds.val_y)) == (20, 8)
@@ -128,8 +140,9 @@ def test_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
     assert called == []
     for mod, name in (("builtins", "eval"), ("subprocess", "Popen"), ("numpy", "load"), ("codecs", "decode")):
         with pytest.raises(pickle.UnpicklingError):
-            datasets.RestrictedUnpickler.find_class(datasets.RestrictedUnpickler(__import__("io").BytesIO(b"")),
-                                                    mod, name)
+            datasets.RestrictedUnpickler.find_class(
+                datasets.RestrictedUnpickler(__import__("io").BytesIO(b"")), mod, name
+            )
     # protocol 2 writes bytes as _codecs.encode(text, "latin1"); any other codec is refused
     hostile = pickle.dumps(b"\xff\x00", protocol=2).replace(b"latin1", b"zlib_c")
     with pytest.raises(pickle.UnpicklingError, match="refused _codecs.encode"):
@@ -166,8 +179,12 @@ def _png(img: np.ndarray) -> bytes:
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("ch", [1, 3, 4])

@@ -37,8 +37,17 @@ def full_run(project, tmp_path_factory):
 def test_run_folder_and_metrics_format(full_run, project):
     result, run = full_run
     assert result.status == "completed" and result.epochs_done == 3
-    for name in ("project.json", "config.json", "model.py", "run.json", "metrics.jsonl",
-                 "last.safetensors", "last.pt", "best.safetensors", "best.pt"):
+    for name in (
+        "project.json",
+        "config.json",
+        "model.py",
+        "run.json",
+        "metrics.jsonl",
+        "last.safetensors",
+        "last.pt",
+        "best.safetensors",
+        "best.pt",
+    ):
         assert (run / name).exists(), name
     assert json.loads((run / "project.json").read_text())["graph"] == project.to_dict()["graph"]
     assert "class Tiny(nn.Module)" in (run / "model.py").read_text()
@@ -54,7 +63,9 @@ def test_run_folder_and_metrics_format(full_run, project):
     assert [r["epoch"] for r in epochs] == [1, 2, 3] and epochs[-1]["step"] == 3 * spe
     assert recs[-1]["kind"] == "status" and recs[-1]["state"] == "completed"
     grad = next(r for r in recs if r["kind"] == "grad")
-    assert grad["layers"][0] == "conv1" and len(grad["layers"]) == len(grad["norms"]) and min(grad["norms"]) > 0
+    assert (
+        grad["layers"][0] == "conv1" and len(grad["layers"]) == len(grad["norms"]) and min(grad["norms"]) > 0
+    )
     assert epochs[-1]["val_acc"] > 0.5  # it learns (4 classes: chance is 0.25)
     info = runs.load_run(run)
     assert info.status == "completed" and info.epochs_done == 3 and info.best_val_acc == result.best_val_acc
@@ -72,9 +83,16 @@ def test_resume_is_bitwise_identical_on_cpu(full_run, project, tmp_path):
     def stop():  # stop in the middle of epoch 2
         return len(seen) >= 50 + 7
 
-    r = engine.train(project, small_cfg(), run, on_metric=lambda m: seen.append(m) if m["kind"] == "step" else None,
-                     should_stop=stop)
-    assert r.status == "stopped" and "epoch 2 at step 57" in r.message and runs.load_run(run).status == "stopped"
+    r = engine.train(
+        project,
+        small_cfg(),
+        run,
+        on_metric=lambda m: seen.append(m) if m["kind"] == "step" else None,
+        should_stop=stop,
+    )
+    assert (
+        r.status == "stopped" and "epoch 2 at step 57" in r.message and runs.load_run(run).status == "stopped"
+    )
     state = torch.load(run / "last.pt", weights_only=True)  # saved where it stopped, inside epoch 2
     assert state["epoch"] == 1 and state["step"] == 57 and state["partial"]["batch"] == 7
     r2 = engine.resume(run)
@@ -87,7 +105,9 @@ def test_resume_is_bitwise_identical_on_cpu(full_run, project, tmp_path):
     eb = [m for m in read_metrics(run / "metrics.jsonl") if m["kind"] == "epoch"]
     assert [m["val_loss"] for m in ea] == [m["val_loss"] for m in eb]  # epoch 1 once, then 2 and 3 resumed
     assert [m["train_loss"] for m in ea] == [m["train_loss"] for m in eb]  # epoch 2's sums survived the stop
-    assert any(m.get("state") == "resumed" and "step 57" in m["message"] for m in read_metrics(run / "metrics.jsonl"))
+    assert any(
+        m.get("state") == "resumed" and "step 57" in m["message"] for m in read_metrics(run / "metrics.jsonl")
+    )
     with pytest.raises(UserError):  # nothing left to do is not an error...
         engine.resume(tmp_path / "nope")
     assert engine.resume(run).status == "completed"  # ...resuming a finished run says so and returns
@@ -121,6 +141,7 @@ def test_transfer_weights_and_refusals(full_run, tmp_path):
     assert r.status == "completed"
     assert any("loaded" in m and "fc.weight" in m for m in msgs)
     from safetensors.torch import save_file
+
     save_file({"encoder.proj.weight": torch.zeros(3, 3)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(UserError, match="none of the weights"):
         engine.train(other, small_cfg(epochs=1, weights=str(tmp_path / "other.safetensors")), tmp_path / "w")
@@ -137,10 +158,13 @@ def test_dataset_refusal_before_training(project, tmp_path):
     import struct
 
     import numpy as np
-    (mnist / "t10k-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3I", 20, 28, 28)
-                                                   + np.zeros(20 * 784, np.uint8).tobytes())
-    (mnist / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 20)
-                                                   + (np.arange(20) % 10).astype(np.uint8).tobytes())
+
+    (mnist / "t10k-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + struct.pack(">3I", 20, 28, 28) + np.zeros(20 * 784, np.uint8).tobytes()
+    )
+    (mnist / "t10k-labels-idx1-ubyte").write_bytes(
+        bytes([0, 0, 8, 1]) + struct.pack(">I", 20) + (np.arange(20) % 10).astype(np.uint8).tobytes()
+    )
     with pytest.raises(UserError) as e:
         engine.train(bad, small_cfg(dataset=f"mnist:{mnist}"), tmp_path / "r")
     assert "1x28x28" in e.value.message and "--input 1,28,28" in e.value.message
@@ -163,7 +187,10 @@ def test_dataloader_path_trains_like_the_resident_path(project, tmp_path):
     r = engine.train(project, small_cfg(epochs=1, loader="dataloader", workers=0), tmp_path / "dl")
     a = engine.train(project, small_cfg(epochs=1), tmp_path / "res")
     assert r.status == a.status == "completed"
-    wa, wb = load_file(str(tmp_path / "dl" / "last.safetensors")), load_file(str(tmp_path / "res" / "last.safetensors"))
+    wa, wb = (
+        load_file(str(tmp_path / "dl" / "last.safetensors")),
+        load_file(str(tmp_path / "res" / "last.safetensors")),
+    )
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
 
@@ -183,6 +210,7 @@ def test_load_weights_file_formats(full_run, tmp_path):
     with pytest.raises(UserError, match="cannot read weights"):
         runs.load_weights_file(tmp_path / "junk.pt")
     import pickle
+
     (tmp_path / "objects.pt").write_bytes(pickle.dumps({"w": object()}, protocol=2))
     with pytest.raises(UserError, match="never unpickles") as exc:
         runs.load_weights_file(tmp_path / "objects.pt")

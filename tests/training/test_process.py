@@ -119,8 +119,9 @@ def test_child_stops_when_its_parent_dies(tmp_path):
 
     here = Path(__file__).resolve().parent
     script = _ORPHAN_PARENT.format(root=str(here.parent.parent), here=str(here), run=str(tmp_path / "run"))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=150, check=False
+    )
     child = int(out.stdout.strip().splitlines()[-1])
     t0 = time.monotonic()
     while time.monotonic() - t0 < 60:
@@ -134,5 +135,7 @@ def test_child_stops_when_its_parent_dies(tmp_path):
         raise AssertionError("the orphaned training child kept running")
     from training.metrics import read_metrics
 
-    states = [r.get("state") for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "status"]
+    states = [
+        r.get("state") for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "status"
+    ]
     assert "stopped" in states  # it stopped cleanly (with a checkpoint), not killed

@@ -24,8 +24,12 @@ def test_step_schedule_milestones_and_warmup():
     one = cfg.with_overrides(epochs=1)  # a one-step run: a 50% milestone must not decay its first step
     assert lr_at(0, one, 1) == 0.1
     warm = cfg.with_overrides(warmup_epochs=1)
-    assert [round(lr_at(s, warm, spe), 6) for s in (0, 4, 9, 10)] == [round(0.1 / 11, 6), round(0.5 / 11, 6),
-                                                                       round(1 / 11, 6), 0.1]
+    assert [round(lr_at(s, warm, spe), 6) for s in (0, 4, 9, 10)] == [
+        round(0.1 / 11, 6),
+        round(0.5 / 11, 6),
+        round(1 / 11, 6),
+        0.1,
+    ]
 
 
 def test_cosine_and_onecycle_shapes():
@@ -40,16 +44,31 @@ def test_cosine_and_onecycle_shapes():
 
 def test_presets():
     cfg = apply_preset(TrainConfig(), "resnet paper (cifar)")
-    assert (cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size) == ("sgd", 0.1, 0.9, 1e-4, 128)
+    assert (cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size) == (
+        "sgd",
+        0.1,
+        0.9,
+        1e-4,
+        128,
+    )
     assert cfg.milestones == [0.5, 0.75] and cfg.gamma == 0.1 and cfg.preset == "ResNet paper (CIFAR)"
     # "auto": crop + flip on CIFAR, but a preset must never mirror MNIST digits
     assert all(PRESETS[p]["augment"] == "auto" for p in PRESETS)
     assert find_preset("FAST") == "Fast" and set(PRESETS) == {"ResNet paper (CIFAR)", "Fast"}
     from graph.errors import UserError
+
     with pytest.raises(UserError, match="unknown preset"):
         find_preset("slow")
     # what users type on the command line
-    for typed in ("ResNet paper (CIFAR)", "resnet-paper", "ResNet paper CIFAR", "paper", "cifar10", "he2016", "res"):
+    for typed in (
+        "ResNet paper (CIFAR)",
+        "resnet-paper",
+        "ResNet paper CIFAR",
+        "paper",
+        "cifar10",
+        "he2016",
+        "res",
+    ):
         assert find_preset(typed) == "ResNet paper (CIFAR)", typed
     for typed in ("fast", "Fast ", "f"):
         assert find_preset(typed) == "Fast", typed
@@ -59,6 +78,7 @@ def test_presets():
 
 def test_config_round_trip_from_project_training():
     from graph.model import DEFAULT_TRAINING
+
     cfg = TrainConfig.from_project(DEFAULT_TRAINING)
     assert cfg.optimizer == "sgd" and cfg.lr == 0.1 and cfg.milestones == [0.5, 0.75]
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
@@ -92,7 +112,7 @@ def _reference_crop_flip(x, pad, oy, ox, mirror):
     h, w = x.shape[2:]
     out = []
     for i in range(len(x)):
-        crop = xp[i, :, oy[i]:oy[i] + h, ox[i]:ox[i] + w]
+        crop = xp[i, :, oy[i] : oy[i] + h, ox[i] : ox[i] + w]
         out.append(crop.flip(2) if mirror[i] else crop)
     return torch.stack(out)
 
@@ -118,17 +138,24 @@ def test_augment_batch_normalises_and_is_reproducible():
     a = augment.augment_batch(x, mean, std, "crop_flip", torch.Generator().manual_seed(1))
     b = augment.augment_batch(x, mean, std, "crop_flip", torch.Generator().manual_seed(1))
     assert torch.equal(a, b) and a.shape == x.shape
-    assert augment.resolve_mode("auto", "mnist") == "crop" and augment.resolve_mode("auto", "cifar10") == "crop_flip"
+    assert (
+        augment.resolve_mode("auto", "mnist") == "crop"
+        and augment.resolve_mode("auto", "cifar10") == "crop_flip"
+    )
 
 
 @pytest.mark.parametrize("opt_name", ["sgd", "adamw"])
 def test_warmup_restore_gives_a_fresh_first_step(opt_name):
     """GraphStep warms up with real steps, then restores; the first real step must equal a fresh one."""
+
     def make():
         torch.manual_seed(0)
         m = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.BatchNorm1d(6), torch.nn.Linear(6, 2))
-        o = (torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True) if opt_name == "sgd"
-             else torch.optim.AdamW(m.parameters(), lr=0.01))
+        o = (
+            torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+            if opt_name == "sgd"
+            else torch.optim.AdamW(m.parameters(), lr=0.01)
+        )
         return m, o
 
     x, y = torch.randn(8, 6), torch.randint(0, 2, (8,))
