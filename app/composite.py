@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from graph import edits as E
 from graph import registry
+from graph.edits import SetPositions
 from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
 
 NAME_BASES = {
@@ -35,32 +35,6 @@ ENDS = ("Input", "Output", "BlockInput", "BlockOutput")
 
 class EditRefused(ValueError):
     """A gesture that cannot work; ``str(exc)`` says why."""
-
-
-@dataclass
-class SetPositions(E.Edit):
-    """Set canvas positions (``project.ui``) of some nodes; announced as ``positions_changed``."""
-
-    block: str | None
-    new: dict[str, Any]
-    _old: dict[str, Any] | None = None
-    label = "Move nodes"
-
-    def apply(self, project: Project) -> None:
-        store = E.positions(project, self.block)
-        self._old = {k: copy.copy(store.get(k)) for k in self.new}
-        for k, v in self.new.items():
-            store[k] = [float(v[0]), float(v[1])]
-        project.events.emit("positions_changed", self.block, list(self.new))
-
-    def revert(self, project: Project) -> None:
-        store = E.positions(project, self.block)
-        for k, v in (self._old or {}).items():
-            if v is None:
-                store.pop(k, None)
-            else:
-                store[k] = v
-        project.events.emit("positions_changed", self.block, list(self.new))
 
 
 # ------------------------------------------------------------------ names and ids

@@ -221,6 +221,32 @@ class Composite(Edit):
             e.revert(project)
 
 
+@dataclass
+class SetPositions(Edit):
+    """Set canvas positions (``project.ui``) of some nodes; announced as ``positions_changed``."""
+
+    block: str | None
+    new: dict[str, Any]
+    _old: dict[str, Any] | None = None
+    label = "Move nodes"
+
+    def apply(self, project: Project) -> None:
+        store = positions(project, self.block)
+        self._old = {k: copy.copy(store.get(k)) for k in self.new}
+        for k, v in self.new.items():
+            store[k] = [float(v[0]), float(v[1])]
+        project.events.emit("positions_changed", self.block, list(self.new))
+
+    def revert(self, project: Project) -> None:
+        store = positions(project, self.block)
+        for k, v in (self._old or {}).items():
+            if v is None:
+                store.pop(k, None)
+            else:
+                store[k] = v
+        project.events.emit("positions_changed", self.block, list(self.new))
+
+
 def positions(project: Project, block: str | None) -> dict[str, list[float]]:
     """Canvas positions live in ``project.ui`` (network) or ``ui.block_positions``."""
     if block is None:
