@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codegen import layer_codegen
 from codegen import pyformat as pf
 from codegen.namespace import RESERVED, Namespace, attribute_namespace
 from codegen.symbolic import Sym, evaluate, render, substitute
@@ -207,12 +208,7 @@ class ClassInfo:
         return [self.edge_shape(node, e, main) for e in edges]
 
     def channel_rule(self, node: Node, params: dict, ins: list[tuple[Sym, ...]]) -> Sym:
-        t = node.type
         ni = self.rep.nodes[node.id]
-        if t == "Input":
-            return Sym.const(ni.out_shape[0])
-        if t == "BlockInput":
-            return Sym(("name", "in_channels"), ni.out_shape[0])
         if node.block_name is not None:
             inner = self.em.classes[node.block_name]
             out_ast = inner.ch[inner.output_id].ast
@@ -223,29 +219,7 @@ class ClassInfo:
                 if isinstance(v, Sym) and v.ast is not None:
                     env[k] = v.ast
             return Sym(substitute(out_ast, env), ni.out_shape[0])
-        if t == "Conv2d":
-            return params["out_channels"]
-        if t == "Linear":
-            return params["out_features"]
-        if t == "Concat":
-            total = ins[0][0]
-            for s in ins[1:]:
-                total = total + s[0]
-            return total
-        if t == "ChannelSlice":
-            c, start, stop = ins[0][0], params["start"], params["stop"]
-            if stop is None:
-                return c - start
-            return stop - start if stop >= 0 else c + stop - start
-        if t == "Flatten":
-            total = ins[0][0]
-            for d in ins[0][1:]:
-                total = total * d
-            return total
-        if t == "Multiply":
-            want = ni.out_shape[0]
-            return next((s[0] for s in ins if s[0].value == want), Sym(None, want))
-        return ins[0][0]
+        return layer_codegen.get(node.type).out_channels(params, ins, ni.out_shape[0])
 
     @property
     def output_id(self) -> str:

@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from codegen import layer_codegen
 from codegen import pyformat as pf
 from codegen.classinfo import ClassInfo, Unit, literal, numeric, same_value
 from codegen.forward import ForwardWriter, describe_shape
@@ -49,43 +50,6 @@ from graph.params import ParamSpec
 from graph.shapes import Analysis, GraphInfo, analyze, iter_graph_infos
 
 IO_TYPES = ("Input", "Output", "BlockInput", "BlockOutput")
-
-# PyTorch's constructor defaults: keyword arguments equal to these are left out,
-# as torchvision leaves them out. Checked against torch in the tests.
-TORCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "nn.Conv2d": {
-        "stride": 1,
-        "padding": 0,
-        "dilation": 1,
-        "groups": 1,
-        "bias": True,
-        "padding_mode": "zeros",
-    },
-    "nn.BatchNorm2d": {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True},
-    "nn.GroupNorm": {"eps": 1e-5, "affine": True},
-    "nn.LayerNorm": {"eps": 1e-5, "elementwise_affine": True, "bias": True},
-    "LayerNorm2d": {"eps": 1e-5, "elementwise_affine": True, "bias": True},
-    "nn.InstanceNorm2d": {"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False},
-    "nn.ReLU": {"inplace": False},
-    "nn.LeakyReLU": {"negative_slope": 0.01, "inplace": False},
-    "nn.SiLU": {"inplace": False},
-    "nn.MaxPool2d": {
-        "stride": None,
-        "padding": 0,
-        "dilation": 1,
-        "return_indices": False,
-        "ceil_mode": False,
-    },
-    "nn.AvgPool2d": {
-        "stride": None,
-        "padding": 0,
-        "ceil_mode": False,
-        "count_include_pad": True,
-        "divisor_override": None,
-    },
-    "nn.Linear": {"bias": True},
-    "nn.Dropout": {"p": 0.5, "inplace": False},
-}
 
 _MODULE_CLASS = re.compile(r"nn\.[A-Z][A-Za-z0-9]*")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -523,7 +487,7 @@ class Emitter(ForwardWriter, InitWriter):
             self.helpers.add(spec.cls)
         elif not _MODULE_CLASS.fullmatch(spec.cls):
             raise UserError(f"unknown module class {spec.cls!r} for {node.type}", exit_code=1)
-        defaults = TORCH_DEFAULTS.get(spec.cls, {})
+        defaults = layer_codegen.get(node.type).torch_defaults
         kwargs = dict(spec.kwargs)
         if kwargs.get("inplace") is True and node.id in cls.unsafe_inplace:
             kwargs["inplace"] = False  # its input is still needed elsewhere: never overwrite it
@@ -758,4 +722,4 @@ def _doc_text(text: Any, limit: int = 100) -> str:
 
 doc_text = _doc_text
 
-__all__ = ["TORCH_DEFAULTS", "Emitted", "describe_shape", "doc_text", "emit", "literal"]
+__all__ = ["Emitted", "describe_shape", "doc_text", "emit", "literal"]

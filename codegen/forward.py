@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import re
 
+from codegen import layer_codegen
 from codegen import pyformat as pf
 from codegen.classinfo import ClassInfo, Rendered, Unit, same_value
 from codegen.namespace import RESERVED, Namespace
 from codegen.symbolic import Sym, render
 from graph import registry
 from graph.model import Edge, Node
-
-# outputs that autograd does not need for the backward pass: ``out += identity`` is safe on them
-_INPLACE_SAFE = ("Conv2d", "BatchNorm2d", "GroupNorm", "Linear")
-# outputs that may share memory with their input
-_ALIASING = ("Identity", "Dropout", "ChannelSlice", "Flatten", "BlockOutput", "Output")
 
 
 def describe_shape(shape: tuple[int, ...] | None) -> str:
@@ -129,8 +125,11 @@ class ForwardWriter:
         chain = [node_id]
         while True:
             node = cls.graph.nodes[chain[-1]]
-            inner = self.classes.get(node.block_name) if node.block_name is not None else None
-            if node.type not in _ALIASING and not (inner is not None and inner.output_aliases_input):
+            if node.block_name is not None:
+                aliases = self.classes[node.block_name].output_aliases_input
+            else:
+                aliases = layer_codegen.get(node.type).aliases_input
+            if not aliases:
                 return chain
             ins = cls.graph.in_edges(node.id)
             if not ins:
@@ -165,7 +164,8 @@ class ForwardWriter:
             if (
                 not in_edges[0].is_shortcut
                 and last_use.get(unit_of[in_edges[0].src]) == i
-                and producer.type in _INPLACE_SAFE
+                and producer.block_name is None
+                and layer_codegen.get(producer.type).inplace_safe
                 and src.stage is None
                 and len(cls.graph.out_edges(producer.id)) == 1
             ):

@@ -13,16 +13,14 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
+from codegen.layer_codegen import FX_MODULES, Unsupported, square
+
 
 def _module_name(t: type) -> str:
     """``nn.Upsample`` for torch's modules, ``package.module.Class`` for others."""
     if t.__module__.startswith("torch.nn.modules."):
         return f"nn.{t.__qualname__}"
     return f"{t.__module__}.{t.__qualname__}"
-
-
-class Unsupported(Exception):
-    """An operation with no Skipwire equivalent; the message says why."""
 
 
 @dataclass
@@ -39,121 +37,35 @@ class OpSpec:
     inputs: list[Any] = field(default_factory=list)  # fx nodes, in port order
 
 
-def _square(value: Any, what: str) -> int:
-    if isinstance(value, (tuple, list)):
-        if len(set(value)) != 1:
-            raise Unsupported(f"non-square {what} {tuple(value)}")
-        value = value[0]
-    if not isinstance(value, int):
-        raise Unsupported(f"{what} {value!r}")
-    return value
-
-
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
 HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d")
 
 
 def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
+    """A helper-class leaf -> (registry type, params), by codegen/layer_codegen.py's table."""
     from torch import nn
 
     name = type(mod).__name__
+    entry = FX_MODULES.get(name) if name in HELPER_LEAVES else None
+    if entry is None or entry.from_module is None:
+        raise Unsupported(_module_name(type(mod)))
     if name == "WeightedAdd":
-        w = getattr(mod, "weight", None)
-        if not isinstance(w, nn.Parameter) or w.dim() != 1 or len(w) != len(in_shapes) or len(in_shapes) < 2:
-            raise Unsupported("a WeightedAdd whose weight is not one number per input")
-        if any(s != in_shapes[0] for s in in_shapes):
-            raise Unsupported("a WeightedAdd of differently shaped inputs")
-        return "Add", {
-            "num_inputs": len(in_shapes),
-            "weights": "learnable",
-            "weight_values": [float(v) for v in w.detach().tolist()],
-        }
-    if name == "LayerNorm2d" and isinstance(mod, nn.LayerNorm):
-        if len(in_shapes) != 1 or tuple(mod.normalized_shape) != tuple(in_shapes[0][:1]):
-            raise Unsupported("a LayerNorm2d over something other than the channels")
-        return "LayerNorm2d", {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
-    raise Unsupported(_module_name(type(mod)))
+        return entry.type, entry.from_module(mod, in_shapes)
+    if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
+        raise Unsupported(f"a {name} that is not what Skipwire writes")
+    return entry.type, entry.from_module(mod, in_shapes[0])
 
 
 def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
-    """A leaf module -> (registry type, params). Parameter names follow PyTorch's."""
-    from torch import nn
-
+    """A leaf module -> (registry type, params), by codegen/layer_codegen.py's table."""
     t = type(mod)
     if t.__name__ in HELPER_LEAVES:
         return convert_helper(mod, [in_shape])
-    if t is nn.Conv2d:
-        if mod.padding_mode != "zeros":
-            raise Unsupported(f"padding_mode {mod.padding_mode!r}")
-        pad = mod.padding if isinstance(mod.padding, str) else _square(mod.padding, "padding")
-        return "Conv2d", {
-            "out_channels": mod.out_channels,
-            "kernel_size": _square(mod.kernel_size, "kernel_size"),
-            "stride": _square(mod.stride, "stride"),
-            "padding": pad,
-            "dilation": _square(mod.dilation, "dilation"),
-            "groups": mod.groups,
-            "bias": mod.bias is not None,
-        }
-    if t is nn.BatchNorm2d:
-        if mod.momentum is None or not mod.track_running_stats:
-            raise Unsupported("BatchNorm2d without running statistics or with momentum=None")
-        return "BatchNorm2d", {"eps": mod.eps, "momentum": mod.momentum, "affine": mod.affine}
-    if t is nn.GroupNorm:
-        return "GroupNorm", {"num_groups": mod.num_groups, "eps": mod.eps, "affine": mod.affine}
-    if t is nn.LayerNorm:
-        if in_shape is not None and tuple(mod.normalized_shape) != tuple(in_shape):
-            raise Unsupported(
-                f"LayerNorm over {tuple(mod.normalized_shape)}, not the whole sample {tuple(in_shape)}"
-            )
-        if mod.elementwise_affine and getattr(mod, "bias", True) is None:
-            raise Unsupported("LayerNorm without bias")
-        return "LayerNorm", {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
-    if t is nn.InstanceNorm2d:
-        return "InstanceNorm2d", {
-            "eps": mod.eps,
-            "affine": mod.affine,
-            "track_running_stats": mod.track_running_stats,
-        }
-    if t is nn.ReLU:
-        return "ReLU", {"inplace": mod.inplace}
-    if t is nn.LeakyReLU:
-        return "LeakyReLU", {"negative_slope": mod.negative_slope, "inplace": mod.inplace}
-    if t is nn.GELU:
-        if mod.approximate != "none":
-            raise Unsupported(f"GELU(approximate={mod.approximate!r})")
-        return "GELU", {}
-    if t is nn.SiLU:
-        return "SiLU", {"inplace": mod.inplace}
-    if t in (nn.Sigmoid, nn.Tanh, nn.Identity):
-        return t.__name__, {}
-    if t in (nn.MaxPool2d, nn.AvgPool2d):
-        if t is nn.MaxPool2d and (_square(mod.dilation, "dilation") != 1 or mod.return_indices):
-            raise Unsupported("MaxPool2d with dilation or return_indices")
-        if t is nn.AvgPool2d and mod.divisor_override is not None:
-            raise Unsupported("AvgPool2d with divisor_override")
-        k = _square(mod.kernel_size, "kernel_size")
-        s = _square(mod.stride, "stride") if mod.stride is not None else k
-        p = {
-            "kernel_size": k,
-            "stride": s,
-            "padding": _square(mod.padding, "padding"),
-            "ceil_mode": mod.ceil_mode,
-        }
-        if t is nn.AvgPool2d:
-            p["count_include_pad"] = mod.count_include_pad
-        return t.__name__, p
-    if t is nn.AdaptiveAvgPool2d:
-        return "AdaptiveAvgPool2d", {"output_size": _square(mod.output_size, "output_size")}
-    if t is nn.Linear:
-        return "Linear", {"out_features": mod.out_features, "bias": mod.bias is not None}
-    if t is nn.Flatten:
-        if mod.start_dim != 1 or mod.end_dim != -1:
-            raise Unsupported(f"Flatten(start_dim={mod.start_dim}, end_dim={mod.end_dim})")
-        return "Flatten", {}
-    if t is nn.Dropout:
-        return "Dropout", {"p": float(mod.p)}
-    raise Unsupported(_module_name(t))
+    name = _module_name(t)
+    entry = FX_MODULES.get(name)
+    if entry is None or entry.from_module is None:
+        raise Unsupported(name)
+    return entry.type, entry.from_module(mod, in_shape)
 
 
 def _arg(node: Any, i: int, name: str, default: Any = None) -> Any:
@@ -313,19 +225,19 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         return OpSpec(
             "layer",
             "AdaptiveAvgPool2d",
-            {"output_size": _square(_arg(node, 1, "output_size"), "output_size")},
+            {"output_size": square(_arg(node, 1, "output_size"), "output_size")},
             [src],
         )
     if not method and tgt in (F.max_pool2d, F.avg_pool2d):
-        k = _square(_arg(node, 1, "kernel_size"), "kernel_size")
+        k = square(_arg(node, 1, "kernel_size"), "kernel_size")
         s = _arg(node, 2, "stride", None)
         p = {
             "kernel_size": k,
-            "stride": _square(s, "stride") if s not in (None, [], ()) else k,
-            "padding": _square(_arg(node, 3, "padding", 0), "padding"),
+            "stride": square(s, "stride") if s not in (None, [], ()) else k,
+            "padding": square(_arg(node, 3, "padding", 0), "padding"),
         }
         if tgt is F.max_pool2d:
-            if _square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(
+            if square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(
                 node, 6, "return_indices", False
             ):
                 raise Unsupported("max_pool2d with dilation or return_indices")

@@ -1,0 +1,377 @@
+"""Code generation's part of each layer type, declared once, keyed by the registry's type name.
+
+graph/layers.py declares a type's data (parameters, shape rule, the module it
+builds); this table declares what code generation and import need beyond that:
+
+- ``torch_defaults``: keyword arguments of the module's constructor that
+  equal PyTorch's defaults and are left out of the code, as torchvision leaves
+  them out (checked against torch's signatures in the tests);
+- ``channels``: the output channel count as a symbolic expression
+  (codegen/symbolic.py) of the node's parameters and input shapes, for block
+  classes whose sizes follow their arguments; None: the first input's;
+- ``inplace_safe``: autograd does not keep the output for the backward pass,
+  so ``out += identity`` may overwrite it;
+- ``aliases_input``: the output may share memory with the input (a view,
+  Identity, Dropout in eval mode), so an in-place layer after it must not
+  overwrite it while the input is still needed;
+- ``fx_modules`` / ``from_module``: the torch module classes that
+  ``import`` (codegen/fx_import.py) turns into this type, and how their
+  attributes become the type's parameters (raises ``Unsupported``).
+
+Adding a layer type means one entry here (tests/test_layer_types.py walks
+every registered type and fails on a missing one; :func:`missing` lists them).
+Imports no torch at module level (a ``from_module`` receives a live module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from codegen.symbolic import Sym
+
+
+class Unsupported(Exception):
+    """An operation with no Skipwire equivalent; the message says why."""
+
+
+# ``channels(params, in_shapes, out_channels)``: params and shapes hold Syms; out_channels is
+# the representative instance's number (for rules that can only pick among the inputs)
+ChannelRule = Callable[[dict, list[tuple], int], Sym]
+FromModule = Callable[[Any, tuple | None], dict]
+
+
+@dataclass(frozen=True)
+class TypeCodegen:
+    """What code generation knows about one layer type."""
+
+    type: str
+    torch_defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    channels: ChannelRule | None = None  # None: the first input's channels
+    inplace_safe: bool = False
+    aliases_input: bool = False
+    fx_modules: tuple[str, ...] = ()  # "nn.Conv2d", or a helper class name ("LayerNorm2d")
+    from_module: FromModule | None = None
+
+    def out_channels(self, params: dict, ins: list[tuple], out_channels: int) -> Sym:
+        if self.channels is None:
+            return ins[0][0]
+        return self.channels(params, ins, out_channels)
+
+
+def _frozen(d: dict[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d))
+
+
+# ---------------------------------------------------------------------------- channel rules
+def _input_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    return Sym.const(out)
+
+
+def _block_input_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    return Sym(("name", "in_channels"), out)
+
+
+def _concat_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    total = ins[0][0]
+    for s in ins[1:]:
+        total = total + s[0]
+    return total
+
+
+def _slice_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    c, start, stop = ins[0][0], p["start"], p["stop"]
+    if stop is None:
+        return c - start
+    return stop - start if stop >= 0 else c + stop - start
+
+
+def _flatten_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    total = ins[0][0]
+    for d in ins[0][1:]:
+        total = total * d
+    return total
+
+
+def _broadcast_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    """A broadcasting product has the channels of whichever input is not 1 there."""
+    return next((s[0] for s in ins if s[0].value == out), Sym(None, out))
+
+
+# ---------------------------------------------------------------------------- fx import
+def square(value: Any, what: str) -> int:
+    if isinstance(value, (tuple, list)):
+        if len(set(value)) != 1:
+            raise Unsupported(f"non-square {what} {tuple(value)}")
+        value = value[0]
+    if not isinstance(value, int):
+        raise Unsupported(f"{what} {value!r}")
+    return value
+
+
+def _conv_from(mod: Any, in_shape: tuple | None) -> dict:
+    if mod.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode {mod.padding_mode!r}")
+    pad = mod.padding if isinstance(mod.padding, str) else square(mod.padding, "padding")
+    return {
+        "out_channels": mod.out_channels,
+        "kernel_size": square(mod.kernel_size, "kernel_size"),
+        "stride": square(mod.stride, "stride"),
+        "padding": pad,
+        "dilation": square(mod.dilation, "dilation"),
+        "groups": mod.groups,
+        "bias": mod.bias is not None,
+    }
+
+
+def _batchnorm_from(mod: Any, in_shape: tuple | None) -> dict:
+    if mod.momentum is None or not mod.track_running_stats:
+        raise Unsupported("BatchNorm2d without running statistics or with momentum=None")
+    return {"eps": mod.eps, "momentum": mod.momentum, "affine": mod.affine}
+
+
+def _groupnorm_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"num_groups": mod.num_groups, "eps": mod.eps, "affine": mod.affine}
+
+
+def _layernorm_from(mod: Any, in_shape: tuple | None) -> dict:
+    if in_shape is not None and tuple(mod.normalized_shape) != tuple(in_shape):
+        raise Unsupported(
+            f"LayerNorm over {tuple(mod.normalized_shape)}, not the whole sample {tuple(in_shape)}"
+        )
+    if mod.elementwise_affine and getattr(mod, "bias", True) is None:
+        raise Unsupported("LayerNorm without bias")
+    return {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
+
+
+def _layernorm2d_from(mod: Any, in_shape: tuple | None) -> dict:
+    if in_shape is None or tuple(mod.normalized_shape) != tuple(in_shape[:1]):
+        raise Unsupported("a LayerNorm2d over something other than the channels")
+    return {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
+
+
+def _instancenorm_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"eps": mod.eps, "affine": mod.affine, "track_running_stats": mod.track_running_stats}
+
+
+def _inplace_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"inplace": mod.inplace}
+
+
+def _leaky_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"negative_slope": mod.negative_slope, "inplace": mod.inplace}
+
+
+def _gelu_from(mod: Any, in_shape: tuple | None) -> dict:
+    if mod.approximate != "none":
+        raise Unsupported(f"GELU(approximate={mod.approximate!r})")
+    return {}
+
+
+def _no_params(mod: Any, in_shape: tuple | None) -> dict:
+    return {}
+
+
+def _pool_from(mod: Any, in_shape: tuple | None) -> dict:
+    k = square(mod.kernel_size, "kernel_size")
+    s = square(mod.stride, "stride") if mod.stride is not None else k
+    return {
+        "kernel_size": k,
+        "stride": s,
+        "padding": square(mod.padding, "padding"),
+        "ceil_mode": mod.ceil_mode,
+    }
+
+
+def _maxpool_from(mod: Any, in_shape: tuple | None) -> dict:
+    if square(mod.dilation, "dilation") != 1 or mod.return_indices:
+        raise Unsupported("MaxPool2d with dilation or return_indices")
+    return _pool_from(mod, in_shape)
+
+
+def _avgpool_from(mod: Any, in_shape: tuple | None) -> dict:
+    if mod.divisor_override is not None:
+        raise Unsupported("AvgPool2d with divisor_override")
+    return {**_pool_from(mod, in_shape), "count_include_pad": mod.count_include_pad}
+
+
+def _adaptive_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"output_size": square(mod.output_size, "output_size")}
+
+
+def _linear_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"out_features": mod.out_features, "bias": mod.bias is not None}
+
+
+def _flatten_from(mod: Any, in_shape: tuple | None) -> dict:
+    if mod.start_dim != 1 or mod.end_dim != -1:
+        raise Unsupported(f"Flatten(start_dim={mod.start_dim}, end_dim={mod.end_dim})")
+    return {}
+
+
+def _dropout_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"p": float(mod.p)}
+
+
+def _weighted_add_from(mod: Any, in_shapes: Any) -> dict:
+    """A WeightedAdd leaf: ``in_shapes`` is the list of its inputs' shapes."""
+    from torch import nn
+
+    w = getattr(mod, "weight", None)
+    shapes = list(in_shapes or [])
+    if not isinstance(w, nn.Parameter) or w.dim() != 1 or len(w) != len(shapes) or len(shapes) < 2:
+        raise Unsupported("a WeightedAdd whose weight is not one number per input")
+    if any(s != shapes[0] for s in shapes):
+        raise Unsupported("a WeightedAdd of differently shaped inputs")
+    return {
+        "num_inputs": len(shapes),
+        "weights": "learnable",
+        "weight_values": [float(v) for v in w.detach().tolist()],
+    }
+
+
+# ---------------------------------------------------------------------------- the table
+_NORM = {"eps": 1e-5}
+_ENTRIES = (
+    TypeCodegen("Input", channels=_input_channels),
+    TypeCodegen("Output", aliases_input=True),
+    TypeCodegen("BlockInput", channels=_block_input_channels),
+    TypeCodegen("BlockOutput", aliases_input=True),
+    TypeCodegen(
+        "Conv2d",
+        _frozen(
+            {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+        ),
+        channels=lambda p, ins, out: p["out_channels"],
+        inplace_safe=True,
+        fx_modules=("nn.Conv2d",),
+        from_module=_conv_from,
+    ),
+    TypeCodegen(
+        "BatchNorm2d",
+        _frozen({**_NORM, "momentum": 0.1, "affine": True, "track_running_stats": True}),
+        inplace_safe=True,
+        fx_modules=("nn.BatchNorm2d",),
+        from_module=_batchnorm_from,
+    ),
+    TypeCodegen(
+        "GroupNorm",
+        _frozen({**_NORM, "affine": True}),
+        inplace_safe=True,
+        fx_modules=("nn.GroupNorm",),
+        from_module=_groupnorm_from,
+    ),
+    TypeCodegen(
+        "LayerNorm",
+        _frozen({**_NORM, "elementwise_affine": True, "bias": True}),
+        fx_modules=("nn.LayerNorm",),
+        from_module=_layernorm_from,
+    ),
+    TypeCodegen(
+        "LayerNorm2d",
+        _frozen({**_NORM, "elementwise_affine": True, "bias": True}),
+        fx_modules=("LayerNorm2d",),
+        from_module=_layernorm2d_from,
+    ),
+    TypeCodegen(
+        "InstanceNorm2d",
+        _frozen({**_NORM, "momentum": 0.1, "affine": False, "track_running_stats": False}),
+        fx_modules=("nn.InstanceNorm2d",),
+        from_module=_instancenorm_from,
+    ),
+    TypeCodegen("ReLU", _frozen({"inplace": False}), fx_modules=("nn.ReLU",), from_module=_inplace_from),
+    TypeCodegen(
+        "LeakyReLU",
+        _frozen({"negative_slope": 0.01, "inplace": False}),
+        fx_modules=("nn.LeakyReLU",),
+        from_module=_leaky_from,
+    ),
+    TypeCodegen("GELU", fx_modules=("nn.GELU",), from_module=_gelu_from),
+    TypeCodegen("SiLU", _frozen({"inplace": False}), fx_modules=("nn.SiLU",), from_module=_inplace_from),
+    TypeCodegen("Sigmoid", fx_modules=("nn.Sigmoid",), from_module=_no_params),
+    TypeCodegen("Tanh", fx_modules=("nn.Tanh",), from_module=_no_params),
+    TypeCodegen(
+        "MaxPool2d",
+        _frozen({"stride": None, "padding": 0, "dilation": 1, "return_indices": False, "ceil_mode": False}),
+        fx_modules=("nn.MaxPool2d",),
+        from_module=_maxpool_from,
+    ),
+    TypeCodegen(
+        "AvgPool2d",
+        _frozen(
+            {
+                "stride": None,
+                "padding": 0,
+                "ceil_mode": False,
+                "count_include_pad": True,
+                "divisor_override": None,
+            }
+        ),
+        fx_modules=("nn.AvgPool2d",),
+        from_module=_avgpool_from,
+    ),
+    TypeCodegen("AdaptiveAvgPool2d", fx_modules=("nn.AdaptiveAvgPool2d",), from_module=_adaptive_from),
+    TypeCodegen(
+        "Flatten",
+        channels=_flatten_channels,
+        aliases_input=True,
+        fx_modules=("nn.Flatten",),
+        from_module=_flatten_from,
+    ),
+    TypeCodegen(
+        "Linear",
+        _frozen({"bias": True}),
+        channels=lambda p, ins, out: p["out_features"],
+        inplace_safe=True,
+        fx_modules=("nn.Linear",),
+        from_module=_linear_from,
+    ),
+    TypeCodegen(
+        "Dropout",
+        _frozen({"p": 0.5, "inplace": False}),
+        aliases_input=True,
+        fx_modules=("nn.Dropout",),
+        from_module=_dropout_from,
+    ),
+    TypeCodegen("Identity", aliases_input=True, fx_modules=("nn.Identity",), from_module=_no_params),
+    TypeCodegen("Add", fx_modules=("WeightedAdd",), from_module=_weighted_add_from),
+    TypeCodegen("Concat", channels=_concat_channels),
+    TypeCodegen("Multiply", channels=_broadcast_channels),
+    TypeCodegen("Gate"),
+    TypeCodegen("ChannelSlice", channels=_slice_channels, aliases_input=True),
+)
+
+CODEGEN_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.type: e for e in _ENTRIES})
+
+# torch module class (or helper class) name -> the type it imports as
+FX_MODULES: Mapping[str, TypeCodegen] = MappingProxyType({m: e for e in _ENTRIES for m in e.fx_modules})
+
+
+def get(type_name: str) -> TypeCodegen:
+    """The entry for a registered layer type (KeyError names a type nobody declared here)."""
+    try:
+        return CODEGEN_TYPES[type_name]
+    except KeyError:
+        raise KeyError(f"layer type {type_name!r} has no entry in codegen/layer_codegen.py") from None
+
+
+def missing() -> list[str]:
+    """Registered layer types without an entry here, and entries for no registered type."""
+    from graph import registry
+
+    names = [t.name for t in registry.all_types()]
+    return [f"{n} (no entry)" for n in names if n not in CODEGEN_TYPES] + [
+        f"{n} (not a registered type)" for n in CODEGEN_TYPES if n not in names
+    ]
+
+
+def check_complete() -> None:
+    """Raise AssertionError naming every registered type without an entry (and stale entries)."""
+    gaps = missing()
+    if gaps:
+        raise AssertionError("codegen/layer_codegen.py: " + ", ".join(gaps))
+
+
+__all__ = ["CODEGEN_TYPES", "FX_MODULES", "TypeCodegen", "Unsupported", "check_complete", "get", "missing"]
