@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean bench
+.PHONY: run test install lint clean bench preflight install-desktop uninstall-desktop
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,33 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The pre-flight check names missing system libraries (Qt's xcb plugin) and the exact
+# apt-get / dnf command; it installs nothing.
+preflight: $(STAMP)
+	@$(PY) -m app.preflight
+
+run: preflight
 	$(PY) main.py
+
+# A menu entry and icon for this user (no root): ~/.local/share/applications, .../icons/hicolor.
+DATA_HOME ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)
+ICON_SIZES := 16 24 32 48 64 128 256 512
+
+install-desktop: $(STAMP)
+	mkdir -p "$(DATA_HOME)/applications" "$(DATA_HOME)/icons/hicolor/scalable/apps"
+	for s in $(ICON_SIZES); do \
+	  mkdir -p "$(DATA_HOME)/icons/hicolor/$${s}x$${s}/apps" && \
+	  cp assets/icons/skipwire-$$s.png "$(DATA_HOME)/icons/hicolor/$${s}x$${s}/apps/skipwire.png" || exit 1; \
+	done
+	cp assets/icons/skipwire.svg "$(DATA_HOME)/icons/hicolor/scalable/apps/skipwire.svg"
+	sed -e 's|^Exec=.*|Exec="$(abspath $(PY))" "$(abspath main.py)"|' \
+	    -e 's|^Path=.*|Path=$(CURDIR)|' assets/skipwire.desktop > "$(DATA_HOME)/applications/skipwire.desktop"
+	-update-desktop-database "$(DATA_HOME)/applications" 2>/dev/null
+	@echo "installed $(DATA_HOME)/applications/skipwire.desktop"
+
+uninstall-desktop:
+	rm -f "$(DATA_HOME)/applications/skipwire.desktop" "$(DATA_HOME)/icons/hicolor/scalable/apps/skipwire.svg"
+	for s in $(ICON_SIZES); do rm -f "$(DATA_HOME)/icons/hicolor/$${s}x$${s}/apps/skipwire.png"; done
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports

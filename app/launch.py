@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 from app import app_style
 from app.main_window import MainWindow
 from app.settings import Settings
+from graph.errors import UserError
 
 SCREENSHOT_SIZE = (1600, 1000)
 FIRST_TEMPLATE = "resnet20"
@@ -41,6 +42,12 @@ def _first_project():
 
 def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
     """Open the editor; with ``screenshot`` render it offscreen to a PNG and return 0."""
+    if not screenshot or os.environ.get("QT_QPA_PLATFORM"):
+        from app import preflight
+
+        missing = preflight.problem()  # before Qt aborts on a missing xcb library (with a core dump)
+        if missing:
+            raise UserError(missing, 2)
     app = _make_app(bool(screenshot))
     settings = Settings(_screenshot_settings_path()) if screenshot else Settings()
     theme = os.environ.get("SKIPWIRE_THEME") or settings.theme()
