@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", metavar="C,H,W")
     s.add_argument("--shortcut", choices=["A", "B", "C"])
 
+    s = sub.add_parser("edit", help="change stage depth, width, shortcuts of a project; write the result")
+    from graph.edit_cli import add_arguments as edit_arguments
+
+    edit_arguments(s)
+
     s = sub.add_parser("validate", help="check a project; exit code 1 if invalid")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
@@ -96,6 +101,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from graph import cli
 
         return getattr(cli, f"cmd_{cmd}")(args)
+    if cmd == "edit":
+        from graph.edit_cli import cmd_edit
+
+        return cmd_edit(args)
     if cmd in ("export", "import"):
         from codegen import cli
 
