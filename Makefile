@@ -26,7 +26,7 @@ run: preflight
 DATA_HOME ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)
 ICON_SIZES := 16 24 32 48 64 128 256 512
 
-install-desktop: $(STAMP)
+install-desktop:
 	mkdir -p "$(DATA_HOME)/applications" "$(DATA_HOME)/icons/hicolor/scalable/apps"
 	for s in $(ICON_SIZES); do \
 	  mkdir -p "$(DATA_HOME)/icons/hicolor/$${s}x$${s}/apps" && \

@@ -171,6 +171,20 @@ class FileController(QObject):
         self.message.emit(f"Opened {path}")
         return True
 
+    def open_copy(self, path: str) -> bool:
+        """Open an example as a new, unsaved project (Save asks where: the example stays as it is)."""
+        if not self.maybe_save():
+            return False
+        try:
+            project = load_project(path)
+        except UserError as exc:
+            self.error("Cannot open the example", exc.message)
+            return False
+        self.document.replace_project(project, None)
+        self.recovered = False
+        self.message.emit(f"Opened the example {os.path.basename(path)}; Save asks where to keep your copy")
+        return True
+
     # ----- save -----------------------------------------------------------------------
     def save(self) -> bool:
         if not self.document.path:

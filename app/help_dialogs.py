@@ -93,10 +93,25 @@ def shortcuts_dialog(parent: QWidget) -> QDialog:
     return dlg
 
 
-def show_about(parent: QWidget) -> None:
-    QMessageBox.about(
-        parent,
-        "About Skipwire",
+def about_box(parent: QWidget) -> QMessageBox:
+    """Help ▸ About: the application icon, what Skipwire is."""
+    from app.assets import ICONS
+
+    box = QMessageBox(parent)
+    box.setWindowTitle("About Skipwire")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(
         "<h3>Skipwire</h3><p>Design convolutional networks — above all the ResNet family — as node "
-        "graphs: live shapes, one-click fixes, clean PyTorch code, training with live curves.</p>",
+        "graphs: live shapes, one-click fixes, clean PyTorch code, training with live curves.</p>"
     )
+    from PySide6.QtGui import QPixmap
+
+    pix = QPixmap(str(ICONS / "skipwire-64.png"))
+    if not pix.isNull():
+        box.setIconPixmap(pix)
+    box.setStandardButtons(QMessageBox.StandardButton.Close)
+    return box
+
+
+def show_about(parent: QWidget) -> None:
+    about_box(parent).open()

@@ -31,6 +31,10 @@ def _make_app(screenshot: bool) -> QApplication:
     app.setOrganizationName("Skipwire")
     app.setApplicationName("Skipwire")
     app.setApplicationDisplayName("Skipwire")
+    app.setDesktopFileName("skipwire")  # the .desktop entry (make install-desktop): its icon on Wayland
+    from app.assets import app_icon
+
+    app.setWindowIcon(app_icon())
     return app
 
 

@@ -117,6 +117,9 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.document = document or Document()
         self.setWindowTitle("Skipwire")
+        from app.assets import app_icon
+
+        self.setWindowIcon(app_icon())
         self.setDockNestingEnabled(True)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -209,6 +212,8 @@ class MainWindow(QMainWindow):
         )
         self.act_open = self._action(f, "&Open…", self.files_open, QKeySequence.StandardKey.Open)
         self.recent_menu = f.addMenu("Open &Recent")
+        self.examples_menu = f.addMenu("Open E&xample")
+        self._fill_examples()
         f.addSeparator()
         self.act_save = self._action(f, "&Save", self.files.save, QKeySequence.StandardKey.Save)
         self.act_save_as = self._action(
@@ -376,6 +381,16 @@ class MainWindow(QMainWindow):
             )
         self.recent_menu.setEnabled(bool(files))
 
+    def _fill_examples(self) -> None:
+        """File ▸ Open Example: the projects in assets/examples (opened as files of their own)."""
+        from app.assets import examples
+
+        for path in examples():
+            a = self.examples_menu.addAction(path.stem.replace("_", " "))
+            a.setStatusTip(str(path))
+            a.triggered.connect(lambda _=False, p=str(path): self.open_example(p))
+        self.examples_menu.setEnabled(bool(self.examples_menu.actions()))
+
     @property
     def training_panel(self) -> QWidget:
         """The Training tab's panel (built on first use)."""
@@ -398,6 +413,11 @@ class MainWindow(QMainWindow):
     # ----- file actions -------------------------------------------------------------------
     def files_new(self) -> None:
         if self.files.new_from_template():
+            self.welcome.hide()
+            self._frame_soon()
+
+    def open_example(self, path: str) -> None:
+        if self.files.open_copy(path):
             self.welcome.hide()
             self._frame_soon()
 
