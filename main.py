@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--classes", type=int)
     s.add_argument("--input", metavar="C,H,W")
     s.add_argument("--shortcut", choices=["A", "B", "C"])
+    s.add_argument(
+        "--weights",
+        metavar="imagenet[:v1|:v2]",
+        help="start training from torchvision's ImageNet weights (torchvision-shaped templates)",
+    )
 
     s = sub.add_parser("edit", help="change stage depth, width, shortcuts of a project; write the result")
     from graph.edit_cli import add_arguments as edit_arguments
@@ -64,14 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a project")
     s.add_argument("file", nargs="?", help="the project (not needed with --resume)")
-    s.add_argument("--dataset", help="synthetic (default) | mnist:DIR | cifar10:DIR | folder:DIR")
+    s.add_argument(
+        "--dataset",
+        help="synthetic (default) | cifar10 | cifar100 | mnist | fashion_mnist (downloaded into the cache) "
+        "| the same with :DIR for your own copy | folder:DIR",
+    )
+    s.add_argument("--mirror", metavar="URL", help="fetch datasets from URL/<file name> instead")
     s.add_argument("--preset", help='"ResNet paper (CIFAR)" or "Fast" (forgiving: paper, fast)')
     s.add_argument("--epochs", type=int, help="number of epochs (with --resume: extend the run to this many)")
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float, help="peak learning rate")
     s.add_argument("--seed", type=int)
     s.add_argument(
-        "--weights", help="start from saved weights: .safetensors, .pt/.pth (weights only) or a run folder"
+        "--weights",
+        help="start from saved weights: .safetensors, .pt/.pth (weights only), a run folder, or "
+        "imagenet[:v1|:v2] (torchvision's, downloaded into the cache)",
     )
     s.add_argument(
         "--device",
@@ -85,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("rundir")
     s.add_argument("--dataset")
     s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("datasets", help="the known datasets and the download cache; fetch one")
+    s.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
+    s.add_argument("name", nargs="?", help="with fetch: cifar10, cifar100, mnist or fashion_mnist")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--mirror", metavar="URL", help="fetch from URL/<file name> instead")
 
     s = sub.add_parser("runs", help="list training runs")
     s.add_argument("dir", nargs="?", default="runs")

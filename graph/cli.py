@@ -58,10 +58,22 @@ def cmd_new(args: argparse.Namespace) -> int:
         getattr(args, "shortcut", None),
     )
     analysis = analyze(project)
+    weights = getattr(args, "weights", None)
+    note = ""
+    if weights:
+        from graph.pretrained import is_imagenet_ref, match
+
+        if not is_imagenet_ref(weights):
+            raise UserError(f"new --weights takes imagenet, imagenet:v1 or imagenet:v2, not {weights!r}")
+        arch, version = match(project, weights)  # refused here if the template is not torchvision's
+        project.training = {**(project.training or {}), "weights": weights.strip().lower()}
+        note = (
+            f"; starts from ImageNet weights ({arch.name} {version.upper()}, downloaded when training starts)"
+        )
     save_project(project, args.output)
     _out().write(
         f"wrote {args.output}: {project.name}, {analysis.total_params:,} parameters, "
-        f"output {_shape(analysis.output_shape)}\n"
+        f"output {_shape(analysis.output_shape)}{note}\n"
     )
     return 0
 

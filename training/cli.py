@@ -11,7 +11,9 @@ diverged, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -44,10 +46,17 @@ class ProgressBar:
         self.last_draw = 0.0
         self.t0 = time.perf_counter()
         self.start_step = None
+        self.download = None  # a CliProgress while a dataset or weights file downloads
 
     def __call__(self, rec: dict) -> None:
         kind = rec.get("kind")
-        if kind == "status":
+        if kind == "status" and rec.get("state") == "downloading":
+            if self.download is None:
+                from training.download import CliProgress
+
+                self.download = CliProgress(self.stream)
+            self.download(rec.get("file", ""), int(rec.get("done", 0)), rec.get("total"))
+        elif kind == "status":
             if rec.get("state") == "running" or rec.get("state") == "resumed":
                 self.total_steps = rec.get("total_steps", 0)
                 self.spe = rec.get("steps_per_epoch", 1)
@@ -138,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training.config import TrainConfig, apply_preset
 
     bar = ProgressBar(run_dir=args.resume)
-    with _StopOnInterrupt() as stop:
+    with _StopOnInterrupt() as stop, _mirror(getattr(args, "mirror", None)):
         if args.resume:
             fixed = [
                 flag
@@ -200,6 +209,73 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.status == "diverged":
         raise UserError(result.message, 1)
     sys.stderr.write(f"run folder: {result.run_dir}\n")
+    return 0
+
+
+@contextlib.contextmanager
+def _mirror(url: str | None):
+    """``--mirror URL``: SKIPWIRE_DATASETS_URL for the duration of the command."""
+    from training.sources import MIRROR_ENV
+
+    if not url:
+        yield
+        return
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"--mirror must be an http:// or https:// URL, not {url!r}")
+    old = os.environ.get(MIRROR_ENV)
+    os.environ[MIRROR_ENV] = url
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(MIRROR_ENV, None)
+        else:
+            os.environ[MIRROR_ENV] = old
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """``datasets [--json]``: known datasets, cache state, size, path; ``datasets fetch NAME``."""
+    from training import download, sources
+    from training.cache import cache_root
+    from training.download import MB
+
+    with _mirror(getattr(args, "mirror", None)):
+        if args.action == "fetch":
+            if not args.name:
+                raise UserError(f"datasets fetch needs a name: {', '.join(sources.DATASETS)}")
+            name = args.name.strip().lower().replace("-", "_")
+            if name not in sources.DATASETS:
+                raise UserError(f"unknown dataset {args.name!r}; known: {', '.join(sources.DATASETS)}")
+            was = download.is_cached(name)
+            with _StopOnInterrupt() as stop:
+                path = download.ensure_dataset(
+                    name,
+                    on_progress=download.CliProgress(sys.stderr),
+                    should_cancel=stop,
+                    on_wait=lambda: sys.stderr.write(f"waiting for another download of {name} to finish\n"),
+                )
+            status = download.dataset_status(name)
+            if args.json:
+                sys.stdout.write(json.dumps(status) + "\n")
+            else:
+                sys.stdout.write(
+                    f"{name}: {'already cached' if was else 'downloaded'}, {status['size'] / MB:,.1f} MB in {path}\n"
+                )
+            return 0
+        if args.name:
+            raise UserError("datasets takes a name only with fetch: python main.py datasets fetch NAME")
+        rows = [download.dataset_status(n) for n in sources.DATASETS]
+    if args.json:
+        sys.stdout.write(json.dumps({"cache": str(cache_root()), "datasets": rows}, indent=2) + "\n")
+        return 0
+    table = [("name", "dataset", "state", "size", "path")]
+    for r in rows:
+        state = "cached" if r["cached"] else f"download {r['download_size'] / MB:,.0f} MB"
+        size = f"{r['size'] / MB:,.1f} MB" if r["cached"] else "-"
+        table.append((r["name"], r["title"], state, size, r["path"]))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        sys.stdout.write("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip() + "\n")
     return 0
 
 

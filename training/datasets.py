@@ -2,10 +2,14 @@
 
 Specs (DESIGN.md): ``synthetic`` (the default; generated, deterministic, no
 download; follows the project's input shape and class count), ``mnist:DIR``
-(IDX files, gzipped or not), ``cifar10:DIR`` (the binary version, or the
-python version read through a restricted unpickler), ``folder:DIR`` (one
-sub-folder per class; images resized to the input and converted to its
-channel count).
+and ``fashion_mnist:DIR`` (IDX files, gzipped or not), ``cifar10:DIR`` (the
+binary version, or the python version read through a restricted unpickler),
+``cifar100:DIR`` (binary records of 3,074 bytes: coarse label, fine label,
+image; the fine labels, or the 20 coarse ones with ``cifar100_coarse``),
+``folder:DIR`` (one sub-folder per class; images resized to the input and
+converted to its channel count). ``cifar10``, ``cifar100``, ``mnist`` and
+``fashion_mnist`` without a folder use the download cache
+(:mod:`training.download`), fetching into it first if needed.
 
 ``load(spec, input_shape, num_classes, val_fraction)`` returns a ``Dataset``:
 uint8 tensors ``(N, C, H, W)`` and int64 labels for train and validation, the
@@ -30,7 +34,9 @@ import torch
 
 from graph.errors import UserError
 
-KINDS = ("synthetic", "mnist", "cifar10", "folder")
+KINDS = ("synthetic", "mnist", "fashion_mnist", "cifar10", "cifar100", "cifar100_coarse", "folder")
+CACHED = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "cifar100": "cifar100"}
+CACHED["cifar100_coarse"] = "cifar100"  # the same files, the coarse labels
 SPLIT_SEED = 20160  # fixed: the train/validation split never depends on the run's seed
 
 
@@ -80,18 +86,33 @@ def parse_spec(spec: str | None) -> DatasetSpec:
     kind, _sep, path = s.partition(":")
     kind = kind.strip().lower()
     if kind not in KINDS:
-        raise UserError(f"unknown dataset {s!r}; use synthetic, mnist:DIR, cifar10:DIR or folder:DIR")
+        raise UserError(
+            f"unknown dataset {s!r}; use synthetic, cifar10, cifar100, mnist, fashion_mnist (downloaded "
+            f"into the cache), the same with :DIR for a folder you fetched, or folder:DIR"
+        )
     if kind == "synthetic":
         if path:
             raise UserError("the synthetic dataset takes no folder; write just 'synthetic'")
         return DatasetSpec("synthetic")
     if not path:
+        if kind in CACHED:
+            return DatasetSpec(kind)
         raise UserError(f"dataset {kind!r} needs a folder: {kind}:DIR")
     return DatasetSpec(kind, path)
 
 
-def load(spec: str | DatasetSpec | None, input_shape, num_classes: int, val_fraction: float = 0.1) -> Dataset:
-    """Load a dataset shaped for a project with ``input_shape`` (C, H, W) and ``num_classes`` outputs."""
+def load(
+    spec: str | DatasetSpec | None,
+    input_shape,
+    num_classes: int,
+    val_fraction: float = 0.1,
+    on_progress=None,
+    should_cancel=None,
+) -> Dataset:
+    """Load a dataset shaped for a project with ``input_shape`` (C, H, W) and ``num_classes`` outputs.
+
+    A cached kind without a folder is fetched first if it is not in the cache; ``on_progress(file,
+    done, total)`` and ``should_cancel()`` follow that download."""
     sp = spec if isinstance(spec, DatasetSpec) else parse_spec(spec)
     input_shape = tuple(int(v) for v in input_shape)
     if len(input_shape) != 3:
@@ -102,13 +123,22 @@ def load(spec: str | DatasetSpec | None, input_shape, num_classes: int, val_frac
     if sp.kind == "synthetic":
         ds = synthetic(input_shape, num_classes)
     else:
-        root = Path(sp.path).expanduser()
+        if sp.path is None:
+            from training.download import ensure_dataset
+
+            root = ensure_dataset(CACHED[sp.kind], on_progress=on_progress, should_cancel=should_cancel)
+        else:
+            root = Path(sp.path).expanduser()
         if not root.is_dir():
             raise UserError(f"dataset folder {str(root)!r} does not exist or is not a folder")
-        if sp.kind == "mnist":
+        if sp.kind in ("mnist", "fashion_mnist"):
             ds = load_mnist(root, val_fraction)
+            if sp.kind == "fashion_mnist" and ds.num_classes == len(FASHION_CLASSES):
+                ds.class_names = list(FASHION_CLASSES)
         elif sp.kind == "cifar10":
             ds = load_cifar10(root, val_fraction)
+        elif sp.kind in ("cifar100", "cifar100_coarse"):
+            ds = load_cifar100(root, val_fraction, coarse=sp.kind == "cifar100_coarse")
         else:
             ds = load_folder(root, input_shape, val_fraction)
         ds.spec = sp
@@ -425,6 +455,66 @@ def load_cifar10(root: Path, val_fraction: float = 0.1) -> Dataset:
     if int(max(ty.max(), vy.max())) > 9 or int(min(ty.min(), vy.min())) < 0:
         raise UserError(f"{root}: labels outside 0..9; is this CIFAR-100? (only CIFAR-10 is supported)")
     return Dataset(DatasetSpec("cifar10", str(root)), tx, ty, vx, vy, 10, list(CIFAR_CLASSES))
+
+
+# -------------------------------------------------------------------- CIFAR-100
+CIFAR100_RECORD = 3074  # coarse label, fine label, 3x32x32 image
+
+
+def _cifar100_batch(path: Path, coarse: bool) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    if raw.size == 0 or raw.size % CIFAR100_RECORD:
+        raise UserError(
+            f"{path} is not a CIFAR-100 binary file (size {raw.size:,} is not a multiple of {CIFAR100_RECORD})"
+        )
+    rec = raw.reshape(-1, CIFAR100_RECORD)
+    return rec[:, 2:].reshape(-1, 3, 32, 32), rec[:, 0 if coarse else 1].astype(np.int64)
+
+
+def _label_names(path: Path, count: int) -> list[str]:
+    if path.is_file():
+        names = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+        names = [n for n in names if n]
+        if len(names) == count:
+            return names
+    return [str(i) for i in range(count)]
+
+
+def load_cifar100(root: Path, val_fraction: float = 0.1, coarse: bool = False) -> Dataset:
+    """The binary version: train.bin and test.bin (either alone is split); fine labels unless coarse."""
+    for d in (root, root / "cifar-100-binary"):
+        train_p, test_p = d / "train.bin", d / "test.bin"
+        if train_p.exists() or test_p.exists():
+            break
+    else:
+        raise UserError(f"no CIFAR-100 files in {root}: expected train.bin and test.bin (binary version)")
+    parts = [_cifar100_batch(p, coarse) for p in (train_p, test_p) if p.exists()]
+    k = 20 if coarse else 100
+    if train_p.exists() and test_p.exists():
+        (tx, ty), (vx, vy) = [(torch.from_numpy(x.copy()), torch.from_numpy(y)) for x, y in parts]
+    else:
+        tx, ty, vx, vy = split(
+            torch.from_numpy(parts[0][0].copy()), torch.from_numpy(parts[0][1]), val_fraction
+        )
+    if int(max(ty.max(), vy.max())) >= k:
+        raise UserError(f"{root}: {'coarse' if coarse else 'fine'} labels outside 0..{k - 1}")
+    names = _label_names(d / ("coarse_label_names.txt" if coarse else "fine_label_names.txt"), k)
+    kind = "cifar100_coarse" if coarse else "cifar100"
+    return Dataset(DatasetSpec(kind, str(root)), tx, ty, vx, vy, k, names)
+
+
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 # ---------------------------------------------------------------------- folder

@@ -33,10 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from graph.errors import UserError
+from graph.pretrained import IMAGENET_MEAN, IMAGENET_STD, is_imagenet_ref
+from graph.pretrained import match as match_pretrained
 from training import augment, datasets, runs
 from training.config import TrainConfig
 from training.metrics import MetricsWriter, record
 from training.modelsrc import as_project, model_source, module_from_source, project_io
+from training.pretrained import apply as pretrained_apply
 from training.schedule import LrWriter, lr_at
 
 
@@ -324,10 +327,34 @@ def _run(
     should_stop = should_stop or (lambda: False)
     emit = _Emitter(None, on_metric)
     emit("status", state="starting", message=f"loading {cfg.dataset} for {project.name}", device=str(device))
-    data = datasets.load(cfg.dataset, input_shape, num_classes, cfg.val_fraction)
-    weights_sd = None
+    imagenet = is_imagenet_ref(cfg.weights)
+    if (
+        imagenet and not resume
+    ):  # a project that is not a torchvision architecture: refused before any download
+        match_pretrained(project, cfg.weights)
+
+    def downloading(name: str, done: int, total: int | None) -> None:
+        emit("status", state="downloading", message=f"downloading {name}", file=name, done=done, total=total)
+
+    data = datasets.load(
+        cfg.dataset,
+        input_shape,
+        num_classes,
+        cfg.val_fraction,
+        on_progress=downloading,
+        should_cancel=should_stop,
+    )
+    weights_sd = pre = None
     if cfg.weights and not resume:  # an unreadable weights file is refused before the run folder exists
-        weights_sd = runs.load_weights_file(cfg.weights)
+        if imagenet:
+            from training import pretrained
+
+            pre = pretrained.fetch(project, cfg.weights, on_progress=downloading, should_cancel=should_stop)
+            weights_sd = pre.state
+        else:
+            weights_sd = runs.load_weights_file(cfg.weights)
+    if imagenet:  # as torchvision's transforms: ImageNet's statistics, not the dataset's
+        data.mean, data.std = list(IMAGENET_MEAN), list(IMAGENET_STD)
     meta = {
         "device": str(device),
         "project_name": project.name,
@@ -353,7 +380,9 @@ def _run(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        result = Trainer(cfg, source, data, device, run_dir, emit, should_stop, weights_sd).run(resume)
+        trainer = Trainer(cfg, source, data, device, run_dir, emit, should_stop, weights_sd)
+        trainer.pretrained = pre
+        result = trainer.run(resume)
     except UserError as exc:
         emit("error", message=exc.message)
         runs.update_run_meta(run_dir, status="failed", message=exc.message)
@@ -387,6 +416,7 @@ class Trainer:
     ) -> None:
         self.cfg, self.source, self.data, self.device = cfg, source, data, device
         self.weights_sd = weights_sd
+        self.pretrained = None  # training.pretrained.Pretrained: ImageNet weights
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
         self.cuda = device.type == "cuda"
         self.amp = bool(cfg.amp and self.cuda)
@@ -428,6 +458,8 @@ class Trainer:
         if resume:
             weights, state = runs.load_checkpoint(self.run_dir, "last")
             model.load_state_dict(weights)
+        elif self.pretrained is not None:
+            weights_msg = pretrained_apply(model, self.pretrained, self.data.num_classes)
         elif cfg.weights:
             sd = self.weights_sd if self.weights_sd is not None else runs.load_weights_file(cfg.weights)
             weights_msg = transfer_weights(model, sd)
