@@ -30,6 +30,7 @@ API overview (for the editor's Training tab and the CLI)::
     # {"kind": "step",   "step", "epoch", "loss", "lr", "images_per_s", "eta_s"}
     # {"kind": "epoch",  "epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
     #                    "images_per_s", "epoch_time_s", "eta_s", "gpu_mem_mb", "best"}
+    # {"kind": "val",    "step", "epoch", "val_loss", "val_acc", "images"}  (a subset, mid-epoch)
     # {"kind": "grad",   "step", "epoch", "layers": [module paths], "norms": [L2 norms]}  (plot log-scale)
     # {"kind": "status", "state", "message", ...}   states: starting running resumed fast_path eager
     #                                                 checkpoint completed stopped diverged

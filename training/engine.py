@@ -402,6 +402,22 @@ def _run(
     return result
 
 
+# Validation on a fixed subset while a long epoch trains (the epoch-end validation uses the whole set):
+# the accuracy plot gets points before the first epoch ends. Evaluation draws no random numbers and
+# changes no weights, so the training's random streams and step count are the same with or without it.
+PARTIAL_VAL_EVERY_S = 30.0  # seconds of training between subset validations (0: never)
+PARTIAL_VAL_IMAGES = 1000  # the first images of the validation set
+
+
+def grad_profile_due(step: int, every: int) -> bool:
+    """Record the gradient profile at steps 1, 2, 4, 8, ... below ``every``, then every ``every`` steps:
+    a short run gets a plot from its first steps (initialisation is where a deep plain net's profile is
+    steepest)."""
+    if every <= 0 or step <= 0:
+        return False
+    return step % every == 0 or (step < every and step & (step - 1) == 0)
+
+
 class Trainer:
     def __init__(
         self,
@@ -533,6 +549,7 @@ class Trainer:
                 correct_sum = torch.zeros((), device=self.device, dtype=torch.int64)
             win_loss = torch.zeros((), device=self.device, dtype=torch.float32)
             win_steps, win_t = 0, time.perf_counter()
+            last_val = win_t
             seen_before = seen  # images of this epoch trained before a stop (not timed in this session)
             for i, (xb, y) in enumerate(self._batches(perm, first, epoch), start=first):
                 if self.should_stop():
@@ -577,11 +594,29 @@ class Trainer:
                     )
                     win_loss.zero_()
                     win_steps, win_t = 0, now
-                # step 1 too: its gradients were computed at initialisation, where a deep plain net's
+                # from step 1: its gradients were computed at initialisation, where a deep plain net's
                 # profile is steepest (plain56: the first conv's gradient ~2,000x the last one's)
-                if cfg.grad_every and (step % cfg.grad_every == 0 or step == 1):
+                if grad_profile_due(step, cfg.grad_every):
                     layers, norms = grad_profile(self.named_weights)
                     emit("grad", step=step, epoch=epoch + 1, layers=layers, norms=norms)
+                if (
+                    PARTIAL_VAL_EVERY_S
+                    and step % self.steps_per_epoch
+                    and time.perf_counter() - last_val >= PARTIAL_VAL_EVERY_S
+                ):
+                    t_val = time.perf_counter()
+                    val_loss, val_acc, n_val = self.evaluate_subset(PARTIAL_VAL_IMAGES)
+                    emit(
+                        "val",
+                        step=step,
+                        epoch=round(step / self.steps_per_epoch, 4),
+                        val_loss=val_loss,
+                        val_acc=val_acc,
+                        images=n_val,
+                    )
+                    spent = time.perf_counter() - t_val  # not training time: off the rates and the ETA
+                    win_t, t0, t_run = win_t + spent, t0 + spent, t_run + spent
+                    last_val = time.perf_counter()
             train_loss = float(loss_sum) / self.steps_per_epoch
             if not math.isfinite(train_loss):
                 return self._diverged(result, epoch, step, self.lr_writer.current, train_loss)
@@ -765,16 +800,21 @@ class Trainer:
         return eager_step, False
 
     # ------------------------------------------------------------------ eval + checkpoints
-    @torch.no_grad()
     def evaluate(self) -> tuple[float, float]:
+        loss, acc, _n = self.evaluate_subset(None)
+        return loss, acc
+
+    @torch.no_grad()
+    def evaluate_subset(self, limit: int | None) -> tuple[float, float, int]:
+        """Mean loss, accuracy and the image count on the first ``limit`` validation images (None: all)."""
         self.model.eval()
         total_loss = torch.zeros((), device=self.device, dtype=torch.float64)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
-        n = len(self.val_y)
+        n = len(self.val_y) if limit is None else min(len(self.val_y), int(limit))
         bs = max(self.batch, 256)
         for i in range(0, n, bs):
-            x = self.val_x[i : i + bs].to(self.device, non_blocking=True)
-            y = self.val_y[i : i + bs].to(self.device, non_blocking=True)
+            x = self.val_x[i : min(i + bs, n)].to(self.device, non_blocking=True)
+            y = self.val_y[i : min(i + bs, n)].to(self.device, non_blocking=True)
             x = augment.normalize(x, self.mean, self.std)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -783,7 +823,7 @@ class Trainer:
             total_loss += F.cross_entropy(out.float(), y, reduction="sum").double()
             correct += (out.argmax(1) == y).sum()
         self.model.train()
-        return float(total_loss) / n, int(correct) / n
+        return float(total_loss) / n, int(correct) / n, n
 
     def _checkpoint(
         self, epoch: int, step: int, best: float | None, is_best: bool, partial: dict | None = None

@@ -7,6 +7,8 @@ Every record has ``"kind"`` and ``"time"`` (seconds since the epoch). Kinds:
 - ``epoch``:  epoch (1-based, completed), step, train_loss, train_acc, val_loss,
               val_acc, lr, images_per_s, epoch_time_s, eta_s, gpu_mem_mb (None off
               CUDA), best (bool: this epoch is the best so far)
+- ``val``:    step, epoch (fractional), val_loss, val_acc, images: validation on the first
+              ``images`` of the validation set during a long epoch (every ~30 s of training)
 - ``grad``:   step, epoch, layers (module paths of weights), norms (L2 norm of
               each weight's gradient; plot on a log scale)
 - ``status``: state ("starting" | "running" | "fast_path" | "eager" | "checkpoint"
@@ -31,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-KINDS = ("step", "epoch", "grad", "status", "error")
+KINDS = ("step", "epoch", "val", "grad", "status", "error")
 FINAL_STATES = ("completed", "stopped", "diverged")
 
 REQUIRED = {
@@ -50,6 +52,7 @@ REQUIRED = {
         "gpu_mem_mb",
         "best",
     ),
+    "val": ("step", "epoch", "val_loss", "val_acc", "images"),
     "grad": ("step", "epoch", "layers", "norms"),
     "status": ("state", "message"),
     "error": ("message",),
