@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.events import Events
+from graph.training_defaults import new_project_training
 
 EDGE_KINDS = ("data", "shortcut")
 PROJECTIONS = ("identity", "zero_pad", "conv_bn", "conv_bn_always")
@@ -293,18 +294,7 @@ class BlockDef:
         return d
 
 
-DEFAULT_TRAINING: dict[str, Any] = {
-    "dataset": "synthetic",
-    "epochs": 30,
-    "batch_size": 128,
-    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0001, "nesterov": False},
-    "schedule": {"name": "step", "milestones": [0.5, 0.75], "gamma": 0.1, "warmup_epochs": 0},
-    "label_smoothing": 0.0,
-    "amp": True,
-    "channels_last": True,
-    "compile": False,
-    "seed": 0,
-}
+DEFAULT_TRAINING: dict[str, Any] = new_project_training()  # graph/training_defaults.py
 
 
 class Project:

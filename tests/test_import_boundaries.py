@@ -34,7 +34,8 @@ def test_graph_imports_no_torch_at_all():
 
 
 def test_codegen_emitter_has_no_module_level_torch():
-    for path in (ROOT / "codegen").rglob("*.py"):
+    # codegen/train_script.py is the exported training script, read as text and never imported by codegen
+    for path in set((ROOT / "codegen").rglob("*.py")) - {ROOT / "codegen" / "train_script.py"}:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.errors import UserError
+from graph.training_defaults import TRAINING_DEFAULTS as _D
+from graph.training_defaults import flatten, nested
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
@@ -24,28 +26,28 @@ LOADERS = ("auto", "resident", "dataloader")
 
 @dataclass
 class TrainConfig:
-    dataset: str = "synthetic"
-    epochs: int = 30
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)  # AdamW
-    schedule: str = "step"
-    milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # fractions of the run
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0  # linear warm-up (step, cosine, constant)
-    pct_start: float = 0.3  # one-cycle: fraction of steps spent rising
-    label_smoothing: float = 0.0
-    amp: bool = True  # bf16 autocast, CUDA only
-    channels_last: bool = True  # CUDA only
-    compile: bool = False  # torch.compile on the eager path
+    dataset: str = _D["dataset"]
+    epochs: int = _D["epochs"]
+    batch_size: int = _D["batch_size"]
+    optimizer: str = _D["optimizer"]
+    lr: float = _D["lr"]
+    momentum: float = _D["momentum"]
+    weight_decay: float = _D["weight_decay"]
+    nesterov: bool = _D["nesterov"]
+    betas: tuple[float, float] = _D["betas"]  # AdamW
+    schedule: str = _D["schedule"]
+    milestones: list[float] = field(default_factory=lambda: list(_D["milestones"]))  # fractions of the run
+    gamma: float = _D["gamma"]
+    warmup_epochs: float = _D["warmup_epochs"]  # linear warm-up (step, cosine, constant)
+    pct_start: float = _D["pct_start"]  # one-cycle: fraction of steps spent rising
+    label_smoothing: float = _D["label_smoothing"]
+    amp: bool = _D["amp"]  # bf16 autocast, CUDA only
+    channels_last: bool = _D["channels_last"]  # CUDA only
+    compile: bool = _D["compile"]  # torch.compile on the eager path
     fast_path: bool = True  # CUDA graph of the whole step where possible
-    seed: int = 0
+    seed: int = _D["seed"]
     device: str = "auto"
-    val_fraction: float = 0.1  # where a dataset has no separate validation set
+    val_fraction: float = _D["val_fraction"]  # where a dataset has no separate validation set
     augment: str = "auto"  # auto: crop+flip, except crop only for MNIST (digits are not mirror-symmetric)
     log_every: int = 0  # steps between step records; 0: 1 eager on CPU, 20 eager on CUDA, 100 fast path
     grad_every: int = 50  # steps between gradient-norm profiles (0: never)
@@ -60,52 +62,12 @@ class TrainConfig:
     # ------------------------------------------------------------------ conversions
     @classmethod
     def from_project(cls, training: dict | None) -> TrainConfig:
-        t = dict(training or {})
-        cfg = cls()
-        opt = t.pop("optimizer", None) or {}
-        sch = t.pop("schedule", None) or {}
-        flat: dict[str, Any] = {}
-        if isinstance(opt, dict):
-            if "name" in opt:
-                flat["optimizer"] = opt["name"]
-            for k in ("lr", "momentum", "weight_decay", "nesterov", "betas"):
-                if k in opt:
-                    flat[k] = opt[k]
-        if isinstance(sch, dict):
-            if "name" in sch:
-                flat["schedule"] = sch["name"]
-            for k in ("milestones", "gamma", "warmup_epochs", "pct_start"):
-                if k in sch:
-                    flat[k] = sch[k]
-        flat.update({k: v for k, v in t.items() if k in _FIELDS})
-        return cfg.with_overrides(**flat)
+        flat = flatten(training)
+        return cls().with_overrides(**{k: v for k, v in flat.items() if k in _FIELDS})
 
     def to_project_training(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "optimizer": {
-                "name": self.optimizer,
-                "lr": self.lr,
-                "momentum": self.momentum,
-                "weight_decay": self.weight_decay,
-                "nesterov": self.nesterov,
-                "betas": list(self.betas),
-            },
-            "schedule": {
-                "name": self.schedule,
-                "milestones": list(self.milestones),
-                "gamma": self.gamma,
-                "warmup_epochs": self.warmup_epochs,
-                "pct_start": self.pct_start,
-            },
-            "label_smoothing": self.label_smoothing,
-            "amp": self.amp,
-            "channels_last": self.channels_last,
-            "compile": self.compile,
-            "seed": self.seed,
-        }
+        """The nested project form of the settings a project file holds."""
+        return nested(dataclasses.asdict(self), _PROJECT_KEYS)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -161,6 +123,28 @@ class TrainConfig:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+# what to_project_training writes (as before: the nested form without val_fraction)
+_PROJECT_KEYS = (
+    "dataset",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "nesterov",
+    "betas",
+    "schedule",
+    "milestones",
+    "gamma",
+    "warmup_epochs",
+    "pct_start",
+    "label_smoothing",
+    "amp",
+    "channels_last",
+    "compile",
+    "seed",
+)
 
 # --------------------------------------------------------------------- presets
 PRESETS: dict[str, dict[str, Any]] = {
