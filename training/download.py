@@ -324,7 +324,14 @@ def ensure_dataset(
             if src.archive:
                 data = staging / "data"
                 for f in src.files:
-                    safe_extract(files / f.name, data, should_cancel)
+                    try:
+                        safe_extract(files / f.name, data, should_cancel)
+                    except DownloadCancelled:
+                        raise
+                    except UserError as exc:
+                        raise UserError(
+                            f"{exc.message}; nothing was kept for the cache {final}; or {manual}"
+                        ) from None
                     (files / f.name).unlink()
             else:
                 data = files

@@ -24,7 +24,7 @@ def test_parse_spec():
     assert parse_spec("synthetic") == DatasetSpec("synthetic")
     assert parse_spec("mnist:/data/m") == DatasetSpec("mnist", "/data/m")
     assert parse_spec("CIFAR10:C:/x") == DatasetSpec("cifar10", "C:/x")
-    for bad in ("imagenet:/x", "mnist", "mnist:", "synthetic:/x"):
+    for bad in ("imagenet:/x", "folder", "folder:", "synthetic:/x"):
         with pytest.raises(UserError):
             parse_spec(bad)
 
