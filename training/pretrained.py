@@ -70,7 +70,8 @@ def apply(model, pre: Pretrained, classes: int) -> str:
 
     report = load_state(model, pre.state, strict=False, source=pre.path.name)
     cg.check_fit(report, pre.arch.head, pre.label)
-    total = len(report.matched) + len(report.missing) + len(report.mismatched)
+    counted = [*report.matched, *report.missing, *(k for k, _a, _b in report.mismatched)]
+    total = sum(not k.endswith("num_batches_tracked") for k in counted)  # torchvision's files lack them
     return (
         f"{pre.label}: loaded {len(report.matched)} of {total} tensors; "
         f"{cg.head_report(report, pre.arch.head, classes)}"
