@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.training_ui import guard
 from app.training_ui.colors import run_color
 from app.training_ui.controller import Job, TrainingController
 from app.training_ui.run_list import RunList
@@ -48,6 +49,7 @@ PLOT_GROUPS = (("loss", "acc", "lr"), ("throughput", "grad", "heatmap"))
 PLOT_STAGGER_MS = 30
 NARROW_BELOW = 1250  # px: below this the run list moves into a tab beside the settings
 PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
+SYNTHETIC_EPOCHS = 5  # the form's epochs for the synthetic dataset when the project asks for more
 
 
 class TrainingPanel(QWidget):
@@ -113,6 +115,11 @@ class TrainingPanel(QWidget):
         buttons.setSpacing(6)
         buttons.addWidget(self.start_button, 1)
         buttons.addWidget(self.stop_button)
+        self.estimate_label = QLabel("")
+        self.estimate_label.setProperty("role", "muted")
+        self.estimate_label.setWordWrap(True)
+        self._build_confirm()
+        self._build_fixes()
         left = QWidget()
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(10, 8, 10, 8)
@@ -122,12 +129,21 @@ class TrainingPanel(QWidget):
         left_lay.addWidget(heading)
         left_lay.addWidget(self.form)
         left_lay.addSpacing(4)
-        left_lay.addLayout(buttons)
         left_lay.addWidget(self.experiment_button)
-        left_lay.addWidget(self.progress)
-        left_lay.addWidget(self.status)
-        left_lay.addWidget(self.error)
         left_lay.addStretch(1)
+        # Start, Stop, the estimate, progress and any error stay in view below the scrolling settings
+        self.footer = QFrame()
+        self.footer.setObjectName("trainingFooter")
+        foot = QVBoxLayout(self.footer)
+        foot.setContentsMargins(10, 6, 10, 8)
+        foot.setSpacing(5)
+        foot.addLayout(buttons)
+        foot.addWidget(self.estimate_label)
+        foot.addWidget(self.confirm)
+        foot.addWidget(self.progress)
+        foot.addWidget(self.status)
+        foot.addWidget(self.error)
+        foot.addWidget(self.fix_row)
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
@@ -188,7 +204,14 @@ class TrainingPanel(QWidget):
         self.side = QTabWidget()
         self.side.setDocumentMode(True)
         self.side.setTabBarAutoHide(True)
-        self.side.addTab(scroll, "Settings")
+        settings_page = QWidget()
+        page_lay = QVBoxLayout(settings_page)
+        page_lay.setContentsMargins(0, 0, 0, 0)
+        page_lay.setSpacing(0)
+        page_lay.addWidget(scroll, 1)
+        page_lay.addWidget(self.footer)
+        self.settings_scroll = scroll
+        self.side.addTab(settings_page, "Settings")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.side)
@@ -217,8 +240,11 @@ class TrainingPanel(QWidget):
         self.run_list.open_project_requested.connect(self.open_project_requested)
         self.run_list.current_changed.connect(self._on_current_run)
         self.run_list.evaluate_requested.connect(self._on_evaluate)
+        self.form.changed.connect(self._update_estimate)
         if hasattr(document, "project_replaced"):
             document.project_replaced.connect(self._on_project_replaced)
+        if hasattr(document, "analysis_changed"):
+            document.analysis_changed.connect(lambda _a=None: self._update_estimate())
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -234,12 +260,125 @@ class TrainingPanel(QWidget):
 
     def _on_project_replaced(self) -> None:
         try:
-            self.form.set_config(TrainConfig.from_project(self.document.project.training))
+            cfg = TrainConfig.from_project(self.document.project.training)
+            self.form.set_config(cfg)
         except UserError as exc:
-            self.form.set_config(TrainConfig())
+            cfg = TrainConfig()
+            self.form.set_config(cfg)
             self.form.show_problem(f"The project's training settings were not usable: {exc.message}")
+        if cfg.dataset.partition(":")[0] == "synthetic" and cfg.epochs > SYNTHETIC_EPOCHS:
+            # a template's epochs are the paper's (164 for CIFAR-10): far too many for a first look
+            self.form.epochs.setValue(SYNTHETIC_EPOCHS)
+            self.status.setText(
+                f"Epochs set to {SYNTHETIC_EPOCHS} for the synthetic data (the project's {cfg.epochs} are "
+                "meant for a real dataset)."
+            )
         if self.run_list.runs_dir != self.runs_dir:
             self.run_list.set_runs_dir(self.runs_dir)
+        self._hide_confirm()
+        self._update_estimate()
+
+    # ----- estimate and confirmation ------------------------------------------------
+    def _build_confirm(self) -> None:
+        self.confirm = QFrame()
+        self.confirm.setObjectName("confirmLongRun")
+        lay = QVBoxLayout(self.confirm)
+        lay.setContentsMargins(0, 2, 0, 2)
+        lay.setSpacing(4)
+        self.confirm_text = QLabel("")
+        self.confirm_text.setWordWrap(True)
+        lay.addWidget(self.confirm_text)
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        self.confirm_start = QPushButton("Start anyway")
+        self.confirm_shorter = QPushButton("")
+        self.confirm_cancel = QPushButton("Cancel")
+        self.confirm_start.clicked.connect(lambda: self.start(confirmed=True))
+        self.confirm_shorter.clicked.connect(self._start_shorter)
+        self.confirm_cancel.clicked.connect(self._hide_confirm)
+        for b in (self.confirm_start, self.confirm_shorter, self.confirm_cancel):
+            row.addWidget(b)
+        lay.addLayout(row)
+        self.confirm.hide()
+
+    def _hide_confirm(self) -> None:
+        if self.confirm.isVisible():
+            self.confirm.hide()
+            self._update_estimate()
+
+    def current_estimate(self):
+        """The rough duration of a run with the form's settings (guard.Estimate), or None."""
+        analysis = getattr(self.document, "analysis", None)
+        if analysis is None or not getattr(analysis, "valid", False):
+            return None
+        try:
+            cfg = self.form.config()
+        except UserError:
+            return None
+        inputs = self.document.project.graph.nodes_of_type("Input")
+        shape = inputs[0].params.get("shape") if inputs else None
+        return guard.estimate(analysis.macs, cfg.dataset, shape, cfg.epochs, cfg.device)
+
+    def _update_estimate(self) -> None:
+        est = self.current_estimate()
+        if est is None:
+            self.estimate_label.setText("")
+            self.estimate_label.hide()
+            return
+        self.estimate_label.setText(
+            f"About {guard.format_duration(est.seconds)} on {est.device} "
+            f"({est.epochs} epoch{'s' if est.epochs != 1 else ''} of {est.images:,} images; a rough estimate)"
+        )
+        self.estimate_label.show()
+
+    def _ask_long_run(self, est) -> None:
+        shorter = est.epochs_within(guard.LONG_RUN_S)
+        self.confirm_text.setText(
+            f"<b>This run takes about {guard.format_duration(est.seconds)}</b> on {est.device} "
+            f"({est.epochs} epochs of {est.images:,} images). Start it?"
+        )
+        self.confirm_shorter.setText(f"{shorter} epoch{'s' if shorter != 1 else ''} instead")
+        self.confirm_shorter.setVisible(shorter < est.epochs)
+        self.estimate_label.hide()  # the question says it
+        self.confirm.show()
+        self.confirm_start.setFocus()
+
+    def _start_shorter(self) -> None:
+        est = self.current_estimate()
+        if est is not None:
+            self.form.epochs.setValue(est.epochs_within(guard.LONG_RUN_S))
+        self.start(confirmed=True)
+
+    # ----- one-click fixes for a refused start -----------------------------------------------
+    def _build_fixes(self) -> None:
+        self.fix_row = QWidget()
+        self._fix_lay = QHBoxLayout(self.fix_row)
+        self._fix_lay.setContentsMargins(0, 0, 0, 0)
+        self._fix_lay.setSpacing(4)
+        self._fix_lay.addStretch(1)
+        self.fix_buttons: list[QPushButton] = []
+        self.fix_row.hide()
+
+    def _show_fixes(self, message: str) -> None:
+        for b in self.fix_buttons:
+            b.deleteLater()
+        self.fix_buttons = []
+        for fix in guard.fixes_for(message):
+            b = QPushButton(fix.label)
+            b.setToolTip("Change the project so that it fits the dataset (one undo step), then press Start")
+            b.clicked.connect(lambda _=False, f=fix: self._apply_fix(f))
+            self._fix_lay.insertWidget(self._fix_lay.count() - 1, b)
+            self.fix_buttons.append(b)
+        self.fix_row.setVisible(bool(self.fix_buttons))
+
+    def _apply_fix(self, fix) -> None:
+        made = guard.fix_edit(self.document.project, fix)
+        if made is None:
+            return
+        edit, label = made
+        self.document.push(edit, label)
+        self._clear_error()
+        self.status.setText(f"{label}. Press Start to train.")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -289,8 +428,10 @@ class TrainingPanel(QWidget):
             self.controller.shutdown()
 
     # ----- start / stop -------------------------------------------------------
-    def start(self) -> bool:
-        """Train the open project with the form's settings; False (with the reason shown) if it cannot."""
+    def start(self, confirmed: bool = False) -> bool:
+        """Train the open project with the form's settings; False (with the reason shown) if it cannot.
+        A run estimated longer than guard.LONG_RUN_S asks first (inline) unless ``confirmed``."""
+        self._hide_confirm()
         if self.controller.busy:
             return False
         try:
@@ -305,6 +446,10 @@ class TrainingPanel(QWidget):
                 f"The graph has {n or 'some'} problem{'s' if n != 1 else ''}; fix them first "
                 "(see the Problems panel)."
             )
+            return False
+        est = self.current_estimate()
+        if not confirmed and est is not None and est.seconds > guard.LONG_RUN_S:
+            self._ask_long_run(est)
             return False
         project = self.document.project
         job = self._job(project.to_dict(), cfg, project.name)
@@ -417,7 +562,7 @@ class TrainingPanel(QWidget):
         words = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged", "error": "Failed"}
         text = f"{words.get(state, state.title())}: {message}" if message else words.get(state, state)
         if state == "error":
-            text = "Failed (the reason is below; the editor and the runs folder are unaffected)"
+            text = "Failed to train; the editor and the runs folder are unaffected"
         self.status.setText(self._prefix(job) + text)
         if state == "completed":
             self.progress.setValue(1000)
@@ -469,20 +614,24 @@ class TrainingPanel(QWidget):
         if run.images_per_s:
             parts.append(f"{run.images_per_s:,.0f} img/s")
         if run.last_val_acc is not None:
-            parts.append(f"val acc {run.last_val_acc:.1%}")
+            subset = f" ({run.last_val_images:,} images)" if run.last_val_images else ""
+            parts.append(f"val acc {run.last_val_acc:.1%}{subset}")
         self.status.setText(self._prefix(job) + " · ".join(parts))
 
     # ----- errors -------------------------------------------------------------------
     def _show_error(self, message: str, traceback: str = "") -> None:
         self.last_error = message
-        self.error.setText(f"⚠ {message}")
-        self.error.setToolTip(traceback[-4000:] if traceback else "")
+        fixes = guard.fixes_for(message)
+        self.error.setText(f"⚠ {guard.plain_reason(message) if fixes else message}")
+        self.error.setToolTip(traceback[-4000:] if traceback else message)
         self.error.show()
+        self._show_fixes(message)
 
     def _clear_error(self) -> None:
         self.last_error = ""
         self.error.hide()
         self.error.setText("")
+        self._show_fixes("")
         self.form.show_problem("")
 
     # ----- runs and overlays ------------------------------------------------------

@@ -195,6 +195,7 @@ class RunSeries:
         self.eta_s: float | None = None
         self.best_val_acc: float | None = None
         self.last_val_acc: float | None = None
+        self.last_val_images: int | None = None  # a mid-epoch subset's size (None: the whole set)
         self.images_per_s: float | None = None
         self.device = ""
 
@@ -237,11 +238,19 @@ class RunSeries:
                 va = rec.get("val_acc")
                 if va is not None:
                     self.last_val_acc = va
+                    self.last_val_images = None  # the whole validation set
                     self.best_val_acc = va if self.best_val_acc is None else max(self.best_val_acc, va)
                 if self.throughput.count == 0 and rec.get("images_per_s") is not None:
                     self.throughput.append(s, rec["images_per_s"])
                 if self.lr.count == 0 and rec.get("lr") is not None:
                     self.lr.append(s, rec["lr"])
+            elif kind == "val":  # a validation subset during a long epoch: accuracy before its end
+                s = float(rec.get("step") or self.step)
+                self.val_loss.append(s, rec.get("val_loss"))
+                self.val_acc.append(s, rec.get("val_acc"))
+                if rec.get("val_acc") is not None:
+                    self.last_val_acc = rec["val_acc"]
+                    self.last_val_images = rec.get("images")
             elif kind == "grad":
                 self.grads.append(
                     float(rec.get("step") or self.step), rec.get("layers") or [], rec.get("norms") or []
