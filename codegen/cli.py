@@ -19,17 +19,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     result = export(project, args.output, fmt, getattr(args, "weights", None))
     detail = ""
     if fmt == "onnx" and isinstance(result, dict):
-        diff = result.get("max_abs_diff")
         if not result.get("checked"):
             detail = " (not checked: the onnx package is not installed)"
+        elif result.get("max_abs_diff") is None:
+            detail = " (onnx.checker passed; onnxruntime is not installed to compare outputs)"
         else:
-            detail = " (onnx.checker passed" + (
-                f"; onnxruntime matches torch to {diff:.1e})" if diff is not None else ")"
-            )
+            detail = f" (onnx.checker passed; onnxruntime {_matches(result)})"
     elif fmt == "torchscript" and isinstance(result, dict):
-        detail = f" (torch.jit.{result['method']}; reloaded output matches to {result['max_abs_diff']:.1e})"
+        detail = f" (torch.jit.{result['method']}; reloaded {_matches(result)})"
     sys.stdout.write(f"wrote {args.output}: {fmt}{detail}\n")
     return 0
+
+
+def _matches(result: dict) -> str:
+    return (
+        f'matches torch on "{result["output"]}": max|diff| {result["max_abs_diff"]:.1e} '
+        f"<= allowed {result['allowed']:.1e}"
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -523,36 +522,10 @@ def _first_unsavable(value: Any, path: str) -> tuple[str, str] | None:
 
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
-    """Write JSON atomically: a temporary file in the same folder, then os.replace."""
-    shown = os.fspath(path)
-    target = os.path.realpath(shown)  # through a symlink: replace the file it points to, keep the link
-    text = dumps_project(project)
-    folder = os.path.dirname(target)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".tmp")
-    except OSError as exc:
-        raise UserError(f"{shown}: cannot write there ({exc.strerror or exc})", 2) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode = os.stat(target).st_mode & 0o777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise UserError(f"{shown}: cannot write the file ({exc.strerror or exc})", 2) from None
-        raise
+    """Write JSON atomically (graph.atomic: a temporary file in the same folder, then os.replace)."""
+    from graph.atomic import write_text_atomic
+
+    write_text_atomic(path, dumps_project(project))
 
 
 __all__ = [
