@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="folder for run folders (default: runs)")
     s.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run exactly where it stopped")
 
+    s = sub.add_parser("sweep", help="train every combination of varied settings; CSV and Pareto chart")
+    from training.sweep_cli import add_arguments as sweep_arguments
+
+    sweep_arguments(s)
+
     s = sub.add_parser("evaluate", help="accuracy, loss and confusion matrix of a run")
     s.add_argument("rundir")
     s.add_argument("--dataset")
@@ -123,6 +128,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from graph.edit_cli import cmd_edit
 
         return cmd_edit(args)
+    if cmd == "sweep":
+        from training.sweep_cli import cmd_sweep
+
+        return cmd_sweep(args)
     if cmd in ("export", "import"):
         from codegen import cli
 

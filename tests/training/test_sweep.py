@@ -1,0 +1,205 @@
+"""Sweeps: planning without torch, bad input before training, a 2-config sweep of 2 steps each,
+resuming a stopped sweep, the CSV and the Pareto charts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from train_helpers import tiny_resnet
+
+import main
+from graph.errors import UserError
+from graph.model import Stage
+from graph.projectfile import save_project
+from graph.templates import make
+from training import pareto
+from training.metrics import read_metrics
+from training.sweep import CSV_COLUMNS, parse_vary, plan, resume_sweep, run_state, run_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = 2  # 5,000 synthetic training images at batch 2,500
+
+
+def staged_tiny():
+    p = tiny_resnet((1, 12, 12), classes=4, width=4, blocks=1, name="tiny")
+    g = p.graph
+    g.set_stages(
+        [
+            Stage("layer1", "index", [g.node_by_name("b00").id]),
+            Stage("layer2", "index", [g.node_by_name("b10").id]),
+        ]
+    )
+    return p
+
+
+def test_parse_vary_and_its_errors() -> None:
+    axes = parse_vary(["depth=3,5", "plain=yes,no", "lr=0.1"])
+    assert [(a.name, a.values) for a in axes] == [
+        ("depth", ["3", "5"]),
+        ("plain", ["yes", "no"]),
+        ("lr", ["0.1"]),
+    ]
+    for bad, phrase in [
+        (["colour=red"], "unknown setting"),
+        (["depth=3", "depth=5"], "given twice"),
+        (["depth="], "no values"),
+        (["depth"], "expects NAME=V1,V2"),
+        (["depth=3,3"], "listed twice"),
+    ]:
+        with pytest.raises(UserError, match=phrase):
+            parse_vary(bad)
+
+
+def test_plan_is_the_degradation_grid_with_exact_costs() -> None:
+    configs = plan(make("resnet20"), parse_vary(["plain=yes,no", "depth=3,9"]))
+    assert [c.label for c in configs] == [
+        "plain=yes depth=3",
+        "plain=yes depth=9",
+        "plain=no depth=3",
+        "plain=no depth=9",
+    ]
+    assert [c.params for c in configs] == [269_722, 853_018, 269_722, 853_018]
+    from graph.shapes import analyze
+
+    assert configs[0].macs == analyze(make("plain20")).macs < configs[2].macs  # the sums count too
+    assert configs[3].macs == analyze(make("resnet56")).macs
+    assert not any(e.is_shortcut for e in configs[0].project.blocks["BasicBlock"].graph.edges.values())
+    assert configs[3].activation_bytes > configs[2].activation_bytes > 0
+    assert configs[1].run_name(0) == "02-plain-yes-depth-9-r1"
+
+
+def test_plan_needs_no_torch() -> None:
+    code = (
+        "import sys; from graph.templates import make; from training.sweep import plan, parse_vary; "
+        "cs = plan(make('resnet20'), parse_vary(['depth=3,5', 'width=1,2'])); "
+        "print(len(cs), cs[-1].params); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "4"
+
+
+@pytest.mark.parametrize(
+    ("vary", "phrase"),
+    [
+        (["depth=3,0"], "configuration depth=0: stage layer1: the depth must be at least 1"),
+        (["width=1,0.3"], "not a whole number"),
+        (["shortcut=A,Z"], "shortcut must be A"),
+        (["lr=0.1,-1"], "must be a positive number"),
+        (["depth=3,x"], "not a whole number"),
+    ],
+)
+def test_cli_bad_input_exits_2_before_training(tmp_path, capsys, vary, phrase) -> None:
+    src = tmp_path / "r20.json"
+    save_project(make("resnet20"), src)
+    args = ["sweep", str(src), "--epochs", "1", "--out", str(tmp_path / "sw")]
+    for v in vary:
+        args += ["--vary", v]
+    assert main.main(args) == 2
+    err = capsys.readouterr().err
+    assert phrase in err and err.count("\n") == 1, err
+    assert not (tmp_path / "sw").exists()
+
+
+def test_cli_resume_refuses_new_settings(tmp_path, capsys) -> None:
+    assert main.main(["sweep", "--resume", str(tmp_path), "--epochs", "3"]) == 2
+    assert "--epochs cannot be given" in capsys.readouterr().err
+    assert main.main(["sweep", "--resume", str(tmp_path)]) == 2
+    assert "is not a sweep folder" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "sw"
+    lines: list[str] = []
+    result = run_sweep(
+        staged_tiny(),
+        parse_vary(["depth=1,2"]),
+        out,
+        epochs=1,
+        batch_size=2500,
+        dataset="synthetic",
+        log=lines.append,
+    )
+    return result, out, lines
+
+
+def test_two_config_sweep_of_two_steps_each(finished_sweep) -> None:
+    result, out, lines = finished_sweep
+    assert result.status == "completed"
+    runs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert runs == ["01-depth-1-r1", "02-depth-2-r1"]
+    for name in runs:  # each an ordinary run folder
+        run = out / name
+        for f in ("project.json", "config.json", "model.py", "run.json", "last.safetensors", "best.pt"):
+            assert (run / f).exists(), f
+        steps = [r for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "step"]
+        assert len(steps) == STEPS
+        assert run_state(run) == "done"
+    depth2 = json.loads((out / "02-depth-2-r1" / "project.json").read_text())
+    assert len(next(s for s in depth2["graph"]["stages"] if s["name"] == "layer2")["nodes"]) == 2
+    with open(out / "sweep.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [r["config"] for r in rows] == ["depth=1", "depth=2"]
+    assert [r["runs_done"] for r in rows] == ["1", "1"]
+    assert int(rows[1]["params"]) > int(rows[0]["params"]) > 0
+    for r in rows:
+        assert 0.0 <= float(r["best_val_acc"]) <= 1.0 and float(r["images_per_s"]) > 0
+        assert r["runs"] and (out / r["runs"]).is_dir()
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (out / "pareto.svg").read_text()
+    assert "<svg" in svg and "depth=2" in svg  # points are labelled
+    assert any("[2/2] depth=2" in line for line in lines)
+    spec = json.loads((out / "sweep.json").read_text())
+    assert [r["dir"] for r in spec["runs"]] == runs
+
+
+def test_a_sweep_folder_is_not_reused(finished_sweep) -> None:
+    _, out, _ = finished_sweep
+    with pytest.raises(UserError, match="already holds a sweep; continue it with --resume"):
+        run_sweep(staged_tiny(), parse_vary(["depth=1"]), out, epochs=1)
+
+
+def test_a_stopped_sweep_resumes_where_it_stopped(tmp_path) -> None:
+    out = tmp_path / "sw"
+    stop = {"now": False}
+
+    def log(line: str) -> None:
+        if line.startswith("[2/2]"):
+            stop["now"] = True  # "killed" as the second run starts
+
+    result = run_sweep(
+        staged_tiny(),
+        parse_vary(["width=1,2"]),
+        out,
+        epochs=1,
+        batch_size=2500,
+        log=log,
+        should_stop=lambda: stop["now"],
+    )
+    assert result.status == "stopped"
+    first = out / "01-width-1-r1"
+    assert run_state(first) == "done"
+    assert run_state(out / "02-width-2-r1") != "done"
+    before = (first / "metrics.jsonl").read_bytes()
+    lines: list[str] = []
+    again = resume_sweep(out, log=lines.append)
+    assert again.status == "completed"
+    assert (first / "metrics.jsonl").read_bytes() == before  # the finished run is not trained again
+    assert lines[0] == "1 of 2 runs already finished; 1 to go"
+    assert [r["runs_done"] for r in again.rows] == [1, 1]
+    assert all(isinstance(r["best_val_acc"], float) for r in again.rows)
+
+
+def test_pareto_front() -> None:
+    pts = [(10, 0.5), (20, 0.7), (15, 0.4), (30, 0.65), (20, 0.6), (5, 0.5)]
+    assert pareto.front(pts) == [5, 1]  # (10, 0.5) is beaten by (5, 0.5): same accuracy, cheaper
+    assert pareto.front([]) == []
