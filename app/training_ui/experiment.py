@@ -9,7 +9,13 @@ from pathlib import Path
 from graph.model import Project
 
 MODELS = ("plain20", "plain56", "resnet20", "resnet56")
-KNOWN_IO = {"mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10)}
+KNOWN_IO = {
+    "mnist": ((1, 28, 28), 10),
+    "fashion_mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+    "cifar100": ((3, 32, 32), 100),
+    "cifar100_coarse": ((3, 32, 32), 20),
+}
 
 
 def project_io(project: Project | None) -> tuple[tuple[int, ...], int] | None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.training_ui import guard
 from app.training_ui.colors import run_color
 from app.training_ui.controller import Job, TrainingController
+from app.training_ui.download_bar import DownloadBar
 from app.training_ui.run_list import RunList
 from app.training_ui.series import RunStore
 from app.training_ui.settings_form import SettingsForm
@@ -141,6 +142,9 @@ class TrainingPanel(QWidget):
         foot.addWidget(self.estimate_label)
         foot.addWidget(self.confirm)
         foot.addWidget(self.progress)
+        self.download_bar = DownloadBar()  # a dataset or ImageNet weights being fetched, with Cancel
+        self.download_bar.cancel_requested.connect(self.stop)
+        foot.addWidget(self.download_bar)
         foot.addWidget(self.status)
         foot.addWidget(self.error)
         foot.addWidget(self.fix_row)
@@ -259,6 +263,7 @@ class TrainingPanel(QWidget):
         return (Path(path).resolve().parent if path else Path.cwd()) / "runs"
 
     def _on_project_replaced(self) -> None:
+        self.form.set_project(self.document.project)  # offers ImageNet weights for torchvision's shapes
         try:
             cfg = TrainConfig.from_project(self.document.project.training)
             self.form.set_config(cfg)
@@ -517,6 +522,7 @@ class TrainingPanel(QWidget):
             return
         before = run.state
         run.ingest(records)
+        self.download_bar.ingest(records)
         if run.state != before or any(r.get("kind") == "epoch" for r in records):
             self._refresh_list_soon()
         if run.error:
@@ -549,6 +555,8 @@ class TrainingPanel(QWidget):
             self.plots.refresh(self.store, self._shown())
 
     def _on_job_finished(self, job: Job, state: str, message: str) -> None:
+        self.download_bar.finish()
+        self.form.refresh_datasets()  # a download may have filled the cache
         run = self.store.get(job.key)
         if run is not None and state != "error":
             run.state = state

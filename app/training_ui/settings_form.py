@@ -7,10 +7,12 @@ settings the form does not show (momentum, milestones, ...) are kept.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -23,12 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.pretrained import is_imagenet_ref
 from training.config import DEVICES, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, apply_preset
 
+# (item data, label): "cache:NAME" uses the download cache (fetched when training starts, in the
+# training process); the others take a folder. The cached labels say what is cached and what a
+# download costs (refresh_datasets).
+CACHED = ("cifar10", "cifar100", "mnist", "fashion_mnist")
 DATASETS = (
     ("synthetic", "Synthetic (no download)"),
-    ("mnist", "MNIST…"),
-    ("cifar10", "CIFAR-10…"),
+    *((f"cache:{name}", name) for name in CACHED),
+    ("cifar10", "CIFAR-10 folder…"),
+    ("cifar100", "CIFAR-100 folder…"),
+    ("mnist", "MNIST folder…"),
+    ("fashion_mnist", "Fashion-MNIST folder…"),
     ("folder", "Image folder…"),
 )
 CUSTOM = "Custom"
@@ -50,6 +60,11 @@ class SettingsForm(QWidget):
         self.dataset = QComboBox()
         for key, text in DATASETS:
             self.dataset.addItem(text, key)
+        self.refresh_datasets()
+        self.imagenet = QCheckBox("Start from ImageNet weights")
+        self.imagenet.setEnabled(False)
+        self.imagenet.toggled.connect(self._on_edit)
+        self._project = None
         self.dataset.currentIndexChanged.connect(self._on_dataset_kind)
         self.data_dir = QLineEdit()
         self.data_dir.setPlaceholderText("folder with the dataset files")
@@ -94,6 +109,7 @@ class SettingsForm(QWidget):
 
         form.addRow("Dataset", self.dataset)
         form.addRow("", self._dir_widget)
+        form.addRow("", self.imagenet)
         form.addRow("Preset", self.preset)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
@@ -121,9 +137,11 @@ class SettingsForm(QWidget):
         self._loading = True
         self._base = cfg
         kind, _, path = cfg.dataset.partition(":")
-        i = self.dataset.findData(kind)
+        i = self.dataset.findData(kind if path or kind not in CACHED else f"cache:{kind}")
         self.dataset.setCurrentIndex(max(i, 0))
         self.data_dir.setText(path)
+        self.refresh_datasets()
+        self.imagenet.setChecked(is_imagenet_ref(cfg.weights))
         self.epochs.setValue(int(cfg.epochs))
         self.batch_size.setValue(int(cfg.batch_size))
         self.lr.setValue(float(cfg.lr))
@@ -140,15 +158,70 @@ class SettingsForm(QWidget):
         kind = self.dataset.currentData()
         if kind == "synthetic":
             return "synthetic"
+        if kind.startswith("cache:"):
+            return kind.partition(":")[2]
         return f"{kind}:{self.data_dir.text().strip()}"
+
+    def _needs_dir(self) -> bool:
+        kind = self.dataset.currentData()
+        return kind != "synthetic" and not kind.startswith("cache:")
+
+    def refresh_datasets(self) -> None:
+        """Say for each cached dataset whether it is in the cache or what its download costs."""
+        from training.download import MB, dataset_status
+
+        for i in range(self.dataset.count()):
+            key = self.dataset.itemData(i)
+            if isinstance(key, str) and key.startswith("cache:"):
+                try:
+                    st = dataset_status(key.partition(":")[2])
+                except OSError:  # an unreadable cache: the download itself will say why
+                    continue
+                state = "cached" if st["cached"] else f"download {st['download_size'] / MB:,.0f} MB"
+                self.dataset.setItemText(i, f"{st['title']} — {state}")
+                self.dataset.setItemData(i, st["path"], Qt.ItemDataRole.ToolTipRole)
+
+    def set_project(self, project) -> None:
+        """Offer "Start from ImageNet weights" when the project is a torchvision architecture."""
+        from graph.pretrained import match
+
+        self._project = project
+        try:
+            arch, version = match(project) if project is not None else (None, None)
+        except Exception as exc:  # noqa: BLE001 - UserError says why; anything else: not offered
+            arch = None
+            reason = getattr(exc, "message", "the project cannot be checked")
+        was = self._loading
+        self._loading = True
+        if arch is None:
+            self.imagenet.setChecked(False)
+            self.imagenet.setToolTip(f"Not available: {reason}")
+        else:
+            self.imagenet.setToolTip(
+                f"torchvision's {arch.name} ImageNet weights ({version.upper()}, {arch.sizes_mb[version]:.0f} MB, "
+                f"downloaded once into the cache); the head starts fresh when the class count differs, and the "
+                f"data are normalised with ImageNet's mean and std"
+            )
+        self.imagenet.setEnabled(arch is not None)
+        self._loading = was
 
     def config(self) -> TrainConfig:
         """The settings shown, validated (raises UserError with a sentence for the user)."""
         from graph.errors import UserError
 
-        if self.dataset.currentData() != "synthetic" and not self.data_dir.text().strip():
-            raise UserError(f"choose the {self.dataset.currentText().rstrip('…')} folder first")
-        return self._base.with_overrides(
+        if self._needs_dir() and not self.data_dir.text().strip():
+            raise UserError(f"choose the {self.dataset.currentText().rstrip('…')} first")
+        base, weights = self._base, self._base.weights
+        if self.imagenet.isChecked():
+            from graph.pretrained import match
+
+            if self._project is not None:
+                match(self._project, weights if is_imagenet_ref(weights) else "imagenet")
+            weights = weights if is_imagenet_ref(weights) else "imagenet"
+        elif is_imagenet_ref(weights):
+            base, weights = dataclasses.replace(base, weights=None), None
+        return base.with_overrides(
+            weights=weights,
             dataset=self.dataset_spec(),
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
@@ -166,8 +239,7 @@ class SettingsForm(QWidget):
 
     # ----- slots --------------------------------------------------------------
     def _on_dataset_kind(self, *_args) -> None:
-        synthetic = self.dataset.currentData() == "synthetic"
-        self._dir_widget.setVisible(not synthetic)
+        self._dir_widget.setVisible(self._needs_dir())
         self._on_edit()
 
     def _on_browse(self) -> None:
