@@ -1,6 +1,7 @@
 """The degradation experiment (He et al. 2016, figure 1 and 6): plain20, plain56, resnet20, resnet56
 on one dataset with one set of settings; the deeper plain net trains worse, the deeper ResNet better.
-No Qt, no torch: it only builds the four projects."""
+A preset of the sweep: resnet20 varied over plain yes/no x depth 3/9. No Qt, no torch: it only builds
+the four projects."""
 
 from __future__ import annotations
 
@@ -62,8 +63,35 @@ def dataset_io(spec: str, project: Project | None = None) -> tuple[tuple[int, ..
     return io if io is not None else ((3, 32, 32), 10)
 
 
-def build_projects(spec: str, project: Project | None = None, models=MODELS) -> list[Project]:
+# The experiment is a preset of the sweep (training/sweep.py): resnet20 with plain yes/no x depth 3/9
+# (blocks per stage: 6n+2 = 20 and 56 layers), every variant built by graph/stage_edits.py.
+DEGRADATION_BASE = "resnet20"
+DEGRADATION_AXES = (("plain", ("yes", "no")), ("depth", ("3", "9")))
+
+
+def degradation_base(spec: str, project: Project | None = None) -> Project:
+    """resnet20 matched to the dataset's input shape and class count: the base of the preset."""
     from graph.templates import make
 
     shape, classes = dataset_io(spec, project)
-    return [make(name, classes=classes, input_shape=list(shape)) for name in models]
+    return make(DEGRADATION_BASE, classes=classes, input_shape=list(shape))
+
+
+def preset_name(values: dict) -> str:
+    """plain=yes depth=9 -> Plain-56 (the paper's names)."""
+    layers = 6 * int(values["depth"]) + 2
+    return f"{'Plain' if values['plain'] == 'yes' else 'ResNet'}-{layers}"
+
+
+def build_projects(spec: str, project: Project | None = None, models=MODELS) -> list[Project]:
+    """plain20, plain56, resnet20, resnet56 (or those of ``models``), as the sweep preset builds them."""
+    from training.sweep import Axis, plan
+
+    configs = plan(degradation_base(spec, project), [Axis(k, list(v)) for k, v in DEGRADATION_AXES])
+    wanted = {m.lower() for m in models}
+    out = []
+    for c in configs:
+        c.project.name = preset_name(c.values)
+        if c.project.name.replace("-", "").lower() in wanted:
+            out.append(c.project)
+    return out
