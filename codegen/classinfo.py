@@ -122,6 +122,7 @@ class ClassInfo:
         self.attrs = attribute_namespace()
         self.locals = Namespace(RESERVED | {"x", "out", "identity"})
         self.argnames: dict[str, str] = {}
+        self.net_args: dict[str, int] = {}  # the network's constructor arguments: num_classes, in_channels
         if block is not None:
             self.locals.reserve("in_channels")
             self.argnames["in_channels"] = "in_channels"
@@ -161,7 +162,7 @@ class ClassInfo:
             ) from None
 
     def envs(self) -> list[dict]:
-        return [dict(info.env or {}) for info in self.infos]
+        return [dict(info.env or {}, **self.net_args) for info in self.infos]
 
     # ---- symbolic values ------------------------------------------------------
     def dim(self, values: list[int]) -> Sym:

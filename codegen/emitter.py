@@ -237,8 +237,6 @@ class Emitter(ForwardWriter, InitWriter):
             doc = self.network_doc()
         lines = [f"class {class_name}(nn.Module):", f'    """{doc}"""', ""]
         lines += init
-        if cls.block is None and self._init_lines_cache:
-            lines += [""] + self._init_lines_cache
         lines += self.train_method(cls)
         lines += [""] + forward
         return lines
@@ -366,11 +364,17 @@ class Emitter(ForwardWriter, InitWriter):
     def compute_channels(self, cls: ClassInfo) -> None:
         graph = cls.graph
         cls.params: dict[str, dict[str, Any]] = {}
+        head, stem = self.network_arguments(cls) if cls.block is None else (None, None)
         for nid in cls.rep.order:
             node = graph.nodes[nid]
             cls.params[nid] = cls.sym_params(node, self.specs(node))
+            if nid == head:
+                cls.params[nid]["out_features"] = Sym(("name", "num_classes"), cls.net_args["num_classes"])
             ins = cls.in_shapes(node) if node.type not in ("Input", "BlockInput") else []
-            cls.ch[nid] = cls.channel_rule(node, cls.params[nid], ins)
+            if nid == stem:
+                cls.ch[nid] = Sym(("name", "in_channels"), cls.net_args["in_channels"])
+            else:
+                cls.ch[nid] = cls.channel_rule(node, cls.params[nid], ins)
         # fail loudly if a channel expression disagrees with shape inference in any instance
         for info, env in zip(cls.infos, cls.envs()):
             for nid, sym in cls.ch.items():
@@ -380,6 +384,48 @@ class Emitter(ForwardWriter, InitWriter):
                         f"{cls.where}: channel expression for "
                         f'"{graph.nodes[nid].name}" disagrees with shape inference'
                     )
+
+    def network_arguments(self, cls: ClassInfo) -> tuple[str | None, str | None]:
+        """torchvision's constructor arguments for the network: ``num_classes`` where a Linear head makes
+        the (vector) output, reached back from Output through layers that keep the channels;
+        ``in_channels`` where every consumer of the input is a plain convolution (the stem). Returns the
+        head's and the input's node ids (None where the argument does not apply)."""
+        graph, rep = cls.graph, cls.rep
+        head = None
+        out = self.analysis.output_shape
+        nid = cls.output_id
+        while out is not None and len(out) == 1:
+            ins = graph.in_edges(nid)
+            if len(ins) != 1:
+                break
+            nid = ins[0].src
+            node = graph.nodes[nid]
+            if node.block_name is not None:
+                break
+            if node.type == "Linear":
+                if rep.nodes[nid].out_shape == tuple(out):
+                    head = nid
+                break
+            if layer_codegen.get(node.type).channels is not None or len(graph.in_edges(nid)) != 1:
+                break
+        if head is not None:
+            cls.net_args["num_classes"] = int(out[0])
+        stem = None
+        inputs = graph.nodes_of_type("Input")
+        if len(inputs) == 1:
+            outs = graph.out_edges(inputs[0].id)
+            if outs and all(
+                not e.is_shortcut
+                and graph.nodes[e.dst].type == "Conv2d"
+                and len(rep.nodes[e.dst].in_shapes) == 1
+                for e in outs
+            ):
+                stem = inputs[0].id
+                cls.net_args["in_channels"] = int(rep.nodes[stem].out_shape[0])
+        for name in cls.net_args:
+            cls.locals.reserve(name)
+            cls.argnames[name] = name
+        return head, stem
 
     def specs(self, node: Node) -> tuple[ParamSpec, ...]:
         if node.block_name is not None:
@@ -564,6 +610,8 @@ class Emitter(ForwardWriter, InitWriter):
                 params.append(f"{cls.argnames[pname]}: {t} = {literal(default)}")
             for eid, argname in cls.dynamic.items():
                 params.append(f"{argname}: nn.Module | None = None")
+        else:
+            params += [f"{name}: int = {value}" for name, value in cls.net_args.items()]
         lines = pf.signature("__init__", params, "None", 1)
         lines.append("        super().__init__()")
         if cls.block is not None:
@@ -597,11 +645,8 @@ class Emitter(ForwardWriter, InitWriter):
             lines.append(f"        self.{self.sc_attr(cls, graph.edges[eid])} = {argname}")
         for raw, attr in cls.forward_params.items():
             lines.append(f"        self.{attr} = {cls.argnames[raw]}")
-        self._init_lines_cache = []
-        if cls.block is None:
-            self._init_lines_cache = self.init_method(cls)
-            if self._init_lines_cache:
-                lines.append("        self._init_weights()")
+        if cls.block is None:  # weights initialised in the constructor, as torchvision's ResNet does
+            lines += self.init_lines(cls)
         lines += self.freeze_lines(cls)
         return lines
 
@@ -686,8 +731,21 @@ class Emitter(ForwardWriter, InitWriter):
                 "nn.Sequential", (pf.Call("OrderedDict", (pf.Seq("[", tuple(members)),)),)
             )
         else:
-            value = pf.Call("nn.Sequential", tuple(members))
+            value = pf.Call("nn.Sequential", _repeats(members))
         return pf.layout(value, 2, f"self.{attr} = ")
+
+
+def _repeats(members: list[pf.Expr]) -> tuple[pf.Expr, ...]:
+    """A stage's members with a run of identical ones at the end written once, torchvision-style:
+    ``BasicBlock(16, 32, stride=2, ...), *[BasicBlock(32, 32) for _ in range(17)]``. The modules are
+    built in the same order, so initial weights and state_dict keys are unchanged."""
+    texts = [pf.flat(m) for m in members]
+    start = len(texts) - 1
+    while start > 0 and texts[start - 1] == texts[-1]:
+        start -= 1
+    if len(texts) - start < 2:
+        return tuple(members)
+    return (*members[:start], pf.Repeat(members[-1], len(texts) - start))
 
 
 def _operators(ast: tuple) -> int:

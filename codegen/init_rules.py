@@ -1,8 +1,8 @@
 """Weight initialisation: the registry's ``init`` rule names turned into code.
 
 A layer type names its rule (``conv``, ``norm``, ``linear``); a node's own
-parameters choose the variant. The emitter writes one ``_init_weights``
-method on the network class, in torchvision's ResNet style: a loop over
+parameters choose the variant. The emitter writes the initialisation at the end
+of the network's constructor, in torchvision's ResNet style: a loop over
 ``self.modules()`` for the rule most convolutions share, then explicit lines
 for the nodes that differ (a zero-initialised BatchNorm at the end of a
 residual branch, a highway gate's bias of -2, a Linear head drawn from
@@ -15,7 +15,8 @@ Rules (all match what torch or torchvision do):
   with ``mode="fan_in"`` (torchvision's DenseNet), ``torch_default`` -> left as
   torch made it. A bias, if any, is set to ``bias_init`` (under
   ``torch_default`` only when ``bias_init`` is not 0). Shortcut projection
-  convs follow ``kaiming_fan_out``, as in torchvision.
+  convs follow ``kaiming_fan_out``, as in torchvision, unless every conv is
+  ``torch_default`` (an imported network): then they keep torch's default too.
 - ``norm``: BatchNorm2d and GroupNorm weight 1, bias 0 (written out, as
   torchvision does); ``zero_init`` on a BatchNorm2d sets its weight to 0.
 - ``linear``: ``torch_default``, ``zero_bias`` (torch's weight, bias 0:
@@ -33,6 +34,25 @@ if TYPE_CHECKING:
     from graph.model import Node
 
 CONV_DEFAULT = ("kaiming_fan_out", 0.0)
+CONV_RULES = ("torch_default", "kaiming_fan_out", "kaiming_fan_in")
+
+
+def set_conv_init(project: Any, rule: str = "torch_default") -> int:
+    """Give every Conv2d of ``project`` (its network and its blocks) the weight rule ``rule``; returns
+    how many. An imported network is structure only: it starts from torch's defaults unless the user
+    picks a rule (``import --init``); templates keep their paper's rule."""
+    from graph.errors import UserError
+
+    if rule not in CONV_RULES:
+        raise UserError(f"unknown init rule {rule!r}; use one of {', '.join(CONV_RULES)}")
+    graphs = [project.graph, *(b.graph for b in project.blocks.values())]
+    count = 0
+    for g in graphs:
+        for node in g.nodes.values():
+            if node.type == "Conv2d":
+                node.params["init"] = rule
+                count += 1
+    return count
 
 
 def conv_rule(params: dict[str, Any]) -> tuple[str, float]:
@@ -83,9 +103,10 @@ def linear_node_lines(init: str, has_bias: bool, module: str) -> list[str]:
 
 
 class InitWriter:
-    """Mixin of :class:`codegen.emitter.Emitter`: writes the network's ``_init_weights``."""
+    """Mixin of :class:`codegen.emitter.Emitter`: writes the network's weight initialisation."""
 
-    def init_method(self, net: ClassInfo) -> list[str]:
+    def init_lines(self, net: ClassInfo) -> list[str]:
+        """The network constructor's weight initialisation lines (none where torch's defaults stand)."""
         classes = [*self.classes.values(), net]
         convs: list[tuple[ClassInfo, Node, tuple]] = []
         norms: set[str] = set()
@@ -113,8 +134,11 @@ class InitWriter:
         counts: dict[tuple, int] = {}
         for _, _, rule in convs:
             counts[rule[:2]] = counts.get(rule[:2], 0) + 1
-        if shortcut_convs:
-            counts[CONV_DEFAULT] = counts.get(CONV_DEFAULT, 0) + shortcut_convs
+        if shortcut_convs:  # projections: torchvision's rule, or torch's default where every conv keeps it
+            proj = CONV_DEFAULT
+            if convs and all(rule[0] == "torch_default" for _, _, rule in convs):
+                proj = ("torch_default", 0.0)
+            counts[proj] = counts.get(proj, 0) + shortcut_convs
         loop_rule = max(sorted(counts), key=lambda r: counts[r]) if counts else None
         loop_bias = any(rule[2] for _, _, rule in convs if rule[:2] == loop_rule)
         body: list[str] = []
@@ -165,12 +189,10 @@ class InitWriter:
                 lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
                 lines += ["                " + s for s in todo]
         lines += ["        " + s for s in extra.get(None, [])]
-        if not lines:
-            return []
-        return ["    def _init_weights(self) -> None:"] + lines
+        return lines
 
     @staticmethod
     def ref(owner: ClassInfo, node: Node) -> str:
-        """How ``_init_weights`` reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
+        """How the initialisation reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
         prefix = "self" if owner.block is None else "m"
         return f"{prefix}.{owner.code_paths[node.id]}"

@@ -46,12 +46,26 @@ class Seq:
         return [("", e) for e in self.elements]
 
 
-Expr = str | Call | Seq
+@dataclass(frozen=True)
+class Repeat:
+    """``*[expr for _ in range(count)]``: ``count`` identical constructions, unpacked into a call."""
+
+    expr: Expr
+    count: int
+
+    @property
+    def tail(self) -> str:
+        return f"for _ in range({self.count})"
+
+
+Expr = str | Call | Seq | Repeat
 
 
 def flat(e: Expr) -> str:
     if isinstance(e, str):
         return e
+    if isinstance(e, Repeat):
+        return f"*[{flat(e.expr)} {e.tail}]"
     parts = [p + flat(v) for p, v in e.items()]
     if isinstance(e, Seq) and e.open == "(" and len(parts) == 1:
         return "(" + parts[0] + ",)"
@@ -62,7 +76,16 @@ def layout(e: Expr, indent: int, prefix: str = "", suffix: str = "") -> list[str
     """Lines (without newlines) for ``prefix + e + suffix`` at ``indent`` levels."""
     pad = INDENT * indent
     line = pad + prefix + flat(e) + suffix
-    if len(line) <= LINE_LENGTH or isinstance(e, str) or not e.items():
+    if len(line) <= LINE_LENGTH or isinstance(e, str):
+        return [line]
+    if isinstance(e, Repeat):  # as ruff splits a comprehension: element, then its for clause
+        return [
+            pad + prefix + "*[",
+            *layout(e.expr, indent + 1),
+            INDENT * (indent + 1) + e.tail,
+            pad + "]" + suffix,
+        ]
+    if not e.items():
         return [line]
     items = e.items()
     single_tuple = isinstance(e, Seq) and e.open == "(" and len(items) == 1

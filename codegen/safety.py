@@ -54,6 +54,9 @@ ALLOWED_NODES = (
     ast.IsNot,
     ast.Is,
     ast.BitOr,
+    ast.Starred,  # nn.Sequential(first, *[Block(...) for _ in range(n)])
+    ast.ListComp,
+    ast.comprehension,
 )
 ALLOWED_IMPORTS = {"torch", "torch.nn.functional", "torch.nn", "collections"}
 CALL_ROOTS = {"nn", "torch", "F", "self", "m", "x"}

@@ -13,13 +13,13 @@ import torch
 from torch import nn
 
 from codegen import emitter as emitter_mod
-from codegen.build import build_module
+from codegen.build import build_module, load_source
 from codegen.emitter import emit
 from codegen.namespace import MODULE_ATTRIBUTES, Namespace, attribute_namespace, camel_case, snake_case
 from codegen.symbolic import render, simplify
 from graph.errors import UserError
 from graph.expr import parse
-from graph.model import BlockDef, BlockParam, Project, Stage
+from graph.model import BlockDef, BlockParam, Graph, Project, Stage
 from graph.projectfile import project_from_dict
 from graph.shapes import analyze
 from graph.templates import all_templates, make
@@ -540,3 +540,43 @@ def test_load_source_refuses_edited_code_and_keeps_registry_bounded(monkeypatch)
     names = [c.__module__ for c in classes]
     assert sum(n in sys.modules for n in names) == 3 and names[-1] in sys.modules
     assert classes[0]()(torch.randn(1, 3, 32, 32)).shape == (1, 10)  # an evicted module's class still works
+
+
+# ------------------------------------------------------------------ torchvision's shape of code
+def test_network_takes_num_classes_and_in_channels_like_torchvision():
+    emitted = emit(make("resnet110"))
+    cls = load_source(emitted.source, emitted.class_name)
+    assert "def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:" in emitted.source
+    default, hundred, gray = cls(), cls(num_classes=100), cls(in_channels=1)
+    assert hundred.fc.out_features == 100 and hundred(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+    assert gray.conv1.in_channels == 1 and gray(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+    assert list(default.state_dict()) == list(hundred.state_dict()) == list(gray.state_dict())
+
+
+def test_network_without_a_linear_head_or_conv_stem_takes_no_arguments():
+    g = Graph()
+    g.chain(g.add("Input", "input", shape=[3, 8, 8]), g.add("BatchNorm2d", "bn"), g.add("Output", "output"))
+    source = emit(Project("NoHead", g)).source
+    assert "def __init__(self) -> None:" in source
+
+
+def test_a_stage_of_identical_blocks_is_written_once_with_a_count():
+    source = emit(make("resnet110")).source
+    assert "self.layer1 = nn.Sequential(*[BasicBlock(16, 16) for _ in range(18)])" in source
+    assert "*[BasicBlock(32, 32) for _ in range(17)]," in source
+    assert source.count("BasicBlock(") == 1 + 3 + 2  # the call sites: 1 + 2 + 2, and the class
+    assert len(source.splitlines()) < 90
+    # the same modules in the same order: equal initial weights for equal seeds, state_dict keys as before
+    cls = load_source(source, "ResNet110")
+    keys = list(cls().state_dict())
+    assert keys[6].startswith("layer1.0.") and "layer2.17.conv1.weight" in keys
+
+
+def test_long_repeated_members_are_split_as_ruff_splits_a_comprehension():
+    from codegen import pyformat as pf
+
+    member = pf.Call("Bottleneck", tuple(str(1000 + i) for i in range(20)))
+    lines = pf.layout(pf.Call("nn.Sequential", ("first", pf.Repeat(member, 7))), 2, "self.layer = ")
+    assert lines[2] == "            *["
+    assert lines[-3] == "                for _ in range(7)" and lines[-2] == "            ],"
+    assert all(len(ln) <= pf.LINE_LENGTH for ln in lines)

@@ -51,27 +51,22 @@ class BasicBlock(nn.Module):
 class ResNet20(nn.Module):
     """ResNet-20: 3x32x32 input, 10 outputs, 269,722 parameters."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1 = nn.Sequential(BasicBlock(16, 16), BasicBlock(16, 16), BasicBlock(16, 16))
+        self.layer1 = nn.Sequential(*[BasicBlock(16, 16) for _ in range(3)])
         self.layer2 = nn.Sequential(
             BasicBlock(16, 32, stride=2, downsample=ZeroPadShortcut(16, 32, stride=2)),
-            BasicBlock(32, 32),
-            BasicBlock(32, 32),
+            *[BasicBlock(32, 32) for _ in range(2)],
         )
         self.layer3 = nn.Sequential(
             BasicBlock(32, 64, stride=2, downsample=ZeroPadShortcut(32, 64, stride=2)),
-            BasicBlock(64, 64),
-            BasicBlock(64, 64),
+            *[BasicBlock(64, 64) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(64, 10)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
+        self.fc = nn.Linear(64, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

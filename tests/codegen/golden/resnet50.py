@@ -51,9 +51,9 @@ class Bottleneck(nn.Module):
 class ResNet50(nn.Module):
     """ResNet-50: 3x224x224 input, 1000 outputs, 25,557,032 parameters."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -63,8 +63,7 @@ class ResNet50(nn.Module):
                 64,
                 downsample=nn.Sequential(nn.Conv2d(64, 256, kernel_size=1, bias=False), nn.BatchNorm2d(256)),
             ),
-            Bottleneck(256, 64),
-            Bottleneck(256, 64),
+            *[Bottleneck(256, 64) for _ in range(2)],
         )
         self.layer2 = nn.Sequential(
             Bottleneck(
@@ -75,9 +74,7 @@ class ResNet50(nn.Module):
                     nn.Conv2d(256, 512, kernel_size=1, stride=2, bias=False), nn.BatchNorm2d(512)
                 ),
             ),
-            Bottleneck(512, 128),
-            Bottleneck(512, 128),
-            Bottleneck(512, 128),
+            *[Bottleneck(512, 128) for _ in range(3)],
         )
         self.layer3 = nn.Sequential(
             Bottleneck(
@@ -88,11 +85,7 @@ class ResNet50(nn.Module):
                     nn.Conv2d(512, 1024, kernel_size=1, stride=2, bias=False), nn.BatchNorm2d(1024)
                 ),
             ),
-            Bottleneck(1024, 256),
-            Bottleneck(1024, 256),
-            Bottleneck(1024, 256),
-            Bottleneck(1024, 256),
-            Bottleneck(1024, 256),
+            *[Bottleneck(1024, 256) for _ in range(5)],
         )
         self.layer4 = nn.Sequential(
             Bottleneck(
@@ -103,14 +96,10 @@ class ResNet50(nn.Module):
                     nn.Conv2d(1024, 2048, kernel_size=1, stride=2, bias=False), nn.BatchNorm2d(2048)
                 ),
             ),
-            Bottleneck(2048, 512),
-            Bottleneck(2048, 512),
+            *[Bottleneck(2048, 512) for _ in range(2)],
         )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(2048, 1000)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
+        self.fc = nn.Linear(2048, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
