@@ -23,13 +23,13 @@ half a checkpoint. ``list_runs(dir)`` and ``load_run(dir)`` read it back.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph.atomic import write_bytes_atomic
 from graph.errors import UserError
 from training.metrics import read_metrics
 
@@ -73,12 +73,9 @@ class RunInfo:
 
 # --------------------------------------------------------------------- files
 def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """A temporary file beside ``path``, renamed into place when complete (graph.atomic): an
+    interrupted write leaves the previous file and no temporary file."""
+    write_bytes_atomic(path, data)
 
 
 def write_json(path: Path, obj: Any) -> None:
