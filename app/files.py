@@ -137,7 +137,12 @@ class FileController(QObject):
 
         opts = options or {}
         try:
-            project = make(name, classes=opts.get("classes"), shortcut=opts.get("shortcut"))
+            project = make(
+                name,
+                classes=opts.get("classes"),
+                input_shape=opts.get("input_shape"),
+                shortcut=opts.get("shortcut"),
+            )
         except UserError as exc:
             self.error("Cannot create the project", exc.message)
             return False
@@ -169,6 +174,17 @@ class FileController(QObject):
         self.recovered = False
         self.recent_changed.emit(self.settings.add_recent(path))
         self.message.emit(f"Opened {path}")
+        return True
+
+    def new_empty(self) -> bool:
+        """File ▸ New ▸ Empty network: Input -> Output, unsaved."""
+        if not self.maybe_save():
+            return False
+        from app.project_edits import empty_network
+
+        self.document.replace_project(empty_network(), None)
+        self.recovered = False
+        self.message.emit("New empty network: drag layers in from the palette")
         return True
 
     def open_copy(self, path: str) -> bool:

@@ -1,6 +1,6 @@
 """New from template: a gallery of the built-in templates, grouped CIFAR /
-ImageNet, with each one's description and figures, the number of classes and
-(where the template offers it) the shortcut option A/B/C."""
+ImageNet, with each one's description and figures, the input shape, the number
+of classes and (where the template offers it) the shortcut option A/B/C."""
 
 from __future__ import annotations
 
@@ -32,6 +32,22 @@ SHORTCUTS = (
     ("C", "C: 1x1 conv + BN always"),
 )
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+INPUT_SHAPES = (
+    ("", "template default"),
+    ("1,28,28", "1,28,28 (MNIST)"),
+    ("3,32,32", "3,32,32 (CIFAR)"),
+    ("3,64,64", "3,64,64"),
+    ("3,224,224", "3,224,224 (ImageNet)"),
+)
+
+
+def gallery_message(message: str) -> str:
+    """A template refusal in the dialog's words (its fields, not the command line's flags)."""
+    return (
+        message.replace("--input", "the input shape")
+        .replace("--classes", "classes")
+        .replace("--shortcut", "the shortcut")
+    )
 
 
 class TemplateGallery(QDialog):
@@ -66,9 +82,23 @@ class TemplateGallery(QDialog):
         self.figures.setTextFormat(Qt.TextFormat.RichText)
         self.classes = QSpinBox(minimum=0, maximum=100_000, specialValueText="template default")
         self.classes.setToolTip("Number of classes: sets the head Linear's out_features")
+        self.input_shape = QComboBox()
+        self.input_shape.setEditable(True)
+        for value, label in INPUT_SHAPES:
+            self.input_shape.addItem(label, value)
+        self.input_shape.lineEdit().setPlaceholderText("C,H,W")
+        self.input_shape.setToolTip(
+            "The network's input per sample, C,H,W (e.g. 1,28,28 for MNIST): sets the Input node's shape"
+        )
         self.shortcut = QComboBox()
         for value, label in SHORTCUTS:
             self.shortcut.addItem(label, value)
+        self.problem = QLabel("")
+        self.problem.setProperty("role", "error")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+        self.input_shape.currentTextChanged.connect(lambda _t: self.problem.hide())
+        self.classes.valueChanged.connect(lambda _v: self.problem.hide())
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(16, 8, 8, 8)
@@ -77,9 +107,11 @@ class TemplateGallery(QDialog):
         rl.addWidget(self.figures)
         rl.addStretch(1)
         form = QFormLayout()
+        form.addRow("Input shape", self.input_shape)
         form.addRow("Classes", self.classes)
         form.addRow("Shortcut", self.shortcut)
         rl.addLayout(form)
+        rl.addWidget(self.problem)
         split = QSplitter()
         split.addWidget(self.tree)
         split.addWidget(right)
@@ -114,8 +146,36 @@ class TemplateGallery(QDialog):
                 if g.child(j).data(0, NAME_ROLE) == name:
                     self.tree.setCurrentItem(g.child(j))
 
+    def input_text(self) -> str | None:
+        """The input shape typed or chosen ("1,28,28"), None for the template's own."""
+        text = self.input_shape.currentText().strip()
+        i = self.input_shape.findText(text)
+        if i >= 0:
+            return self.input_shape.itemData(i) or None
+        return text or None
+
     def options(self) -> dict:
-        return {"classes": self.classes.value() or None, "shortcut": self.shortcut.currentData() or None}
+        return {
+            "classes": self.classes.value() or None,
+            "input_shape": self.input_text(),
+            "shortcut": self.shortcut.currentData() or None,
+        }
+
+    def accept(self) -> None:
+        """Create only what builds: a bad shape, or one that shrinks to nothing, is said here."""
+        name = self.selected_name()
+        if not name:
+            return
+        from graph.errors import UserError
+        from graph.templates import make
+
+        try:
+            make(name, **self.options())
+        except UserError as exc:
+            self.problem.setText(gallery_message(exc.message))
+            self.problem.show()
+            return
+        super().accept()
 
     def _figures(self, name: str) -> str:
         """Parameters, MACs and depth of a template at its defaults (built once, ~10 ms for resnet152),

@@ -18,6 +18,7 @@ SHORTCUTS = (
         "File",
         (
             ("New from template…", "Ctrl+N"),
+            ("New empty network", "Ctrl+Shift+N"),
             ("Open…", "Ctrl+O"),
             ("Save", "Ctrl+S"),
             ("Save As…", "Ctrl+Shift+S"),

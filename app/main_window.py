@@ -203,12 +203,20 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
+        new_menu = f.addMenu("&New")
         self.act_new = self._action(
-            f,
-            "&New from template…",
+            new_menu,
+            "From &template…",
             self.files_new,
             QKeySequence.StandardKey.New,
             "Start a project from a built-in network",
+        )
+        self.act_new_empty = self._action(
+            new_menu,
+            "&Empty network (Input → Output)",
+            self.files_new_empty,
+            QKeySequence("Ctrl+Shift+N"),
+            "Start from an Input and an Output; drag layers in from the palette",
         )
         self.act_open = self._action(f, "&Open…", self.files_open, QKeySequence.StandardKey.Open)
         self.recent_menu = f.addMenu("Open &Recent")
@@ -413,6 +421,11 @@ class MainWindow(QMainWindow):
     # ----- file actions -------------------------------------------------------------------
     def files_new(self) -> None:
         if self.files.new_from_template():
+            self.welcome.hide()
+            self._frame_soon()
+
+    def files_new_empty(self) -> None:
+        if self.files.new_empty():
             self.welcome.hide()
             self._frame_soon()
 

@@ -579,6 +579,16 @@ class InspectorPanel(QWidget):
             "Select a node or an edge to edit it. Drag layers in from the palette; drag from an output "
             "port to an input port to connect."
         )
+        form = self._section("Project")
+        self.project_name_edit = QLineEdit(project.name)
+        self.project_name_edit.setToolTip("The project's name; the network's class in the code follows it")
+        self.project_name_edit.editingFinished.connect(self._commit_project_name)
+        self._class_label = QLabel()
+        self._class_label.setFont(self._mono)
+        self._class_label.setProperty("role", "muted")
+        form.addRow("Name", _with_message(self.project_name_edit, self._class_label))
+        self._show_class_name(project.name)
+        self.project_name_edit.textEdited.connect(self._show_class_name)
         form = self._section("Summary")
         self._info(form, "nodes", "Nodes", "")
         self._info(form, "blocks", "Block definitions", "")
@@ -586,6 +596,24 @@ class InspectorPanel(QWidget):
         self._info(form, "params", "Parameters", "")
         self._info(form, "macs", "MACs", "")
         self._sync_info()
+
+    def _show_class_name(self, text: str) -> None:
+        from app.project_edits import class_name
+
+        self._class_label.setText(f"class {class_name(text.strip())}(nn.Module)")
+
+    def _commit_project_name(self) -> None:
+        from app.project_edits import RenameProject
+
+        edit = self.project_name_edit
+        name = " ".join(edit.text().split())
+        if not name:  # a project needs a name: put the old one back
+            edit.setText(self.document.project.name)
+            self._show_class_name(self.document.project.name)
+            return
+        if name != self.document.project.name:
+            rename = RenameProject(name)
+            self.document.push(rename, rename.label)
 
     # ----- sync from the model ---------------------------------------------------------------
     def _sync(self) -> None:
@@ -629,6 +657,9 @@ class InspectorPanel(QWidget):
             for k, fld in self.fields.items():
                 fld.set_value(bdef.params[k].default)
             self._fill_problems([d for d in self.document.analysis.diagnostics if d.block == block])
+        elif kind == "network" and self._title.text() != self.document.project.name:
+            self.rebuild()  # renamed (here, or by undo)
+            return
         self._sync_info()
 
     def _sync_info(self) -> None:

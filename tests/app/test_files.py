@@ -225,7 +225,11 @@ def test_template_gallery_lists_families(qtbot):
     assert dlg.selected_name() == "resnet20" and "269,722" in dlg.figures.text()
     dlg.select("resnet50")
     dlg.classes.setValue(100)
-    assert dlg.selected_name() == "resnet50" and dlg.options() == {"classes": 100, "shortcut": None}
+    assert dlg.selected_name() == "resnet50" and dlg.options() == {
+        "classes": 100,
+        "input_shape": None,
+        "shortcut": None,
+    }
     assert "25,557,032" in dlg.figures.text()
     # the structure from stem to head, each part with its output shape
     from app.gallery import structure_rows

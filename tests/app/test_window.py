@@ -28,7 +28,7 @@ def test_window_layout_and_menus(make_window):
         "Training",
     ]
     assert w.palette_dock.isVisible() and w.inspector_dock.isVisible()
-    assert {"New from template…", "Open…", "Open Recent", "Save", "Save As…", "Export", "Quit"} <= set(
+    assert {"New", "Open…", "Open Recent", "Save", "Save As…", "Export", "Quit"} <= set(
         _texts(_menu(w, "File"))
     )
     assert {"Cut", "Copy", "Paste", "Duplicate", "Delete", "Group into block", "Select all"} <= set(
