@@ -275,15 +275,25 @@ class InspectorPanel(QWidget):
         if block is None:
             return None
         bdef = self.document.project.blocks[block]
-        env = {
-            k: p.default
-            for k, p in bdef.params.items()
-            if isinstance(p.default, int) and not isinstance(p.default, bool)
-        }
         info = self._graph_info(block)
+        values = self._instance_values(block, info)  # the shown instance's values, not the defaults
+        env = {
+            k: v
+            for k, v in values.items()
+            if k in bdef.params and isinstance(v, int) and not isinstance(v, bool)
+        }
         in_shape = info.input_shape if info is not None else None
         env["in_channels"] = in_shape[0] if in_shape else 64
         return env
+
+    def _instance_values(self, block, info=None) -> dict[str, Any]:
+        """The block parameters of the instance shown on ``block``'s tab (its defaults where none)."""
+        bdef = self.document.project.blocks[block]
+        values = {k: p.default for k, p in bdef.params.items()}
+        info = info if info is not None else self._graph_info(block)
+        if info is not None and info.env:
+            values.update({k: v for k, v in info.env.items() if k in bdef.params})
+        return values
 
     # ----- node -----------------------------------------------------------------------
     def _build_node(self, block, node_id) -> None:
@@ -348,15 +358,18 @@ class InspectorPanel(QWidget):
             self.frozen_box.toggled.connect(commit_frozen)
             form.addRow("Frozen", self.frozen_box)
 
+        bdef = project.blocks.get(bname) if bname else None
         if bname:
-            bdef = project.blocks.get(bname)
             specs = [block_param_spec(k, p) for k, p in bdef.params.items()] if bdef else []
             title = f"{bname} parameters"
         else:
             specs = list(lt.params) if lt else []
             title = "Parameters"
         if specs:
-            form = self._section(title)
+            form = self._section(title, "this instance" if bname else "")
+            if bdef is not None:
+                defaults = ", ".join(f"{k} {p.default}" for k, p in bdef.params.items())
+                self._muted(f"This instance's values. The definition's defaults: {defaults}.")
             env = self._env(block)
             for spec in specs:
                 value = node.params.get(spec.name, spec.default)
@@ -487,7 +500,15 @@ class InspectorPanel(QWidget):
             (bdef.doc + " " if bdef.doc else "") + f"Used by {n_inst} instance{'s' if n_inst != 1 else ''}; "
             "inner parameters may be expressions over these names and in_channels."
         )
-        form = self._section("Parameters")
+        shown = self._instance_detail(block)
+        info = self._graph_info(block)
+        if shown and info is not None and info.env and bdef.params:
+            # the tab shows one instance's shapes: say its values, apart from the definition's defaults
+            values = self._instance_values(block, info)
+            form = self._section("Values", shown)
+            for name in bdef.params:
+                self._info(form, f"value:{name}", name, str(values.get(name)))
+        form = self._section("Parameters", "defaults of the definition")
         self._block_rows: dict[str, ParamField] = {}
         for name, p in bdef.params.items():
             row = QWidget()
@@ -656,6 +677,10 @@ class InspectorPanel(QWidget):
                 return
             for k, fld in self.fields.items():
                 fld.set_value(bdef.params[k].default)
+            values = self._instance_values(block)
+            for k, lab in self._info_labels.items():
+                if k.startswith("value:"):
+                    lab.setText(str(values.get(k[6:])))
             self._fill_problems([d for d in self.document.analysis.diagnostics if d.block == block])
         elif kind == "network" and self._title.text() != self.document.project.name:
             self.rebuild()  # renamed (here, or by undo)
