@@ -43,6 +43,9 @@ def _canvas_class():
     return CanvasArea
 
 
+DOCK_MIN = {"palette": 170, "inspector": 250, "bottom": 140, "canvas": 320}  # px
+
+
 class LazyTab(QWidget):
     """A tab whose panel is built the first time it is shown (or ``panel()`` is called): the
     Training tab's module and its imports stay off the start-up path."""
@@ -164,8 +167,13 @@ class MainWindow(QMainWindow):
             "Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.bottom_dock.setTitleBarWidget(QWidget())  # the tabs are the title
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
+        # a drag can squeeze a dock, never below what it needs to stay usable
+        self.palette_dock.setMinimumWidth(DOCK_MIN["palette"])
+        self.inspector_dock.setMinimumWidth(DOCK_MIN["inspector"])
+        self.bottom_dock.setMinimumHeight(DOCK_MIN["bottom"])
+        self.central_min = DOCK_MIN["canvas"]
+        central.setMinimumSize(self.central_min, self.central_min // 2)
+        self._default_sizes()
 
         self.status_valid = QLabel()
         self.statusBar().addPermanentWidget(self.status_valid)
@@ -178,6 +186,25 @@ class MainWindow(QMainWindow):
         self._on_analysis(self.document.analysis)
 
     # ----- construction ---------------------------------------------------------
+    def _default_sizes(self) -> None:
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: every panel back in its place, docked, shown, at its first size."""
+        for dock, area in (
+            (self.palette_dock, Qt.DockWidgetArea.LeftDockWidgetArea),
+            (self.inspector_dock, Qt.DockWidgetArea.RightDockWidgetArea),
+            (self.bottom_dock, Qt.DockWidgetArea.BottomDockWidgetArea),
+        ):
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+            self.addDockWidget(area, dock)
+            dock.show()
+        self._default_sizes()
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.statusBar().showMessage("Panels are back in their places", 4000)
+
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         d = QDockWidget(title, self)
         d.setObjectName(name)
@@ -286,6 +313,9 @@ class MainWindow(QMainWindow):
         self.act_theme = self._action(v, "&Light theme", self.toggle_theme, QKeySequence("Ctrl+Shift+T"))
         self.act_theme.setCheckable(True)
         v.addSeparator()
+        self.act_reset_layout = self._action(
+            v, "&Reset layout", self.reset_layout, tip="Put every panel back in its place and size"
+        )
         panels = v.addMenu("&Panels")
         for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock):
             a = dock.toggleViewAction()

@@ -83,3 +83,32 @@ def test_gallery_input_shape_and_classes_make_the_project(qtbot, make_window):
     assert p.graph.nodes_of_type("Input")[0].params["shape"] == [1, 28, 28]
     assert p.graph.node_by_name("fc").params["out_features"] == 47
     assert w.document.analysis.output_shape == (47,)
+
+
+def test_reset_layout_puts_every_dock_back_and_docks_cannot_be_squeezed(make_window):
+    from PySide6.QtCore import Qt
+
+    from app.main_window import DOCK_MIN
+
+    w = make_window(make("resnet20"))
+    w.resizeDocks([w.palette_dock, w.inspector_dock], [5, 5], Qt.Orientation.Horizontal)
+    w.resizeDocks([w.bottom_dock], [5], Qt.Orientation.Vertical)
+    assert w.palette_dock.width() >= DOCK_MIN["palette"] and w.inspector_dock.width() >= DOCK_MIN["inspector"]
+    assert w.bottom_dock.height() >= DOCK_MIN["bottom"]
+    # a drag that wrecks the layout: the inspector floats, the palette moves to the bottom, Output is closed
+    w.inspector_dock.setFloating(True)
+    w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, w.palette_dock)
+    w.bottom_dock.close()
+    w.settings.save_window(w.saveGeometry(), w.saveState())  # ... and it persists
+    _action(_menu(w, "View"), "Reset layout").trigger()
+    assert not w.inspector_dock.isFloating() and w.inspector_dock.isVisible()
+    assert w.dockWidgetArea(w.palette_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert w.dockWidgetArea(w.inspector_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert (
+        w.dockWidgetArea(w.bottom_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+        and w.bottom_dock.isVisible()
+    )
+    w2 = make_window(make("resnet20"))
+    w2.restore_layout()  # the next start gets the reset layout, not the wrecked one
+    assert w2.dockWidgetArea(w2.palette_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert not w2.inspector_dock.isFloating() and not w2.bottom_dock.isHidden()
