@@ -164,3 +164,32 @@ def test_a_file_that_does_not_fit_the_backbone_is_refused(resnet18_file, tmp_pat
     model = module_from_source(*model_source(small_resnet18()))
     with pytest.raises(UserError, match="does not fit this model"):
         pretrained.apply(model, pre, 10)
+
+
+def test_frozen_backbone_trains_only_the_head(env, resnet18_file, tmp_path, monkeypatch):
+    from graph.templates.common import head_linear
+    from training import engine, runs
+    from training.config import TrainConfig
+
+    name, body, state = resnet18_file
+    env.serve(name, body)
+    tar = cifar10_tar(per_batch=16, test=20)
+    env.serve("cifar-10-binary.tar.gz", tar)
+    monkeypatch.setenv(
+        "SKIPWIRE_TEST_MANIFEST",
+        write_manifest(tmp_path / "m.json", {"cifar-10-binary.tar.gz": tar}, {"resnet18": {"v1": name}}),
+    )
+    project = small_resnet18()
+    head = head_linear(project)
+    for node in project.graph.nodes.values():
+        node.frozen = node.id != head.id and node.type not in ("Input", "Output")
+    cfg = TrainConfig(dataset="cifar10", epochs=1, batch_size=40, weights="imagenet:v1", device="cpu")
+    result = engine.train(project, cfg, tmp_path / "run")
+    assert result.status == "completed"
+    trained, _ = runs.load_checkpoint(tmp_path / "run", "last")
+    assert torch.equal(trained["conv1.weight"], state["conv1.weight"])
+    assert torch.equal(trained["layer3.1.conv2.weight"], state["layer3.1.conv2.weight"])
+    assert torch.equal(trained["layer1.0.bn1.running_mean"], state["layer1.0.bn1.running_mean"])
+    engine.seed_all(0)  # as the run started: the head's initial values
+    fresh = module_from_source(*model_source(small_resnet18())).state_dict()["fc.bias"]
+    assert trained["fc.weight"].shape == (10, 512) and not torch.equal(trained["fc.bias"], fresh)
