@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target", metavar="MODULE:CALLABLE")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--input", metavar="C,H,W")
+    s.add_argument(
+        "--init",
+        choices=["torch_default", "kaiming_fan_out", "kaiming_fan_in"],
+        default="torch_default",
+        help="weight rule of every Conv2d (default: PyTorch's own; the weights are not imported)",
+    )
 
     s = sub.add_parser("train", help="train a project")
     s.add_argument("file", nargs="?", help="the project (not needed with --resume)")

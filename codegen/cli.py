@@ -48,7 +48,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         from graph.templates import parse_input_shape
 
         shape = tuple(parse_input_shape(args.input))
-    result = import_target(args.target, shape)
+    result = import_target(args.target, shape, init=getattr(args, "init", None) or "torch_default")
     for warning in result.warnings:
         sys.stderr.write(f"skipwire: warning: {warning}\n")
     analysis = analyze(result.project)

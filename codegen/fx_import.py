@@ -390,7 +390,7 @@ def parse_target(spec: str) -> tuple[str, str]:
 
 
 def import_target(
-    spec: str, input_shape: tuple[int, ...] | None = None, cwd: str | None = None
+    spec: str, input_shape: tuple[int, ...] | None = None, cwd: str | None = None, init: str = "torch_default"
 ) -> ImportResult:
     """``MODULE:CALLABLE`` (or ``path/to/file.py:CALLABLE``) -> project.
 
@@ -440,18 +440,22 @@ def import_target(
             raise UserError(f"calling {spec}() failed: {type(exc).__name__}: {exc}") from None
         if not isinstance(obj, nn.Module):
             raise UserError(f"{spec}() returned {type(obj).__name__}, not an nn.Module")
-    result = import_module(obj, input_shape)
+    result = import_module(obj, input_shape, init)
     result.project.name = attr.rpartition(".")[2]
     return result
 
 
-def import_module(model: Any, input_shape: tuple[int, ...] | None = None) -> ImportResult:
+def import_module(
+    model: Any, input_shape: tuple[int, ...] | None = None, init: str = "torch_default"
+) -> ImportResult:
     """Trace ``model`` and build a project; raises UserError listing every unsupported operation.
 
     ``input_shape`` is one sample's shape; without it, the first layer's input size at 224x224
-    (its ``in_channels``), else 3x224x224."""
+    (its ``in_channels``), else 3x224x224. The structure is imported, not the weights: every Conv2d
+    gets the weight rule ``init`` (torch's default unless asked; codegen/init_rules.py)."""
     from codegen.fx_patterns import find_shortcuts, fix_inplace
     from codegen.fx_structure import build_project
+    from codegen.init_rules import set_conv_init
 
     gm, shape = _trace(model, input_shape)
     conv = _Converter(model, gm, shape)
@@ -473,6 +477,7 @@ def import_module(model: Any, input_shape: tuple[int, ...] | None = None) -> Imp
             + "\n  ".join(conv.errors[:40])
         )
     project = build_project(conv, type(model).__name__)
+    set_conv_init(project, init)
     _verify(project, model, conv, shape)
     return ImportResult(project, conv.warnings)
 
