@@ -143,6 +143,10 @@ class FileController(QObject):
                 input_shape=opts.get("input_shape"),
                 shortcut=opts.get("shortcut"),
             )
+            if opts.get("weights"):
+                from graph.pretrained import with_weights
+
+                with_weights(project, opts["weights"])
         except UserError as exc:
             self.error("Cannot create the project", exc.message)
             return False

@@ -8,6 +8,7 @@ import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -93,6 +94,11 @@ class TemplateGallery(QDialog):
         self.shortcut = QComboBox()
         for value, label in SHORTCUTS:
             self.shortcut.addItem(label, value)
+        self.imagenet = QCheckBox("Start from ImageNet weights")
+        self.imagenet.setToolTip(
+            "torchvision's ImageNet weights for this architecture, downloaded into the cache when training "
+            "starts; a head with another class count starts fresh"
+        )
         self.problem = QLabel("")
         self.problem.setProperty("role", "error")
         self.problem.setWordWrap(True)
@@ -110,6 +116,7 @@ class TemplateGallery(QDialog):
         form.addRow("Input shape", self.input_shape)
         form.addRow("Classes", self.classes)
         form.addRow("Shortcut", self.shortcut)
+        form.addRow("", self.imagenet)
         rl.addLayout(form)
         rl.addWidget(self.problem)
         split = QSplitter()
@@ -155,11 +162,14 @@ class TemplateGallery(QDialog):
         return text or None
 
     def options(self) -> dict:
-        return {
+        opts = {
             "classes": self.classes.value() or None,
             "input_shape": self.input_text(),
             "shortcut": self.shortcut.currentData() or None,
         }
+        if self.imagenet.isEnabled() and self.imagenet.isChecked():
+            opts["weights"] = "imagenet"
+        return opts
 
     def accept(self) -> None:
         """Create only what builds: a bad shape, or one that shrinks to nothing, is said here."""
@@ -169,8 +179,14 @@ class TemplateGallery(QDialog):
         from graph.errors import UserError
         from graph.templates import make
 
+        opts = self.options()
+        weights = opts.pop("weights", None)
         try:
-            make(name, **self.options())
+            project = make(name, **opts)
+            if weights:
+                from graph.pretrained import with_weights
+
+                with_weights(project, weights)
         except UserError as exc:
             self.problem.setText(gallery_message(exc.message))
             self.problem.show()
@@ -215,6 +231,11 @@ class TemplateGallery(QDialog):
         self.shortcut.setEnabled(info.shortcut_options)
         if not info.shortcut_options:
             self.shortcut.setCurrentIndex(0)
+        from graph.pretrained import ARCHS
+
+        self.imagenet.setEnabled(name in ARCHS)  # the templates that mirror torchvision
+        if name not in ARCHS:
+            self.imagenet.setChecked(False)
 
 
 def structure_rows(project, analysis) -> list[tuple[str, str, str]]:

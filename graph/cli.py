@@ -61,12 +61,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     weights = getattr(args, "weights", None)
     note = ""
     if weights:
-        from graph.pretrained import is_imagenet_ref, match
+        from graph.pretrained import with_weights
 
-        if not is_imagenet_ref(weights):
-            raise UserError(f"new --weights takes imagenet, imagenet:v1 or imagenet:v2, not {weights!r}")
-        arch, version = match(project, weights)  # refused here if the template is not torchvision's
-        project.training = {**(project.training or {}), "weights": weights.strip().lower()}
+        arch, version = with_weights(project, weights)  # refused here if the template is not torchvision's
         note = (
             f"; starts from ImageNet weights ({arch.name} {version.upper()}, downloaded when training starts)"
         )

@@ -153,5 +153,16 @@ def match(project, ref: str = "imagenet") -> tuple[Arch, str]:
     return arch, version
 
 
+def with_weights(project, ref: str) -> tuple[Arch, str]:
+    """Store the reference ``ref`` in ``project.training["weights"]`` after checking that it fits."""
+    if not is_imagenet_ref(ref):
+        raise UserError(
+            f"weights for a new project must be imagenet, imagenet:v1 or imagenet:v2, not {ref!r}"
+        )
+    arch, version = match(project, ref)
+    project.training = {**(project.training or {}), "weights": ref.strip().lower()}
+    return arch, version
+
+
 def file_name(arch: Arch, version: str, override: str | None = None) -> str:
     return override or arch.files[version]

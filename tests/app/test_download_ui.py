@@ -134,3 +134,23 @@ def test_panel_shows_the_download_and_cancel_stops_the_run(qtbot, tmp_path, cach
     qtbot.waitUntil(lambda: not panel.controller.busy, timeout=5000)
     assert procs[0][1].stopped and not panel.download_bar.isVisible()
     assert panel.start_button.isEnabled()
+
+
+def test_gallery_offers_imagenet_weights_for_torchvision_templates(qtbot, make_window):
+    from app.gallery import TemplateGallery
+
+    dlg = TemplateGallery(selected="resnet20")
+    qtbot.addWidget(dlg)
+    assert not dlg.imagenet.isEnabled() and dlg.options().get("weights") is None
+    dlg.select("resnet18")
+    assert dlg.imagenet.isEnabled()
+    dlg.imagenet.setChecked(True)
+    dlg.input_shape.setEditText("3,32,32")
+    dlg.classes.setValue(10)
+    dlg.accept()
+    assert dlg.result() == 1 and dlg.options()["weights"] == "imagenet"
+    w = make_window()
+    assert w.files.new_from_template("resnet18", dlg.options())
+    assert w.document.project.training["weights"] == "imagenet"  # the reference is kept in the project
+    dlg.select("plain18")  # a ResNet-shaped net without torchvision weights
+    assert not dlg.imagenet.isEnabled() and dlg.options().get("weights") is None
