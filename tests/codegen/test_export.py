@@ -3,6 +3,7 @@ ONNX (checker + onnxruntime) and TorchScript (reload and compare), and the expor
 
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -301,3 +302,156 @@ def test_template_with_helpers_exports_to_onnx_and_torchscript(tmp_path):
     loaded = torch.jit.load(str(tmp_path / "r20.pt"))
     x = torch.randn(2, 3, 32, 32)
     torch.testing.assert_close(loaded(x), model.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ the checks' tolerance, atomic writes
+def test_compare_outputs_is_relative_to_the_outputs_scale():
+    from codegen.export import compare_outputs
+
+    want = torch.tensor([[1.6e7, -3.0e6], [2.0, 5.0e6]])
+    (ok,) = compare_outputs(["logits"], [want + 28.0], [want])  # the densenet121 report: 28 at 1.6e7
+    assert ok.ok and ok.diff == 28.0 and ok.allowed == pytest.approx(1e-4 + 1e-4 * 1.6e7)
+    small = torch.tensor([[0.5, -0.25]])
+    (bad,) = compare_outputs(["logits"], [small + 1e-3], [small])
+    assert not bad.ok and bad.diff == pytest.approx(1e-3, rel=1e-3)
+    worst = compare_outputs(["a", "b"], [small, small + 1e-3], [small, small])
+    assert [c.name for c in worst] == ["b", "a"]  # worst first
+    (shape,) = compare_outputs(["logits"], [torch.zeros(2, 3)], [torch.zeros(2, 4)])
+    assert shape.problem == "has shape 2x3 where torch's has 2x4"
+    nan = torch.tensor([float("nan"), 1.0])
+    assert compare_outputs(["x"], [nan.clone()], [nan])[0].ok  # NaN where torch has NaN
+    assert (
+        "NaN or infinity at 1 value" in compare_outputs(["x"], [torch.tensor([0.0, 1.0])], [nan])[0].problem
+    )
+
+
+def _huge_weights(path):
+    """Tiny's weights with the head scaled so that the outputs reach ~1e7."""
+    from codegen.weights import save_weights
+
+    torch.manual_seed(0)
+    model = build_module(tiny_project())
+    with torch.no_grad():
+        model.fc.weight.mul_(3e7)
+        model.fc.bias.fill_(1e7)
+        out = model.eval()(_x((1, 8, 8)))
+    assert float(out.abs().max()) > 5e6
+    save_weights(model, path)
+
+
+def test_outputs_near_1e7_pass_both_checks(tmp_path):
+    pytest.importorskip("onnxruntime")
+    weights = str(tmp_path / "w.safetensors")
+    _huge_weights(weights)
+    onnx_result = export_onnx(tiny_project(), tmp_path / "m.onnx", weights=weights)
+    assert onnx_result["checked"] and onnx_result["output"] == "logits"
+    assert onnx_result["allowed"] > 1e3 and onnx_result["max_abs_diff"] <= onnx_result["allowed"]
+    ts = export_torchscript(tiny_project(), tmp_path / "m.pt", weights=weights)
+    assert ts["allowed"] > 1e3 and ts["max_abs_diff"] <= ts["allowed"]
+
+
+def test_a_patched_onnx_graph_fails_the_check_and_leaves_the_previous_file(tmp_path, monkeypatch):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+
+    import codegen.export
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"previous")
+    real = codegen.export._onnx_export
+
+    def export_then_patch(model, args, f, opset, dynamic_batch=False):
+        real(model, args, f, opset, dynamic_batch)
+        proto = onnx.load(f)
+        (bias,) = [t for t in proto.graph.initializer if t.name.endswith("fc.bias")]
+        bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 0.5, bias.name))
+        onnx.save(proto, f)
+
+    monkeypatch.setattr(codegen.export, "_onnx_export", export_then_patch)
+    with pytest.raises(UserError) as info:
+        export_onnx(tiny_project(), path)
+    message = info.value.message
+    assert message.startswith(
+        f"{path}: onnxruntime's output \"logits\" differs from torch's: max|diff| 5.00e-01"
+    )
+    assert "> allowed" in message and "\n" not in message and info.value.exit_code == 1
+    assert path.read_bytes() == b"previous" and os.listdir(tmp_path) == ["m.onnx"]
+
+
+def test_a_reloaded_torchscript_that_differs_fails_and_leaves_no_file(tmp_path, monkeypatch):
+    real = torch.jit.load
+
+    def load_then_patch(f, map_location=None):
+        loaded = real(f, map_location=map_location)
+        with torch.no_grad():
+            loaded.fc.bias.add_(0.25)
+        return loaded
+
+    monkeypatch.setattr(torch.jit, "load", load_then_patch)
+    with pytest.raises(
+        UserError, match=r'reloaded TorchScript module\'s "output" differs from the model\'s: max'
+    ):
+        export_torchscript(tiny_project(), tmp_path / "m.pt")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "with_weights"),
+    [
+        ("module", False),
+        ("script", False),
+        ("onnx", False),
+        ("onnx", True),
+        ("torchscript", False),
+        ("torchscript", True),
+    ],
+)
+def test_every_export_failing_after_writing_started_keeps_the_previous_file(
+    tmp_path, monkeypatch, fmt, with_weights
+):
+    """The rename is the last step: failing there (a full disk) must leave the old file and no temporary."""
+    from codegen.export import export
+    from codegen.weights import save_weights
+    from graph import atomic
+
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+    weights = None
+    if with_weights:
+        weights = str(tmp_path / "w.safetensors")
+        save_weights(build_module(tiny_project()), weights)
+    target = tmp_path / f"out.{fmt}"
+    target.write_bytes(b"previous")
+    listing = sorted(os.listdir(tmp_path))
+    written = []
+    real_replace = os.replace
+
+    def full(src, dst):
+        written.append(os.path.getsize(src))  # the new file was complete and checked
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    with pytest.raises(UserError, match=r"out\.\w+: cannot write the file \(No space left on device\)"):
+        export(tiny_project(), target, fmt, weights)
+    assert written and written[0] > 0
+    assert target.read_bytes() == b"previous" and sorted(os.listdir(tmp_path)) == listing
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    export(tiny_project(), target, fmt, weights)  # and without the failure it is written
+    assert target.read_bytes() != b"previous" and sorted(os.listdir(tmp_path)) == listing
+
+
+def test_export_command_prints_the_checks_numbers(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    import main
+
+    save_project(tiny_project(), tmp_path / "p.json")
+    assert (
+        main.main(["export", str(tmp_path / "p.json"), "-o", str(tmp_path / "m.onnx"), "--format", "onnx"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f'wrote {tmp_path / "m.onnx"}: onnx (onnx.checker passed; onnxruntime matches torch on "logits": max|diff| '
+    )
+    assert re.search(r"max\|diff\| \d\.\de[-+]\d\d <= allowed 1\.\de-04\)\n$", out), out
