@@ -135,7 +135,7 @@ def parse_vary(texts: Sequence[str]) -> list[Axis]:
     return axes
 
 
-def _train_value(axis: str, value: str) -> Any:
+def train_value(axis: str, value: str) -> Any:
     cast = TRAIN_AXES[axis]
     try:
         v = cast(value)
@@ -171,7 +171,7 @@ def plan(project: Project, axes: Sequence[Axis], batch_size: int = 128) -> list[
         graph_kw = {k: v for k, v in values.items() if k in GRAPH_AXES}
         for k, v in values.items():
             if k in TRAIN_AXES:
-                _train_value(k, v)
+                train_value(k, v)
         label = " ".join(f"{k}={v}" for k, v in values.items())
         try:
             if graph_kw:
@@ -210,10 +210,28 @@ def _graph_kwargs(values: dict[str, str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the sweep folder
-def _write_spec(out: Path, spec: dict) -> None:
+def new_spec(
+    project: Project, axes: Sequence[Axis], configs: list[Config], repeats: int, train: dict
+) -> dict:
+    """What DIR/sweep.json holds: enough to resume the sweep (``--resume DIR``) and to summarize it."""
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "project": project.to_dict(),
+        "axes": [{"name": a.name, "values": list(a.values)} for a in axes],
+        "repeats": repeats,
+        "train": train,
+        "runs": [
+            {"config": c.index, "repeat": r, "dir": c.run_name(r)} for c in configs for r in range(repeats)
+        ],
+    }
+
+
+def write_spec(out: Path, spec: dict) -> None:
     from training.runs import write_json
 
-    write_json(out / "sweep.json", spec)
+    write_json(Path(out) / "sweep.json", spec)
 
 
 def read_spec(out: str | Path) -> dict:
@@ -244,7 +262,7 @@ def _train_config(config: Config, train: dict, repeat: int):
     overrides = {k: train.get(k) for k in ("dataset", "epochs", "batch_size", "lr", "device", "weight_decay")}
     for k, v in config.values.items():
         if k in TRAIN_AXES:
-            overrides[k] = _train_value(k, v)
+            overrides[k] = train_value(k, v)
     seed = train.get("seed")
     overrides["seed"] = (cfg.seed if seed is None else int(seed)) + repeat
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -399,20 +417,9 @@ def run_sweep(
     for c in configs:  # every training setting checked before anything trains
         for r in range(repeats):
             _train_config(c, train, r)
-    spec = {
-        "format": FORMAT,
-        "version": 1,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "project": project.to_dict(),
-        "axes": [{"name": a.name, "values": list(a.values)} for a in axes],
-        "repeats": repeats,
-        "train": train,
-        "runs": [
-            {"config": c.index, "repeat": r, "dir": c.run_name(r)} for c in configs for r in range(repeats)
-        ],
-    }
+    spec = new_spec(project, axes, configs, repeats, train)
     out.mkdir(parents=True, exist_ok=True)
-    _write_spec(out, spec)
+    write_spec(out, spec)
     return _execute(out, spec, configs, width, log or (lambda _m: None), should_stop or (lambda: False))
 
 
@@ -663,6 +670,7 @@ __all__ = [
     "Axis",
     "Config",
     "SweepResult",
+    "new_spec",
     "parse_vary",
     "plan",
     "read_spec",
@@ -671,6 +679,8 @@ __all__ = [
     "run_state",
     "run_sweep",
     "summarize",
+    "train_value",
     "write_csv",
     "write_outputs",
+    "write_spec",
 ]

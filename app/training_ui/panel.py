@@ -216,6 +216,11 @@ class TrainingPanel(QWidget):
         page_lay.addWidget(self.footer)
         self.settings_scroll = scroll
         self.side.addTab(settings_page, "Settings")
+        from app.training_ui.sweep_panel import SweepPanel
+
+        self.sweep = SweepPanel(self)  # vary depth/width/shortcuts; a live Pareto scatter
+        self.sweep.open_project_requested.connect(self.open_project_requested)
+        self.side.addTab(self.sweep, "Sweep")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.side)
@@ -400,7 +405,7 @@ class TrainingPanel(QWidget):
             return
         self.narrow = narrow
         if narrow:
-            self.side.addTab(self.run_list, "Runs")
+            self.side.insertTab(1, self.run_list, "Runs")  # after Settings, before Sweep
             self.side.setMaximumWidth(420)
         else:
             self.side.removeTab(self.side.indexOf(self.run_list))

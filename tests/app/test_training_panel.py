@@ -428,7 +428,7 @@ def test_a_narrow_panel_moves_the_runs_into_a_tab_and_back(qtbot, tmp_path):
     assert panel.side.indexOf(panel.run_list) == 1 and panel.side.tabText(1) == "Runs"
     panel.resize(1600, 460)
     qtbot.waitUntil(lambda: not panel.narrow, timeout=2000)
-    assert panel.splitter.indexOf(panel.run_list) == 2 and panel.side.count() == 1
+    assert panel.splitter.indexOf(panel.run_list) == 2 and panel.side.count() == 2  # Settings, Sweep
     assert panel.run_list.keys()  # still listing
 
 

@@ -1,0 +1,396 @@
+"""The Sweep panel (a tab beside the training settings): vary depth, width, shortcuts, plain and the
+learning rate of the open graph, or pick the degradation preset; see every configuration's parameter
+and MAC count before anything starts (shape inference, no torch); start the sweep as ordinary runs
+queued on the Training tab's controller; watch a live Pareto scatter fill as runs finish, and click
+a point to open that run's graph.
+
+The sweep folder is the command line's (training/sweep.py): ``runs/sweep-<time>/`` with sweep.json,
+one run folder per configuration and repeat, and, when the queue ends, sweep.csv and pareto.png/.svg;
+``python main.py sweep --resume DIR`` continues it from a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.errors import UserError
+from graph.model import Project
+
+FIELDS = (
+    ("depth", "Depth", "blocks per stage, e.g. 3,5,7,9"),
+    ("width", "Width ×", "channel multiplier, e.g. 1,2"),
+    ("shortcut", "Shortcut", "A,B"),
+    ("plain", "Plain", "yes,no"),
+    ("lr", "Learning rate", "e.g. 0.1,0.05"),
+)
+CUSTOM, DEGRADATION = "custom", "degradation"
+PREVIEW_DELAY_MS = 150
+
+
+class SweepPanel(QWidget):
+    open_project_requested = Signal(str)  # a run's project.json
+
+    def __init__(self, host, parent: QWidget | None = None) -> None:
+        """``host``: the TrainingPanel (its document, settings form, controller and runs folder)."""
+        super().__init__(parent)
+        self.host = host
+        self.configs: list = []
+        self.sweep_dir: Path | None = None
+        self.jobs: dict[str, tuple] = {}  # job key -> (Config, repeat)
+        self.points: list[dict] = []  # finished runs: config, params, macs, acc, run
+        self.plot = None
+        self._scatter = self._front = None
+        self._labels: list = []
+
+        self.preset = QComboBox()
+        self.preset.addItem("The open graph", CUSTOM)
+        self.preset.addItem("Degradation: plain vs residual × 20/56 layers", DEGRADATION)
+        self.preset.setToolTip(
+            "The degradation experiment (He et al. 2016, fig. 6) as a sweep: resnet20 with plain yes/no × "
+            "depth 3/9 blocks per stage (20 and 56 layers), matched to the dataset"
+        )
+        self.fields: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Sweep", self.preset)
+        for key, label, hint in FIELDS:
+            edit = QLineEdit()
+            edit.setPlaceholderText(hint)
+            edit.textChanged.connect(self._schedule_preview)
+            self.fields[key] = edit
+            form.addRow(label, edit)
+        self.repeats = QSpinBox()
+        self.repeats.setRange(1, 10)
+        self.repeats.setToolTip("Runs per configuration (seeds seed, seed+1, ...): mean ± std in sweep.csv")
+        self.repeats.valueChanged.connect(self._schedule_preview)
+        form.addRow("Repeats", self.repeats)
+
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Configuration", "Parameters", "MACs", "Best val acc"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(120)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setProperty("role", "muted")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.start_button = QPushButton("Start sweep")
+        self.start_button.setToolTip(
+            "Train every configuration, one after another, with the Settings tab's settings"
+        )
+        self.start_button.clicked.connect(self.start)
+        self.x_axis = QComboBox()
+        self.x_axis.addItems(["Parameters", "MACs"])
+        self.x_axis.currentTextChanged.connect(lambda _t: self._redraw())
+        self._plot_holder = QVBoxLayout()
+        self._plot_holder.setContentsMargins(0, 0, 0, 0)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setSpacing(6)
+        heading = QLabel("Sweep")
+        heading.setProperty("role", "heading")
+        lay.addWidget(heading)
+        lay.addLayout(form)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.start_button)
+        lay.addWidget(self.message)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Accuracy vs"))
+        row.addWidget(self.x_axis)
+        row.addStretch(1)
+        lay.addLayout(row)
+        lay.addLayout(self._plot_holder, 2)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREVIEW_DELAY_MS)
+        self._timer.timeout.connect(self.refresh_preview)
+        self.preset.currentIndexChanged.connect(self._on_preset)
+        host.controller.job_finished.connect(self._on_job_finished)
+        host.controller.queue_finished.connect(self._on_queue_finished)
+        host.controller.busy_changed.connect(lambda busy: self._update_start())
+        self.refresh_preview()
+
+    # ----- configurations --------------------------------------------------------------
+    def _on_preset(self) -> None:
+        if self.preset.currentData() == DEGRADATION:
+            from app.training_ui.experiment import DEGRADATION_AXES
+
+            for key, edit in self.fields.items():
+                edit.setText(",".join(dict(DEGRADATION_AXES).get(key, ())))
+        self.refresh_preview()
+
+    def _schedule_preview(self, *_args) -> None:
+        self._timer.start()
+
+    def axes(self):
+        from training.sweep import parse_vary
+
+        texts = []
+        if self.preset.currentData() == DEGRADATION:  # plain first: the paper's order of the four nets
+            order = ("plain", "depth", "width", "shortcut", "lr")
+        else:
+            order = tuple(k for k, _l, _h in FIELDS)
+        for key in order:
+            text = self.fields[key].text().strip()
+            if text:
+                texts.append(f"{key}={text}")
+        return parse_vary(texts)
+
+    def base_project(self, dataset: str | None = None):
+        if self.preset.currentData() == DEGRADATION:
+            from app.training_ui.experiment import degradation_base
+
+            if dataset is None:
+                try:
+                    dataset = self.host.form.config().dataset
+                except UserError:
+                    dataset = "synthetic"  # the form shows its own problem; the preview follows the project
+            return degradation_base(str(dataset), self.host.document.project)
+        return self.host.document.project
+
+    def refresh_preview(self) -> bool:
+        """Plan the sweep and show every configuration's cost; False (with the reason) if it cannot run."""
+        from training.sweep import plan
+
+        self._timer.stop()
+        try:
+            axes = self.axes()
+            if not axes:
+                raise UserError("Enter values for at least one setting (comma-separated)")
+            batch = int(self.host.document.project.training.get("batch_size") or 128)
+            self.configs = plan(self.base_project(), axes, batch)
+            self._name_configs()
+        except UserError as exc:
+            self.configs = []
+            self.table.setRowCount(0)
+            self._say(exc.message, error=True)
+            self._update_start()
+            return False
+        except OSError as exc:  # a dataset folder that cannot be read (the preset counts its classes)
+            self.configs = []
+            self._say(f"cannot read the dataset folder: {exc}", error=True)
+            self._update_start()
+            return False
+        self.table.setRowCount(len(self.configs))
+        for i, c in enumerate(self.configs):
+            for col, text in enumerate((c.label, f"{c.params:,}", f"{c.macs:,}", "")):
+                item = QTableWidgetItem(text)
+                if col:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, col, item)
+        runs = len(self.configs) * self.repeats.value()
+        self._say(
+            f"{len(self.configs)} configuration{'s' if len(self.configs) != 1 else ''}, {runs} run"
+            f"{'s' if runs != 1 else ''}; each an ordinary run in the sweep's folder"
+        )
+        self._update_start()
+        return True
+
+    def _name_configs(self) -> None:
+        if self.preset.currentData() == DEGRADATION and all(
+            set(c.values) == {"plain", "depth"} for c in self.configs
+        ):
+            from app.training_ui.experiment import preset_name
+
+            for c in self.configs:
+                c.project.name = preset_name(c.values)
+        else:
+            base = self.base_project().name
+            for c in self.configs:
+                c.project.name = f"{base} {c.label}"
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setProperty("role", "error" if error else "muted")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+        self.message.setText(text)
+
+    def _update_start(self) -> None:
+        self.start_button.setEnabled(bool(self.configs) and not self.host.controller.busy)
+
+    # ----- running -----------------------------------------------------------------------
+    def start(self) -> bool:
+        """Queue every configuration on the Training tab's controller; False (reason shown) if it cannot."""
+        from app.training_ui.controller import Job
+        from training.sweep import TRAIN_AXES, new_spec, train_value, write_spec
+
+        if self.host.controller.busy:
+            return False
+        try:
+            cfg = self.host.form.config()
+        except UserError as exc:
+            self._say(exc.message, error=True)
+            return False
+        if self.preset.currentData() == DEGRADATION:  # the dataset decides the preset's input and classes
+            self._timer.stop()
+        if not self.refresh_preview():
+            return False
+        repeats = self.repeats.value()
+        base = self.base_project(cfg.dataset)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out, n = self.host.runs_dir / f"sweep-{stamp}", 1
+        while out.exists():
+            n += 1
+            out = self.host.runs_dir / f"sweep-{stamp}-{n}"
+        spec_project = Project(base.name, base.graph, base.blocks, cfg.to_project_training(), base.ui)
+        train = {"epochs": cfg.epochs, "dataset": cfg.dataset, "batch_size": cfg.batch_size, "lr": cfg.lr}
+        train.update({"seed": cfg.seed, "device": cfg.device})
+        try:
+            out.mkdir(parents=True)
+            write_spec(out, new_spec(spec_project, self.axes(), self.configs, repeats, train))
+        except OSError as exc:
+            self._say(f"cannot create the sweep folder {out}: {exc}", error=True)
+            return False
+        jobs = []
+        self.jobs.clear()
+        self.points.clear()
+        for c in self.configs:
+            overrides = {k: train_value(k, v) for k, v in c.values.items() if k in TRAIN_AXES}
+            for r in range(repeats):
+                job_cfg = cfg.with_overrides(seed=cfg.seed + r, **overrides)
+                label = c.project.name + (f" #{r + 1}" if repeats > 1 else "")
+                job = Job(
+                    label=label,
+                    project=c.project.to_dict(),
+                    config=job_cfg.to_dict(),
+                    run_dir=out / c.run_name(r),
+                )
+                job.extra["continue_on_error"] = True
+                self.jobs[job.key] = (c, r)
+                jobs.append(job)
+        self.sweep_dir = out
+        self.ensure_plot()
+        self._redraw()
+        self._say(f"Sweep of {len(jobs)} runs in {out}")
+        self.host._experiment, self.host._experiment_total = jobs, len(jobs)  # "Run i/N · ..." status
+        self.host.controller.start(jobs)
+        return True
+
+    def _on_job_finished(self, job, state: str, message: str) -> None:
+        entry = self.jobs.get(job.key)
+        if entry is None:
+            return
+        config, _repeat = entry
+        from training.sweep import run_result
+
+        try:
+            res = run_result(Path(job.run_dir))
+        except UserError:
+            return  # failed before its run folder existed: nothing to plot
+        acc = res.get("best_val_acc")
+        if not isinstance(acc, (int, float)):
+            return
+        self.points.append(
+            {
+                "config": job.label,
+                "params": config.params,
+                "macs": config.macs,
+                "acc": float(acc),
+                "run": job.run_dir,
+            }
+        )
+        row = self.configs.index(config) if config in self.configs else -1
+        if row >= 0:
+            accs = [
+                p["acc"] for p in self.points if p["params"] == config.params and p["macs"] == config.macs
+            ]
+            self.table.setItem(row, 3, QTableWidgetItem(f"{max(accs):.1%}"))
+        self._redraw()
+
+    def _on_queue_finished(self) -> None:
+        if self.sweep_dir is None or not self.jobs:
+            return
+        from training.sweep import read_spec, summarize, write_outputs
+
+        out = self.sweep_dir
+        try:
+            spec = read_spec(out)
+            runs = {(e["config"], e["repeat"]): out / e["dir"] for e in spec["runs"]}
+            rows = summarize(self.configs, runs, int(spec["repeats"]))
+            write_outputs(out, rows, f"{spec['project'].get('name', '')}: sweep")
+        except (UserError, OSError, ValueError) as exc:
+            self._say(
+                f"could not write the sweep's table and chart: {getattr(exc, 'message', exc)}", error=True
+            )
+            return
+        done = sum(r["runs_done"] for r in rows)
+        self._say(f"{done} of {len(self.jobs)} runs finished; wrote sweep.csv and pareto.png in {out}")
+
+    # ----- the live Pareto scatter ----------------------------------------------------------
+    def ensure_plot(self):
+        if self.plot is None:
+            import pyqtgraph as pg
+
+            self.plot = pg.PlotWidget()
+            self.plot.setMinimumHeight(200)
+            self.plot.showGrid(x=True, y=True, alpha=0.25)
+            self.plot.setLabel("left", "best val acc", units="%")
+            self._front = pg.PlotDataItem(pen=pg.mkPen("#d9534f", width=1.5, style=Qt.PenStyle.DashLine))
+            self._scatter = pg.ScatterPlotItem(size=10, hoverable=True)
+            self._scatter.sigClicked.connect(self._on_point_clicked)
+            self.plot.addItem(self._front)
+            self.plot.addItem(self._scatter)
+            self._plot_holder.addWidget(self.plot)
+        return self.plot
+
+    def _redraw(self) -> None:
+        if self.plot is None:
+            return
+        import pyqtgraph as pg
+
+        from training.pareto import front
+
+        key = "params" if self.x_axis.currentText() == "Parameters" else "macs"
+        self.plot.setLabel("bottom", "parameters" if key == "params" else "MACs per image")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(True)
+        pts = [(float(p[key]), 100.0 * p["acc"]) for p in self.points]
+        on = set(front(pts))
+        spots = [
+            {
+                "pos": (x, y),
+                "data": str(p["run"]),
+                "brush": pg.mkBrush("#d9534f" if i in on else "#7f8c9a"),
+                "pen": pg.mkPen(None),
+            }
+            for i, ((x, y), p) in enumerate(zip(pts, self.points))
+        ]
+        self._scatter.setData(spots)
+        idx = front(pts)
+        self._front.setData([pts[i][0] for i in idx], [pts[i][1] for i in idx], stepMode=None)
+        for item in self._labels:
+            self.plot.removeItem(item)
+        self._labels = []
+        for (x, y), p in zip(pts, self.points):
+            text = pg.TextItem(p["config"], anchor=(0, 1), color="#8b919e")
+            self.plot.addItem(text)
+            text.setPos(x, y)
+            self._labels.append(text)
+
+    def _on_point_clicked(self, _item, points, *_ev) -> None:
+        if len(points):
+            run = Path(points[0].data())
+            self.open_project_requested.emit(str(run / "project.json"))
