@@ -309,6 +309,15 @@ class MainWindow(QMainWindow):
         for a in (self.act_frame_sel, self.act_layout):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.canvas.addAction(a)
+        self.act_minimap = self._action(
+            v,
+            "&Minimap",
+            self.toggle_minimap,
+            tip="The small map of the whole graph (it keeps off the cards)",
+        )
+        self.act_minimap.setCheckable(True)
+        self.act_minimap.setChecked(str(self.settings.value("view/minimap", "true")).lower() != "false")
+        self._apply_minimap()
         v.addSeparator()
         self.act_theme = self._action(v, "&Light theme", self.toggle_theme, QKeySequence("Ctrl+Shift+T"))
         self.act_theme.setCheckable(True)
@@ -546,6 +555,17 @@ class MainWindow(QMainWindow):
         fn = getattr(self.canvas, "auto_layout", None)
         if fn is not None:
             fn()
+
+    def _apply_minimap(self) -> None:
+        try:
+            from app.canvas.minimap import Minimap
+        except ImportError:
+            return
+        Minimap.set_enabled_everywhere(self.act_minimap.isChecked())
+
+    def toggle_minimap(self) -> None:
+        self.settings.set_value("view/minimap", "true" if self.act_minimap.isChecked() else "false")
+        self._apply_minimap()
 
     def apply_theme(self, name: str) -> None:
         self._theme = name

@@ -19,6 +19,46 @@ GAP_CENTRE = HEIGHT + (ROW - HEIGHT) / 2  # below a node's top: the middle of th
 ARC_GAP = 34.0  # the arc runs in the lane between the main column and a side column
 
 
+CHIP_Z = 5.0  # above every card (cards are at 1 and up): a chip is never hidden under a card
+
+
+class ChipItem(QGraphicsItem):
+    """A shortcut's projection chip and its shape label, drawn for an EdgeItem above the cards (the
+    arc itself stays below them). It lives in the scene beside its edge and follows it."""
+
+    def __init__(self, edge: EdgeItem) -> None:
+        super().__init__()
+        self.edge = edge
+        self._rect = QRectF()
+        self.setZValue(CHIP_Z)
+        self.setAcceptHoverEvents(False)
+
+    def set_rect(self, rect: QRectF) -> None:
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def shape(self) -> QPainterPath:
+        """Only the pill itself takes clicks (not the label beside it, which may lie over a card)."""
+        path = QPainterPath()
+        path.addRect(self.edge.chip_rect())
+        return path
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        self.edge.paint_chip(painter, option.levelOfDetailFromTransform(painter.worldTransform()))
+
+    def mousePressEvent(self, event) -> None:  # the chip stands for its edge
+        sc = self.scene()
+        if sc is not None and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            sc.clearSelection()
+        self.edge.setSelected(True)
+        event.accept()
+
+
 class EdgeItem(QGraphicsItem):
     def __init__(self, edge_id: str, src, dst, theme: CanvasTheme) -> None:
         super().__init__()
@@ -41,8 +81,21 @@ class EdgeItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(0)
+        self.chip_item = ChipItem(self)
         src.edges.add(self)
         dst.edges.add(self)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemSceneHasChanged:
+            old = self.chip_item.scene()
+            if old is not None and old is not value:
+                old.removeItem(self.chip_item)
+            if value is not None and self.chip_item.scene() is None:
+                value.addItem(self.chip_item)
+            self._update_chip()
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.chip_item.update()
+        return super().itemChange(change, value)
 
     @property
     def is_shortcut(self) -> bool:
@@ -63,12 +116,14 @@ class EdgeItem(QGraphicsItem):
             self.label, self.chip, self.error, self._note = label, chip, error, note
             tip = error or (f"{chip} \u2014 {label}" if chip else label)
             self.setToolTip(tip + (f"\n{note}" if note and not error else ""))
+            self.chip_item.setToolTip(self.toolTip())
             self._place_label()
             self._update_bounds()
 
     def set_theme(self, theme: CanvasTheme) -> None:
         self.theme = theme
         self.update()
+        self.chip_item.update()
 
     # ----- geometry --------------------------------------------------------------------
     def update_path(self) -> None:
@@ -173,6 +228,20 @@ class EdgeItem(QGraphicsItem):
             r = r.united(QRectF(self._label_at.x() - 70, self._label_at.y() - 26, 270, 40))
         self._bounds = r
         self.update()
+        self._update_chip()
+
+    def chip_rect(self, zoomed_out: bool = False) -> QRectF:
+        fm = QFontMetricsF(mono_font(14 if zoomed_out else 9))
+        w = fm.horizontalAdvance(self.chip) + 14
+        h = fm.height() + 6
+        return QRectF(self._chip_at.x() - w / 2, self._chip_at.y() - h / 2, w, h)
+
+    def _update_chip(self) -> None:
+        if self.is_shortcut and self.chip:
+            self.chip_item.set_rect(QRectF(self._chip_at.x() - 90, self._chip_at.y() - 16, 290, 32))
+            self.chip_item.setVisible(True)
+        else:
+            self.chip_item.setVisible(False)
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -214,31 +283,38 @@ class EdgeItem(QGraphicsItem):
         painter.drawPath(self._path)
         if lod < LOD_CHIPS or (lod < LOD_LABELS and not (self.is_shortcut and self.chip)):
             return
-        zoomed_out = lod < LOD_LABELS  # only the projection chip is left, in a larger font
-        font = mono_font(14 if zoomed_out else 9)
-        painter.setFont(font)
-        fm = QFontMetricsF(font)
         if self.is_shortcut and self.chip:
-            w = fm.horizontalAdvance(self.chip) + 14
-            h = fm.height() + 6
-            chip = QRectF(self._chip_at.x() - w / 2, self._chip_at.y() - h / 2, w, h)
-            painter.setPen(QPen(color, 1))
-            painter.setBrush(t.color("background"))
-            painter.drawRoundedRect(chip, h / 2, h / 2)
-            painter.setPen(color)
-            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, self.chip)
-            if self.label and not zoomed_out:
-                painter.setPen(t.color("error") if self.error else t.color("edge_label"))
-                painter.drawText(
-                    QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
-                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                    self.label,
-                )
-        elif self.label and (self._label_clear or self.error):
+            return  # the chip and its label: ChipItem, above the cards
+        if self.label and (self._label_clear or self.error):
+            painter.setFont(mono_font(9))
             painter.setPen(t.color("error") if self.error else t.color("edge_label"))
             r = self._label_rect()
             painter.drawText(
                 QRectF(r.left(), r.top(), max(r.width() + 4, 170 if not self._across else 0), r.height()),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                self.label,
+            )
+
+    def paint_chip(self, painter: QPainter, lod: float) -> None:
+        """The projection chip ("1x1 conv /2") and the shape label beside it (ChipItem paints this)."""
+        if lod < LOD_CHIPS or not (self.is_shortcut and self.chip):
+            return
+        t = self.theme
+        color = self.color()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.2)
+        zoomed_out = lod < LOD_LABELS  # only the projection chip is left, in a larger font
+        painter.setFont(mono_font(14 if zoomed_out else 9))
+        chip = self.chip_rect(zoomed_out)
+        h = chip.height()
+        painter.setPen(QPen(color, 1))
+        painter.setBrush(t.color("background"))
+        painter.drawRoundedRect(chip, h / 2, h / 2)
+        painter.setPen(color)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, self.chip)
+        if self.label and not zoomed_out:
+            painter.setPen(t.color("error") if self.error else t.color("edge_label"))
+            painter.drawText(
+                QRectF(chip.right() + 6, chip.top(), 170, chip.height()),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 self.label,
             )

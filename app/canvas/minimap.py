@@ -1,21 +1,48 @@
-"""Minimap: the whole graph as coloured boxes with the visible area outlined; click or drag to move."""
+"""Minimap: the whole graph as coloured boxes with the visible area outlined; click or drag to move.
+It keeps off the cards (see Minimap)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+import weakref
+from typing import ClassVar
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsOpacityEffect, QWidget
 
 from app.canvas.node_item import HEIGHT, WIDTH
 from app.theme import category_color
 
+MARGIN = 10
+FADED = 0.3  # opacity while it has to lie over a card (full again under the cursor)
+
 
 class Minimap(QWidget):
+    """Kept off the graph: it takes the first corner of the view where no card lies (bottom right,
+    bottom left, top right, top left); where every corner has one, it fades so the cards show
+    through, and comes back while the cursor is on it. View ▸ Minimap turns it off everywhere."""
+
+    enabled = True
+    _instances: ClassVar[weakref.WeakSet] = weakref.WeakSet()
+
+    @classmethod
+    def set_enabled_everywhere(cls, enabled: bool) -> None:
+        cls.enabled = bool(enabled)
+        for m in list(cls._instances):
+            m.update_visibility()
+
     def __init__(self, view) -> None:
         super().__init__(view)
         self.view = view
         self.setFixedSize(176, 132)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.faded = False
+        self.corner = 0
+        self._hovered = False
+        self._opacity = QGraphicsOpacityEffect(self)
+        self._opacity.setOpacity(1.0)
+        self.setGraphicsEffect(self._opacity)
+        Minimap._instances.add(self)
         self._pixmap: QPixmap | None = None
         self._world = QRectF()
         self._timer = QTimer(self)
@@ -68,12 +95,59 @@ class Minimap(QWidget):
         self.update()
 
     def update_visibility(self) -> None:
-        """Shown only while part of the graph lies outside the view."""
-        if self._world.isEmpty():
+        """Shown only while part of the graph lies outside the view (and View ▸ Minimap is on)."""
+        if self._world.isEmpty() or not Minimap.enabled:
             self.setVisible(False)
             return
         vis = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
-        self.setVisible(not vis.contains(self._world.adjusted(30, 30, -30, -30)))
+        shown = not vis.contains(self._world.adjusted(30, 30, -30, -30))
+        if shown:
+            self.place()
+        self.setVisible(shown)
+
+    def card_rects(self) -> list[QRect]:
+        """The cards (badges included) as the view shows them, in the view's coordinates."""
+        scene = self.view.graph_scene()
+        if scene is None:
+            return []
+        port = self.view.viewport()
+        origin = port.mapTo(self.view, QPoint(0, 0))
+        out = []
+        for item in scene.nodes.values():
+            r = self.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            if r.intersects(port.rect()):
+                out.append(r.translated(origin))
+        return out
+
+    def corners(self) -> list[QPoint]:
+        port = self.view.viewport().geometry()
+        w, h, m = self.width(), self.height(), MARGIN
+        right, bottom = port.right() - w - m, port.bottom() - h - m
+        left, top = port.left() + m, port.top() + m
+        return [QPoint(right, bottom), QPoint(left, bottom), QPoint(right, top), QPoint(left, top)]
+
+    def place(self) -> None:
+        cards = self.card_rects()
+        spots = self.corners()
+        for i, spot in enumerate(spots):
+            r = QRect(spot, self.size())
+            if not any(r.intersects(c) for c in cards):
+                self.corner, self.faded = i, False
+                break
+        else:
+            self.corner, self.faded = 0, True
+        self.move(spots[self.corner])
+        self._opacity.setOpacity(FADED if self.faded and not self._hovered else 1.0)
+
+    def enterEvent(self, event) -> None:
+        self._hovered = True
+        self._opacity.setOpacity(1.0)
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self._hovered = False
+        self._opacity.setOpacity(FADED if self.faded else 1.0)
+        super().leaveEvent(event)
 
     def paintEvent(self, event) -> None:
         scene = self.view.graph_scene()

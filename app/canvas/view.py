@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPaint
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QMenu
 
 from app import composite as X
-from app.canvas.edge_item import EdgeItem
+from app.canvas.edge_item import ChipItem, EdgeItem
 from app.canvas.layout import auto_layout
 from app.canvas.minimap import Minimap
 from app.canvas.node_item import HEIGHT, WIDTH, NodeItem
@@ -223,6 +223,8 @@ class GraphView(QGraphicsView):
         for item in self.items(pos):
             if isinstance(item, (PortItem, NodeItem, EdgeItem)):
                 return item
+            if isinstance(item, ChipItem):  # a shortcut's chip, drawn above the cards, is its edge
+                return item.edge
         return None
 
     def mousePressEvent(self, event) -> None:
