@@ -162,15 +162,10 @@ def save_weights(model: Any, path: str | os.PathLike) -> None:
     """The model's state_dict as safetensors, written atomically."""
     from safetensors.torch import save_file
 
-    path = os.fspath(path)
+    from graph.atomic import atomic_write
+
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        save_file(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: save_file(state, tmp))
 
 
 def transfer_state(state: dict, model: Any) -> LoadReport:

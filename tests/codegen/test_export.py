@@ -455,3 +455,19 @@ def test_export_command_prints_the_checks_numbers(tmp_path, capsys):
         f'wrote {tmp_path / "m.onnx"}: onnx (onnx.checker passed; onnxruntime matches torch on "logits": max|diff| '
     )
     assert re.search(r"max\|diff\| \d\.\de[-+]\d\d <= allowed 1\.\de-04\)\n$", out), out
+
+
+def test_save_weights_failing_at_the_rename_keeps_the_previous_file(tmp_path, monkeypatch):
+    from codegen.weights import save_weights
+    from graph import atomic
+
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"previous")
+
+    def full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    with pytest.raises(UserError, match=r"w\.safetensors: cannot write the file"):
+        save_weights(build_module(tiny_project()), path)
+    assert path.read_bytes() == b"previous" and os.listdir(tmp_path) == ["w.safetensors"]
