@@ -9,8 +9,11 @@ API overview (for the editor's Training tab and the CLI)::
     cfg.to_dict() / TrainConfig.from_dict(d)                   # config.json; to_project_training()
 
     from training import datasets
-    datasets.parse_spec("mnist:DIR")    # DatasetSpec(kind, path); kinds: synthetic mnist cifar10 folder
+    datasets.parse_spec("mnist:DIR")    # DatasetSpec(kind, path); kinds: synthetic mnist fashion_mnist
+                                        # cifar10 cifar100 cifar100_coarse folder; no :DIR = the cache
     ds = datasets.load(spec, input_shape=(C, H, W), num_classes=K, val_fraction=0.1)
+    from training.download import ensure_dataset, dataset_status   # the download cache (training/cache.py)
+    from training.pretrained import fetch, apply                   # --weights imagenet (torchvision's files)
     # -> Dataset(train_x/val_x uint8 (N,C,H,W), train_y/val_y int64, num_classes, class_names, mean, std);
     #    UserError naming the numbers and the fix (--input / --classes) when it cannot fit the project
 

@@ -328,3 +328,43 @@ def test_official_sources_are_listed():
     assert sources.urls(c10, c10.files[0]) == ["https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"]
     assert sources.DATASETS["cifar100"].files[0].md5 == "03b5dce01913d631647c71ecec9e9cb8"
     assert len(sources.DATASETS["mnist"].bases) == 2  # a second source, as torchvision has
+
+
+def test_training_process_downloads_reports_progress_and_cancels(cache, server, monkeypatch, tmp_path):
+    """The editor's path: the spawned training process fetches and streams 'downloading' records (the
+    editor only draws them), and its stop request (Cancel) abandons the download: nothing is kept."""
+    from training.config import TrainConfig
+    from training.process import start_training
+
+    tar = cifar10_tar(per_batch=16, test=20)
+    server.slow_chunk, server.slow_delay = 16384, 0.05  # ~ 3 s in all
+    server.serve("cifar-10-binary.tar.gz", tar, mode="slow")
+    monkeypatch.setenv("SKIPWIRE_DATASETS_URL", server.url)
+    monkeypatch.setenv(
+        "SKIPWIRE_TEST_MANIFEST", write_manifest(tmp_path / "m.json", {"cifar-10-binary.tar.gz": tar})
+    )
+    project = tiny_resnet((3, 32, 32), 10).to_dict()
+    cfg = TrainConfig(dataset="cifar10", epochs=1, batch_size=40, device="cpu", threads=1).to_dict()
+
+    def drain(proc, until, timeout=60.0) -> list[dict]:
+        seen, t0 = [], time.time()
+        while time.time() - t0 < timeout:
+            seen += proc.poll()
+            if until(seen):
+                return seen
+            time.sleep(0.05)
+        proc.kill()
+        pytest.fail(f"timed out; records: {[(r['kind'], r.get('state')) for r in seen][-5:]}")
+
+    def downloading(r: dict) -> bool:
+        return r.get("state") == "downloading" and r.get("done", 0) > 0
+
+    proc = start_training(project, cfg, tmp_path / "run1")
+    first = drain(proc, lambda seen: any(downloading(r) for r in seen))
+    rec = next(r for r in first if downloading(r))
+    assert rec["file"] == "cifar-10-binary.tar.gz" and rec["total"] == len(tar) and rec["done"] < len(tar)
+    proc.stop()
+    seen = drain(proc, lambda s: proc.finished)
+    assert seen[-1]["kind"] == "error" and "cancelled" in seen[-1]["message"]
+    proc.join(10)
+    assert not (cache / "datasets" / "cifar10").exists() and leftovers(cache) == []
