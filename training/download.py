@@ -22,6 +22,7 @@ import os
 import socket
 import ssl
 import tarfile
+import threading
 import time
 import urllib.parse
 import zlib
@@ -73,36 +74,65 @@ class FetchError(Exception):
 
 
 # ----------------------------------------------------------------------- HTTP
+def _resolve(host: str, port: int, timeout: float) -> list:
+    """getaddrinfo, bounded by ``timeout`` (it ignores socket timeouts; a broken resolver can hang)."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["ok"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            box["err"] = exc
+
+    t = threading.Thread(target=run, name="skipwire-resolve", daemon=True)
+    t.start()
+    t.join(timeout)
+    if "err" in box:
+        exc = box["err"]
+        raise FetchError(f"cannot resolve {host} ({getattr(exc, 'strerror', None) or exc}); offline?")
+    if "ok" not in box:
+        raise FetchError(f"cannot resolve {host} within {timeout:g} s; offline?")
+    return box["ok"]
+
+
+def _connect(host: str, port: int, https: bool, settings: Settings) -> socket.socket:
+    deadline = time.monotonic() + settings.connect_timeout
+    last: Exception | None = None
+    for family, type_, proto, _name, addr in _resolve(host, port, settings.connect_timeout):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, type_, proto)
+        sock.settimeout(left)
+        try:
+            sock.connect(addr)
+            if https:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            return sock
+        except ConnectionRefusedError as exc:
+            last = exc
+        except (OSError, ssl.SSLError) as exc:
+            last = exc
+        sock.close()
+    if isinstance(last, ConnectionRefusedError):
+        raise FetchError("connection refused")
+    if last is None or isinstance(last, TimeoutError):
+        raise FetchError(f"no connection within {settings.connect_timeout:g} s")
+    raise FetchError(f"cannot connect: {getattr(last, 'strerror', None) or last}")
+
+
 def _open(url: str, settings: Settings):
     """(connection, response) for a GET of ``url``, following redirects."""
     for _ in range(MAX_REDIRECTS + 1):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"not an http(s) URL: {url}")
-        if parts.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname,
-                parts.port,
-                timeout=settings.connect_timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=settings.connect_timeout)
-        try:
-            conn.connect()
-        except ConnectionRefusedError:
-            conn.close()
-            raise FetchError("connection refused") from None
-        except TimeoutError:
-            conn.close()
-            raise FetchError(f"no connection within {settings.connect_timeout:g} s") from None
-        except socket.gaierror as exc:
-            conn.close()
-            raise FetchError(f"cannot resolve {parts.hostname} ({exc.strerror or exc}); offline?") from None
-        except (OSError, ssl.SSLError) as exc:
-            conn.close()
-            raise FetchError(f"cannot connect: {exc.strerror or exc}") from None
-        conn.sock.settimeout(settings.read_timeout)
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        sock = _connect(parts.hostname, port, https, settings)
+        conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(parts.hostname, port)
+        conn.sock = sock  # connected (and, for https, wrapped) within the connect timeout
+        sock.settimeout(settings.read_timeout)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query

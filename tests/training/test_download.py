@@ -368,3 +368,21 @@ def test_training_process_downloads_reports_progress_and_cancels(cache, server, 
     assert seen[-1]["kind"] == "error" and "cancelled" in seen[-1]["message"]
     proc.join(10)
     assert not (cache / "datasets" / "cifar10").exists() and leftovers(cache) == []
+
+
+def test_a_hanging_name_lookup_is_bounded_by_the_connect_timeout(cache, monkeypatch):
+    import socket
+
+    real = socket.getaddrinfo
+
+    def slow(host, *args, **kw):
+        if host == "dataset.mirror.invalid":
+            time.sleep(3)
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    monkeypatch.setenv("SKIPWIRE_CONNECT_TIMEOUT", "0.3")
+    monkeypatch.setenv("SKIPWIRE_DATASETS_URL", "http://dataset.mirror.invalid/")
+    t0 = time.perf_counter()
+    msg = refused(cache)
+    assert "cannot resolve dataset.mirror.invalid within 0.3 s" in msg and time.perf_counter() - t0 < 2
