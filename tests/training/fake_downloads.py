@@ -11,17 +11,23 @@ import gzip
 import hashlib
 import io
 import json
+import ssl
 import struct
 import tarfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 
+DATA = Path(__file__).resolve().parent / "data"
+TLS_CERT, TLS_KEY = DATA / "localhost-cert.pem", DATA / "localhost-key.pem"  # self-signed, for tests only
+
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
+        self.tls = tls
         self.routes: dict[str, tuple[str, bytes]] = {}
         self.requests: list[str] = []
         self.slow_chunk = 4096
@@ -63,10 +69,16 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(TLS_CERT, TLS_KEY)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"https://localhost:{self.httpd.server_address[1]}/"
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
     def __enter__(self):

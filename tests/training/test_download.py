@@ -386,3 +386,22 @@ def test_a_hanging_name_lookup_is_bounded_by_the_connect_timeout(cache, monkeypa
     t0 = time.perf_counter()
     msg = refused(cache)
     assert "cannot resolve dataset.mirror.invalid within 0.3 s" in msg and time.perf_counter() - t0 < 2
+
+
+def test_https_source_verified_against_the_trusted_certificates(cache, monkeypatch):
+    from fake_downloads import TLS_CERT
+
+    files = mnist_files()
+    with Server(tls=True) as tls:
+        for name, body in files.items():
+            tls.serve(name, body)
+        monkeypatch.setenv("SKIPWIRE_DATASETS_URL", tls.url)
+        with sources.override(manifest(files)):
+            monkeypatch.setenv(
+                "SSL_CERT_FILE", str(TLS_CERT / "missing")
+            )  # the test certificate is not trusted
+            msg = refused(cache, "mnist")
+            assert "certificate verify failed" in msg.lower()
+            monkeypatch.setenv("SSL_CERT_FILE", str(TLS_CERT))
+            path = download.ensure_dataset("mnist")
+    assert sorted(p.name for p in path.iterdir()) == sorted(files)
