@@ -58,7 +58,7 @@ class DownloadBar(QFrame):
         now = time.monotonic()
         if name != self._file:
             self._file, self._t0 = name, now
-        rate = done / max(now - self._t0, 1e-3)
+        elapsed = now - self._t0
         if total:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * min(done / total, 1.0)))
@@ -66,7 +66,8 @@ class DownloadBar(QFrame):
         else:  # no length announced: a busy bar
             self.bar.setRange(0, 0)
             self.bar.setFormat(f"{done / MB:.1f} MB")
-        self.label.setText(f"Downloading {name} into the cache — {rate / MB:.1f} MB/s")
+        speed = f" — {done / elapsed / MB:.1f} MB/s" if elapsed >= 0.5 else ""  # too early for a rate
+        self.label.setText(f"Downloading {name} into the cache{speed}")
         self.cancel.setEnabled(True)
         self.show()
 
