@@ -155,7 +155,7 @@ def plan(project: Project, axes: Sequence[Axis], batch_size: int = 128) -> list[
 
     No torch: the variants come from graph/stage_edits.py, the costs from shape inference.
     """
-    from graph.shapes import activation_bytes, analyze
+    from graph.shapes import analyze
     from graph.stage_edits import variant_edit
 
     base = analyze(project)
@@ -186,6 +186,20 @@ def plan(project: Project, axes: Sequence[Axis], batch_size: int = 128) -> list[
         batch = int(values["batch_size"]) if "batch_size" in values else batch_size
         out.append(Config(i, values, variant, a.total_params, a.macs, activation_bytes(a, batch), batch))
     return out
+
+
+def activation_bytes(analysis, batch: int, bytes_per_element: int = 4) -> int:
+    """Every layer's output for a batch (float32), block rows not counted twice: as ``summary --batch``
+    counts activation memory (graph/summary.py)."""
+    return (
+        sum(
+            math.prod(layer.out_shape)
+            for layer in analysis.layers()
+            if layer.out_shape is not None and layer.info is not None and layer.info.children is None
+        )
+        * batch
+        * bytes_per_element
+    )
 
 
 def _graph_kwargs(values: dict[str, str]) -> dict[str, Any]:
@@ -670,6 +684,7 @@ __all__ = [
     "Axis",
     "Config",
     "SweepResult",
+    "activation_bytes",
     "new_spec",
     "parse_vary",
     "plan",

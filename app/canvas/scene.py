@@ -200,9 +200,30 @@ class GraphScene(QGraphicsScene):
             left = QRectF(rect.left() - 200, rect.top() - PAD_Y, 200 - PAD_X, rect.height() + 2 * PAD_Y)
             inside = set(ids)
             crowded = any(it.card_rect().intersects(left) for n, it in self.nodes.items() if n not in inside)
+            blocks_only = bool(ids) and all(self.graph.nodes[n].block_name for n in ids)
+            item.on_depth = self._set_stage_depth
             item.set_nodes(
-                rect, f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes", label_right=crowded
+                rect,
+                f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes",
+                label_right=crowded,
+                depth=len(stage.nodes) if blocks_only else None,
             )
+
+    def _set_stage_depth(self, stage: str, n: int) -> None:
+        """The band's depth spin box: one undoable edit (graph/stage_edits.py)."""
+        from graph.errors import UserError
+        from graph.stage_edits import set_stage_depth
+
+        try:
+            edit = set_stage_depth(self.document.project, stage, n, self.block)
+        except UserError as exc:  # e.g. an input from outside the stage into an instance to remove
+            for view in self.views():
+                signal = getattr(view, "status_message", None)
+                if signal is not None:
+                    signal.emit(exc.message)
+            return
+        if edit.edits:
+            self.document.push(edit, edit.label)
 
     def sync_positions(self) -> None:
         """Place items whose stored position differs (AddNode stores it after announcing the node)."""

@@ -1,9 +1,13 @@
 """Stage bands: a faint rounded band behind the nodes of a stage (``layer1`` ...) with
 its name and size beside it, kept at screen size so a zoomed-out resnet152
-still reads as stem, layer1..layer4, head.
+still reads as stem, layer1..layer4, head. A stage of block instances also gets
+a small depth spin box (− n +) under its name: a click on − or + asks the scene
+to set the stage's depth (graph/stage_edits.py, one undo step).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFontMetricsF, QPainter, QPen
@@ -53,6 +57,69 @@ class StageLabel(QGraphicsItem):
         )
 
 
+class DepthStepper(QGraphicsItem):
+    """The band's depth spin box, at screen size under the stage's name: [−  n  +]."""
+
+    W, H, BUTTON = 78.0, 20.0, 22.0
+
+    def __init__(self, parent: StageItem) -> None:
+        super().__init__(parent)
+        self.band = parent
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Depth: block instances in this stage (− removes the last, + copies it)")
+
+    def _x(self) -> float:
+        return 10.0 if self.band.label_right else -8.0 - self.W
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self._x(), 38, self.W, self.H)
+
+    def target(self, x: float) -> int | None:
+        """The depth a click at local ``x`` asks for (None: the number itself, or below 1)."""
+        r = self.boundingRect()
+        if x < r.left() + self.BUTTON:
+            n = self.band.depth - 1
+        elif x > r.right() - self.BUTTON:
+            n = self.band.depth + 1
+        else:
+            return None
+        return n if n >= 1 else None
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = self.band.theme
+        r = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(t.color("text", 60), 1)
+        painter.setPen(pen)
+        painter.setBrush(t.color("text", 12))
+        painter.drawRoundedRect(r, 5, 5)
+        painter.drawLine(
+            int(r.left() + self.BUTTON), int(r.top() + 3), int(r.left() + self.BUTTON), int(r.bottom() - 3)
+        )
+        painter.drawLine(
+            int(r.right() - self.BUTTON), int(r.top() + 3), int(r.right() - self.BUTTON), int(r.bottom() - 3)
+        )
+        painter.setFont(ui_font(10, bold=True))
+        painter.setPen(t.color("text"))
+        center = Qt.AlignmentFlag.AlignCenter
+        painter.drawText(QRectF(r.left(), r.top(), self.BUTTON, r.height()), center, "\u2212")
+        painter.drawText(QRectF(r.right() - self.BUTTON, r.top(), self.BUTTON, r.height()), center, "+")
+        painter.setFont(ui_font(10))
+        painter.drawText(
+            QRectF(r.left() + self.BUTTON, r.top(), r.width() - 2 * self.BUTTON, r.height()),
+            center,
+            str(self.band.depth),
+        )
+
+    def mousePressEvent(self, event) -> None:
+        n = self.target(event.pos().x())
+        if n is not None and self.band.on_depth is not None:
+            self.band.on_depth(self.band.name, n)
+        event.accept()
+
+
 class StageItem(QGraphicsItem):
     def __init__(self, name: str, theme: CanvasTheme) -> None:
         super().__init__()
@@ -60,20 +127,33 @@ class StageItem(QGraphicsItem):
         self.theme = theme
         self.subtitle = ""
         self.label_right = False
+        self.depth = 0
+        self.on_depth: Callable[[str, int], None] | None = None  # set by the scene
         self._rect = QRectF()
         self.setZValue(-2)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.label = StageLabel(self)
+        self.stepper = DepthStepper(self)
+        self.stepper.hide()
 
-    def set_nodes(self, rect: QRectF, subtitle: str, label_right: bool = False) -> None:
+    def set_nodes(
+        self, rect: QRectF, subtitle: str, label_right: bool = False, depth: int | None = None
+    ) -> None:
+        """``depth``: show the depth spin box with this value (stages of block instances), or hide it."""
         self.prepareGeometryChange()
         self.label.prepareGeometryChange()
+        self.stepper.prepareGeometryChange()
         self._rect = rect.adjusted(-PAD_X, -PAD_Y, PAD_X, PAD_Y)
         self.subtitle = subtitle
         self.label_right = label_right
-        self.label.setPos(self._rect.right() if label_right else self._rect.left(), self._rect.top())
+        anchor = (self._rect.right() if label_right else self._rect.left(), self._rect.top())
+        self.label.setPos(*anchor)
+        self.stepper.setPos(*anchor)
+        self.depth = depth or 0
+        self.stepper.setVisible(depth is not None)
         self.update()
         self.label.update()
+        self.stepper.update()
 
     def set_theme(self, theme: CanvasTheme) -> None:
         self.theme = theme

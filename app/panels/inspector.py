@@ -245,7 +245,7 @@ class InspectorPanel(QWidget):
                 fixes.setContentsMargins(22, 0, 0, 4)
                 fixes.linkActivated.connect(
                     lambda href, fs=d.fixes: self.document.apply_fix(
-                        {**fs[int(href)].action, "label": fs[int(href)].label}
+                        fs[int(href)].action, fs[int(href)].label
                     )
                 )
                 box.addWidget(fixes)
@@ -357,6 +357,7 @@ class InspectorPanel(QWidget):
 
             self.frozen_box.toggled.connect(commit_frozen)
             form.addRow("Frozen", self.frozen_box)
+        self._stage_depth_row(block, node_id)
 
         bdef = project.blocks.get(bname) if bname else None
         if bname:
@@ -384,6 +385,42 @@ class InspectorPanel(QWidget):
         self._info(form, "macs", "MACs", "")
         self._problems(self._diags_for(block, node_id=node_id))
         self._sync_info()
+
+    def _stage_depth_row(self, block, node_id) -> None:
+        """A block instance in a stage: the stage's depth as a spin box (one undo step on commit)."""
+        g = self.document.project.graph_of(block)
+        stage = g.stage_of(node_id)
+        if stage is None or not all(g.nodes[n].block_name for n in stage.nodes):
+            return
+        from PySide6.QtWidgets import QSpinBox
+
+        from graph.stage_edits import MAX_DEPTH, set_stage_depth
+
+        form = self._section(f"Stage {stage.name}")
+        box = QSpinBox()
+        box.setRange(1, MAX_DEPTH)
+        box.setValue(len(stage.nodes))
+        box.setKeyboardTracking(False)  # commit on Enter, focus out or the arrows, not per digit
+        box.setAlignment(Qt.AlignmentFlag.AlignRight)
+        box.setToolTip(
+            "Block instances in this stage: more copies its last instance, fewer removes from the end"
+        )
+        self.stage_depth = box
+
+        def commit(n: int) -> None:
+            from graph.errors import UserError
+
+            try:
+                edit = set_stage_depth(self.document.project, stage.name, n, block)
+            except UserError as exc:  # e.g. an edge from outside the stage into an instance to remove
+                box.setToolTip(exc.message)
+                box.setValue(len(stage.nodes))
+                return
+            if edit.edits:
+                self.document.push(edit, edit.label)
+
+        box.valueChanged.connect(commit)
+        form.addRow("Depth", box)
 
     def _commit_param(self, block, node_id, key, value) -> None:
         g = self.document.project.graph_of(block)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.document import Document
 from app.training_ui import TrainingPanel
@@ -148,3 +149,63 @@ def test_a_sweep_runs_as_ordinary_runs_and_fills_the_pareto_scatter(qtbot, tmp_p
     sp.x_axis.setCurrentText("MACs")
     xs = sorted(p.pos().x() for p in sp._scatter.points())
     assert xs == sorted(float(c.macs) for c in sp.configs)
+
+
+# ------------------------------------------------------------------ the stage's depth on the canvas and inspector
+def test_the_stage_bands_depth_spin_box_is_one_undo_step(qtbot) -> None:
+    from PySide6.QtCore import QPointF
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from app.canvas.area import CanvasArea
+
+    doc = Document(make("resnet20"))
+    area = CanvasArea(doc)
+    qtbot.addWidget(area)
+    area.resize(1200, 900)
+    area.show()
+    qtbot.waitExposed(area)
+    view = area.current_view()
+    view.set_zoom(1.0)
+    scene = view.graph_scene()
+    band = scene.stages["layer1"]
+    stepper = band.stepper
+    assert stepper.isVisible() and band.depth == 3
+    r = stepper.boundingRect()
+    plus = QPointF(r.right() - 6, r.center().y())
+    view.centerOn(stepper.mapToScene(plus))
+    QApplication.processEvents()
+    at = view.mapFromScene(stepper.mapToScene(plus))
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    g = doc.project.graph
+    names = [g.nodes[i].name for i in next(s for s in g.stages if s.name == "layer1").nodes]
+    assert names == ["layer1_0", "layer1_1", "layer1_2", "layer1_3"]
+    assert doc.undo_stack.undoText() == "Set depth of layer1 to 4"
+    qtbot.waitUntil(lambda: scene.stages["layer1"].depth == 4, timeout=2000)
+    assert set(scene.nodes) == set(g.nodes)
+    doc.undo_stack.undo()
+    assert len(next(s for s in g.stages if s.name == "layer1").nodes) == 3
+    assert set(scene.nodes) == set(g.nodes)
+    assert stepper.target(r.left() + 3) == 2 and stepper.target(r.center().x()) is None
+
+
+def test_the_inspector_shows_and_sets_the_stage_depth(qtbot) -> None:
+    from app.panels.inspector import InspectorPanel
+
+    doc = Document(make("resnet20"))
+    insp = InspectorPanel(doc)
+    qtbot.addWidget(insp)
+    g = doc.project.graph
+    doc.set_selection(None, [g.node_by_name("layer3_0").id], [])
+    assert insp.stage_depth.value() == 3
+    insp.stage_depth.setValue(9)
+    assert len(next(s for s in g.stages if s.name == "layer3").nodes) == 9
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == "Set depth of layer3 to 9"
+    doc.set_selection(None, [g.node_by_name("layer3_0").id], [])
+    assert insp.stage_depth.value() == 9
+    doc.undo_stack.undo()
+    assert len(next(s for s in g.stages if s.name == "layer3").nodes) == 3
+    doc.set_selection(None, [g.node_by_name("conv1").id], [])  # not in a stage: no depth row
+    insp.stage_depth = None
+    doc.set_selection(None, [g.node_by_name("fc").id], [])
+    assert insp.stage_depth is None
