@@ -29,7 +29,7 @@ from PySide6.QtGui import QUndoStack
 
 import app.qt_compat  # noqa: F401  (PySide6 6.12 emit() refcount bug; see there)
 from graph import edits as E
-from graph.fixes import build_fix
+from graph.fixes import FixAction, build_fix
 from graph.model import Project
 from graph.shapes import Analysis, GraphInfo, analyze
 
@@ -82,13 +82,16 @@ class Document(QObject):
         self.undo_stack.push(EditCommand(self, edit, label, applied=True))
         self._flush()
 
-    def apply_fix(self, action: dict, label: str | None = None) -> None:
-        """Apply a diagnostic's fix action as one undoable step labelled with the fix."""
+    def apply_fix(self, action: FixAction | dict, label: str | None = None) -> None:
+        """Apply a diagnostic's fix action (typed, or its data form) as one undoable step labelled with
+        the fix."""
         edit = build_fix(self.project, action)
+        if label is None and isinstance(action, dict):
+            label = action.get("label")
         if label is None:
             label = next(
                 (f.label for d in self.analysis.diagnostics for f in d.fixes if f.action == action),
-                action.get("label") or getattr(edit, "label", "Apply fix"),
+                getattr(edit, "label", "Apply fix"),
             )
         self.push(edit, label)
 

@@ -1,6 +1,6 @@
 """Benchmark shape inference: analyze() on resnet152 and on a generated 2,000-node graph.
 
-Goals (DESIGN.md: shapes update live while editing): resnet152, every block
+Goals (docs/architecture.md: shapes update live while editing): resnet152, every block
 instance expanded, under 10 ms; a 2,000-node flat graph under 100 ms.
 Run: ``python bench/bench_shapes.py [--repeat N]``; prints the median and the
 best of N runs. Figures are recorded in BENCHMARKS.md.
@@ -70,19 +70,19 @@ class _NoMemo(dict):
 
 
 def analyze_without_memo(project: Project):
-    from graph import shapes
+    from graph.shapes import inference
 
-    init = shapes._Analyzer.__init__
+    init = inference._Analyzer.__init__
 
     def patched(self, *args, **kwargs):
         init(self, *args, **kwargs)
         self._memo = _NoMemo()
 
-    shapes._Analyzer.__init__ = patched
+    inference._Analyzer.__init__ = patched
     try:
         return analyze(project)
     finally:
-        shapes._Analyzer.__init__ = init
+        inference._Analyzer.__init__ = init
 
 
 def timeit(project: Project, repeat: int, fn=analyze) -> list[float]:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graph.fixes import FixAction
 
 
 @dataclass(frozen=True)
 class Fix:
     label: str
-    action: dict  # see graph.fixes.apply_fix for the ops
+    action: FixAction  # a typed action of graph/fixes.py; action.build(project) gives the Edit
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "action": dict(self.action)}
+        return {"label": self.label, "action": self.action.to_dict()}
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,24 @@
-"""One-click fixes: a diagnostic's fix action (data) becomes a reversible Edit.
+"""One-click fixes: typed fix actions, each of which builds its own reversible Edit.
 
-Ops: set_param, set_edge, remove_edge, rename, insert_before,
-insert_projection, make_shortcut, add_output, stage_remove, stage_truncate,
-stage_rename.  ``apply_fix`` applies the edit
-and returns it, so that callers (the editor's undo stack) can revert it.
+A diagnostic offers ``Fix(label, action)``; the action is one of the frozen
+dataclasses below (set a parameter, set an edge field, remove an edge, rename,
+insert a node before another, insert a projection, make an edge a shortcut,
+add an Output, and three stage repairs). ``action.build(project)`` checks that
+what it names still exists and returns the Edit, not yet applied;
+``apply_fix`` applies it and returns it, so that callers (the editor's undo
+stack) can revert it. ``action.to_dict()`` is the action as plain data, as
+``validate --json`` prints it; ``action_from_dict`` reads that data back.
+
+A shape rule (graph/layers.py) does not know the node it is checking: it
+offers ``SetParamFix``/``InsertBeforeFix`` without ``block`` and ``node``,
+and the analysis binds them with ``.at(block, node)``.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from graph import edits as E
 from graph.model import Edge, Node, Project, Stage
@@ -16,120 +28,267 @@ class FixError(ValueError):
     pass
 
 
-def _unique_edge_name(graph, base: str) -> str:
-    taken = {e.name for e in graph.edges.values() if e.is_shortcut} | {n.name for n in graph.nodes.values()}
-    name, i = base, 1
-    while name in taken:
-        name, i = f"{base}{i}", i + 1
-    return name
+@dataclass(frozen=True)
+class FixAction:
+    """Base of every fix action: ``op`` names it in the data form, ``block`` is the graph it edits."""
+
+    op: ClassVar[str] = ""
+    block: str | None = None
+
+    def build(self, project: Project) -> E.Edit:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.repr}}
+
+    def at(self, block: str | None, node: str) -> FixAction:
+        """This action with its graph (and node, where it has one) filled in."""
+        return dataclasses.replace(self, block=block)
+
+    def graph(self, project: Project):
+        if self.block is not None and self.block not in project.blocks:
+            raise FixError(f"unknown block {self.block!r}")
+        return project.graph_of(self.block)
 
 
-def build_fix(project: Project, action: dict) -> E.Edit:
-    """Turn a fix action into an Edit (not yet applied)."""
-    if not isinstance(action, dict):
-        raise FixError(f"a fix action must be a dict, got {type(action).__name__}")
-    op = action.get("op")
-    block = action.get("block")
-    if block is not None and block not in project.blocks:
-        raise FixError(f"unknown block {block!r}")
-    g = project.graph_of(block)
-    if op == "set_param":
-        _need(g.nodes, action["node"], "node")
-        return E.SetParam(block, action["node"], action["param"], action["value"])
-    if op == "set_edge":
-        _need(g.edges, action["edge"], "edge")
-        return E.SetEdgeField(block, action["edge"], action["field"], action["value"])
-    if op == "remove_edge":
-        _need(g.edges, action["edge"], "edge")
-        return E.RemoveEdge(block, action["edge"])
-    if op == "rename":
-        _need(g.nodes, action["node"], "node")
-        return E.SetNodeField(block, action["node"], "name", action["value"])
-    if op == "make_shortcut":
-        edge = _need(g.edges, action["edge"], "edge")
+@dataclass(frozen=True)
+class _RuleOrder(FixAction):
+    """An action a shape rule may offer: bound later, its data form lists its own fields first."""
+
+    node: str | None = None
+    rule: bool = field(default=False, repr=False, compare=False)
+
+    def at(self, block: str | None, node: str) -> FixAction:
+        return dataclasses.replace(self, block=block, node=node, rule=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if self.rule:  # as the rule declared it, then where: {"op", <own fields>, "block", "node"}
+            d = {"op": d.pop("op"), **{k: v for k, v in d.items() if k not in ("block", "node")}}
+            d.update(block=self.block, node=self.node)
+        return d
+
+
+@dataclass(frozen=True)
+class SetParamFix(_RuleOrder):
+    """Set a node's parameter (value None removes it)."""
+
+    op: ClassVar[str] = "set_param"
+    param: str = ""
+    value: Any = None
+
+    def build(self, project: Project) -> E.Edit:
+        _need(self.graph(project).nodes, self.node, "node")
+        return E.SetParam(self.block, self.node, self.param, self.value)
+
+
+@dataclass(frozen=True)
+class SetEdgeFix(FixAction):
+    op: ClassVar[str] = "set_edge"
+    edge: str = ""
+    field: str = ""
+    value: Any = None
+
+    def build(self, project: Project) -> E.Edit:
+        _need(self.graph(project).edges, self.edge, "edge")
+        return E.SetEdgeField(self.block, self.edge, self.field, self.value)
+
+
+@dataclass(frozen=True)
+class RemoveEdgeFix(FixAction):
+    op: ClassVar[str] = "remove_edge"
+    edge: str = ""
+
+    def build(self, project: Project) -> E.Edit:
+        _need(self.graph(project).edges, self.edge, "edge")
+        return E.RemoveEdge(self.block, self.edge)
+
+
+@dataclass(frozen=True)
+class RenameFix(FixAction):
+    op: ClassVar[str] = "rename"
+    node: str = ""
+    value: str = ""
+
+    def build(self, project: Project) -> E.Edit:
+        _need(self.graph(project).nodes, self.node, "node")
+        return E.SetNodeField(self.block, self.node, "name", self.value)
+
+
+@dataclass(frozen=True)
+class MakeShortcutFix(FixAction):
+    op: ClassVar[str] = "make_shortcut"
+    edge: str = ""
+    projection: str = "conv_bn"
+
+    def build(self, project: Project) -> E.Edit:
+        g = self.graph(project)
+        edge = _need(g.edges, self.edge, "edge")
         name = _unique_edge_name(g, "shortcut")
         return E.Composite(
             "Make shortcut",
             [
-                E.SetEdgeField(block, edge.id, "kind", "shortcut"),
-                E.SetEdgeField(block, edge.id, "name", name),
-                E.SetEdgeField(block, edge.id, "projection", action.get("projection", "conv_bn")),
+                E.SetEdgeField(self.block, edge.id, "kind", "shortcut"),
+                E.SetEdgeField(self.block, edge.id, "name", name),
+                E.SetEdgeField(self.block, edge.id, "projection", self.projection),
             ],
         )
-    if op == "insert_before":
-        node = _need(g.nodes, action["node"], "node")
+
+
+@dataclass(frozen=True)
+class InsertBeforeFix(_RuleOrder):
+    """Insert a node of ``type`` on the edge into the node's first input."""
+
+    op: ClassVar[str] = "insert_before"
+    type: str = ""
+
+    def build(self, project: Project) -> E.Edit:
+        g = self.graph(project)
+        node = _need(g.nodes, self.node, "node")
         incoming = [e for e in g.in_edges(node.id) if e.dst_port == 0]
         if not incoming:
             raise FixError(f'"{node.name}" has no input to insert before')
-        return _insert_on_edge(
-            project,
-            block,
-            incoming[0],
-            [(action["type"], action.get("params", {}))],
-            f"Insert {action['type']}",
-        )
-    if op == "insert_projection":
-        edge = _need(g.edges, action["edge"], "edge")
-        chain = [
-            (
-                "Conv2d",
-                {
-                    "out_channels": action["out_channels"],
-                    "kernel_size": 1,
-                    "stride": action.get("stride", 1),
-                    "padding": 0,
-                    "bias": False,
-                },
-            ),
-            ("BatchNorm2d", {}),
-        ]
-        return _insert_on_edge(project, block, edge, chain, "Insert 1x1 projection")
-    if op == "add_output":
-        node = _need(g.nodes, action["node"], "node")
+        return _insert_on_edge(project, self.block, incoming[0], [(self.type, {})], f"Insert {self.type}")
+
+
+@dataclass(frozen=True)
+class InsertProjectionFix(FixAction):
+    """Insert a 1x1 convolution (stride) and a BatchNorm on an edge."""
+
+    op: ClassVar[str] = "insert_projection"
+    edge: str = ""
+    out_channels: int = 0
+    stride: int = 1
+
+    def build(self, project: Project) -> E.Edit:
+        edge = _need(self.graph(project).edges, self.edge, "edge")
+        conv = {
+            "out_channels": self.out_channels,
+            "kernel_size": 1,
+            "stride": self.stride,
+            "padding": 0,
+            "bias": False,
+        }
+        chain = [("Conv2d", conv), ("BatchNorm2d", {})]
+        return _insert_on_edge(project, self.block, edge, chain, "Insert 1x1 projection")
+
+
+@dataclass(frozen=True)
+class AddOutputFix(FixAction):
+    op: ClassVar[str] = "add_output"
+    node: str = ""
+
+    def build(self, project: Project) -> E.Edit:
+        g = self.graph(project)
+        node = _need(g.nodes, self.node, "node")
         out = Node(g.new_id("n"), "Output", g.unique_name("output"), {})
-        pos = E.positions(project, block).get(node.id)
+        pos = E.positions(project, self.block).get(node.id)
         return E.Composite(
             "Add Output",
             [
-                E.AddNode(block, out, (pos[0], pos[1] + 110) if pos else None),
-                E.AddEdge(block, Edge(g.new_id("e"), node.id, out.id)),
+                E.AddNode(self.block, out, (pos[0], pos[1] + 110) if pos else None),
+                E.AddEdge(self.block, Edge(g.new_id("e"), node.id, out.id)),
             ],
         )
-    if op == "stage_remove":
+
+
+@dataclass(frozen=True)
+class StageRemoveFix(FixAction):
+    """Take ``node`` out of the stage (None: only drop the stage if it is empty)."""
+
+    op: ClassVar[str] = "stage_remove"
+    stage: str = ""
+    node: str | None = None
+
+    def build(self, project: Project) -> E.Edit:
+        g = self.graph(project)
+        if not any(st.name == self.stage for st in g.stages):
+            raise FixError(f"the stage {self.stage!r} no longer exists")
         stages = [
-            Stage(st.name, st.keys, [n for n in st.nodes if n != action["node"]])
-            if st.name == action["stage"]
-            else st
+            Stage(st.name, st.keys, [n for n in st.nodes if n != self.node]) if st.name == self.stage else st
             for st in g.stages
         ]
-        if not any(st.name == action["stage"] for st in g.stages):
-            raise FixError(f"the stage {action['stage']!r} no longer exists")
-        return E.SetStages(block, [st for st in stages if st.nodes])
-    if op == "stage_truncate":  # end the stage just before action["node"]
-        stage = next(
-            (st for st in g.stages if st.name == action["stage"] and action["node"] in st.nodes), None
-        )
+        return E.SetStages(self.block, [st for st in stages if st.nodes])
+
+
+@dataclass(frozen=True)
+class StageTruncateFix(FixAction):
+    """End the stage just before ``node``."""
+
+    op: ClassVar[str] = "stage_truncate"
+    stage: str = ""
+    node: str = ""
+
+    def build(self, project: Project) -> E.Edit:
+        g = self.graph(project)
+        stage = next((st for st in g.stages if st.name == self.stage and self.node in st.nodes), None)
         if stage is None:
-            raise FixError(f"the stage {action['stage']!r} no longer holds {action['node']!r}")
-        cut = stage.nodes.index(action["node"])
+            raise FixError(f"the stage {self.stage!r} no longer holds {self.node!r}")
+        cut = stage.nodes.index(self.node)
         stages = [Stage(st.name, st.keys, st.nodes[:cut]) if st is stage else st for st in g.stages]
-        return E.SetStages(block, [st for st in stages if st.nodes])
-    if op == "stage_rename":
-        index = [i for i, st in enumerate(g.stages) if st.name == action["stage"]]
+        return E.SetStages(self.block, [st for st in stages if st.nodes])
+
+
+@dataclass(frozen=True)
+class StageRenameFix(FixAction):
+    """Rename a stage; of two stages with one name, the later one."""
+
+    op: ClassVar[str] = "stage_rename"
+    stage: Any = ""
+    value: str = ""
+
+    def build(self, project: Project) -> E.Edit:
+        g = self.graph(project)
+        index = [i for i, st in enumerate(g.stages) if st.name == self.stage]
         if not index:
-            raise FixError(f"the stage {action['stage']!r} no longer exists")
+            raise FixError(f"the stage {self.stage!r} no longer exists")
         stages = list(g.stages)
-        last = index[-1]  # of two stages with one name, the later one is renamed
-        stages[last] = Stage(action["value"], stages[last].keys, list(stages[last].nodes))
-        return E.SetStages(block, stages)
-    raise FixError(f"unknown fix op {op!r}")
+        last = index[-1]
+        stages[last] = Stage(self.value, stages[last].keys, list(stages[last].nodes))
+        return E.SetStages(self.block, stages)
 
 
-def apply_fix(project: Project, action: dict) -> E.Edit:
-    try:
-        edit = build_fix(project, action)
-    except KeyError as exc:
-        raise FixError(f"the fix action {action.get('op')!r} lacks {exc}") from None
+ACTIONS: dict[str, type[FixAction]] = {
+    cls.op: cls
+    for cls in (
+        SetParamFix,
+        SetEdgeFix,
+        RemoveEdgeFix,
+        RenameFix,
+        MakeShortcutFix,
+        InsertBeforeFix,
+        InsertProjectionFix,
+        AddOutputFix,
+        StageRemoveFix,
+        StageTruncateFix,
+        StageRenameFix,
+    )
+}
+
+
+def action_from_dict(data: dict) -> FixAction:
+    """The data form (``to_dict``) back into its action; a ``label`` key is ignored."""
+    if not isinstance(data, dict):
+        raise FixError(f"a fix action must be a dict, got {type(data).__name__}")
+    cls = ACTIONS.get(data.get("op"))
+    if cls is None:
+        raise FixError(f"unknown fix op {data.get('op')!r}")
+    names = {f.name for f in dataclasses.fields(cls) if f.repr}
+    unknown = set(data) - names - {"op", "label"}
+    if unknown:
+        raise FixError(f"the fix action {cls.op!r} has no field {min(unknown)!r}")
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def build_fix(project: Project, action: FixAction | dict) -> E.Edit:
+    """Turn a fix action (or its data form) into an Edit (not yet applied)."""
+    if not isinstance(action, FixAction):
+        action = action_from_dict(action)
+    return action.build(project)
+
+
+def apply_fix(project: Project, action: FixAction | dict) -> E.Edit:
+    edit = build_fix(project, action)
     edit.apply(project)
     return edit
 
@@ -138,6 +297,14 @@ def _need(mapping: dict, key, what: str):
     if key not in mapping:
         raise FixError(f"the {what} {key!r} no longer exists")
     return mapping[key]
+
+
+def _unique_edge_name(graph, base: str) -> str:
+    taken = {e.name for e in graph.edges.values() if e.is_shortcut} | {n.name for n in graph.nodes.values()}
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}{i}", i + 1
+    return name
 
 
 def _insert_on_edge(

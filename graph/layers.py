@@ -1,9 +1,11 @@
-"""Declarations of every built-in layer type (one each, STYLE.md)."""
+"""Declarations of every built-in layer type (one each, docs/style.md)."""
 
 from __future__ import annotations
 
 from math import prod
 
+from graph.diagnostics import Fix
+from graph.fixes import InsertBeforeFix, SetParamFix
 from graph.params import ParamSpec as P
 from graph.registry import LayerType, ModuleSpec, Shape, ShapeError, register
 
@@ -14,12 +16,34 @@ def _image(shape: Shape, what: str = "input") -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
+def _set(param: str, value, label: str) -> Fix:
+    """A fix a shape rule offers: set one of the node's parameters (bound to the node by the analysis)."""
+    return Fix(label, SetParamFix(param=param, value=value))
+
+
 def _fmt(shape: Shape) -> str:
     return "x".join(str(s) for s in shape)
 
 
 def _same(p: dict, ins: list[Shape]) -> Shape:
     return ins[0]
+
+
+# what a layer keeps for its backward pass, in float32-sized elements per sample (LayerType.saves)
+def _nothing(p: dict, ins: list[Shape], out: Shape) -> int:
+    return 0
+
+
+def _input(p: dict, ins: list[Shape], out: Shape) -> int:
+    return prod(ins[0])
+
+
+def _output(p: dict, ins: list[Shape], out: Shape) -> int:
+    return prod(out)
+
+
+def _inputs(p: dict, ins: list[Shape], out: Shape) -> int:
+    return sum(prod(s) for s in ins)
 
 
 def _spatial(size: int, k: int, s: int, pad: int, d: int = 1, ceil: bool = False) -> int:
@@ -43,16 +67,34 @@ register(
         shape=lambda p, ins: tuple(p["shape"]),
         inputs=0,
         key_params=("shape",),
+        saves=_nothing,
     )
 )
 
 register(
-    LayerType("Output", "io", "The network output (logits); a marker with no parameters.", (), shape=_same)
+    LayerType(
+        "Output",
+        "io",
+        "The network output (logits); a marker with no parameters.",
+        (),
+        shape=_same,
+        saves=_nothing,
+    )
 )
 
-register(LayerType("BlockInput", "io", "Where a block's input enters its body.", (), shape=_same, inputs=0))
+register(
+    LayerType(
+        "BlockInput",
+        "io",
+        "Where a block's input enters its body.",
+        (),
+        shape=_same,
+        inputs=0,
+        saves=_nothing,
+    )
+)
 
-register(LayerType("BlockOutput", "io", "What a block returns.", (), shape=_same))
+register(LayerType("BlockOutput", "io", "What a block returns.", (), shape=_same, saves=_nothing))
 
 
 # ---------------------------------------------------------------- convolution
@@ -73,14 +115,7 @@ def _conv_shape(p: dict, ins: list[Shape]) -> Shape:
             raise ShapeError(
                 "bad_param",
                 "padding 'same' needs stride 1",
-                [
-                    {
-                        "op": "set_param",
-                        "param": "padding",
-                        "value": d * (k - 1) // 2,
-                        "label": f"Set padding to {d * (k - 1) // 2}",
-                    }
-                ],
+                [_set("padding", d * (k - 1) // 2, f"Set padding to {d * (k - 1) // 2}")],
             )
         if (d * (k - 1)) % 2:
             raise ShapeError("bad_param", f"padding 'same' needs an odd kernel; kernel_size is {k}")
@@ -91,7 +126,7 @@ def _conv_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "groups",
             f"groups {g} does not divide {which}",
-            [{"op": "set_param", "param": "groups", "value": best, "label": f"Set groups to {best}"}],
+            [_set("groups", best, f"Set groups to {best}")],
         )
     pad = _conv_padding(p)
     keep = d * (k - 1) // 2
@@ -100,14 +135,7 @@ def _conv_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "kernel_too_large",
             f"kernel {eff}x{eff} is larger than its padded input {h + 2 * pad}x{w + 2 * pad}",
-            [
-                {
-                    "op": "set_param",
-                    "param": "padding",
-                    "value": keep,
-                    "label": f"Set padding to {keep} (keeps the size)",
-                }
-            ]
+            [_set("padding", keep, f"Set padding to {keep} (keeps the size)")]
             if keep != pad and eff <= h + 2 * keep
             else [],
         )
@@ -158,6 +186,8 @@ register(
         ),
         init="conv",
         key_params=("kernel_size", "out_channels", "stride", "groups"),
+        pads_to_keep_size=True,
+        saves=_input,
     )
 )
 
@@ -188,6 +218,7 @@ register(
         ),
         init="norm",
         aliases=("BatchNorm",),
+        saves=_input,
     )
 )
 
@@ -200,7 +231,7 @@ def _gn_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "groups",
             f"num_groups {g} does not divide the {c} input channels",
-            [{"op": "set_param", "param": "num_groups", "value": best, "label": f"Set num_groups to {best}"}],
+            [_set("num_groups", best, f"Set num_groups to {best}")],
         )
     return ins[0]
 
@@ -219,6 +250,7 @@ register(
         ),
         init="norm",
         key_params=("num_groups",),
+        saves=_input,
     )
 )
 
@@ -235,6 +267,7 @@ register(
             "nn.LayerNorm", (list(ins[0]),), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
         ),
         init="norm",
+        saves=_input,
     )
 )
 
@@ -251,6 +284,7 @@ register(
             "LayerNorm2d", (ins[0][0],), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
         ),
         init="norm",
+        saves=_input,
     )
 )
 
@@ -280,6 +314,7 @@ register(
             {"eps": p["eps"], "affine": p["affine"], "track_running_stats": p["track_running_stats"]},
         ),
         init="norm",
+        saves=_input,
     )
 )
 
@@ -294,6 +329,7 @@ def _activation(name: str, doc: str, params: tuple = (), kwargs=lambda p: {}) ->
             params,
             shape=_same,
             module=lambda p, ins: ModuleSpec(f"nn.{name}", (), kwargs(p)),
+            saves=_output,  # its input or its result: one of them, the same size
         )
     )
 
@@ -331,14 +367,14 @@ def _pool_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "bad_param",
             f"padding {pad} is more than half the window {k}",
-            [{"op": "set_param", "param": "padding", "value": k // 2, "label": f"Set padding to {k // 2}"}],
+            [_set("padding", k // 2, f"Set padding to {k // 2}")],
         )
     if k > h + 2 * pad or k > w + 2 * pad:
         fit = min(h, w) + 2 * pad
         raise ShapeError(
             "kernel_too_large",
             f"window {k}x{k} is larger than its input {h}x{w}",
-            [{"op": "set_param", "param": "kernel_size", "value": fit, "label": f"Set kernel_size to {fit}"}],
+            [_set("kernel_size", fit, f"Set kernel_size to {fit}")],
         )
     ceil = p.get("ceil_mode", False)
     ho, wo = _spatial(h, k, s, pad, 1, ceil), _spatial(w, k, s, pad, 1, ceil)
@@ -378,6 +414,8 @@ register(
         shape=_pool_shape,
         module=_pool_module("nn.MaxPool2d"),
         key_params=("kernel_size", "stride"),
+        pads_to_keep_size=True,
+        saves=lambda p, ins, out: prod(ins[0]) + 2 * prod(out),  # the input, and int64 indices
     )
 )
 
@@ -391,6 +429,8 @@ register(
         macs=lambda p, ins, out: prod(out) * p["kernel_size"] ** 2,
         module=_pool_module("nn.AvgPool2d", lambda p: {"count_include_pad": p["count_include_pad"]}),
         key_params=("kernel_size", "stride"),
+        pads_to_keep_size=True,
+        saves=_nothing,
     )
 )
 
@@ -413,6 +453,7 @@ register(
             "nn.AdaptiveAvgPool2d", (p["output_size"] if p["output_size"] != 1 else (1, 1),), {}
         ),
         key_params=("output_size",),
+        saves=_nothing,
     )
 )
 
@@ -426,6 +467,8 @@ register(
         (),
         shape=lambda p, ins: (prod(ins[0]),),
         forward=lambda a, p: f"torch.flatten({a[0]}, 1)",
+        in_stage=True,  # nn.Flatten() in a stage
+        saves=_nothing,
     )
 )
 
@@ -435,7 +478,7 @@ def _linear_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "expects_vector",
             f"expects a flat vector but its input is {_fmt(ins[0])}",
-            [{"op": "insert_before", "type": "Flatten", "label": "Insert Flatten before it"}],
+            [Fix("Insert Flatten before it", InsertBeforeFix(type="Flatten"))],
         )
     return (p["out_features"],)
 
@@ -462,6 +505,7 @@ register(
         module=lambda p, ins: ModuleSpec("nn.Linear", (ins[0][-1], p["out_features"]), {"bias": p["bias"]}),
         init="linear",
         key_params=("out_features",),
+        saves=_input,
     )
 )
 
@@ -474,6 +518,7 @@ register(
         shape=_same,
         module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}),
         key_params=("p",),
+        saves=lambda p, ins, out: prod(out) / 4,  # a bool mask,
     )
 )
 
@@ -485,6 +530,7 @@ register(
         (),
         shape=_same,
         module=lambda p, ins: ModuleSpec("nn.Identity", (), {}),
+        saves=_nothing,
     )
 )
 
@@ -519,14 +565,7 @@ def _add_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "bad_param",
             f"weight_values has {len(p['weight_values'])} number(s) for {n} inputs",
-            [
-                {
-                    "op": "set_param",
-                    "param": "weight_values",
-                    "value": [1.0] * n,
-                    "label": f"Set weight_values to {n} ones",
-                }
-            ],
+            [_set("weight_values", [1.0] * n, f"Set weight_values to {n} ones")],
         )
     return _equal_shapes(p, ins)
 
@@ -554,6 +593,7 @@ register(
         forward=_add_forward,
         init="weight_values",
         key_params=("weights",),
+        saves=lambda p, ins, out: _inputs(p, ins, out) if p["weights"] == "learnable" else 0,
     )
 )
 
@@ -580,6 +620,7 @@ register(
         shape=_concat_shape,
         inputs="num_inputs",
         forward=lambda a, p: f"torch.cat([{', '.join(a)}], 1)",
+        saves=_nothing,
     )
 )
 
@@ -629,6 +670,8 @@ register(
         inputs="num_inputs",
         macs=lambda p, ins, out: prod(out) * (len(ins) - 1),
         forward=lambda a, p: " * ".join(a),
+        mismatch_note="they cannot broadcast",
+        saves=_inputs,
     )
 )
 
@@ -655,6 +698,8 @@ register(
         shape=_gate_shape,
         inputs=3,
         input_names=("h", "t", "x"),
+        shortcut_meets=0,  # a shortcut into a Gate meets the transform h
+        saves=_inputs,
         macs=lambda p, ins, out: 3 * prod(out),
         forward=lambda a, p: f"{a[1]} * {a[0]} + (1 - {a[1]}) * {a[2]}",
     )
@@ -669,9 +714,7 @@ def _slice_shape(p: dict, ins: list[Shape]) -> Shape:
         raise ShapeError(
             "bad_slice",
             f"channels {start}:{p['stop']} are outside the input's {c} channels",
-            [{"op": "set_param", "param": "stop", "value": None, "label": "Slice to the last channel"}]
-            if start < c
-            else [],
+            [_set("stop", None, "Slice to the last channel")] if start < c else [],
         )
     return (stop - start,) + tuple(ins[0][1:])
 
@@ -690,5 +733,6 @@ register(
         shape=_slice_shape,
         forward=_slice_forward,
         key_params=("start", "stop"),
+        saves=_nothing,
     )
 )

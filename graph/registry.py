@@ -1,10 +1,15 @@
-"""The layer registry: every layer type is declared exactly once (STYLE.md).
+"""The layer registry: every layer type is declared exactly once (docs/style.md).
 
 A declaration holds the category, a one-line doc, the parameter schema, the
 input arity, a pure-Python shape rule, parameter and MAC counts, the weight
 initialisation rule, and how code is emitted for it (a module constructor or
-a functional forward expression). The code emitter, the inspector, the file
-loader and the validator all read these declarations.
+a functional forward expression), what it keeps for the backward pass, and
+the facts shape inference needs about it (may it stand in a stage, which
+input a shortcut into it meets, whether padding can keep its size). The code
+emitter, the inspector, the file loader and the validator all read these
+declarations. This is the data-only part of a layer type: codegen/ and app/
+register their own parts beside it, keyed by the type's name
+(docs/add_layer_type.md).
 """
 
 from __future__ import annotations
@@ -32,11 +37,10 @@ CATEGORIES = {
 
 
 class ShapeError(Exception):
-    """Raised by a shape rule. ``fixes`` are partial fix actions for this node."""
+    """Raised by a shape rule. ``fixes`` are ``Fix``es whose actions (graph/fixes.py: SetParamFix,
+    InsertBeforeFix) name no node yet; the analysis binds them to the node it checks."""
 
-    def __init__(
-        self, code: str, message: str, fixes: list[dict] | None = None, port: int | None = None
-    ) -> None:
+    def __init__(self, code: str, message: str, fixes: list | None = None, port: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -75,6 +79,16 @@ class LayerType:
     aliases: tuple[str, ...] = ()
     key_params: tuple[str, ...] = ()  # shown on the node card
     input_names: tuple[str, ...] = ()  # port labels for multi-input nodes
+    # float32-sized elements per sample autograd keeps for this layer's backward pass (memory estimates);
+    # every type declares it (register() refuses one that does not)
+    saves: Callable[[dict, list[Shape], Shape], float] | None = None
+    # may stand in a stage (an nn.Sequential); None: when it has a module form
+    in_stage: bool | None = None
+    # a merge: the input port whose shape a shortcut must meet (None: the first data input)
+    shortcut_meets: int | None = None
+    mismatch_note: str = ""  # a merge: said after "input 2 is .. but input 1 is .."
+    # a window layer (kernel_size, stride, padding): the padding that keeps its size is a fix to offer
+    pads_to_keep_size: bool = False
 
     def spec(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -92,6 +106,15 @@ class LayerType:
     def is_merge(self) -> bool:
         return self.category == "merge"
 
+    @property
+    def stageable(self) -> bool:
+        """Whether a node of this type may be one of a stage's (an nn.Sequential's) members."""
+        return self.module is not None if self.in_stage is None else self.in_stage
+
+    def saved_elements(self, params: dict, ins: list[Shape], out: Shape) -> float:
+        """Elements per sample (float32-sized) kept for the backward pass."""
+        return float(self.saves(params, ins, out))
+
 
 _REGISTRY: dict[str, LayerType] = {}
 _ALIASES: dict[str, str] = {}
@@ -102,6 +125,8 @@ def register(layer: LayerType) -> LayerType:
         raise ValueError(f"layer type {layer.name!r} is registered twice")
     if layer.category not in CATEGORIES:
         raise ValueError(f"unknown category {layer.category!r} for {layer.name!r}")
+    if layer.saves is None:
+        raise ValueError(f"layer type {layer.name!r} does not declare what it saves for backward (saves=)")
     _REGISTRY[layer.name] = layer
     for alias in layer.aliases:
         if alias in _REGISTRY or alias in _ALIASES:

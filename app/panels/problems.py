@@ -95,9 +95,7 @@ class _Row(QWidget):
             b = QPushButton(fix.label)
             b.setToolTip(f"{fix.label} (one undo step)")
             b.setCursor(Qt.CursorShape.PointingHandCursor)
-            b.clicked.connect(
-                lambda _=False, a={**fix.action, "label": fix.label}: panel.document.apply_fix(a)
-            )
+            b.clicked.connect(lambda _=False, f=fix: panel.document.apply_fix(f.action, f.label))
             fixes.addWidget(b)
             panel.fix_buttons.append(b)
         fixes.addStretch(1)

@@ -215,7 +215,7 @@ def test_shortcut_into_add_mismatch_fix_undo_redo(area):
     assert add.errors and sc.edges[new.id].error
     assert sc.edges[new.id].chip == "identity"
     area.show_instance("layer1_0")
-    fix = next(f for f in diag.fixes if f.action.get("value") == "zero_pad")
+    fix = next(f for f in diag.fixes if f.action.to_dict().get("value") == "zero_pad")
     doc.apply_fix(fix.action)
     assert doc.analysis.valid and not add.errors and not sc.edges[new.id].error
     assert sc.edges[new.id].chip == "zero-pad"  # the first instance, layer1_0, needs no padding

@@ -200,7 +200,7 @@ def test_every_case_offers_a_fix():
 def test_every_fix_op_is_exercised():
     ops = set()
     for name, i, j in FIX_CASES:
-        ops.add(analyze(CASES[name]).diagnostics[i].fixes[j].action["op"])
+        ops.add(analyze(CASES[name]).diagnostics[i].fixes[j].action.op)
     assert ops == {
         "set_param",
         "set_edge",
@@ -240,7 +240,7 @@ def test_fix_applies_and_reverts(name, i, j):
 def test_full_fix_of_a_downsampling_shortcut():
     p = Project("t", residual())
     d = analyze(p).errors[0]
-    conv_bn = next(f for f in d.fixes if f.action.get("value") == "conv_bn")
+    conv_bn = next(f for f in d.fixes if f.action.to_dict().get("value") == "conv_bn")
     apply_fix(p, conv_bn.action)
     a = analyze(p)
     assert a.valid
@@ -251,7 +251,7 @@ def test_full_fix_of_a_downsampling_shortcut():
 def test_insert_projection_makes_valid_network():
     p = Project("t", residual(shortcut=False))
     d = analyze(p).errors[0]
-    f = next(f for f in d.fixes if f.action["op"] == "insert_projection")
+    f = next(f for f in d.fixes if f.action.op == "insert_projection")
     apply_fix(p, f.action)
     a = analyze(p)
     assert a.valid, [x.message for x in a.diagnostics]
@@ -283,3 +283,20 @@ def test_undo_of_removals_restores_edge_order():
         edit.apply(project)
         edit.revert(project)
         assert project.to_dict() == before
+
+
+def test_fix_actions_are_typed_and_their_data_form_reads_back():
+    """validate --json prints each action's data form; reading it back gives the same action, and a
+    shape rule's fix lists its own fields before where it applies, as it always has."""
+    from graph.fixes import ACTIONS, FixAction, action_from_dict
+
+    assert len(ACTIONS) == 11
+    for name, i, j in FIX_CASES:
+        action = analyze(CASES[name]).diagnostics[i].fixes[j].action
+        assert isinstance(action, FixAction) and type(action) is ACTIONS[action.op]
+        data = action.to_dict()
+        assert next(iter(data)) == "op" and action_from_dict(data) == action
+        if action.op == "insert_before":  # declared by a shape rule, bound to its node afterwards
+            assert list(data) == ["op", "type", "block", "node"]
+    with pytest.raises(FixError, match="has no field 'colour'"):
+        action_from_dict({"op": "rename", "node": "n1", "value": "x", "colour": "red"})

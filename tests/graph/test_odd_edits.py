@@ -49,7 +49,7 @@ def test_multiply_mismatch_names_the_edge_and_offers_a_projection():
     d = only_error(p)
     assert d.code == "shape_mismatch" and d.edge is not None
     assert '(edge from "c2") is 4x8x8' in d.message and "cannot broadcast" in d.message
-    fix = next(f for f in d.fixes if f.action["op"] == "insert_projection")
+    fix = next(f for f in d.fixes if f.action.op == "insert_projection")
     apply_fix(p, fix.action)
     assert analyze(p).valid
 
@@ -161,7 +161,7 @@ def test_bad_value_from_one_instance_names_it_and_fixes_the_instance():
     assert errors and all(d.block == "BasicBlock" for d in errors)
     assert 'in instance "layer2_1" with out_channels=0' in errors[0].message
     (fix,) = errors[0].fixes
-    assert fix.action == {
+    assert fix.action.to_dict() == {
         "op": "set_param",
         "block": None,
         "node": inst.id,

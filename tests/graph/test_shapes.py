@@ -134,7 +134,7 @@ def test_groupnorm_divisibility():
     p, _nodes = net(("GroupNorm", {"num_groups": 3}), input=(8, 4, 4))
     d = next(d for d in analyze(p).errors)
     assert d.code == "groups" and "num_groups 3 does not divide the 8 input channels" in d.message
-    assert d.fixes[0].action["value"] == 2
+    assert d.fixes[0].action.value == 2
 
 
 def test_flatten_linear():
@@ -149,7 +149,7 @@ def test_linear_on_image_needs_flatten():
     p, _ = net(("Linear", {"out_features": 10}), input=(4, 3, 2))
     (d,) = analyze(p).errors
     assert d.code == "expects_vector"
-    assert d.fixes[0].action["op"] == "insert_before"
+    assert d.fixes[0].action.op == "insert_before"
 
 
 def test_conv_on_vector_expects_image():
@@ -172,7 +172,7 @@ def test_add_equal_shapes_and_mismatch():
     p, m = merge_net("Add", [{"out_channels": 8}, {"out_channels": 4}])
     (d,) = analyze(p).errors
     assert d.code == "shape_mismatch" and '"c1"' in d.message and "4x16x16" in d.message
-    assert {f.action["op"] for f in d.fixes} == {"make_shortcut", "insert_projection"}
+    assert {f.action.op for f in d.fixes} == {"make_shortcut", "insert_projection"}
 
 
 def test_add_three_inputs_and_weights():
@@ -183,7 +183,7 @@ def test_add_three_inputs_and_weights():
     assert a.valid and a.root.nodes[m.id].num_params == 3
     p, m = merge_net("Add", [None, None], {"weights": "fixed", "weight_values": [1.0]})
     (d,) = analyze(p).errors
-    assert d.code == "bad_param" and d.fixes[0].action["value"] == [1.0, 1.0]
+    assert d.code == "bad_param" and d.fixes[0].action.value == [1.0, 1.0]
 
 
 def test_concat():
@@ -273,7 +273,7 @@ def test_shortcut_projection(projection, valid, applied, params):
     else:
         (d,) = a.errors
         assert d.code == "shape_mismatch" and "shortcut" in d.message
-        assert {f.action["value"] for f in d.fixes} == {"conv_bn", "zero_pad"}
+        assert {f.action.value for f in d.fixes} == {"conv_bn", "zero_pad"}
 
 
 def test_conv_bn_always_projects_equal_shapes():
@@ -286,7 +286,7 @@ def test_zero_pad_cannot_remove_channels():
     p, _m = merge_net("Add", [{"out_channels": 4}, None], shortcut_ports=(1,), projection="zero_pad")
     (d,) = analyze(p).errors
     assert d.code == "shortcut_mismatch" and "only add channels" in d.message
-    assert [f.action["value"] for f in d.fixes] == ["conv_bn"]
+    assert [f.action.value for f in d.fixes] == ["conv_bn"]
 
 
 def test_shortcut_that_cannot_meet():
@@ -304,7 +304,7 @@ def test_shortcut_that_cannot_meet():
 def test_bad_projection_value():
     p, _m = merge_net("Add", [{"out_channels": 8}, None], shortcut_ports=(1,), projection="magic")
     (d,) = analyze(p).errors
-    assert d.code == "bad_projection" and d.fixes[0].action["value"] == "identity"
+    assert d.code == "bad_projection" and d.fixes[0].action.value == "identity"
 
 
 # ------------------------------------------------------------------ structural diagnostics
@@ -313,7 +313,7 @@ def test_cycle():
     p.graph.connect(nodes[3], nodes[1], 0)
     a = analyze(p)
     d = next(d for d in a.errors if d.code == "cycle")
-    assert d.fixes and d.fixes[0].action["op"] == "remove_edge"
+    assert d.fixes and d.fixes[0].action.op == "remove_edge"
 
 
 def test_unconnected_input():
@@ -331,7 +331,7 @@ def test_missing_input_and_output():
     r = g.add("ReLU", "relu")
     assert {"missing_input", "missing_output"} <= codes(Project("t", g))
     d = next(d for d in analyze(Project("t", g)).errors if d.code == "missing_output")
-    assert d.fixes[0].action == {"op": "add_output", "block": None, "node": r.id}
+    assert d.fixes[0].action.to_dict() == {"op": "add_output", "block": None, "node": r.id}
 
 
 def test_multiple_input_output():
@@ -359,7 +359,7 @@ def test_wrong_arity_extra_and_duplicate_input():
 def test_kernel_larger_than_input():
     p, _ = net(("Conv2d", {"out_channels": 4, "kernel_size": 7, "padding": 0}), input=(3, 5, 5))
     (d,) = analyze(p).errors
-    assert d.code == "kernel_too_large" and d.fixes[0].action["value"] == 3
+    assert d.code == "kernel_too_large" and d.fixes[0].action.value == 3
     p, _ = net(("MaxPool2d", {"kernel_size": 8}), input=(3, 5, 5))
     assert codes(p) == {"kernel_too_large"}
 
@@ -383,7 +383,7 @@ def test_zero_size():
 def test_groups_not_dividing_channels():
     p, _ = net(("Conv2d", {"out_channels": 12, "groups": 4}), input=(6, 8, 8))
     (d,) = analyze(p).errors
-    assert d.code == "groups" and "in_channels 6" in d.message and d.fixes[0].action["value"] == 3
+    assert d.code == "groups" and "in_channels 6" in d.message and d.fixes[0].action.value == 3
 
 
 @pytest.mark.parametrize(
@@ -419,7 +419,7 @@ def test_bad_input_shape_param():
 def test_unknown_param_is_warning_with_fix():
     p, _nodes = net(("ReLU", {"colour": 1}))
     (d,) = analyze(p).diagnostics
-    assert (d.severity, d.code) == ("warning", "unknown_param") and d.fixes[0].action["value"] is None
+    assert (d.severity, d.code) == ("warning", "unknown_param") and d.fixes[0].action.value is None
 
 
 def test_unknown_type_and_block():
@@ -433,7 +433,7 @@ def test_duplicate_and_empty_names():
     p, nodes = net("ReLU", "ReLU")
     p.graph.set_node_field(nodes[2].id, "name", "l0")
     d = next(d for d in analyze(p).errors if d.code == "duplicate_name")
-    assert d.fixes[0].action["op"] == "rename"
+    assert d.fixes[0].action.op == "rename"
     p.graph.set_node_field(nodes[2].id, "name", "")
     assert "bad_name" in codes(p)
 

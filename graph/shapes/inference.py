@@ -1,0 +1,553 @@
+"""Shape inference: every node's output shape, parameter and MAC counts, and each shortcut's projection.
+
+``analyze(project)`` runs the structure checks of every graph, walks the network in topological order,
+expands every block instance (memoised per block, input shape and parameter values) and returns an
+``Analysis`` with the diagnostics.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from graph import registry
+from graph.diagnostics import Fix
+from graph.fixes import RemoveEdgeFix, SetEdgeFix, SetParamFix
+from graph.model import BlockDef, Edge, Graph, Node, Project
+from graph.params import ParamError, ParamSpec, check_value, resolve
+from graph.registry import ShapeError
+from graph.shapes.repairs import projection_fixes, shape_error_diagnostic, subsample_stride
+from graph.shapes.results import PROJECTION_LABELS, Analysis, GraphInfo, NodeInfo, Shape, ShortcutInfo, fmt
+from graph.shapes.structure import Reporter, check_reachability, check_structure, in_edge_index, topo_order
+
+MAX_BLOCK_DEPTH = 16
+
+
+class _Analyzer(Reporter):
+    """Walks one project: the structure checks of every graph, then each node's shape in topological order,
+    block instances expanded (memoised per block, input shape and parameter values)."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__()
+        self.project = project
+        self._memo: dict[tuple, GraphInfo] = {}
+        self.block_infos: dict[str, GraphInfo] = {}
+        self._stack: list[str] = []
+        self.expansions: list[tuple[str | None, Node, str, GraphInfo]] = []  # (holder, instance, block, body)
+        self._instances: list[
+            tuple[str | None, Node]
+        ] = []  # the block instances being expanded, outermost first
+        self._dangling = False  # an edge names a node that does not exist (only a corrupted model has one)
+
+    def resolve_params(
+        self,
+        node: Node,
+        specs: tuple[ParamSpec, ...],
+        env: dict | None,
+        block: str | None,
+        label: str,
+        suggest: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        ok = True
+        if not isinstance(node.params, dict):
+            self.report("error", "bad_param", f"{label}: params must be an object.", block, node.id)
+            return None
+        for spec in specs:
+            raw = node.params.get(spec.name, spec.default)
+            try:
+                out[spec.name] = resolve(spec, raw, env)
+            except ParamError as exc:
+                ok = False
+                fixes = (
+                    []
+                    if spec.default is None and spec.type != "opt_int"
+                    else [
+                        Fix(
+                            f"Reset {spec.name} to {spec.default!r}",
+                            SetParamFix(block=block, node=node.id, param=spec.name, value=spec.default),
+                        )
+                    ]
+                )
+                if suggest and spec.name in suggest and suggest[spec.name] != spec.default:
+                    fixes.insert(
+                        0,
+                        Fix(
+                            f"Set {spec.name} to {suggest[spec.name]!r}",
+                            SetParamFix(block=block, node=node.id, param=spec.name, value=suggest[spec.name]),
+                        ),
+                    )
+                message = f"{label}: {exc}."
+                if (
+                    isinstance(raw, str)
+                    and env is not None
+                    and not exc.unknown
+                    and self._instances
+                    and "expression" not in str(exc)
+                ):
+                    # the expression is fine; this instance's parameter values make it bad: say which, and
+                    # repair the instance, not the block body that all instances share
+                    holder, inst = self._instances[-1]
+                    bdef = self.project.blocks.get(inst.block_name or "")
+                    values = ", ".join(
+                        f"{k}={v}"
+                        for k, v in sorted(inst.params.items())
+                        if re.search(rf"\b{re.escape(str(k))}\b", raw)
+                    )
+                    message = (
+                        f'{label}: {exc} (from {raw!r} in instance "{inst.name}"'
+                        + (f" with {values}" if values else "")
+                        + ")."
+                    )
+                    fixes = []
+                    name = raw.strip()
+                    if bdef is not None and name in bdef.params and name in inst.params:
+                        default = bdef.params[name].default
+                        try:
+                            check_value(spec, default)
+                            fixes = [
+                                Fix(
+                                    f'Set {name} of "{inst.name}" to {default!r}',
+                                    SetParamFix(block=holder, node=inst.id, param=name, value=default),
+                                )
+                            ]
+                        except ParamError:
+                            pass
+                if exc.unknown and isinstance(raw, str):
+                    for close in difflib.get_close_matches(exc.unknown, exc.known, n=1, cutoff=0.6):
+                        fixed = re.sub(rf"\b{re.escape(exc.unknown)}\b", close, raw)
+                        fixes = [
+                            Fix(
+                                f"Use {close!r} in place of {exc.unknown!r}",  # the obvious repair
+                                SetParamFix(block=block, node=node.id, param=spec.name, value=fixed),
+                            )
+                        ]
+                self.report("error", "bad_param", message, block, node.id, fixes=fixes)
+        known = {s.name for s in specs}
+        for key in node.params:
+            if key not in known:
+                self.report(
+                    "warning",
+                    "unknown_param",
+                    f'{label}: unknown parameter "{key}" is ignored.',
+                    block,
+                    node.id,
+                    fixes=[
+                        Fix(
+                            f'Remove "{key}"',
+                            SetParamFix(block=block, node=node.id, param=key, value=None),
+                        )
+                    ],
+                )
+        return out if ok else None
+
+    # ---- shortcut projections ---------------------------------------------
+    def project_shortcut(
+        self,
+        edge: Edge,
+        src_shape: Shape,
+        target: Shape | None,
+        graph: Graph,
+        block: str | None,
+        dst_label: str,
+    ) -> tuple[Shape, ShortcutInfo, bool]:
+        """The shape a shortcut delivers to its merge, what it applies, and whether it failed (reported)."""
+        proj = edge.projection
+        if proj not in PROJECTION_LABELS:
+            self.report(
+                "error",
+                "bad_projection",
+                f"Shortcut {edge.id}: unknown projection {proj!r}.",
+                block,
+                edge=edge.id,
+                fixes=[
+                    Fix(
+                        "Set projection to identity",
+                        SetEdgeFix(block=block, edge=edge.id, field="projection", value="identity"),
+                    )
+                ],
+            )
+            proj = "identity"
+        ident = ShortcutInfo(edge.id, "identity", src_shape, src_shape)
+        if target is None or proj == "identity" or (src_shape == target and proj != "conv_bn_always"):
+            return src_shape, ident, False
+        src_name = graph.nodes[edge.src].name
+        if len(src_shape) != 3 or len(target) != 3:
+            self.report(
+                "error",
+                "shortcut_mismatch",
+                f'{dst_label}: the shortcut from "{src_name}" carries {fmt(src_shape)} and cannot be projected to {fmt(target)}.',
+                block,
+                edge.dst,
+                edge.id,
+            )
+            return src_shape, ident, True
+        c, h, w = src_shape
+        c2, h2, w2 = target
+        stride = subsample_stride(src_shape, target)
+        if proj == "zero_pad":
+            if stride is None or c2 < c:
+                why = (
+                    f"it can only add channels, not remove them ({c} to {c2})"
+                    if c2 < c
+                    else f"{h}x{w} cannot be subsampled to {h2}x{w2}"
+                )
+                self.report(
+                    "error",
+                    "shortcut_mismatch",
+                    f'{dst_label}: zero-pad shortcut from "{src_name}" cannot turn {fmt(src_shape)} into {fmt(target)}: {why}.',
+                    block,
+                    edge.dst,
+                    edge.id,
+                    projection_fixes(edge, block, src_shape, target, exclude="zero_pad"),
+                )
+                return src_shape, ident, True
+            return target, ShortcutInfo(edge.id, "zero_pad", src_shape, target, stride), False
+        if stride is None:
+            self.report(
+                "error",
+                "shortcut_mismatch",
+                f'{dst_label}: no 1x1 convolution stride turns {h}x{w} from "{src_name}" into {h2}x{w2}.',
+                block,
+                edge.dst,
+                edge.id,
+            )
+            return src_shape, ident, True
+        params = c * c2 + 2 * c2
+        macs = c * c2 * h2 * w2 + 2 * c2 * h2 * w2
+        return target, ShortcutInfo(edge.id, "conv_bn", src_shape, target, stride, params, macs), False
+
+    def analyze_graph(
+        self, graph: Graph, block: str | None, env: dict | None, input_shape: Shape | None
+    ) -> GraphInfo:
+        self._dangling = check_structure(self, graph, block) or self._dangling
+        info = GraphInfo(
+            graph,
+            block,
+            topo_order(self, graph, block),
+            env=env,
+            input_shape=input_shape,
+            in_edges=in_edge_index(graph),
+        )
+        for node_id in info.order:
+            node = graph.nodes[node_id]
+            ni = self.analyze_node(graph, node, info, env, block, input_shape)
+            info.nodes[node_id] = ni
+            if node.type in ("Output", "BlockOutput"):
+                info.output_shape = ni.out_shape
+        return info
+
+    def analyze_node(
+        self,
+        graph: Graph,
+        node: Node,
+        info: GraphInfo,
+        env: dict | None,
+        block: str | None,
+        input_shape: Shape | None,
+    ) -> NodeInfo:
+        bname = node.block_name
+        label = f'{node.type} "{node.name}"'
+        lt = None
+        bdef: BlockDef | None = None
+        if bname is not None:
+            bdef = self.project.blocks.get(bname)
+            if bdef is None:
+                self.report(
+                    "error",
+                    "unknown_block",
+                    f'{label}: there is no block definition named "{bname}".',
+                    block,
+                    node.id,
+                )
+                return NodeInfo(node, {}, [], error=True)
+            specs = tuple(
+                ParamSpec(k, p.type if p.type in ("int", "float", "bool") else "int", p.default)
+                for k, p in bdef.params.items()
+            )
+            n_inputs = 1
+        else:
+            lt = registry.get(node.type)
+            if lt is None:
+                self.report(
+                    "error",
+                    "unknown_type",
+                    f'Node "{node.name}" has unknown type "{node.type}".',
+                    block,
+                    node.id,
+                )
+                return NodeInfo(node, {}, [], error=True)
+            specs = lt.params
+        in_edges = info.in_edges.get(node.id, [])
+        if self._dangling:
+            in_edges = [e for e in in_edges if e.src in graph.nodes]  # dangling edges were reported
+        suggest = None
+        if lt is not None and isinstance(lt.inputs, str):  # a merge: num_inputs to fit the edges that arrive
+            ports = [
+                e.dst_port
+                for e in in_edges
+                if isinstance(e.dst_port, int) and not isinstance(e.dst_port, bool) and e.dst_port >= 0
+            ]
+            count_spec = lt.spec(lt.inputs)
+            wanted = max(max(ports, default=0) + 1, int(count_spec.min or 1))
+            if ports and (count_spec.max is None or wanted <= count_spec.max):
+                suggest = {lt.inputs: wanted}
+        params = self.resolve_params(node, specs, env, block, label, suggest)
+        if lt is not None:
+            n_inputs = lt.num_inputs(params or {})
+
+        # inputs, port by port
+        by_port: dict[int, Edge] = {}
+        for e in in_edges:
+            if not isinstance(e.dst_port, int) or e.dst_port >= n_inputs or e.dst_port < 0:
+                port_text = (
+                    f"input {e.dst_port + 1}"
+                    if isinstance(e.dst_port, int) and e.dst_port >= 0
+                    else f"an invalid port {e.dst_port!r}"
+                )
+                src = graph.nodes[e.src].name
+                fixes = [Fix("Remove the edge", RemoveEdgeFix(block=block, edge=e.id))]
+                if (
+                    suggest is not None
+                    and params is not None
+                    and isinstance(e.dst_port, int)
+                    and e.dst_port >= 0
+                ):
+                    fixes.insert(
+                        0,
+                        Fix(
+                            f"Set {lt.inputs} to {suggest[lt.inputs]}",
+                            SetParamFix(block=block, node=node.id, param=lt.inputs, value=suggest[lt.inputs]),
+                        ),
+                    )
+                self.report(
+                    "error",
+                    "extra_input",
+                    f'{label} has {n_inputs} input(s) but the edge from "{src}" arrives at {port_text}.',
+                    block,
+                    node.id,
+                    e.id,
+                    fixes,
+                )
+            elif e.dst_port in by_port:
+                self.report(
+                    "error",
+                    "duplicate_input",
+                    f"{label}: input {e.dst_port + 1} has two incoming edges.",
+                    block,
+                    node.id,
+                    e.id,
+                    [Fix("Remove the second edge", RemoveEdgeFix(block=block, edge=e.id))],
+                )
+            else:
+                by_port[e.dst_port] = e
+        ni = NodeInfo(node, params or {}, [None] * n_inputs)
+        missing = [p for p in range(n_inputs) if p not in by_port]
+        if missing:
+            ports_text = ", ".join(str(p + 1) for p in missing)
+            fixes = []
+            connected = n_inputs - len(missing)
+            if (
+                lt is not None
+                and isinstance(lt.inputs, str)
+                and params is not None
+                and min(missing) == connected
+                and connected >= (lt.spec(lt.inputs).min or 1)
+            ):
+                fixes.append(
+                    Fix(
+                        f"Set {lt.inputs} to {connected}",
+                        SetParamFix(block=block, node=node.id, param=lt.inputs, value=connected),
+                    )
+                )
+            self.report(
+                "error",
+                "unconnected_input",
+                f"{label}: input {ports_text} is not connected."
+                if n_inputs > 1
+                else f"{label} has no input connected.",
+                block,
+                node.id,
+                fixes=fixes,
+            )
+            ni.error = True
+            return ni
+        if params is None:
+            ni.error = True
+            return ni
+        # data inputs first, so shortcuts know the shape they must meet
+        shapes: dict[int, Shape | None] = {}
+        for port, e in by_port.items():
+            if not e.is_shortcut:
+                shapes[port] = self.src_shape(info, e)
+        main = next((s for p, s in sorted(shapes.items()) if s is not None), None)
+        shortcut_failed = False
+        for port, e in by_port.items():
+            if e.is_shortcut:
+                src = self.src_shape(info, e)
+                if src is None:
+                    shapes[port] = None
+                    continue
+                target = main if (lt is not None and lt.is_merge) else None
+                if lt is not None and lt.shortcut_meets is not None:
+                    target = shapes.get(lt.shortcut_meets)
+                if lt is None or not lt.is_merge:
+                    plain = e.projection == "identity"
+                    self.report(
+                        "warning" if plain else "error",
+                        "shortcut_target",
+                        f'{label}: the shortcut from "{graph.nodes[e.src].name}" ends here, but a shortcut '
+                        "must end at a merge (Add, Concat, Multiply or Gate)"
+                        + (
+                            "; it acts as a plain edge."
+                            if plain
+                            else f"; its {PROJECTION_LABELS.get(e.projection, e.projection)} projection "
+                            "would be ignored."
+                        ),
+                        block,
+                        node.id,
+                        e.id,
+                        [
+                            Fix(
+                                "Make it a plain edge",
+                                SetEdgeFix(block=block, edge=e.id, field="kind", value="data"),
+                            )
+                        ],
+                    )
+                out, sc, failed = self.project_shortcut(e, src, target, graph, block, label)
+                shortcut_failed |= failed
+                info.shortcuts[e.id] = sc
+                shapes[port] = out
+        for port, e in by_port.items():
+            if shapes[port] is not None:
+                info.edge_shapes[e.id] = shapes[port]
+        ni.in_shapes = [shapes[p] for p in range(n_inputs)]
+        if node.type == "BlockInput":
+            ni.out_shape = input_shape
+            return ni
+        if any(s is None for s in ni.in_shapes):
+            return ni  # an upstream error was already reported
+        if shortcut_failed:
+            ni.error = True  # reported once, as the shortcut's problem, not again as a merge mismatch
+            return ni
+        if bdef is not None:
+            self.expand_block(node, bdef, ni, block, label)
+            return ni
+        try:
+            ni.out_shape = tuple(lt.shape(params, ni.in_shapes))
+        except ShapeError as exc:
+            ni.error = True
+            message, edge_id, fixes = shape_error_diagnostic(
+                exc, graph, node, by_port, ni, block, label, info
+            )
+            self.report("error", exc.code, message, block, node.id, edge_id, fixes)
+            return ni
+        ni.num_params = lt.count_params(params, ni.in_shapes, ni.out_shape)
+        ni.macs = lt.macs(params, ni.in_shapes, ni.out_shape)
+        if any(d <= 0 for d in ni.out_shape):
+            self.report(
+                "error",
+                "zero_size",
+                f"{label}: output size {fmt(ni.out_shape)} reaches zero.",
+                block,
+                node.id,
+            )
+            ni.out_shape = None
+        return ni
+
+    @staticmethod
+    def src_shape(info: GraphInfo, e: Edge) -> Shape | None:
+        src = info.nodes.get(e.src)
+        return None if src is None else src.out_shape
+
+    def expand_block(self, node: Node, bdef: BlockDef, ni: NodeInfo, block: str | None, label: str) -> None:
+        if bdef.name in self._stack or len(self._stack) >= MAX_BLOCK_DEPTH:
+            chain = " -> ".join(self._stack + [bdef.name])
+            self.report(
+                "error",
+                "recursive_block",
+                f"{label}: block {bdef.name!r} contains itself ({chain}).",
+                block,
+                node.id,
+            )
+            ni.error = True
+            return
+        in_shape = ni.in_shapes[0]
+        env = dict(bdef.defaults())
+        env.update(ni.params)
+        env["in_channels"] = in_shape[0]
+        key = (bdef.name, in_shape, tuple(sorted((k, repr(v)) for k, v in env.items())))
+        child = self._memo.get(key)
+        if child is None:
+            self._stack.append(bdef.name)
+            self._instances.append((block, node))
+            try:
+                child = self.analyze_graph(bdef.graph, bdef.name, env, in_shape)
+            finally:
+                self._stack.pop()
+                self._instances.pop()
+            self._memo[key] = child
+        self.block_infos.setdefault(bdef.name, child)
+        self.expansions.append((block, node, bdef.name, child))
+        ni.children = child
+        ni.out_shape = child.output_shape
+        ni.num_params = child.num_params
+        ni.macs = child.macs
+        if child.output_shape is None:
+            ni.error = True
+            if not any(d.block == bdef.name and d.is_error for d in self.diagnostics):
+                self.report(
+                    "error", "block_failed", f"{label}: its body produces no output shape.", block, node.id
+                )
+
+
+def analyze(project: Project) -> Analysis:
+    """Infer every shape and validate the whole project."""
+    a = _Analyzer(project)
+    root = a.analyze_graph(project.graph, None, None, None)
+    # blocks with no instance still get their structure checked
+    for name, bdef in project.blocks.items():
+        if name not in a.block_infos:
+            check_structure(a, bdef.graph, name)
+    check_reachability(a, project.graph, root)
+    _check_nested_projections(project, a)
+    return Analysis(project, root, a.diagnostics, a.block_infos)
+
+
+def _check_nested_projections(project: Project, a: _Analyzer) -> None:
+    """A block whose shortcut needs a projection in some instances only gets it per instance, as a
+    constructor argument (torchvision's ``downsample=``). The code can pass that argument from the network,
+    not from inside another block's body: such an instance is refused here, as the code generator would."""
+    if all(holder is None for holder, _node, _name, _child in a.expansions):
+        return  # no block instance inside another block
+    applied: dict[tuple[str, str], set[str]] = {}
+    for _holder, _node, name, child in a.expansions:
+        for edge in project.blocks[name].graph.edges.values():
+            if edge.is_shortcut:
+                sc = child.shortcuts.get(edge.id)
+                applied.setdefault((name, edge.id), set()).add(sc.applied if sc else "identity")
+    for holder, node, name, child in a.expansions:
+        if holder is None:
+            continue
+        for (bname, edge_id), kinds in applied.items():
+            sc = child.shortcuts.get(edge_id)
+            if bname != name or len(kinds) < 2 or sc is None or sc.applied == "identity":
+                continue
+            edge = project.blocks[name].graph.edges[edge_id]
+            a.report(
+                "error",
+                "nested_projection",
+                f'block:{name} "{node.name}": its shortcut "{edge.name or edge_id}" needs a '
+                f"{PROJECTION_LABELS.get(sc.applied, sc.applied)} projection here but not in every instance; "
+                "inside another block the code cannot pass it per instance. Use the projection "
+                "1x1 conv + BN (always) or make the shapes meet.",
+                holder,
+                node.id,
+                fixes=[
+                    Fix(
+                        "Set the shortcut's projection to 1x1 conv + BN (always)",
+                        SetEdgeFix(block=name, edge=edge_id, field="projection", value="conv_bn_always"),
+                    )
+                ],
+            )
