@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-import graph.atomic as atomic
+from graph import atomic
 from graph.atomic import atomic_write, write_bytes_atomic, write_text_atomic
 from graph.errors import UserError
 
@@ -31,7 +31,8 @@ def test_a_failing_check_leaves_the_previous_file(tmp_path):
     seen = []
 
     def check(tmp):
-        seen.append(open(tmp, encoding="utf-8").read())  # the check sees the new content, beside the target
+        with open(tmp, encoding="utf-8") as f:
+            seen.append(f.read())  # the check sees the new content, beside the target
         assert os.path.dirname(tmp) == str(tmp_path)
         raise UserError("a.txt: the check failed", 1)
 
