@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen import layer_codegen
+from codegen import dense, layer_codegen
 from codegen import pyformat as pf
 from codegen.classinfo import ClassInfo, Unit, literal, numeric, same_value
 from codegen.forward import ForwardWriter, describe_shape
@@ -92,6 +92,7 @@ class Emitter(ForwardWriter, InitWriter):
         self.class_names = Namespace(RESERVED | set(HELPERS) | {"Module"})
         self.classes: dict[str, ClassInfo] = {}  # block name -> class
         self.helpers: set[str] = set()
+        self.dense: dict[str, tuple[dense.DenseChain, dict[str, Any]]] = {}  # block name -> its dense class
         self.init_plan: list[tuple[ClassInfo, Node]] = []  # nodes with an init rule, per class
 
     # ---- top level --------------------------------------------------------------
@@ -103,19 +104,39 @@ class Emitter(ForwardWriter, InitWriter):
                 seen.add(id(info))
                 infos.setdefault(info.block, []).append(info)
         order = self._block_order()
-        class_names = {}
+        class_names: dict[str, str] = {}
+        texts: list[list[str]] = []
+        groups: dict[tuple, dict[str, Any]] = {}  # dense classes: group key -> what writes the class
         for name in order:
-            class_names[name] = self.class_names.create(
-                name, key=("block", name), fallback="Block", camel=True
+            bdef = self.project.blocks[name]
+            cls = ClassInfo(self, bdef.graph, bdef, infos[name])
+            self.classes[name] = cls
+            lines = self.emit_class(cls, "_")
+            dense_class = self.plan_dense(cls, groups)
+            if dense_class is None:
+                class_names[name] = self.class_names.create(
+                    name, key=("block", name), fallback="Block", camel=True
+                )
+                texts.append([f"class {class_names[name]}(nn.Module):", *lines[1:]])
+            else:
+                class_names[name] = dense_class["name"]
+                if dense_class["text"] is None:
+                    dense_class["text"] = []
+                    texts.append(dense_class["text"])
+        for group in groups.values():
+            group["text"][:] = dense.class_lines(
+                group["name"],
+                dense.class_doc(
+                    group["docs"], group["counts"], self.class_names.get(("block", group["inner"]))
+                ),
+                group["params"],
+                group["call"],
+                group["chain"],
+                group["names"],
             )
         net_name = self.class_names.create(
             self.project.name, key=("network",), fallback="Network", camel=True
         )
-        texts: list[list[str]] = []
-        for name in order:
-            cls = ClassInfo(self, self.project.blocks[name].graph, self.project.blocks[name], infos[name])
-            self.classes[name] = cls
-            texts.append(self.emit_class(cls, class_names[name]))
         net = ClassInfo(self, self.project.graph, None, [self.analysis.root])
         texts.append(self.emit_class(net, net_name))
         helper_texts = [HELPERS[h].rstrip("\n").split("\n") for h in HELPERS if h in self.helpers]
@@ -158,6 +179,39 @@ class Emitter(ForwardWriter, InitWriter):
         if names:
             lines.append(f"from torch import {', '.join(names)}")
         return source.replace("@IMPORTS@", "\n".join(lines), 1)
+
+    def plan_dense(self, cls: ClassInfo, groups: dict[tuple, dict[str, Any]]) -> dict[str, Any] | None:
+        """A dense block definition (codegen/dense.py) joins its group's class; None for other blocks."""
+        chain = dense.find_chain(cls.block)
+        if chain is None:
+            return None
+        names = {k: cls.locals.create(k) for k in ("i", "layer", "num_layers")}
+        call = dense.layer_call(self, cls, chain, names["i"])
+        if call is None:
+            return None
+        key = dense.group_key(cls, chain, call)
+        group = groups.get(key)
+        if group is None:
+            params = self.init_params(cls)
+            params.insert(1, f"{names['num_layers']}: int")
+            name = self.class_names.create(key[0], key=("dense", key), fallback="Block", camel=True)
+            group = groups[key] = {
+                "name": name,
+                "text": None,
+                "docs": [],
+                "counts": [],
+                "inner": chain.inner,
+                "params": params,
+                "call": call,
+                "chain": chain,
+                "names": names,
+                "argnames": dict(cls.argnames),
+            }
+        self.class_names.alias(("block", cls.block.name), group["name"])
+        group["docs"].append(_doc_text(cls.block.doc) or "")
+        group["counts"].append(chain.num_layers)
+        self.dense[cls.block.name] = (chain, group)
+        return group
 
     def _block_order(self) -> list[str]:
         """Block definitions in use, inner ones first, in order of first use."""
@@ -558,6 +612,13 @@ class Emitter(ForwardWriter, InitWriter):
         ins = cls.in_shapes(node)
         args: list[pf.Expr] = [cls.lit(ins[0][0], node, "the input channel count")]
         kwargs: list[tuple[str, pf.Expr]] = []
+        if node.block_name in self.dense:  # DenseBlock(64, num_layers=6, growth_rate=12): all by keyword
+            chain, group = self.dense[node.block_name]
+            kwargs.append((group["names"]["num_layers"], str(chain.num_layers)))
+            for pname, bp in bdef.params.items():
+                if not same_value(params[pname], bp.default):
+                    kwargs.append((group["argnames"][pname], cls.lit(params[pname], node, pname)))
+            return pf.Call(group["name"], tuple(args), tuple(kwargs))
         for j, (pname, bp) in enumerate(bdef.params.items()):
             value = params[pname]
             if j == 0:
@@ -586,9 +647,9 @@ class Emitter(ForwardWriter, InitWriter):
             )
         return pf.Call(self.class_names.get(("block", bdef.name)), tuple(args), tuple(kwargs))
 
-    def emit_init(self, cls: ClassInfo) -> list[str]:
-        graph = cls.graph
-        params = ["self"]
+    def init_params(self, cls: ClassInfo) -> list[str]:
+        """The constructor's parameters after ``self``."""
+        params: list[str] = []
         if cls.block is not None:
             params.append("in_channels: int")
             for pname, bp in cls.block.params.items():
@@ -608,11 +669,15 @@ class Emitter(ForwardWriter, InitWriter):
                         exit_code=1,
                     )
                 params.append(f"{cls.argnames[pname]}: {t} = {literal(default)}")
-            for eid, argname in cls.dynamic.items():
+            for argname in cls.dynamic.values():
                 params.append(f"{argname}: nn.Module | None = None")
         else:
             params += [f"{name}: int = {value}" for name, value in cls.net_args.items()]
-        lines = pf.signature("__init__", params, "None", 1)
+        return params
+
+    def emit_init(self, cls: ClassInfo) -> list[str]:
+        graph = cls.graph
+        lines = pf.signature("__init__", ["self", *self.init_params(cls)], "None", 1)
         lines.append("        super().__init__()")
         if cls.block is not None:
             lines += self.hoist(cls)

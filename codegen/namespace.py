@@ -180,6 +180,11 @@ class Namespace:
             self._by_key[key] = name
         return name
 
+    def alias(self, key: object, name: str) -> None:
+        """``key`` names the identifier ``name`` handed out before (one class for several definitions)."""
+        assert name in self._taken, name
+        self._by_key[key] = name
+
     def get(self, key: object) -> str:
         return self._by_key[key]
 

@@ -57,7 +57,11 @@ ALLOWED_NODES = (
     ast.Starred,  # nn.Sequential(first, *[Block(...) for _ in range(n)])
     ast.ListComp,
     ast.comprehension,
+    ast.JoinedStr,  # self.add_module(f"denselayer{i + 1}", layer)
+    ast.FormattedValue,
 )
+# ``for layer in self.values():`` binds submodules that forward may call
+LOOP_SOURCES = {"items", "values", "children", "modules"}
 ALLOWED_IMPORTS = {"torch", "torch.nn.functional", "torch.nn", "collections"}
 CALL_ROOTS = {"nn", "torch", "F", "self", "m", "x"}
 BUILTINS = {"super", "isinstance", "range", "len"}
@@ -70,6 +74,7 @@ def check_source(source: str) -> None:
     except SyntaxError as exc:  # pragma: no cover - an emitter bug
         raise UserError(f"internal error: generated code does not parse ({exc})", exit_code=1) from None
     classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    submodules = _loop_bound(tree)
     for node in ast.walk(tree):
         if not isinstance(node, ALLOWED_NODES):
             _fail(f"a {type(node).__name__} construct", node)
@@ -86,7 +91,7 @@ def check_source(source: str) -> None:
         if isinstance(node, ast.Call):
             root = _root(node.func)
             if isinstance(node.func, ast.Name):
-                if node.func.id not in classes | BUILTINS | {"OrderedDict"}:
+                if node.func.id not in classes | BUILTINS | submodules | {"OrderedDict"}:
                     _fail(f"a call to {node.func.id!r}", node)
             elif root not in CALL_ROOTS and not (isinstance(root, ast.Call)):
                 _fail("a call to an unexpected object", node)
@@ -94,6 +99,22 @@ def check_source(source: str) -> None:
                 isinstance(root.func, ast.Name) and root.func.id == "super"
             ):
                 _fail("a call on a call result", node)
+
+
+def _loop_bound(tree: ast.AST) -> set[str]:
+    """Names bound by ``for ... in self.items()`` (or values, children, modules): submodules."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        it = node.iter if isinstance(node, ast.For) else None
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Attribute)
+            and isinstance(it.func.value, ast.Name)
+            and it.func.value.id == "self"
+            and it.func.attr in LOOP_SOURCES
+        ):
+            out.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    return out
 
 
 def _root(expr: ast.AST):

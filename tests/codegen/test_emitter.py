@@ -580,3 +580,38 @@ def test_long_repeated_members_are_split_as_ruff_splits_a_comprehension():
     assert lines[2] == "            *["
     assert lines[-3] == "                for _ in range(7)" and lines[-2] == "            ],"
     assert all(len(ln) <= pf.LINE_LENGTH for ln in lines)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_dense_blocks_are_one_class_with_num_layers_and_a_loop():
+    emitted = emit(make("densenet121"))
+    source = emitted.source
+    assert "class DenseBlock(nn.ModuleDict):" in source
+    assert not any(f"DenseBlock{n}" in source for n in (6, 12, 16, 24))
+    for n in (6, 12, 24, 16):
+        assert f", num_layers={n})" in source
+    assert set(emitted.block_classes.values()) == {"DenseLayer", "DenseBlock", "Transition"}
+    assert len(source.splitlines()) < 150
+    model = load_source(source, emitted.class_name)()
+    keys = list(model.state_dict())
+    assert "features.denseblock3.denselayer24.conv2.weight" in keys
+    assert model.features.denseblock1.denselayer6.norm1.num_features == 64 + 5 * 32
+    torch.jit.script(model)  # scriptable, as torchvision's _DenseBlock
+
+
+def test_a_chain_that_is_not_regular_stays_spelled_out():
+    """Layers with different parameters, or names that are not numbered, are no dense loop."""
+    from codegen.dense import find_chain
+
+    project = make("densenet_bc100_k12")
+    (name,) = [b for b in project.blocks if b.startswith("DenseBlock")]
+    bdef = project.blocks[name]
+    assert find_chain(bdef) is not None
+    layer = next(n for n in bdef.graph.nodes.values() if n.name == "denselayer3")
+    layer.name = "extra"
+    assert find_chain(bdef) is None
+    layer.name = "denselayer3"
+    layer.params["bn_size"] = 2
+    assert find_chain(bdef) is None
+    source = emit(project).source
+    assert "class DenseBlock16(nn.Module):" in source and "self.denselayer16 = DenseLayer(" in source
