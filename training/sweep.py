@@ -383,12 +383,17 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def write_outputs(out: Path, rows: list[dict], title: str) -> tuple[Path, Path, Path]:
+def write_outputs(out: Path, rows: list[dict], title: str) -> tuple[Path, Path | None, Path | None]:
+    """sweep.csv, and pareto.png/.svg where matplotlib is installed (a GPU machine may lack it:
+    the CSV is written all the same; the charts' paths are then None)."""
     from training.pareto import write_charts
 
     csv_path, png, svg = out / "sweep.csv", out / "pareto.png", out / "pareto.svg"
     write_csv(rows, csv_path)
-    write_charts(rows, png, svg, title=title)
+    try:
+        write_charts(rows, png, svg, title=title)
+    except ImportError:
+        return csv_path, None, None
     return csv_path, png, svg
 
 
@@ -523,7 +528,10 @@ def _execute(
     elif failed or left:
         result.status = "failed"
         log(f"{len(left)} of {total} runs did not finish; sweep --resume {out} retries them")
-    log(f"wrote {result.csv_path}, {result.png_path} and {result.svg_path}")
+    if result.png_path is None:
+        log(f"wrote {result.csv_path}; no charts: matplotlib is not installed (pip install matplotlib)")
+    else:
+        log(f"wrote {result.csv_path}, {result.png_path} and {result.svg_path}")
     return result
 
 

@@ -203,3 +203,21 @@ def test_pareto_front() -> None:
     pts = [(10, 0.5), (20, 0.7), (15, 0.4), (30, 0.65), (20, 0.6), (5, 0.5)]
     assert pareto.front(pts) == [5, 1]  # (10, 0.5) is beaten by (5, 0.5): same accuracy, cheaper
     assert pareto.front([]) == []
+
+
+def test_without_matplotlib_the_csv_is_still_written(tmp_path, monkeypatch) -> None:
+    import builtins
+
+    from training.sweep import write_outputs
+
+    real = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError("No module named 'matplotlib'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    csv_path, png, svg = write_outputs(tmp_path, [], "t")
+    assert csv_path.read_text().startswith("config,depth,width,")
+    assert png is None and svg is None and not (tmp_path / "pareto.png").exists()
