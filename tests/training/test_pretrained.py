@@ -193,3 +193,35 @@ def test_frozen_backbone_trains_only_the_head(env, resnet18_file, tmp_path, monk
     engine.seed_all(0)  # as the run started: the head's initial values
     fresh = module_from_source(*model_source(small_resnet18())).state_dict()["fc.bias"]
     assert trained["fc.weight"].shape == (10, 512) and not torch.equal(trained["fc.bias"], fresh)
+
+
+def test_densenet_checkpoint_with_old_key_names_loads_completely(env, tmp_path):
+    """torchvision's densenet121 file keeps the pre-0.4 names (norm.1, conv.2): after the remap every
+    tensor but the classifier loads into the template's model."""
+    torch.manual_seed(1)
+    project = make("densenet121", classes=10, input_shape="3,32,32")
+    model = module_from_source(*model_source(make("densenet121")))
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    old = {
+        k.replace(".norm1.", ".norm.1.")
+        .replace(".conv1.", ".conv.1.")
+        .replace(".norm2.", ".norm.2.")
+        .replace(".conv2.", ".conv.2."): v
+        for k, v in state.items()
+    }
+    # 58 dense layers: the file really has the old names
+    assert sum(k.endswith(".norm.1.weight") for k in old) == 58
+    path = tmp_path / "d.pth"
+    torch.save(old, path)
+    body = path.read_bytes()
+    name = f"densenet121-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    env.serve(name, body)
+    with sources.override({"weights": {"densenet121": {"v1": name}}}):
+        pre = pretrained.fetch(project)
+    target = module_from_source(*model_source(project))
+    msg = pretrained.apply(target, pre, 10)
+    assert f"loaded {len(state) - 2} of {len(state)} tensors" in msg and msg.endswith(
+        "classifier: new, 10 classes"
+    )
+    key = "features.denseblock4.denselayer16.conv2.weight"
+    assert torch.equal(target.state_dict()[key], state[key])
