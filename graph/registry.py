@@ -140,6 +140,15 @@ def get(type_name: str) -> LayerType | None:
     return _REGISTRY.get(type_name) or _REGISTRY.get(_ALIASES.get(type_name, ""))
 
 
+def category_of(type_name: str) -> str:
+    """A node type's category: "block" for a block instance (``block:Name``), the registered type's, or
+    "shape" for a type nobody registered (drawn plainly)."""
+    if type_name.startswith("block:"):
+        return "block"
+    lt = get(type_name)
+    return lt.category if lt is not None else "shape"
+
+
 def canonical(type_name: str) -> str:
     _ensure_loaded()
     return _ALIASES.get(type_name, type_name)

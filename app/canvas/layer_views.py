@@ -1,17 +1,34 @@
-"""Text shown on the canvas: a node's key-parameter line, a block call, a shortcut's chip.
+"""The editor's part of each layer type, declared once, keyed by the registry's type name.
 
-Plain functions of model data (no Qt), so the inspector or tests can reuse them.
+graph/layers.py declares a type's data; codegen/layer_codegen.py what code generation needs; this table
+(``APP_TYPES``) what the canvas shows for it: the text of its card (``3x3 conv, 64, /2``). A type with
+nothing special to say uses ``key_text``: its name and its key parameters. Adding a layer type means one
+entry here (tests/test_layer_types.py walks every registered type and fails on a missing one).
+
+Also the text of a block instance's card and of a shortcut's chip. Plain functions of model data (no Qt),
+so the inspector or tests can reuse them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from graph import registry
 from graph.model import Edge, Node, Project
 from graph.shapes import ShortcutInfo
 
-_POOL = {"MaxPool2d": "max pool", "AvgPool2d": "avg pool"}
+CardText = Callable[[str, dict[str, Any]], str]  # (type name, parameters with defaults) -> the card's line
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """What the canvas shows for one layer type."""
+
+    type: str
+    card: CardText
 
 
 def _stride(s: Any) -> str:
@@ -24,6 +41,82 @@ def _k(k: Any) -> str:
     if isinstance(k, (list, tuple)) and len(k) == 2:
         return f"{k[0]}x{k[1]}"
     return f"{k}x{k}"
+
+
+def key_text(t: str, p: dict[str, Any]) -> str:
+    """The type's name in lower case and its key parameters: ``layernorm2d``, ``dropout, p 0.5``."""
+    lt = registry.get(t)
+    keys = lt.key_params if lt else ()
+    extra = ", ".join(f"{k} {p[k]}" for k in keys if k in p)
+    return t.lower() + (f", {extra}" if extra else "")
+
+
+def _fixed(text: str) -> CardText:
+    return lambda t, p: text
+
+
+def _conv(t: str, p: dict[str, Any]) -> str:
+    literal = all(isinstance(p.get(k), int) for k in ("out_channels", "stride"))
+    text = (
+        f"{_k(p.get('kernel_size'))}{' conv' if literal else ''}, {p.get('out_channels')}"
+        f"{_stride(p.get('stride'))}"
+    )
+    if p.get("groups") not in (None, 1):
+        text += f", groups {p['groups']}"
+    if p.get("dilation") not in (None, 1):
+        text += f", dil {p['dilation']}"
+    return text
+
+
+def _pool(kind: str) -> CardText:
+    return lambda t, p: f"{_k(p.get('kernel_size'))} {kind}{_stride(p.get('stride') or p.get('kernel_size'))}"
+
+
+def _adaptive(t: str, p: dict[str, Any]) -> str:
+    o = p.get("output_size")
+    return "global avg pool" if o in (1, [1, 1], (1, 1)) else f"adaptive avg pool \u2192 {o}"
+
+
+_ENTRIES = (
+    LayerView("Input", _fixed("input")),
+    LayerView("Output", _fixed("logits")),
+    LayerView("BlockInput", _fixed("block input")),
+    LayerView("BlockOutput", _fixed("block output")),
+    LayerView("Conv2d", _conv),
+    LayerView("BatchNorm2d", lambda t, p: "batch norm" + (", \u03b3=0" if p.get("zero_init") else "")),
+    LayerView("GroupNorm", lambda t, p: f"group norm, {p.get('num_groups')} groups"),
+    LayerView("LayerNorm", key_text),
+    LayerView("LayerNorm2d", key_text),
+    LayerView("InstanceNorm2d", key_text),
+    LayerView("ReLU", key_text),
+    LayerView("LeakyReLU", key_text),
+    LayerView("GELU", key_text),
+    LayerView("SiLU", key_text),
+    LayerView("Sigmoid", key_text),
+    LayerView("Tanh", key_text),
+    LayerView("MaxPool2d", _pool("max pool")),
+    LayerView("AvgPool2d", _pool("avg pool")),
+    LayerView("AdaptiveAvgPool2d", _adaptive),
+    LayerView("Flatten", key_text),
+    LayerView("Linear", lambda t, p: f"fully connected, {p.get('out_features')}"),
+    LayerView("Dropout", lambda t, p: f"dropout p={p.get('p')}"),
+    LayerView("Identity", key_text),
+    LayerView("Add", lambda t, p: "weighted sum" if p.get("weights") not in (None, "none", False) else "sum"),
+    LayerView("Concat", _fixed("concatenate channels")),
+    LayerView("Multiply", _fixed("multiply")),
+    LayerView("Gate", _fixed("t\u00b7h + (1\u2212t)\u00b7x")),
+    LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]"),
+)
+
+APP_TYPES: Mapping[str, LayerView] = MappingProxyType({e.type: e for e in _ENTRIES})
+
+
+def missing() -> list[str]:
+    """Registered layer types without an entry here, and entries for no registered type."""
+    names = [t.name for t in registry.all_types()]
+    return [f"{n} (no entry)" for n in names if n not in APP_TYPES] + [
+        f"{n} (not a registered type)" for n in APP_TYPES if n not in names
+    ]
 
 
 def block_call(project: Project, node: Node) -> str:
@@ -49,52 +142,8 @@ def node_summary(project: Project, node: Node) -> str:
         return block_call(project, node)
     lt = registry.get(node.type)
     p = {**(lt.defaults() if lt else {}), **node.params}
-    t = node.type
-    if t == "Conv2d":
-        literal = all(isinstance(p.get(k), int) for k in ("out_channels", "stride"))
-        text = (
-            f"{_k(p.get('kernel_size'))}{' conv' if literal else ''}, {p.get('out_channels')}"
-            f"{_stride(p.get('stride'))}"
-        )
-        if p.get("groups") not in (None, 1):
-            text += f", groups {p['groups']}"
-        if p.get("dilation") not in (None, 1):
-            text += f", dil {p['dilation']}"
-        return text
-    if t in _POOL:
-        return f"{_k(p.get('kernel_size'))} {_POOL[t]}{_stride(p.get('stride') or p.get('kernel_size'))}"
-    if t == "AdaptiveAvgPool2d":
-        o = p.get("output_size")
-        return "global avg pool" if o in (1, [1, 1], (1, 1)) else f"adaptive avg pool \u2192 {o}"
-    if t == "BatchNorm2d":
-        return "batch norm" + (", \u03b3=0" if p.get("zero_init") else "")
-    if t == "Linear":
-        return f"fully connected, {p.get('out_features')}"
-    if t == "Dropout":
-        return f"dropout p={p.get('p')}"
-    if t == "Add":
-        return "weighted sum" if p.get("weights") not in (None, "none", False) else "sum"
-    if t == "Concat":
-        return "concatenate channels"
-    if t == "Multiply":
-        return "multiply"
-    if t == "Gate":
-        return "t\u00b7h + (1\u2212t)\u00b7x"
-    if t == "Input":
-        return "input"
-    if t == "Output":
-        return "logits"
-    if t == "BlockInput":
-        return "block input"
-    if t == "BlockOutput":
-        return "block output"
-    if t == "ChannelSlice":
-        return f"channels [{p.get('start')}:{p.get('stop')}]"
-    if t == "GroupNorm":
-        return f"group norm, {p.get('num_groups')} groups"
-    keys = lt.key_params if lt else ()
-    extra = ", ".join(f"{k} {p[k]}" for k in keys if k in p)
-    return t.lower() + (f", {extra}" if extra else "")
+    view = APP_TYPES.get(node.type)
+    return (view.card if view is not None else key_text)(node.type, p)
 
 
 PROJECTION_TEXT = {
@@ -111,6 +160,4 @@ def shortcut_chip(edge: Edge, info: ShortcutInfo | None) -> str:
     if edge.projection == "identity":
         return base
     stride = info.stride if info is not None and info.applied != "identity" else 1
-    if edge.projection in ("conv_bn", "conv_bn_always"):
-        return base + (f" /{stride}" if stride and stride > 1 else "")
     return base + (f" /{stride}" if stride and stride > 1 else "")

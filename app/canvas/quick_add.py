@@ -41,13 +41,6 @@ def choices(project, block: str | None) -> list[tuple[str, str]]:
     return out
 
 
-def _category_of(name: str) -> str:
-    if name.startswith("block:"):
-        return "block"
-    lt = registry.get(name)
-    return lt.category if lt is not None else "block"
-
-
 class QuickAdd(QFrame):
     chosen = Signal(str)  # a type name
     cancelled = Signal()
@@ -83,7 +76,7 @@ class QuickAdd(QFrame):
         self.list.clear()
         for name, desc in items:
             it = QListWidgetItem(
-                category_icon(_category_of(name)), f"{name.removeprefix('block:')}    \u2014 {desc}"
+                category_icon(registry.category_of(name)), f"{name.removeprefix('block:')}    \u2014 {desc}"
             )
             it.setData(TYPE_ROLE, name)
             self.list.addItem(it)

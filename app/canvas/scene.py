@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QGraphicsScene
 
 from app.canvas.edge_item import EdgeItem
-from app.canvas.labels import node_summary, shortcut_chip
+from app.canvas.layer_views import node_summary, shortcut_chip
 from app.canvas.layout import ROW, place_missing
 from app.canvas.node_item import NodeItem
 from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
@@ -18,13 +18,6 @@ from app.theme import CanvasTheme, get_theme
 from graph import edits as E
 from graph import registry
 from graph.shapes import PROJECTION_LABELS, GraphInfo, ShortcutInfo, fmt
-
-
-def category_of(type_name: str) -> str:
-    if type_name.startswith("block:"):
-        return "block"
-    lt = registry.get(type_name)
-    return lt.category if lt is not None else "shape"
 
 
 class GraphScene(QGraphicsScene):
@@ -94,7 +87,7 @@ class GraphScene(QGraphicsScene):
         self.nodes[node_id].set_content(
             name=node.name,
             type_name=node.type,
-            category=category_of(node.type),
+            category=registry.category_of(node.type),
             summary=node_summary(self.document.project, node),
             is_block=node.block_name is not None,
             frozen=node.frozen,
