@@ -28,7 +28,8 @@ def front(points: Sequence[tuple[float, float]]) -> list[int]:
     return out
 
 
-def _human(n: float) -> str:
+def human(n: float) -> str:
+    """1234567 -> 1.23M (axis ticks)."""
     for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= div:
             return f"{n / div:.3g}{unit}"
@@ -54,7 +55,7 @@ def write_charts(rows: list[dict], png: str | Path, svg: str | Path | None = Non
         ax.set_xlabel(name)
         ax.set_ylabel("best validation accuracy (%)")
         ax.grid(True, alpha=0.3)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _human(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(v)))
         if not pts:
             ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center", transform=ax.transAxes)
             continue
@@ -106,4 +107,4 @@ def write_charts(rows: list[dict], png: str | Path, svg: str | Path | None = Non
         write_atomic(Path(svg), buf.getvalue())
 
 
-__all__ = ["front", "write_charts"]
+__all__ = ["front", "human", "write_charts"]

@@ -306,7 +306,7 @@ class SweepPanel(QWidget):
             return
         self.points.append(
             {
-                "config": job.label,
+                "config": config.label + (f" #{_repeat + 1}" if self.repeats.value() > 1 else ""),
                 "params": config.params,
                 "macs": config.macs,
                 "acc": float(acc),
@@ -345,8 +345,17 @@ class SweepPanel(QWidget):
         if self.plot is None:
             import pyqtgraph as pg
 
-            self.plot = pg.PlotWidget()
+            from training.pareto import human
+
+            class CostAxis(pg.AxisItem):
+                def tickStrings(self, values, scale, spacing):
+                    return [human(v * scale) for v in values]
+
+            self.plot = pg.PlotWidget(axisItems={"bottom": CostAxis("bottom")})
             self.plot.setMinimumHeight(200)
+            from app.app_style import chrome
+
+            self.plot.setBackground(chrome().base)
             self.plot.showGrid(x=True, y=True, alpha=0.25)
             self.plot.setLabel("left", "best val acc", units="%")
             self._front = pg.PlotDataItem(pen=pg.mkPen("#d9534f", width=1.5, style=Qt.PenStyle.DashLine))
@@ -366,7 +375,6 @@ class SweepPanel(QWidget):
 
         key = "params" if self.x_axis.currentText() == "Parameters" else "macs"
         self.plot.setLabel("bottom", "parameters" if key == "params" else "MACs per image")
-        self.plot.getAxis("bottom").enableAutoSIPrefix(True)
         pts = [(float(p[key]), 100.0 * p["acc"]) for p in self.points]
         on = set(front(pts))
         spots = [
@@ -389,6 +397,10 @@ class SweepPanel(QWidget):
             self.plot.addItem(text)
             text.setPos(x, y)
             self._labels.append(text)
+        if pts:  # room on the right for the last point's label
+            lo, hi = min(x for x, _ in pts), max(x for x, _ in pts)
+            pad = (hi - lo) * 0.1 or hi * 0.1
+            self.plot.setXRange(lo - pad, hi + 5 * pad, padding=0)
 
     def _on_point_clicked(self, _item, points, *_ev) -> None:
         if len(points):
