@@ -284,7 +284,7 @@ register(
             "LayerNorm2d", (ins[0][0],), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
         ),
         init="norm",
-        saves=_input,
+        saves=lambda p, ins, out: prod(ins[0]) + 2 * prod(ins[0][1:]),  # a permuted copy, per-position stats
     )
 )
 
@@ -430,7 +430,7 @@ register(
         module=_pool_module("nn.AvgPool2d", lambda p: {"count_include_pad": p["count_include_pad"]}),
         key_params=("kernel_size", "stride"),
         pads_to_keep_size=True,
-        saves=_nothing,
+        saves=_input,
     )
 )
 
@@ -453,7 +453,7 @@ register(
             "nn.AdaptiveAvgPool2d", (p["output_size"] if p["output_size"] != 1 else (1, 1),), {}
         ),
         key_params=("output_size",),
-        saves=_nothing,
+        saves=lambda p, ins, out: 0 if p["output_size"] == 1 else prod(ins[0]),  # 1: a mean
     )
 )
 
@@ -518,7 +518,7 @@ register(
         shape=_same,
         module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}),
         key_params=("p",),
-        saves=lambda p, ins, out: prod(out) / 4,  # a bool mask,
+        saves=_output,  # the scaled mask
     )
 )
 
@@ -699,7 +699,7 @@ register(
         inputs=3,
         input_names=("h", "t", "x"),
         shortcut_meets=0,  # a shortcut into a Gate meets the transform h
-        saves=_inputs,
+        saves=lambda p, ins, out: prod(ins[0]) + 2 * prod(ins[1]) + prod(ins[2]),  # h, t, 1 - t, x
         macs=lambda p, ins, out: 3 * prod(out),
         forward=lambda a, p: f"{a[1]} * {a[0]} + (1 - {a[1]}) * {a[2]}",
     )
