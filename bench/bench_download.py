@@ -92,13 +92,13 @@ print(json.dumps({"s": dt, "peak_above_mb": sampler.peak - sampler.base}))
 )
 
 
-def make_tarball(path: Path) -> tuple[str, int]:
+def make_tarball(path: Path, records: int = 10_000) -> tuple[str, int]:
     rng = np.random.default_rng(0)
     with tarfile.open(path, "w:gz", compresslevel=6) as tf:
         names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
         for name in names:
-            rec = rng.integers(0, 162, (10_000, 3073), dtype=np.uint8)
-            rec[:, 0] = np.arange(10_000) % 10
+            rec = rng.integers(0, 162, (records, 3073), dtype=np.uint8)
+            rec[:, 0] = np.arange(records) % 10
             data = rec.tobytes()
             info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
             info.size = len(data)
@@ -122,6 +122,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="folder for the generated tarball (reused if present)")
+    ap.add_argument("--records", type=int, default=10_000, help="records per batch file (10,000: real size)")
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="skipwire-bench-dl-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ def main() -> int:
         md5, size = (work / "md5").read_text().split()
         size = int(size)
     else:
-        md5, size = make_tarball(tar)
+        md5, size = make_tarball(tar, args.records)
         (work / "md5").write_text(f"{md5} {size}")
     print(
         f"tarball: {size / 2**20:.1f} MB ({size:,} bytes), md5 {md5} (made in {time.perf_counter() - t0:.1f} s)"

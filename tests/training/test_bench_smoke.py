@@ -25,3 +25,19 @@ def test_bench_gpu_train_smoke():
     assert "resnet20       8" in out and "engine.train resnet20, cifar10:DIR" in out
     assert "bitwise identical" in out, out
     assert "lr 1e4: status diverged" in out, out
+
+
+def test_bench_download_smoke(tmp_path):
+    """bench/bench_download.py with a small tarball: the same code path (server process, child fetch,
+    RSS sampling, naive baseline) in a few seconds."""
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_download.py"), "--records", "50", "--repeat", "1"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "run 1: skipwire" in r.stdout and "ratio" in r.stdout
