@@ -17,7 +17,7 @@ from graph.errors import UserError
 from graph.model import Stage
 from graph.projectfile import save_project
 from graph.templates import make
-from training import pareto
+from training import pareto, runs
 from training.metrics import read_metrics
 from training.sweep import CSV_COLUMNS, parse_vary, plan, resume_sweep, run_state, run_sweep
 
@@ -195,8 +195,41 @@ def test_a_stopped_sweep_resumes_where_it_stopped(tmp_path) -> None:
     assert again.status == "completed"
     assert (first / "metrics.jsonl").read_bytes() == before  # the finished run is not trained again
     assert lines[0] == "1 of 2 runs already finished; 1 to go"
+    assert any("[1/1] width=2: resuming" in line for line in lines)  # from its checkpoint
     assert [r["runs_done"] for r in again.rows] == [1, 1]
     assert all(isinstance(r["best_val_acc"], float) for r in again.rows)
+
+    # killed before its first checkpoint: nothing to resume from; set aside, trained again
+    second = out / "02-width-2-r1"
+    for f in ("last.pt", "last.safetensors", "best.pt", "best.safetensors"):
+        (second / f).unlink()
+    runs.update_run_meta(second, status="running")
+    assert run_state(second) == "fresh"
+    third = resume_sweep(out, log=lines.append)
+    assert third.status == "completed" and run_state(second) == "done"
+    assert (out / "02-width-2-r1.incomplete1" / "project.json").exists()
+    assert (first / "metrics.jsonl").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_parallel_two_runs_at_once_in_child_processes(tmp_path) -> None:
+    lines: list[str] = []
+    result = run_sweep(
+        staged_tiny(),
+        parse_vary(["depth=1,2"]),
+        tmp_path / "sw",
+        epochs=1,
+        batch_size=2500,
+        parallel=2,
+        log=lines.append,
+    )
+    assert result.status == "completed"
+    assert [r["runs_done"] for r in result.rows] == [1, 1]
+    assert lines[0].startswith("[1/2] depth=1") and lines[1].startswith(
+        "[2/2] depth=2"
+    )  # both started at once
+    cfg = json.loads((tmp_path / "sw" / "01-depth-1-r1" / "config.json").read_text())
+    assert cfg["threads"] >= 1
 
 
 def test_pareto_front() -> None:
