@@ -24,6 +24,13 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--width", metavar="X|STAGE=X,...", help="channel multiplier: 2 (every stage) or layer3=2")
     s.add_argument("--plain", metavar="yes|no", help="yes: remove every shortcut (He et al.'s plain nets)")
     s.add_argument("--shortcut", metavar="A|B|C", help="projection of every stride/width-changing shortcut")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="a block parameter on every instance in the stages: cardinality=16 (ResNeXt's groups), base_width=4",
+    )
     s.add_argument("--name", help="the edited project's name (its class name in generated code)")
 
 
@@ -42,8 +49,20 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from graph.shapes import analyze
     from graph.stage_edits import variant_edit
 
-    if args.depth is None and args.width is None and args.plain is None and args.shortcut is None:
-        raise UserError("edit needs at least one of --depth, --width, --plain, --shortcut")
+    sets: dict[str, str] = {}
+    for item in args.set:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise UserError(f"--set expects PARAM=VALUE; got {item!r}")
+        sets[k.strip()] = v.strip()
+    if (
+        args.depth is None
+        and args.width is None
+        and args.plain is None
+        and args.shortcut is None
+        and not sets
+    ):
+        raise UserError("edit needs at least one of --depth, --width, --plain, --shortcut, --set")
     project = load_project(args.file)
     before = analyze(project)
     _, result = variant_edit(
@@ -52,6 +71,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         width=_value(args.width, "--width", float),
         plain=args.plain,
         shortcut=args.shortcut,
+        params=sets,
     )
     if args.name:
         result.name = args.name

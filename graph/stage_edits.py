@@ -254,6 +254,62 @@ def set_stage_width(project: Project, stage: str, factor: Any, block: str | None
     return Composite(f"Set width of {stage} to x{f:g}", edits)
 
 
+# ------------------------------------------------------------------ block parameters (the templates' own knobs)
+PARAM_ALIASES = {"cardinality": "groups"}  # ResNeXt's cardinality is its bottleneck's grouped-conv groups
+
+
+def set_block_param(project: Project, name: str, value: Any, stages: list[str] | None = None) -> Edit:
+    """Set block parameter ``name`` (ResNeXt's ``groups``/cardinality and ``base_width``, ...) on every
+    instance in ``stages`` (default: every stage of block instances) whose block has it."""
+    key = PARAM_ALIASES.get(name, name)
+    graph = project.graph
+    names = stages if stages is not None else block_stages(project)
+    edits: list[Edit] = []
+    seen: set[str] = set()
+    for stage in names:
+        for node_id in find_stage(project, stage).nodes:
+            node = graph.nodes[node_id]
+            bdef = project.blocks.get(node.block_name or "")
+            if bdef is None:
+                continue
+            seen.add(bdef.name)
+            if key not in bdef.params:
+                continue
+            kind = bdef.params[key].type
+            v = _typed(value, kind, f"{name} of {node.name}")
+            if node.params.get(key, bdef.params[key].default) != v or key not in node.params:
+                edits.append(SetParam(None, node_id, key, v))
+    if not edits and not any(key in project.blocks[b].params for b in seen):
+        have = sorted({k for b in seen for k in project.blocks[b].params})
+        raise UserError(
+            f"no block instance in {', '.join(names) or 'the network'} has a parameter {name!r}; "
+            f"they have: {', '.join(have) or 'none'}"
+        )
+    return Composite(f"Set {name} to {value}", edits)
+
+
+def _typed(value: Any, kind: str, what: str) -> Any:
+    text = str(value).strip()
+    try:
+        if kind == "int":
+            v = int(text)
+            if v < 1:
+                raise ValueError
+            return v
+        if kind == "float":
+            v = float(text)
+            if not math.isfinite(v):
+                raise ValueError
+            return v
+    except ValueError:
+        raise UserError(
+            f"{what} must be a {'whole number of at least 1' if kind == 'int' else 'number'}; got {value!r}"
+        ) from None
+    if kind == "bool":
+        return _as_bool(value, what)
+    return value
+
+
 # ------------------------------------------------------------------ shortcuts
 def _graphs(project: Project) -> list[tuple[str | None, Graph]]:
     return [(None, project.graph)] + [(name, b.graph) for name, b in project.blocks.items()]
@@ -370,8 +426,10 @@ def variant_edit(
     width: Any = None,
     plain: Any = None,
     shortcut: str | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[Edit, Project]:
     """One edit combining the given changes, and the changed project (a copy; ``project`` is untouched).
+    ``params``: block parameters for every instance in the stages ({"cardinality": 16, "base_width": 4}).
 
     Raises UserError (exit 2) for impossible values or a result that shape inference rejects.
     """
@@ -398,6 +456,9 @@ def variant_edit(
         for stage, f in parse_stage_values(width, work, "width").items():
             run(set_stage_width(work, stage, f))
         parts.append(f"width {width}")
+    for name, value in (params or {}).items():
+        run(set_block_param(work, name, value))
+        parts.append(f"{name} {value}")
     if plain is not None and _as_bool(plain, "plain"):
         run(set_plain(work))
         parts.append("plain")
@@ -415,6 +476,7 @@ __all__ = [
     "block_stages",
     "find_stage",
     "parse_stage_values",
+    "set_block_param",
     "set_plain",
     "set_shortcut",
     "set_stage_depth",

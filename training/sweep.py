@@ -8,8 +8,9 @@
     result = resume_sweep("sweeps/depth")          # a killed sweep continues where it stopped
 
 Axes: ``depth`` (block instances per stage, every stage of block instances),
-``width`` (channel multiplier), ``shortcut`` (A, B, C), ``plain`` (yes, no) change
-the graph through graph/stage_edits.py; ``lr``, ``batch_size``, ``weight_decay``
+``width`` (channel multiplier), ``shortcut`` (A, B, C), ``plain`` (yes, no),
+``cardinality`` and ``base_width`` (ResNeXt's block parameters) change the graph
+through graph/stage_edits.py; ``lr``, ``batch_size``, ``weight_decay``
 change the training settings. Every variant is built and checked before the
 first run starts: bad input raises UserError (exit 2) before any training.
 
@@ -45,7 +46,8 @@ from typing import Any
 from graph.errors import UserError
 from graph.model import Project
 
-GRAPH_AXES = ("depth", "width", "shortcut", "plain")
+GRAPH_AXES = ("depth", "width", "shortcut", "plain", "cardinality", "base_width")
+BLOCK_PARAM_AXES = ("cardinality", "base_width")  # block parameters of every instance (ResNeXt's knobs)
 TRAIN_AXES: dict[str, type] = {"lr": float, "batch_size": int, "weight_decay": float}
 AXES = GRAPH_AXES + tuple(TRAIN_AXES)
 FORMAT = "skipwire-sweep"
@@ -220,6 +222,9 @@ def _graph_kwargs(values: dict[str, str]) -> dict[str, Any]:
         kw["shortcut"] = values["shortcut"]
     if "plain" in values:
         kw["plain"] = values["plain"]
+    params = {k: values[k] for k in BLOCK_PARAM_AXES if k in values}
+    if params:
+        kw["params"] = params
     return kw
 
 

@@ -40,6 +40,8 @@ FIELDS = (
     ("shortcut", "Shortcut", "A,B"),
     ("plain", "Plain", "yes,no"),
     ("lr", "Learning rate", "e.g. 0.1,0.05"),
+    ("cardinality", "Cardinality", "ResNeXt's groups, e.g. 8,16"),
+    ("base_width", "Base width", "ResNeXt's width per group, e.g. 4,64"),
 )
 CUSTOM, DEGRADATION = "custom", "degradation"
 PREVIEW_DELAY_MS = 150
@@ -151,7 +153,7 @@ class SweepPanel(QWidget):
 
         texts = []
         if self.preset.currentData() == DEGRADATION:  # plain first: the paper's order of the four nets
-            order = ("plain", "depth", "width", "shortcut", "lr")
+            order = ("plain", "depth", "width", "shortcut", "lr", "cardinality", "base_width")
         else:
             order = tuple(k for k, _l, _h in FIELDS)
         for key in order:

@@ -265,3 +265,22 @@ def test_cli_edit_bad_input_exit_2_nothing_written(tmp_path, capsys, flags, phra
     assert code == 2
     assert phrase in err and err.count("\n") == 1 and err.startswith("skipwire: ")
     assert not out.exists()
+
+
+def test_resnext_knobs_are_its_block_parameters(tmp_path, capsys) -> None:
+    project = make("resnext29_8x64d")
+    _, r = variant_edit(project, params={"cardinality": 16, "base_width": 32})
+    nodes = [r.graph.node_by_name(f"layer{i}_0") for i in (1, 2, 3)]
+    assert all(n.params["groups"] == 16 and n.params["base_width"] == 32 for n in nodes)
+    # the grouped 3x3 conv holds (planes * 32 // 64 * 16) ** 2 * 9 / 16 weights: half of 8x64d's
+    assert analyze(r).valid and analyze(r).total_params < analyze(project).total_params
+    with pytest.raises(UserError, match="has a parameter 'cardinality'; they have: out_channels, stride"):
+        variant_edit(make("resnet20"), params={"cardinality": 4})
+    with pytest.raises(UserError, match="must be a whole number of at least 1; got '0'"):
+        variant_edit(project, params={"cardinality": "0"})
+    src, out = tmp_path / "rx.json", tmp_path / "out.json"
+    save_project(project, src)
+    assert main.main(["edit", str(src), "--set", "cardinality=16", "-o", str(out)]) == 0
+    assert load_project(out).graph.node_by_name("layer3_2").params["groups"] == 16
+    assert main.main(["edit", str(src), "--set", "cardinality", "-o", str(out)]) == 2
+    assert "--set expects PARAM=VALUE" in capsys.readouterr().err

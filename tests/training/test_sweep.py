@@ -73,6 +73,12 @@ def test_plan_is_the_degradation_grid_with_exact_costs() -> None:
     assert configs[1].run_name(0) == "02-plain-yes-depth-9-r1"
 
 
+def test_resnext_cardinality_is_an_axis() -> None:
+    configs = plan(make("resnext29_8x64d"), parse_vary(["cardinality=4,8"]))
+    assert [c.project.graph.node_by_name("layer2_1").params["groups"] for c in configs] == [4, 8]
+    assert configs[0].params < configs[1].params
+
+
 def test_plan_needs_no_torch() -> None:
     code = (
         "import sys; from graph.templates import make; from training.sweep import plan, parse_vary; "
