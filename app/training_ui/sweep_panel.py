@@ -134,6 +134,9 @@ class SweepPanel(QWidget):
         host.controller.job_finished.connect(self._on_job_finished)
         host.controller.queue_finished.connect(self._on_queue_finished)
         host.controller.busy_changed.connect(lambda busy: self._update_start())
+        self._stale = False
+        if hasattr(host.document, "changed"):  # the graph changed: its variants' costs too
+            host.document.changed.connect(self._on_document_changed)
         self.refresh_preview()
 
     # ----- configurations --------------------------------------------------------------
@@ -147,6 +150,18 @@ class SweepPanel(QWidget):
 
     def _schedule_preview(self, *_args) -> None:
         self._timer.start()
+
+    def _on_document_changed(self, *_args) -> None:
+        if self.isVisible():
+            self._schedule_preview()
+        else:
+            self._stale = True  # planned when the tab is shown
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self._schedule_preview()
 
     def axes(self):
         from training.sweep import parse_vary

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 
 from app.document import Document
 from app.training_ui import TrainingPanel
+from graph.stage_edits import variant_edit
 from graph.templates import make
 from training import runs
 from training.metrics import MetricsWriter, record
@@ -62,6 +63,10 @@ def test_the_sweep_tab_shows_every_configurations_cost_before_starting(qtbot, tm
     sp.repeats.setValue(3)
     sp.refresh_preview()
     assert "12 runs" in sp.message.text()
+    panel.side.setCurrentWidget(sp)
+    edit, _ = variant_edit(panel.document.project, width=2)  # the graph changes: the costs follow
+    panel.document.push(edit, "wider")
+    qtbot.waitUntil(lambda: sp.table.item(0, 1).text() != f"{expected[0].params:,}", timeout=3000)
     sp.fields["depth"].setText("1,0")
     assert not sp.refresh_preview()
     assert "the depth must be at least 1" in sp.message.text()
