@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph.atomic import atomic_write
 from graph.errors import UserError
 from training import cache, sources
 from training.cache import DownloadCancelled
@@ -222,34 +223,38 @@ def fetch_file(
     cache.check_free_space(target.parent, int(size * 1.05) + (1 << 20), target.name)
     problems = []
     for url in urls:
-        tmp = target.parent / f".{target.name}.part-{os.getpid()}-{next(_counter)}"
-        try:
-            got_md5, got_sha = _stream(url, tmp, settings, on_progress, should_cancel, target.name)
+        digests: list[str] = []
+
+        def write(tmp: str, url: str = url, digests: list = digests) -> None:
+            digests[:] = _stream(url, Path(tmp), settings, on_progress, should_cancel, target.name)
+
+        def check(_tmp: str, digests: list = digests) -> None:
+            got_md5, got_sha = digests
             if md5 and got_md5 != md5.lower():
                 raise FetchError(f"wrong checksum: md5 {got_md5}, expected {md5}")
             if sha256_prefix and not got_sha.startswith(sha256_prefix.lower()):
                 raise FetchError(
                     f"wrong checksum: sha256 {got_sha[:16]}..., the file name says {sha256_prefix}..."
                 )
-            os.replace(tmp, target)
+
+        try:  # a temporary file beside the target, checked, flushed, renamed (graph.atomic)
+            atomic_write(target, write, check)
             return target
         except FetchError as exc:
             problems.append(f"{url}: {exc}")
-        except OSError as exc:  # writing the temporary file
-            problems.append(f"{url}: cannot write {tmp}: {exc.strerror or exc}")
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     how = f"; or {manual}" if manual else ""
     raise UserError(f"cannot download {target.name} for {where or target}: {'; '.join(problems)}{how}")
 
 
 def remove_stale_parts(folder: Path, name: str) -> None:
-    """Temporary files and folders a killed fetch of ``name`` left (call with the lock held)."""
+    """Temporary files and folders a killed fetch of ``name`` left (call with the lock held):
+    ``.NAME.partial-*`` staging folders and graph.atomic's ``.NAME.*.tmp`` files."""
     if not folder.is_dir():
         return
     for p in folder.iterdir():
-        if p.name.startswith((f".{name}.part-", f".{name}.partial-")):
+        if p.name.startswith(f".{name}.partial-") or (
+            p.name.startswith(f".{name}.") and p.name.endswith(".tmp")
+        ):
             cache.remove_tree(p)
 
 

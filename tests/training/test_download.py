@@ -283,7 +283,7 @@ def test_download_killed_midway_then_retried(cache, server, monkeypatch, tmp_pat
     d = cache / "datasets"
     deadline = time.time() + 20
     while time.time() < deadline:
-        parts = list(d.glob(".cifar10.partial-*/files/.cifar-10-binary.tar.gz.part-*")) if d.exists() else []
+        parts = list(d.glob(".cifar10.partial-*/files/.cifar-10-binary.tar.gz.*.tmp")) if d.exists() else []
         if parts and parts[0].stat().st_size > 8192:
             break
         time.sleep(0.02)
