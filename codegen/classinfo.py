@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from codegen import layer_codegen
@@ -111,7 +112,14 @@ class Unit:
 
 
 class ClassInfo:
-    """What the emitter knows about one generated class (a block or the network)."""
+    """The plan of one generated class (a block definition or the network).
+
+    The emitter's planning phase (codegen/emitter.py) fills it in, in this order: structure (units,
+    stages, reach, attribute names of nodes and stages), symbolic values (params, ch), shortcuts,
+    the names forward reads, in-place safety (codegen/forward.py), constructor expressions and module
+    paths; then :meth:`freeze` makes it read-only, and the text phase only reads it. Every field is
+    declared here.
+    """
 
     def __init__(self, em: Emitter, graph: Graph, block: BlockDef | None, infos: list[GraphInfo]) -> None:
         self.em = em
@@ -121,24 +129,62 @@ class ClassInfo:
         self.rep = infos[0]
         self.attrs = attribute_namespace()
         self.locals = Namespace(RESERVED | {"x", "out", "identity"})
-        self.argnames: dict[str, str] = {}
+        self.argnames: dict[str, str] = {}  # block parameter (and in_channels) -> constructor argument
         self.net_args: dict[str, int] = {}  # the network's constructor arguments: num_classes, in_channels
         if block is not None:
             self.locals.reserve("in_channels")
             self.argnames["in_channels"] = "in_channels"
             for pname in block.params:
                 self.argnames[pname] = self.locals.create(pname, key=("param", pname), fallback="param")
-        self.ch: dict[str, Sym] = {}
+        # structure
+        self.reach: set[str] = set()  # nodes that lead to the output
+        self.staged: dict[str, Stage] = {}  # node id -> its stage
+        self.units: list[Unit] = []  # forward's statements: one node, or one stage
+        # symbolic values
+        self.params: dict[str, dict[str, Any]] = {}  # node id -> parameters (ints as Syms)
+        self.ch: dict[str, Sym] = {}  # node id -> output channels
+        # shortcuts
         self.dynamic: dict[
             str, str
         ] = {}  # shortcut edge id -> constructor argument (per-instance projection)
         self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same in every instance
-        self.units: list[Unit] = []
-        self.output_aliases_input = False  # forward may return (a view of) its input
+        self.sc_attrs: dict[str, str] = {}  # shortcut edge id -> attribute of its projection module
         self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
+        # in-place safety (codegen/forward.py)
+        self.unit_of: dict[str, int] = {}  # a unit's last node -> the unit's index
+        self.last_use: dict[int, int] = {}  # unit index -> index of the last unit that reads it
+        self.unsafe_inplace: set[str] = set()  # nodes that must not run in place
+        self.output_aliases_input = False  # forward may return (a view of) its input
+        # constructor
         self.hoisted: dict[
             tuple, str
         ] = {}  # repeated compound expression -> local name (torchvision's width)
+        self.hoisted_lines: list[tuple[str, str]] = []  # (local name, expression source)
+        self.assignments: list[tuple[str, pf.Expr]] = []  # ("self.conv1", its constructor expression)
+        self.paths: dict[str, str] = {}  # node id -> module path (state_dict prefix): layer1.0
+        self.code_paths: dict[str, str] = {}  # node id -> how code reaches it: layer1[0]
+        self.dense_names: dict[str, str] = {}  # a dense block's loop names (codegen/dense.py)
+        self._frozen = False
+
+    def freeze(self) -> ClassInfo:
+        """Make the plan read-only (dicts become mappings, lists tuples, sets frozensets)."""
+        for key, value in list(vars(self).items()):
+            if key in ("em", "graph", "block", "infos", "rep", "attrs", "locals", "_frozen"):
+                continue
+            if isinstance(value, dict):
+                value = MappingProxyType(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            elif isinstance(value, set):
+                value = frozenset(value)
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"the plan of {self.where} is frozen; {key} cannot change")
+        object.__setattr__(self, key, value)
 
     @property
     def where(self) -> str:

@@ -9,9 +9,10 @@ that needs only torch, holding
   ``in_channels`` first, then the block's parameters (typed, with defaults),
   then, for each shortcut whose projection only some instances need, an
   optional module (torchvision's ``downsample=None``);
-- one class for the network, whose constructor needs no arguments, builds the
-  modules with explicit keyword arguments (omitting PyTorch's defaults), and
-  initialises the weights in ``_init_weights`` (codegen/init_rules.py).
+- one class for the network, whose constructor arguments all have defaults
+  (``num_classes``, ``in_channels`` where they apply), builds the modules with
+  explicit keyword arguments (omitting PyTorch's defaults), and ends by
+  initialising the weights (codegen/init_rules.py).
 
 ``forward`` is one line per node in topological order (the analysis' order:
 insertion order breaks ties), reusing ``x``/``out`` along chains, with shape
@@ -23,10 +24,15 @@ written by codegen/classinfo.py, expressions are graph/expr.py ASTs rendered
 by codegen/symbolic.py; the result is parsed and checked against an
 allowlist of constructs before it is returned (codegen/safety.py).
 
-Layout: this module plans each class (units, stages, shortcuts) and writes
-``__init__``; codegen/classinfo.py holds the per-class symbolic values,
-codegen/forward.py writes ``forward``, codegen/init_rules.py
-``_init_weights``, codegen/pyformat.py lays lines out as ruff would.
+Phases, inner classes first: (1) :meth:`Emitter.plan_class` decides everything
+about a class (units, stages, symbolic values, shortcuts, every attribute name,
+in-place safety, constructor expressions, module paths) into a
+:class:`codegen.classinfo.ClassInfo` and freezes it; (2) the class is named
+(a dense group shares one name: codegen/dense.py); (3) :meth:`Emitter.write_class`
+writes its text from the frozen plan only: ``__init__`` here, ``forward`` in
+codegen/forward.py, the weight initialisation in codegen/init_rules.py, laid
+out by codegen/pyformat.py as ruff would. Type-specific facts come from
+codegen/layer_codegen.py.
 """
 
 from __future__ import annotations
@@ -35,12 +41,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen import dense, layer_codegen
+from codegen import dense, forward, init_rules, layer_codegen
 from codegen import pyformat as pf
 from codegen.classinfo import ClassInfo, Unit, literal, numeric, same_value
-from codegen.forward import ForwardWriter, describe_shape
+from codegen.forward import describe_shape
 from codegen.helpers import HELPERS
-from codegen.init_rules import InitWriter
 from codegen.namespace import RESERVED, Namespace, attribute_namespace
 from codegen.symbolic import Sym, evaluate, render
 from graph import registry
@@ -83,8 +88,9 @@ def emit(project: Project, analysis: Analysis | None = None) -> Emitted:
 
 
 # ---------------------------------------------------------------------------- the emitter
-class Emitter(ForwardWriter, InitWriter):
-    """Writes the whole module; ``forward`` and ``_init_weights`` come from the mixins."""
+class Emitter:
+    """Writes the whole module in three phases: each class's plan (:meth:`plan_class`, a frozen
+    :class:`ClassInfo`), its name (:meth:`name_class`), then the text (:meth:`write_class`)."""
 
     def __init__(self, project: Project, analysis: Analysis) -> None:
         self.project = project
@@ -93,7 +99,6 @@ class Emitter(ForwardWriter, InitWriter):
         self.classes: dict[str, ClassInfo] = {}  # block name -> class
         self.helpers: set[str] = set()
         self.dense: dict[str, tuple[dense.DenseChain, dict[str, Any]]] = {}  # block name -> its dense class
-        self.init_plan: list[tuple[ClassInfo, Node]] = []  # nodes with an init rule, per class
 
     # ---- top level --------------------------------------------------------------
     def run(self) -> Emitted:
@@ -109,15 +114,14 @@ class Emitter(ForwardWriter, InitWriter):
         groups: dict[tuple, dict[str, Any]] = {}  # dense classes: group key -> what writes the class
         for name in order:
             bdef = self.project.blocks[name]
-            cls = ClassInfo(self, bdef.graph, bdef, infos[name])
+            cls = self.plan_class(ClassInfo(self, bdef.graph, bdef, infos[name]))  # phase 1: the plan
             self.classes[name] = cls
-            lines = self.emit_class(cls, "_")
-            dense_class = self.plan_dense(cls, groups)
+            dense_class = self.plan_dense(cls, groups)  # phase 2: the name (shared by a dense group)
             if dense_class is None:
                 class_names[name] = self.class_names.create(
                     name, key=("block", name), fallback="Block", camel=True
                 )
-                texts.append([f"class {class_names[name]}(nn.Module):", *lines[1:]])
+                texts.append(self.write_class(cls, class_names[name]))  # phase 3: the text
             else:
                 class_names[name] = dense_class["name"]
                 if dense_class["text"] is None:
@@ -137,8 +141,8 @@ class Emitter(ForwardWriter, InitWriter):
         net_name = self.class_names.create(
             self.project.name, key=("network",), fallback="Network", camel=True
         )
-        net = ClassInfo(self, self.project.graph, None, [self.analysis.root])
-        texts.append(self.emit_class(net, net_name))
+        net = self.plan_class(ClassInfo(self, self.project.graph, None, [self.analysis.root]))
+        texts.append(self.write_class(net, net_name))
         helper_texts = [HELPERS[h].rstrip("\n").split("\n") for h in HELPERS if h in self.helpers]
         body = "\n\n\n".join("\n".join(lines) for lines in helper_texts + texts)
         source = self.header() + body + "\n"
@@ -185,7 +189,7 @@ class Emitter(ForwardWriter, InitWriter):
         chain = dense.find_chain(cls.block)
         if chain is None:
             return None
-        names = {k: cls.locals.create(k) for k in ("i", "layer", "num_layers")}
+        names = dict(cls.dense_names)
         call = dense.layer_call(self, cls, chain, names["i"])
         if call is None:
             return None
@@ -279,12 +283,25 @@ class Emitter(ForwardWriter, InitWriter):
         return out
 
     # ---- one class --------------------------------------------------------------
-    def emit_class(self, cls: ClassInfo, class_name: str) -> list[str]:
-        self.plan_units(cls)
-        self.compute_channels(cls)
-        self.plan_shortcuts(cls)
-        forward = self.emit_forward(cls)
-        init = self.emit_init(cls)
+    def plan_class(self, cls: ClassInfo) -> ClassInfo:
+        """Everything about one class that its text needs, decided before any text; returned frozen."""
+        self.plan_units(cls)  # units, stages, reach; attribute names of nodes and stages
+        self.compute_channels(cls)  # parameters and channel counts as expressions
+        self.plan_shortcuts(cls)  # projections built inside the class or passed in
+        for kind, key in forward.forward_names(cls):  # attributes forward reads, in its order
+            if kind == "shortcut":
+                self.sc_attr(cls, cls.graph.edges[key])
+            elif key not in cls.forward_params:
+                cls.forward_params[key] = cls.attrs.create(key, key=("param", key), fallback="param")
+        forward.plan_inplace(cls, self.classes)  # where in-place operations are safe
+        self.plan_modules(cls)  # constructor expressions, hoisted locals, module paths
+        if cls.block is not None and dense.find_chain(cls.block) is not None:
+            cls.dense_names = {k: cls.locals.create(k) for k in ("i", "layer", "num_layers")}
+        return cls.freeze()
+
+    def write_class(self, cls: ClassInfo, class_name: str) -> list[str]:
+        """The class's text, from its frozen plan."""
+        init = self.write_init(cls)
         if cls.block is not None:
             doc = _doc_text(cls.block.doc) or _doc_text(f"{cls.block.name} block.") or "A block."
         else:
@@ -292,7 +309,7 @@ class Emitter(ForwardWriter, InitWriter):
         lines = [f"class {class_name}(nn.Module):", f'    """{doc}"""', ""]
         lines += init
         lines += self.train_method(cls)
-        lines += [""] + forward
+        lines += [""] + forward.write_forward(cls)
         return lines
 
     def train_method(self, cls: ClassInfo) -> list[str]:
@@ -417,7 +434,6 @@ class Emitter(ForwardWriter, InitWriter):
     # channels
     def compute_channels(self, cls: ClassInfo) -> None:
         graph = cls.graph
-        cls.params: dict[str, dict[str, Any]] = {}
         head, stem = self.network_arguments(cls) if cls.block is None else (None, None)
         for nid in cls.rep.order:
             node = graph.nodes[nid]
@@ -492,7 +508,6 @@ class Emitter(ForwardWriter, InitWriter):
 
     # shortcuts
     def plan_shortcuts(self, cls: ClassInfo) -> None:
-        cls.sc_attrs: dict[str, str] = {}
         for e in cls.graph.edges.values():
             if not e.is_shortcut or e.dst not in cls.reach:
                 continue
@@ -547,6 +562,13 @@ class Emitter(ForwardWriter, InitWriter):
         if node.type == "Add":
             return info.nodes[node.id].params.get("weights") == "learnable"
         return lt is not None and lt.module is not None
+
+    def sc_attr(self, cls: ClassInfo, e: Edge) -> str:
+        if e.id not in cls.sc_attrs:
+            cls.sc_attrs[e.id] = cls.attrs.create(
+                e.name or "shortcut", key=("shortcut", e.id), fallback="shortcut"
+            )
+        return cls.sc_attrs[e.id]
 
     def node_attr(self, cls: ClassInfo, node: Node) -> str:
         return cls.attrs.create(node.name, key=node.id, fallback="layer")
@@ -675,23 +697,20 @@ class Emitter(ForwardWriter, InitWriter):
             params += [f"{name}: int = {value}" for name, value in cls.net_args.items()]
         return params
 
-    def emit_init(self, cls: ClassInfo) -> list[str]:
+    def plan_modules(self, cls: ClassInfo) -> None:
+        """The constructor's statements (``self.conv1 = nn.Conv2d(...)``, in order) and module paths."""
         graph = cls.graph
-        lines = pf.signature("__init__", ["self", *self.init_params(cls)], "None", 1)
-        lines.append("        super().__init__()")
         if cls.block is not None:
-            lines += self.hoist(cls)
-        cls.paths: dict[str, str] = {}
-        cls.code_paths: dict[str, str] = {}
+            cls.hoisted_lines = self.hoist(cls)
+        assignments: list[tuple[str, pf.Expr]] = []
         done_stages: set[str] = set()
         for nid in cls.rep.order:
             node = graph.nodes[nid]
             stage = cls.staged.get(nid)
             if stage is not None:
-                if stage.name in done_stages:
-                    continue
-                done_stages.add(stage.name)
-                lines += self.stage_lines(cls, stage)
+                if stage.name not in done_stages:
+                    done_stages.add(stage.name)
+                    assignments.append((f"self.{self.stage_attr(cls, stage)}", self.stage_expr(cls, stage)))
                 continue
             if node.type in IO_TYPES:
                 continue
@@ -701,17 +720,26 @@ class Emitter(ForwardWriter, InitWriter):
             attr = self.node_attr(cls, node)
             cls.paths[nid] = attr
             cls.code_paths[nid] = attr
-            lines += pf.layout(mexpr, 2, f"self.{attr} = ")
+            assignments.append((f"self.{attr}", mexpr))
         for e in graph.edges.values():
             if e.id in cls.static:
-                attr = self.sc_attr(cls, e)
-                lines += pf.layout(self.static_projection(cls, e), 2, f"self.{attr} = ")
+                assignments.append((f"self.{self.sc_attr(cls, e)}", self.static_projection(cls, e)))
         for eid, argname in cls.dynamic.items():
-            lines.append(f"        self.{self.sc_attr(cls, graph.edges[eid])} = {argname}")
+            assignments.append((f"self.{self.sc_attr(cls, graph.edges[eid])}", argname))
         for raw, attr in cls.forward_params.items():
-            lines.append(f"        self.{attr} = {cls.argnames[raw]}")
+            assignments.append((f"self.{attr}", cls.argnames[raw]))
+        cls.assignments = assignments
+
+    def write_init(self, cls: ClassInfo) -> list[str]:
+        lines = pf.signature("__init__", ["self", *self.init_params(cls)], "None", 1)
+        lines.append("        super().__init__()")
+        lines += [f"        {name} = {text}" for name, text in cls.hoisted_lines]
+        for target, expr in cls.assignments:
+            lines += pf.layout(expr, 2, f"{target} = ")
         if cls.block is None:  # weights initialised in the constructor, as torchvision's ResNet does
-            lines += self.init_lines(cls)
+            lines += init_rules.init_lines(
+                list(self.classes.values()), cls, lambda name: self.class_names.get(("block", name))
+            )
         lines += self.freeze_lines(cls)
         return lines
 
@@ -741,7 +769,7 @@ class Emitter(ForwardWriter, InitWriter):
             out.append((cls.code_paths[nid], [nid]))
         return out
 
-    def hoist(self, cls: ClassInfo) -> list[str]:
+    def hoist(self, cls: ClassInfo) -> list[tuple[str, str]]:
         """``width = planes * base_width // 64 * groups``: a compound expression that several
         constructor arguments share gets a local name, as torchvision's Bottleneck does."""
         counts: dict[tuple, int] = {}
@@ -767,15 +795,15 @@ class Emitter(ForwardWriter, InitWriter):
                 spec = lt.module(cls.params[nid], cls.in_shapes(node))
                 visit(list(spec.args))
                 visit(list(spec.kwargs.values()))
-        lines = []
+        lines: list[tuple[str, str]] = []
         for ast_, n in counts.items():
             if n >= 2:
                 name = cls.locals.create("width", fallback="width")
-                lines.append(f"        {name} = {render(ast_, cls.name_of)}")
+                lines.append((name, render(ast_, cls.name_of)))
                 cls.hoisted[ast_] = name
         return lines
 
-    def stage_lines(self, cls: ClassInfo, stage: Stage) -> list[str]:
+    def stage_expr(self, cls: ClassInfo, stage: Stage) -> pf.Expr:
         attr = self.stage_attr(cls, stage)
         members: list[pf.Expr] = []
         names = attribute_namespace() if stage.keys == "name" else None
@@ -797,7 +825,7 @@ class Emitter(ForwardWriter, InitWriter):
             )
         else:
             value = pf.Call("nn.Sequential", _repeats(members))
-        return pf.layout(value, 2, f"self.{attr} = ")
+        return value
 
 
 def _repeats(members: list[pf.Expr]) -> tuple[pf.Expr, ...]:

@@ -27,6 +27,7 @@ Rules (all match what torch or torchvision do):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -102,97 +103,93 @@ def linear_node_lines(init: str, has_bias: bool, module: str) -> list[str]:
     return lines
 
 
-class InitWriter:
-    """Mixin of :class:`codegen.emitter.Emitter`: writes the network's weight initialisation."""
-
-    def init_lines(self, net: ClassInfo) -> list[str]:
-        """The network constructor's weight initialisation lines (none where torch's defaults stand)."""
-        classes = [*self.classes.values(), net]
-        convs: list[tuple[ClassInfo, Node, tuple]] = []
-        norms: set[str] = set()
-        norm_ok = True
-        extra: dict[str | None, list[str]] = {}
-        shortcut_convs = 0
-        for cls in classes:
-            shortcut_convs += sum(1 for k in cls.static.values() if k == "conv_bn")
-            shortcut_convs += sum(
-                1
-                for eid in cls.dynamic
-                if any(eid in i.shortcuts and i.shortcuts[eid].applied == "conv_bn" for i in cls.infos)
-            )
-            for nid in cls.rep.order:
-                node = cls.graph.nodes[nid]
-                if nid not in cls.code_paths:
-                    continue
-                p = cls.rep.nodes[nid].params
-                if node.type == "Conv2d":
-                    convs.append((cls, node, conv_rule(p) + (bool(p["bias"]),)))
-                elif node.type in ("BatchNorm2d", "GroupNorm"):
-                    norms.add(node.type)
-                    norm_ok = norm_ok and p["affine"]
-        # the loop's conv rule: the one most convolutions share (shortcut projections count)
-        counts: dict[tuple, int] = {}
-        for _, _, rule in convs:
-            counts[rule[:2]] = counts.get(rule[:2], 0) + 1
-        if shortcut_convs:  # projections: torchvision's rule, or torch's default where every conv keeps it
-            proj = CONV_DEFAULT
-            if convs and all(rule[0] == "torch_default" for _, _, rule in convs):
-                proj = ("torch_default", 0.0)
-            counts[proj] = counts.get(proj, 0) + shortcut_convs
-        loop_rule = max(sorted(counts), key=lambda r: counts[r]) if counts else None
-        loop_bias = any(rule[2] for _, _, rule in convs if rule[:2] == loop_rule)
-        body: list[str] = []
-        if loop_rule is not None and loop_rule[0] != "torch_default":
-            body.append("            if isinstance(m, nn.Conv2d):")
-            body += ["                " + s for s in conv_weight_lines(loop_rule[0], "m.weight")]
-            if loop_bias:
-                body += [
-                    "                if m.bias is not None:",
-                    "                    " + constant_line("m.bias", loop_rule[1]),
-                ]
-        if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
-            norms.add("BatchNorm2d")  # the projections' BatchNorms
-        if norms and norm_ok:
-            kw = "elif" if body else "if"
-            types = [f"nn.{t}" for t in ("BatchNorm2d", "GroupNorm") if t in norms]
-            which = types[0] if len(types) == 1 else f"({', '.join(types)})"
+def init_lines(blocks: list[ClassInfo], net: ClassInfo, class_name: Callable[[str], str]) -> list[str]:
+    """The network constructor's weight initialisation lines (none where torch's defaults stand), from
+    the classes' frozen plans; ``class_name`` gives a block definition's class."""
+    classes = [*blocks, net]
+    convs: list[tuple[ClassInfo, Node, tuple]] = []
+    norms: set[str] = set()
+    norm_ok = True
+    extra: dict[str | None, list[str]] = {}
+    shortcut_convs = 0
+    for cls in classes:
+        shortcut_convs += sum(1 for k in cls.static.values() if k == "conv_bn")
+        shortcut_convs += sum(
+            1
+            for eid in cls.dynamic
+            if any(eid in i.shortcuts and i.shortcuts[eid].applied == "conv_bn" for i in cls.infos)
+        )
+        for nid in cls.rep.order:
+            node = cls.graph.nodes[nid]
+            if nid not in cls.code_paths:
+                continue
+            p = cls.rep.nodes[nid].params
+            if node.type == "Conv2d":
+                convs.append((cls, node, conv_rule(p) + (bool(p["bias"]),)))
+            elif node.type in ("BatchNorm2d", "GroupNorm"):
+                norms.add(node.type)
+                norm_ok = norm_ok and p["affine"]
+    # the loop's conv rule: the one most convolutions share (shortcut projections count)
+    counts: dict[tuple, int] = {}
+    for _, _, rule in convs:
+        counts[rule[:2]] = counts.get(rule[:2], 0) + 1
+    if shortcut_convs:  # projections: torchvision's rule, or torch's default where every conv keeps it
+        proj = CONV_DEFAULT
+        if convs and all(rule[0] == "torch_default" for _, _, rule in convs):
+            proj = ("torch_default", 0.0)
+        counts[proj] = counts.get(proj, 0) + shortcut_convs
+    loop_rule = max(sorted(counts), key=lambda r: counts[r]) if counts else None
+    loop_bias = any(rule[2] for _, _, rule in convs if rule[:2] == loop_rule)
+    body: list[str] = []
+    if loop_rule is not None and loop_rule[0] != "torch_default":
+        body.append("            if isinstance(m, nn.Conv2d):")
+        body += ["                " + s for s in conv_weight_lines(loop_rule[0], "m.weight")]
+        if loop_bias:
             body += [
-                f"            {kw} isinstance(m, {which}):",
-                "                nn.init.ones_(m.weight)",
-                "                nn.init.zeros_(m.bias)",
+                "                if m.bias is not None:",
+                "                    " + constant_line("m.bias", loop_rule[1]),
             ]
-        for cls, node, rule in convs:
-            if rule[:2] != loop_rule or (rule[2] and not loop_bias):
-                extra.setdefault(cls.block.name if cls.block else None, []).extend(
-                    conv_node_lines(rule[0], rule[1], rule[2], self.ref(cls, node))
-                )
-        for cls in classes:
-            for nid in cls.rep.order:
-                node = cls.graph.nodes[nid]
-                if nid not in cls.code_paths:
-                    continue
-                p = cls.rep.nodes[nid].params
-                key = cls.block.name if cls.block else None
-                if node.type == "BatchNorm2d" and p["zero_init"] and p["affine"]:
-                    extra.setdefault(key, []).append(f"nn.init.zeros_({self.ref(cls, node)}.weight)")
-                elif node.type == "Linear":
-                    extra.setdefault(key, []).extend(
-                        linear_node_lines(p["init"], p["bias"], self.ref(cls, node))
-                    )
-        lines: list[str] = []
-        if body:
-            lines += ["        for m in self.modules():"] + body
-        for cls in self.classes.values():
-            todo = extra.get(cls.block.name)
-            if todo:
-                cname = self.class_names.get(("block", cls.block.name))
-                lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
-                lines += ["                " + s for s in todo]
-        lines += ["        " + s for s in extra.get(None, [])]
-        return lines
+    if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
+        norms.add("BatchNorm2d")  # the projections' BatchNorms
+    if norms and norm_ok:
+        kw = "elif" if body else "if"
+        types = [f"nn.{t}" for t in ("BatchNorm2d", "GroupNorm") if t in norms]
+        which = types[0] if len(types) == 1 else f"({', '.join(types)})"
+        body += [
+            f"            {kw} isinstance(m, {which}):",
+            "                nn.init.ones_(m.weight)",
+            "                nn.init.zeros_(m.bias)",
+        ]
+    for cls, node, rule in convs:
+        if rule[:2] != loop_rule or (rule[2] and not loop_bias):
+            extra.setdefault(cls.block.name if cls.block else None, []).extend(
+                conv_node_lines(rule[0], rule[1], rule[2], ref(cls, node))
+            )
+    for cls in classes:
+        for nid in cls.rep.order:
+            node = cls.graph.nodes[nid]
+            if nid not in cls.code_paths:
+                continue
+            p = cls.rep.nodes[nid].params
+            key = cls.block.name if cls.block else None
+            if node.type == "BatchNorm2d" and p["zero_init"] and p["affine"]:
+                extra.setdefault(key, []).append(f"nn.init.zeros_({ref(cls, node)}.weight)")
+            elif node.type == "Linear":
+                extra.setdefault(key, []).extend(linear_node_lines(p["init"], p["bias"], ref(cls, node)))
+    lines: list[str] = []
+    if body:
+        lines += ["        for m in self.modules():"] + body
+    for cls in blocks:
+        todo = extra.get(cls.block.name)
+        if todo:
+            cname = class_name(cls.block.name)
+            lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
+            lines += ["                " + s for s in todo]
+    lines += ["        " + s for s in extra.get(None, [])]
+    return lines
 
-    @staticmethod
-    def ref(owner: ClassInfo, node: Node) -> str:
-        """How the initialisation reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
-        prefix = "self" if owner.block is None else "m"
-        return f"{prefix}.{owner.code_paths[node.id]}"
+
+def ref(owner: ClassInfo, node: Node) -> str:
+    """How the initialisation reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
+    prefix = "self" if owner.block is None else "m"
+    return f"{prefix}.{owner.code_paths[node.id]}"

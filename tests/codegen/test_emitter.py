@@ -615,3 +615,20 @@ def test_a_chain_that_is_not_regular_stays_spelled_out():
     assert find_chain(bdef) is None
     source = emit(project).source
     assert "class DenseBlock16(nn.Module):" in source and "self.denselayer16 = DenseLayer(" in source
+
+
+def test_code_is_written_from_frozen_plans():
+    """Phases: each class is planned (and frozen) before its text is written; the writers cannot change
+    a plan (an AttributeError if one tried), and writing again gives the same text."""
+    project = make("resnet50")
+    em = emitter_mod.Emitter(project, analyze(project))
+    first = em.run().source
+    plans = list(em.classes.values())
+    assert plans and all(p._frozen for p in plans)
+    bottleneck = plans[0]
+    with pytest.raises(AttributeError, match="frozen"):
+        bottleneck.paths = {}
+    with pytest.raises(TypeError):
+        bottleneck.paths["x"] = "y"
+    text = em.write_class(bottleneck, "Bottleneck")
+    assert "\n".join(text) in first
