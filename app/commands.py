@@ -1,9 +1,9 @@
-"""Undo commands: every edit in the editor is one QUndoCommand (STYLE.md).
+"""Undo commands: every edit in the editor is one QUndoCommand (docs/style.md).
 
-``EditCommand`` wraps a reversible ``graph.edits.Edit`` (the model side);
-``MoveNodesCommand`` moves nodes on the canvas (positions live in
-``project.ui``) and merges consecutive moves of the same nodes. The
-composite edits (add, connect, delete, paste, group into block) are built by
+``EditCommand`` wraps a reversible ``graph.edits.Edit`` (the model side),
+pushed by ``Document.push``; node drags are ``SetPositions`` edits
+(``Document.move_nodes``) whose commands merge consecutive drags of the same
+nodes. The composite edits (add, connect, delete, paste, group into block) are built by
 the helpers in ``app.composite`` and re-exported here.
 """
 
@@ -42,12 +42,32 @@ class EditCommand(QUndoCommand):
     """
 
     def __init__(
-        self, document: Document, edit: Edit, label: str | None = None, applied: bool = False
+        self,
+        document: Document,
+        edit: Edit,
+        label: str | None = None,
+        applied: bool = False,
+        merge: Any = None,
     ) -> None:
         super().__init__(label or getattr(edit, "label", None) or "Edit")
         self.document = document
         self.edit = edit
         self._skip_redo = applied
+        self.merge = merge  # commands with equal keys merge (drags of the same nodes); None: never
+
+    def id(self) -> int:
+        return MOVE_ID if self.merge is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        """A later drag of the same nodes: one step that undoes to where the first began."""
+        if not isinstance(other, EditCommand) or other.merge is None or other.merge != self.merge:
+            return False
+        if not isinstance(self.edit, SetPositions) or not isinstance(other.edit, SetPositions):
+            return False
+        merged = SetPositions(self.edit.block, dict(other.edit.new))
+        merged._old = self.edit._old
+        self.edit = merged
+        return True
 
     def redo(self) -> None:
         if self._skip_redo:
@@ -57,47 +77,3 @@ class EditCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.edit.revert(self.document.project)
-
-
-class MoveNodesCommand(QUndoCommand):
-    """Move nodes of one graph: ``old``/``new`` map node id -> (x, y).
-
-    Pushed on mouse release with the positions captured at press; merges
-    with the next move of exactly the same nodes.
-    """
-
-    def __init__(
-        self,
-        document: Document,
-        block: str | None,
-        old: dict[str, Any],
-        new: dict[str, Any],
-        label: str | None = None,
-    ) -> None:
-        n = len(new)
-        super().__init__(label or ("Move node" if n == 1 else f"Move {n} nodes"))
-        self.document = document
-        self.block = block
-        self.old = {k: (float(v[0]), float(v[1])) for k, v in old.items()}
-        self.new = {k: (float(v[0]), float(v[1])) for k, v in new.items()}
-
-    def id(self) -> int:
-        return MOVE_ID
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, MoveNodesCommand) or other.block != self.block:
-            return False
-        if set(other.new) != set(self.new):
-            return False
-        self.new = dict(other.new)
-        return True
-
-    def redo(self) -> None:
-        self._apply(self.new)
-
-    def undo(self) -> None:
-        self._apply(self.old)
-
-    def _apply(self, where: dict[str, tuple[float, float]]) -> None:
-        graph = self.document.project.graph_of(self.block)
-        self.document.set_positions(self.block, {k: v for k, v in where.items() if k in graph.nodes})

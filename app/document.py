@@ -3,7 +3,7 @@
 ``Document`` owns the project, its undo stack, the current selection and the
 latest shape analysis. It subscribes to the model's own events (the network
 graph's, every block body's and the project's) and turns them into Qt
-signals (STYLE.md: model apart from view). Views redraw from those signals,
+signals (docs/style.md: model apart from view). Views redraw from those signals,
 never from the command that caused a change.
 
 Signals
@@ -70,7 +70,7 @@ class Document(QObject):
         self.analysis: Analysis = analyze(self.project)
 
     # ----- editing ----------------------------------------------------------------
-    def push(self, edit: E.Edit, label: str | None = None) -> None:
+    def push(self, edit: E.Edit, label: str | None = None, merge: Any = None) -> None:
         """Apply ``edit`` and put it on the undo stack (shown as "Undo <label>").
 
         The edit is applied here first, so an edit that raises leaves nothing
@@ -79,7 +79,7 @@ class Document(QObject):
         from app.commands import EditCommand
 
         edit.apply(self.project)
-        self.undo_stack.push(EditCommand(self, edit, label, applied=True))
+        self.undo_stack.push(EditCommand(self, edit, label, applied=True, merge=merge))
         self._flush()
 
     def apply_fix(self, action: FixAction | dict, label: str | None = None) -> None:
@@ -101,6 +101,28 @@ class Document(QObject):
         for node_id, pos in positions.items():
             store[node_id] = [float(pos[0]), float(pos[1])]
         self.project.events.emit("positions_changed", block, list(positions))
+
+    def move_nodes(self, block: str | None, new: dict[str, Any]) -> None:
+        """Nodes dragged on the canvas: one undoable edit, merged with the next drag of the same nodes."""
+        n = len(new)
+        self.push(
+            E.SetPositions(block, {k: (float(v[0]), float(v[1])) for k, v in new.items()}),
+            "Move node" if n == 1 else f"Move {n} nodes",
+            merge=("move", block, frozenset(new)),
+        )
+
+    def layout_missing(self, block: str | None) -> None:
+        """Give the nodes of a graph that have no canvas position one (a file without positions, a node
+        added without one), in ``project.ui``, announced as ``positions_changed``. Not an undo step:
+        placing what has no place changes nothing the user made."""
+        from app.canvas.layout import place_missing
+
+        g = self.project.graph_of(block)
+        store = E.positions(self.project, block)
+        missing = place_missing(g, store)
+        if missing:
+            store.update(missing)
+            self.project.events.emit("positions_changed", block, list(missing))
 
     # ----- selection, focus, tabs ---------------------------------------------------
     def set_selection(

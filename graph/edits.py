@@ -105,60 +105,55 @@ class RemoveEdge(Edit):
 
 
 @dataclass
-class SetParam(Edit):
+class SetField(Edit):
+    """Set one field of a node or an edge: ``target`` "param" (a node's parameter; value None removes it),
+    "node" (name, type, frozen) or "edge" (kind, name, projection, src_port, dst_port)."""
+
     block: str | None
-    node_id: str
+    target: str
+    id: str
     key: str
     value: Any
     _old: Any = None
 
     @property
     def label(self) -> str:
+        if self.target == "node":
+            return "Rename node" if self.key == "name" else f"Set {self.key}"
+        if self.target == "edge":
+            return f"Set shortcut {self.key}" if self.key != "kind" else "Set edge kind"
         return f"Set {self.key}"
 
-    def apply(self, project: Project) -> None:
-        self._old = project.graph_of(self.block).set_param(self.node_id, self.key, copy.deepcopy(self.value))
-
-    def revert(self, project: Project) -> None:
-        project.graph_of(self.block).set_param(self.node_id, self.key, self._old)
-
-
-@dataclass
-class SetNodeField(Edit):
-    block: str | None
-    node_id: str
-    field_name: str
-    value: Any
-    _old: Any = None
-
-    @property
-    def label(self) -> str:
-        return "Rename node" if self.field_name == "name" else f"Set {self.field_name}"
+    def _setter(self, project: Project):
+        g = project.graph_of(self.block)
+        if self.target == "param":
+            return g.set_param
+        if self.target == "node":
+            return g.set_node_field
+        if self.target == "edge":
+            return g.set_edge_field
+        raise ValueError(f"cannot set a field of {self.target!r}")
 
     def apply(self, project: Project) -> None:
-        self._old = project.graph_of(self.block).set_node_field(self.node_id, self.field_name, self.value)
+        value = copy.deepcopy(self.value) if self.target == "param" else self.value
+        self._old = self._setter(project)(self.id, self.key, value)
 
     def revert(self, project: Project) -> None:
-        project.graph_of(self.block).set_node_field(self.node_id, self.field_name, self._old)
+        self._setter(project)(self.id, self.key, self._old)
 
 
-@dataclass
-class SetEdgeField(Edit):
-    block: str | None
-    edge_id: str
-    field_name: str
-    value: Any
-    _old: Any = None
+# The three kinds of SetField by their former names (constructors; callers build edits with them).
+def SetParam(block: str | None, node_id: str, key: str, value: Any) -> SetField:
+    """Set (value None: remove) a node's parameter."""
+    return SetField(block, "param", node_id, key, value)
 
-    @property
-    def label(self) -> str:
-        return f"Set shortcut {self.field_name}" if self.field_name != "kind" else "Set edge kind"
 
-    def apply(self, project: Project) -> None:
-        self._old = project.graph_of(self.block).set_edge_field(self.edge_id, self.field_name, self.value)
+def SetNodeField(block: str | None, node_id: str, field_name: str, value: Any) -> SetField:
+    return SetField(block, "node", node_id, field_name, value)
 
-    def revert(self, project: Project) -> None:
-        project.graph_of(self.block).set_edge_field(self.edge_id, self.field_name, self._old)
+
+def SetEdgeField(block: str | None, edge_id: str, field_name: str, value: Any) -> SetField:
+    return SetField(block, "edge", edge_id, field_name, value)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from app.canvas.edge_item import EdgeItem
 from app.canvas.layer_views import node_summary, shortcut_chip
-from app.canvas.layout import ROW, place_missing
+from app.canvas.layout import ROW
 from app.canvas.node_item import NodeItem
 from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
 from app.composite import has_output, num_inputs
@@ -54,6 +54,8 @@ class GraphScene(QGraphicsScene):
 
     # ----- building ------------------------------------------------------------------------
     def rebuild(self) -> None:
+        if self.is_alive():
+            self.document.layout_missing(self.block)  # a file without positions: placed, and announced
         self.clear()
         self.nodes.clear()
         self.edges.clear()
@@ -61,9 +63,6 @@ class GraphScene(QGraphicsScene):
         if not self.is_alive():
             return
         g = self.graph
-        pos = self.positions()
-        missing = place_missing(g, pos)
-        pos.update(missing)  # initial layout on load: part of opening, not an edit
         for node_id in g.nodes:
             self._add_node_item(node_id)
         for edge_id in g.edges:
@@ -220,9 +219,8 @@ class GraphScene(QGraphicsScene):
 
     def sync_positions(self) -> None:
         """Place items whose stored position differs (AddNode stores it after announcing the node)."""
+        self.document.layout_missing(self.block)  # a node added without a position
         pos = self.positions()
-        missing = place_missing(self.graph, pos)
-        pos.update(missing)
         for node_id, item in self.nodes.items():
             p = pos.get(node_id)
             if p is not None and (item.pos().x() != p[0] or item.pos().y() != p[1]):

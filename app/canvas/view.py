@@ -2,7 +2,7 @@
 
 Connect by dragging between ports (compatible ports highlight, the others
 dim; a refused drop says why on ``status_message``), box select, move
-(``MoveNodesCommand`` on release), Delete, Ctrl+X/C/V/D, Ctrl+G, F frames,
+(``Document.move_nodes`` on release: one undoable edit), Delete, Ctrl+X/C/V/D, Ctrl+G, F frames,
 L auto-layout, Tab or double-click quick add, wheel zoom about the cursor,
 middle-drag or space-drag pan, palette drops (``application/x-skipwire-node``).
 """
@@ -23,7 +23,6 @@ from app.canvas.node_item import HEIGHT, WIDTH, NodeItem
 from app.canvas.port_item import PortItem
 from app.canvas.quick_add import NO_INPUT, QuickAdd, choices
 from app.canvas.scene import GraphScene
-from app.commands import MoveNodesCommand
 from graph import edits as E
 
 NODE_MIME = "application/x-skipwire-node"
@@ -290,15 +289,14 @@ class GraphView(QGraphicsView):
             return
         super().mouseReleaseEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and self._press_positions:
-            old, new = {}, {}
+            new = {}
             for node_id, p in self._press_positions.items():
                 item = self._scene.nodes.get(node_id)
                 if item is not None and (item.pos().x(), item.pos().y()) != p:
-                    old[node_id] = p
                     new[node_id] = (item.pos().x(), item.pos().y())
             self._press_positions = {}
             if new:
-                self.document.undo_stack.push(MoveNodesCommand(self.document, self.block, old, new))
+                self.document.move_nodes(self.block, new)
 
     def mouseDoubleClickEvent(self, event) -> None:
         pos = event.position().toPoint()

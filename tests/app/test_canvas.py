@@ -352,8 +352,30 @@ def test_move_nodes_with_the_mouse_is_one_undo_step(area):
     ]
     assert shortcut.path().currentPosition() != end_before  # the arc follows the merge
     assert doc.undo_stack.undoText() == "Move node"
+    command = doc.undo_stack.command(doc.undo_stack.index() - 1)
+    assert type(command.edit).__name__ == "SetPositions"  # through Document.push, like every edit
     doc.undo_stack.undo()
     assert add.scenePos() == before and shortcut.path().currentPosition() == end_before
+
+
+def test_opening_a_graph_without_positions_places_it_openly(qtbot):
+    """A file without canvas positions: the nodes are placed when their tab opens, through the Document
+    (announced as positions_changed), not written silently by the scene; it is not an undo step."""
+    project = make("resnet20")
+    project.ui = {}
+    doc = Document(project)
+    announced = []
+    doc.positions_changed.connect(lambda block, ids: announced.append((block, set(ids))))
+    a = CanvasArea(doc)
+    qtbot.addWidget(a)
+    assert (None, set(project.graph.nodes)) in announced
+    assert set(project.ui["positions"]) == set(project.graph.nodes)
+    view = a.open_block("BasicBlock")
+    body = project.blocks["BasicBlock"].graph
+    assert ("BasicBlock", set(body.nodes)) in announced
+    placed = project.ui["block_positions"]["BasicBlock"]
+    assert all(view.graph_scene().nodes[n].pos().x() == placed[n][0] for n in body.nodes)
+    assert doc.undo_stack.count() == 0 and not doc.is_modified()
 
 
 def test_keyboard_frame_layout_and_quick_add(area):

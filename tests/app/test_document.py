@@ -109,9 +109,10 @@ def test_moves_merge_and_undo(doc):
     nid = doc.project.graph.node_by_name("conv1").id
     seen = []
     doc.positions_changed.connect(lambda b, ids: seen.append(ids))
-    doc.undo_stack.push(C.MoveNodesCommand(doc, None, {nid: (0, 0)}, {nid: (5, 5)}))
-    doc.undo_stack.push(C.MoveNodesCommand(doc, None, {nid: (5, 5)}, {nid: (9, 9)}))
-    assert doc.undo_stack.count() == 1
+    doc.set_positions(None, {nid: (0, 0)})
+    doc.move_nodes(None, {nid: (5, 5)})
+    doc.move_nodes(None, {nid: (9, 9)})
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == "Move node"
     assert doc.project.ui["positions"][nid] == [9.0, 9.0]
     doc.undo_stack.undo()
     assert doc.project.ui["positions"][nid] == [0.0, 0.0]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from graph.fixes import apply_fix
 from graph.model import BlockDef, BlockParam, Edge, Graph, Project
 from graph.shapes import analyze
+from tests.graph.builders import net
 
 
 def two_branch(merge: str, a: tuple[int, int], b: tuple[int, int], vector_first: bool = False) -> Project:
@@ -171,3 +174,27 @@ def test_bad_value_from_one_instance_names_it_and_fixes_the_instance():
     apply_fix(p, fix.action)
     assert not [d for d in analyze(p).errors if d.code == "bad_param"]
     assert p.blocks["BasicBlock"].graph.node_by_name("conv1").params["out_channels"] == "out_channels"
+
+
+def test_set_param_node_field_and_edge_field_are_one_edit():
+    """SetParam, SetNodeField and SetEdgeField build the one SetField edit; labels and undo as before."""
+    from graph import edits as E
+
+    p, nodes = net("Conv2d", "ReLU")
+    conv, edge = nodes[1].id, next(iter(p.graph.edges.values()))
+    cases = [
+        (E.SetParam(None, conv, "stride", 2), "Set stride", lambda: p.graph.nodes[conv].params.get("stride")),
+        (E.SetNodeField(None, conv, "name", "c1"), "Rename node", lambda: p.graph.nodes[conv].name),
+        (E.SetNodeField(None, conv, "frozen", True), "Set frozen", lambda: p.graph.nodes[conv].frozen),
+        (E.SetEdgeField(None, edge.id, "kind", "shortcut"), "Set edge kind", lambda: edge.kind),
+        (E.SetEdgeField(None, edge.id, "name", "sc"), "Set shortcut name", lambda: edge.name),
+    ]
+    for edit, label, read in cases:
+        assert isinstance(edit, E.SetField) and edit.label == label
+        before = read()
+        edit.apply(p)
+        assert read() == edit.value
+        edit.revert(p)
+        assert read() == before
+    with pytest.raises(ValueError, match="cannot set a field of 'stage'"):
+        E.SetField(None, "stage", conv, "name", "x").apply(p)
