@@ -42,8 +42,14 @@ uninstall-desktop:
 	rm -f "$(DATA_HOME)/applications/skipwire.desktop" "$(DATA_HOME)/icons/hicolor/scalable/apps/skipwire.svg"
 	for s in $(ICON_SIZES); do rm -f "$(DATA_HOME)/icons/hicolor/$${s}x$${s}/apps/skipwire.png"; done
 
-test: $(STAMP)
+# House style (docs/style.md): ruff's lint and format (line length 110) and the import-linter contracts
+# (docs/architecture.md); `make test` runs it first.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports
+
+test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
 
 # CPU benchmarks (figures go into BENCHMARKS.md by hand); bench/bench_gpu_train.py needs a GPU.

@@ -257,7 +257,7 @@ def check_engine_throughput(dev: torch.device, batch: int = 128, epochs: int = 3
 
 def check_resume_and_nan(dev: torch.device) -> None:
     """On the fast path: stop in the middle of the second epoch, resume, compare with an uninterrupted
-    run (DESIGN.md: within tolerance on CUDA, bitwise on the CPU); then a learning rate that must
+    run (docs/architecture.md: within tolerance on CUDA, bitwise on the CPU); then a learning rate that must
     diverge (the NaN check every 100 steps and the roll-back)."""
     from safetensors.torch import load_file
 

@@ -2,7 +2,7 @@
 
 ``render_script(model_source, class_name, settings)`` returns one Python file
 that needs nothing but torch (and PIL for ``folder:DIR``): the generated model
-code, data loading for DESIGN.md's dataset specs (``synthetic``, ``mnist:DIR``,
+code, data loading for the dataset specs (README.md "Training") (``synthetic``, ``mnist:DIR``,
 ``cifar10:DIR`` binary batches, ``folder:DIR``), and the project's recipe
 (SGD or AdamW, step / cosine / one-cycle / constant schedule with warm-up,
 label smoothing, epochs, batch size, seed). It runs as ``python train.py`` and

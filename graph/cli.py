@@ -1,5 +1,5 @@
 """Headless subcommands that need only the graph package: templates, new,
-validate, summary. None of them imports torch (DESIGN.md).
+validate, summary. None of them imports torch (docs/architecture.md).
 
 Each ``cmd_*`` takes the argparse namespace and returns the exit code: 0 ok,
 1 the project is invalid, 2 bad input (raised as UserError, which main.py

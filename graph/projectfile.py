@@ -1,4 +1,4 @@
-"""The project file: JSON, UTF-8, written atomically, never pickled (DESIGN.md).
+"""The project file: JSON, UTF-8, written atomically, never pickled (docs/architecture.md).
 
 ``load_project(path)`` / ``loads_project(text)`` / ``project_from_dict(d)``
 read a file, migrate older versions step by step, check its structure and
@@ -11,7 +11,7 @@ renames it over the target, so a crash never leaves half a file.
 
 Versions
 --------
-1   the current format (DESIGN.md).
+1   the current format (docs/architecture.md).
 0   the pre-release format: edges used ``from``/``to``/``from_port``/``to_port``
     and a boolean ``shortcut`` instead of ``src``/``dst``/``src_port``/
     ``dst_port`` and ``kind``; graphs had no ``stages``. ``_migrate_0_to_1``

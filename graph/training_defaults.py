@@ -1,6 +1,6 @@
 """Training defaults, defined once, and the project file's nested ``training`` form.
 
-A project file holds its recipe nested (DESIGN.md): ``optimizer`` and
+A project file holds its recipe nested (docs/architecture.md): ``optimizer`` and
 ``schedule`` are objects with a ``name``. Training (training/config.py's
 ``TrainConfig``), a new project (graph/model.py) and the exported training
 script (codegen/train_script.py, filled in by codegen/script_template.py) all

@@ -1,4 +1,4 @@
-"""DESIGN.md's import boundaries, checked on the source (import-linter runs too, in `make test`)."""
+"""docs/architecture.md's import boundaries, checked on the source (import-linter runs too, in `make test`)."""
 
 import ast
 from pathlib import Path

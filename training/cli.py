@@ -1,4 +1,4 @@
-"""`python main.py train | evaluate | runs` (DESIGN.md "Command line").
+"""`python main.py train | evaluate | runs` (docs/architecture.md "Contracts", README.md "Command line").
 
 Progress goes to stderr (a one-line bar redrawn in place on a terminal, plain
 lines otherwise); the per-epoch summary goes to stdout. The first Ctrl-C asks

@@ -1,7 +1,7 @@
 """TrainConfig: every training setting in one flat dataclass.
 
 ``TrainConfig.from_project(project.training)`` reads the project file's nested
-``training`` section (DESIGN.md); ``with_overrides(...)`` applies command-line
+``training`` section (docs/architecture.md); ``with_overrides(...)`` applies command-line
 or editor overrides; ``to_dict()``/``from_dict()`` are the run's ``config.json``;
 ``to_project_training()`` writes the nested form back. Presets are plain dicts
 of overrides (``PRESETS``, ``apply_preset``).

@@ -1,6 +1,6 @@
 """Datasets: parse a spec, load it into uint8 tensors, check it against the project.
 
-Specs (DESIGN.md): ``synthetic`` (the default; generated, deterministic, no
+Specs (README.md "Training"): ``synthetic`` (the default; generated, deterministic, no
 download; follows the project's input shape and class count), ``mnist:DIR``
 and ``fashion_mnist:DIR`` (IDX files, gzipped or not), ``cifar10:DIR`` (the
 binary version, or the python version read through a restricted unpickler),

@@ -1,4 +1,4 @@
-"""The run store: one folder per training run (DESIGN.md "Runs").
+"""The run store: one folder per training run (docs/architecture.md "Contracts").
 
 ::
 

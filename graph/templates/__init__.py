@@ -2,7 +2,7 @@
 
 Each template module registers builder functions with ``@template(...)``.
 ``make(name, classes=, input_shape=, shortcut=)`` builds one, applies the head
-and input overrides (DESIGN.md), validates it and returns the Project.
+and input overrides (docs/architecture.md), validates it and returns the Project.
 
 A builder is called as ``build()``, or ``build(shortcut=projection)`` with an
 edge projection (``zero_pad``, ``conv_bn``, ``conv_bn_always``) when the
