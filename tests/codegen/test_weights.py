@@ -11,13 +11,7 @@ from codegen.build import build_module
 from codegen.weights import LoadReport, load_weights, read_state_dict, save_weights, transfer_state
 from graph.errors import UserError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _small():

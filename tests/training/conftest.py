@@ -9,12 +9,6 @@ if str(HERE) not in sys.path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets train faster on one thread, and far faster on a busy 2-core machine (measured:
-    7x), where two intra-op threads spin against other processes; restored afterwards."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
+    """Every training test module runs torch on one thread (tests/conftest.py says why)."""
     yield
-    torch.set_num_threads(old)
