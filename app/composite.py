@@ -12,24 +12,12 @@ import copy
 import re
 from typing import Any
 
+from app.canvas.layer_views import APP_TYPES
 from graph import edits as E
 from graph import registry
 from graph.edits import SetPositions
 from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
 
-NAME_BASES = {
-    "Conv2d": "conv",
-    "BatchNorm2d": "bn",
-    "GroupNorm": "gn",
-    "LayerNorm": "ln",
-    "LayerNorm2d": "ln",
-    "InstanceNorm2d": "inorm",
-    "MaxPool2d": "maxpool",
-    "AvgPool2d": "avgpool",
-    "AdaptiveAvgPool2d": "avgpool",
-    "Linear": "fc",
-    "ChannelSlice": "slice",
-}
 ENDS = ("Input", "Output", "BlockInput", "BlockOutput")
 
 
@@ -42,7 +30,8 @@ def name_base(type_name: str) -> str:
     if type_name.startswith(BLOCK_PREFIX):
         raw = type_name[len(BLOCK_PREFIX) :]
         return re.sub(r"(?<!^)(?=[A-Z])", "_", raw).lower() or "block"
-    return NAME_BASES.get(type_name, type_name.lower())
+    view = APP_TYPES.get(type_name)  # app/canvas/layer_views.py: the editor's part of each layer type
+    return view.base_name if view is not None else type_name.lower()
 
 
 class _Fresh:

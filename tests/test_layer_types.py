@@ -2,7 +2,7 @@
 
 - graph/layers.py: the data (parameters, shape rule, counts, module or forward, what it saves for backward);
 - codegen/layer_codegen.py: ``CODEGEN_TYPES[name]`` (torch defaults, channel rule, in-place safety, import);
-- app/canvas/layer_views.py: ``APP_TYPES[name]`` (the card's text).
+- app/canvas/layer_views.py: ``APP_TYPES[name]`` (the card's text, a new node's name).
 
 And what a type declares it saves for the backward pass is what torch keeps (memory estimates).
 """
@@ -85,6 +85,8 @@ def problems() -> list[str]:
             text = view.card(lt.name, params)
             if not isinstance(text, str) or not text.strip():
                 out.append(f"{where} app/canvas/layer_views.py's card text is empty")
+            if not view.base_name.isidentifier():
+                out.append(f"{where} app/canvas/layer_views.py's name_base {view.base_name!r} is no name")
     for table, path in (
         (layer_codegen.CODEGEN_TYPES, "codegen/layer_codegen.py"),
         (layer_views.APP_TYPES, "app/canvas/layer_views.py"),

@@ -1,9 +1,9 @@
 """The editor's part of each layer type, declared once, keyed by the registry's type name.
 
 graph/layers.py declares a type's data; codegen/layer_codegen.py what code generation needs; this table
-(``APP_TYPES``) what the canvas shows for it: the text of its card (``3x3 conv, 64, /2``). A type with
-nothing special to say uses ``key_text``: its name and its key parameters. Adding a layer type means one
-entry here (tests/test_layer_types.py walks every registered type and fails on a missing one).
+(``APP_TYPES``) what the editor shows for it: the text of its card (``3x3 conv, 64, /2``) and the base of
+a new node's name (``conv``). A type with nothing special to say on its card uses ``key_text``: its name
+and its key parameters. Adding a layer type means one entry here (tests/test_layer_types.py walks every registered type and fails on a missing one).
 
 Also the text of a block instance's card and of a shortcut's chip. Plain functions of model data (no Qt),
 so the inspector or tests can reuse them.
@@ -25,10 +25,16 @@ CardText = Callable[[str, dict[str, Any]], str]  # (type name, parameters with d
 
 @dataclass(frozen=True)
 class LayerView:
-    """What the canvas shows for one layer type."""
+    """What the editor shows for one layer type: its card's text, and the base of a new node's name
+    (``conv`` -> conv, conv1, ...; empty: the type's name in lower case)."""
 
     type: str
     card: CardText
+    name_base: str = ""
+
+    @property
+    def base_name(self) -> str:
+        return self.name_base or self.type.lower()
 
 
 def _stride(s: Any) -> str:
@@ -82,30 +88,34 @@ _ENTRIES = (
     LayerView("Output", _fixed("logits")),
     LayerView("BlockInput", _fixed("block input")),
     LayerView("BlockOutput", _fixed("block output")),
-    LayerView("Conv2d", _conv),
-    LayerView("BatchNorm2d", lambda t, p: "batch norm" + (", \u03b3=0" if p.get("zero_init") else "")),
-    LayerView("GroupNorm", lambda t, p: f"group norm, {p.get('num_groups')} groups"),
-    LayerView("LayerNorm", key_text),
-    LayerView("LayerNorm2d", key_text),
-    LayerView("InstanceNorm2d", key_text),
+    LayerView("Conv2d", _conv, name_base="conv"),
+    LayerView(
+        "BatchNorm2d",
+        lambda t, p: "batch norm" + (", \u03b3=0" if p.get("zero_init") else ""),
+        name_base="bn",
+    ),
+    LayerView("GroupNorm", lambda t, p: f"group norm, {p.get('num_groups')} groups", name_base="gn"),
+    LayerView("LayerNorm", key_text, name_base="ln"),
+    LayerView("LayerNorm2d", key_text, name_base="ln"),
+    LayerView("InstanceNorm2d", key_text, name_base="inorm"),
     LayerView("ReLU", key_text),
     LayerView("LeakyReLU", key_text),
     LayerView("GELU", key_text),
     LayerView("SiLU", key_text),
     LayerView("Sigmoid", key_text),
     LayerView("Tanh", key_text),
-    LayerView("MaxPool2d", _pool("max pool")),
-    LayerView("AvgPool2d", _pool("avg pool")),
-    LayerView("AdaptiveAvgPool2d", _adaptive),
+    LayerView("MaxPool2d", _pool("max pool"), name_base="maxpool"),
+    LayerView("AvgPool2d", _pool("avg pool"), name_base="avgpool"),
+    LayerView("AdaptiveAvgPool2d", _adaptive, name_base="avgpool"),
     LayerView("Flatten", key_text),
-    LayerView("Linear", lambda t, p: f"fully connected, {p.get('out_features')}"),
+    LayerView("Linear", lambda t, p: f"fully connected, {p.get('out_features')}", name_base="fc"),
     LayerView("Dropout", lambda t, p: f"dropout p={p.get('p')}"),
     LayerView("Identity", key_text),
     LayerView("Add", lambda t, p: "weighted sum" if p.get("weights") not in (None, "none", False) else "sum"),
     LayerView("Concat", _fixed("concatenate channels")),
     LayerView("Multiply", _fixed("multiply")),
     LayerView("Gate", _fixed("t\u00b7h + (1\u2212t)\u00b7x")),
-    LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]"),
+    LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]", name_base="slice"),
 )
 
 APP_TYPES: Mapping[str, LayerView] = MappingProxyType({e.type: e for e in _ENTRIES})
