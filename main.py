@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset")
     s.add_argument("--json", action="store_true")
 
+    s = sub.add_parser("inspect", help="every node's output and gradient on real samples; depth profile")
+    from training.inspect_cli import add_arguments as inspect_arguments
+
+    inspect_arguments(s)
+
     s = sub.add_parser("datasets", help="the known datasets and the download cache; fetch one")
     s.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
     s.add_argument("name", nargs="?", help="with fetch: cifar10, cifar100, mnist or fashion_mnist")
@@ -138,6 +143,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from training.sweep_cli import cmd_sweep
 
         return cmd_sweep(args)
+    if cmd == "inspect":
+        from training.inspect_cli import cmd_inspect
+
+        return cmd_inspect(args)
     if cmd in ("export", "import"):
         from codegen import cli
 
