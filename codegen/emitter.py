@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen import dense, forward, init_rules, layer_codegen
+from codegen import dense, forward, init_rules, layer_codegen, variants
 from codegen import pyformat as pf
 from codegen.classinfo import ClassInfo, Unit, literal, numeric, same_value
 from codegen.forward import describe_shape
@@ -99,6 +99,7 @@ class Emitter:
         self.classes: dict[str, ClassInfo] = {}  # block name -> class
         self.helpers: set[str] = set()
         self.dense: dict[str, tuple[dense.DenseChain, dict[str, Any]]] = {}  # block name -> its dense class
+        self.variants: dict[str, variants.Merge] = {}  # block name -> how its base's class writes it
 
     # ---- top level --------------------------------------------------------------
     def run(self) -> Emitted:
@@ -110,23 +111,42 @@ class Emitter:
                 infos.setdefault(info.block, []).append(info)
         order = self._block_order()
         class_names: dict[str, str] = {}
-        texts: list[list[str]] = []
         groups: dict[tuple, dict[str, Any]] = {}  # dense classes: group key -> what writes the class
+        pairs = variants.find_pairs(self.project, order)  # variant -> (base, its extra input chain)
         for name in order:
             bdef = self.project.blocks[name]
             cls = self.plan_class(ClassInfo(self, bdef.graph, bdef, infos[name]))  # phase 1: the plan
             self.classes[name] = cls
+            if name in pairs and pairs[name][0] not in class_names:
+                continue  # named with its base (only the network uses it)
             dense_class = self.plan_dense(cls, groups)  # phase 2: the name (shared by a dense group)
             if dense_class is None:
                 class_names[name] = self.class_names.create(
                     name, key=("block", name), fallback="Block", camel=True
                 )
-                texts.append(self.write_class(cls, class_names[name]))  # phase 3: the text
             else:
                 class_names[name] = dense_class["name"]
-                if dense_class["text"] is None:
-                    dense_class["text"] = []
-                    texts.append(dense_class["text"])
+            for variant, (base, chain) in pairs.items():
+                if base in class_names and variant in self.classes and variant not in class_names:
+                    self.join_variant(variant, base, chain, class_names)
+        # phase 3: the text, each class once, in order
+        texts: list[list[str]] = []
+        for name in order:
+            cls = self.classes[name]
+            if name in self.variants:
+                continue  # written as its base's class
+            if name in self.dense:
+                group = self.dense[name][1]
+                if group["text"] is None:
+                    group["text"] = []
+                    texts.append(group["text"])
+                continue
+            merged = next((m for m in self.variants.values() if m.base == name), None)
+            if merged is not None:
+                doc = _doc_text(cls.block.doc) or _doc_text(f"{name} block.") or "A block."
+                texts.append(variants.class_lines(self, cls, merged, class_names[name], doc))
+            else:
+                texts.append(self.write_class(cls, class_names[name]))
         for group in groups.values():
             group["text"][:] = dense.class_lines(
                 group["name"],
@@ -183,6 +203,22 @@ class Emitter:
         if names:
             lines.append(f"from torch import {', '.join(names)}")
         return source.replace("@IMPORTS@", "\n".join(lines), 1)
+
+    def join_variant(
+        self, variant: str, base: str, chain: tuple[str, ...], class_names: dict[str, str]
+    ) -> None:
+        """Name a variant (codegen/variants.py): its base's class if the plans agree, else its own."""
+        m = None
+        if base not in self.dense:
+            m = variants.merge(self, self.classes[variant], self.classes[base], chain)
+        if m is None:
+            class_names[variant] = self.class_names.create(
+                variant, key=("block", variant), fallback="Block", camel=True
+            )
+            return
+        self.variants[variant] = m
+        class_names[variant] = class_names[base]
+        self.class_names.alias(("block", variant), class_names[base])
 
     def plan_dense(self, cls: ClassInfo, groups: dict[tuple, dict[str, Any]]) -> dict[str, Any] | None:
         """A dense block definition (codegen/dense.py) joins its group's class; None for other blocks."""
@@ -648,6 +684,9 @@ class Emitter:
             elif not same_value(value, bp.default):
                 kwargs.append((inner.argnames[pname], cls.lit(value, node, pname)))
         children = cls.rep.nodes[node.id].children
+        if node.block_name in self.variants:  # its extra input chain, built with this instance's numbers
+            m = self.variants[node.block_name]
+            kwargs.append((m.attr, variants.instance_module(inner, m, children)))
         for eid, argname in inner.dynamic.items():
             sc = children.shortcuts.get(eid)
             if sc is None or sc.applied == "identity":
@@ -737,9 +776,8 @@ class Emitter:
         for target, expr in cls.assignments:
             lines += pf.layout(expr, 2, f"{target} = ")
         if cls.block is None:  # weights initialised in the constructor, as torchvision's ResNet does
-            lines += init_rules.init_lines(
-                list(self.classes.values()), cls, lambda name: self.class_names.get(("block", name))
-            )
+            blocks = [c for name, c in self.classes.items() if name not in self.variants]
+            lines += init_rules.init_lines(blocks, cls, lambda name: self.class_names.get(("block", name)))
         lines += self.freeze_lines(cls)
         return lines
 

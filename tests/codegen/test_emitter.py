@@ -632,3 +632,31 @@ def test_code_is_written_from_frozen_plans():
         bottleneck.paths["x"] = "y"
     text = em.write_class(bottleneck, "Bottleneck")
     assert "\n".join(text) in first
+
+
+def test_dpn_entry_and_body_blocks_are_one_class_with_an_optional_shortcut():
+    emitted = emit(make("dpn26"))
+    source = emitted.source
+    assert "DualPathEntry" not in source and source.count("class DualPathBlock(nn.Module):") == 1
+    assert "shortcut: nn.Module | None = None," in source
+    assert "        if self.shortcut is not None:\n            x = self.shortcut(x)\n" in source
+    assert emitted.block_classes == {"DualPathEntry": "DualPathBlock", "DualPathBlock": "DualPathBlock"}
+    model = load_source(source, emitted.class_name)()
+    keys = list(model.state_dict())
+    assert "layer2.0.shortcut.0.weight" in keys and not any(k.startswith("layer2.1.shortcut") for k in keys)
+    # the shortcut sits where the entry block built it: state_dict order as before
+    first = [k for k in keys if k.startswith("layer1.0.")]
+    assert first.index("layer1.0.shortcut.0.weight") == first.index("layer1.0.bn3.num_batches_tracked") + 1
+
+
+def test_a_variant_whose_extra_chain_needs_its_own_init_stays_its_own_class():
+    from codegen.variants import find_pairs
+
+    project = make("dpn26")
+    entry = project.blocks["DualPathEntry"]
+    assert find_pairs(project, ["DualPathEntry", "DualPathBlock"]) != {}
+    conv = next(n for n in entry.graph.nodes.values() if n.name == "shortcut_conv")
+    conv.params["bias"] = True  # a bias the network's init loop would not set
+    assert find_pairs(project, ["DualPathEntry", "DualPathBlock"]) == {}
+    source = emit(project).source
+    assert "class DualPathEntry(nn.Module):" in source and "shortcut: nn.Module | None" not in source
