@@ -341,16 +341,22 @@ class FileController(QObject):
 
     # ----- exports ------------------------------------------------------------------------
     def _ask_path(self, title: str, suffix: str, filt: str) -> str | None:
-        base = (
-            os.path.splitext(self.document.path)[0]
+        """The export dialog starts in the folder of the last export (remembered across sessions)."""
+        stem = (
+            os.path.splitext(os.path.basename(self.document.path))[0]
             if self.document.path
             else self.document.project.name.replace(" ", "_").lower()
         )
-        path, _ = QFileDialog.getSaveFileName(self.window, title, base + suffix, filt)
+        folder = str(self.settings.value("export/last_folder", "") or "")
+        if not folder or not os.path.isdir(folder):
+            folder = os.path.dirname(self.document.path) if self.document.path else ""
+        start = os.path.join(folder, stem + suffix) if folder else stem + suffix
+        path, _ = QFileDialog.getSaveFileName(self.window, title, start, filt)
         if not path:
             return None
         if not os.path.splitext(path)[1]:
             path += suffix
+        self.settings.set_value("export/last_folder", os.path.dirname(os.path.abspath(path)))
         return path
 
     def _require_valid(self, what: str) -> bool:

@@ -66,8 +66,10 @@ def run_editor(file: str | None = None, screenshot: str | None = None) -> int:
         if not opened and screenshot:
             return 2
     if not opened:
-        if file is None:
-            window.welcome.show()
+        if file is None and (screenshot or not settings.value("welcome/seen")):
+            window.welcome.show()  # a first launch only (and the first-launch screenshot)
+            if not screenshot:
+                settings.set_value("welcome/seen", "true")
         window.document.replace_project(_first_project(), None)
     if screenshot:
         return _screenshot(app, window, screenshot)

@@ -8,6 +8,7 @@ first, and features that need them import them when used."""
 from __future__ import annotations
 
 import os
+import sys
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -44,6 +46,17 @@ def _canvas_class():
 
 
 DOCK_MIN = {"palette": 170, "inspector": 250, "bottom": 140, "canvas": 320}  # px
+
+
+def recent_label(path: str) -> str:
+    """Open Recent's entry: the file name, then its folder (home as ~, long folders cut in the middle)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (folder == home or folder.startswith(home + os.sep)):
+        folder = "~" + folder[len(home) :]
+    if len(folder) > 48:
+        folder = folder[:20] + "…" + folder[-27:]
+    return f"{os.path.basename(path)}  —  {folder}".replace("&", "&&")
 
 
 class LazyTab(QWidget):
@@ -417,7 +430,7 @@ class MainWindow(QMainWindow):
     def _fill_recent(self, files: list) -> None:
         self.recent_menu.clear()
         for path in files:
-            a = self.recent_menu.addAction(os.path.basename(path))
+            a = self.recent_menu.addAction(recent_label(path))  # the folder tells same names apart
             a.setToolTip(path)
             a.setStatusTip(path)
             a.triggered.connect(lambda _=False, p=path: self.files.open(p))
@@ -597,13 +610,42 @@ class MainWindow(QMainWindow):
         show_about(self)
 
     # ----- closing -------------------------------------------------------------------------
+    def ask_about_run(self, label: str) -> str:
+        """Closing during a run: 'stop', 'background' (it goes on without the window) or 'cancel'."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A training run is going")
+        box.setText(f"<b>{label}</b> is still training. Close Skipwire anyway?")
+        box.setInformativeText(
+            "Keep training: the run goes on in the background and writes its run folder (open it from "
+            "the Training tab's run list later). Stop: it saves a checkpoint; resume it any time."
+        )
+        keep = box.addButton("Keep training in the background", QMessageBox.ButtonRole.AcceptRole)
+        stop = box.addButton("Stop the run", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.exec()
+        return {keep: "background", stop: "stop"}.get(box.clickedButton(), "cancel")
+
     def closeEvent(self, event) -> None:
+        panel = self.training_tab.built()
+        controller = getattr(panel, "controller", None)
+        choice = "stop"
+        if controller is not None and controller.busy and controller.current is not None:
+            choice = self.ask_about_run(controller.current.label)
+            if choice == "cancel":
+                event.ignore()
+                return
         if not self.files.maybe_save():
             event.ignore()
             return
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
-        shutdown = getattr(self.training_tab.built(), "shutdown", None)
+        if choice == "background" and panel is not None:
+            run_dir = panel.continue_in_background()
+            if run_dir is not None:
+                sys.stderr.write(f"skipwire: training goes on in the background: {run_dir}\n")
+        shutdown = getattr(panel, "shutdown", None)
         if shutdown is not None:  # stop a training child process with the window
             shutdown()
         self.files.clean_exit()

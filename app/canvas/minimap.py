@@ -6,6 +6,7 @@ from __future__ import annotations
 import weakref
 from typing import ClassVar
 
+import shiboken6
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsOpacityEffect, QWidget
@@ -29,7 +30,10 @@ class Minimap(QWidget):
     def set_enabled_everywhere(cls, enabled: bool) -> None:
         cls.enabled = bool(enabled)
         for m in list(cls._instances):
-            m.update_visibility()
+            if shiboken6.isValid(m) and shiboken6.isValid(m.view):  # a closed view's is gone
+                m.update_visibility()
+            else:
+                cls._instances.discard(m)
 
     def __init__(self, view) -> None:
         super().__init__(view)

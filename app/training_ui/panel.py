@@ -437,6 +437,40 @@ class TrainingPanel(QWidget):
         if self.controller.busy:
             self.controller.shutdown()
 
+    def continue_in_background(self, wait_s: float = 30.0) -> Path | None:
+        """The window closes but the run goes on: stop the child at its next step (it saves a
+        checkpoint there), then resume the run in a detached ``main.py train --resume RUNDIR``
+        (bitwise the same run on the CPU; its output goes to RUNDIR/background.log). Queued
+        experiment runs are dropped. Returns the run folder, or None where no checkpoint was saved
+        (the run stopped before its first step)."""
+        job = self.controller.current
+        if job is None:
+            return None
+        run_dir = Path(job.run_dir)
+        self.stop()
+        deadline = time.monotonic() + wait_s
+        while self.controller.busy and time.monotonic() < deadline:  # its records still arrive
+            QApplication.processEvents()
+            time.sleep(0.02)
+        if self.controller.busy:
+            self.controller.shutdown(timeout_s=1.0)
+        if not (run_dir / "last.pt").exists():
+            return None
+        import subprocess
+        import sys
+
+        main = Path(__file__).resolve().parents[2] / "main.py"
+        with open(run_dir / "background.log", "ab") as log:
+            subprocess.Popen(
+                [sys.executable, str(main), "train", "--resume", str(run_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(main.parent),
+                start_new_session=True,  # outlives the editor, and its Ctrl+C in a terminal
+            )
+        return run_dir
+
     # ----- start / stop -------------------------------------------------------
     def start(self, confirmed: bool = False) -> bool:
         """Train the open project with the form's settings; False (with the reason shown) if it cannot.

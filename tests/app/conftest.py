@@ -82,7 +82,8 @@ def make_window(qtbot, settings, tmp_path, dialogs):
 
 
 def _forget_changes(w) -> None:
-    """Teardown closes windows: never prompt then."""
+    """Teardown closes windows: never prompt then (nor ask about a run still going)."""
+    w.ask_about_run = lambda label: "stop"
     w.document.undo_stack.setClean()
     w.files.recovered = False
 
