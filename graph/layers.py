@@ -355,6 +355,24 @@ _activation(
 )
 _activation("Sigmoid", "Logistic sigmoid; gates in squeeze-excitation and highway nets.")
 _activation("Tanh", "Hyperbolic tangent.")
+_activation(
+    "ReLU6",
+    "ReLU clipped at 6, min(max(0, x), 6) (MobileNetV2).",
+    (P("inplace", "bool", False),),
+    lambda p: {"inplace": p["inplace"]},
+)
+_activation(
+    "Hardswish",
+    "Hard swish, x * ReLU6(x + 3) / 6 (MobileNetV3).",
+    (P("inplace", "bool", False),),
+    lambda p: {"inplace": p["inplace"]},
+)
+_activation(
+    "Hardsigmoid",
+    "Hard sigmoid, ReLU6(x + 3) / 6; gates of MobileNetV3's squeeze-excitation.",
+    (P("inplace", "bool", False),),
+    lambda p: {"inplace": p["inplace"]},
+)
 
 
 # ---------------------------------------------------------------- pooling

@@ -3,7 +3,8 @@
 graph/layers.py declares a type's data; codegen/layer_codegen.py what code generation needs; this table
 (``APP_TYPES``) what the editor shows for it: the text of its card (``3x3 conv, 64, /2``) and the base of
 a new node's name (``conv``). A type with nothing special to say on its card uses ``key_text``: its name
-and its key parameters. Adding a layer type means one entry here (tests/test_layer_types.py walks every registered type and fails on a missing one).
+and its key parameters. Adding a layer type means one entry here (tests/test_layer_types.py walks every
+registered type and fails on a missing one).
 
 Also the text of a block instance's card and of a shortcut's chip. Plain functions of model data (no Qt),
 so the inspector or tests can reuse them.
@@ -104,6 +105,9 @@ _ENTRIES = (
     LayerView("SiLU", key_text),
     LayerView("Sigmoid", key_text),
     LayerView("Tanh", key_text),
+    LayerView("ReLU6", key_text),
+    LayerView("Hardswish", key_text),
+    LayerView("Hardsigmoid", key_text),
     LayerView("MaxPool2d", _pool("max pool"), name_base="maxpool"),
     LayerView("AvgPool2d", _pool("avg pool"), name_base="avgpool"),
     LayerView("AdaptiveAvgPool2d", _adaptive, name_base="avgpool"),

@@ -1,6 +1,7 @@
 """Shape inference and validation, in pure Python; one concern a module.
 
-- ``results``: what analysis returns (NodeInfo, GraphInfo, ShortcutInfo, Analysis, summary rows, module paths);
+- ``results``: what analysis returns (NodeInfo, GraphInfo, ShortcutInfo, Analysis, summary rows, module
+  paths);
 - ``structure``: checks that need no shape (names, markers, edges, stages, cycles, reachability);
 - ``inference``: ``analyze(project)``, shape by shape in topological order, block instances expanded;
 - ``repairs``: the fixes that need more than the check knows (projections, paddings, merge mismatches).

@@ -177,7 +177,8 @@ class _Analyzer(Reporter):
             self.report(
                 "error",
                 "shortcut_mismatch",
-                f'{dst_label}: the shortcut from "{src_name}" carries {fmt(src_shape)} and cannot be projected to {fmt(target)}.',
+                f'{dst_label}: the shortcut from "{src_name}" carries {fmt(src_shape)} '
+                f"and cannot be projected to {fmt(target)}.",
                 block,
                 edge.dst,
                 edge.id,
@@ -196,7 +197,8 @@ class _Analyzer(Reporter):
                 self.report(
                     "error",
                     "shortcut_mismatch",
-                    f'{dst_label}: zero-pad shortcut from "{src_name}" cannot turn {fmt(src_shape)} into {fmt(target)}: {why}.',
+                    f'{dst_label}: zero-pad shortcut from "{src_name}" cannot turn {fmt(src_shape)} '
+                    f"into {fmt(target)}: {why}.",
                     block,
                     edge.dst,
                     edge.id,

@@ -145,7 +145,8 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
             r.report(
                 "error",
                 "duplicate_name",
-                f'Two nodes are named "{node.name}"; names become attribute names in code and must be unique.',
+                f'Two nodes are named "{node.name}"; '
+                "names become attribute names in code and must be unique.",
                 block,
                 node.id,
                 fixes=[
@@ -298,7 +299,10 @@ def check_stage_chains(r: Reporter, graph: Graph, block: str | None) -> None:
             if lt is not None and lt.category == "io":
                 problem = f'Stage "{stage.name}" cannot hold {node.type} "{node.name}".'
             elif node.block_name is None and lt is not None and not lt.stageable:
-                problem = f'Stage "{stage.name}": {node.type} "{node.name}" has no module form and cannot be in a stage.'
+                problem = (
+                    f'Stage "{stage.name}": {node.type} "{node.name}" has no module form '
+                    "and cannot be in a stage."
+                )
             elif len(srcs) != 1:
                 problem = (
                     f'Stage "{stage.name}": "{node.name}" has {len(srcs)} inputs; a stage is a chain of '
