@@ -280,9 +280,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.download import CliProgress
     from training.evaluate import evaluate_run, format_report
 
-    r = evaluate_run(args.rundir, dataset=args.dataset)
+    r = evaluate_run(args.rundir, dataset=args.dataset, on_progress=CliProgress(sys.stderr))
     if args.json:
         sys.stdout.write(json.dumps(r) + "\n")
     else:

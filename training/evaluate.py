@@ -31,7 +31,9 @@ def evaluate_run(
     checkpoint: str = "best",
     device: str = "auto",
     batch_size: int = 512,
+    on_progress=None,
 ) -> dict:
+    """``on_progress(file, done, total)`` follows a download when the dataset is not in the cache yet."""
     info = runs.load_run(run_dir)
     tag = checkpoint if info.has_checkpoint(checkpoint) else "last"
     weights, _ = runs.load_checkpoint(info.path, tag)
@@ -42,7 +44,7 @@ def evaluate_run(
     if not shape or not classes:
         raise UserError(f"{info.path}/run.json lacks the dataset facts (shape, classes)")
     spec = dataset or cfg.get("dataset", "synthetic")
-    data = datasets.load(spec, shape, classes, float(cfg.get("val_fraction", 0.1)))
+    data = datasets.load(spec, shape, classes, float(cfg.get("val_fraction", 0.1)), on_progress=on_progress)
     dev = pick_device(device)
     model = module_from_source(info.model_source, info.meta.get("model_class"))
     model.load_state_dict(weights)

@@ -75,9 +75,18 @@ def test_fresh_download_then_train_two_steps(cache, server, tmp_path, monkeypatc
     assert sorted(p.name for p in data.iterdir())[:2] == ["batches.meta.txt", "data_batch_1.bin"]
     assert leftovers(cache) == []
     assert "SKIPWIRE_DATASETS_URL" not in os.environ  # --mirror is undone after the command
-    metrics = next((tmp_path / "runs").iterdir()) / "metrics.jsonl"
-    steps = [json.loads(line) for line in metrics.read_text().splitlines()]
+    run = next((tmp_path / "runs").iterdir())
+    steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(r["step"] for r in steps if r["kind"] == "step") == 2
+    # evaluate reads the cache (no request); with the cache gone it fetches again, with progress
+    assert skipwire_main.main(["evaluate", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 20 and len(server.requests) == 1
+    import shutil
+
+    shutil.rmtree(cache / "datasets" / "cifar10")
+    monkeypatch.setenv("SKIPWIRE_DATASETS_URL", server.url)
+    assert skipwire_main.main(["evaluate", str(run), "--json"]) == 0
+    assert len(server.requests) == 2 and "cifar-10-binary.tar.gz" in capsys.readouterr().err
 
 
 def test_cached_second_use_makes_no_request(cache, server, monkeypatch):
