@@ -463,6 +463,7 @@ class _Analyzer(Reporter):
         src = info.nodes.get(e.src)
         return None if src is None else src.out_shape
 
+    # ---- block instances ------------------------------------------------------
     def expand_block(self, node: Node, bdef: BlockDef, ni: NodeInfo, block: str | None, label: str) -> None:
         if bdef.name in self._stack or len(self._stack) >= MAX_BLOCK_DEPTH:
             chain = " -> ".join(self._stack + [bdef.name])

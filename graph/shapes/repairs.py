@@ -184,6 +184,3 @@ def padding_fixes(
             return []
         node_id, steps = ins[0].src, steps + 1
     return []
-
-
-# ---- block instances ------------------------------------------------------
