@@ -110,11 +110,12 @@ def _trace(model: Any, input_shape: tuple[int, ...] | None):
     import torch
     import torch.fx
 
-    from codegen.fx_ops import HELPER_LEAVES
+    from codegen.fx_ops import HELPER_LEAVES, NORM_ACT_LEAVES
 
     class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            return type(m).__name__ in HELPER_LEAVES or super().is_leaf_module(m, qualname)
+            name = type(m).__name__
+            return name in HELPER_LEAVES or name in NORM_ACT_LEAVES or super().is_leaf_module(m, qualname)
 
     try:
         tracer = Tracer()
@@ -267,7 +268,14 @@ class _Converter:
         return op
 
     def run(self) -> None:
-        from codegen.fx_ops import Unsupported, convert_call, convert_helper, convert_module
+        from codegen.fx_ops import (
+            NORM_ACT_LEAVES,
+            Unsupported,
+            convert_call,
+            convert_helper,
+            convert_module,
+            convert_norm_act,
+        )
 
         placeholders = 0
         for node in self.gm.graph.nodes:
@@ -297,6 +305,9 @@ class _Converter:
                         continue
                     if len(node.args) != 1 or node.kwargs:
                         raise Unsupported("a module called with more than one argument")
+                    if type(mod).__name__ in NORM_ACT_LEAVES:
+                        self.norm_act(node, convert_norm_act(mod, self.shapes.get(src)), src)
+                        continue
                     type_name, params = convert_module(mod, self.shapes.get(src))
                     self._calls.setdefault(node.target, []).append(node.name)
                     if len(self._calls[node.target]) == 2 and any(True for _ in mod.parameters()):
@@ -318,6 +329,28 @@ class _Converter:
                     self.output = self.alias[res]
             except Unsupported as exc:
                 self.fail(node, str(exc))
+
+    def norm_act(self, node: Any, parts: list[tuple[str, dict, str]], src: Any) -> None:
+        """One leaf -> a chain of ops, each named after its module (``bn1``, ``bn1.act``)."""
+        scope = self.scope_of(node, True)
+        prev = src
+        for i, (type_name, params, suffix) in enumerate(parts):
+            last = i == len(parts) - 1
+            op = self.add(
+                node,
+                type_name,
+                params,
+                [prev],
+                scope,
+                attr=node.target + suffix,
+                key=None if last else f"{node.name}{suffix.replace('.', '_') or '_norm'}",
+            )
+            if op is None:
+                return
+            op.shape = self.shapes.get(node, ())
+            if not last:
+                self.alias[("part", op.key)] = op.key
+                prev = ("part", op.key)
 
     def call(self, node: Any, spec: Any) -> None:
         scope = self.scope_of(node, False)

@@ -39,6 +39,26 @@ class OpSpec:
 
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
 HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d")
+# norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
+# buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
+NORM_ACT_LEAVES = ("BatchNormAct2d",)
+
+
+def convert_norm_act(mod: Any, in_shape: tuple | None) -> list[tuple[str, dict, str]]:
+    """A norm+act leaf -> [(type, params, attribute suffix)]: the norm itself ("") then its
+    ``drop`` and ``act`` children (".drop", ".act"), Identity children left out."""
+    from torch import nn
+
+    if not isinstance(mod, nn.BatchNorm2d):
+        raise Unsupported(f"{_module_name(type(mod))} that is not a BatchNorm2d")
+    parts = [("BatchNorm2d", FX_MODULES["nn.BatchNorm2d"].from_module(mod, in_shape), "")]
+    for child in ("drop", "act"):
+        sub = getattr(mod, child, None)
+        if sub is None or type(sub) is nn.Identity:
+            continue
+        type_name, params = convert_module(sub, in_shape)
+        parts.append((type_name, params, f".{child}"))
+    return parts
 
 
 def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
@@ -203,13 +223,17 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         F.sigmoid: "Sigmoid",
         torch.tanh: "Tanh",
         F.tanh: "Tanh",
+        F.relu6: "ReLU6",
+        F.hardswish: "Hardswish",
+        F.hardsigmoid: "Hardsigmoid",
     }
     methods = {"sigmoid": "Sigmoid", "tanh": "Tanh"}
     if (not method and tgt in simple) or (method and tgt in methods):
         t = methods[tgt] if method else simple[tgt]
         if t == "GELU" and node.kwargs.get("approximate", "none") != "none":
             raise Unsupported("gelu with approximate='tanh'")
-        p = {"inplace": bool(node.kwargs.get("inplace", False))} if t == "SiLU" else {}
+        inplace = {"inplace": bool(_arg(node, 1, "inplace", False))}
+        p = inplace if t in ("SiLU", "ReLU6", "Hardswish", "Hardsigmoid") else {}
         return OpSpec("layer", t, p, [src])
     if not method and tgt is F.leaky_relu:
         return OpSpec(
@@ -291,4 +315,13 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
     raise Unsupported("")  # the call itself is the message (fx_import._describe)
 
 
-__all__ = ["HELPER_LEAVES", "OpSpec", "Unsupported", "convert_call", "convert_helper", "convert_module"]
+__all__ = [
+    "HELPER_LEAVES",
+    "NORM_ACT_LEAVES",
+    "OpSpec",
+    "Unsupported",
+    "convert_call",
+    "convert_helper",
+    "convert_module",
+    "convert_norm_act",
+]

@@ -25,7 +25,14 @@ from typing import Any
 from graph.model import BlockDef, BlockParam, Edge, Graph, Node, Project, Stage
 
 MERGES = ("Add", "Concat", "Multiply")
-_SNAKE = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "GELU": "gelu", "SiLU": "silu", "Concat": "cat"}
+_SNAKE = {
+    "ReLU": "relu",
+    "LeakyReLU": "leaky_relu",
+    "GELU": "gelu",
+    "SiLU": "silu",
+    "Concat": "cat",
+    "ReLU6": "relu6",
+}
 IN = "<in>"
 
 

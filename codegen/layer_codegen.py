@@ -292,6 +292,13 @@ _ENTRIES = (
     TypeCodegen("SiLU", _frozen({"inplace": False}), fx_modules=("nn.SiLU",), from_module=_inplace_from),
     TypeCodegen("Sigmoid", fx_modules=("nn.Sigmoid",), from_module=_no_params),
     TypeCodegen("Tanh", fx_modules=("nn.Tanh",), from_module=_no_params),
+    TypeCodegen("ReLU6", _frozen({"inplace": False}), fx_modules=("nn.ReLU6",), from_module=_inplace_from),
+    TypeCodegen(
+        "Hardswish", _frozen({"inplace": False}), fx_modules=("nn.Hardswish",), from_module=_inplace_from
+    ),
+    TypeCodegen(
+        "Hardsigmoid", _frozen({"inplace": False}), fx_modules=("nn.Hardsigmoid",), from_module=_inplace_from
+    ),
     TypeCodegen(
         "MaxPool2d",
         _frozen({"stride": None, "padding": 0, "dilation": 1, "return_indices": False, "ceil_mode": False}),
