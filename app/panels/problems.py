@@ -128,6 +128,9 @@ class ProblemsPanel(QWidget):
         self.tree.setAlternatingRowColors(True)
         self.tree.setIndentation(0)
         self.tree.itemDoubleClicked.connect(self._on_double_clicked)
+        # the width the messages wrap in changes with the panel, and with a scroll bar that comes or
+        # goes: fit the rows whenever the list's viewport changes size
+        self.tree.viewport().installEventFilter(self)
         self.empty = QLabel("No problems — the graph is valid.")
         self.empty.setProperty("role", "muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -168,15 +171,32 @@ class ProblemsPanel(QWidget):
         super().resizeEvent(event)
         self._fit_rows()
 
+    def showEvent(self, event) -> None:  # rebuilt while its tab was hidden: fit at the shown width
+        super().showEvent(event)
+        self._fit_rows()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_rows()
+        return super().eventFilter(obj, event)
+
     def _fit_rows(self) -> None:
-        """Wrapped messages change height with the panel's width."""
+        """Wrapped messages change height with the panel's width: each row gets the height its text
+        needs at the width it is shown at, and the rows are laid out again (a size hint changed
+        without a new layout left a taller row drawn over the next one)."""
         width = max(200, self.tree.viewport().width())
+        changed = False
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
             row = self.tree.itemWidget(item, 0)
             if row is not None:
                 h = row.heightForWidth(width) if row.hasHeightForWidth() else row.sizeHint().height()
-                item.setSizeHint(0, QSize(width, max(h, row.minimumSizeHint().height())))
+                hint = QSize(width, max(h, row.minimumSizeHint().height()))
+                if item.sizeHint(0) != hint:
+                    item.setSizeHint(0, hint)
+                    changed = True
+        if changed:
+            self.tree.doItemsLayout()
 
     def _on_double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
         self.show_place(item.data(0, DIAG_ROLE))

@@ -212,6 +212,8 @@ class TrainingPlots(QWidget):
         ):
             leg.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(muted, width=1.6, style=dash)), label)
         self.grad_legend = leg
+        # three entries side by side need ~210 px: a narrower plot stacks them (never clipped)
+        self.plots["grad"].vb.sigResized.connect(self._fit_grad_legend)
         # heatmap
         hp = self.plots["heatmap"]
         self.heat = pg.ImageItem(axisOrder="row-major")
@@ -272,6 +274,12 @@ class TrainingPlots(QWidget):
     def _redraw(self) -> None:
         if self._store is not None:
             self.refresh(self._store, self._keys)
+
+    def _fit_grad_legend(self, *_args) -> None:
+        leg = self.grad_legend
+        wide = self.plots["grad"].vb.width() >= 230
+        if (leg.columnCount == 3) != wide:
+            leg.setColumnCount(3 if wide else 1)
 
     def refresh(self, store: RunStore, keys: list[str], plots=None) -> None:
         """Show the runs ``keys`` of ``store``; curves whose data did not change are left alone.

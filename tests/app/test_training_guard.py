@@ -160,3 +160,15 @@ def test_mid_epoch_validation_points_reach_the_accuracy_curve_and_the_status(qtb
     assert list(panel.plots.curve(key, "val_acc").xData) == [40]
     panel.stop()
     qtbot.waitUntil(lambda: not panel.controller.busy, timeout=5000)
+
+
+@pytest.mark.parametrize("width", [1500, 900])
+def test_the_gradient_legend_is_never_clipped(qtbot, tmp_path, width):
+    panel, _ = panel_for(qtbot, tmp_path, tiny_project())
+    panel.resize(width, 460)
+    plots = panel.ensure_plots()
+    qtbot.wait(50)
+    leg, vb = plots.grad_legend, plots.plots["grad"].vb
+    box, area = leg.sceneBoundingRect(), vb.sceneBoundingRect()
+    assert area.contains(box), (width, box, area)
+    assert [label.text for _sample, label in leg.items] == ["first", "middle", "last"]
