@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
@@ -60,7 +62,7 @@ class CanvasArea(QWidget):
         document.blocks_changed.connect(self._on_blocks_changed)
         document.project_replaced.connect(self._on_project_replaced)
         document.analysis_changed.connect(lambda _a: self._update_instances())
-        document.instance_changed.connect(lambda _b: self._update_instances())
+        document.instance_changed.connect(lambda _b: (self._update_instances(), self._update_breadcrumb()))
         self._open(None)
         self._update_breadcrumb()
         self._update_instances()
@@ -150,16 +152,59 @@ class CanvasArea(QWidget):
         if view is not None:
             self.current_changed.emit(view.block)
 
-    def _update_breadcrumb(self) -> None:
+    def crumbs(self) -> list[tuple[str, str | None, str | None]]:
+        """Every level from the network down to the current tab: (text, block, instance path).
+        A nested block shown as one instance reads Network › DenseBlock16 (denseblock2) ›
+        DenseLayer (denseblock2.denselayer1)."""
         view = self.current_view()
-        muted = self.theme.text_muted
+        out: list[tuple[str, str | None, str | None]] = [(NETWORK, None, None)]
         if view is None or view.block is None:
-            self.breadcrumb.setText(f"<b>{NETWORK}</b>")
-        else:
-            self.breadcrumb.setText(
-                f"<a href='network' style='color:{muted}; text-decoration:none'>{NETWORK}</a>"
-                f" <span style='color:{muted}'>\u203a</span> <b>{view.block}</b>"
-            )
+            return out
+        path = self.document.shown_instance(view.block)
+        if not path:
+            return [*out, (view.block, view.block, None)]
+        owners = self._instance_owners()
+        parts = path.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            block = owners.get(prefix)
+            if block is not None:
+                out.append((f"{block} ({parts[i - 1]})", block, prefix))
+        return out
+
+    def _instance_owners(self) -> dict[str, str]:
+        """Instance path -> the block it is an instance of."""
+        owners: dict[str, str] = {}
+        analysis = self.document.analysis
+        if analysis is None:
+            return owners
+
+        def walk(info, prefix: str) -> None:
+            for node_id in info.order:
+                ni = info.nodes.get(node_id)
+                if ni is None or ni.children is None:
+                    continue
+                path = prefix + ni.node.name
+                owners[path] = ni.children.block
+                walk(ni.children, path + ".")
+
+        walk(analysis.root, "")
+        return owners
+
+    def _update_breadcrumb(self) -> None:
+        muted = self.theme.text_muted
+        crumbs = self.crumbs()
+        parts = []
+        for i, (text, block, path) in enumerate(crumbs):
+            if i == len(crumbs) - 1:
+                parts.append(f"<b>{html.escape(text)}</b>")
+            else:
+                href = "network" if block is None else f"block:{block}|{path or ''}"
+                parts.append(
+                    f"<a href='{html.escape(href)}' style='color:{muted}; text-decoration:none'>"
+                    f"{html.escape(text)}</a>"
+                )
+        self.breadcrumb.setText(f" <span style='color:{muted}'>\u203a</span> ".join(parts))
 
     def _update_instances(self) -> None:
         view = self.current_view()
@@ -193,6 +238,11 @@ class CanvasArea(QWidget):
     def _on_crumb(self, link: str) -> None:
         if link == "network":
             self.open_network()
+        elif link.startswith("block:"):
+            block, _, path = link[6:].partition("|")
+            if path:
+                self.document.set_shown_instance(block, path)
+            self.document.request_open_block(block)
 
     def breadcrumb_text(self) -> str:
         return self.breadcrumb.text()

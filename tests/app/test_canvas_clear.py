@@ -120,3 +120,36 @@ def test_a_removed_shortcut_takes_its_chip_along(area):
     doc.undo_stack.undo()
     QApplication.processEvents()
     assert sum(isinstance(it, ChipItem) for it in scene.items()) == before
+
+
+def test_the_breadcrumb_shows_every_level_and_each_opens(qtbot):
+    doc = Document(make("densenet_bc100_k12"))
+    a = CanvasArea(doc)
+    qtbot.addWidget(a)
+    a.resize(1000, 700)
+    a.show()
+    qtbot.waitExposed(a)
+    assert [c[0] for c in a.crumbs()] == ["Network"]
+    block2 = doc.project.graph.node_by_name("denseblock2")
+    doc.open_instance(None, block2.id)
+    QApplication.processEvents()
+    assert a.current_view().block == "DenseBlock16"
+    inner = next(n for n in doc.project.blocks["DenseBlock16"].graph.nodes.values() if n.block_name)
+    doc.open_instance("DenseBlock16", inner.id)  # a block inside the block
+    QApplication.processEvents()
+    crumbs = a.crumbs()
+    assert [c[0] for c in crumbs] == [
+        "Network",
+        "DenseBlock16 (denseblock2)",
+        f"{inner.block_name} ({inner.name})",
+    ]
+    assert crumbs[-1][2] == f"denseblock2.{inner.name}"
+    text = a.breadcrumb_text()
+    assert "DenseBlock16 (denseblock2)" in text and f"<b>{inner.block_name} ({inner.name})</b>" in text
+    a.breadcrumb.linkActivated.emit("block:DenseBlock16|denseblock2")  # a click on the middle level
+    QApplication.processEvents()
+    assert a.current_view().block == "DenseBlock16" and doc.shown_instance("DenseBlock16") == "denseblock2"
+    assert [c[0] for c in a.crumbs()] == ["Network", "DenseBlock16 (denseblock2)"]
+    a.breadcrumb.linkActivated.emit("network")
+    QApplication.processEvents()
+    assert a.current_view().block is None
