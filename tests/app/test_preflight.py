@@ -31,15 +31,20 @@ def test_missing_libraries_reads_ldd_and_checks_the_runtime_loaded_cursor_librar
 
     monkeypatch.setattr(preflight.subprocess, "run", fake_run)
     monkeypatch.setattr(preflight.shutil, "which", lambda name: "/usr/bin/ldd")
-    monkeypatch.setattr(preflight.ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(preflight, "loadable", lambda soname: False)
     assert preflight.missing_libraries(plugin) == [
         "libxcb-icccm.so.4",
         "libxcb-keysyms.so.1",
         "libxcb-cursor.so.0",
     ]
     assert seen == [["ldd", str(plugin)]]
-    monkeypatch.setattr(preflight.ctypes.util, "find_library", lambda name: "libxcb-cursor.so.0")
+    monkeypatch.setattr(preflight, "loadable", lambda soname: soname == "libxcb-cursor.so.0")
     assert "libxcb-cursor.so.0" not in preflight.missing_libraries(plugin)
+
+
+def test_loadable_asks_the_dynamic_loader():
+    assert preflight.loadable("libc.so.6")
+    assert not preflight.loadable("libskipwire-no-such-library.so.7")
 
 
 def test_distribution_from_os_release(tmp_path):
