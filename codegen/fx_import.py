@@ -82,6 +82,23 @@ def _describe(node: Any) -> str:
     return f"{module}.{qual}" if module else qual
 
 
+MAX_LINES = 10  # lines of an unsupported-model message (after its summary line)
+
+
+def _class_label(cls: Any) -> str:
+    """``nn.Conv1d``, ``timm BatchNormAct2d``, ``torchvision InvertedResidual``, else the class name."""
+    if isinstance(cls, str):  # some torch versions keep the class's qualified name
+        module, _, name = cls.rpartition(".")
+    else:
+        module, name = getattr(cls, "__module__", "") or "", getattr(cls, "__qualname__", str(cls))
+    if module.startswith("torch.nn.modules") or module == "torch.nn":
+        return f"nn.{name}"
+    top = module.split(".")[0]
+    if top in ("torchvision", "timm"):
+        return f"{top} {name}"
+    return name
+
+
 # ---------------------------------------------------------------- tracing
 def _guess_input(gm: Any) -> tuple[int, ...]:
     """Without --input: the first layer's input size (Conv2d in_channels at 224x224, Linear in_features)."""
@@ -220,6 +237,7 @@ class _Converter:
         self.ops: dict[str, _Op] = {}
         self.alias: dict[Any, str] = {}  # fx node -> op key
         self.errors: list[str] = []
+        self.problems: dict[str, dict[str, set[str]]] = {}  # module class -> cause -> module paths
         self.warnings: list[str] = []
         self.scopes: dict[str, _Scope] = {}
         self.output: str | None = None
@@ -228,8 +246,42 @@ class _Converter:
         self.failed: set = set()  # fx nodes that could not be converted (their users fail silently)
 
     def fail(self, node: Any, what: str) -> None:
+        """Record one unsupported operation under the module class it belongs to (grouped later)."""
         self.failed.add(node)
-        self.errors.append(f"{_describe(node)}{_where(node)}" + (f": {what}" if what else ""))
+        if node.op == "call_module":
+            mod = self.gm.get_submodule(node.target)
+            owner, path = _class_label(type(mod)), str(node.target)
+            cause = what if what and what != _class_label(type(mod)) else "has no Skipwire layer type"
+        else:
+            stack = list((node.meta.get("nn_module_stack") or {}).values())
+            if stack:
+                path, cls = stack[-1][0], stack[-1][1]
+                owner = _class_label(cls)
+            else:
+                path, owner = "", _class_label(type(self.model))
+            if node.op == "get_attr":
+                cause = "uses its own parameters or buffers directly in forward"
+            else:
+                cause = f"calls {_describe(node)}" + (f" ({what})" if what else "")
+        self.problems.setdefault(owner, {}).setdefault(cause, set()).add(path)
+        self.errors.append(f"{owner}: {cause}")
+
+    def report(self) -> str:
+        """The unsupported operations grouped by module class, then cause: a few lines, not one per use."""
+        lines = []
+        for owner, causes in self.problems.items():
+            places = sorted(set().union(*causes.values()), key=lambda p: (p.count("."), p))
+            where = f'"{places[0]}"' if places[0] else "the top level"
+            n = len(places)
+            head = f"{owner} ({n} place{'s' if n != 1 else ''}, e.g. {where})"
+            texts = list(causes)
+            more = f"; and {len(texts) - 4} more" if len(texts) > 4 else ""
+            lines.append(f"{head}: {'; '.join(texts[:4])}{more}")
+        lines += [e for e in self.errors if not any(e.startswith(o + ": ") for o in self.problems)]
+        shown = lines[:MAX_LINES]
+        if len(lines) > MAX_LINES:
+            shown.append(f"... and {len(lines) - MAX_LINES} more")
+        return "\n  ".join(shown)
 
     def scope_of(self, node: Any, leaf: bool) -> list[str]:
         stack = list((node.meta.get("nn_module_stack") or {}).items())
@@ -496,18 +548,15 @@ def import_module(
     if conv.output is None and not conv.errors:
         conv.errors.append("output: the network returns nothing Skipwire can follow")
     if conv.errors:
-        lines = "\n  ".join(conv.errors[:40])
-        more = f"\n  ... and {len(conv.errors) - 40} more" if len(conv.errors) > 40 else ""
         raise UserError(
             f"{type(model).__name__} uses {len(conv.errors)} operation(s) Skipwire cannot import:\n  "
-            f"{lines}{more}"
+            + conv.report()
         )
     fix_inplace(conv.ops)
     find_shortcuts(conv)
     if conv.errors:
         raise UserError(
-            f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  "
-            + "\n  ".join(conv.errors[:40])
+            f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  " + conv.report()
         )
     project = build_project(conv, type(model).__name__)
     set_conv_init(project, init)

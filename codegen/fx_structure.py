@@ -308,7 +308,9 @@ class _Builder:
         return list(parts.values())
 
     def unify(self, cls: type, keys: list[str]) -> None:
-        base = _ident(cls.__name__)
+        base = _ident(
+            cls.__name__.lstrip("_") or cls.__name__
+        )  # as the code names it: _DenseLayer -> DenseLayer
         name, i = base, 1
         while name in self.blocks:
             i += 1

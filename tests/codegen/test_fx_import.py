@@ -289,9 +289,11 @@ def test_unknown_operations_give_one_error_listing_them():
     with pytest.raises(UserError) as info:
         import_module(Unsupported(), (3, 4, 4))
     msg = info.value.message
-    assert msg.count("\n  ") >= 2  # one line per problem, after the summary
-    # named as the user wrote them, not by torch's internal names
-    assert "\n  torch.sin" in msg and "\n  self.conv: nn.Conv1d" in msg
+    # one line per module class, after the summary: the class first, then where and the causes
+    assert msg.count("\n  ") == 2
+    assert '\n  nn.Conv1d (1 place, e.g. "conv"): has no Skipwire layer type' in msg
+    # calls named as the user wrote them, not by torch's internal names
+    assert "\n  Unsupported (1 place, e.g. the top level): calls torch.sin" in msg
     assert "_VariableFunctionsClass" not in msg and "torch.nn.modules" not in msg
 
 
