@@ -29,21 +29,54 @@ def _same(p: dict, ins: list[Shape]) -> Shape:
     return ins[0]
 
 
-# what a layer keeps for its backward pass, in float32-sized elements per sample (LayerType.saves)
+# what a layer keeps for its backward pass, in float32-sized elements per sample (LayerType.saves).
+# A rule that keeps tensors the graph has (its input(s), its output) says which in ``tensors``, so that
+# a memory estimate counts a tensor kept by two layers once (graph/memory.py); the rest is the layer's own.
+def _keeps(which: str):
+    def mark(rule):
+        rule.tensors = which  # "input" | "inputs" | "output"
+        return rule
+
+    return mark
+
+
 def _nothing(p: dict, ins: list[Shape], out: Shape) -> int:
     return 0
 
 
+@_keeps("input")
 def _input(p: dict, ins: list[Shape], out: Shape) -> int:
     return prod(ins[0])
 
 
+@_keeps("output")
 def _output(p: dict, ins: list[Shape], out: Shape) -> int:
     return prod(out)
 
 
+@_keeps("inputs")
 def _inputs(p: dict, ins: list[Shape], out: Shape) -> int:
     return sum(prod(s) for s in ins)
+
+
+@_keeps("inputs")
+def _gate_saves(p: dict, ins: list[Shape], out: Shape) -> int:
+    return prod(ins[0]) + 2 * prod(ins[1]) + prod(ins[2])  # h, t, 1 - t, x
+
+
+@_keeps("inputs")
+def _weighted_add_saves(p: dict, ins: list[Shape], out: Shape) -> int:
+    return _inputs(p, ins, out) if p["weights"] == "learnable" else 0  # each input, for its weight's grad
+
+
+def _dropout_saves(p: dict, ins: list[Shape], out: Shape) -> int:
+    # the scaled mask (a tensor of its own, output-sized); with p = 0 the CPU kernel returns its input
+    return prod(out) if p["p"] > 0 else 0
+
+
+@_keeps("input")
+def _input_and_indices(p: dict, ins: list[Shape], out: Shape) -> int:
+    return prod(ins[0]) + 2 * prod(out)  # the input, and int64 indices
 
 
 def _spatial(size: int, k: int, s: int, pad: int, d: int = 1, ceil: bool = False) -> int:
@@ -433,7 +466,7 @@ register(
         module=_pool_module("nn.MaxPool2d"),
         key_params=("kernel_size", "stride"),
         pads_to_keep_size=True,
-        saves=lambda p, ins, out: prod(ins[0]) + 2 * prod(out),  # the input, and int64 indices
+        saves=_input_and_indices,
     )
 )
 
@@ -536,7 +569,7 @@ register(
         shape=_same,
         module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}),
         key_params=("p",),
-        saves=_output,  # the scaled mask
+        saves=_dropout_saves,
     )
 )
 
@@ -611,7 +644,7 @@ register(
         forward=_add_forward,
         init="weight_values",
         key_params=("weights",),
-        saves=lambda p, ins, out: _inputs(p, ins, out) if p["weights"] == "learnable" else 0,
+        saves=_weighted_add_saves,
     )
 )
 
@@ -717,7 +750,7 @@ register(
         inputs=3,
         input_names=("h", "t", "x"),
         shortcut_meets=0,  # a shortcut into a Gate meets the transform h
-        saves=lambda p, ins, out: prod(ins[0]) + 2 * prod(ins[1]) + prod(ins[2]),  # h, t, 1 - t, x
+        saves=_gate_saves,
         macs=lambda p, ins, out: 3 * prod(out),
         forward=lambda a, p: f"{a[1]} * {a[0]} + (1 - {a[1]}) * {a[2]}",
     )
@@ -741,6 +774,32 @@ def _slice_forward(a: list[str], p: dict) -> str:
     stop = "" if p["stop"] is None else str(p["stop"])
     return f"{a[0]}[:, {p['start']}:{stop}]"
 
+
+def _shuffle_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, _h, _w = _image(ins[0])
+    g = p["groups"]
+    if c % g:
+        fit = next(d for d in range(min(g, c), 0, -1) if c % d == 0)
+        raise ShapeError(
+            "bad_param",
+            f"{c} channels do not split into {g} groups",
+            [_set("groups", fit, f"Set groups to {fit}")],
+        )
+    return ins[0]
+
+
+register(
+    LayerType(
+        "ChannelShuffle",
+        "shape",
+        "Interleave the channels of its groups (ShuffleNet): view as groups x channels, transpose, flatten.",
+        (P("groups", "int", 2, 1),),
+        shape=_shuffle_shape,
+        module=lambda p, ins: ModuleSpec("nn.ChannelShuffle", (p["groups"],), {}),
+        key_params=("groups",),
+        saves=_nothing,
+    )
+)
 
 register(
     LayerType(

@@ -119,6 +119,7 @@ _ENTRIES = (
     LayerView("Concat", _fixed("concatenate channels")),
     LayerView("Multiply", _fixed("multiply")),
     LayerView("Gate", _fixed("t\u00b7h + (1\u2212t)\u00b7x")),
+    LayerView("ChannelShuffle", lambda t, p: f"shuffle channels, {p.get('groups')} groups"),
     LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]", name_base="slice"),
 )
 
