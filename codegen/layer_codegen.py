@@ -215,6 +215,10 @@ def _dropout_from(mod: Any, in_shape: tuple | None) -> dict:
     return {"p": float(mod.p)}
 
 
+def _shuffle_from(mod: Any, in_shape: tuple | None) -> dict:
+    return {"groups": int(mod.groups)}
+
+
 def _weighted_add_from(mod: Any, in_shapes: Any) -> dict:
     """A WeightedAdd leaf: ``in_shapes`` is the list of its inputs' shapes."""
     from torch import nn
@@ -348,6 +352,7 @@ _ENTRIES = (
     TypeCodegen("Multiply", channels=_broadcast_channels),
     TypeCodegen("Gate"),
     TypeCodegen("ChannelSlice", channels=_slice_channels, aliases_input=True),
+    TypeCodegen("ChannelShuffle", fx_modules=("nn.ChannelShuffle",), from_module=_shuffle_from),
 )
 
 CODEGEN_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.type: e for e in _ENTRIES})
