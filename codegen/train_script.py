@@ -140,28 +140,66 @@ def cifar10(root):
     return split(tx, ty)
 
 
-def folder(root, shape):
+IMAGE_EXTS = (".png", ".ppm", ".pgm", ".pnm", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def class_dirs(d):
+    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_image(path, shape):
+    """An image file as uint8 (C, H, W) of the model's input shape, converted as Skipwire's trainer does."""
     try:
         from PIL import Image
     except ImportError:
         fail("folder datasets need Pillow: pip install pillow")
-    classes = sorted(d for d in root.iterdir() if d.is_dir())
+    with Image.open(path) as im:
+        if im.mode not in ("L", "RGB", "RGBA", "LA"):
+            im = im.convert("RGB")
+        data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
+        img = data.reshape(im.height, im.width, -1).permute(2, 0, 1)
+    c, h, w = shape
+    if img.shape[0] in (2, 4):  # drop alpha
+        img = img[:-1]
+    if img.shape[0] == 1 and c == 3:
+        img = img.expand(3, -1, -1)
+    elif img.shape[0] == 3 and c == 1:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+        img = (img.float() * weights).sum(0, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    if tuple(img.shape[1:]) != (h, w):
+        img = F.interpolate(
+            img.unsqueeze(0).float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True
+        )
+        img = img.squeeze(0).round().clamp(0, 255).to(torch.uint8)
+    return img.contiguous()
+
+
+def folder(root, shape):
+    """One sub-folder per class; or train/ and val/ (or valid/, validation/, test/) each laid out so."""
+    try:
+        import PIL  # noqa: F401  (read_image decodes with it)
+    except ImportError:
+        fail("folder datasets need Pillow: pip install pillow")
+    sub = {p.name.lower(): p for p in class_dirs(root)}
+    val_dir = sub.get("val") or sub.get("valid") or sub.get("validation") or sub.get("test")
+    parts = [sub["train"], val_dir] if "train" in sub and val_dir else [root]
+    classes = [p.name for p in class_dirs(parts[0])]
     if not classes:
         fail(f"{root} has no class sub-folders")
-    mode = "L" if shape[0] == 1 else "RGB"
-    xs, ys = [], []
-    for k, d in enumerate(classes):
-        for f in sorted(d.iterdir()):
-            if f.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"):
-                continue
-            with Image.open(f) as im:
-                im = im.convert(mode).resize((shape[2], shape[1]))
-                t = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-            xs.append(t.reshape(shape[1], shape[2], -1).permute(2, 0, 1).clone())
-            ys.append(k)
-    if not xs:
-        fail(f"{root} has no images")
-    return split(torch.stack(xs), torch.tensor(ys))
+    data = []
+    for part in parts:
+        xs, ys = [], []
+        for k, name in enumerate(classes):
+            if not (part / name).is_dir():
+                fail(f"{part} lacks the class folder {name!r} that {parts[0]} has")
+            for f in sorted((part / name).iterdir()):
+                if f.suffix.lower() in IMAGE_EXTS and f.is_file():
+                    xs.append(read_image(f, shape))
+                    ys.append(k)
+        if not xs:
+            fail(f"{part} has no images")
+        data += [torch.stack(xs), torch.tensor(ys, dtype=torch.int64)]
+    return tuple(data) if len(parts) == 2 else split(*data)
 
 
 SPLIT_SEED = 20160  # as Skipwire's trainer: the train/validation split never depends on the run's seed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import sys
 
 import pytest
 import torch
@@ -143,3 +144,34 @@ def test_the_template_is_filled_in_completely():
     assert "Skipwire template" not in text and "MODEL_CLASS = Net" in text
     assert "(the generated model classes)" not in text
     compile(text, "train.py", "exec")
+
+
+@pytest.mark.parametrize("layout", ["flat", "train_val"])
+@pytest.mark.parametrize("shape", [(3, 8, 8), (1, 6, 10)])
+def test_script_reads_image_folders_as_the_trainer_does(tmp_path, val_fraction, layout, shape):
+    """Same files, same classes, same pixels: channel conversion and the antialiased bilinear resize agree."""
+    image = pytest.importorskip("PIL.Image")
+    g = torch.Generator().manual_seed(3)
+    parts = ["train", "val"] if layout == "train_val" else ["."]
+    modes = ["RGB", "L", "RGBA", "P"]
+    for part in parts:
+        for k, cls in enumerate(("cat", "dog", "eel")):
+            d = tmp_path / part / cls
+            d.mkdir(parents=True)
+            for i in range(3):
+                h, w = 5 + 3 * i, 7 + 2 * k
+                pixels = torch.randint(0, 256, (h, w, 3), generator=g, dtype=torch.uint8)
+                im = image.fromarray(pixels.numpy(), "RGB").convert(modes[(i + k) % len(modes)])
+                im.save(d / f"{i}.png")
+            (d / "notes.txt").write_text("not an image")
+    (tmp_path / ".hidden").mkdir()
+    ds = datasets.load_folder(tmp_path, shape, val_fraction)
+    _same(script.folder(tmp_path, shape), (ds.train_x, ds.train_y, ds.val_x, ds.val_y))
+
+
+def test_script_folder_without_pillow_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL raises ImportError
+    (tmp_path / "cat").mkdir()
+    with pytest.raises(SystemExit) as info:
+        script.folder(tmp_path, (3, 8, 8))
+    assert info.value.code == 2 and "needs Pillow" in capsys.readouterr().err
