@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
     s.add_argument("--batch", type=int)
+    s.add_argument(
+        "--precision", choices=["fp32", "bf16"], help="with --batch: the training-memory estimate's"
+    )
+    s.add_argument("--device-memory", metavar="GIB", help="with --batch: does training fit this much memory?")
 
     s = sub.add_parser("export", help="write PyTorch code, a training script, ONNX or TorchScript")
     s.add_argument("file")

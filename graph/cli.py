@@ -108,6 +108,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ summary
+def _device_bytes(text: str | None) -> int | None:
+    """--device-memory: GiB as a number ("80", "139.8")."""
+    if text is None:
+        return None
+    try:
+        gib = float(str(text).lower().removesuffix("gib").strip())
+    except ValueError:
+        gib = -1.0
+    if not gib > 0:
+        raise UserError(f"--device-memory takes the device's memory in GiB, such as 80; got {text!r}", 2)
+    return int(gib * 2**30)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from graph.shapes import analyze
     from graph.summary import render_table, summarize
@@ -124,7 +137,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
             f"{_one_line(analysis.errors[0].message)}"
         )
         return 1
-    summary = summarize(analysis, batch)
+    device = _device_bytes(getattr(args, "device_memory", None))
+    summary = summarize(analysis, batch, getattr(args, "precision", None) or "fp32", device)
     if getattr(args, "json", False):
         _out().write(json.dumps(summary, indent=2) + "\n")
     else:

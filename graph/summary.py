@@ -6,7 +6,9 @@ torch: every figure comes from shape inference (graph.shapes).
 
 Activation memory (with ``batch``) is a rough forward-pass figure: the float32
 output of every leaf module (block instances add up their bodies), times the
-batch size. Autograd keeps about this much for the backward pass.
+batch size. The training-memory estimate (graph/memory.py) is the figure to
+plan with: what autograd keeps for backward, each tensor once, plus parameters,
+gradients and optimizer state, and whether it fits a device.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from graph.shapes import Analysis
 BYTES_PER_ELEMENT = 4  # float32
 
 
-def summarize(analysis: Analysis, batch: int | None = None) -> dict[str, Any]:
-    """Totals and one row per module path (``layer1.0.conv1``), depth first."""
+def summarize(
+    analysis: Analysis, batch: int | None = None, precision: str = "fp32", device_bytes: int | None = None
+) -> dict[str, Any]:
+    """Totals and one row per module path (``layer1.0.conv1``), depth first. With ``batch``, also the
+    training-memory estimate (graph/memory.py) at ``precision`` against ``device_bytes`` if given."""
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a whole number of at least 1, got {batch!r}")
     rows = analysis.layers()
@@ -66,6 +71,10 @@ def summarize(analysis: Analysis, batch: int | None = None) -> dict[str, Any]:
         out["batch"] = batch
         out["macs_batch"] = analysis.macs * batch
         out["activation_bytes"] = sum(r["activation_bytes"] for r in layers if not r["block"])
+        if analysis.valid:
+            from graph.memory import training_memory
+
+            out["training_memory"] = training_memory(analysis, batch, precision, device_bytes).as_dict()
     return out
 
 
@@ -162,6 +171,20 @@ def render_table(summary: dict[str, Any], max_depth: int | None = None) -> str:
             ),
             (f"Activations, batch {summary['batch']} (float32)", human(summary["activation_bytes"], "B")),
         ]
+        mem = summary.get("training_memory")
+        if mem:
+            totals += [
+                (
+                    f"Training memory, batch {mem['batch']} ({mem['precision']}, {mem['optimizer']})",
+                    (
+                        f"{human(mem['total_bytes'], 'B')}: parameters {human(mem['param_bytes'], 'B')}, "
+                        f"gradients {human(mem['grad_bytes'], 'B')}, "
+                        f"optimizer {human(mem['optimizer_bytes'], 'B')}, "
+                        f"kept for backward {human(mem['activation_bytes'], 'B')}"
+                    ),
+                ),
+                ("Verdict", mem["verdict"]),
+            ]
     label_w = max(len(k) for k, _ in totals)
     lines += [f"{k.ljust(label_w)}  {v}" for k, v in totals]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """The Summary panel: one row per layer (module path, type, output shape,
 parameters, MACs, activation memory for a chosen batch size) and totals, all
-from shape inference (no torch)."""
+from shape inference (no torch); and the training-memory estimate for the batch
+size, precision and device chosen in its toolbar, with the verdict."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.app_style import chrome
+from graph.memory import DEVICES, GIB, PRECISIONS
 from graph.summary import human, summarize
 
 COLUMNS = ("Layer", "Type", "Output", "Params", "MACs", "Activations")
@@ -48,6 +51,20 @@ class SummaryPanel(QWidget):
         self.batch.setToolTip("Activation memory is the float32 size of every layer's output for this batch")
         self.batch.valueChanged.connect(self.refresh)
         bl.addWidget(self.batch)
+        self.precision = QComboBox()
+        self.precision.addItems(list(PRECISIONS))
+        self.precision.setCurrentText("bf16" if document.project.training.get("amp", True) else "fp32")
+        self.precision.setToolTip("Activations kept for backward: 2 bytes each in bf16, 4 in fp32")
+        self.precision.currentTextChanged.connect(self.refresh)
+        bl.addWidget(self.precision)
+        self.device = QComboBox()
+        self.device.addItem("no device", None)
+        for label, size in DEVICES.items():
+            self.device.addItem(label, int(size * GIB))
+        self.device.setCurrentIndex(1)
+        self.device.setToolTip("Does one training step fit this device's memory? (estimate, 90% of it)")
+        self.device.currentIndexChanged.connect(self.refresh)
+        bl.addWidget(self.device)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -92,7 +109,7 @@ class SummaryPanel(QWidget):
             self.totals.setText("")
             return
         batch = self.batch.value()
-        data = summarize(analysis, batch)
+        data = summarize(analysis, batch, self.precision.currentText(), self.device.currentData())
         self.summary = data
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         rows = data["layers"]
@@ -133,6 +150,20 @@ class SummaryPanel(QWidget):
             f"{f', {frozen:,} frozen' if frozen else ''}) · <b>{human(data['macs'])}</b>MACs per sample · "
             f"output {out} · activations <b>{human(data['activation_bytes'], 'B')}</b> at batch {batch}"
         )
+        mem = data.get("training_memory")
+        if mem:
+            color = chrome().error if mem["fits"] is False else chrome().ok if mem["fits"] else chrome().muted
+            text += (
+                f" · training {human(mem['total_bytes'], 'B')} ({mem['precision']}): "
+                f"<span style='color:{color}'>{mem['verdict']}</span>"
+            )
+            self.totals.setToolTip(
+                f"One training step at batch {batch}, {mem['precision']}, {mem['optimizer']}:\n"
+                f"parameters {human(mem['param_bytes'], 'B')}, gradients {human(mem['grad_bytes'], 'B')}, "
+                f"optimizer state {human(mem['optimizer_bytes'], 'B')},\n"
+                f"activations kept for backward {human(mem['activation_bytes'], 'B')} "
+                "(each tensor once; checked against a CPU measurement, docs/inspect.md)"
+            )
         if not data["valid"]:
             text += f" · <span style='color:{chrome().error}'>partial while the graph has errors</span>"
         self.totals.setText(text)
