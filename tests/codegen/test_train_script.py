@@ -174,4 +174,4 @@ def test_script_folder_without_pillow_says_so(tmp_path, monkeypatch, capsys):
     (tmp_path / "cat").mkdir()
     with pytest.raises(SystemExit) as info:
         script.folder(tmp_path, (3, 8, 8))
-    assert info.value.code == 2 and "needs Pillow" in capsys.readouterr().err
+    assert info.value.code == 2 and "need Pillow" in capsys.readouterr().err
