@@ -12,11 +12,13 @@ Imports torch only inside functions.
 
 from __future__ import annotations
 
+import operator
 import sys
 from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
+from codegen.layer_codegen import Unsupported
 from graph.errors import UserError
 from graph.model import Project
 
@@ -99,6 +101,10 @@ def _class_label(cls: Any) -> str:
     return name
 
 
+def _fmt(shape: tuple) -> str:
+    return "x".join(map(str, shape))
+
+
 # ---------------------------------------------------------------- tracing
 def _guess_input(gm: Any) -> tuple[int, ...]:
     """Without --input: the first layer's input size (Conv2d in_channels at 224x224, Linear in_features)."""
@@ -127,12 +133,17 @@ def _trace(model: Any, input_shape: tuple[int, ...] | None):
     import torch
     import torch.fx
 
-    from codegen.fx_ops import HELPER_LEAVES, NORM_ACT_LEAVES
+    from codegen.fx_ops import HELPER_LEAVES, NORM_ACT_LEAVES, SAME_AS
 
     class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
             name = type(m).__name__
-            return name in HELPER_LEAVES or name in NORM_ACT_LEAVES or super().is_leaf_module(m, qualname)
+            return (
+                name in HELPER_LEAVES
+                or name in NORM_ACT_LEAVES
+                or f"{type(m).__module__}.{type(m).__qualname__}" in SAME_AS
+                or super().is_leaf_module(m, qualname)
+            )
 
     try:
         tracer = Tracer()
@@ -238,6 +249,10 @@ class _Converter:
         self.alias: dict[Any, str] = {}  # fx node -> op key
         self.errors: list[str] = []
         self.problems: dict[str, dict[str, set[str]]] = {}  # module class -> cause -> module paths
+        self.splits: dict[Any, tuple[Any, list]] = {}  # split/chunk node -> (its input, channel bounds)
+        self.pending: dict[
+            Any, tuple[str, Any, int]
+        ] = {}  # a channel shuffle's steps: (state, input, groups)
         self.warnings: list[str] = []
         self.scopes: dict[str, _Scope] = {}
         self.output: str | None = None
@@ -368,6 +383,22 @@ class _Converter:
                             "the imported graph gives each call its own copy"
                         )
                     self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+                elif (
+                    node.op == "call_function"
+                    and node.target is operator.getitem
+                    and node.args[0] in self.splits
+                ):
+                    src, bounds = self.splits[node.args[0]]
+                    if not isinstance(node.args[1], int) or not -len(bounds) <= node.args[1] < len(bounds):
+                        raise Unsupported(f"a piece {node.args[1]!r} of a split")
+                    start, stop = bounds[node.args[1]]
+                    self.add(
+                        node,
+                        "ChannelSlice",
+                        {"start": start, "stop": stop},
+                        [src],
+                        self.scope_of(node, False),
+                    )
                 elif node.op in ("call_function", "call_method"):
                     self.call(node, convert_call(node, self.shapes))
                 elif node.op == "output":
@@ -408,6 +439,15 @@ class _Converter:
         scope = self.scope_of(node, False)
         if spec.kind == "drop":
             return
+        if spec.kind == "split":
+            self.splits[node] = (spec.inputs[0], spec.params["bounds"])
+            return
+        if spec.kind in ("reshape", "transpose"):
+            self.reshape(node, spec, scope)
+            return
+        if spec.kind == "alias" and spec.inputs[0] in self.pending:
+            self.pending[node] = self.pending[spec.inputs[0]]
+            return
         if spec.kind == "alias":
             if spec.inputs[0] in self.alias:
                 self.alias[node] = self.alias[spec.inputs[0]]
@@ -431,6 +471,33 @@ class _Converter:
                 self.alias[node] = node.name
             return
         self.add(node, spec.type, spec.params, spec.inputs, scope)
+
+    def reshape(self, node: Any, spec: Any, scope: list[str]) -> None:
+        """view/reshape/transpose, read from the shapes: a flatten to a vector, a no-op, or a channel
+        shuffle (view as groups x channels/groups, transpose those two, view back)."""
+        src = spec.inputs[0]
+        out, ins = self.shapes.get(node), self.shapes.get(src)
+        state = self.pending.get(src)
+        if spec.kind == "transpose":
+            if state is not None and state[0] == "grouped" and spec.params["dims"] == (1, 2):
+                self.pending[node] = ("transposed", state[1], state[2])
+                return
+            raise Unsupported("a transpose (only inside a channel shuffle)")
+        if state is not None:
+            if state[0] == "transposed" and out == self.shapes.get(state[1]):
+                self.add(node, "ChannelShuffle", {"groups": state[2]}, [state[1]], scope)
+                return
+            raise Unsupported("a reshape of a grouped view (only a channel shuffle is supported)")
+        if out is None or ins is None:
+            raise Unsupported("a reshape of something that is not a tensor")
+        if len(out) == 1:
+            self.add(node, "Flatten", {}, [src], scope)
+        elif out == ins and src in self.alias:
+            self.alias[node] = self.alias[src]
+        elif len(ins) == 3 and len(out) == 4 and out[2:] == ins[1:] and out[0] * out[1] == ins[0]:
+            self.pending[node] = ("grouped", src, out[0])
+        else:
+            raise Unsupported(f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten and channel shuffle)")
 
     def cat(self, node: Any, inputs: list, scope: list[str]) -> None:
         """torch.cat over a list; a list that grows by one each call becomes chained 2-input Concats."""

@@ -28,7 +28,9 @@ class OpSpec:
     """What one fx node becomes.
 
     kind: "layer" (a registry type), "alias" (pass its tensor input through),
-    "drop" (a non-tensor helper such as ``x.size(0)``), "cat" (torch.cat over a list).
+    "drop" (a non-tensor helper such as ``x.size(0)``), "cat" (torch.cat over a list),
+    "split" (split/chunk along the channels: params["bounds"]), "reshape" (view/reshape, read from the
+    shapes), "transpose" (params["dims"]; only inside a channel shuffle).
     """
 
     kind: str
@@ -42,6 +44,9 @@ HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d")
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
+# subclasses that only restate their base's forward (timm's Linear: F.linear, for TorchScript) import
+# as the base; traced as leaves
+SAME_AS = {"timm.layers.linear.Linear": "nn.Linear"}
 
 
 def convert_norm_act(mod: Any, in_shape: tuple | None) -> list[tuple[str, dict, str]]:
@@ -82,7 +87,7 @@ def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
     if t.__name__ in HELPER_LEAVES:
         return convert_helper(mod, [in_shape])
     name = _module_name(t)
-    entry = FX_MODULES.get(name)
+    entry = FX_MODULES.get(SAME_AS.get(name, name))
     if entry is None or entry.from_module is None:
         raise Unsupported(name)
     return entry.type, entry.from_module(mod, in_shape)
@@ -112,14 +117,6 @@ def _binary(node: Any, type_name: str, shapes: dict) -> OpSpec:
     if type_name == "Add" and shapes[a] != shapes[b]:
         raise Unsupported(f"broadcasting add of {shapes[a]} and {shapes[b]}")
     return OpSpec("layer", type_name, {}, [a, b])
-
-
-def _flatten_like(node: Any, shapes: dict) -> OpSpec:
-    src = node.args[0]
-    out = shapes.get(node)
-    if out is None or src not in shapes or len(out) != 1:
-        raise Unsupported("a reshape that does not flatten each sample to a vector")
-    return OpSpec("layer", "Flatten", {}, [src])
 
 
 def _mean(node: Any, shapes: dict) -> OpSpec:
@@ -182,6 +179,50 @@ def _channel_pad(node: Any, shapes: dict) -> OpSpec:
     raise Unsupported(f"padding {pad!r} (only zero channels appended, as in a zero-pad shortcut)")
 
 
+_SIZE_ARITHMETIC = (
+    operator.floordiv,
+    operator.mul,
+    operator.add,
+    operator.sub,
+    operator.truediv,
+    operator.mod,
+    operator.neg,
+)
+
+
+def _split(node: Any, shapes: dict, name: str) -> OpSpec:
+    """``split``/``chunk`` along the channels -> the pieces' channel bounds (start, stop); the last
+    stop is None (to the end). The importer turns each ``pieces[i]`` into a ChannelSlice."""
+    src = node.args[0] if node.args else None
+    if not _is_node(src) or len(shapes.get(src, ())) != 3:
+        raise Unsupported(f"{name} of something other than an image tensor")
+    dim = _arg(node, 2, "dim", 0)
+    if dim not in (1, -3):
+        raise Unsupported(f"{name} along dim {dim} (only the channels are supported)")
+    c = shapes[src][0]
+    if name == "split":
+        size = _arg(node, 1, "split_size_or_sections", None)
+        if size is None:
+            size = _arg(node, 1, "split_size", None)
+        if isinstance(size, int) and size > 0:
+            sizes = [size] * (c // size) + ([c % size] if c % size else [])
+        elif isinstance(size, (list, tuple)) and all(isinstance(v, int) for v in size) and sum(size) == c:
+            sizes = list(size)
+        else:
+            raise Unsupported(f"split into {size!r}")
+    else:
+        n = _arg(node, 1, "chunks", None)
+        if not isinstance(n, int) or n < 1:
+            raise Unsupported(f"chunk into {n!r}")
+        each = -(-c // n)
+        sizes = [each] * (c // each) + ([c % each] if c % each else [])
+    bounds, start = [], 0
+    for i, size in enumerate(sizes):
+        bounds.append((start, None if i == len(sizes) - 1 else start + size))
+        start += size
+    return OpSpec("split", "ChannelSlice", {"bounds": bounds}, [src])
+
+
 def convert_call(node: Any, shapes: dict) -> OpSpec:
     """A call_function / call_method node -> OpSpec; raises Unsupported."""
     import torch
@@ -190,6 +231,13 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
     tgt = node.target
     method = node.op == "call_method"
     name = tgt if method else getattr(tgt, "__name__", str(tgt))
+    if not method and tgt in _SIZE_ARITHMETIC and not any(_is_node(a) and a in shapes for a in node.args):
+        return OpSpec("drop")  # arithmetic on sizes (x.size(1) // groups): only reshapes use it
+    if name in ("split", "chunk") and (method or tgt in (torch.split, torch.chunk)):
+        return _split(node, shapes, name)
+    if (method and tgt == "transpose") or (not method and tgt is torch.transpose):
+        dims = (_arg(node, 1, "dim0"), _arg(node, 2, "dim1"))
+        return OpSpec("transpose", "", {"dims": tuple(sorted(dims))}, [node.args[0]])
     if method and tgt in ("size", "dim") or (not method and tgt is getattr and node.args[1] in ("shape",)):
         return OpSpec("drop")
     if not method and tgt is operator.getitem and _is_node(node.args[0]) and node.args[0] in shapes:
@@ -280,7 +328,7 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
             raise Unsupported(f"flatten(start_dim={start}, end_dim={end})")
         return OpSpec("layer", "Flatten", {}, [src])
     if method and tgt in ("view", "reshape") or (not method and tgt is torch.reshape):
-        return _flatten_like(node, shapes)
+        return OpSpec("reshape", "", {}, [node.args[0]])  # by the shapes it gives (fx_import)
     if method and tgt == "mean" or (not method and tgt is torch.mean):
         return _mean(node, shapes)
     if (not method and tgt in (operator.add, operator.iadd, torch.add)) or (
