@@ -660,3 +660,13 @@ def test_a_variant_whose_extra_chain_needs_its_own_init_stays_its_own_class():
     assert find_pairs(project, ["DualPathEntry", "DualPathBlock"]) == {}
     source = emit(project).source
     assert "class DualPathEntry(nn.Module):" in source and "shortcut: nn.Module | None" not in source
+
+
+def test_the_project_name_names_the_network_class():
+    project = make("resnet110")
+    assert emit(project).class_name == "ResNet110"
+    project.name = "my cifar net"
+    emitted = emit(project)
+    assert emitted.class_name == "MyCifarNet" and "class MyCifarNet(nn.Module):" in emitted.source
+    model = load_source(emitted.source, emitted.class_name)(num_classes=100)
+    assert model.fc.out_features == 100
