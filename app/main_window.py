@@ -84,6 +84,12 @@ class LazyTab(QWidget):
         self.panel()
 
 
+def _inspect_panel(window: MainWindow) -> QWidget:
+    from app.panels.inspect_panel import InspectPanel  # pyqtgraph here; torch on its worker thread
+
+    return InspectPanel(window.document)
+
+
 def _training_panel(window: MainWindow) -> QWidget:
     try:
         from app.training_ui import TrainingPanel
@@ -163,6 +169,7 @@ class MainWindow(QMainWindow):
         self.code_panel = CodePanel(self.document)
         self.summary_panel = SummaryPanel(self.document)
         self.training_tab = LazyTab(lambda: _training_panel(self))
+        self.inspect_tab = LazyTab(lambda: _inspect_panel(self))
 
         self.palette_dock = self._dock(
             "Palette", "paletteDock", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea
@@ -176,6 +183,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.code_panel, "Code")
         self.bottom_tabs.addTab(self.summary_panel, "Summary")
         self.bottom_tabs.addTab(self.training_tab, "Training")
+        self.bottom_tabs.addTab(self.inspect_tab, "Inspect")
         self.bottom_dock = self._dock(
             "Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
         )
