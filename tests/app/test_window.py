@@ -26,6 +26,7 @@ def test_window_layout_and_menus(make_window):
         "Code",
         "Summary",
         "Training",
+        "Inspect",
     ]
     assert w.palette_dock.isVisible() and w.inspector_dock.isVisible()
     assert {"New", "Open…", "Open Recent", "Save", "Save As…", "Export", "Quit"} <= set(
