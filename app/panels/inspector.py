@@ -367,8 +367,8 @@ class InspectorPanel(QWidget):
             specs = list(lt.params) if lt else []
             title = "Parameters"
         if specs:
-            form = self._section(title, "this instance" if bname else "")
-            if bdef is not None:
+            form = self._section(title)
+            if bdef is not None:  # (a short section title: the dock may be narrow)
                 defaults = ", ".join(f"{k} {p.default}" for k, p in bdef.params.items())
                 self._muted(f"This instance's values. The definition's defaults: {defaults}.")
             env = self._env(block)
@@ -545,7 +545,7 @@ class InspectorPanel(QWidget):
             form = self._section("Values", shown)
             for name in bdef.params:
                 self._info(form, f"value:{name}", name, str(values.get(name)))
-        form = self._section("Parameters", "defaults of the definition")
+        form = self._section("Defaults")
         self._block_rows: dict[str, ParamField] = {}
         for name, p in bdef.params.items():
             row = QWidget()

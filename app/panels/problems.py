@@ -127,6 +127,9 @@ class ProblemsPanel(QWidget):
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.setIndentation(0)
+        # each row is a widget sized to its text; the theme's item padding would inset it into a
+        # shorter box (its last line cut, the next row seeming to draw over it)
+        self.tree.setStyleSheet("QTreeView::item { padding: 0px; margin: 0px; }")
         self.tree.itemDoubleClicked.connect(self._on_double_clicked)
         # the width the messages wrap in changes with the panel, and with a scroll bar that comes or
         # goes: fit the rows whenever the list's viewport changes size
@@ -190,6 +193,7 @@ class ProblemsPanel(QWidget):
             item = self.tree.topLevelItem(i)
             row = self.tree.itemWidget(item, 0)
             if row is not None:
+                row.ensurePolished()  # measure with the stylesheet's fonts and paddings, not the defaults
                 h = row.heightForWidth(width) if row.hasHeightForWidth() else row.sizeHint().height()
                 hint = QSize(width, max(h, row.minimumSizeHint().height()))
                 if item.sizeHint(0) != hint:

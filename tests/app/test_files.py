@@ -38,7 +38,7 @@ def test_save_close_reopen_same_graph(make_window, dialogs, tmp_path):
     assert w2.document.project.to_dict() == saved
     assert w2.document.path == str(path)
     assert w2.settings.recent_files()[0] == str(path)
-    assert w2.recent_menu.actions()[0].text() == "net.skipwire"
+    assert w2.recent_menu.actions()[0].text().startswith("net.skipwire  —  ")  # the folder follows
 
 
 def test_unsaved_changes_prompt(make_window, dialogs, tmp_path):

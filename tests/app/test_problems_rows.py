@@ -34,8 +34,23 @@ def _rows(panel):
     ]
 
 
+@pytest.fixture
+def styled():
+    """The editor's stylesheet (its fonts and paddings change the rows' heights once polished)."""
+    from app import app_style
+
+    app = QApplication.instance()
+    saved = (app.style().name(), app.palette(), app.styleSheet(), app.property("skipwire_theme"))
+    app_style.apply_theme(app, "dark")
+    yield
+    app.setStyle(saved[0])
+    app.setPalette(saved[1])
+    app.setStyleSheet(saved[2])
+    app.setProperty("skipwire_theme", saved[3])
+
+
 @pytest.mark.parametrize("widths", [(1200, 360), (360, 1200, 520)])
-def test_rows_keep_apart_and_show_their_whole_message(qtbot, widths):
+def test_rows_keep_apart_and_show_their_whole_message(qtbot, styled, widths):
     panel = ProblemsPanel(Document(many_problems()))
     qtbot.addWidget(panel)
     panel.resize(widths[0], 220)
@@ -54,7 +69,7 @@ def test_rows_keep_apart_and_show_their_whole_message(qtbot, widths):
             assert rect.height() >= row.heightForWidth(row.width()) - 1, w
 
 
-def test_rows_rebuilt_while_the_tab_is_hidden_fit_when_shown(qtbot):
+def test_rows_rebuilt_while_the_tab_is_hidden_fit_when_shown(qtbot, styled):
     from PySide6.QtWidgets import QLabel, QTabWidget
 
     from tests.app.conftest import mismatch_project
