@@ -74,8 +74,10 @@ def check_source(source: str) -> None:
     except SyntaxError as exc:  # pragma: no cover - an emitter bug
         raise UserError(f"internal error: generated code does not parse ({exc})", exit_code=1) from None
     classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
-    submodules = _loop_bound(tree)
+    submodules: set[str] = set()  # names bound by ``for ... in self.values()`` (a For comes before its body)
     for node in ast.walk(tree):
+        if isinstance(node, ast.For):
+            submodules.update(_loop_bound(node))
         if not isinstance(node, ALLOWED_NODES):
             _fail(f"a {type(node).__name__} construct", node)
         if isinstance(node, ast.Name) and node.id.startswith("__"):
@@ -101,20 +103,18 @@ def check_source(source: str) -> None:
                 _fail("a call on a call result", node)
 
 
-def _loop_bound(tree: ast.AST) -> set[str]:
-    """Names bound by ``for ... in self.items()`` (or values, children, modules): submodules."""
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        it = node.iter if isinstance(node, ast.For) else None
-        if (
-            isinstance(it, ast.Call)
-            and isinstance(it.func, ast.Attribute)
-            and isinstance(it.func.value, ast.Name)
-            and it.func.value.id == "self"
-            and it.func.attr in LOOP_SOURCES
-        ):
-            out.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
-    return out
+def _loop_bound(node: ast.For) -> list[str]:
+    """The names a ``for ... in self.values()`` (or items, children, modules) loop binds: submodules."""
+    it = node.iter
+    if (
+        isinstance(it, ast.Call)
+        and isinstance(it.func, ast.Attribute)
+        and isinstance(it.func.value, ast.Name)
+        and it.func.value.id == "self"
+        and it.func.attr in LOOP_SOURCES
+    ):
+        return [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+    return []
 
 
 def _root(expr: ast.AST):

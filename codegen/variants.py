@@ -45,6 +45,7 @@ class Merge:
     init_at: int  # where ``self.<attr> = <attr>`` goes among the base's constructor statements
     forward_at: int  # where the guarded application goes among the base's forward lines
     var: str  # the variable S transforms in forward
+    base_forward: tuple[str, ...]  # the base's forward lines (written once, to compare and to reuse)
 
 
 def find_pairs(project: Project, order: list[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -163,7 +164,7 @@ def merge(em, a: ClassInfo, b: ClassInfo, chain: tuple[str, ...]) -> Merge | Non
     if len(hits) != 1 or fa[: hits[0]] + fa[hits[0] + 1 :] != fb:
         return None
     var = fa[hits[0]].split("=")[0].strip()
-    return Merge(a.block.name, b.block.name, chain, stage is not None, attr, init_at, hits[0], var)
+    return Merge(a.block.name, b.block.name, chain, stage is not None, attr, init_at, hits[0], var, tuple(fb))
 
 
 def class_lines(em, b: ClassInfo, m: Merge, class_name: str, doc: str) -> list[str]:
@@ -178,7 +179,7 @@ def class_lines(em, b: ClassInfo, m: Merge, class_name: str, doc: str) -> list[s
     for target, expr in assignments:
         lines += pf.layout(expr, 2, f"{target} = ")
     lines += em.train_method(b)
-    body = list(forward.write_forward(b))
+    body = list(m.base_forward)
     body[m.forward_at : m.forward_at] = [
         f"        if self.{m.attr} is not None:",
         f"            {m.var} = self.{m.attr}({m.var})",
