@@ -192,18 +192,23 @@ def _shape_prop(gm: Any, input_shape: tuple) -> None:
     import io
 
     import torch
-    from torch.fx.passes.shape_prop import ShapeProp
+    import torch.fx
 
-    class _Prop(ShapeProp):
+    # torch.fx.Interpreter, not ShapeProp: ShapeProp imports sympy (symbolic shapes), a second or more
+    # of an import's time; only the shapes are kept, in meta["skipwire_shape"]
+    class _Prop(torch.fx.Interpreter):
         def run_node(self, n: Any) -> Any:
             try:
                 with contextlib.redirect_stderr(io.StringIO()):
-                    return super().run_node(n)
+                    result = super().run_node(n)
             except Exception as exc:
                 exc.skipwire_node = n  # type: ignore[attr-defined]
                 raise
+            if isinstance(result, torch.Tensor):
+                n.meta["skipwire_shape"] = tuple(int(d) for d in result.shape[1:])
+            return result
 
-    _Prop(gm).propagate(torch.zeros(1, *input_shape))
+    _Prop(gm).run(torch.zeros(1, *input_shape))
 
 
 def _fake_prop(gm: Any, input_shape: tuple) -> None:
@@ -217,6 +222,7 @@ def _fake_prop(gm: Any, input_shape: tuple) -> None:
     except Exception:  # noqa: BLE001 - fake tensors cannot run everything: compute for real
         for n in gm.graph.nodes:
             n.meta.pop("val", None)
+            n.meta.pop("skipwire_shape", None)
         _shape_prop(gm, input_shape)
 
 
@@ -226,7 +232,9 @@ def _shapes(gm: Any) -> dict:
     shapes = {}
     for n in gm.graph.nodes:
         meta, typ, val = n.meta.get("tensor_meta"), n.meta.get("type"), n.meta.get("val")
-        if isinstance(val, torch.Tensor):
+        if "skipwire_shape" in n.meta:
+            shapes[n] = n.meta["skipwire_shape"]
+        elif isinstance(val, torch.Tensor):
             shapes[n] = tuple(int(d) for d in val.shape[1:])
         elif (
             meta is not None
@@ -249,6 +257,7 @@ class _Converter:
         self.alias: dict[Any, str] = {}  # fx node -> op key
         self.errors: list[str] = []
         self.problems: dict[str, dict[str, set[str]]] = {}  # module class -> cause -> module paths
+        self.tails: set[str] = set()  # ops a norm+act leaf adds after its norm (named "<norm>_act")
         self.splits: dict[Any, tuple[Any, list]] = {}  # split/chunk node -> (its input, channel bounds)
         self.pending: dict[
             Any, tuple[str, Any, int]
@@ -431,6 +440,8 @@ class _Converter:
             if op is None:
                 return
             op.shape = self.shapes.get(node, ())
+            if i:
+                self.tails.add(op.key)
             if not last:
                 self.alias[("part", op.key)] = op.key
                 prev = ("part", op.key)

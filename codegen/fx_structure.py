@@ -143,7 +143,13 @@ class _Builder:
             op = self.ops[k]
             if k not in self.members[key]:
                 continue
-            if op.scope[-1] == key:
+            if op.scope[-1] == key and k in self.conv.tails:
+                # the act of a norm+act child (timm BatchNormAct2d): its own member, named norm0_act
+                parent = op.attr.rpartition(".")[0]
+                if parent.rpartition(".")[0] != sc.qualname or self.stage_keys(key) != "name":
+                    return None
+                units.append(("op", k))
+            elif op.scope[-1] == key:
                 if op.attr is None or op.attr.rpartition(".")[0] != sc.qualname:
                     return None
                 units.append(("op", k))
@@ -191,6 +197,8 @@ class _Builder:
         else:
             qual, parent = self.scopes[unit[1]].qualname, self.parent.get(unit[1])
         if parent is not None and self.scopes[parent].kind == "stage" and self.stage_keys(parent) == "name":
+            if unit[0] == "op" and unit[1] in self.conv.tails:
+                return _ident("_".join(qual.split(".")[-2:]))
             return _ident(qual.rpartition(".")[2])
         return _ident(_rel(qual, home_q).replace(".", "_"))
 

@@ -1,0 +1,72 @@
+"""Import speed (issue 12): ``main.py import`` of resnet50, from process start to the project written.
+
+    python bench/bench_import.py [--repeat 3] [--target MODULE:CALLABLE] [--input C,H,W]
+
+Each run is a child process, timed from just before it is spawned, so the figure includes the
+interpreter's start and importing torch, as a user sees it. The baseline, measured in the same run
+and the same way, is a child that only imports torch (``python -c "import torch"``): the part of
+the import no Skipwire code can shorten. The default target is torchvision's resnet50 as the test
+fixture copies it (tests/codegen/fixtures/tv_resnet.py; no torchvision needed), at 3x224x224.
+
+Goal: under 5 s on the development machine (2 shared cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _timed(cmd: list[str], cwd: str) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    took = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+    return took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--target", default="tv_resnet:resnet50")
+    ap.add_argument("--input", default="3,224,224")
+    args = ap.parse_args()
+    fixtures = str(ROOT / "tests" / "codegen" / "fixtures")
+    baseline, runs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "imported.skipwire")
+        for _ in range(args.repeat):
+            baseline.append(_timed([sys.executable, "-c", "import torch"], fixtures))
+            cmd = [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "import",
+                args.target,
+                "-o",
+                out,
+                "--input",
+                args.input,
+            ]
+            runs.append(_timed(cmd, fixtures))
+    b, r = statistics.median(baseline), statistics.median(runs)
+    print(f"import torch only:       median {b:.2f} s  (runs {', '.join(f'{x:.2f}' for x in baseline)})")
+    print(f"main.py import {args.target}: median {r:.2f} s  (runs {', '.join(f'{x:.2f}' for x in runs)})")
+    print(f"ratio import / torch start-up: {r / b:.2f}; Skipwire's own share: {r - b:.2f} s")
+    try:
+        print(f"load average: {os.getloadavg()[0]:.1f}")
+    except OSError:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
