@@ -38,6 +38,7 @@ class _Entry:
     depth: int
     node_id: str
     block: str | None
+    owner: str = ""  # the block instance holding it, as node names: "layer2_0" ("" at the top level)
     key: Key | None = None
     merge_inputs: list[tuple[str, Key | None]] = field(default_factory=list)
     note: str = ""
@@ -83,7 +84,7 @@ def plan(analysis, modules: dict[str, Any]) -> list[_Entry]:
     """Every node of the network (block instances and their bodies, shortcut projections), in order,
     with the place its output tensor is read."""
     entries: list[_Entry] = []
-    _plan_level(analysis.root, "", "", 0, modules, entries)
+    _plan_level(analysis.root, "", "", 0, modules, entries, "")
     return entries
 
 
@@ -96,7 +97,9 @@ def io_nodes(analysis) -> dict[str, str]:
     }
 
 
-def _plan_level(info, prefix: str, level: str, depth: int, modules, entries: list[_Entry]) -> None:
+def _plan_level(
+    info, prefix: str, level: str, depth: int, modules, entries: list[_Entry], owner: str
+) -> None:
     g = info.graph
     keys: dict[str, Key | None] = {}
     consumers: dict[str, list[str]] = {}
@@ -131,7 +134,7 @@ def _plan_level(info, prefix: str, level: str, depth: int, modules, entries: lis
         ni = info.nodes.get(nid)
         if ni is None or ni.node.type in ("Input", "Output", "BlockInput", "BlockOutput"):
             continue
-        entry = _Entry(paths[nid], ni.node.type, depth, nid, info.block, key_of(nid))
+        entry = _Entry(paths[nid], ni.node.type, depth, nid, info.block, owner, key_of(nid))
         if entry.key is None:
             entry.note = "it is computed inline and feeds no module this view can read"
         lt = registry.get(ni.node.type)
@@ -150,7 +153,8 @@ def _plan_level(info, prefix: str, level: str, depth: int, modules, entries: lis
                 entry.merge_inputs.append((label, k))
         entries.append(entry)
         if ni.children is not None:
-            _plan_level(ni.children, paths[nid] + ".", paths[nid], depth + 1, modules, entries)
+            inner = f"{owner}.{ni.node.name}" if owner else ni.node.name
+            _plan_level(ni.children, paths[nid] + ".", paths[nid], depth + 1, modules, entries, inner)
     for edge_id, sc in info.shortcuts.items():
         if sc.applied == "identity":
             continue
@@ -162,6 +166,7 @@ def _plan_level(info, prefix: str, level: str, depth: int, modules, entries: lis
                 depth,
                 edge_id,
                 info.block,
+                owner,
                 (path, "out") if path in modules else None,
             )
         )
@@ -244,6 +249,7 @@ def inspect(
             depth=en.depth,
             node_id=en.node_id,
             block=en.block,
+            owner=en.owner,
         )
         rec.inputs = [(label, stats[k]["norm"]) for label, k in en.merge_inputs if k in stats]
         records.append(rec)

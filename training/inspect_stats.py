@@ -40,6 +40,7 @@ class NodeRecord:
     depth: int = 0  # nesting: 0 at the top level, 1 inside a block instance, ...
     node_id: str = ""
     block: str | None = None  # the block definition the node belongs to (None: the top-level graph)
+    owner: str = ""  # the block instance holding it, by node names ("layer2_0"; "" at the top level)
     values: Any = None  # float32 1-D: up to MAX_VALUES of the output's values, evenly strided
     maps: Any = None  # float32 (C<=64, H, W) of sample 0, or None for vectors
 

@@ -122,6 +122,7 @@ class InspectPanel(QWidget):
         self._thread: threading.Thread | None = None
         self._build()
         document.selection_changed.connect(self.show_selection)
+        document.instance_changed.connect(lambda _block: self.show_selection())
         document.changed.connect(self._on_project_changed)
         document.project_replaced.connect(self._on_project_replaced)
         self._timer = QTimer(self)
@@ -392,11 +393,9 @@ class InspectPanel(QWidget):
         if not ids:
             return None, "Select a node on the canvas to see its output."
         target = ids[0]
-        prefix = ""
-        if block is not None:
-            prefix = self.document.shown_instance(block) or ""
+        owner = (self.document.shown_instance(block) or "") if block is not None else ""
         for r in self.result.records:
-            if r.node_id == target and r.block == block and (not prefix or r.name.startswith(prefix + ".")):
+            if r.node_id == target and r.block == block and r.owner == owner:
                 return r, ""
         graph = self.document.project.graph_of(block)
         node = graph.nodes.get(target) if graph is not None else None
