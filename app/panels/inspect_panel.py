@@ -47,6 +47,24 @@ def _viridis() -> list[int]:
     return [QColor(int(r), int(g), int(b)).rgb() for r, g, b in lut[:, :3]]
 
 
+def _plot(log: bool = False) -> pg.PlotWidget:
+    """A plot in the theme's colours, as the Training tab draws them (log axes label 1, 2, 5 only)."""
+    from app.training_ui.plots import LogAxis
+
+    c = chrome()
+    plot = pg.PlotWidget(axisItems={"left": LogAxis("left")} if log else None, background=c.base)
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(c.border))
+        axis.setTextPen(pg.mkPen(c.muted))
+        axis.enableAutoSIPrefix(False)
+    plot.getAxis("left").setWidth(54)
+    return plot
+
+
 class MapGrid(QWidget):
     """Feature maps (C, H, W) as a grid of small images, each scaled to its channel's own range."""
 
@@ -186,10 +204,8 @@ class InspectPanel(QWidget):
         self.channel.setMinimum(0)
         self.channel.valueChanged.connect(self._on_channel)
         self.channel_label = QLabel()
-        self.hist = pg.PlotWidget()
+        self.hist = _plot()
         self.hist.setMinimumHeight(90)
-        self.hist.setMenuEnabled(False)
-        self.hist.showGrid(x=True, y=True, alpha=0.2)
         self.hist.setLabel("bottom", "value")
         node = QWidget()
         nl = QGridLayout(node)
@@ -204,13 +220,11 @@ class InspectPanel(QWidget):
         nl.setRowStretch(4, 2)
 
         # the depth profile
-        self.std_plot = pg.PlotWidget()
-        self.grad_plot = pg.PlotWidget()
+        self.std_plot = _plot(log=True)
+        self.grad_plot = _plot(log=True)
         for plot, label in ((self.std_plot, "activation std"), (self.grad_plot, "gradient norm")):
             plot.setLogMode(y=True)
-            plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setLabel("left", label)
-            plot.setMenuEnabled(False)
         self.grad_plot.setLabel("bottom", "layer (forward order)")
         self.grad_plot.setXLink(self.std_plot)
         self.markers = [pg.InfiniteLine(angle=90, movable=False) for _ in range(2)]
