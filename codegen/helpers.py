@@ -47,5 +47,28 @@ class WeightedAdd(nn.Module):
         return out
 '''
 
+DROP_PATH = '''\
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, each sample's branch is dropped with
+    probability p and the kept ones scaled by 1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            keep = 1.0 - self.p
+            shape = [x.shape[0]] + [1] * (x.dim() - 1)  # one draw per sample
+            mask = torch.bernoulli(torch.full(shape, keep, dtype=x.dtype, device=x.device))
+            return torch.div(x * mask, keep)
+        return x
+'''
+
 # name -> source, in the order they appear in a generated file
-HELPERS = {"ZeroPadShortcut": ZERO_PAD, "LayerNorm2d": LAYER_NORM_2D, "WeightedAdd": WEIGHTED_ADD}
+HELPERS = {
+    "ZeroPadShortcut": ZERO_PAD,
+    "LayerNorm2d": LAYER_NORM_2D,
+    "WeightedAdd": WEIGHTED_ADD,
+    "DropPath": DROP_PATH,
+}

@@ -219,6 +219,18 @@ def _shuffle_from(mod: Any, in_shape: tuple | None) -> dict:
     return {"groups": int(mod.groups)}
 
 
+def _drop_path_from(mod: Any, in_shape: tuple | None) -> dict:
+    """Skipwire's DropPath (p), torchvision's StochasticDepth (p, mode) or timm's DropPath (drop_prob)."""
+    if getattr(mod, "mode", "row") != "row":
+        raise Unsupported(f"stochastic depth in mode {mod.mode!r} (only 'row': one draw per sample)")
+    if not getattr(mod, "scale_by_keep", True):
+        raise Unsupported("DropPath(scale_by_keep=False)")
+    p = getattr(mod, "p", getattr(mod, "drop_prob", None))
+    if not isinstance(p, (int, float)):
+        raise Unsupported(f"a drop probability {p!r}")
+    return {"p": float(p)}
+
+
 def _weighted_add_from(mod: Any, in_shapes: Any) -> dict:
     """A WeightedAdd leaf: ``in_shapes`` is the list of its inputs' shapes."""
     from torch import nn
@@ -347,6 +359,16 @@ _ENTRIES = (
         from_module=_dropout_from,
     ),
     TypeCodegen("Identity", aliases_input=True, fx_modules=("nn.Identity",), from_module=_no_params),
+    TypeCodegen(
+        "DropPath",
+        aliases_input=True,  # the identity in eval mode
+        fx_modules=(
+            "DropPath",
+            "torchvision.ops.stochastic_depth.StochasticDepth",
+            "timm.layers.drop.DropPath",
+        ),
+        from_module=_drop_path_from,
+    ),
     TypeCodegen("Add", fx_modules=("WeightedAdd",), from_module=_weighted_add_from),
     TypeCodegen("Concat", channels=_concat_channels),
     TypeCodegen("Multiply", channels=_broadcast_channels),

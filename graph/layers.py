@@ -575,6 +575,20 @@ register(
 
 register(
     LayerType(
+        "DropPath",
+        "regularization",
+        "Stochastic depth: in training, drops a residual branch for a whole sample with probability p "
+        "(the kept ones scaled by 1/(1-p)); the identity in eval mode.",
+        (P("p", "float", 0.1, 0, 1),),
+        shape=_same,
+        module=lambda p, ins: ModuleSpec("DropPath", (p["p"],), {}),
+        key_params=("p",),
+        saves=lambda p, ins, out: 1,  # the per-sample mask
+    )
+)
+
+register(
+    LayerType(
         "Identity",
         "shape",
         "Passes its input through unchanged.",
