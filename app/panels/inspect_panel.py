@@ -185,7 +185,7 @@ class InspectPanel(QWidget):
         for w in (self.weights, self.seed, self.source, self.samples, self.mode, self.go, self.cancel_button):
             bl.addWidget(w)
         bl.addWidget(self.progress)
-        bl.addWidget(self.status, 1)
+        bl.addStretch(1)
         self.export_png = QPushButton("Export picture…")
         self.export_png.clicked.connect(self._export_picture)
         self.export_csv = QPushButton("Export CSV…")
@@ -247,6 +247,9 @@ class InspectPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(bar)
+        self.status.setContentsMargins(10, 2, 8, 2)
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
         lay.addWidget(split, 1)
         self._set_exports()
 
