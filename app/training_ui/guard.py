@@ -56,6 +56,7 @@ class Estimate:
     device: str  # "the CPU" / "the GPU"
     images: int
     epochs: int
+    measured: bool = False  # from a run of this session on this device, not the built-in rate
 
     def per_epoch(self) -> float:
         return self.seconds / max(self.epochs, 1)
@@ -64,14 +65,26 @@ class Estimate:
         return max(1, int(limit_s // max(self.per_epoch(), 1e-9)))
 
 
+# Rates measured by runs of this session ("cpu" / "gpu" -> MACs per second, training): once a run
+# has reported its images/s, estimates use what this machine really does (load, threads included).
+MEASURED: dict[str, float] = {}
+
+
+def record_rate(device: str, images_per_s: float, macs: int) -> None:
+    """Remember a run's training rate (``device`` as the run reports it: "cpu", "cuda:0", ...)."""
+    if images_per_s and macs and images_per_s > 0:
+        MEASURED["gpu" if device.startswith("cuda") else "cpu"] = images_per_s * macs * TRAIN_MAC_FACTOR
+
+
 def estimate(macs: int, dataset: str, input_shape, epochs: int, device: str) -> Estimate | None:
     images = train_images(dataset, input_shape)
     if not macs or images is None:
         return None
     gpu = device == "cuda" or (device == "auto" and has_gpu())
-    rate = GPU_MACS_PER_S if gpu else CPU_MACS_PER_S_PER_CORE * max(1, os.cpu_count() or 1)
+    measured = MEASURED.get("gpu" if gpu else "cpu")
+    rate = measured or (GPU_MACS_PER_S if gpu else CPU_MACS_PER_S_PER_CORE * max(1, os.cpu_count() or 1))
     seconds = epochs * images * macs * TRAIN_MAC_FACTOR / rate
-    return Estimate(seconds, "the GPU" if gpu else "the CPU", images, epochs)
+    return Estimate(seconds, "the GPU" if gpu else "the CPU", images, epochs, measured is not None)
 
 
 def format_duration(seconds: float) -> str:

@@ -337,7 +337,8 @@ class TrainingPanel(QWidget):
             return
         self.estimate_label.setText(
             f"About {guard.format_duration(est.seconds)} on {est.device} "
-            f"({est.epochs} epoch{'s' if est.epochs != 1 else ''} of {est.images:,} images; a rough estimate)"
+            f"({est.epochs} epoch{'s' if est.epochs != 1 else ''} of {est.images:,} images; "
+            f"{'at the speed of the last run' if est.measured else 'a rough estimate'})"
         )
         self.estimate_label.show()
 
@@ -496,7 +497,7 @@ class TrainingPanel(QWidget):
             self._ask_long_run(est)
             return False
         project = self.document.project
-        job = self._job(project.to_dict(), cfg, project.name)
+        job = self._job(project.to_dict(), cfg, project.name, getattr(analysis, "macs", None))
         self._experiment, self._experiment_total = [], 0
         self.controller.start([job])
         return True
@@ -516,7 +517,9 @@ class TrainingPanel(QWidget):
         except OSError as exc:
             self.form.show_problem(f"cannot read the dataset folder: {exc}")
             return False
-        jobs = [self._job(p.to_dict(), cfg, p.name) for p in projects]
+        from graph.shapes import analyze
+
+        jobs = [self._job(p.to_dict(), cfg, p.name, analyze(p).macs) for p in projects]
         for j in jobs:
             j.extra["continue_on_error"] = False
         self._experiment, self._experiment_total = jobs, len(jobs)
@@ -528,13 +531,16 @@ class TrainingPanel(QWidget):
             self.status.setText("Stopping…")
             self.controller.stop()
 
-    def _job(self, project: dict, cfg: TrainConfig, name: str) -> Job:
+    def _job(self, project: dict, cfg: TrainConfig, name: str, macs: int | None = None) -> Job:
         if self.run_list.runs_dir != self.runs_dir:  # the project was saved elsewhere since
             self.run_list.set_runs_dir(self.runs_dir)
         label = name or "run"
-        return Job(
+        job = Job(
             label=label, project=project, config=cfg.to_dict(), run_dir=new_run_dir(self.runs_dir, label)
         )
+        if macs:
+            job.extra["macs"] = int(macs)  # the run's images/s then calibrates later estimates
+        return job
 
     # ----- controller signals ----------------------------------------------------
     def _on_busy(self, busy: bool) -> None:
@@ -569,6 +575,8 @@ class TrainingPanel(QWidget):
         job = self.controller.current
         if job is not None and job.key == key:
             self._show_progress(job, run)
+            if run.images_per_s and run.device and job.extra.get("macs"):
+                guard.record_rate(run.device, run.images_per_s, job.extra["macs"])  # later estimates
         self._schedule_plot_refresh()
 
     def _schedule_plot_refresh(self) -> None:
@@ -625,6 +633,7 @@ class TrainingPanel(QWidget):
             self._show_error(message)
         if self.plots is not None:
             self.plots.refresh(self.store, self._shown())
+        self._update_estimate()  # now at the measured speed
 
     def _prefix(self, job: Job) -> str:
         if self._experiment_total and job in self._experiment:

@@ -18,6 +18,16 @@ from training.datasets import check_fit
 from training.metrics import record
 
 
+@pytest.fixture(autouse=True)
+def _built_in_rates():
+    """Estimates from the built-in rates unless a test measures one (the store is per session)."""
+    saved = dict(guard.MEASURED)
+    guard.MEASURED.clear()
+    yield
+    guard.MEASURED.clear()
+    guard.MEASURED.update(saved)
+
+
 def panel_for(qtbot, tmp_path, project, factory=None, height=460):
     doc = Document(project)
     jobs = []
@@ -172,3 +182,23 @@ def test_the_gradient_legend_is_never_clipped(qtbot, tmp_path, width):
     box, area = leg.sceneBoundingRect(), vb.sceneBoundingRect()
     assert area.contains(box), (width, box, area)
     assert [label.text for _sample, label in leg.items] == ["first", "middle", "last"]
+
+
+def test_a_finished_run_calibrates_the_next_estimate(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(guard, "has_gpu", lambda: False)
+
+    def factory(project, config, run_dir):
+        recs = [record("status", state="running", message="", device="cpu", total_steps=40, epochs=1)]
+        recs += [dict(r, images_per_s=50.0) if r["kind"] == "step" else r for r in step_records(40)]
+        recs.append(record("status", state="completed", message="done"))
+        return FakeProcess(recs)
+
+    panel, _ = panel_for(qtbot, tmp_path, make("resnet20"), factory=factory)
+    before = panel.current_estimate()
+    assert not before.measured and "rough estimate" in panel.estimate_label.text()
+    panel.start(confirmed=True)
+    qtbot.waitUntil(lambda: not panel.controller.busy, timeout=5000)
+    after = panel.current_estimate()
+    assert after.measured and "speed of the last run" in panel.estimate_label.text()
+    # 50 images/s: an epoch of 5,000 images takes 100 s, whatever the built-in rate said
+    assert after.seconds == pytest.approx(after.epochs * 100.0)
