@@ -133,17 +133,11 @@ def _trace(model: Any, input_shape: tuple[int, ...] | None):
     import torch
     import torch.fx
 
-    from codegen.fx_ops import HELPER_LEAVES, NORM_ACT_LEAVES, SAME_AS
+    from codegen.fx_ops import is_leaf
 
     class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            name = type(m).__name__
-            return (
-                name in HELPER_LEAVES
-                or name in NORM_ACT_LEAVES
-                or f"{type(m).__module__}.{type(m).__qualname__}" in SAME_AS
-                or super().is_leaf_module(m, qualname)
-            )
+            return is_leaf(m) or super().is_leaf_module(m, qualname)
 
     try:
         tracer = Tracer()

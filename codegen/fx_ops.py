@@ -16,6 +16,19 @@ from typing import Any
 from codegen.layer_codegen import FX_MODULES, Unsupported, square
 
 
+def is_leaf(mod: Any) -> bool:
+    """Modules traced as one call: Skipwire's helpers, norm+act modules, and classes outside torch.nn
+    that the layer table imports as they are (torchvision's StochasticDepth)."""
+    name = type(mod).__name__
+    full = _module_name(type(mod))
+    return (
+        name in HELPER_LEAVES
+        or name in NORM_ACT_LEAVES
+        or full in SAME_AS
+        or (not full.startswith("nn.") and full in FX_MODULES)
+    )
+
+
 def _module_name(t: type) -> str:
     """``nn.Upsample`` for torch's modules, ``package.module.Class`` for others."""
     if t.__module__.startswith("torch.nn.modules."):
@@ -40,7 +53,7 @@ class OpSpec:
 
 
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
-HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d")
+HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath")
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
@@ -76,6 +89,8 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
         raise Unsupported(_module_name(type(mod)))
     if name == "WeightedAdd":
         return entry.type, entry.from_module(mod, in_shapes)
+    if name == "DropPath":  # Skipwire's or timm's (same name)
+        return entry.type, entry.from_module(mod, in_shapes[0])
     if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
         raise Unsupported(f"a {name} that is not what Skipwire writes")
     return entry.type, entry.from_module(mod, in_shapes[0])
@@ -372,4 +387,5 @@ __all__ = [
     "convert_helper",
     "convert_module",
     "convert_norm_act",
+    "is_leaf",
 ]

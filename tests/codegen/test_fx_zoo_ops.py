@@ -1,0 +1,176 @@
+"""Issue 12's import features on small hand-made models (no torchvision or timm needed): the
+activations of MobileNet, split/chunk, channel shuffle, norm+act modules, stochastic depth, and the
+grouped message for what is still refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codegen.build import build_module
+from codegen.fx_import import import_module
+from graph.errors import UserError
+from graph.shapes import analyze
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _check(model, shape, types=()):
+    """Import, strict weight load into the rebuilt module, same outputs; returns the project."""
+    model.eval()
+    project = import_module(model, shape).project
+    assert analyze(project).valid
+    rebuilt = build_module(project).eval()
+    assert set(rebuilt.state_dict()) == set(model.state_dict())
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x), rtol=1e-5, atol=1e-5)
+    found = {
+        n.type for g in [project.graph, *(b.graph for b in project.blocks.values())] for n in g.nodes.values()
+    }
+    assert set(types) <= found, set(types) - found
+    return project, rebuilt
+
+
+class _Acts(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.act1 = nn.ReLU6(inplace=True)
+        self.act2 = nn.Hardswish()
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x):
+        x = self.act2(self.act1(self.conv(x)))
+        x = F.hardswish(F.relu6(x)) * self.gate(x.mean((2, 3), keepdim=True))
+        return F.hardsigmoid(x)
+
+
+def test_mobilenet_activations_module_and_functional():
+    project, _ = _check(_Acts(), (3, 8, 8), ("ReLU6", "Hardswish", "Hardsigmoid"))
+    assert project.graph.node_by_name("act1").params["inplace"] is True
+
+
+class _Shuffle(nn.Module):
+    """ShuffleNetV2's unit: chunk, a branch on one half, cat, channel shuffle (as torchvision writes it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.branch = nn.Sequential(nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), nn.ReLU())
+        self.split = nn.Conv2d(8, 6, 1)
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        x = torch.cat((a, self.branch(b)), dim=1)
+        n, c, h, w = x.size()
+        x = x.view(n, 2, c // 2, h, w)
+        x = torch.transpose(x, 1, 2).contiguous()
+        x = x.view(n, -1, h, w)
+        p, q, r = torch.split(self.split(x), [1, 2, 3], dim=1)
+        return torch.cat([r, p, q], 1)
+
+
+def test_chunk_split_and_channel_shuffle():
+    project, rebuilt = _check(_Shuffle(), (8, 5, 5), ("ChannelShuffle", "ChannelSlice"))
+    slices = sorted(
+        (n.params["start"], n.params["stop"])
+        for n in project.graph.nodes.values()
+        if n.type == "ChannelSlice"
+    )
+    assert slices == [(0, 1), (0, 4), (1, 3), (3, None), (4, None)]
+    (shuffle,) = project.graph.nodes_of_type("ChannelShuffle")
+    assert shuffle.params["groups"] == 2
+    # the exported module uses nn.ChannelShuffle and imports to the same graph
+    again = import_module(rebuilt, (8, 5, 5)).project
+    assert sorted(n.type for n in again.graph.nodes.values()) == sorted(
+        n.type for n in project.graph.nodes.values()
+    )
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's norm+act module, reduced: F.batch_norm on its own buffers, then drop and act."""
+
+    def __init__(self, c):
+        super().__init__(c)
+        self.drop = nn.Identity()
+        self.act = nn.SiLU(inplace=True)
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.1, self.eps)
+        return self.act(self.drop(x))
+
+
+class DropPath(nn.Module):
+    """timm's DropPath, reduced (the importer reads drop_prob)."""
+
+    def __init__(self, drop_prob=0.0):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x):
+        return x
+
+
+class _NormActNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential()
+        self.features.add_module("conv0", nn.Conv2d(3, 8, 3, padding=1))
+        self.features.add_module("norm0", BatchNormAct2d(8))
+        self.bn = BatchNormAct2d(8)
+        self.drop_path = DropPath(0.2)
+
+    def forward(self, x):
+        x = self.features(x)
+        return x + self.drop_path(self.bn(x))
+
+
+def test_norm_act_module_splits_into_norm_and_act_and_drop_path_is_a_layer():
+    model = _NormActNet()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+    project, rebuilt = _check(model, (3, 6, 6), ("BatchNorm2d", "SiLU", "DropPath"))
+    (stage,) = project.graph.stages
+    names = [project.graph.nodes[i].name for i in stage.nodes]
+    assert (stage.name, stage.keys, names) == ("features", "name", ["conv0", "norm0", "norm0_act"])
+    assert project.graph.node_by_name("drop_path").params["p"] == pytest.approx(0.2)
+    # DropPath: the identity in eval mode, drops whole samples in training
+    drop = rebuilt.drop_path
+    x = torch.ones(4000, 1, 1, 1)
+    assert torch.equal(drop.eval()(x), x)
+    y = drop.train()(x)
+    kept = (y != 0).float().mean().item()
+    assert abs(kept - 0.8) < 0.05 and torch.allclose(y[y != 0], torch.tensor(1 / 0.8))
+
+
+class _Odd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv1d(3, 3, 1) for _ in range(3)])
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = conv(x.flatten(2)).view(x.shape)
+        return torch.sin(x)
+
+
+def test_refused_model_message_groups_by_module_class():
+    with pytest.raises(UserError) as info:
+        import_module(_Odd(), (3, 4, 4))
+    err = info.value
+    lines = err.message.split("\n")
+    assert err.exit_code == 2 and len(lines) <= 4, lines
+    assert '  nn.Conv1d (3 places, e.g. "convs.0"): has no Skipwire layer type' in lines
+    assert any(line.startswith("  _Odd (1 place, e.g. the top level): calls") for line in lines)
