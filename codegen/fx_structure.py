@@ -437,10 +437,34 @@ def layout(g: Graph) -> dict[str, list[float]]:
     return pos
 
 
+def _flattened_containers(b: _Builder) -> list[str]:
+    """Container modules (nn.Sequential, nn.ModuleList, ...) whose layers could not be kept under
+    their own name (a container inside a stage, a Sequential subclass): their qualified names."""
+    from torch import nn
+
+    out = []
+    for key, sc in b.scopes.items():
+        container = isinstance(sc.cls, type) and issubclass(
+            sc.cls, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+        )
+        if not container or not any(b.ops[k].attr for k in b.members[key]):
+            continue
+        children = list(b.conv.model.get_submodule(sc.qualname)._modules)
+        if sc.kind == "inline" or (sc.kind == "block" and not all(c.isidentifier() for c in children)):
+            out.append(sc.qualname)
+    return out
+
+
 def build_project(conv: Any, name: str) -> Project:
     b = _Builder(conv)
     b.lift()
     b.decide()
+    flat = _flattened_containers(b)
+    if flat:
+        conv.warnings.append(
+            f'{len(flat)} nested container module(s) (e.g. "{flat[0]}") are flattened: their layers are '
+            "renamed (a.0.conv -> a_0_conv), so the model's state_dict keys do not load by name"
+        )
     b.build_blocks()
     root = b.build_graph(None)
     project = Project(name, root, dict(b.blocks))

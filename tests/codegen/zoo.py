@@ -137,6 +137,7 @@ def check(name: str, tol: float = 1e-5) -> dict:
     t0 = time.perf_counter()
     result = import_module(model, shape)
     t_import = time.perf_counter() - t0
+    assert not result.warnings, result.warnings
     analysis = analyze(result.project)
     assert analysis.valid, [d.message for d in analysis.errors][:3]
     n_params = sum(p.numel() for p in model.parameters())
