@@ -61,6 +61,8 @@ class _Builder:
         self.inst_params: dict[str, dict] = {}
         self.bodies: dict[str, Graph] = {}
         self.positions: dict[str | None, Graph] = {}
+        self.renamed_quals: set[str] = set()
+        self.renamed: list[tuple[str, str]] = []  # (module path, node name): layers not named as in the model
 
     # ---- membership ---------------------------------------------------------
     def index(self) -> None:
@@ -200,7 +202,13 @@ class _Builder:
             if unit[0] == "op" and unit[1] in self.conv.tails:
                 return _ident("_".join(qual.split(".")[-2:]))
             return _ident(qual.rpartition(".")[2])
-        return _ident(_rel(qual, home_q).replace(".", "_"))
+        rel = _rel(qual, home_q)
+        if ("." in rel or not rel.isidentifier()) and qual not in self.renamed_quals and unit[0] == "op":
+            # a module inside a container that is not kept: its state_dict keys change
+            self.renamed_quals.add(qual)
+            if self.conv.model.get_submodule(qual).state_dict():
+                self.renamed.append((qual, _ident(rel.replace(".", "_"))))
+        return _ident(rel.replace(".", "_"))
 
     def stage_keys(self, key: str) -> str:
         seq = self.conv.model.get_submodule(self.scopes[key].qualname)
@@ -437,36 +445,18 @@ def layout(g: Graph) -> dict[str, list[float]]:
     return pos
 
 
-def _flattened_containers(b: _Builder) -> list[str]:
-    """Container modules (nn.Sequential, nn.ModuleList, ...) whose layers could not be kept under
-    their own name (a container inside a stage, a Sequential subclass): their qualified names."""
-    from torch import nn
-
-    out = []
-    for key, sc in b.scopes.items():
-        container = isinstance(sc.cls, type) and issubclass(
-            sc.cls, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-        )
-        if not container or not any(b.ops[k].attr for k in b.members[key]):
-            continue
-        children = list(b.conv.model.get_submodule(sc.qualname)._modules)
-        if sc.kind == "inline" or (sc.kind == "block" and not all(c.isidentifier() for c in children)):
-            out.append(sc.qualname)
-    return out
-
-
 def build_project(conv: Any, name: str) -> Project:
     b = _Builder(conv)
     b.lift()
     b.decide()
-    flat = _flattened_containers(b)
-    if flat:
-        conv.warnings.append(
-            f'{len(flat)} nested container module(s) (e.g. "{flat[0]}") are flattened: their layers are '
-            "renamed (a.0.conv -> a_0_conv), so the model's state_dict keys do not load by name"
-        )
     b.build_blocks()
     root = b.build_graph(None)
+    if b.renamed:
+        (qual, node_name), n = b.renamed[0], len(b.renamed)
+        conv.warnings.append(
+            f'{n} layer(s) in nested containers are renamed (e.g. "{qual}" -> "{node_name}"), so the '
+            "model's state_dict keys do not load by name"
+        )
     project = Project(name, root, dict(b.blocks))
     project.ui["positions"] = layout(root)
     project.ui["block_positions"] = {n: layout(d.graph) for n, d in b.blocks.items()}
