@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from graph.atomic import write_text_atomic
 from graph.errors import UserError
 from graph.projectfile import dumps_project, load_project, loads_project, save_project
 
@@ -44,12 +45,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Temp file beside ``path``, renamed into place; on any failure no temp file is left
+    and the previous file stays (graph.atomic; an OSError becomes a UserError naming the path)."""
+    write_text_atomic(path, text)
 
 
 class FileController(QObject):
@@ -260,8 +258,8 @@ class FileController(QObject):
                 "name": self.document.project.name,
             }
             _atomic_write(self.recovery_path.with_suffix(".meta.json"), json.dumps(meta))
-        except OSError as exc:
-            self.message.emit(f"Autosave failed: {exc}")
+        except (OSError, UserError) as exc:
+            self.message.emit(f"Autosave failed: {getattr(exc, 'message', None) or exc}")
             return None
         return self.recovery_path
 
@@ -419,8 +417,8 @@ class FileController(QObject):
             return False
         try:
             self.canvas.export_image(path)
-        except OSError as exc:
-            self.error("Cannot export image", str(exc))
+        except (OSError, UserError) as exc:
+            self.error("Cannot export image", getattr(exc, "message", None) or str(exc))
             return False
         self.message.emit(f"Exported the graph to {path}")
         return True

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 from app import app_style
 from app.main_window import MainWindow
 from app.settings import Settings
+from graph.atomic import atomic_write
 from graph.errors import UserError
 
 SCREENSHOT_SIZE = (1600, 1000)
@@ -135,7 +136,11 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
             f"skipwire-timing rendered={time.time():.6f} torch_loaded={'torch' in sys.modules}\n"
         )
     image = window.grab()
-    ok = image.save(path, "PNG")
+    try:
+        atomic_write(path, lambda tmp: _save_png(image, tmp, path))
+        ok = True
+    except (OSError, UserError):
+        ok = False
     window.files.clean_exit()
     window.document.undo_stack.setClean()
     window.files.recovered = False
@@ -144,3 +149,8 @@ def _screenshot(app: QApplication, window: MainWindow, path: str) -> int:
         sys.stderr.write(f"skipwire: could not write the screenshot to {path}\n")
         return 2
     return 0
+
+
+def _save_png(image, tmp: str, path: str) -> None:
+    if not image.save(tmp, "PNG"):
+        raise OSError(f"could not write the screenshot to {path}")

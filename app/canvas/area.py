@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
@@ -14,6 +15,7 @@ from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
 from app.document import failing_instances
 from app.theme import get_theme
+from graph.atomic import atomic_write
 
 NETWORK = "Network"
 
@@ -311,19 +313,24 @@ class CanvasArea(QWidget):
                 source = source.united(lab.mapRectToScene(lab.boundingRect()))
             source = source.adjusted(-24, -24, 24, 24)
             bg = QColor(self.theme.background)
-            if path.lower().endswith(".svg"):
-                from PySide6.QtSvg import QSvgGenerator
+            svg = path.lower().endswith(".svg")
 
-                gen = QSvgGenerator()
-                gen.setFileName(path)
-                gen.setSize(QSize(int(source.width()), int(source.height())))
-                gen.setViewBox(QRectF(0, 0, source.width(), source.height()))
-                gen.setTitle(self.document.project.name)
-                painter = QPainter(gen)
-                painter.fillRect(QRectF(0, 0, source.width(), source.height()), bg)
-                scene.render(painter, QRectF(0, 0, source.width(), source.height()), source)
-                painter.end()
-            else:
+            def render(tmp: str) -> None:  # into the temporary file; atomic_write renames it into place
+                if svg:
+                    from PySide6.QtSvg import QSvgGenerator
+
+                    gen = QSvgGenerator()
+                    gen.setFileName(tmp)
+                    gen.setSize(QSize(int(source.width()), int(source.height())))
+                    gen.setViewBox(QRectF(0, 0, source.width(), source.height()))
+                    gen.setTitle(self.document.project.name)
+                    painter = QPainter(gen)
+                    painter.fillRect(QRectF(0, 0, source.width(), source.height()), bg)
+                    scene.render(painter, QRectF(0, 0, source.width(), source.height()), source)
+                    painter.end()
+                    if os.path.getsize(tmp) == 0:
+                        raise OSError(f"could not write the image {path}")
+                    return
                 image = QImage(
                     int(source.width() * scale),
                     int(source.height() * scale),
@@ -336,8 +343,10 @@ class CanvasArea(QWidget):
                 )
                 scene.render(painter, QRectF(0, 0, image.width(), image.height()), source)
                 painter.end()
-                if not image.save(path):
+                if not image.save(tmp, "PNG"):
                     raise OSError(f"could not write the image {path}")
+
+            atomic_write(path, render)
         finally:
             for lab in labels:
                 lab.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from graph import edits as E
@@ -242,3 +243,27 @@ def test_template_gallery_lists_families(qtbot):
     assert rows[1] == ("layer1", "3 × Bottleneck", "256x56x56") and rows[4][2] == "2048x7x7"
     assert rows[-1] == ("head", "avgpool · flatten · fc", "1000")
     assert "4 × Bottleneck" in dlg.figures.text()
+
+
+@pytest.mark.parametrize("kind", ["code", "png", "svg"])
+def test_failed_export_keeps_the_previous_file_and_leaves_no_temp(
+    make_window, dialogs, tmp_path, monkeypatch, kind
+):
+    """The editor's exports go through graph.atomic: a failure after writing started (here: the
+    rename) leaves the previous file byte for byte and no temporary file beside it."""
+    from graph.templates import make
+
+    w = make_window(make("resnet20"))
+    target = tmp_path / ("model.py" if kind == "code" else f"graph.{kind}")
+    target.write_bytes(b"previous contents")
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("graph.atomic.os.replace", refuse)
+    dialogs.answer("critical", None)
+    ok = w.files.export_code(str(target)) if kind == "code" else w.files.export_image(kind, str(target))
+    assert not ok
+    assert "No space left on device" in dialogs.calls[-1][1] and str(target) in dialogs.calls[-1][1]
+    assert target.read_bytes() == b"previous contents"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "recovery") == [target.name]
