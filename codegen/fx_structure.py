@@ -203,7 +203,8 @@ class _Builder:
                 return _ident("_".join(qual.split(".")[-2:]))
             return _ident(qual.rpartition(".")[2])
         rel = _rel(qual, home_q)
-        if ("." in rel or not rel.isidentifier()) and qual not in self.renamed_quals and unit[0] == "op":
+        in_stage = parent is not None and self.scopes[parent].kind == "stage"  # named by its index there
+        if not in_stage and ("." in rel or not rel.isidentifier()) and qual not in self.renamed_quals:
             # a module inside a container that is not kept: its state_dict keys change
             self.renamed_quals.add(qual)
             if self.conv.model.get_submodule(qual).state_dict():
@@ -271,9 +272,15 @@ class _Builder:
                 continue
             home_q = self.scopes[home].qualname if home is not None else ""
             node_ids = [ids[u] for u in self.stage_units(key)]
-            g.stages.append(
-                Stage(_ident(_rel(sc.qualname, home_q).replace(".", "_")), self.stage_keys(key), node_ids)
-            )
+            rel = _rel(sc.qualname, home_q)
+            stage_name = _ident(rel.replace(".", "_"))
+            if (
+                not rel.isidentifier() and sc.qualname not in self.renamed_quals
+            ):  # inside a flattened container
+                self.renamed_quals.add(sc.qualname)
+                if self.conv.model.get_submodule(sc.qualname).state_dict():
+                    self.renamed.append((sc.qualname, stage_name))
+            g.stages.append(Stage(stage_name, self.stage_keys(key), node_ids))
         g._ids = iter(range(len(g.nodes) + edge_n + 1, 1 << 30))
         return g
 

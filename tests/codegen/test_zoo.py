@@ -5,7 +5,8 @@ module the emitted code builds), the model's weights load strictly (same state_d
 agree to 1e-5 (fp32, 3x224x224; 3x299x299 for inception_v3) and import -> export -> import gives
 the same project. Models Skipwire cannot import yet are listed in REFUSED: for them the test checks
 that the refusal is one clear UserError (exit 2) that names the module class first, never a
-traceback. Needs torchvision and timm (requirements-zoo.txt).
+traceback; models whose nested containers are flattened (RENAMED) must say so in a warning.
+Needs torchvision and timm (requirements-zoo.txt); skipped without them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,33 @@ import zoo
 
 from graph.errors import UserError
 
-# models whose refusal is the expected result today (the issue's remaining work)
-REFUSED: dict[str, str] = {}
+# models Skipwire refuses today (the issue's remaining work): the start of the message's first cause
+REFUSED: dict[str, str] = {
+    "torchvision:inception_v3": "nn.Conv2d (34 places",  # 1x7 / 7x1 kernels: non-square padding
+    "torchvision:convnext_tiny": "torchvision CNBlock (18 places",  # layer scale, permute + LayerNorm
+    "timm:ecaresnet50d": "timm EcaModule (16 places",  # Conv1d over channels, view, expand_as
+    "timm:skresnet18": "timm SelectiveKernel (8 places",  # torch.stack, sum, softmax attention
+    "timm:resnest26d": "timm SplitAttn (8 places",  # radix softmax
+    "timm:convnext_nano": "timm ConvNeXtBlock (14 places",  # layer scale (gamma), reshape
+}
+# models that import with a warning, but nested containers (an nn.Sequential inside a stage, a
+# Sequential subclass with numbered children, an nn.ModuleList) are flattened and renamed, so the
+# state_dict keys differ: needs a container-in-container form in the graph and the emitter
+RENAMED = [
+    "torchvision:mobilenet_v2",
+    "torchvision:mobilenet_v3_large",
+    "torchvision:mobilenet_v3_small",
+    "torchvision:regnet_x_800mf",
+    "torchvision:regnet_y_800mf",
+    "torchvision:efficientnet_b0",
+    "torchvision:efficientnet_v2_s",
+    "torchvision:mnasnet1_0",
+    "timm:res2net50_26w_4s",
+    "timm:dla34",
+    "timm:efficientnet_b0",
+    "timm:mobilenetv3_large_100",
+]
+PASSING = [n for n in zoo.ZOO if n not in REFUSED and n not in RENAMED]
 
 
 @pytest.fixture(autouse=True)
@@ -37,11 +63,26 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+def test_the_list_is_the_issue_s_forty_and_the_rate():
+    assert len(zoo.ZOO) == len(set(zoo.ZOO)) == 40
+    assert set(REFUSED) | set(RENAMED) <= set(zoo.ZOO)
+    assert len(PASSING) == 22  # 55 %; the issue's target is 90 %
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in zoo.ZOO if n not in REFUSED])
+@pytest.mark.parametrize("name", PASSING)
 def test_model_round_trips_exactly(name):
     figures = zoo.check(name)
     assert figures["diff"] <= 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RENAMED)
+def test_nested_containers_import_with_a_warning_about_renamed_layers(name):
+    # the import succeeds with the warning (zoo.check refuses any warning); when this fails because
+    # the model round-trips, move it to PASSING
+    with pytest.raises(AssertionError, match="layer.s. in nested containers are renamed"):
+        zoo.check(name)
 
 
 @pytest.mark.slow
