@@ -26,7 +26,7 @@ from graph import registry
 from graph.errors import UserError
 from graph.shapes import module_path
 from training.inspect_inputs import Prepared, Samples
-from training.inspect_stats import NodeRecord, make_record, tensor_stats
+from training.inspect_stats import SATURATING, NodeRecord, make_record, tensor_stats
 
 Key = tuple[str, str]  # (module path, "in" | "out"): where a tensor is read; "" is the whole model
 
@@ -199,13 +199,21 @@ def inspect(
     stats: dict[Key, dict[str, Any]] = {}
     grads: dict[Key, float] = {}
     total = len(wanted)
+    # the same tensor seen twice in a row (a block's output is its last layer's) is reduced once; the last
+    # one is held so that its memory cannot be reused by another; an in-place op bumps its version
+    last: list = [None, -1, None]  # tensor, version, stats
 
     def seen(key: Key, tensor: Any) -> None:
         if not isinstance(tensor, torch.Tensor) or key in stats:
             return
         if should_cancel is not None and should_cancel():
             raise Cancelled
-        stats[key] = tensor_stats(tensor, wanted[key])
+        kind = wanted[key]
+        if last[0] is tensor and last[1] == tensor._version and kind not in SATURATING:
+            stats[key] = last[2]
+        else:
+            stats[key] = tensor_stats(tensor, kind)
+            last[:] = [tensor, tensor._version, stats[key]]
         if backward and tensor.requires_grad:
             tensor.register_hook(lambda g, k=key: grads.__setitem__(k, float(g.detach().float().norm())))
         if progress is not None:
@@ -235,6 +243,7 @@ def inspect(
     finally:
         for h in handles:
             h.remove()
+        last[:] = [None, -1, None]
     records, unobserved = [], {}
     for en in entries:
         st = stats.get(en.key) if en.key is not None else None

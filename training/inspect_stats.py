@@ -90,8 +90,12 @@ def tensor_stats(t: torch.Tensor, kind: str, keep_maps: bool = True) -> dict[str
         square_mean = float(norms.square().sum()) / n
         std = math.sqrt(max(square_mean - mean * mean, 0.0)) if math.isfinite(square_mean) else math.inf
         norm = float(norms.mean())
-        zero_fraction = float((flat == 0).sum()) / n
-        dead_fraction = float((flat.abs().amax(dim=0) == 0).sum()) / flat.shape[1]
+        magnitude = flat.abs()
+        if math.isfinite(square_mean):  # |sign| is 1 where a value is not zero: one cheap pass to count them
+            zero_fraction = 1.0 - float(flat.sign().abs_().sum()) / n
+        else:
+            zero_fraction = float((flat == 0).sum()) / n
+        dead_fraction = float((magnitude.amax(dim=0) == 0).sum()) / flat.shape[1]
     finite = math.isfinite(lo) and math.isfinite(hi) and math.isfinite(mean)
     out: dict[str, Any] = {
         "shape": tuple(x.shape[1:]),
