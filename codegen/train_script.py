@@ -424,8 +424,12 @@ def main(argv=None):
         out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         tmp = out / "checkpoint.pt.tmp"
-        torch.save({"model": state, "epochs": args.epochs, "settings": SETTINGS}, tmp)
-        os.replace(tmp, out / "checkpoint.pt")
+        try:  # a temporary file renamed into place: a failed save keeps the previous checkpoint
+            torch.save({"model": state, "epochs": args.epochs, "settings": SETTINGS}, tmp)
+            os.replace(tmp, out / "checkpoint.pt")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         print(f"saved checkpoint to {out / 'checkpoint.pt'}", flush=True)
     if world > 1:
         dist.barrier()
