@@ -277,3 +277,24 @@ def test_profile_and_maps_pictures(tmp_path, result):
         write_profile([result], tmp_path / "x.jpg")
     rows = profile_csv([result]).splitlines()
     assert len(rows) == 1 + len(result.records)
+
+
+def test_pictures_and_csv_failing_at_the_rename_keep_the_previous_file(tmp_path, result, monkeypatch):
+    import os
+
+    from training.inspect_chart import write_csv
+
+    png, csv_path = tmp_path / "p.png", tmp_path / "p.csv"
+    png.write_bytes(b"old picture")
+    csv_path.write_text("old numbers")
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(UserError, match="No space left on device"):
+        write_profile([result], png)
+    with pytest.raises(UserError, match="No space left on device"):
+        write_csv([result], csv_path)
+    assert png.read_bytes() == b"old picture" and csv_path.read_text() == "old numbers"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.png"]
