@@ -42,7 +42,15 @@ API overview (for the editor's Training tab and the CLI)::
     from training.runs import list_runs, load_run, new_run_path   # run folders (training/runs.py)
     from training.evaluate import evaluate_run                     # accuracy, loss, per-class, confusion
 
+    from training.inspect import run_inspection                    # every node's output on real samples
+    ins = run_inspection(project, WeightsChoice("run", RUNDIR), dataset=None, images=None, samples=16)
+    # Inspection(records=[NodeRecord(name "layer2.0.conv1", type, shape, mean, std, min, max, norm,
+    #            zero_fraction, dead_fraction, saturated_fraction, grad_norm, inputs, maps, values)])
+    from training.inspect_chart import write_profile, write_maps, write_csv   # PNG/SVG (matplotlib Agg), CSV
+    from training.memory_check import measure      # graph/memory.py's estimate, measured on the CPU
+
 Modules: config, schedule (lr as a pure function of the step), augment (crop + flip on the device),
 datasets, images (PNG/PNM without Pillow), modelsrc (the generated code is the model), engine,
-fastpath (CUDA graph of the whole step), runs, metrics, process, evaluate, cli.
+fastpath (CUDA graph of the whole step), runs, metrics, process, evaluate, cli, inspect (+ inspect_inputs,
+inspect_stats, inspect_chart, inspect_cli), memory_check.
 """
