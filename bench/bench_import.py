@@ -8,6 +8,9 @@ and the same way, is a child that only imports torch (``python -c "import torch"
 the import no Skipwire code can shorten. The default target is torchvision's resnet50 as the test
 fixture copies it (tests/codegen/fixtures/tv_resnet.py; no torchvision needed), at 3x224x224.
 
+``--before OLD/main.py`` also times an older checkout (``git archive COMMIT | tar -x -C OLD``),
+interleaved with the others so that they share the machine's load.
+
 Goal: under 5 s on the development machine (2 shared cores).
 """
 
@@ -39,28 +42,26 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--target", default="tv_resnet:resnet50")
     ap.add_argument("--input", default="3,224,224")
+    ap.add_argument("--before", metavar="MAIN_PY", help="also time an older checkout's main.py, interleaved")
     args = ap.parse_args()
     fixtures = str(ROOT / "tests" / "codegen" / "fixtures")
-    baseline, runs = [], []
+    baseline, runs, before = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "imported.skipwire")
+        tail = ["import", args.target, "-o", out, "--input", args.input]
         for _ in range(args.repeat):
             baseline.append(_timed([sys.executable, "-c", "import torch"], fixtures))
-            cmd = [
-                sys.executable,
-                str(ROOT / "main.py"),
-                "import",
-                args.target,
-                "-o",
-                out,
-                "--input",
-                args.input,
-            ]
-            runs.append(_timed(cmd, fixtures))
+            runs.append(_timed([sys.executable, str(ROOT / "main.py"), *tail], fixtures))
+            if args.before:
+                before.append(_timed([sys.executable, args.before, *tail], fixtures))
     b, r = statistics.median(baseline), statistics.median(runs)
     print(f"import torch only:       median {b:.2f} s  (runs {', '.join(f'{x:.2f}' for x in baseline)})")
     print(f"main.py import {args.target}: median {r:.2f} s  (runs {', '.join(f'{x:.2f}' for x in runs)})")
     print(f"ratio import / torch start-up: {r / b:.2f}; Skipwire's own share: {r - b:.2f} s")
+    if before:
+        o = statistics.median(before)
+        print(f"before ({args.before}): median {o:.2f} s  (runs {', '.join(f'{x:.2f}' for x in before)})")
+        print(f"Skipwire's own share before: {o - b:.2f} s; now / before: {r / o:.2f}")
     try:
         print(f"load average: {os.getloadavg()[0]:.1f}")
     except OSError:
