@@ -47,13 +47,18 @@ def _figure(size: tuple[float, float]):
     return Figure(figsize=size, dpi=110, layout="constrained")
 
 
+def _format(path: str | Path) -> str:
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise UserError(f"picture {path} must end in .png or .svg")
+    return fmt
+
+
 def _save(fig, path: str | Path) -> None:
     from graph.atomic import write_bytes_atomic
 
     p = Path(path)
-    fmt = p.suffix.lower().lstrip(".")
-    if fmt not in ("png", "svg"):
-        raise UserError(f"picture {p} must end in .png or .svg")
+    fmt = _format(p)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
     write_bytes_atomic(p, buf.getvalue())
@@ -88,6 +93,7 @@ def draw_profile(fig, inspections: list[Inspection]) -> None:
 
 
 def write_profile(inspections: list[Inspection], path: str | Path) -> None:
+    _format(path)  # refused before any drawing
     fig = _figure((5.6 * max(1, len(inspections)) + 0.6, 6.4))
     draw_profile(fig, inspections)
     _save(fig, path)
@@ -129,6 +135,7 @@ def _hist(ax, record: NodeRecord) -> None:
 
 
 def write_maps(record: NodeRecord, path: str | Path, channels: int = 16) -> None:
+    _format(path)
     fig = _figure((9.0, 7.0))
     draw_maps(fig, record, channels)
     _save(fig, path)

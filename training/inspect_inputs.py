@@ -17,7 +17,7 @@ import torch
 
 from graph.errors import UserError
 
-SYNTH_TRAIN_FOR_STATS = 1000  # synthetic data for inspection: a small set is enough for mean and std
+SYNTH_TRAIN_FOR_STATS = 256  # synthetic data for inspection: a small set is enough for mean and std
 
 
 @dataclass(frozen=True)
@@ -178,9 +178,7 @@ def load_samples(
         classes = _classes(analysis)
         sp = datasets.parse_spec(spec)
         if sp.kind == "synthetic":
-            ds = datasets.synthetic(
-                shape, classes, n_train=SYNTH_TRAIN_FOR_STATS, n_val=max(samples, classes)
-            )
+            ds = datasets.synthetic(shape, classes, n_train=SYNTH_TRAIN_FOR_STATS, n_val=samples)
             datasets.check_fit(ds, shape, classes)
             ds.mean, ds.std = datasets.channel_stats(ds.train_x)
         else:

@@ -120,7 +120,8 @@ def test_every_template_is_planned_with_a_module_for_each_node():
             continue
         project = make(t.name, None, "3,32,32" if t.family == "imagenet" else None, None)
         a = analyze(project)
-        modules = dict(build_module(project, a).named_modules())
+        with torch.device("meta"):  # module names only: no memory, no initialisation work
+            modules = dict(build_module(project, a).named_modules())
         missing = [e.name for e in plan(a, modules) if e.key is None or e.key[0] not in modules]
         assert not missing, (t.name, missing[:5])
 
@@ -265,18 +266,24 @@ def test_cli_json_png_csv(tmp_path, resnet20, capsys):
     assert "has no output of its own" in capsys.readouterr().err
     assert main(["inspect", str(f), "--run", str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
+    other = tmp_path / "p.json"
+    save_project(make("plain20", None, "3,16,16", None), other)
+    both = tmp_path / "both.csv"
+    assert main(["inspect", str(f), "--compare", str(other), "--samples", "2", "--csv", str(both)]) == 0
+    networks = {line.split(",")[0] for line in both.read_text().splitlines()[1:]}
+    assert networks == {"ResNet-20", "Plain-20"}
+    assert main(["inspect", str(f), "--compare", str(other), "--node", "fc"]) == 2
+    assert "--compare draws depth profiles" in capsys.readouterr().err
 
 
-def test_profile_and_maps_pictures(tmp_path, result):
-    write_profile([result, result], tmp_path / "two.png")
-    assert (tmp_path / "two.png").stat().st_size > 10_000
-    write_maps(_rec(result, "layer1.0.relu"), tmp_path / "maps.png")
-    write_maps(_rec(result, "fc"), tmp_path / "vec.png")  # a vector: the histogram only
-    assert (tmp_path / "vec.png").exists()
+def test_pictures_of_a_vector_and_a_refused_suffix(tmp_path, result):
+    # the profile and a node's maps are drawn in test_cli_json_png_csv; a vector has no maps
+    write_maps(_rec(result, "fc"), tmp_path / "vec.png")
+    assert (tmp_path / "vec.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(UserError, match="must end in .png or .svg"):
         write_profile([result], tmp_path / "x.jpg")
-    rows = profile_csv([result]).splitlines()
-    assert len(rows) == 1 + len(result.records)
+    rows = profile_csv([result, result]).splitlines()
+    assert len(rows) == 1 + 2 * len(result.records)
 
 
 def test_pictures_and_csv_failing_at_the_rename_keep_the_previous_file(tmp_path, result, monkeypatch):
