@@ -118,6 +118,9 @@ def test_norms_and_elementwise(data):
         ("SiLU", nn.SiLU()),
         ("Sigmoid", nn.Sigmoid()),
         ("Tanh", nn.Tanh()),
+        ("ReLU6", nn.ReLU6()),
+        ("Hardswish", nn.Hardswish()),
+        ("Hardsigmoid", nn.Hardsigmoid()),
         ("Dropout", nn.Dropout()),
         ("Identity", nn.Identity()),
         ("Flatten", nn.Flatten()),
@@ -129,6 +132,13 @@ def test_norms_and_elementwise(data):
     start = d(st.integers(0, c + 1))
     stop = d(st.one_of(st.none(), st.integers(0, c + 2)))
     agree("ChannelSlice", {"start": start, "stop": stop}, [ins], lambda: slice_or_fail(ins, start, stop))
+    groups = d(st.integers(1, 4))
+    agree(
+        "ChannelShuffle",
+        {"groups": groups},
+        [ins],
+        lambda: run(nn.ChannelShuffle(groups), ins),
+    )
 
 
 class _LN2d(nn.Module):

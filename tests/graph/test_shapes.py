@@ -106,7 +106,11 @@ def test_pools(t, params, input, expected):
         "SiLU",
         "Sigmoid",
         "Tanh",
+        "ReLU6",
+        "Hardswish",
+        "Hardsigmoid",
         "Dropout",
+        "DropPath",
         "Identity",
     ],
 )
@@ -163,6 +167,16 @@ def test_channel_slice():
     assert shape_after(("ChannelSlice", {"start": 0, "stop": -3}), input=(8, 4, 4)) == (5, 4, 4)
     p, _ = net(("ChannelSlice", {"start": 2, "stop": 10}), input=(8, 4, 4))
     assert codes(p) == {"bad_slice"}
+
+
+def test_channel_shuffle_needs_channels_that_split_into_its_groups():
+    assert shape_after(("ChannelShuffle", {"groups": 4}), input=(8, 3, 3)) == (8, 3, 3)
+    p, _ = net(("ChannelShuffle", {"groups": 3}), input=(8, 3, 3))
+    (d,) = analyze(p).errors
+    assert d.code == "bad_param" and "8 channels do not split into 3 groups" in d.message
+    assert d.fixes[0].action.value == 2
+    p, _ = net(("ChannelShuffle", {"groups": 2}), input=(8,))
+    assert codes(p) == {"expects_image"}
 
 
 # ------------------------------------------------------------------ merges
@@ -545,6 +559,11 @@ def test_every_layer_type_has_a_shape_test():
         "SiLU",
         "Sigmoid",
         "Tanh",
+        "ReLU6",
+        "Hardswish",
+        "Hardsigmoid",
+        "DropPath",
+        "ChannelShuffle",
         "MaxPool2d",
         "AvgPool2d",
         "AdaptiveAvgPool2d",
