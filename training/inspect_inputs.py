@@ -182,9 +182,22 @@ def load_samples(
             datasets.check_fit(ds, shape, classes)
             ds.mean, ds.std = datasets.channel_stats(ds.train_x)
         else:
+            if sp.path is None and sp.kind in datasets.CACHED:
+                from training.download import is_cached
+
+                if not is_cached(datasets.CACHED[sp.kind]):  # inspect never starts a download
+                    raise UserError(
+                        f"dataset {sp.kind} is not in the download cache; fetch it first "
+                        f"(python main.py datasets fetch {datasets.CACHED[sp.kind]}), give its folder "
+                        f"({sp.kind}:DIR), or inspect with image files"
+                    )
             ds = datasets.load(sp, shape, classes)
         raw, y = ds.val_x[:samples], ds.val_y[:samples]
         source = f"{ds.spec}, {len(raw)} validation image{'s' if len(raw) != 1 else ''}"
+        if len(raw) < samples:  # a small validation split: the training images make up the rest
+            more = samples - len(raw)
+            raw, y = torch.cat([raw, ds.train_x[:more]]), torch.cat([y, ds.train_y[:more]])
+            source += f" and {len(ds.train_x[:more])} training image{'s' if more != 1 else ''}"
         mean, std = norm or (ds.mean, ds.std)
     from training.augment import normalize
 

@@ -305,3 +305,16 @@ def test_pictures_and_csv_failing_at_the_rename_keep_the_previous_file(tmp_path,
         write_csv([result], csv_path)
     assert png.read_bytes() == b"old picture" and csv_path.read_text() == "old numbers"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.png"]
+
+
+def test_samples_from_a_folder_dataset_and_no_download(tmp_path, monkeypatch):
+    project = make("resnet20", 2, "3,16,16", None)
+    for label in ("cat", "dog"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(6):
+            _ppm(tmp_path / "data" / label / f"{i}.ppm", 16, 16)
+    res = run_inspection(project, dataset=f"folder:{tmp_path / 'data'}", samples=3)
+    assert res.count == 3 and res.samples.startswith("folder:") and res.loss.endswith("samples' labels")
+    monkeypatch.setenv("SKIPWIRE_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(UserError, match=r"dataset cifar10 is not in the download cache; fetch it first"):
+        run_inspection(make("resnet20", None, "3,32,32", None), dataset="cifar10", samples=2)
