@@ -309,6 +309,22 @@ class MainWindow(QMainWindow):
         self.act_select_all = self._action(
             e, "Select &all", self.edit_select_all, QKeySequence.StandardKey.SelectAll
         )
+        e.addSeparator()
+        self.act_freeze = self._action(
+            e,
+            "&Freeze selection",
+            lambda: self.edit_freeze(True),
+            tip="The selected layers and blocks keep their weights while training (one undo step)",
+        )
+        self.act_unfreeze = self._action(
+            e, "Un&freeze selection", lambda: self.edit_freeze(False), tip="The selected layers train again"
+        )
+        self.act_freeze_backbone = self._action(
+            e,
+            "Freeze all but the &head",
+            self.edit_freeze_backbone,
+            tip="Fine-tuning: every layer and block of the network keeps its weights except the Linear head",
+        )
         for a in (
             self.act_cut,
             self.act_copy,
@@ -538,6 +554,41 @@ class MainWindow(QMainWindow):
 
     def edit_select_all(self) -> None:
         self._view_call("select_all")
+
+    def edit_freeze(self, frozen: bool) -> None:
+        """Freeze (or unfreeze) the selected nodes of the open canvas; a block instance freezes
+        everything inside it. One undo step."""
+        view = self._view()
+        if view is None:
+            return
+        self._set_frozen(view.block, view.graph_scene().selected_node_ids(), frozen, "selection")
+
+    def edit_freeze_backbone(self) -> None:
+        """Transfer learning in one step: freeze every node of the network that has parameters
+        except the Linear head, and unfreeze the head (a head for a new class count trains)."""
+        graph = self.document.project.graph
+        body = [n.id for n in graph.nodes.values() if n.type != "Linear"]
+        head = [n.id for n in graph.nodes.values() if n.type == "Linear"]
+        self._set_frozen(None, body, True, "all but the head", also=[(i, False) for i in head])
+
+    def _set_frozen(self, block, node_ids, frozen: bool, what: str, also=()) -> None:
+        from graph import edits as E
+
+        graph = self.document.graph_of(block)
+        wanted = [(i, frozen) for i in node_ids] + list(also)
+        changes = [
+            E.SetNodeField(block, i, "frozen", v)
+            for i, v in wanted
+            if i in graph.nodes
+            and graph.nodes[i].frozen != v
+            and graph.nodes[i].type not in ("Input", "Output")
+        ]
+        if not changes:
+            self.statusBar().showMessage("Nothing to change: " + ("frozen" if frozen else "not frozen"), 3000)
+            return
+        label = f"{'Freeze' if frozen else 'Unfreeze'} {what}"
+        self.document.push(E.Composite(label, changes), label)
+        self.statusBar().showMessage(f"{label}: {len(changes)} node(s)", 3000)
 
     def add_node_at_centre(self, type_name: str) -> None:
         """Palette double-click: add a node at the centre of the visible canvas."""

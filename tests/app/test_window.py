@@ -251,3 +251,27 @@ def test_shortcuts_dialog_lists_the_canvas_gestures(make_window):
     actions = {table.item(r, 1).text() for r in range(table.rowCount())}
     assert {"Add a connected layer", "Show a problem", "Group into block", "Frame selection"} <= actions
     dlg.deleteLater()
+
+
+def test_freeze_selection_and_all_but_the_head(make_window):
+    """Transfer learning from the editor: freeze a stage's block instances (one undo step), then
+    everything but the Linear head; the summary counts the frozen parameters as non-trainable."""
+    w = make_window(make("resnet20"))
+    graph = w.document.project.graph
+    stage = next(st for st in graph.stages if st.name == "layer1")
+    w.document.set_selection(None, list(stage.nodes), [])
+    w.act_freeze.trigger()
+    assert all(graph.nodes[i].frozen for i in stage.nodes)
+    assert w.act_undo.text() == "Undo Freeze selection"
+    w.act_undo.trigger()
+    assert not any(graph.nodes[i].frozen for i in stage.nodes)
+
+    w.act_freeze_backbone.trigger()
+    fc = graph.node_by_name("fc")
+    assert not fc.frozen
+    assert all(n.frozen for n in graph.nodes.values() if n.type not in ("Input", "Output", "Linear"))
+    analysis = w.document.analysis
+    assert analysis.trainable_params == 64 * 10 + 10  # only fc trains
+    w.document.set_selection(None, [fc.id], [])
+    w.act_freeze.trigger()
+    assert fc.frozen and w.document.analysis.trainable_params == 0
