@@ -29,7 +29,8 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PARAM=VALUE",
-        help="a block parameter on every instance in the stages: cardinality=16 (ResNeXt's groups), base_width=4",
+        help="a block parameter on every instance in the stages: "
+        "cardinality=16 (ResNeXt's groups), base_width=4",
     )
     s.add_argument("--name", help="the edited project's name (its class name in generated code)")
 
@@ -78,7 +79,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     after = analyze(result)
     save_project(result, args.output)
     sys.stdout.write(
-        f"wrote {args.output}: {result.name}, {after.total_params:,} parameters (was {before.total_params:,}), "
+        f"wrote {args.output}: {result.name}, {after.total_params:,} parameters "
+        f"(was {before.total_params:,}), "
         f"{after.macs:,} MACs (was {before.macs:,})\n"
     )
     return 0

@@ -310,11 +310,8 @@ def _build_block(name: str, b: Any, block_names: set[str]) -> BlockDef:
             and isinstance(default, int if ptype == "int" else (int, float))
         )
         if not ok:
-            raise _Bad(
-                f"{pw}.default",
-                f"must be {'a whole number' if ptype == 'int' else 'a number' if ptype == 'float' else 'true or false'}, "
-                f"found {_short(default)}",
-            )
+            kind = {"int": "a whole number", "float": "a number"}.get(ptype, "true or false")
+            raise _Bad(f"{pw}.default", f"must be {kind}, found {_short(default)}")
         params[pname] = BlockParam(ptype, default)
     doc = b.get("doc", "")
     _need_type(doc, str, f"{where}.doc", "text")

@@ -254,7 +254,7 @@ def set_stage_width(project: Project, stage: str, factor: Any, block: str | None
     return Composite(f"Set width of {stage} to x{f:g}", edits)
 
 
-# ------------------------------------------------------------------ block parameters (the templates' own knobs)
+# ------------------------------------------------------- block parameters (the templates' own knobs)
 PARAM_ALIASES = {"cardinality": "groups"}  # ResNeXt's cardinality is its bottleneck's grouped-conv groups
 
 
@@ -376,7 +376,8 @@ def set_plain(project: Project) -> Edit:
 
 # ------------------------------------------------------------------ combinations
 def parse_stage_values(spec: Any, project: Project, what: str) -> dict[str, Any]:
-    """``9`` (every stage of block instances), ``{"layer1": 9}`` or ``"layer1=9,layer2=5"`` -> {stage: value}."""
+    """``9`` (every stage of block instances), ``{"layer1": 9}`` or ``"layer1=9,layer2=5"``
+    -> {stage: value}."""
     names = block_stages(project)
     if isinstance(spec, Mapping):
         items = list(spec.items())

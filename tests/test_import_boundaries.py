@@ -1,4 +1,5 @@
-"""docs/architecture.md's import boundaries, checked on the source (import-linter runs too, in `make test`)."""
+"""docs/architecture.md's import boundaries, checked on the source (import-linter runs too, in
+`make lint`)."""
 
 import ast
 from pathlib import Path

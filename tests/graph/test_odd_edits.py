@@ -1,4 +1,5 @@
-"""Odd graphs a user produces in the editor get a diagnostic naming the nodes and numbers, never an exception."""
+"""Odd graphs a user produces in the editor get a diagnostic naming the nodes and numbers, never an
+exception."""
 
 from __future__ import annotations
 
@@ -147,8 +148,8 @@ def test_unknown_expression_name_lists_the_known_names():
     d = only_error(p)
     assert d.block == "B" and d.node == c.id
     assert (
-        "unknown name 'planes' in expression 'planes * 4'; the names it can use are in_channels, stride, width"
-        in d.message
+        "unknown name 'planes' in expression 'planes * 4'; "
+        "the names it can use are in_channels, stride, width" in d.message
     )
 
 

@@ -410,7 +410,8 @@ json_values = st.recursive(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_random_mutations_load_cleanly_or_fail_with_user_error(data):
-    """Replace one value anywhere in a valid file: it loads (and analyze never crashes) or gives a UserError."""
+    """Replace one value anywhere in a valid file: it loads (and analyze never crashes) or gives a
+    UserError."""
     d = sample_dict()
     paths = []
 

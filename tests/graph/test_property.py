@@ -119,7 +119,8 @@ class _Builder:
             self.add("ReLU", inplace=False)
 
     def unit(self):
-        """An instance of block "Unit(out, stride)", whose body uses expressions over out, stride, in_channels."""
+        """An instance of block "Unit(out, stride)", whose body uses expressions over out, stride and
+        in_channels."""
         d = self.draw
         if "Unit" not in self.blocks:
             body = Graph()

@@ -155,7 +155,8 @@ def run_layernorm2d(ln, ins):
 
 
 def slice_or_fail(ins, start, stop):
-    """Our rule refuses an empty or out-of-range slice (a design choice: a zero-channel tensor is a mistake)."""
+    """Our rule refuses an empty or out-of-range slice (a design choice: a zero-channel tensor is a
+    mistake)."""
     c = ins[0]
     end = c if stop is None else stop
     if not 0 <= start < end <= c:
