@@ -111,7 +111,8 @@ def mnist(root):
             parts[prefix] = (read_idx(ip).unsqueeze(1), read_idx(lp).long())
     if not parts:
         fail(
-            f"no MNIST files in {root}: expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]"
+            f"no MNIST files in {root}: expected train-images-idx3-ubyte[.gz] and "
+            "train-labels-idx1-ubyte[.gz]"
         )
     if len(parts) == 2:
         return parts["train"] + parts["t10k"]
