@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from graph.shapes import subsample_stride
+
 
 def consumers(ops: dict[str, Any]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {k: [] for k in ops}
@@ -202,12 +204,7 @@ def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str,
     if len(x.shape) != 3 or out_h is None:
         return None
     # the stride the analyzer will pick must be the module's
-    h, h2 = x.shape[1], out_h
-    s = next(
-        (s for s in range(1, h + 1) if (h - 1) // s + 1 == h2 and (x.shape[2] - 1) // s + 1 == bn.shape[2]),
-        None,
-    )
-    if s != p["stride"]:
+    if subsample_stride(x.shape, bn.shape) != p["stride"]:
         return None
     return x.key, parent.rpartition(".")[2], cv.key, bn.key
 
