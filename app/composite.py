@@ -16,6 +16,7 @@ from app.canvas.layer_views import APP_TYPES
 from graph import edits as E
 from graph import registry
 from graph.edits import SetPositions
+from graph.fresh import Fresh
 from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
 
 ENDS = ("Input", "Output", "BlockInput", "BlockOutput")
@@ -32,33 +33,6 @@ def name_base(type_name: str) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", raw).lower() or "block"
     view = APP_TYPES.get(type_name)  # app/canvas/layer_views.py: the editor's part of each layer type
     return view.base_name if view is not None else type_name.lower()
-
-
-class _Fresh:
-    """Hands out ids and names unused in a graph and by each other."""
-
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
-        self.ids: set[str] = set(graph.nodes) | set(graph.edges)
-        self.names: set[str] = {n.name for n in graph.nodes.values()}
-
-    def id(self, prefix: str) -> str:
-        i = len(self.ids) + 1
-        while f"{prefix}{i}" in self.ids:
-            i += 1
-        self.ids.add(f"{prefix}{i}")
-        return f"{prefix}{i}"
-
-    def name(self, base: str) -> str:
-        if base not in self.names:
-            self.names.add(base)
-            return base
-        stem = base.rstrip("0123456789") or base
-        i = 1
-        while f"{stem}{i}" in self.names:
-            i += 1
-        self.names.add(f"{stem}{i}")
-        return f"{stem}{i}"
 
 
 def _check_type(project: Project, block: str | None, type_name: str) -> None:
@@ -95,7 +69,7 @@ def new_node_edit(
     """Add a node of ``type_name`` with the registry's defaults and a unique name."""
     _check_type(project, block, type_name)
     g = project.graph_of(block)
-    fresh = _Fresh(g)
+    fresh = Fresh(g)
     node = Node(
         fresh.id("n"),
         type_name,
@@ -191,7 +165,7 @@ def connect_edit(
         )
     if kind is None:
         kind = "shortcut" if is_skip_into_merge(g, src, dst, dst_port) else "data"
-    fresh = _Fresh(g)
+    fresh = Fresh(g)
     edge = Edge(
         fresh.id("e"),
         src,
@@ -248,7 +222,7 @@ def paste_edit(
 ) -> tuple[E.Edit, list[str]]:
     """Add copies of clipboard nodes (fresh ids and names) with their internal edges."""
     g = project.graph_of(block)
-    fresh = _Fresh(g)
+    fresh = Fresh(g)
     mapping: dict[str, str] = {}
     edits: list[E.Edit] = []
     for nd in data.get("nodes", []):
@@ -390,7 +364,7 @@ def group_edit(
     else:
         centre = None
 
-    fresh = _Fresh(g)
+    fresh = Fresh(g)
     inst = Node(fresh.id("n"), BLOCK_PREFIX + bname, fresh.name(name_base(BLOCK_PREFIX + bname)), {})
     bdef = BlockDef(bname, {}, body, "Grouped from a selection.")
     edits: list[E.Edit] = [E.AddBlock(bdef)]
@@ -417,7 +391,7 @@ def add_connected_edit(
         raise EditRefused(f"{type_name} takes no input, so it cannot be connected from here.")
     if src not in g.nodes or not has_output(g.nodes[src]):
         raise EditRefused("The edge must start at a node's output.")
-    fresh = _Fresh(g)
+    fresh = Fresh(g)
     fresh.ids.add(add.node.id)
     edge = Edge(fresh.id("e"), src, add.node.id, src_port, 0)
     return E.Composite(f"Add {type_name} {add.node.name}", [add, E.AddEdge(block, edge)]), add.node.id

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +46,7 @@ from graph.edits import (
     positions,
 )
 from graph.errors import UserError
+from graph.fresh import Fresh
 from graph.model import Edge, Graph, Node, Project, Stage
 
 WIDTH_PARAMS = ("out_channels", "planes", "growth_rate", "width", "out_planes", "dense_depth")
@@ -79,30 +79,6 @@ def block_stages(project: Project, block: str | None = None) -> list[str]:
     what a depth or width given for the whole network applies to."""
     g = project.graph_of(block)
     return [s.name for s in g.stages if s.nodes and all(g.nodes[i].block_name for i in s.nodes)]
-
-
-class _Fresh:
-    """Ids and names unused in a graph and by each other."""
-
-    def __init__(self, graph: Graph) -> None:
-        self.ids = set(graph.nodes) | set(graph.edges)
-        self.names = {n.name for n in graph.nodes.values()}
-
-    def id(self, prefix: str) -> str:
-        i = len(self.ids) + 1
-        while f"{prefix}{i}" in self.ids:
-            i += 1
-        self.ids.add(f"{prefix}{i}")
-        return f"{prefix}{i}"
-
-    def next_name(self, after: str) -> str:
-        m = re.match(r"^(.*?)(\d+)$", after)
-        stem, i = (m.group(1), int(m.group(2))) if m else (f"{after}_", 0)
-        while f"{stem}{i + 1}" in self.names:
-            i += 1
-        name = f"{stem}{i + 1}"
-        self.names.add(name)
-        return name
 
 
 def _spacing(store: dict, ids: list[str]) -> float:
@@ -142,7 +118,7 @@ def set_stage_depth(project: Project, stage: str, n: int, block: str | None = No
 
 
 def _grow(project: Project, graph: Graph, block: str | None, st: Stage, count: int) -> list[Edit]:
-    fresh = _Fresh(graph)
+    fresh = Fresh(graph)
     last = graph.nodes[st.nodes[-1]]
     params = copy.deepcopy(last.params)
     if len(st.nodes) == 1 and isinstance(params.get("stride"), int) and params["stride"] != 1:
@@ -337,7 +313,7 @@ def set_plain(project: Project) -> Edit:
     """Remove every shortcut edge: a sum left with one input is removed and its main input bridged."""
     edits: list[Edit] = []
     for block, g in _graphs(project):
-        fresh = _Fresh(g)
+        fresh = Fresh(g)
         where = f" in block {block}" if block else ""
         for e in [e for e in g.edges.values() if e.is_shortcut]:
             add = g.nodes[e.dst]
