@@ -139,7 +139,8 @@ QTabBar::tab {{ background: transparent; color: {c.muted}; padding: 6px 14px; bo
     border-bottom: 2px solid transparent; }}
 QTabBar::tab:selected {{ color: {c.text}; border-bottom: 2px solid {c.accent}; }}
 QTabBar::tab:hover {{ color: {c.text}; }}
-QTabBar::close-button {{ image: url({CLOSE_SVG}); subcontrol-position: right; border: none; background: transparent;
+QTabBar::close-button {{ image: url({CLOSE_SVG}); subcontrol-position: right; \
+border: none; background: transparent;
     margin: 2px; }}
 QTabBar::close-button:hover {{ image: url({CLOSE_HOVER_SVG}); }}
 QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QPlainTextEdit, QTextEdit {{
@@ -159,8 +160,10 @@ QPushButton, QToolButton {{ background: {c.header}; color: {c.text}; border: 1px
 QPushButton:hover, QToolButton:hover {{ border-color: {c.accent}; }}
 QPushButton:pressed {{ background: {c.selection}; }}
 QPushButton:default {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
-QPushButton:disabled, QToolButton:disabled {{ background: {c.panel}; color: {c.muted}; border-color: {c.border}; }}
-QToolButton[flat="true"], QToolButton[autoRaise="true"] {{ border: none; background: transparent; padding: 2px; }}
+QPushButton:disabled, QToolButton:disabled {{ background: {c.panel}; color: {c.muted}; \
+border-color: {c.border}; }}
+QToolButton[flat="true"], QToolButton[autoRaise="true"] {{ border: none; background: transparent; \
+padding: 2px; }}
 QToolButton[autoRaise="true"]:hover {{ background: {c.header}; border-radius: 3px; }}
 QTreeView, QListView, QTableView, QTreeWidget, QListWidget, QTableWidget {{
     background: {c.panel}; alternate-background-color: {c.alt_base}; border: none;

@@ -103,7 +103,8 @@ class FileController(QObject):
         answer = QMessageBox.question(
             self.window,
             "Unsaved changes",
-            f"Save the changes to “{name}” before closing it?\nYour changes will be lost if you don't save them.",
+            f"Save the changes to “{name}” before closing it?\n"
+            "Your changes will be lost if you don't save them.",
             Btn.Save | Btn.Discard | Btn.Cancel,
             Btn.Save,
         )
@@ -362,7 +363,8 @@ class FileController(QObject):
         if a is not None and not a.valid:
             self.error(
                 f"Cannot export {what}",
-                f"The graph has {len(a.errors)} error(s); fix them first (see Problems).\n\n{a.errors[0].message}",
+                f"The graph has {len(a.errors)} error(s); fix them first (see "
+                f"Problems).\n\n{a.errors[0].message}",
             )
             return False
         return True

@@ -116,7 +116,8 @@ def main() -> None:
         app.processEvents()
         edits.append(time.perf_counter() - t0)
     out.append(
-        f"resnet152 ({len(project.graph.nodes)} network nodes, {len(project.blocks['Bottleneck'].graph.nodes)} "
+        f"resnet152 ({len(project.graph.nodes)} network nodes, "
+        f"{len(project.blocks['Bottleneck'].graph.nodes)} "
         f"in Bottleneck): template {ms(t_make)}, Document + analysis {ms(t_doc)}, scene + view "
         f"{ms(t_scene)}, first frame framed {ms(t_first)}, first frame at 100% {ms(t_first_1)}; "
         f"Bottleneck tab open + first frame {ms(t_block)}; one edit (set out_channels of conv1) to "

@@ -135,7 +135,8 @@ def bench_train(batch: int, rounds: int, steps: int, threads: int, device: str =
                 f"best {best[k] * 1e3:6.0f} ms ({batch / best[k]:5.0f} images/s)"
             )
         print(
-            f"  {label:4s} throughput ratio generated / hand-written: median {med['hand-written'] / med['generated']:.3f}, "
+            f"  {label:4s} throughput ratio generated / hand-written: median "
+            f"{med['hand-written'] / med['generated']:.3f}, "
             f"best {best['hand-written'] / best['generated']:.3f} (goal >= 0.98)"
         )
 

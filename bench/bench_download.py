@@ -135,7 +135,8 @@ def main() -> int:
         md5, size = make_tarball(tar, args.records)
         (work / "md5").write_text(f"{md5} {size}")
     print(
-        f"tarball: {size / 2**20:.1f} MB ({size:,} bytes), md5 {md5} (made in {time.perf_counter() - t0:.1f} s)"
+        f"tarball: {size / 2**20:.1f} MB ({size:,} bytes), md5 {md5} "
+        f"(made in {time.perf_counter() - t0:.1f} s)"
     )
     port = free_port()
     server = subprocess.Popen(
@@ -171,7 +172,8 @@ def main() -> int:
                 )
                 naive.append(json.loads(out.stdout))
             print(
-                f"run {i + 1}: skipwire {ours[-1]['s']:.2f} s (+{ours[-1]['peak_above_mb']:.1f} MB peak RSS), "
+                f"run {i + 1}: skipwire {ours[-1]['s']:.2f} s "
+                f"(+{ours[-1]['peak_above_mb']:.1f} MB peak RSS), "
                 f"naive {naive[-1]['s']:.2f} s (+{naive[-1]['peak_above_mb']:.1f} MB)"
             )
     finally:

@@ -280,7 +280,8 @@ def check_resume_and_nan(dev: torch.device) -> None:
         diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].is_floating_point())
         same = all(torch.equal(a[k], b[k]) for k in a)
         print(
-            f"\nresume on {dev.type} (fast path {full.fast_path}): stopped '{part.message}'; resumed {again.status}; "
+            f"\nresume on {dev.type} (fast path {full.fast_path}): stopped '{part.message}'; resumed "
+            f"{again.status}; "
             f"val acc uninterrupted {full.last_val_acc:.2%} vs resumed {again.last_val_acc:.2%}; "
             f"max weight difference {diff:.3g}{' (bitwise identical)' if same else ''}"
         )

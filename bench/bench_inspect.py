@@ -120,7 +120,8 @@ def main() -> int:
         m = memory(*case)
         mib = 2**20
         print(
-            f"  {m['case']}: kept for backward {m['est_act'] / mib:.1f} est / {m['got_act'] / mib:.1f} measured; "
+            f"  {m['case']}: kept for backward {m['est_act'] / mib:.1f} est / "
+            f"{m['got_act'] / mib:.1f} measured; "
             f"total {m['est_total'] / mib:.1f} / {m['got_total'] / mib:.1f}; ratio {m['ratio']:.4f} "
             f"({m['seconds']:.0f} s)"
         )

@@ -114,7 +114,8 @@ def main() -> int:
     )
     print(f"ticks while streaming: {len(busy)} at {args.period_ms:.0f} ms")
     print(
-        f"tick lateness ms: median {statistics.median(busy):.2f}, p99 {sorted(busy)[int(len(busy) * 0.99) - 1]:.2f}, "
+        f"tick lateness ms: median {statistics.median(busy):.2f}, p99 "
+        f"{sorted(busy)[int(len(busy) * 0.99) - 1]:.2f}, "
         f"max {max(busy):.2f}"
     )
     print(

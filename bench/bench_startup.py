@@ -84,7 +84,8 @@ def _floor(home: str, repeat: int) -> None:
         shown = float(r.stderr.split("shown=")[1].split()[0])
         times.append(shown - t0)
     print(
-        f"{'reference: empty QMainWindow (PySide6 alone)':<52} median {statistics.median(times) * 1000:6.0f} ms   "
+        f"{'reference: empty QMainWindow (PySide6 alone)':<52} "
+        f"median {statistics.median(times) * 1000:6.0f} ms   "
         f"best {min(times) * 1000:6.0f} ms"
     )
 

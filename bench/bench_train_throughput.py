@@ -121,10 +121,12 @@ def main() -> int:
     )
     print(f"parameters: generated {n_gen:,}, hand-written {n_hand:,}")
     print(
-        f"generated:    median {g:,.0f} images/s (rounds: {', '.join(f'{v:,.0f}' for v in rates['generated'])})"
+        f"generated:    median {g:,.0f} images/s (rounds: "
+        f"{', '.join(f'{v:,.0f}' for v in rates['generated'])})"
     )
     print(
-        f"hand-written: median {h:,.0f} images/s (rounds: {', '.join(f'{v:,.0f}' for v in rates['hand-written'])})"
+        f"hand-written: median {h:,.0f} images/s (rounds: "
+        f"{', '.join(f'{v:,.0f}' for v in rates['hand-written'])})"
     )
     print(f"ratio generated / hand-written: {g / h:.3f}")
     return 0

@@ -1,4 +1,5 @@
-"""Dense blocks written as torchvision writes its ``_DenseBlock``: one class, a ``num_layers`` argument, a loop.
+"""Dense blocks written as torchvision writes its ``_DenseBlock``: one class, a ``num_layers`` argument,
+a loop.
 
 A block definition whose body is the chain ``x = cat([x, layerN(x)])`` for N
 instances of one block with equal parameters, named ``<prefix><k>``,

@@ -11,7 +11,8 @@ mode, with a tolerance relative to the output's scale (``within_tolerance``).
 
 ONNX uses torch's TorchScript-based exporter (``dynamo=False``; the only one
 before torch 2.5): on torch 2.13 it exports a ResNet-18 in about 3 s where the
-torch.export-based default takes about 20 s on the same CPU. Weights: a fresh initialisation, or ``weights=`` a state_dict file.
+torch.export-based default takes about 20 s on the same CPU. Weights: a fresh
+initialisation, or ``weights=`` a state_dict file.
 
 Imports torch only inside functions.
 """
@@ -239,7 +240,8 @@ def _require_close(compared: list[Compared], what: str, reference: str) -> None:
 
 
 def _onnx_export(model: Any, args: tuple, f: Any, opset: int, dynamic_batch: bool = False) -> None:
-    """The TorchScript-based exporter (fast here); torch < 2.5 has no ``dynamo`` argument and uses it anyway."""
+    """The TorchScript-based exporter (fast here); torch < 2.5 has no ``dynamo`` argument and uses it
+    anyway."""
     import torch
 
     kwargs: dict[str, Any] = {"opset_version": opset}

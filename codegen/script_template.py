@@ -77,7 +77,8 @@ def _import_block(script_imports: list[str], model_imports: list[str]) -> str:
 
 
 def render_script(model_source: str, class_name: str, settings: dict[str, Any]) -> str:
-    """settings: name, input_shape, num_classes, training (every setting, resolved: graph/training_defaults.py)."""
+    """settings: name, input_shape, num_classes, training (every setting, resolved:
+    graph/training_defaults.py)."""
     if not class_name.isidentifier():
         raise ValueError(f"bad class name {class_name!r}")
     from graph.training_defaults import resolved

@@ -124,14 +124,16 @@ def read_state_dict(path: str | os.PathLike) -> dict:
         if "weights only load failed" in first.lower():  # torch's advice to unpickle anyway does not apply
             first = "it holds Python objects other than tensors, and Skipwire never unpickles those"
         raise UserError(
-            f"cannot read weights {path} (torch.load with weights_only=True): {first}. Give a .safetensors file, a run folder, or a "
+            f"cannot read weights {path} (torch.load with weights_only=True): {first}. "
+            "Give a .safetensors file, a run folder, or a "
             "state_dict saved with torch.save(model.state_dict(), ...)"
         ) from None
     return _unwrap(obj, path)
 
 
 def load_state(model: Any, state: dict, strict: bool = False, source: str = "") -> LoadReport:
-    """Load the tensors whose names and shapes match; report the rest. strict: all must match or nothing loads."""
+    """Load the tensors whose names and shapes match; report the rest. strict: all must match or nothing
+    loads."""
     import torch
 
     own = model.state_dict()

@@ -259,7 +259,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
                 sys.stdout.write(json.dumps(status) + "\n")
             else:
                 sys.stdout.write(
-                    f"{name}: {'already cached' if was else 'downloaded'}, {status['size'] / MB:,.1f} MB in {path}\n"
+                    f"{name}: {'already cached' if was else 'downloaded'}, {status['size'] / MB:,.1f} MB in "
+                    f"{path}\n"
                 )
             return 0
         if args.name:

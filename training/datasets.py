@@ -156,7 +156,8 @@ def check_fit(ds: Dataset, input_shape, num_classes: int) -> None:
     if (c, h, w) != (ic, ih, iw):
         raise UserError(
             f"{name} images are {c}x{h}x{w} but the project's input is {ic}x{ih}x{iw}; "
-            f"create the project with --input {c},{h},{w} (python main.py new TEMPLATE --input {c},{h},{w} ...) "
+            f"create the project with --input {c},{h},{w} "
+            f"(python main.py new TEMPLATE --input {c},{h},{w} ...) "
             f"or set the Input node's shape to [{c}, {h}, {w}]"
         )
     if ds.num_classes != num_classes:
@@ -465,7 +466,8 @@ def _cifar100_batch(path: Path, coarse: bool) -> tuple[np.ndarray, np.ndarray]:
     raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
     if raw.size == 0 or raw.size % CIFAR100_RECORD:
         raise UserError(
-            f"{path} is not a CIFAR-100 binary file (size {raw.size:,} is not a multiple of {CIFAR100_RECORD})"
+            f"{path} is not a CIFAR-100 binary file (size {raw.size:,} is not a multiple of "
+            f"{CIFAR100_RECORD})"
         )
     rec = raw.reshape(-1, CIFAR100_RECORD)
     return rec[:, 2:].reshape(-1, 3, 32, 32), rec[:, 0 if coarse else 1].astype(np.int64)

@@ -391,7 +391,10 @@ def _run(
         if _is_oom(exc):
             msg = oom_message(cfg, device)
         else:
-            msg = f"training failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            msg = (
+                f"training failed: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            )
         emit("error", message=msg, traceback=traceback.format_exc())
         runs.update_run_meta(run_dir, status="failed", message=msg)
         raise TrainingError(msg) from exc
@@ -655,7 +658,10 @@ class Trainer:
             result.best_val_acc, result.last_val_acc, result.last_val_loss = best, val_acc, val_loss
             result.last_train_loss = train_loss
             runs.update_run_meta(self.run_dir, epochs_done=epoch + 1, best_val_acc=best, last_val_acc=val_acc)
-        msg = f"finished {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}; best validation accuracy {best:.2%}"
+        msg = (
+            f"finished {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}; best validation accuracy "
+            f"{best:.2%}"
+        )
         emit("status", state="completed", message=msg)
         result.message = msg
         return result
@@ -684,7 +690,8 @@ class Trainer:
             f" (scheduled from --lr {self.cfg.lr:.3g})" if abs(lr - self.cfg.lr) > 1e-12 * self.cfg.lr else ""
         )
         msg = (
-            f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate {lr:.3g}{sched}; "
+            f"the {which} became {what} at step {step} (epoch {epoch + 1}) with learning rate "
+            f"{lr:.3g}{sched}; "
             f"the run stopped. Try a lower learning rate (e.g. --lr {self.cfg.lr / 10:.3g}), warm-up, or "
             f"check the data"
         )

@@ -437,7 +437,8 @@ class InspectorPanel(QWidget):
         if e.is_shortcut:
             self._heading(e.name or "shortcut", "shortcut", "merge")
             self._muted(
-                f"From {src.name} to {dst.name} (input {e.dst_port + 1}). The projection decides what happens "
+                f"From {src.name} to {dst.name} (input {e.dst_port + 1}). "
+                "The projection decides what happens "
                 "where the shapes differ."
             )
             form = self._section("Shortcut")

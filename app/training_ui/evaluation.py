@@ -73,7 +73,8 @@ class EvaluationDialog(QDialog):
         self.result = r
         self.summary.setText(
             f"<b>Accuracy {r['accuracy']:.2%}</b> &nbsp; loss {r['loss']:.4f} &nbsp; "
-            f"<span style='color:gray'>{r['images']:,} images of {r['dataset']}, {r['checkpoint']} checkpoint. "
+            f"<span style='color:gray'>{r['images']:,} images of "
+            f"{r['dataset']}, {r['checkpoint']} checkpoint. "
             "Rows: true class; columns: predicted; the last column is the class's accuracy.</span>"
         )
         names = [str(n) for n in r["class_names"]]

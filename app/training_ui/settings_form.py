@@ -198,8 +198,10 @@ class SettingsForm(QWidget):
             self.imagenet.setToolTip(f"Not available: {reason}")
         else:
             self.imagenet.setToolTip(
-                f"torchvision's {arch.name} ImageNet weights ({version.upper()}, {arch.sizes_mb[version]:.0f} MB, "
-                f"downloaded once into the cache); the head starts fresh when the class count differs, and the "
+                f"torchvision's {arch.name} ImageNet weights ({version.upper()}, "
+                f"{arch.sizes_mb[version]:.0f} MB, "
+                "downloaded once into the cache); "
+                "the head starts fresh when the class count differs, and the "
                 f"data are normalised with ImageNet's mean and std"
             )
         self.imagenet.setEnabled(arch is not None)

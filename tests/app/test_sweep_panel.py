@@ -156,7 +156,7 @@ def test_a_sweep_runs_as_ordinary_runs_and_fills_the_pareto_scatter(qtbot, tmp_p
     assert xs == sorted(float(c.macs) for c in sp.configs)
 
 
-# ------------------------------------------------------------------ the stage's depth on the canvas and inspector
+# ------------------------------------------------------------- the stage's depth on the canvas and inspector
 def test_the_stage_bands_depth_spin_box_is_one_undo_step(qtbot) -> None:
     from PySide6.QtCore import QPointF
     from PySide6.QtTest import QTest

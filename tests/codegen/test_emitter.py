@@ -472,7 +472,8 @@ def test_network_level_projection_and_unused_node():
 def test_output_does_not_depend_on_hash_seed():
     code = (
         "import sys; sys.path.insert(0, {root!r}); from codegen.emitter import emit; "
-        "from graph.templates import make; print(emit(make('dpn26')).source + emit(make('densenet121')).source)"
+        "from graph.templates import make; print(emit(make('dpn26')).source + "
+        "emit(make('densenet121')).source)"
     )
     outs = set()
     for seed in ("1", "2"):

@@ -447,7 +447,8 @@ def test_export_command_prints_the_checks_numbers(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert out.startswith(
-        f'wrote {tmp_path / "m.onnx"}: onnx (onnx.checker passed; onnxruntime matches torch on "logits": max|diff| '
+        f'wrote {tmp_path / "m.onnx"}: onnx (onnx.checker passed; onnxruntime matches torch on "logits": '
+        "max|diff| "
     )
     assert re.search(r"max\|diff\| \d\.\de[-+]\d\d <= allowed 1\.\de-04\)\n$", out), out
 

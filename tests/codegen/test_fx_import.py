@@ -348,7 +348,9 @@ def test_import_target_accepts_class_factory_and_instance(tmp_path):
         class Tiny(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.body = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+                self.body = nn.Sequential(
+                    nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)
+                )
             def forward(self, x):
                 return self.body(x)
         def make():

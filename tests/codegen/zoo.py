@@ -145,7 +145,8 @@ def check(name: str, tol: float = 1e-5) -> dict:
     rebuilt = build_module(result.project).eval()
     ours, theirs = set(rebuilt.state_dict()), set(model.state_dict())
     assert ours == theirs, (
-        f"state_dict keys differ: only ours {sorted(ours - theirs)[:4]}, only theirs {sorted(theirs - ours)[:4]}"
+        f"state_dict keys differ: only ours {sorted(ours - theirs)[:4]}, only theirs "
+        f"{sorted(theirs - ours)[:4]}"
     )
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     torch.manual_seed(0)

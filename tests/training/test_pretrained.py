@@ -1,4 +1,5 @@
-"""ImageNet weights from a local server: a random-weight resnet18 state_dict under a torchvision-style name."""
+"""ImageNet weights from a local server: a random-weight resnet18 state_dict under a torchvision-style
+name."""
 
 from __future__ import annotations
 
