@@ -423,7 +423,14 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         _block, nodes, edges = self.document.selection
-        for a in (self.act_cut, self.act_copy, self.act_duplicate, self.act_group):
+        for a in (
+            self.act_cut,
+            self.act_copy,
+            self.act_duplicate,
+            self.act_group,
+            self.act_freeze,
+            self.act_unfreeze,
+        ):
             a.setEnabled(bool(nodes))
         self.act_delete.setEnabled(bool(nodes or edges))
 

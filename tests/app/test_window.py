@@ -258,6 +258,9 @@ def test_freeze_selection_and_all_but_the_head(make_window):
     everything but the Linear head; the summary counts the frozen parameters as non-trainable."""
     w = make_window(make("resnet20"))
     graph = w.document.project.graph
+    w.document.set_selection(None, [], [])
+    assert not w.act_freeze.isEnabled() and not w.act_unfreeze.isEnabled()  # like Cut and Copy
+    assert w.act_freeze_backbone.isEnabled()
     stage = next(st for st in graph.stages if st.name == "layer1")
     w.document.set_selection(None, list(stage.nodes), [])
     w.act_freeze.trigger()
