@@ -24,6 +24,7 @@ from graph.errors import UserError
 from graph.model import BlockDef, Edge, Graph, Node, Stage
 from graph.params import ParamSpec
 from graph.shapes import GraphInfo
+from graph.stage_tree import StageTree
 
 if TYPE_CHECKING:
     from codegen.emitter import Emitter
@@ -138,7 +139,10 @@ class ClassInfo:
                 self.argnames[pname] = self.locals.create(pname, key=("param", pname), fallback="param")
         # structure
         self.reach: set[str] = set()  # nodes that lead to the output
-        self.staged: dict[str, Stage] = {}  # node id -> its stage
+        self.staged: dict[str, Stage] = {}  # node id -> its outermost stage
+        self.stage_tree: StageTree = StageTree()  # nested stages: members, parents
+        self.containers: dict[str, dict] = {}  # nodes named by a module path: top name -> key tree
+        self.container_of: dict[str, str] = {}  # node id -> its container's top name
         self.units: list[Unit] = []  # forward's statements: one node, or one stage
         # symbolic values
         self.params: dict[str, dict[str, Any]] = {}  # node id -> parameters (ints as Syms)

@@ -37,6 +37,7 @@ codegen/layer_codegen.py.
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ from graph.errors import UserError
 from graph.model import Edge, Graph, Node, Project, Stage
 from graph.params import ParamSpec
 from graph.shapes import Analysis, GraphInfo, analyze, iter_graph_infos
+from graph.stage_tree import stage_tree
 
 IO_TYPES = ("Input", "Output", "BlockInput", "BlockOutput")
 
@@ -401,11 +403,10 @@ class Emitter:
         graph, rep = cls.graph, cls.rep
         reach = _reachable(graph, cls.output_id)
         cls.reach = reach
-        staged: dict[str, Stage] = {}
         for stage in graph.stages:
             self.check_stage(cls, stage)
-            for nid in stage.nodes:
-                staged[nid] = stage
+        cls.stage_tree = stage_tree(graph.stages)
+        staged: dict[str, Stage] = dict(cls.stage_tree.outermost)  # node id -> its outermost stage
         cls.staged = staged
         units: list[Unit] = []
         for nid in rep.order:
@@ -418,10 +419,14 @@ class Emitter:
                 units.append(Unit(list(stage.nodes), stage))
         cls.units = units
         # attribute names first, in graph order, so shortcut modules never take a node's name
+        cls.containers, cls.container_of = _containers(graph, staged, lambda n: self.has_module(n, rep))
         for nid in rep.order:
             node = graph.nodes[nid]
             if nid in staged:
                 self.stage_attr(cls, staged[nid])
+            elif nid in cls.container_of:
+                top = cls.container_of[nid]
+                cls.attrs.create(top, key=("container", top), fallback="layer")
             elif self.has_module(node, rep):
                 self.node_attr(cls, node)
         # lint: every edge into a unit comes from an earlier unit (fx's Graph.lint)
@@ -609,6 +614,27 @@ class Emitter:
     def node_attr(self, cls: ClassInfo, node: Node) -> str:
         return cls.attrs.create(node.name, key=node.id, fallback="layer")
 
+    def container_expr(self, cls: ClassInfo, tree: dict, members: dict, path: str, code: str) -> pf.Expr:
+        """``nn.ModuleList([...])`` for keys 0, 1, ..., else ``nn.ModuleDict([("key", ...), ...])``, of
+        the nodes whose names are module paths (timm's Res2Net ``convs.0``); nested ones in place."""
+        keys = list(tree)
+        as_list = keys == [str(i) for i in range(len(keys))]
+        items: list[pf.Expr] = []
+        for i, key in enumerate(keys):
+            sub_path = f"{path}.{key}"
+            sub_code = (
+                f"{code}[{i}]" if as_list else (f"{code}.{key}" if _is_word(key) else f'{code}["{key}"]')
+            )
+            value = tree[key]
+            if isinstance(value, dict):
+                expr = self.container_expr(cls, value, members, sub_path, sub_code)
+            else:
+                expr = members[value]
+                cls.paths[value] = sub_path
+                cls.code_paths[value] = sub_code
+            items.append(expr if as_list else pf.Seq("(", (f'"{key}"', expr)))
+        return pf.Call("nn.ModuleList" if as_list else "nn.ModuleDict", (pf.Seq("[", tuple(items)),))
+
     def stage_attr(self, cls: ClassInfo, stage: Stage) -> str:
         return cls.attrs.create(stage.name, key=("stage", stage.name), fallback="stage")
 
@@ -743,6 +769,8 @@ class Emitter:
             cls.hoisted_lines = self.hoist(cls)
         assignments: list[tuple[str, pf.Expr]] = []
         done_stages: set[str] = set()
+        containers: dict[str, int] = {}  # container attribute -> its assignment's index
+        members: dict[str, pf.Expr] = {}  # node id -> its module, for the containers
         for nid in cls.rep.order:
             node = graph.nodes[nid]
             stage = cls.staged.get(nid)
@@ -756,10 +784,23 @@ class Emitter:
             mexpr = self.module_expr(cls, node)
             if mexpr is None:
                 continue
+            if nid in cls.container_of:  # convs.0: a member of a container written whole below
+                top = cls.container_of[nid]
+                if top not in containers:
+                    containers[top] = len(assignments)
+                    assignments.append(("", ""))
+                members[nid] = mexpr
+                continue
             attr = self.node_attr(cls, node)
             cls.paths[nid] = attr
             cls.code_paths[nid] = attr
             assignments.append((f"self.{attr}", mexpr))
+        for top, at in containers.items():
+            attr = cls.attrs.get(("container", top))
+            assignments[at] = (
+                f"self.{attr}",
+                self.container_expr(cls, cls.containers[top], members, attr, attr),
+            )
         for e in graph.edges.values():
             if e.id in cls.static:
                 assignments.append((f"self.{self.sc_attr(cls, e)}", self.static_projection(cls, e)))
@@ -841,22 +882,28 @@ class Emitter:
                 cls.hoisted[ast_] = name
         return lines
 
-    def stage_expr(self, cls: ClassInfo, stage: Stage) -> pf.Expr:
-        attr = self.stage_attr(cls, stage)
+    def stage_expr(self, cls: ClassInfo, stage: Stage, path: str | None = None, code: str = "") -> pf.Expr:
+        """``nn.Sequential(...)`` of the stage's members; a stage nested in it is one member, written
+        in place. ``path``/``code`` reach the stage (its attribute when None)."""
+        if path is None:
+            path = code = self.stage_attr(cls, stage)
         members: list[pf.Expr] = []
         names = attribute_namespace() if stage.keys == "name" else None
-        for i, nid in enumerate(stage.nodes):
-            node = cls.graph.nodes[nid]
-            mexpr = self.module_expr(cls, node, in_stage=True)
+        for i, member in enumerate(cls.stage_tree.members(stage)):
             if names is not None:
-                child = names.create(node.name, fallback="layer")
-                members.append(pf.Seq("(", (f'"{child}"', mexpr)))
-                cls.paths[nid] = f"{attr}.{child}"
-                cls.code_paths[nid] = f"{attr}.{child}"
+                text = member.name if isinstance(member, Stage) else cls.graph.nodes[member].name
+                child = _module_key(text, names)
+                sub_path = f"{path}.{child}"
+                sub_code = f"{code}.{child}" if _is_word(child) else f"{code}[{i}]"  # block1-0: by index
             else:
-                members.append(mexpr)
-                cls.paths[nid] = f"{attr}.{i}"
-                cls.code_paths[nid] = f"{attr}[{i}]"
+                child, sub_path, sub_code = "", f"{path}.{i}", f"{code}[{i}]"
+            if isinstance(member, Stage):
+                mexpr = self.stage_expr(cls, member, sub_path, sub_code)
+            else:
+                mexpr = self.module_expr(cls, cls.graph.nodes[member], in_stage=True)
+                cls.paths[member] = sub_path
+                cls.code_paths[member] = sub_code
+            members.append(pf.Seq("(", (f'"{child}"', mexpr)) if names is not None else mexpr)
         if names is not None:
             value: pf.Expr = pf.Call(
                 "nn.Sequential", (pf.Call("OrderedDict", (pf.Seq("[", tuple(members)),)),)
@@ -864,6 +911,60 @@ class Emitter:
         else:
             value = pf.Call("nn.Sequential", _repeats(members))
         return value
+
+
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")  # convs.0, tree1.tree1.conv1
+
+
+def _containers(graph: Graph, staged: dict, has_module) -> tuple[dict[str, dict], dict[str, str]]:
+    """Nodes named by a module path (``convs.0``, outside any stage) grouped into containers: a tree of
+    keys per top-level name, leaves node ids; and node id -> top-level name. A name that is also a
+    whole node's, or a path that runs through a leaf, keeps its node out (it is named as usual)."""
+    whole = {n.name for n in graph.nodes.values() if not _PATH.fullmatch(n.name)}
+    trees: dict[str, dict] = {}
+    top_of: dict[str, str] = {}
+    for nid, node in graph.nodes.items():
+        if nid in staged or not _PATH.fullmatch(node.name) or not has_module(node):
+            continue
+        top, *rest = node.name.split(".")
+        if top in whole or keyword.iskeyword(top):
+            continue
+        tree = trees.setdefault(top, {})
+        for key in rest[:-1]:
+            tree = tree.setdefault(key, {})
+            if not isinstance(tree, dict):
+                break
+        else:
+            if rest[-1] not in tree:
+                tree[rest[-1]] = nid
+                top_of[nid] = top
+    for tree in _walk(trees):  # ModuleList keys in order
+        if all(k.isdigit() for k in tree):
+            items = sorted(tree.items(), key=lambda kv: int(kv[0]))
+            tree.clear()
+            tree.update(items)
+    return trees, top_of
+
+
+def _walk(trees: dict):
+    for value in trees.values():
+        if isinstance(value, dict):
+            yield value
+            yield from _walk(value)
+
+
+def _module_key(text: str, names: Namespace) -> str:
+    """A member's key in a name-keyed ``nn.Sequential``: the name itself where it is a safe module key
+    (torchvision's RegNet has ``block1-0``), else an identifier made from it."""
+    if _KEY.fullmatch(text) and not text.isdigit() and names.is_free(text):
+        names.take(text)
+        return text
+    return names.create(text, fallback="layer")
+
+
+def _is_word(key: str) -> bool:
+    return key.isidentifier() and not keyword.iskeyword(key)
 
 
 def _repeats(members: list[pf.Expr]) -> tuple[pf.Expr, ...]:

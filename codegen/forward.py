@@ -192,8 +192,8 @@ def _call_expr(
     params = cls.rep.nodes[node.id].params
     if not _functional(cls, u):
         if node.type == "Add":  # a learnable one: WeightedAdd takes the list
-            return f"self.{cls.attrs.get(node.id)}([{', '.join(args)}])", None
-        return f"self.{cls.attrs.get(node.id)}({args[0]})", None
+            return f"self.{cls.code_paths[node.id]}([{', '.join(args)}])", None
+        return f"self.{cls.code_paths[node.id]}({args[0]})", None
     # functional forms from the registry (merges, flatten, slices)
     shown = {
         k: (Rendered(_forward_lit(cls, v, node)) if isinstance(v, Sym) else v)

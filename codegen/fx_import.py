@@ -630,10 +630,30 @@ def import_module(
         raise UserError(
             f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  " + conv.report()
         )
+    _drop_dead(conv, model)
     project = build_project(conv, type(model).__name__)
     set_conv_init(project, init)
     _verify(project, model, conv, shape)
     return ImportResult(project, conv.warnings)
+
+
+def _drop_dead(conv: _Converter, model: Any) -> None:
+    """Ops whose result never reaches the output and that hold no state go (timm's Res2Net takes
+    ``spx[0]`` before its loop and never uses it); the code would not compute them either."""
+    keep = [
+        k
+        for k, op in conv.ops.items()
+        if k == conv.output or op.type == "Input" or (op.attr and model.get_submodule(op.attr).state_dict())
+    ]  # and what feeds them
+    live: set[str] = set()
+    while keep:
+        key = keep.pop()
+        if key not in live:
+            live.add(key)
+            keep += conv.ops[key].inputs
+    for key in [k for k in conv.ops if k not in live]:
+        del conv.ops[key]
+        conv.tails.discard(key)
 
 
 def _verify(project: Project, model: Any, conv: _Converter, shape: tuple) -> None:

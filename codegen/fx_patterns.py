@@ -197,7 +197,7 @@ def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str,
     if not parent or bn.attr != parent + ".1" or cv.attr != parent + ".0":
         return None
     seq = conv.model.get_submodule(parent)
-    if type(seq) is not nn.Sequential or len(seq) != 2:
+    if not plain_sequential(type(seq)) or len(seq) != 2:
         return None
     x = ops[cv.inputs[0]]
     out_h = bn.shape[1] if len(bn.shape) == 3 else None
@@ -209,4 +209,11 @@ def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str,
     return x.key, parent.rpartition(".")[2], cv.key, bn.key
 
 
-__all__ = ["ancestors", "consumers", "find_shortcuts", "fix_inplace"]
+def plain_sequential(cls: type) -> bool:
+    """``nn.Sequential`` or a subclass that keeps its forward (torchvision's Conv2dNormActivation)."""
+    from torch import nn
+
+    return issubclass(cls, nn.Sequential) and cls.forward is nn.Sequential.forward
+
+
+__all__ = ["ancestors", "consumers", "find_shortcuts", "fix_inplace", "plain_sequential"]

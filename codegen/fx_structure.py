@@ -22,6 +22,7 @@ import copy
 import re
 from typing import Any
 
+from codegen.fx_patterns import plain_sequential
 from graph.model import BlockDef, BlockParam, Edge, Graph, Node, Project, Stage
 
 MERGES = ("Add", "Concat", "Multiply")
@@ -34,6 +35,8 @@ _SNAKE = {
     "ReLU6": "relu6",
 }
 IN = "<in>"
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a module key the emitter writes as it is
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")  # as codegen/emitter.py's
 
 
 def _snake(type_name: str) -> str:
@@ -92,11 +95,10 @@ class _Builder:
             sc.n_out = len(outs)
 
     def lift(self) -> None:
-        from torch import nn
 
         self.index()
         for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
-            if self.scopes[key].cls is nn.Sequential:
+            if plain_sequential(self.scopes[key].cls):
                 continue
             while len(self.scopes[key].ext) > 1:
                 mem = self.members[key]
@@ -120,19 +122,33 @@ class _Builder:
 
         for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
             sc = self.scopes[key]
-            if not self.members[key]:
-                sc.kind = "none"
-            elif sc.cls is nn.Sequential:
-                sc.kind = "stage" if self.stage_units(key) is not None else "inline"
-            elif (
+            can_block = (
                 not sc.cls.__module__.startswith("torch.nn")
                 and len(sc.ext) == 1
                 and sc.out is not None
                 and sc.out not in sc.ext
-            ):
+            )
+            if not self.members[key]:
+                sc.kind = "none"
+            elif plain_sequential(sc.cls) and not self.named_class(key, can_block) and self.stage_units(key):
+                sc.kind = "stage"
+            elif sc.cls is nn.Sequential:
+                sc.kind = "inline"
+            elif can_block:
                 sc.kind = "block"
             else:
                 sc.kind = "inline"
+
+    def named_class(self, key: str, can_block: bool) -> bool:
+        """A Sequential subclass with named children (torchvision's DenseNet _Transition: norm, relu,
+        conv, pool) is better a block: its class keeps the names, which a stage would have to make
+        unique across the whole graph. Index keys (Conv2dNormActivation) and keys that are no
+        identifiers (RegNet's AnyStage: block1-0) make a stage."""
+        sc = self.scopes[key]
+        if not can_block or sc.cls.__module__.startswith("torch.nn"):
+            return False
+        children = list(self.conv.model.get_submodule(sc.qualname)._modules)
+        return self.stage_keys(key) == "name" and all(c.isidentifier() for c in children)
 
     def stage_units(self, key: str) -> list[tuple[str, str]] | None:
         """The children of a Sequential as (kind, id) units, or None if it cannot be a stage."""
@@ -159,10 +175,11 @@ class _Builder:
             else:
                 child = op.scope[op.scope.index(key) + 1]
                 csc = self.scopes[child]
-                if csc.kind != "block":
+                if csc.kind not in ("block", "stage"):
                     return None
-                if ("blk", child) not in units:
-                    units.append(("blk", child))
+                unit = ("blk" if csc.kind == "block" else "stg", child)
+                if unit not in units:
+                    units.append(unit)
                     names.append(csc.qualname.rpartition(".")[2])
         if names != children:
             return None
@@ -172,7 +189,19 @@ class _Builder:
             if len(ins) != 1 or (prev is not None and ins[0] != prev):
                 return None
             prev = ident if kind == "op" else self.scopes[ident].out
+        if self.stage_keys(key) == "name" and any(
+            kind == "stg" and not self.scopes[ident].qualname.rpartition(".")[2].isidentifier()
+            for kind, ident in units
+        ):
+            return None  # a nested stage's key is its name, which must be an identifier
         return units
+
+    def stage_nodes(self, key: str, ids: dict[tuple[str, str], str]) -> list[str]:
+        """A stage's node ids, those of its nested stages in place."""
+        out: list[str] = []
+        for kind, ident in self.stage_units(key):
+            out += self.stage_nodes(ident, ids) if kind == "stg" else [ids[(kind, ident)]]
+        return out
 
     # ---- graphs ---------------------------------------------------------------
     def home_chain(self, op_scope: list[str], home: str | None) -> list[str]:
@@ -201,9 +230,12 @@ class _Builder:
         if parent is not None and self.scopes[parent].kind == "stage" and self.stage_keys(parent) == "name":
             if unit[0] == "op" and unit[1] in self.conv.tails:
                 return _ident("_".join(qual.split(".")[-2:]))
-            return _ident(qual.rpartition(".")[2])
+            key = qual.rpartition(".")[2]
+            return key if _KEY.fullmatch(key) and not key.isdigit() else _ident(key)  # RegNet's block1-0
         rel = _rel(qual, home_q)
         in_stage = parent is not None and self.scopes[parent].kind == "stage"  # named by its index there
+        if not in_stage and _PATH.fullmatch(rel) and not (unit[0] == "op" and unit[1] in self.conv.tails):
+            return rel  # a module path (timm's Res2Net convs.0): the emitter builds the containers
         if not in_stage and ("." in rel or not rel.isidentifier()) and qual not in self.renamed_quals:
             # a module inside a container that is not kept: its state_dict keys change
             self.renamed_quals.add(qual)
@@ -271,11 +303,16 @@ class _Builder:
             if sc.kind != "stage" or self.home_of_scope(key) != home:
                 continue
             home_q = self.scopes[home].qualname if home is not None else ""
-            node_ids = [ids[u] for u in self.stage_units(key)]
+            node_ids = self.stage_nodes(key, ids)
             rel = _rel(sc.qualname, home_q)
-            stage_name = _ident(rel.replace(".", "_"))
+            parent = self.parent.get(key)
+            nested = parent is not None and self.scopes[parent].kind == "stage"
+            if nested and self.stage_keys(parent) == "name":
+                stage_name = rel.rpartition(".")[2]  # its key in the parent
+            else:
+                stage_name = _ident(rel.replace(".", "_"))
             if (
-                not rel.isidentifier() and sc.qualname not in self.renamed_quals
+                not nested and not rel.isidentifier() and sc.qualname not in self.renamed_quals
             ):  # inside a flattened container
                 self.renamed_quals.add(sc.qualname)
                 if self.conv.model.get_submodule(sc.qualname).state_dict():
@@ -302,13 +339,22 @@ class _Builder:
 
     # ---- blocks ---------------------------------------------------------------
     def build_blocks(self) -> None:
-        by_depth: dict[int, list[str]] = {}
-        for key, sc in self.scopes.items():
-            if sc.kind == "block":
-                by_depth.setdefault(sc.depth, []).append(key)
-        for depth in sorted(by_depth, reverse=True):
+        # bottom-up by height (blocks nested below), not depth: an instance inside an inlined container
+        # (timm's DLA tree2.root) sits deeper than its twins in the model, not in the exported code
+        height: dict[str, int] = {}
+        for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
+            if self.scopes[key].kind == "block":
+                height.setdefault(key, 0)
+                home = self.home_of_scope(key)
+                if home is not None:
+                    height[home] = max(height.get(home, 0), height[key] + 1)
+        by_height: dict[int, list[str]] = {}
+        for key in self.scopes:
+            if key in height:
+                by_height.setdefault(height[key], []).append(key)
+        for h in sorted(by_height):
             groups: dict[tuple, list[str]] = {}
-            for key in by_depth[depth]:
+            for key in by_height[h]:
                 body = self.build_graph(key)
                 self.bodies[key] = body
                 groups.setdefault((self.scopes[key].cls, _signature(body)[0]), []).append(key)

@@ -154,6 +154,11 @@ class Namespace:
     def is_free(self, name: str) -> bool:
         return name not in self._taken and name not in self._reserved
 
+    def take(self, name: str) -> None:
+        """Mark ``name`` used as it is (a module key that need not be an identifier, such as ``block1-0``)."""
+        assert self.is_free(name), name
+        self._taken.add(name)
+
     def create(
         self, text: str, key: object | None = None, fallback: str = "node", camel: bool = False
     ) -> str:

@@ -42,6 +42,7 @@ from graph.model import (
     Project,
     Stage,
 )
+from graph.stage_tree import stage_tree
 
 FORMAT = "skipwire"
 VERSION = 1
@@ -348,7 +349,6 @@ def _build_graph(g: Any, where: str, block_names: set[str]) -> Graph:
                 raise _Bad(ew, f'dangling edge: node "{end}" does not exist')
         edges[edge.id] = edge
     stages = []
-    staged: dict[str, str] = {}
     for i, s in enumerate(stages_raw):
         sw = f"{where}.stages[{i}]"
         _need_type(s, dict, sw, "an object")
@@ -368,10 +368,13 @@ def _build_graph(g: Any, where: str, block_names: set[str]) -> Graph:
                 raise _Bad(
                     f"{sw}.nodes[{j}]", f'stage "{sname}" refers to node "{nid}", which does not exist'
                 )
-            if nid in staged:
-                raise _Bad(f"{sw}.nodes[{j}]", f'node "{nid}" is already in stage "{staged[nid]}"')
-            staged[nid] = sname
+            if nid in members[:j]:
+                raise _Bad(f"{sw}.nodes[{j}]", f'node "{nid}" is listed twice in stage "{sname}"')
         stages.append(Stage(sname, keys, list(members)))
+    for a, b, nid in stage_tree(stages).overlaps:  # nested stages are fine; crossing ones are not
+        raise _Bad(
+            f"{where}.stages", f'node "{nid}" is in stages "{a}" and "{b}", and neither holds the other'
+        )
     # everything checked: build without events firing half-way
     graph.nodes = nodes
     graph.edges = edges

@@ -21,6 +21,7 @@ from graph.fixes import (
 )
 from graph.model import BLOCK_PREFIX, Edge, Graph
 from graph.shapes.results import GraphInfo
+from graph.stage_tree import stage_tree
 
 
 class Reporter:
@@ -228,7 +229,7 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
                 fixes=[Fix("Remove the edge", RemoveEdgeFix(block=block, edge=e.id))],
             )
     check_stage_names(r, graph, block, names)
-    seen_stage: dict[str, str] = {}
+    overlaps = {(b, nid): a for a, b, nid in stage_tree(graph.stages).overlaps}  # nested stages are fine
     for stage in graph.stages:
         if not stage.nodes:
             r.report(
@@ -257,11 +258,12 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
                         )
                     ],
                 )
-            elif nid in seen_stage and seen_stage[nid] != stage.name:
+            elif (stage.name, nid) in overlaps:
                 r.report(
                     "error",
                     "bad_stage",
-                    f'"{graph.nodes[nid].name}" is in two stages, "{seen_stage[nid]}" and "{stage.name}".',
+                    f'"{graph.nodes[nid].name}" is in two stages, "{overlaps[stage.name, nid]}" and '
+                    f'"{stage.name}", and neither holds the other.',
                     block,
                     nid,
                     fixes=[
@@ -271,8 +273,6 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
                         )
                     ],
                 )
-            else:
-                seen_stage.setdefault(nid, stage.name)
     check_stage_chains(r, graph, block)
     return dangling
 

@@ -133,9 +133,12 @@ def broken_projects():
     g = three_way_add(num_inputs=3).graph
     g.set_stages([Stage("layer1", "index", [g.node_by_name("r2").id, g.node_by_name("add").id])])
     cases["stage_holds_a_merge"] = Project("t", g)
-    p, nodes = net("ReLU", "ReLU")
+    p, nodes = net("ReLU", "ReLU", "ReLU")  # crossing stages (a stage inside another is fine)
     p.graph.set_stages(
-        [Stage("layer1", "index", [nodes[1].id]), Stage("layer2", "index", [nodes[1].id, nodes[2].id])]
+        [
+            Stage("layer1", "index", [nodes[1].id, nodes[2].id]),
+            Stage("layer2", "index", [nodes[2].id, nodes[3].id]),
+        ]
     )
     cases["node_in_two_stages"] = p
     for case, names in (

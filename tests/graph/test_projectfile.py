@@ -285,8 +285,14 @@ BAD = {
         '"graph.stages[0].nodes[2]": stage "layer1" refers to node "n77"',
     ),
     "stage_twice": (
-        mutate(lambda d: d["graph"]["stages"].append({"name": "layer2", "keys": "index", "nodes": ["n5"]})),
-        'already in stage "layer1"',
+        mutate(
+            lambda d: d["graph"]["stages"].append({"name": "layer2", "keys": "index", "nodes": ["n6", "n7"]})
+        ),
+        'node "n6" is in stages "layer1" and "layer2", and neither holds the other',
+    ),
+    "stage_lists_a_node_twice": (
+        mutate(lambda d: d["graph"]["stages"][0]["nodes"].append("n5")),
+        'node "n5" is listed twice in stage "layer1"',
     ),
     "stage_keys": (
         mutate(lambda d: d["graph"]["stages"][0].update(keys="letters")),
