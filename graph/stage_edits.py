@@ -48,6 +48,7 @@ from graph.edits import (
 from graph.errors import UserError
 from graph.fresh import Fresh
 from graph.model import Edge, Graph, Node, Project, Stage
+from graph.stage_tree import stage_tree
 
 WIDTH_PARAMS = ("out_channels", "planes", "growth_rate", "width", "out_planes", "dense_depth")
 SHORTCUT_OPTIONS = {"A": "zero_pad", "B": "conv_bn", "C": "conv_bn_always"}
@@ -146,7 +147,20 @@ def _grow(project: Project, graph: Graph, block: str | None, st: Stage, count: i
         AddEdge(block, Edge(e.id, prev, e.dst, e.src_port, e.dst_port, e.kind, e.name, e.projection))
         for e in outs
     ]
-    stages = [Stage(s.name, s.keys, s.nodes + new_ids if s is st else list(s.nodes)) for s in graph.stages]
+    # the stage and the stages holding it (efficientnet's features holds features_2) take the new ids
+    tree = stage_tree(graph.stages)
+    around = {st.name}
+    parent = tree.parent.get(st.name)
+    while parent is not None:
+        around.add(parent)
+        parent = tree.parent.get(parent)
+    stages = []
+    for s in graph.stages:
+        nodes = list(s.nodes)
+        if s.name in around:
+            at = nodes.index(last.id) + 1
+            nodes[at:at] = new_ids
+        stages.append(Stage(s.name, s.keys, nodes))
     edits.append(SetStages(block, stages))
     return edits
 

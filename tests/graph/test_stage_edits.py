@@ -10,7 +10,7 @@ import main
 from codegen.emitter import emit
 from graph.edits import positions
 from graph.errors import UserError
-from graph.model import Project
+from graph.model import Project, Stage
 from graph.projectfile import load_project, save_project
 from graph.shapes import analyze
 from graph.stage_edits import (
@@ -284,3 +284,22 @@ def test_resnext_knobs_are_its_block_parameters(tmp_path, capsys) -> None:
     assert load_project(out).graph.node_by_name("layer3_2").params["groups"] == 16
     assert main.main(["edit", str(src), "--set", "cardinality", "-o", str(out)]) == 2
     assert "--set expects PARAM=VALUE" in capsys.readouterr().err
+
+
+def test_growing_a_nested_stage_grows_the_stages_around_it() -> None:
+    # efficientnet-style: "features" holds the stages of blocks "layer1" and "layer2"
+    project = make("resnet20")
+    g = project.graph
+    inner = [s for s in g.stages if s.name in ("layer1", "layer2")]
+    g.set_stages([Stage("features", "index", inner[0].nodes + inner[1].nodes), *g.stages])
+    edit = set_stage_depth(project, "layer1", 4)
+    edit.apply(project)
+    stages = {s.name: s for s in g.stages}
+    names = [g.nodes[i].name for i in stages["features"].nodes]
+    assert names == [f"layer1_{i}" for i in range(4)] + [f"layer2_{i}" for i in range(3)]
+    assert analyze(project).valid
+    paths = set(emit(project).module_paths.values())
+    assert {"features.0.3.conv1", "features.1.2.bn2"} <= paths  # layer1 is features.0, layer2 features.1
+    edit.revert(project)
+    stages = {s.name: s for s in g.stages}
+    assert len(stages["features"].nodes) == 6 and len(stages["layer1"].nodes) == 3
