@@ -143,8 +143,12 @@ def camel_case(text: str) -> str:
 class Namespace:
     """Hands out unique, safe identifiers; the same request order gives the same names."""
 
-    def __init__(self, reserved: frozenset[str] | set[str] = RESERVED) -> None:
+    def __init__(
+        self, reserved: frozenset[str] | set[str] = RESERVED, keep_identifiers: bool = False
+    ) -> None:
         self._reserved = frozenset(reserved)
+        # keep a name that is already an ASCII identifier as it is (``Conv2d_1a_3x3``, ``Mixed_5b``)
+        self._keep = keep_identifiers
         self._taken: set[str] = set()
         self._by_key: dict[object, str] = {}
 
@@ -160,7 +164,16 @@ class Namespace:
         """A fresh identifier derived from ``text``; ``key`` remembers it for :meth:`get`."""
         if key is not None and key in self._by_key:
             return self._by_key[key]
-        base = (camel_case(text) if camel else snake_case(text)) or fallback
+        if (
+            self._keep
+            and not camel
+            and str(text).isascii()
+            and str(text).isidentifier()
+            and len(str(text)) <= MAX_NAME
+        ):
+            base = str(text)
+        else:
+            base = (camel_case(text) if camel else snake_case(text)) or fallback
         if base.startswith("__"):  # no dunder-looking or name-mangled identifiers
             base = base.strip("_") or fallback
         if base[0].isdigit():
@@ -193,5 +206,7 @@ class Namespace:
 
 
 def attribute_namespace() -> Namespace:
-    """Names for ``self.<attr>`` submodules of a generated class."""
-    return Namespace(RESERVED_ATTRIBUTES)
+    """Names for ``self.<attr>`` submodules of a generated class: a node's name is its attribute's
+    (docs/architecture.md), so one that is already an identifier stays as it is, capitals included,
+    as torchvision's Inception3 names ``self.Conv2d_1a_3x3`` (its state_dict keys)."""
+    return Namespace(RESERVED_ATTRIBUTES, keep_identifiers=True)
