@@ -19,6 +19,7 @@ from typing import Any
 
 from graph import registry
 from graph.model import Edge, Node, Project
+from graph.params import format_value
 from graph.shapes import ShortcutInfo
 
 CardText = Callable[[str, dict[str, Any]], str]  # (type name, parameters with defaults) -> the card's line
@@ -41,6 +42,8 @@ class LayerView:
 def _stride(s: Any) -> str:
     if s in (None, 1):
         return ""
+    if isinstance(s, (list, tuple)) and len(s) == 2:
+        return f", /{s[0]}x{s[1]}"
     return f", /{s}"
 
 
@@ -71,7 +74,7 @@ def _conv(t: str, p: dict[str, Any]) -> str:
     if p.get("groups") not in (None, 1):
         text += f", groups {p['groups']}"
     if p.get("dilation") not in (None, 1):
-        text += f", dil {p['dilation']}"
+        text += f", dil {format_value(p['dilation'])}"
     return text
 
 
