@@ -3,9 +3,10 @@
 Every identifier the emitter writes that comes from project text (node names,
 block names, block parameter names, shortcut edge names, the project name)
 goes through a :class:`Namespace`: it becomes ASCII snake_case (or CamelCase
-for classes; an attribute name that is already an identifier stays as it is), loses every character that is not a letter, digit or
-underscore, avoids Python keywords, builtins, the names the generated module
-itself uses (``torch``, ``nn``, ``F``, ``Tensor``, ``self``, ``x`` ...) and the
+for classes; an attribute name that is already an identifier stays as it
+is), loses every character that is not a letter, digit or underscore, avoids
+Python keywords, builtins, the names the generated module itself uses
+(``torch``, ``nn``, ``F``, ``Tensor``, ``self``, ``x`` ...) and the
 attributes of ``nn.Module``, and gets a deterministic ``_1``, ``_2`` suffix
 when it is already taken. Nothing a user typed reaches the source any other
 way, so no name can inject code.

@@ -66,7 +66,7 @@ def _fixed(text: str) -> CardText:
 
 
 def _conv(t: str, p: dict[str, Any]) -> str:
-    literal = all(isinstance(p.get(k), int) for k in ("out_channels", "stride"))
+    literal = all(isinstance(p.get(k), (int, list, tuple)) for k in ("out_channels", "stride"))
     text = (
         f"{_k(p.get('kernel_size'))}{' conv' if literal else ''}, {p.get('out_channels')}"
         f"{_stride(p.get('stride'))}"
