@@ -111,16 +111,26 @@ def square(value: Any, what: str) -> int:
     return value
 
 
+def hw(value: Any, what: str) -> int | list[int]:
+    """A size that may differ between height and width (ParamSpec.pair): a number where both are
+    equal, else [height, width] (a 1x7 kernel), as the project file stores it."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise Unsupported(f"{what} {tuple(value)}")
+        return value[0] if value[0] == value[1] else [value[0], value[1]]
+    return square(value, what)
+
+
 def _conv_from(mod: Any, in_shape: tuple | None) -> dict:
     if mod.padding_mode != "zeros":
         raise Unsupported(f"padding_mode {mod.padding_mode!r}")
-    pad = mod.padding if isinstance(mod.padding, str) else square(mod.padding, "padding")
+    pad = mod.padding if isinstance(mod.padding, str) else hw(mod.padding, "padding")
     return {
         "out_channels": mod.out_channels,
-        "kernel_size": square(mod.kernel_size, "kernel_size"),
-        "stride": square(mod.stride, "stride"),
+        "kernel_size": hw(mod.kernel_size, "kernel_size"),
+        "stride": hw(mod.stride, "stride"),
         "padding": pad,
-        "dilation": square(mod.dilation, "dilation"),
+        "dilation": hw(mod.dilation, "dilation"),
         "groups": mod.groups,
         "bias": mod.bias is not None,
     }

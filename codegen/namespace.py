@@ -3,9 +3,10 @@
 Every identifier the emitter writes that comes from project text (node names,
 block names, block parameter names, shortcut edge names, the project name)
 goes through a :class:`Namespace`: it becomes ASCII snake_case (or CamelCase
-for classes), loses every character that is not a letter, digit or
-underscore, avoids Python keywords, builtins, the names the generated module
-itself uses (``torch``, ``nn``, ``F``, ``Tensor``, ``self``, ``x`` ...) and the
+for classes; an attribute name that is already an identifier stays as it
+is), loses every character that is not a letter, digit or underscore, avoids
+Python keywords, builtins, the names the generated module itself uses
+(``torch``, ``nn``, ``F``, ``Tensor``, ``self``, ``x`` ...) and the
 attributes of ``nn.Module``, and gets a deterministic ``_1``, ``_2`` suffix
 when it is already taken. Nothing a user typed reaches the source any other
 way, so no name can inject code.
@@ -143,8 +144,12 @@ def camel_case(text: str) -> str:
 class Namespace:
     """Hands out unique, safe identifiers; the same request order gives the same names."""
 
-    def __init__(self, reserved: frozenset[str] | set[str] = RESERVED) -> None:
+    def __init__(
+        self, reserved: frozenset[str] | set[str] = RESERVED, keep_identifiers: bool = False
+    ) -> None:
         self._reserved = frozenset(reserved)
+        # keep a name that is already an ASCII identifier as it is (``Conv2d_1a_3x3``, ``Mixed_5b``)
+        self._keep = keep_identifiers
         self._taken: set[str] = set()
         self._by_key: dict[object, str] = {}
 
@@ -165,7 +170,16 @@ class Namespace:
         """A fresh identifier derived from ``text``; ``key`` remembers it for :meth:`get`."""
         if key is not None and key in self._by_key:
             return self._by_key[key]
-        base = (camel_case(text) if camel else snake_case(text)) or fallback
+        if (
+            self._keep
+            and not camel
+            and str(text).isascii()
+            and str(text).isidentifier()
+            and len(str(text)) <= MAX_NAME
+        ):
+            base = str(text)
+        else:
+            base = (camel_case(text) if camel else snake_case(text)) or fallback
         if base.startswith("__"):  # no dunder-looking or name-mangled identifiers
             base = base.strip("_") or fallback
         if base[0].isdigit():
@@ -198,5 +212,7 @@ class Namespace:
 
 
 def attribute_namespace() -> Namespace:
-    """Names for ``self.<attr>`` submodules of a generated class."""
-    return Namespace(RESERVED_ATTRIBUTES)
+    """Names for ``self.<attr>`` submodules of a generated class: a node's name is its attribute's
+    (docs/architecture.md), so one that is already an identifier stays as it is, capitals included,
+    as torchvision's Inception3 names ``self.Conv2d_1a_3x3`` (its state_dict keys)."""
+    return Namespace(RESERVED_ATTRIBUTES, keep_identifiers=True)

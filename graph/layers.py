@@ -7,6 +7,7 @@ from math import prod
 from graph.diagnostics import Fix
 from graph.fixes import InsertBeforeFix, SetParamFix
 from graph.params import ParamSpec as P
+from graph.params import format_value, pair
 from graph.registry import LayerType, ModuleSpec, Shape, ShapeError, register
 
 
@@ -131,27 +132,38 @@ register(LayerType("BlockOutput", "io", "What a block returns.", (), shape=_same
 
 
 # ---------------------------------------------------------------- convolution
-def _conv_padding(p: dict) -> int:
+def _conv_padding(p: dict) -> tuple[int, int]:
     pad = p["padding"]
     if pad == "same":
-        return p["dilation"] * (p["kernel_size"] - 1) // 2
+        (kh, kw), (dh, dw) = pair(p["kernel_size"]), pair(p["dilation"])
+        return dh * (kh - 1) // 2, dw * (kw - 1) // 2
     if pad == "valid":
-        return 0
-    return pad
+        return 0, 0
+    return pair(pad)
+
+
+def _hw(values: tuple[int, int]) -> int | tuple[int, int]:
+    """A (height, width) pair as a parameter value: a number where both are equal."""
+    return values[0] if values[0] == values[1] else values
 
 
 def _conv_shape(p: dict, ins: list[Shape]) -> Shape:
     c, h, w = _image(ins[0])
-    k, s, d, g, out = p["kernel_size"], p["stride"], p["dilation"], p["groups"], p["out_channels"]
+    (kh, kw), (sh, sw), (dh, dw) = pair(p["kernel_size"]), pair(p["stride"]), pair(p["dilation"])
+    g, out = p["groups"], p["out_channels"]
+    keep = _hw((dh * (kh - 1) // 2, dw * (kw - 1) // 2))
     if p["padding"] == "same":
-        if s != 1:
+        if (sh, sw) != (1, 1):
             raise ShapeError(
                 "bad_param",
                 "padding 'same' needs stride 1",
-                [_set("padding", d * (k - 1) // 2, f"Set padding to {d * (k - 1) // 2}")],
+                [_set("padding", keep, f"Set padding to {format_value(keep)}")],
             )
-        if (d * (k - 1)) % 2:
-            raise ShapeError("bad_param", f"padding 'same' needs an odd kernel; kernel_size is {k}")
+        if (dh * (kh - 1)) % 2 or (dw * (kw - 1)) % 2:
+            raise ShapeError(
+                "bad_param",
+                f"padding 'same' needs an odd kernel; kernel_size is {format_value(p['kernel_size'])}",
+            )
     if c % g or out % g:
         divisors = [x for x in range(min(g, c, out), 0, -1) if c % x == 0 and out % x == 0]
         best = divisors[0] if divisors else 1
@@ -161,21 +173,26 @@ def _conv_shape(p: dict, ins: list[Shape]) -> Shape:
             f"groups {g} does not divide {which}",
             [_set("groups", best, f"Set groups to {best}")],
         )
-    pad = _conv_padding(p)
-    keep = d * (k - 1) // 2
-    eff = d * (k - 1) + 1
-    if eff > h + 2 * pad or eff > w + 2 * pad:
+    ph, pw = _conv_padding(p)
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if eh > h + 2 * ph or ew > w + 2 * pw:
+        kh_keep, kw_keep = pair(keep)
         raise ShapeError(
             "kernel_too_large",
-            f"kernel {eff}x{eff} is larger than its padded input {h + 2 * pad}x{w + 2 * pad}",
-            [_set("padding", keep, f"Set padding to {keep} (keeps the size)")]
-            if keep != pad and eff <= h + 2 * keep
+            f"kernel {eh}x{ew} is larger than its padded input {h + 2 * ph}x{w + 2 * pw}",
+            [_set("padding", keep, f"Set padding to {format_value(keep)} (keeps the size)")]
+            if keep != _hw((ph, pw)) and eh <= h + 2 * kh_keep and ew <= w + 2 * kw_keep
             else [],
         )
-    ho, wo = _spatial(h, k, s, pad, d), _spatial(w, k, s, pad, d)
+    ho, wo = _spatial(h, kh, sh, ph, dh), _spatial(w, kw, sw, pw, dw)
     if ho <= 0 or wo <= 0:
         raise ShapeError("zero_size", f"output size reaches zero (input {h}x{w})")
     return (out, ho, wo)
+
+
+def _kernel_area(p: dict) -> int:
+    kh, kw = pair(p["kernel_size"])
+    return kh * kw
 
 
 register(
@@ -185,10 +202,18 @@ register(
         "2-D convolution; in_channels comes from the incoming edge.",
         (
             P("out_channels", "int", 64, 1, doc="number of filters"),
-            P("kernel_size", "int", 3, 1, 31),
-            P("stride", "int", 1, 1, 32),
-            P("padding", "int_or_same", 1, 0, 64, doc="an integer, 'same' or 'valid'"),
-            P("dilation", "int", 1, 1, 32),
+            P("kernel_size", "int", 3, 1, 31, doc="a number, or height x width such as 1x7", pair=True),
+            P("stride", "int", 1, 1, 32, doc="a number, or height x width", pair=True),
+            P(
+                "padding",
+                "int_or_same",
+                1,
+                0,
+                64,
+                doc="a number, height x width such as 0x3, 'same' or 'valid'",
+                pair=True,
+            ),
+            P("dilation", "int", 1, 1, 32, doc="a number, or height x width", pair=True),
             P("groups", "int", 1, 1, doc="grouped convolution (ResNeXt's cardinality)"),
             P("bias", "bool", False),
             P(
@@ -202,9 +227,9 @@ register(
         ),
         shape=_conv_shape,
         count_params=lambda p, ins, out: (
-            out[0] * (ins[0][0] // p["groups"]) * p["kernel_size"] ** 2 + (out[0] if p["bias"] else 0)
+            out[0] * (ins[0][0] // p["groups"]) * _kernel_area(p) + (out[0] if p["bias"] else 0)
         ),
-        macs=lambda p, ins, out: prod(out) * (ins[0][0] // p["groups"]) * p["kernel_size"] ** 2,
+        macs=lambda p, ins, out: prod(out) * (ins[0][0] // p["groups"]) * _kernel_area(p),
         module=lambda p, ins: ModuleSpec(
             "nn.Conv2d",
             (ins[0][0], p["out_channels"]),

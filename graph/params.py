@@ -25,10 +25,13 @@ class ParamSpec:
     choices: tuple = ()
     doc: str = ""
     unit: str = ""
+    pair: bool = False  # also takes (height, width), such as a 1x7 kernel: [1, 7] in the file
 
     def __post_init__(self) -> None:
         if self.type not in PARAM_TYPES:
             raise ValueError(f"unknown parameter type {self.type!r}")
+        if self.pair and self.type not in ("int", "int_or_same", "opt_int"):
+            raise ValueError(f"{self.name}: only whole-number parameters take pairs")
 
     @property
     def accepts_expression(self) -> bool:
@@ -71,6 +74,8 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
         return value
     if t == "opt_int" and value is None:
         return None
+    if spec.pair and isinstance(value, (list, tuple)):
+        return _check_pair(spec, value)
     if t == "int_or_same" and value in ("same", "valid"):
         return value
     if t in ("int", "int_or_same", "opt_int"):
@@ -108,6 +113,25 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
             raise ParamError(f"{spec.name} must be a list of numbers, got {value!r}")
         return tuple(float(v) for v in value)
     raise AssertionError(t)  # pragma: no cover
+
+
+def _check_pair(spec: ParamSpec, value: list | tuple) -> int | tuple[int, int]:
+    """(height, width): two whole numbers; an equal pair is that number (a 3x3 kernel is 3)."""
+    if len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+        raise ParamError(
+            f"{spec.name} must be a whole number or a pair of them such as 1x7 (height x width), "
+            f"got {value!r}"
+        )
+    for v in value:
+        _check_range(spec, v)
+    return value[0] if value[0] == value[1] else (value[0], value[1])
+
+
+def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """A resolved size parameter (ParamSpec.pair) as (height, width)."""
+    if isinstance(value, (list, tuple)):
+        return value[0], value[1]
+    return value, value
 
 
 def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from graph import registry
 from graph.model import Edge, Node, Project
+from graph.params import format_value
 from graph.shapes import ShortcutInfo
 
 CardText = Callable[[str, dict[str, Any]], str]  # (type name, parameters with defaults) -> the card's line
@@ -41,6 +42,8 @@ class LayerView:
 def _stride(s: Any) -> str:
     if s in (None, 1):
         return ""
+    if isinstance(s, (list, tuple)) and len(s) == 2:
+        return f", /{s[0]}x{s[1]}"
     return f", /{s}"
 
 
@@ -63,7 +66,7 @@ def _fixed(text: str) -> CardText:
 
 
 def _conv(t: str, p: dict[str, Any]) -> str:
-    literal = all(isinstance(p.get(k), int) for k in ("out_channels", "stride"))
+    literal = all(isinstance(p.get(k), (int, list, tuple)) for k in ("out_channels", "stride"))
     text = (
         f"{_k(p.get('kernel_size'))}{' conv' if literal else ''}, {p.get('out_channels')}"
         f"{_stride(p.get('stride'))}"
@@ -71,7 +74,7 @@ def _conv(t: str, p: dict[str, Any]) -> str:
     if p.get("groups") not in (None, 1):
         text += f", groups {p['groups']}"
     if p.get("dilation") not in (None, 1):
-        text += f", dil {p['dilation']}"
+        text += f", dil {format_value(p['dilation'])}"
     return text
 
 

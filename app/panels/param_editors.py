@@ -63,6 +63,10 @@ def _is_int_text(text: str) -> bool:
     return re.fullmatch(r"[-+]?\d+", text.strip()) is not None
 
 
+# height x width, as a size parameter (ParamSpec.pair) takes it: "1x7", "1 × 7", "(1, 7)", "[1, 7]", "1, 7"
+_PAIR_TEXT = re.compile(r"[(\[]?\s*(\d+)\s*(?:[xX×,]|\s)\s*(\d+)\s*[)\]]?")
+
+
 def parse_text(spec: ParamSpec, text: str, env: dict[str, Any] | None) -> Any:
     """Text typed by the user -> the value to store; raises ParamError with the reason.
 
@@ -70,6 +74,9 @@ def parse_text(spec: ParamSpec, text: str, env: dict[str, Any] | None) -> Any:
     body, the names an expression may use (block parameters, in_channels).
     """
     t = text.strip()
+    if spec.pair and (m := _PAIR_TEXT.fullmatch(t)):
+        value = check_value(spec, [int(m.group(1)), int(m.group(2))])
+        return list(value) if isinstance(value, tuple) else value  # stored as the file has it: [1, 7]
     if spec.type == "opt_int" and t in ("", "default", "none", "None"):
         return None
     if spec.type == "int_or_same" and t in ("same", "valid"):
@@ -81,6 +88,7 @@ def parse_text(spec: ParamSpec, text: str, env: dict[str, Any] | None) -> Any:
             return check_value(spec, int(t))
         if env is None:
             hint = " (or 'same')" if spec.type == "int_or_same" else ""
+            hint = f" or height x width such as 1x7{hint}" if spec.pair else hint
             raise ParamError(
                 f"{spec.name} must be a whole number{hint}; expressions such as "
                 f"'{t}' are only allowed inside a block"
@@ -125,6 +133,8 @@ def format_text(spec: ParamSpec, value: Any) -> str:
         return ", ".join(f"{v:g}" for v in value)
     if spec.type == "float" and isinstance(value, (int, float)):
         return f"{value:g}"
+    if spec.pair and isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
     return str(value)
 
 
@@ -167,6 +177,7 @@ class ParamField(QWidget):
     def _uses_spin(self, value: Any) -> bool:
         return (
             self.spec.type == "int"
+            and not self.spec.pair  # "1x7" needs a line edit
             and self.env is None
             and isinstance(value, int)
             and not isinstance(value, bool)

@@ -10,6 +10,7 @@ from graph import registry
 from graph.diagnostics import Fix
 from graph.fixes import InsertProjectionFix, MakeShortcutFix, SetEdgeFix, SetParamFix
 from graph.model import Edge, Graph, Node
+from graph.params import format_value, pair
 from graph.registry import ShapeError
 from graph.shapes.results import GraphInfo, NodeInfo, Shape, fmt
 
@@ -164,17 +165,18 @@ def padding_fixes(
                 lt is not None
                 and lt.pads_to_keep_size
                 and in_hw == want[1:]
-                and isinstance(k, int)
-                and k % 2 == 1
-                and p.get("stride") in (1,)
+                and _odd_sizes(k)
+                and p.get("stride") in (1, (1, 1))
             ):
-                pad = p.get("dilation", 1) * (k - 1) // 2
+                (kh, kw), (dh, dw) = pair(k), pair(p.get("dilation", 1))
+                pads = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
+                pad = pads[0] if pads[0] == pads[1] else pads
                 limit = lt.spec("padding").max
-                if limit is not None and pad > limit:
+                if limit is not None and max(pads) > limit:
                     return []
                 return [
                     Fix(
-                        f'Set padding of "{node.name}" to {pad} (keeps the size)',
+                        f'Set padding of "{node.name}" to {format_value(pad)} (keeps the size)',
                         SetParamFix(block=block, node=node.id, param="padding", value=pad),
                     )
                 ]
@@ -184,3 +186,10 @@ def padding_fixes(
             return []
         node_id, steps = ins[0].src, steps + 1
     return []
+
+
+def _odd_sizes(k: object) -> bool:
+    """A kernel (a number or height x width) whose padding can keep the size: odd both ways."""
+    if isinstance(k, tuple) and len(k) == 2:
+        return all(isinstance(v, int) and v % 2 == 1 for v in k)
+    return isinstance(k, int) and not isinstance(k, bool) and k % 2 == 1

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from app.canvas.area import CanvasArea
 from app.canvas.node_item import HEIGHT, WIDTH
 from app.document import Document
+from graph import edits as E
 from graph.templates import make
 
 NODE_MIME = "application/x-skipwire-node"
@@ -112,6 +113,15 @@ def test_scene_mirrors_the_model_with_shapes(area):
     assert node_named(view, "layer2_0").shape_text == "32x16x16"
     assert node_named(view, "layer2_0").summary == "BasicBlock(32, stride=2)"
     assert node_named(view, "conv1").summary == "3x3 conv, 16"
+
+
+def test_conv_card_shows_height_by_width(area):
+    view = area.current_view()
+    doc = area.document
+    conv = doc.project.graph.node_by_name("conv1")
+    doc.push(E.SetParam(None, conv.id, "kernel_size", [1, 7]), "Set kernel_size of conv1")
+    doc.push(E.SetParam(None, conv.id, "stride", [2, 1]), "Set stride of conv1")
+    assert node_named(view, "conv1").summary == "1x7 conv, 16, /2x1"
 
 
 def test_palette_drop_adds_node_with_defaults(area):

@@ -75,9 +75,34 @@ def test_inspector_edit_is_one_named_undo_step(qtbot):
     assert doc.undo_stack.undoText() == "Set stride of conv1"
     doc.undo_stack.undo()
     assert doc.project.graph.nodes[conv.id].params["stride"] == 2
-    assert insp.fields["stride"].editor.value() == 2  # the form follows the model
+    assert insp.fields["stride"].editor.text() == "2"  # the form follows the model
     doc.undo_stack.redo()
-    assert insp.fields["stride"].editor.value() == 1
+    assert insp.fields["stride"].editor.text() == "1"
+
+
+@pytest.mark.parametrize("text", ["1x7", "1 x 7", "(1, 7)", "[1,7]", "1, 7", "1×7"])
+def test_inspector_takes_a_height_by_width_kernel(qtbot, text):
+    doc = Document(small_project())
+    insp = InspectorPanel(doc)
+    qtbot.addWidget(insp)
+    conv = _node(doc, "conv1")
+    doc.set_selection(None, [conv.id], [])
+    insp.fields["kernel_size"].enter_text(text)
+    assert insp.fields["kernel_size"].error is None
+    assert doc.project.graph.nodes[conv.id].params["kernel_size"] == [1, 7]
+    assert doc.undo_stack.undoText() == "Set kernel_size of conv1"
+    insp.fields["padding"].enter_text("0x3")
+    assert doc.project.graph.nodes[conv.id].params["padding"] == [0, 3]
+    assert insp.fields["kernel_size"].editor.text() == "1x7"
+    insp.fields["kernel_size"].enter_text("3x3")  # an equal pair is the number
+    assert doc.project.graph.nodes[conv.id].params["kernel_size"] == 3
+    insp.fields["kernel_size"].enter_text("1x40")
+    assert "at most 31" in insp.fields["kernel_size"].error
+    insp.fields["kernel_size"].enter_text("1x7x3")
+    assert "height x width" in insp.fields["kernel_size"].error
+    doc.undo_stack.undo()
+    assert doc.project.graph.nodes[conv.id].params["kernel_size"] == [1, 7]
+    assert insp.fields["kernel_size"].editor.text() == "1x7"
 
 
 def test_inspector_rejects_invalid_values_with_a_reason(qtbot):

@@ -20,7 +20,7 @@ from codegen.symbolic import render, simplify
 from graph.errors import UserError
 from graph.expr import parse
 from graph.model import BlockDef, BlockParam, Graph, Project, Stage
-from graph.projectfile import project_from_dict
+from graph.projectfile import dumps_project, loads_project, project_from_dict
 from graph.shapes import analyze
 from graph.templates import all_templates, make
 
@@ -108,6 +108,49 @@ def test_namespace_is_deterministic_and_keyed():
     names = ["train", "forward", "fc", "fc", "input", "eval"]
     assert [a.create(n, key=i) for i, n in enumerate(names)] == [b.create(n) for n in names]
     assert a.get(0) == "train_1" and a.get(4) == "input"  # builtins are fine as attributes
+
+
+def test_attribute_names_keep_identifiers_as_they_are():
+    """A node's name is its attribute's: torchvision's Inception3 has ``self.Conv2d_1a_3x3`` (its state_dict
+    keys); text that is no identifier still becomes snake_case, and nn.Module's names are still avoided."""
+    a = attribute_namespace()
+    names = ["Conv2d_1a_3x3", "Mixed_5b", "Conv 1", "convBlock", "train", "F", "Mixed_5b", "a" * 41]
+    assert [a.create(n) for n in names] == [
+        "Conv2d_1a_3x3",
+        "Mixed_5b",
+        "conv_1",
+        "convBlock",
+        "train_1",
+        "F_1",
+        "Mixed_5b_1",
+        "a" * 40,
+    ]
+    assert Namespace().create("Mixed_5b") == "mixed_5b"  # locals and parameters stay snake_case
+
+
+def test_height_by_width_conv_emits_tuples_and_a_square_one_a_number():
+    g = Graph()
+    i = g.add("Input", "input", shape=[8, 17, 17])
+    a = g.add("Conv2d", "branch7x7_2", out_channels=8, kernel_size=[1, 7], padding=[0, 3])
+    b = g.add("Conv2d", "branch7x7_3", out_channels=8, kernel_size=[7, 1], padding=[3, 0], stride=[2, 1])
+    c = g.add("Conv2d", "conv", out_channels=8, kernel_size=[3, 3], padding=[1, 1])
+    o = g.add("Output", "output")
+    g.chain(i, a, b, c, o)
+    project = Project("t", g)
+    source = emit(project).source
+    assert "nn.Conv2d(in_channels, 8, kernel_size=(1, 7), padding=(0, 3), bias=False)" in source
+    assert "nn.Conv2d(8, 8, kernel_size=(7, 1), stride=(2, 1), padding=(3, 0), bias=False)" in source
+    assert "nn.Conv2d(8, 8, kernel_size=3, padding=1, bias=False)" in source
+    model = build_module(project).eval()
+    assert tuple(model.branch7x7_2.weight.shape) == (8, 8, 1, 7)
+    with torch.no_grad():
+        y = model(torch.randn(2, 8, 17, 17))
+    assert tuple(y.shape[1:]) == analyze(project).shape_of(o.id) == (8, 9, 17)
+    # the file keeps [1, 7]; loading it back gives the same code
+    saved = json.loads(dumps_project(project))
+    (node,) = [n for n in saved["graph"]["nodes"] if n["name"] == "branch7x7_2"]
+    assert node["params"]["kernel_size"] == [1, 7]
+    assert emit(loads_project(dumps_project(project))).source == source
 
 
 def test_module_attributes_cover_nn_module():

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from codegen.build import build_module
+from codegen.emitter import emit
 from codegen.fx_import import import_module, import_target
 from codegen.weights import transfer_state
 from graph.errors import UserError
@@ -491,3 +492,42 @@ def test_random_residual_nets_round_trip():
         assert len({n.type for n in blocks}) <= 1  # every _PBlock shares one definition
 
     check()
+
+
+# ------------------------------------------------------------------ height x width (Inception's 1x7)
+class _Conv7(nn.Module):
+    """Inception's factorised 7x7: a 1x7 and a 7x1 convolution, with attribute names in capitals."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.Conv2d_1a_3x3 = nn.Conv2d(3, c, kernel_size=3, stride=2, bias=False)
+        self.branch7x7_2 = nn.Conv2d(c, c, kernel_size=(1, 7), padding=(0, 3), bias=False)
+        self.branch7x7_3 = nn.Conv2d(c, c, kernel_size=(7, 1), padding=(3, 0), bias=False)
+        self.Mixed_5b = nn.Conv2d(c, c, kernel_size=(1, 3), stride=(1, 2), padding=(0, 1), dilation=(2, 1))
+
+    def forward(self, x):
+        x = self.Conv2d_1a_3x3(x)
+        return self.Mixed_5b(self.branch7x7_3(self.branch7x7_2(x)))
+
+
+def test_height_by_width_convolutions_import_and_emit_as_torchvision_writes_them():
+    original = _Conv7(16).eval()
+    result, rebuilt = _roundtrip(original, (3, 33, 33))
+    nodes = {n.name: n.params for n in result.project.graph.nodes.values() if n.type == "Conv2d"}
+    assert nodes["branch7x7_2"]["kernel_size"] == [1, 7] and nodes["branch7x7_2"]["padding"] == [0, 3]
+    assert nodes["Mixed_5b"]["stride"] == [1, 2] and nodes["Mixed_5b"]["dilation"] == [2, 1]
+    assert type(nodes["Conv2d_1a_3x3"]["kernel_size"]) is int  # a square one stays a number
+    source = emit(result.project).source
+    assert "self.branch7x7_2 = nn.Conv2d(16, 16, kernel_size=(1, 7), padding=(0, 3), bias=False)" in source
+    assert "self.branch7x7_3 = nn.Conv2d(16, 16, kernel_size=(7, 1), padding=(3, 0), bias=False)" in source
+    assert "self.Conv2d_1a_3x3 = nn.Conv2d(in_channels, 16, kernel_size=3, stride=2, bias=False)" in source
+    assert "kernel_size=(1, 3), stride=(1, 2), padding=(0, 1), dilation=(2, 1))" in source
+    rebuilt.load_state_dict(original.state_dict(), strict=True)
+    torch.testing.assert_close(_out(rebuilt, (3, 33, 33)), _out(original, (3, 33, 33)))
+    assert analyze(result.project).shape_of(result.project.graph.nodes_of_type("Output")[0].id) == tuple(
+        _out(original, (3, 33, 33)).shape[1:]
+    )
+    again = import_module(rebuilt.eval(), (3, 33, 33)).project
+    assert {n.name: n.params for n in again.graph.nodes.values()} == {
+        n.name: n.params for n in result.project.graph.nodes.values()
+    }

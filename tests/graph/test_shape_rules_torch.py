@@ -93,6 +93,31 @@ def test_conv_and_pools(data):
     agree("AdaptiveAvgPool2d", {"output_size": osz}, [ins], lambda: run(nn.AdaptiveAvgPool2d(osz), ins))
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_conv_height_by_width(data):
+    """kernel_size, stride, padding and dilation as (height, width), such as Inception's 1x7."""
+    d = data.draw
+
+    def hw(values):
+        return d(st.one_of(values, st.tuples(values, values)))
+
+    ins = image(d)
+    k, s, dil = hw(st.integers(1, 7)), hw(st.integers(1, 3)), hw(st.integers(1, 2))
+    pad = hw(st.integers(0, 3)) if d(st.booleans()) else d(st.sampled_from(["same", "valid"]))
+    if pad == "same":
+        s = 1
+        k = tuple(v | 1 for v in k) if isinstance(k, tuple) else k | 1
+    out_c = d(st.integers(1, 6))
+    params = {"out_channels": out_c, "kernel_size": k, "stride": s, "padding": pad, "dilation": dil}
+    agree(
+        "Conv2d",
+        params,
+        [ins],
+        lambda: run(nn.Conv2d(ins[0], out_c, k, s, pad, dil, bias=False), ins),
+    )
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_norms_and_elementwise(data):

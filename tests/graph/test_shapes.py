@@ -60,6 +60,18 @@ def merge_net(
         ({"out_channels": 32, "groups": 4}, (8, 8, 8), (32, 8, 8)),
         ({"out_channels": 8, "groups": 8}, (8, 8, 8), (8, 8, 8)),
         ({"out_channels": 8, "kernel_size": 3, "stride": 3, "padding": 0}, (1, 10, 10), (8, 3, 3)),
+        # height x width (Inception's 1x7 and 7x1 convolutions)
+        ({"out_channels": 8, "kernel_size": [1, 7], "padding": [0, 3]}, (4, 17, 17), (8, 17, 17)),
+        ({"out_channels": 8, "kernel_size": [7, 1], "padding": [3, 0]}, (4, 17, 17), (8, 17, 17)),
+        ({"out_channels": 8, "kernel_size": [1, 7], "padding": 0}, (4, 17, 17), (8, 17, 11)),
+        ({"out_channels": 8, "kernel_size": [3, 5], "padding": "same"}, (4, 9, 11), (8, 9, 11)),
+        ({"out_channels": 8, "kernel_size": 3, "stride": [1, 2], "padding": 1}, (4, 9, 11), (8, 9, 6)),
+        ({"out_channels": 8, "kernel_size": 3, "padding": [2, 1], "dilation": [2, 1]}, (4, 9, 9), (8, 9, 9)),
+        (
+            {"out_channels": 8, "kernel_size": [3, 3], "stride": [2, 2], "padding": [1, 1]},
+            (4, 9, 9),
+            (8, 5, 5),
+        ),
     ],
 )
 def test_conv2d(params, input, expected):
@@ -71,6 +83,69 @@ def test_conv2d_param_count_and_macs():
     info = analyze(p).root.nodes[nodes[1].id]
     assert info.num_params == 32 * 2 * 9 + 32
     assert info.macs == 32 * 8 * 8 * 2 * 9
+
+
+def test_conv2d_height_by_width_counts_and_summary():
+    p, nodes = net(
+        ("Conv2d", {"out_channels": 16, "kernel_size": [1, 7], "padding": [0, 3], "bias": True}),
+        ("Conv2d", {"out_channels": 8, "kernel_size": [7, 1], "padding": [3, 0]}),
+        input=(4, 17, 17),
+    )
+    a = analyze(p)
+    assert a.valid
+    one, two = a.root.nodes[nodes[1].id], a.root.nodes[nodes[2].id]
+    assert one.params["kernel_size"] == (1, 7) and one.params["padding"] == (0, 3)
+    assert one.num_params == 16 * 4 * 7 + 16 and two.num_params == 8 * 16 * 7
+    assert one.macs == 16 * 17 * 17 * 4 * 7 and two.macs == 8 * 17 * 17 * 16 * 7
+    from graph.summary import summarize
+
+    rows = {r["name"]: r for r in summarize(a)["layers"]}
+    assert rows["l0"]["params"] == 16 * 4 * 7 + 16 and rows["l1"]["macs"] == two.macs
+    assert summarize(a)["total_params"] == one.num_params + two.num_params
+
+
+def test_an_equal_pair_is_the_number():
+    square, nodes = net(("Conv2d", {"out_channels": 8, "kernel_size": [3, 3], "padding": [1, 1]}))
+    info = analyze(square).root.nodes[nodes[1].id]
+    assert info.params["kernel_size"] == 3 and info.params["padding"] == 1
+    plain, plain_nodes = net(("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}))
+    assert info.num_params == analyze(plain).root.nodes[plain_nodes[1].id].num_params
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"kernel_size": [1, 7, 3]}, "pair of them such as 1x7"),
+        ({"kernel_size": [1, "k"]}, "pair of them such as 1x7"),
+        ({"kernel_size": [1, True]}, "pair of them such as 1x7"),
+        ({"kernel_size": [1, 40]}, "kernel_size must be at most 31, got 40"),
+        ({"padding": [0, -1]}, "padding must be at least 0, got -1"),
+        ({"stride": [0, 2]}, "stride must be at least 1"),
+        (
+            {"padding": "same", "kernel_size": [3, 4]},
+            "padding 'same' needs an odd kernel; kernel_size is 3x4",
+        ),
+    ],
+)
+def test_bad_height_by_width_values(params, message):
+    p, _ = net(("Conv2d", {"out_channels": 8, **params}))
+    errs = analyze(p).errors
+    assert [d.code for d in errs] == ["bad_param"]
+    assert message in errs[0].message
+
+
+def test_height_by_width_fixes_keep_the_size():
+    # 'same' with a stride: the fix sets the padding 'same' stands for, height x width
+    p, _ = net(("Conv2d", {"out_channels": 8, "kernel_size": [1, 7], "padding": "same", "stride": 2}))
+    (d,) = analyze(p).errors
+    assert d.fixes[0].action.value == (0, 3) and d.fixes[0].label == "Set padding to 0x3"
+    # a 7x1 kernel larger than its input: the keep-size padding is 3x0
+    p, _ = net(("Conv2d", {"out_channels": 8, "kernel_size": [7, 1], "padding": 0}), input=(3, 5, 5))
+    (d,) = analyze(p).errors
+    assert d.code == "kernel_too_large" and "kernel 7x1 is larger than its padded input 5x5" in d.message
+    assert d.fixes[0].action.value == (3, 0)
+    d.fixes[0].action.build(p).apply(p)
+    assert analyze(p).valid and analyze(p).root.nodes[p.graph.node_by_name("l0").id].out_shape == (8, 5, 5)
 
 
 @pytest.mark.parametrize(
@@ -579,3 +654,20 @@ def test_every_layer_type_has_a_shape_test():
     }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"
+
+
+def test_merge_mismatch_offers_height_by_width_padding():
+    # Inception's 1x7 branch with padding 0 beside a 1x1 branch: the fix pads it back to the size
+    p, _ = merge_net(
+        "Concat",
+        [
+            {"out_channels": 8, "kernel_size": 1, "padding": 0},
+            {"out_channels": 8, "kernel_size": [1, 7], "padding": 0},
+        ],
+        input=(8, 17, 17),
+    )
+    (d,) = analyze(p).errors
+    assert d.fixes[0].label == 'Set padding of "c1" to 0x3 (keeps the size)'
+    assert d.fixes[0].action.value == (0, 3)
+    d.fixes[0].action.build(p).apply(p)
+    assert analyze(p).valid
