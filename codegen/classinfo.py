@@ -226,10 +226,10 @@ class ClassInfo:
             value = ni.params[spec.name]
             if (
                 self.block is not None
-                and spec.accepts_expression
                 and isinstance(raw, str)
+                and (spec.accepts_expression or (spec.type == "float" and raw.isidentifier()))
                 and raw not in ("same", "valid")
-            ):
+            ):  # a float parameter may name a float block parameter (graph/params.py resolve)
                 out[spec.name] = Sym(expr.parse(raw).ast, value)
             elif isinstance(value, int) and not isinstance(value, bool):
                 out[spec.name] = Sym.const(value)

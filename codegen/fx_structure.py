@@ -392,9 +392,10 @@ class _Builder:
         g = copy.deepcopy(bodies[0])
         for s, (node_id, pkey, _v) in enumerate(slots[0]):
             vals = [sl[s][2] for sl in slots]
-            if len(set(vals)) == 1:
+            if len(set(vals)) == 1 and len({type(v) for v in vals}) == 1:
                 continue
-            expr = _expression(vals, cin, values)
+            floats = any(isinstance(v, float) for v in vals)
+            expr = None if floats else _expression(vals, cin, values)
             if expr is None:
                 pname = (
                     pkey
@@ -402,7 +403,7 @@ class _Builder:
                     else f"{g.nodes[node_id].name}_{pkey}"
                 )
                 pname = _ident(pname)
-                params[pname] = BlockParam("int", vals[0])
+                params[pname] = BlockParam("float" if floats else "int", vals[0])
                 values[pname] = vals
                 expr = pname
             g.nodes[node_id].params[pkey] = expr
@@ -425,7 +426,7 @@ def _signature(g: Graph) -> tuple[tuple, list[tuple[str, str, int]]]:
         items = []
         for k in sorted(n.params):
             v = n.params[k]
-            if isinstance(v, int) and not isinstance(v, bool):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):  # floats: drop rates
                 slots.append((n.id, k, v))
                 items.append((k, "#"))
             else:

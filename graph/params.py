@@ -137,6 +137,14 @@ def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
 def resolve(spec: ParamSpec, raw: Any, env: dict[str, Any] | None) -> Any:
     """Resolve a raw stored value: evaluate an expression (in a block body), then check it."""
     if (
+        spec.type == "float"
+        and isinstance(raw, str)
+        and env is not None
+        and raw in env
+        and raw.isidentifier()
+    ):
+        return check_value(spec, env[raw])  # a float block parameter by name (a drop rate); no arithmetic
+    if (
         isinstance(raw, str)
         and spec.accepts_expression
         and not (spec.type == "int_or_same" and raw in ("same", "valid"))

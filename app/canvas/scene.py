@@ -12,6 +12,7 @@ from app.canvas.layer_views import node_summary, shortcut_chip
 from app.canvas.layout import ROW
 from app.canvas.node_item import NodeItem
 from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
+from graph.stage_tree import stage_tree
 from app.composite import has_output, num_inputs
 from app.document import block_instances, failing_instances
 from app.theme import CanvasTheme, get_theme
@@ -177,6 +178,13 @@ class GraphScene(QGraphicsScene):
         wanted = {s.name: s for s in self.graph.stages if any(n in self.nodes for n in s.nodes)}
         for name in [n for n in self.stages if n not in wanted]:
             self.removeItem(self.stages.pop(name))
+        tree = stage_tree(self.graph.stages)
+        levels: dict[str, int] = {}  # nested levels inside a stage: its band pads around theirs
+        for stage in self.graph.stages:
+            p, level = tree.parent.get(stage.name), 1
+            while p is not None:
+                levels[p] = max(levels.get(p, 0), level)
+                p, level = tree.parent.get(p), level + 1
         for name, stage in wanted.items():
             item = self.stages.get(name)
             if item is None:
@@ -188,17 +196,24 @@ class GraphScene(QGraphicsScene):
                 rect = rect.united(self.nodes[n].card_rect())
             types = {self.graph.nodes[n].type for n in ids}
             kind = next(iter(types)).split(":")[-1] if len(types) == 1 else None
-            # the label goes left of the band unless other nodes sit there (a side column's stage)
+            # the label goes left of the band unless other nodes sit there (a side column's stage) or
+            # it holds stages, whose labels are there (MobileNet's features holds features_0)
             left = QRectF(rect.left() - 200, rect.top() - PAD_Y, 200 - PAD_X, rect.height() + 2 * PAD_Y)
             inside = set(ids)
             crowded = any(it.card_rect().intersects(left) for n, it in self.nodes.items() if n not in inside)
             blocks_only = bool(ids) and all(self.graph.nodes[n].block_name for n in ids)
+            outer = levels.get(name, 0)
+            if outer:
+                subtitle = f"{len(tree.members(stage))} modules, {len(ids)} nodes"
+            else:
+                subtitle = f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes"
             item.on_depth = self._set_stage_depth
             item.set_nodes(
                 rect,
-                f"{len(ids)} \u00d7 {kind}" if kind else f"{len(ids)} nodes",
-                label_right=crowded,
-                depth=len(stage.nodes) if blocks_only else None,
+                subtitle,
+                label_right=crowded or outer > 0,
+                depth=len(stage.nodes) if blocks_only and not outer else None,
+                outer=outer,
             )
 
     def _set_stage_depth(self, stage: str, n: int) -> None:

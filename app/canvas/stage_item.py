@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from app.theme import CanvasTheme, ui_font
 
 PAD_X, PAD_Y = 16.0, 12.0
+NEST_PAD = 8.0  # extra padding per level of stages nested inside a band
 
 
 class StageLabel(QGraphicsItem):
@@ -137,13 +138,21 @@ class StageItem(QGraphicsItem):
         self.stepper.hide()
 
     def set_nodes(
-        self, rect: QRectF, subtitle: str, label_right: bool = False, depth: int | None = None
+        self,
+        rect: QRectF,
+        subtitle: str,
+        label_right: bool = False,
+        depth: int | None = None,
+        outer: int = 0,
     ) -> None:
-        """``depth``: show the depth spin box with this value (stages of block instances), or hide it."""
+        """``depth``: show the depth spin box with this value (stages of block instances), or hide it.
+        ``outer``: how many levels of stages nest inside this one; its band pads around theirs."""
         self.prepareGeometryChange()
         self.label.prepareGeometryChange()
         self.stepper.prepareGeometryChange()
-        self._rect = rect.adjusted(-PAD_X, -PAD_Y, PAD_X, PAD_Y)
+        px, py = PAD_X + NEST_PAD * outer, PAD_Y + NEST_PAD * outer
+        self._rect = rect.adjusted(-px, -py, px, py)
+        self.setZValue(-2 - outer)  # the outer band behind the inner ones
         self.subtitle = subtitle
         self.label_right = label_right
         anchor = (self._rect.right() if label_right else self._rect.left(), self._rect.top())
