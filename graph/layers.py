@@ -922,6 +922,7 @@ register(
         parameter=lambda p, ins: ParameterSpec(
             (ins[0][0], 1, 1) if p["weight_shape"] == "C,1,1" else (ins[0][0],), p["init_value"]
         ),
+        init="weight_values",  # starts at init_value, set in its constructor
         key_params=("init_value",),
         saves=_input,  # for the scale's gradient
     )

@@ -38,11 +38,9 @@ from graph.errors import UserError
 # models Skipwire refuses today (the issue's remaining work): the start of the message's first cause
 REFUSED: dict[str, str] = {
     "torchvision:inception_v3": "nn.Conv2d (34 places",  # 1x7 / 7x1 kernels: non-square padding
-    "torchvision:convnext_tiny": "torchvision CNBlock (18 places",  # layer scale, permute + LayerNorm
     "timm:ecaresnet50d": "timm EcaModule (16 places",  # Conv1d over channels, view, expand_as
     "timm:skresnet18": "timm SelectiveKernel (8 places",  # torch.stack, sum, softmax attention
     "timm:resnest26d": "timm SplitAttn (8 places",  # radix softmax
-    "timm:convnext_nano": "timm ConvNeXtBlock (14 places",  # layer scale (gamma), reshape
 }
 # models that import with a warning, but nested containers (an nn.Sequential inside a stage, a
 # Sequential subclass with numbered children, an nn.ModuleList) are flattened and renamed, so the
@@ -56,6 +54,7 @@ RENAMED = [
     "torchvision:efficientnet_b0",
     "torchvision:efficientnet_v2_s",
     "torchvision:mnasnet1_0",
+    "torchvision:convnext_tiny",  # features.0 (Conv2dNormActivation) and the stages in features
     "timm:res2net50_26w_4s",
     "timm:dla34",
     "timm:efficientnet_b0",
@@ -77,7 +76,7 @@ def _one_thread():
 def test_the_list_is_the_issue_s_forty_and_the_rate():
     assert len(zoo.ZOO) == len(set(zoo.ZOO)) == 40
     assert set(REFUSED) | set(RENAMED) <= set(zoo.ZOO)
-    assert len(PASSING) == 22  # 55 %; the issue's target is 90 %
+    assert len(PASSING) == 23  # 57 %; the issue's target is 90 %
 
 
 @pytest.mark.slow
