@@ -143,7 +143,8 @@ class ClassInfo:
         # symbolic values
         self.params: dict[str, dict[str, Any]] = {}  # node id -> parameters (ints as Syms)
         self.ch: dict[str, Sym] = {}  # node id -> output channels
-        self.axis: dict[str, int] = {}  # node id -> where the channels are in its output (0; channels last: 2)
+        # node id -> where the channels are in its output: 0, or 2 for channels last (after a Permute)
+        self.axis: dict[str, int] = {}
         # shortcuts
         self.dynamic: dict[
             str, str
@@ -241,9 +242,7 @@ class ClassInfo:
     def _with_channels(self, shapes: list[tuple], ch: Sym, axis: int) -> tuple[Sym, ...]:
         """A shape whose channel axis (``axis``) is the symbolic ``ch``, the others as every instance has
         them (a constant where they agree)."""
-        return tuple(
-            ch if i == axis else self.dim([s[i] for s in shapes]) for i in range(len(shapes[0]))
-        )
+        return tuple(ch if i == axis else self.dim([s[i] for s in shapes]) for i in range(len(shapes[0])))
 
     def edge_shape(self, node: Node, e: Edge, main: Edge | None) -> tuple[Sym, ...]:
         shapes = [info.edge_shapes[e.id] for info in self.infos]

@@ -444,11 +444,11 @@ class _Converter:
         refs = [a for a in node.all_input_nodes if a in self.param_refs]
         method = node.op == "call_method"
         tgt = node.target
-        if (method and tgt in ("reshape", "view")) or (not method and tgt is torch.reshape):
-            if node.args[0] in self.param_refs and len(node.all_input_nodes) == 1:
-                name, shape, _view = self.param_refs[node.args[0]]
-                self.param_refs[node] = (name, shape, _full_shape(node))
-                return
+        reshape = (method and tgt in ("reshape", "view")) or (not method and tgt is torch.reshape)
+        if reshape and node.args[0] in self.param_refs and len(node.all_input_nodes) == 1:
+            name, shape, _view = self.param_refs[node.args[0]]
+            self.param_refs[node] = (name, shape, _full_shape(node))
+            return
         muls = (operator.mul, operator.imul, torch.mul)
         if len(refs) == 1 and ((not method and tgt in muls) or (method and tgt in ("mul", "mul_"))):
             others = [a for a in node.args[:2] if a is not refs[0]]
@@ -575,7 +575,9 @@ class _Converter:
         if out is None or ins is None:
             raise Unsupported("a reshape of something that is not a tensor")
         if not ins:
-            raise Unsupported(f"a reshape of one number per sample to {_fmt(out)} (only flatten and channel shuffle)")
+            raise Unsupported(
+                f"a reshape of one number per sample to {_fmt(out)} (only flatten and channel shuffle)"
+            )
         if len(out) == 1:
             self.add(node, "Flatten", {}, [src], scope)
         elif out == ins and src in self.alias:

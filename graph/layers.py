@@ -287,6 +287,7 @@ register(
     )
 )
 
+
 def _normalized(p: dict, ins: list[Shape]) -> list[int]:
     """The sizes a LayerNorm normalises over: the whole sample, or its last ``last_dims`` axes."""
     n = p.get("last_dims")
@@ -313,7 +314,14 @@ register(
         (
             P("eps", "float", 1e-5, 0),
             P("elementwise_affine", "bool", True),
-            P("last_dims", "opt_int", None, 1, 3, doc="normalise over the last n axes; empty = the whole sample"),
+            P(
+                "last_dims",
+                "opt_int",
+                None,
+                1,
+                3,
+                doc="normalise over the last n axes; empty = the whole sample",
+            ),
         ),
         shape=_layernorm_shape,
         count_params=lambda p, ins, out: 2 * prod(_normalized(p, ins)) if p["elementwise_affine"] else 0,
@@ -871,7 +879,9 @@ def _dims(p: dict) -> list[int]:
 
 def _permute_shape(p: dict, ins: list[Shape]) -> Shape:
     if len(ins[0]) != 3:
-        raise ShapeError("expects_image", f"permutes the axes of a 3-axis sample but its input is {_fmt(ins[0])}")
+        raise ShapeError(
+            "expects_image", f"permutes the axes of a 3-axis sample but its input is {_fmt(ins[0])}"
+        )
     return tuple(ins[0][d - 1] for d in _dims(p)[1:])
 
 

@@ -129,7 +129,9 @@ _ENTRIES = (
     LayerView("ChannelShuffle", lambda t, p: f"shuffle channels, {p.get('groups')} groups"),
     LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]", name_base="slice"),
     LayerView("Permute", _permute),
-    LayerView("LayerScale", lambda t, p: f"layer scale, starts at {p.get('init_value')}", name_base="layer_scale"),
+    LayerView(
+        "LayerScale", lambda t, p: f"layer scale, starts at {p.get('init_value')}", name_base="layer_scale"
+    ),
 )
 
 APP_TYPES: Mapping[str, LayerView] = MappingProxyType({e.type: e for e in _ENTRIES})

@@ -77,7 +77,11 @@ def test_from_module_refuses_what_the_type_cannot_hold():
 
 def test_channels_last_layers_import_with_the_axes_they_act_on():
     ln = CODEGEN_TYPES["LayerNorm"].from_module
-    assert ln(nn.LayerNorm(96, eps=1e-6), (7, 7, 96)) == {"eps": 1e-6, "elementwise_affine": True, "last_dims": 1}
+    assert ln(nn.LayerNorm(96, eps=1e-6), (7, 7, 96)) == {
+        "eps": 1e-6,
+        "elementwise_affine": True,
+        "last_dims": 1,
+    }
     assert "last_dims" not in ln(nn.LayerNorm([4, 5, 6]), (4, 5, 6))
     with pytest.raises(Unsupported, match="neither the whole sample"):
         ln(nn.LayerNorm(7), (7, 5, 5))  # the first axis: not a trailing one

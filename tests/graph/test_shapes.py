@@ -621,7 +621,7 @@ def test_a_linear_on_an_image_without_last_axis_still_asks_for_flatten():
 
 
 def test_layer_norm_over_more_axes_than_the_input_has_is_an_error_with_a_fix():
-    p, nodes = net(("Flatten", {}), ("LayerNorm", {"last_dims": 2}), input=(8, 5, 4))
+    p, _ = net(("Flatten", {}), ("LayerNorm", {"last_dims": 2}), input=(8, 5, 4))
     diags = [d for d in analyze(p).diagnostics if d.severity == "error"]
     assert [d.code for d in diags] == ["bad_param"]
     assert "last 2 axes" in diags[0].message and diags[0].fixes
