@@ -469,10 +469,8 @@ class _Converter:
     def layer_scale(self, node: Any, ref: Any, x: Any) -> None:
         name, shape, view = self.param_refs[ref]
         x_shape = self.shapes.get(x, ())
-        where = self._param_node(ref).meta.get("nn_module_stack") or {}
-        home = list(where.values())[-1][0] if where else ""
         stack = list((node.meta.get("nn_module_stack") or {}).values())
-        if name.rpartition(".")[0] != home or not stack or stack[-1][0] != home:
+        if name.rpartition(".")[0] != (stack[-1][0] if stack else ""):  # its own: the node takes its name
             raise Unsupported(f'a parameter "{name}" of another module than the one that uses it')
         if len(x_shape) != 3 or shape[:1] != x_shape[:1]:
             raise Unsupported(f"a parameter of shape {_fmt(shape)} times a tensor of shape {_fmt(x_shape)}")

@@ -114,6 +114,18 @@ def test_layer_scale_and_channels_last_round_trip_with_the_model_s_keys_and_outp
         assert torch.allclose(rebuilt(x), model(x), atol=1e-6, rtol=0)
     again = import_module(rebuilt, (3, 16, 16))
     assert canonical(again.project) == canonical(result.project)
+    scripted = torch.jit.script(rebuilt)  # the Permute helper and the parameter attributes script
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), model(x), atol=1e-6, rtol=0)
+
+
+def test_the_imported_project_survives_its_file():
+    from graph.projectfile import dumps_project, loads_project
+
+    project = import_module(_model(), (3, 16, 16)).project
+    again = loads_project(dumps_project(project))
+    assert canonical(again) == canonical(project)
+    assert analyze(again).total_params == analyze(project).total_params
 
 
 def test_the_code_reads_like_torchvision_s_cnblock_and_timm_s_block():
@@ -154,6 +166,28 @@ class ScaleOfAnother(nn.Module):
 
     def forward(self, x):
         return self.inner.layer_scale * x
+
+
+class TopLevelScale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, kernel_size=1)
+        self.scale = nn.Parameter(torch.rand(4, 1, 1))
+
+    def forward(self, x):
+        return self.scale * self.conv(x)
+
+
+def test_a_layer_scale_of_the_network_itself_is_an_attribute_of_the_network():
+    model = TopLevelScale().eval()
+    result = import_module(model, (3, 8, 8))
+    rebuilt = build_module(result.project).eval()
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), model(x))
+    node = next(n for n in result.project.graph.nodes.values() if n.type == "LayerScale")
+    assert node.name == "scale" and node.params["init_value"] == 1e-6  # not all equal: the usual start
 
 
 def test_other_uses_of_a_parameter_in_forward_are_one_clear_refusal():
