@@ -484,9 +484,12 @@ class _Converter:
                 f'a parameter "{name.rpartition(".")[2]}" of shape {_fmt(shape)} seen as {_fmt(view)}, '
                 "times a tensor (a layer scale is C,1,1, or C reshaped to 1,C,1,1)"
             )
-        value = self.model.get_parameter(name) if name in dict(self.model.named_parameters()) else None
-        if value is None:
-            raise Unsupported(f'a buffer "{name}" used as a scale (only a learnable parameter)')
+        try:
+            value = self.model.get_parameter(name)
+        except AttributeError:
+            raise Unsupported(f'a buffer "{name}" used as a scale (only a learnable parameter)') from None
+        if any(op.type == "LayerScale" and op.attr == name for op in self.ops.values()):
+            raise Unsupported(f'a parameter "{name}" used as a scale twice (the graph would hold two)')
         flat = value.detach().flatten()
         # float32's 1e-6 written as 1e-06; trained values (not all equal): the usual start
         init = float(f"{float(flat[0]):.7g}") if bool((flat == flat[0]).all()) else 1e-6

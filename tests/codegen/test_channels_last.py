@@ -200,6 +200,22 @@ def test_other_uses_of_a_parameter_in_forward_are_one_clear_refusal():
     with pytest.raises(UserError, match="of another module than the one that uses it"):
         import_module(ScaleOfAnother(), (3, 8, 8))
 
+    class Twice(TopLevelScale):
+        def forward(self, x):
+            return self.scale * (self.scale * self.conv(x))
+
+    with pytest.raises(UserError, match='"scale" used as a scale twice'):
+        import_module(Twice(), (3, 8, 8))
+
+    class BufferScale(TopLevelScale):
+        def __init__(self) -> None:
+            super().__init__()
+            del self.scale
+            self.register_buffer("scale", torch.ones(4, 1, 1))
+
+    with pytest.raises(UserError, match='a buffer "scale" used as a scale'):
+        import_module(BufferScale(), (3, 8, 8))
+
 
 def test_a_permute_that_is_not_of_an_image_s_axes_is_refused():
     class Odd(nn.Module):
