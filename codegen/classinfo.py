@@ -147,6 +147,8 @@ class ClassInfo:
         # symbolic values
         self.params: dict[str, dict[str, Any]] = {}  # node id -> parameters (ints as Syms)
         self.ch: dict[str, Sym] = {}  # node id -> output channels
+        # node id -> where the channels are in its output: 0, or 2 for channels last (after a Permute)
+        self.axis: dict[str, int] = {}
         # shortcuts
         self.dynamic: dict[
             str, str
@@ -239,7 +241,12 @@ class ClassInfo:
 
     def node_shape(self, node_id: str) -> tuple[Sym, ...]:
         shapes = [info.nodes[node_id].out_shape for info in self.infos]
-        return (self.ch[node_id],) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
+        return self._with_channels(shapes, self.ch[node_id], self.axis.get(node_id, 0))
+
+    def _with_channels(self, shapes: list[tuple], ch: Sym, axis: int) -> tuple[Sym, ...]:
+        """A shape whose channel axis (``axis``) is the symbolic ``ch``, the others as every instance has
+        them (a constant where they agree)."""
+        return tuple(ch if i == axis else self.dim([s[i] for s in shapes]) for i in range(len(shapes[0])))
 
     def edge_shape(self, node: Node, e: Edge, main: Edge | None) -> tuple[Sym, ...]:
         shapes = [info.edge_shapes[e.id] for info in self.infos]
@@ -251,7 +258,7 @@ class ClassInfo:
             applied = {info.shortcuts[e.id].applied for info in self.infos if e.id in info.shortcuts}
             if not (node.type == "Concat" and applied == {"identity"}):
                 src_ch = self.ch[main.src]
-        return (src_ch,) + tuple(self.dim([s[i] for s in shapes]) for i in range(1, len(shapes[0])))
+        return self._with_channels(shapes, src_ch, self.axis.get(e.src, 0))
 
     def in_shapes(self, node: Node) -> list[tuple[Sym, ...]]:
         edges = self.graph.in_edges(node.id)
@@ -270,7 +277,10 @@ class ClassInfo:
                 if isinstance(v, Sym) and v.ast is not None:
                     env[k] = v.ast
             return Sym(substitute(out_ast, env), ni.out_shape[0])
-        return layer_codegen.get(node.type).out_channels(params, ins, ni.out_shape[0])
+        axis = self.axis.get(self.graph.in_edges(node.id)[0].src, 0) if ins else 0
+        entry = layer_codegen.get(node.type)
+        self.axis[node.id] = entry.out_axis(params, axis, len(ni.out_shape))
+        return entry.out_channels(params, ins, ni.out_shape[self.axis[node.id]], axis)
 
     @property
     def output_id(self) -> str:

@@ -490,7 +490,7 @@ class Emitter:
         for info, env in zip(cls.infos, cls.envs()):
             for nid, sym in cls.ch.items():
                 shape = info.nodes[nid].out_shape
-                if sym.ast is not None and evaluate(sym.ast, env) != shape[0]:
+                if sym.ast is not None and evaluate(sym.ast, env) != shape[cls.axis.get(nid, 0)]:
                     raise AssertionError(
                         f"{cls.where}: channel expression for "
                         f'"{graph.nodes[nid].name}" disagrees with shape inference'
@@ -602,7 +602,7 @@ class Emitter:
         lt = registry.get(node.type)
         if node.type == "Add":
             return info.nodes[node.id].params.get("weights") == "learnable"
-        return lt is not None and lt.module is not None
+        return lt is not None and (lt.module is not None or lt.parameter is not None)
 
     def sc_attr(self, cls: ClassInfo, e: Edge) -> str:
         if e.id not in cls.sc_attrs:
@@ -688,6 +688,25 @@ class Emitter:
             if not _WORD.fullmatch(k):
                 raise UserError(f"bad keyword {k!r} for {node.type}", exit_code=1)
         return pf.Call(spec.cls, args, kw)
+
+    def parameter_expr(self, cls: ClassInfo, node: Node) -> pf.Expr | None:
+        """``nn.Parameter(torch.full((in_channels, 1, 1), 1e-06))`` for a layer that holds its own tensor
+        (registry ``parameter``: ConvNeXt's layer scale); None for other layers."""
+        lt = registry.get(node.type)
+        if node.block_name is not None or lt is None or lt.parameter is None:
+            return None
+        spec = lt.parameter(cls.params[node.id], cls.in_shapes(node))
+        for info, env in zip(cls.infos, cls.envs()):  # one constructor for every instance
+            other = info.nodes[node.id]
+            want = lt.parameter(other.params, other.in_shapes)
+            if (numeric(list(spec.shape), env), spec.fill) != (list(want.shape), want.fill):
+                raise UserError(
+                    f'{cls.where}: node "{node.name}" needs a parameter of a different shape in different '
+                    "instances that no block parameter explains; make it a block parameter",
+                    exit_code=1,
+                )
+        dims = pf.Seq("(", tuple(cls.lit(d, node, "a size") for d in spec.shape))
+        return pf.Call("nn.Parameter", (pf.Call("torch.full", (dims, literal(float(spec.fill)))),))
 
     def block_call(self, cls: ClassInfo, node: Node) -> pf.Expr:
         inner = self.classes[node.block_name]
@@ -782,6 +801,8 @@ class Emitter:
             if node.type in IO_TYPES:
                 continue
             mexpr = self.module_expr(cls, node)
+            if mexpr is None:
+                mexpr = self.parameter_expr(cls, node)
             if mexpr is None:
                 continue
             if nid in cls.container_of:  # convs.0: a member of a container written whole below

@@ -200,6 +200,8 @@ def _call_expr(
         for k, v in cls.params[node.id].items()
     }
     lt = registry.get(node.type)
+    if lt.parameter is not None:  # the tensor the layer holds (self.layer_scale) is forward's last argument
+        args = [*args, f"self.{cls.attrs.get(node.id)}"]
     text = _slice(args[0], shown) if node.type == "ChannelSlice" else lt.forward(args, shown)
     augmented = None
     unit_of, last_use = cls.unit_of, cls.last_use

@@ -105,6 +105,14 @@ def _fmt(shape: tuple) -> str:
     return "x".join(map(str, shape))
 
 
+def _full_shape(node: Any) -> tuple:
+    """A tensor's whole shape, batch axis included (a parameter's shape for a get_attr node)."""
+    if "skipwire_full_shape" in node.meta:
+        return node.meta["skipwire_full_shape"]
+    val = node.meta.get("val")
+    return tuple(int(d) for d in val.shape) if val is not None and hasattr(val, "shape") else ()
+
+
 # ---------------------------------------------------------------- tracing
 def _guess_input(gm: Any) -> tuple[int, ...]:
     """Without --input: the first layer's input size (Conv2d in_channels at 224x224, Linear in_features)."""
@@ -199,7 +207,9 @@ def _shape_prop(gm: Any, input_shape: tuple) -> None:
                 exc.skipwire_node = n  # type: ignore[attr-defined]
                 raise
             if isinstance(result, torch.Tensor):
-                n.meta["skipwire_shape"] = tuple(int(d) for d in result.shape[1:])
+                n.meta["skipwire_full_shape"] = tuple(int(d) for d in result.shape)
+                if n.op != "get_attr":  # a parameter or buffer has no batch axis
+                    n.meta["skipwire_shape"] = tuple(int(d) for d in result.shape[1:])
             return result
 
     _Prop(gm).run(torch.zeros(1, *input_shape))
@@ -226,6 +236,8 @@ def _shapes(gm: Any) -> dict:
     shapes = {}
     for n in gm.graph.nodes:
         meta, typ, val = n.meta.get("tensor_meta"), n.meta.get("type"), n.meta.get("val")
+        if n.op == "get_attr":
+            continue  # a parameter or buffer, not a per-sample tensor (_Converter.param_use)
         if "skipwire_shape" in n.meta:
             shapes[n] = n.meta["skipwire_shape"]
         elif isinstance(val, torch.Tensor):
@@ -262,6 +274,8 @@ class _Converter:
         self._cats: list[tuple[list[str], str]] = []  # (input keys, op key) of converted torch.cat calls
         self._calls: dict[str, list[str]] = {}
         self.failed: set = set()  # fx nodes that could not be converted (their users fail silently)
+        # a parameter used in forward (get_attr), or a view of one: fx node -> (its name, its shape, view)
+        self.param_refs: dict[Any, tuple[str, tuple, tuple]] = {}
 
     def fail(self, node: Any, what: str) -> None:
         """Record one unsupported operation under the module class it belongs to (grouped later)."""
@@ -278,7 +292,10 @@ class _Converter:
             else:
                 path, owner = "", _class_label(type(self.model))
             if node.op == "get_attr":
-                cause = "uses its own parameters or buffers directly in forward"
+                cause = (
+                    "uses its own parameters or buffers directly in forward (Skipwire imports one only as "
+                    "a layer scale: a per-channel parameter times a tensor)"
+                )
             else:
                 cause = f"calls {_describe(node)}" + (f" ({what})" if what else "")
         self.problems.setdefault(owner, {}).setdefault(cause, set()).add(path)
@@ -358,7 +375,9 @@ class _Converter:
                         raise Unsupported("a second input; Skipwire networks take one tensor")
                     self.add(node, "Input", {"shape": list(self.input_shape)}, [], [])
                 elif node.op == "get_attr":
-                    raise Unsupported("a parameter or buffer used directly in forward")
+                    self.param_refs[node] = (str(node.target), _full_shape(node), _full_shape(node))
+                elif any(a in self.param_refs for a in node.all_input_nodes):
+                    self.param_use(node)
                 elif node.op == "call_module":
                     mod = self.gm.get_submodule(node.target)
                     src = node.args[0] if node.args else None
@@ -415,6 +434,67 @@ class _Converter:
                     self.output = self.alias[res]
             except Unsupported as exc:
                 self.fail(node, str(exc))
+
+    def param_use(self, node: Any) -> None:
+        """A parameter in forward: a view of it (``gamma.reshape(1, -1, 1, 1)``), or a layer scale, the
+        parameter times a tensor (torchvision's ``layer_scale * x``, timm's ``x.mul(gamma.reshape(...))``);
+        any other use is refused, naming the parameter's module."""
+        import torch
+
+        refs = [a for a in node.all_input_nodes if a in self.param_refs]
+        method = node.op == "call_method"
+        tgt = node.target
+        reshape = (method and tgt in ("reshape", "view")) or (not method and tgt is torch.reshape)
+        if reshape and node.args[0] in self.param_refs and len(node.all_input_nodes) == 1:
+            name, shape, _view = self.param_refs[node.args[0]]
+            self.param_refs[node] = (name, shape, _full_shape(node))
+            return
+        muls = (operator.mul, operator.imul, torch.mul)
+        if len(refs) == 1 and ((not method and tgt in muls) or (method and tgt in ("mul", "mul_"))):
+            others = [a for a in node.args[:2] if a is not refs[0]]
+            if len(others) == 1 and len(node.args) == 2 and not node.kwargs and others[0] in self.alias:
+                self.layer_scale(node, refs[0], others[0])
+                return
+        for ref in refs:
+            if ref not in self.failed:
+                self.fail(self._param_node(ref), "")
+        self.failed.add(node)
+
+    def _param_node(self, ref: Any) -> Any:
+        """The get_attr node behind a parameter reference (through its views)."""
+        while ref.op != "get_attr":
+            ref = ref.args[0]
+        return ref
+
+    def layer_scale(self, node: Any, ref: Any, x: Any) -> None:
+        name, shape, view = self.param_refs[ref]
+        x_shape = self.shapes.get(x, ())
+        stack = list((node.meta.get("nn_module_stack") or {}).values())
+        if name.rpartition(".")[0] != (stack[-1][0] if stack else ""):  # its own: the node takes its name
+            raise Unsupported(f'a parameter "{name}" of another module than the one that uses it')
+        if len(x_shape) != 3 or shape[:1] != x_shape[:1]:
+            raise Unsupported(f"a parameter of shape {_fmt(shape)} times a tensor of shape {_fmt(x_shape)}")
+        c = x_shape[0]
+        if shape == (c, 1, 1) and view == shape:
+            weight_shape = "C,1,1"  # torchvision's layer_scale
+        elif shape == (c,) and view == (1, c, 1, 1):
+            weight_shape = "C"  # timm's gamma, reshaped in forward
+        else:
+            raise Unsupported(
+                f'a parameter "{name.rpartition(".")[2]}" of shape {_fmt(shape)} seen as {_fmt(view)}, '
+                "times a tensor (a layer scale is C,1,1, or C reshaped to 1,C,1,1)"
+            )
+        try:
+            value = self.model.get_parameter(name)
+        except AttributeError:
+            raise Unsupported(f'a buffer "{name}" used as a scale (only a learnable parameter)') from None
+        if any(op.type == "LayerScale" and op.attr == name for op in self.ops.values()):
+            raise Unsupported(f'a parameter "{name}" used as a scale twice (the graph would hold two)')
+        flat = value.detach().flatten()
+        # float32's 1e-6 written as 1e-06; trained values (not all equal): the usual start
+        init = float(f"{float(flat[0]):.7g}") if bool((flat == flat[0]).all()) else 1e-6
+        params = {"init_value": init, "weight_shape": weight_shape}
+        self.add(node, "LayerScale", params, [x], self.scope_of(node, False), attr=name)
 
     def norm_act(self, node: Any, parts: list[tuple[str, dict, str]], src: Any) -> None:
         """One leaf -> a chain of ops, each named after its module (``bn1``, ``bn1.act``)."""
@@ -495,6 +575,10 @@ class _Converter:
             raise Unsupported("a reshape of a grouped view (only a channel shuffle is supported)")
         if out is None or ins is None:
             raise Unsupported("a reshape of something that is not a tensor")
+        if not ins:
+            raise Unsupported(
+                f"a reshape of one number per sample to {_fmt(out)} (only flatten and channel shuffle)"
+            )
         if len(out) == 1:
             self.add(node, "Flatten", {}, [src], scope)
         elif out == ins and src in self.alias:

@@ -53,7 +53,7 @@ class OpSpec:
 
 
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
-HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath")
+HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "Permute")
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
@@ -89,7 +89,7 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
         raise Unsupported(_module_name(type(mod)))
     if name == "WeightedAdd":
         return entry.type, entry.from_module(mod, in_shapes)
-    if name == "DropPath":  # Skipwire's or timm's (same name)
+    if name in ("DropPath", "Permute"):  # Skipwire's, or timm's DropPath / torchvision's Permute (same name)
         return entry.type, entry.from_module(mod, in_shapes[0])
     if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
         raise Unsupported(f"a {name} that is not what Skipwire writes")
@@ -194,6 +194,21 @@ def _channel_pad(node: Any, shapes: dict) -> OpSpec:
     raise Unsupported(f"padding {pad!r} (only zero channels appended, as in a zero-pad shortcut)")
 
 
+def _permute(node: Any, shapes: dict) -> OpSpec:
+    """``x.permute(0, 2, 3, 1)`` (or ``torch.permute(x, [0, 2, 3, 1])``) of an image tensor -> Permute."""
+    from graph.layers import PERMUTATIONS
+
+    src = node.args[0]
+    dims = _arg(node, 1, "dims", None) if node.op == "call_function" else None
+    if dims is None:
+        dims = node.args[1] if len(node.args) == 2 else node.args[1:]
+        dims = node.kwargs.get("dims", dims)
+    text = ",".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "?"
+    if len(shapes.get(src, ())) != 3 or text not in PERMUTATIONS:
+        raise Unsupported(f"a permutation {text} (only of the axes of an image tensor, batch first)")
+    return OpSpec("layer", "Permute", {"dims": text}, [src])
+
+
 _SIZE_ARITHMETIC = (
     operator.floordiv,
     operator.mul,
@@ -272,6 +287,8 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         and node.args[0].target in ("size", getattr)
     ):
         return OpSpec("drop")
+    if (method and tgt == "permute") or (not method and tgt is torch.permute):
+        return _permute(node, shapes)
     if method and tgt in ("contiguous",) or (not method and tgt is torch.Tensor.contiguous):
         return OpSpec("alias", inputs=[node.args[0]])
     src = node.args[0] if node.args else None

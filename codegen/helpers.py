@@ -65,10 +65,23 @@ class DropPath(nn.Module):
         return x
 '''
 
+PERMUTE = '''\
+class Permute(nn.Module):
+    """Reorder the axes of a tensor, as torchvision's Permute (channels last and back in ConvNeXt)."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.permute(x, self.dims)
+'''
+
 # name -> source, in the order they appear in a generated file
 HELPERS = {
     "ZeroPadShortcut": ZERO_PAD,
     "LayerNorm2d": LAYER_NORM_2D,
     "WeightedAdd": WEIGHTED_ADD,
     "DropPath": DROP_PATH,
+    "Permute": PERMUTE,
 }

@@ -22,7 +22,8 @@ Rules (all match what torch or torchvision do):
 - ``linear``: ``torch_default``, ``zero_bias`` (torch's weight, bias 0:
   torchvision's DenseNet), ``zeros`` (weight and bias 0) or ``normal_0.01``
   (weight N(0, 0.01), bias 0).
-- a learnable ``Add`` starts at its ``weight_values`` (set in its constructor).
+- ``weight_values``: a learnable ``Add`` starts at its ``weight_values``, a ``LayerScale`` at its
+  ``init_value`` (both set in the constructor).
 """
 
 from __future__ import annotations

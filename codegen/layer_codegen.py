@@ -9,6 +9,11 @@ builds); this table declares what code generation and import need beyond that:
 - ``channels``: the output channel count as a symbolic expression
   (codegen/symbolic.py) of the node's parameters and input shapes, for block
   classes whose sizes follow their arguments; None: the first input's;
+- ``axis``: where the channel axis goes (a Permute: ``(params, axis) -> axis``, per-sample
+  axes); None: where it was. Channels-last layers (LayerNorm over the last axis, Linear on
+  the last axis) act on the channel axis wherever it is;
+- ``writes_last_axis``: the ``channels`` rule gives the size of the last axis (Linear), so
+  where the channel axis is another one it keeps its size;
 - ``inplace_safe``: autograd does not keep the output for the backward pass,
   so ``out += identity`` may overwrite it;
 - ``aliases_input``: the output may share memory with the input (a view,
@@ -50,15 +55,24 @@ class TypeCodegen:
     type: str
     torch_defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     channels: ChannelRule | None = None  # None: the first input's channels
+    axis: Callable[[dict, int], int] | None = None  # where the channel axis goes; None: where it was
+    writes_last_axis: bool = False  # ``channels`` is the last axis's size, whichever axis is the channels
     inplace_safe: bool = False
     aliases_input: bool = False
     fx_modules: tuple[str, ...] = ()  # "nn.Conv2d", or a helper class name ("LayerNorm2d")
     from_module: FromModule | None = None
 
-    def out_channels(self, params: dict, ins: list[tuple], out_channels: int) -> Sym:
-        if self.channels is None:
-            return ins[0][0]
+    def out_channels(self, params: dict, ins: list[tuple], out_channels: int, axis: int = 0) -> Sym:
+        """The output's channel count; ``axis``: where the channels are in the (first) input."""
+        if self.channels is None or (self.writes_last_axis and axis != len(ins[0]) - 1):
+            return ins[0][axis]
         return self.channels(params, ins, out_channels)
+
+    def out_axis(self, params: dict, axis: int, out_rank: int) -> int:
+        """Where the channels are in the output, given where they are in the input."""
+        if self.axis is not None:
+            return self.axis(params, axis)
+        return axis if axis < out_rank else 0
 
 
 def _frozen(d: dict[str, Any]) -> Mapping[str, Any]:
@@ -147,13 +161,17 @@ def _groupnorm_from(mod: Any, in_shape: tuple | None) -> dict:
 
 
 def _layernorm_from(mod: Any, in_shape: tuple | None) -> dict:
-    if in_shape is not None and tuple(mod.normalized_shape) != tuple(in_shape):
-        raise Unsupported(
-            f"LayerNorm over {tuple(mod.normalized_shape)}, not the whole sample {tuple(in_shape)}"
-        )
+    """Over the whole sample, or over its last axes (channels last: ConvNeXt's LayerNorm(C) after a
+    Permute to (H, W, C))."""
+    over = tuple(mod.normalized_shape)
     if mod.elementwise_affine and getattr(mod, "bias", True) is None:
         raise Unsupported("LayerNorm without bias")
-    return {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
+    params = {"eps": mod.eps, "elementwise_affine": mod.elementwise_affine}
+    if in_shape is None or over == tuple(in_shape):
+        return params
+    if len(over) < len(in_shape) and tuple(in_shape[len(in_shape) - len(over) :]) == over:
+        return {**params, "last_dims": len(over)}
+    raise Unsupported(f"LayerNorm over {over}, neither the whole sample {tuple(in_shape)} nor its last axes")
 
 
 def _layernorm2d_from(mod: Any, in_shape: tuple | None) -> dict:
@@ -212,7 +230,25 @@ def _adaptive_from(mod: Any, in_shape: tuple | None) -> dict:
 
 
 def _linear_from(mod: Any, in_shape: tuple | None) -> dict:
-    return {"out_features": mod.out_features, "bias": mod.bias is not None}
+    params = {"out_features": mod.out_features, "bias": mod.bias is not None}
+    if in_shape is not None and len(in_shape) > 1:
+        return {**params, "last_axis": True}  # on the channels of a channels-last tensor
+    return params
+
+
+def _permute_from(mod: Any, in_shape: tuple | None) -> dict:
+    """torchvision's Permute (or Skipwire's): ``dims`` of the whole (B, C, H, W) tensor."""
+    from graph.layers import PERMUTATIONS
+
+    dims = ",".join(str(int(d)) for d in getattr(mod, "dims", ()))
+    if dims not in PERMUTATIONS:
+        raise Unsupported(f"a permutation {dims or '?'} (only of the axes of an image tensor, batch first)")
+    return {"dims": dims}
+
+
+def _permute_axis(p: dict, axis: int) -> int:
+    """Where per-sample axis ``axis`` lands after the permutation."""
+    return [int(d) - 1 for d in p["dims"].split(",")[1:]].index(axis)
 
 
 def _flatten_from(mod: Any, in_shape: tuple | None) -> dict:
@@ -357,6 +393,7 @@ _ENTRIES = (
         "Linear",
         _frozen({"bias": True}),
         channels=lambda p, ins, out: p["out_features"],
+        writes_last_axis=True,
         inplace_safe=True,
         fx_modules=("nn.Linear",),
         from_module=_linear_from,
@@ -385,6 +422,14 @@ _ENTRIES = (
     TypeCodegen("Gate"),
     TypeCodegen("ChannelSlice", channels=_slice_channels, aliases_input=True),
     TypeCodegen("ChannelShuffle", fx_modules=("nn.ChannelShuffle",), from_module=_shuffle_from),
+    TypeCodegen(
+        "Permute",
+        axis=_permute_axis,
+        aliases_input=True,  # a view
+        fx_modules=("Permute", "torchvision.ops.misc.Permute"),
+        from_module=_permute_from,
+    ),
+    TypeCodegen("LayerScale", inplace_safe=True),  # imported from ``scale * x`` (codegen/fx_import.py)
 )
 
 CODEGEN_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.type: e for e in _ENTRIES})

@@ -8,7 +8,7 @@ from graph.diagnostics import Fix
 from graph.fixes import InsertBeforeFix, SetParamFix
 from graph.params import ParamSpec as P
 from graph.params import format_value, pair
-from graph.registry import LayerType, ModuleSpec, Shape, ShapeError, register
+from graph.registry import LayerType, ModuleSpec, ParameterSpec, Shape, ShapeError, register
 
 
 def _image(shape: Shape, what: str = "input") -> tuple[int, int, int]:
@@ -312,17 +312,49 @@ register(
     )
 )
 
+
+def _normalized(p: dict, ins: list[Shape]) -> list[int]:
+    """The sizes a LayerNorm normalises over: the whole sample, or its last ``last_dims`` axes."""
+    n = p.get("last_dims")
+    n = getattr(n, "value", n)  # the code generator passes whole numbers as symbolic values (.value)
+    return list(ins[0]) if n is None else list(ins[0][len(ins[0]) - n :])
+
+
+def _layernorm_shape(p: dict, ins: list[Shape]) -> Shape:
+    n = p.get("last_dims")
+    if n is not None and n > len(ins[0]):
+        raise ShapeError(
+            "bad_param",
+            f"normalises over the last {n} axes but its input {_fmt(ins[0])} has {len(ins[0])}",
+            [_set("last_dims", None, "Normalise over the whole sample")],
+        )
+    return ins[0]
+
+
 register(
     LayerType(
         "LayerNorm",
         "normalization",
-        "Layer normalization over the whole per-sample shape.",
-        (P("eps", "float", 1e-5, 0), P("elementwise_affine", "bool", True)),
-        shape=_same,
-        count_params=lambda p, ins, out: 2 * prod(ins[0]) if p["elementwise_affine"] else 0,
+        "Layer normalization over the whole per-sample shape, or over its last axes (channels last).",
+        (
+            P("eps", "float", 1e-5, 0),
+            P("elementwise_affine", "bool", True),
+            P(
+                "last_dims",
+                "opt_int",
+                None,
+                1,
+                3,
+                doc="normalise over the last n axes; empty = the whole sample",
+            ),
+        ),
+        shape=_layernorm_shape,
+        count_params=lambda p, ins, out: 2 * prod(_normalized(p, ins)) if p["elementwise_affine"] else 0,
         macs=lambda p, ins, out: 2 * prod(out),
         module=lambda p, ins: ModuleSpec(
-            "nn.LayerNorm", (list(ins[0]),), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
+            "nn.LayerNorm",
+            (_normalized(p, ins),),
+            {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]},
         ),
         init="norm",
         saves=_input,
@@ -550,6 +582,8 @@ register(
 
 
 def _linear_shape(p: dict, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 1 and p.get("last_axis"):
+        return tuple(ins[0][:-1]) + (p["out_features"],)  # on the last axis of a channels-last tensor
     if len(ins[0]) != 1:
         raise ShapeError(
             "expects_vector",
@@ -574,10 +608,16 @@ register(
                 choices=("torch_default", "zero_bias", "zeros", "normal_0.01"),
                 doc="torch_default; zero_bias: torch's weight, bias 0 (DenseNet); zeros; normal_0.01",
             ),
+            P(
+                "last_axis",
+                "bool",
+                False,
+                doc="act on the last axis of a multi-axis input (channels last, after a Permute)",
+            ),
         ),
         shape=_linear_shape,
-        count_params=lambda p, ins, out: ins[0][-1] * out[0] + (out[0] if p["bias"] else 0),
-        macs=lambda p, ins, out: ins[0][-1] * out[0],
+        count_params=lambda p, ins, out: ins[0][-1] * out[-1] + (out[-1] if p["bias"] else 0),
+        macs=lambda p, ins, out: ins[0][-1] * prod(out),
         module=lambda p, ins: ModuleSpec("nn.Linear", (ins[0][-1], p["out_features"]), {"bias": p["bias"]}),
         init="linear",
         key_params=("out_features",),
@@ -850,5 +890,75 @@ register(
         forward=_slice_forward,
         key_params=("start", "stop"),
         saves=_nothing,
+    )
+)
+
+
+# ---------------------------------------------------------------- channels last (ConvNeXt)
+PERMUTATIONS = ("0,2,3,1", "0,3,1,2", "0,1,3,2", "0,2,1,3", "0,3,2,1")  # of (B, C, H, W); 0 stays
+
+
+def _dims(p: dict) -> list[int]:
+    return [int(d) for d in p["dims"].split(",")]
+
+
+def _permute_shape(p: dict, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 3:
+        raise ShapeError(
+            "expects_image", f"permutes the axes of a 3-axis sample but its input is {_fmt(ins[0])}"
+        )
+    return tuple(ins[0][d - 1] for d in _dims(p)[1:])
+
+
+register(
+    LayerType(
+        "Permute",
+        "shape",
+        "Reorder the axes, such as (B, C, H, W) -> (B, H, W, C) for channels-last layers (ConvNeXt).",
+        (P("dims", "choice", "0,2,3,1", choices=PERMUTATIONS, doc="the new order of the axes (B, C, H, W)"),),
+        shape=_permute_shape,
+        module=lambda p, ins: ModuleSpec("Permute", (_dims(p),), {}),
+        key_params=("dims",),
+        saves=_nothing,
+    )
+)
+
+
+def _layer_scale_shape(p: dict, ins: list[Shape]) -> Shape:
+    _image(ins[0])
+    return ins[0]
+
+
+def _layer_scale_forward(a: list[str], p: dict) -> str:
+    x, w = a
+    return f"{w} * {x}" if p["weight_shape"] == "C,1,1" else f"{x} * {w}.reshape(1, -1, 1, 1)"
+
+
+register(
+    LayerType(
+        "LayerScale",
+        "normalization",
+        "A learnable scale per channel, starting small (ConvNeXt's layer_scale, timm's gamma); a parameter "
+        "of its block, named as the node.",
+        (
+            P("init_value", "float", 1e-6, doc="every channel's initial scale"),
+            P(
+                "weight_shape",
+                "choice",
+                "C,1,1",
+                choices=("C,1,1", "C"),
+                doc="C,1,1 (torchvision) or C, reshaped in forward (timm)",
+            ),
+        ),
+        shape=_layer_scale_shape,
+        count_params=lambda p, ins, out: ins[0][0],
+        macs=lambda p, ins, out: prod(out),
+        forward=_layer_scale_forward,
+        parameter=lambda p, ins: ParameterSpec(
+            (ins[0][0], 1, 1) if p["weight_shape"] == "C,1,1" else (ins[0][0],), p["init_value"]
+        ),
+        init="weight_values",  # starts at init_value, set in its constructor
+        key_params=("init_value",),
+        saves=_input,  # for the scale's gradient
     )
 )

@@ -62,6 +62,16 @@ class ModuleSpec:
 
 
 @dataclass(frozen=True)
+class ParameterSpec:
+    """A learnable tensor a layer holds itself, not in a submodule (ConvNeXt's layer scale): the code is
+    ``self.<node name> = nn.Parameter(torch.full(shape, fill))``, so its state_dict key is the node's name,
+    and ``forward`` gets ``self.<node name>`` as its last argument."""
+
+    shape: tuple  # its shape, from the node's parameters and input shapes
+    fill: float  # every element's initial value
+
+
+@dataclass(frozen=True)
 class LayerType:
     name: str
     category: str
@@ -73,6 +83,8 @@ class LayerType:
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     module: Callable[[dict, list[Shape]], ModuleSpec] | None = None
     forward: Callable[[list[str], dict], str] | None = None
+    # a tensor the layer holds itself (ParameterSpec); its forward reads it as the last argument
+    parameter: Callable[[dict, list[Shape]], ParameterSpec] | None = None
     init: str = (
         "none"  # rule name (codegen/init_rules.py): conv, norm, linear, weight_values; none: no weights
     )

@@ -50,6 +50,8 @@ def problems() -> list[str]:
             out.append(f"{where} graph/layers.py needs a shape rule and saves=")
         if lt.category != "io" and lt.module is None and lt.forward is None:
             out.append(f"{where} graph/layers.py gives neither module= nor forward=")
+        if lt.parameter is not None and (lt.forward is None or lt.module is not None):
+            out.append(f"{where} graph/layers.py: a layer holding a parameter= needs forward= (no module=)")
         if lt.init not in INIT_RULES:
             out.append(f"{where} graph/layers.py: unknown init rule {lt.init!r}")
         unknown_keys = set(lt.key_params) - {s.name for s in lt.params}
@@ -150,6 +152,13 @@ def _saved_per_sample(lt: registry.LayerType, params: dict, ins: list, batch: in
     xs = [torch.randn(batch, *s, requires_grad=True) * 1 for s in ins]  # not leaves: in-place is allowed
     mod = _torch_module(lt, params, ins) if lt.module is not None else None
     weights = {p.data_ptr() for p in mod.parameters()} if mod is not None else set()
+    names = [f"x{i}" for i in range(len(xs))]
+    env = {"torch": torch, **dict(zip(names, xs))}
+    if lt.parameter is not None:  # the tensor the layer holds: forward's last argument, a weight
+        spec = lt.parameter(params, ins)
+        env["w"] = torch.full(spec.shape, spec.fill, requires_grad=True)
+        weights.add(env["w"].data_ptr())
+        names.append("w")
     kept: dict[tuple, float] = {}
 
     def pack(t):
@@ -161,8 +170,7 @@ def _saved_per_sample(lt: registry.LayerType, params: dict, ins: list, batch: in
         if mod is not None:
             mod(*xs)
         else:
-            env = {"torch": torch, **{f"x{i}": x for i, x in enumerate(xs)}}
-            eval(lt.forward([f"x{i}" for i in range(len(xs))], params), env)
+            eval(lt.forward(names, params), env)
     return sum(kept.values()) / batch
 
 

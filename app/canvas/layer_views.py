@@ -87,6 +87,12 @@ def _adaptive(t: str, p: dict[str, Any]) -> str:
     return "global avg pool" if o in (1, [1, 1], (1, 1)) else f"adaptive avg pool \u2192 {o}"
 
 
+def _permute(t: str, p: dict[str, Any]) -> str:
+    """``permute to channels last``, ``permute to channels first``, else the axes' new order."""
+    named = {"0,2,3,1": "permute to channels last", "0,3,1,2": "permute to channels first"}
+    return named.get(p.get("dims"), f"permute {p.get('dims')}")
+
+
 _ENTRIES = (
     LayerView("Input", _fixed("input")),
     LayerView("Output", _fixed("logits")),
@@ -125,6 +131,10 @@ _ENTRIES = (
     LayerView("Gate", _fixed("t\u00b7h + (1\u2212t)\u00b7x")),
     LayerView("ChannelShuffle", lambda t, p: f"shuffle channels, {p.get('groups')} groups"),
     LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]", name_base="slice"),
+    LayerView("Permute", _permute),
+    LayerView(
+        "LayerScale", lambda t, p: f"layer scale, starts at {p.get('init_value')}", name_base="layer_scale"
+    ),
 )
 
 APP_TYPES: Mapping[str, LayerView] = MappingProxyType({e.type: e for e in _ENTRIES})

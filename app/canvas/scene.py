@@ -12,13 +12,13 @@ from app.canvas.layer_views import node_summary, shortcut_chip
 from app.canvas.layout import ROW
 from app.canvas.node_item import NodeItem
 from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
-from graph.stage_tree import stage_tree
 from app.composite import has_output, num_inputs
 from app.document import block_instances, failing_instances
 from app.theme import CanvasTheme, get_theme
 from graph import edits as E
 from graph import registry
 from graph.shapes import PROJECTION_LABELS, GraphInfo, ShortcutInfo, fmt
+from graph.stage_tree import stage_tree
 
 
 class GraphScene(QGraphicsScene):

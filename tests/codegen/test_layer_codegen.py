@@ -55,12 +55,13 @@ def test_torch_defaults_match_torch_signatures(name):
 def test_the_module_the_registry_builds_imports_back_as_the_same_type(lt):
     """The class the registry's module builder names is the one the table imports, with the same params."""
     params = lt.defaults() | {k: v for k, v in _SIZES.items() if lt.spec(k) is not None}
-    spec = lt.module(params, [(8, 4, 4)])
+    sample = (8,) if lt.name == "Linear" else (8, 4, 4)  # a Linear's own input: a vector
+    spec = lt.module(params, [sample])
     entry = CODEGEN_TYPES[lt.name]
     assert spec.cls in entry.fx_modules
     assert FX_MODULES[spec.cls] is entry
     mod = _torch_class(spec.cls)(*spec.args, **spec.kwargs)
-    in_shape = tuple(mod.normalized_shape) if lt.name == "LayerNorm" else (8, 4, 4)
+    in_shape = tuple(mod.normalized_shape) if lt.name == "LayerNorm" else sample
     got = entry.from_module(mod, in_shape)
     for k, v in got.items():
         if k in params:
@@ -72,3 +73,36 @@ def test_from_module_refuses_what_the_type_cannot_hold():
         CODEGEN_TYPES["Conv2d"].from_module(nn.Conv2d(3, 8, 3, padding_mode="reflect"), (3, 8, 8))
     with pytest.raises(Unsupported, match="approximate"):
         CODEGEN_TYPES["GELU"].from_module(nn.GELU(approximate="tanh"), (3, 8, 8))
+
+
+def test_channels_last_layers_import_with_the_axes_they_act_on():
+    ln = CODEGEN_TYPES["LayerNorm"].from_module
+    assert ln(nn.LayerNorm(96, eps=1e-6), (7, 7, 96)) == {
+        "eps": 1e-6,
+        "elementwise_affine": True,
+        "last_dims": 1,
+    }
+    assert "last_dims" not in ln(nn.LayerNorm([4, 5, 6]), (4, 5, 6))
+    with pytest.raises(Unsupported, match="neither the whole sample"):
+        ln(nn.LayerNorm(7), (7, 5, 5))  # the first axis: not a trailing one
+    linear = CODEGEN_TYPES["Linear"].from_module
+    assert linear(nn.Linear(96, 384), (7, 7, 96))["last_axis"] is True
+    assert "last_axis" not in linear(nn.Linear(96, 384), (96,))
+    permute = CODEGEN_TYPES["Permute"].from_module
+    assert permute(_torch_class("Permute")([0, 3, 1, 2]), (7, 7, 96)) == {"dims": "0,3,1,2"}
+    with pytest.raises(Unsupported, match="a permutation 1,0,2,3"):
+        permute(_torch_class("Permute")([1, 0, 2, 3]), (7, 7, 96))
+
+
+def test_permute_moves_the_channel_axis_and_linear_writes_only_the_last():
+    from codegen.symbolic import Sym
+
+    c = Sym(("name", "in_channels"), 8)
+    entry = CODEGEN_TYPES["Permute"]
+    assert entry.out_axis({"dims": "0,2,3,1"}, 0, 3) == 2
+    assert entry.out_axis({"dims": "0,3,1,2"}, 2, 3) == 0
+    linear = CODEGEN_TYPES["Linear"]
+    wide = Sym(("mul", ("name", "in_channels"), ("int", 4)), 32)
+    # on channels last it sets the channels; on another axis the channels keep their size
+    assert linear.out_channels({"out_features": wide}, [(5, 5, c)], 32, axis=2) is wide
+    assert linear.out_channels({"out_features": wide}, [(c, 5, 5)], 8, axis=0) is c

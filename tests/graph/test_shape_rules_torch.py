@@ -221,3 +221,39 @@ def run_add(a, b):
     if tuple(a) != tuple(b):
         return None
     return run(lambda x, y: x + y, a, b)
+
+
+class _Scale(nn.Module):
+    """A layer scale as torchvision (C, 1, 1) or timm ((C,), reshaped in forward) hold it."""
+
+    def __init__(self, c, flat):
+        super().__init__()
+        self.flat = flat
+        self.w = nn.Parameter(torch.ones(c) if flat else torch.ones(c, 1, 1))
+
+    def forward(self, x):
+        return x * self.w.reshape(1, -1, 1, 1) if self.flat else self.w * x
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_channels_last_layers(data):
+    """Permute, LayerNorm over the last axes, Linear on the last axis and LayerScale, against torch."""
+    from graph.layers import PERMUTATIONS
+
+    d = data.draw
+    ins = image(d)
+    dims = d(st.sampled_from(PERMUTATIONS))
+    order = [int(x) for x in dims.split(",")]
+    agree("Permute", {"dims": dims}, [ins], lambda: run(lambda x: x.permute(*order), ins))
+    n = d(st.integers(1, 3))
+    agree("LayerNorm", {"last_dims": n}, [ins], lambda: run(nn.LayerNorm(list(ins[3 - n :])), ins))
+    out_f = d(st.integers(1, 6))
+    agree(
+        "Linear",
+        {"out_features": out_f, "last_axis": True},
+        [ins],
+        lambda: run(nn.Linear(ins[-1], out_f), ins),
+    )
+    for shape, flat in (("C,1,1", False), ("C", True)):
+        agree("LayerScale", {"weight_shape": shape}, [ins], lambda flat=flat: run(_Scale(ins[0], flat), ins))

@@ -651,6 +651,8 @@ def test_every_layer_type_has_a_shape_test():
         "Multiply",
         "Gate",
         "ChannelSlice",
+        "Permute",
+        "LayerScale",
     }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"
@@ -671,3 +673,52 @@ def test_merge_mismatch_offers_height_by_width_padding():
     assert d.fixes[0].action.value == (0, 3)
     d.fixes[0].action.build(p).apply(p)
     assert analyze(p).valid
+
+
+# ------------------------------------------------------------------ channels last (ConvNeXt)
+def test_a_convnext_block_s_channels_last_chain_comes_back_to_channels_first():
+    shape = shape_after(
+        ("Conv2d", {"out_channels": 96, "kernel_size": 7, "padding": 3, "groups": 96, "bias": True}),
+        ("Permute", {"dims": "0,2,3,1"}),
+        ("LayerNorm", {"last_dims": 1}),
+        ("Linear", {"out_features": 384, "last_axis": True}),
+        "GELU",
+        ("Linear", {"out_features": 96, "last_axis": True}),
+        ("Permute", {"dims": "0,3,1,2"}),
+        "LayerScale",
+        input=(96, 14, 12),
+    )
+    assert shape == (96, 14, 12)
+
+
+def test_channels_last_counts_parameters_and_macs_of_the_last_axis():
+    p, nodes = net(
+        ("Permute", {"dims": "0,2,3,1"}),
+        ("LayerNorm", {"last_dims": 1}),
+        ("Linear", {"out_features": 32, "last_axis": True}),
+        ("Permute", {"dims": "0,3,1,2"}),
+        "LayerScale",
+        input=(8, 5, 4),
+    )
+    a = analyze(p)
+    assert a.valid
+    assert a.shape_of(nodes[1].id) == (5, 4, 8)
+    assert a.total_params == 2 * 8 + (8 * 32 + 32) + 32  # LayerNorm(8), Linear(8, 32), the scale (32, 1, 1)
+    assert a.root.nodes[nodes[3].id].macs == 5 * 4 * 8 * 32
+
+
+def test_a_linear_on_an_image_without_last_axis_still_asks_for_flatten():
+    p, _ = net(("Linear", {"out_features": 4}), input=(8, 5, 4))
+    assert "expects_vector" in codes(p)
+
+
+def test_layer_norm_over_more_axes_than_the_input_has_is_an_error_with_a_fix():
+    p, _ = net(("Flatten", {}), ("LayerNorm", {"last_dims": 2}), input=(8, 5, 4))
+    diags = [d for d in analyze(p).diagnostics if d.severity == "error"]
+    assert [d.code for d in diags] == ["bad_param"]
+    assert "last 2 axes" in diags[0].message and diags[0].fixes
+
+
+def test_permute_and_layer_scale_need_an_image():
+    assert "expects_image" in codes(net("Flatten", "Permute", input=(8, 5, 4))[0])
+    assert "expects_image" in codes(net("Flatten", "LayerScale", input=(8, 5, 4))[0])
