@@ -727,7 +727,7 @@ def _drop_dead(conv: _Converter, model: Any) -> None:
     keep = [
         k
         for k, op in conv.ops.items()
-        if k == conv.output or op.type == "Input" or (op.attr and model.get_submodule(op.attr).state_dict())
+        if k == conv.output or op.type == "Input" or (op.attr and _holds_state(model, op.attr))
     ]  # and what feeds them
     live: set[str] = set()
     while keep:
@@ -738,6 +738,13 @@ def _drop_dead(conv: _Converter, model: Any) -> None:
     for key in [k for k in conv.ops if k not in live]:
         del conv.ops[key]
         conv.tails.discard(key)
+
+
+def _holds_state(model: Any, attr: str) -> bool:
+    try:
+        return bool(model.get_submodule(attr).state_dict())
+    except AttributeError:  # a parameter itself (a layer scale)
+        return True
 
 
 def _verify(project: Project, model: Any, conv: _Converter, shape: tuple) -> None:
