@@ -501,6 +501,10 @@ class _Converter:
             self.alias[node] = self.alias[src]
         elif len(ins) == 3 and len(out) == 4 and out[2:] == ins[1:] and out[0] * out[1] == ins[0]:
             self.pending[node] = ("grouped", src, out[0])
+        elif len(ins) == 1 and out == (1, ins[0]):  # ECA: pooled channels as one sequence for a Conv1d
+            self.add(node, "_ToRow", {}, [src], scope)
+        elif len(ins) == 2 and ins[0] == 1 and out == (ins[1], 1, 1):  # and back (fx_patterns folds both)
+            self.add(node, "_FromRow", {}, [src], scope)
         else:
             raise Unsupported(f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten and channel shuffle)")
 

@@ -53,7 +53,7 @@ class OpSpec:
 
 
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
-HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath")
+HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "ChannelConv1d")
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
@@ -89,7 +89,7 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
         raise Unsupported(_module_name(type(mod)))
     if name == "WeightedAdd":
         return entry.type, entry.from_module(mod, in_shapes)
-    if name == "DropPath":  # Skipwire's or timm's (same name)
+    if name in ("DropPath", "ChannelConv1d"):  # DropPath: Skipwire's or timm's (same name)
         return entry.type, entry.from_module(mod, in_shapes[0])
     if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
         raise Unsupported(f"a {name} that is not what Skipwire writes")
@@ -375,7 +375,25 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if not (images or vectors):
             raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
         return OpSpec("cat", "Concat", {}, list(seq))
+    if method and tgt == "expand_as":
+        return _expand_as(node, shapes)
     raise Unsupported("")  # the call itself is the message (fx_import._describe)
+
+
+def _expand_as(node: Any, shapes: dict) -> OpSpec:
+    """``y.expand_as(x)`` whose every use multiplies it with a tensor of x's shape (ECA's and SE's
+    ``x * y.expand_as(x)``): the product broadcasts anyway, so the expansion passes y through."""
+    import torch
+
+    out = shapes.get(node)
+    for user in node.users:
+        others = [a for a in user.args[:2] if a is not node]
+        product = (
+            user.op == "call_function" and user.target in (operator.mul, operator.imul, torch.mul)
+        ) or (user.op == "call_method" and user.target in ("mul", "mul_"))
+        if not product or len(others) != 1 or not _is_node(others[0]) or shapes.get(others[0]) != out:
+            raise Unsupported("only into a multiplication with a tensor of the shape it expands to")
+    return OpSpec("alias", inputs=[node.args[0]])
 
 
 __all__ = [

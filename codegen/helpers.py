@@ -65,10 +65,25 @@ class DropPath(nn.Module):
         return x
 '''
 
+CHANNEL_CONV_1D = '''\
+class ChannelConv1d(nn.Conv1d):
+    """ECA-Net's attention conv (Wang et al. 2020): one filter sliding over the channels of a pooled
+    (B, C, 1, 1) tensor, zero-padded so that C stays C."""
+
+    def __init__(self, kernel_size: int = 3, bias: bool = False) -> None:
+        super().__init__(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.view(x.shape[0], 1, -1)  # the channels as one sequence
+        x = F.conv1d(x, self.weight, self.bias, padding=self.padding)
+        return x.view(x.shape[0], -1, 1, 1)
+'''
+
 # name -> source, in the order they appear in a generated file
 HELPERS = {
     "ZeroPadShortcut": ZERO_PAD,
     "LayerNorm2d": LAYER_NORM_2D,
     "WeightedAdd": WEIGHTED_ADD,
     "DropPath": DROP_PATH,
+    "ChannelConv1d": CHANNEL_CONV_1D,
 }

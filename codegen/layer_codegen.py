@@ -126,6 +126,31 @@ def _conv_from(mod: Any, in_shape: tuple | None) -> dict:
     }
 
 
+def _channel_conv_from(mod: Any, in_shape: tuple | None) -> dict:
+    """A Conv1d with one input and one output channel, sliding over the channels (ECA-Net's EcaModule),
+    or Skipwire's ChannelConv1d: the padding keeps the length, nothing else is set."""
+    from torch import nn
+
+    if not isinstance(mod, nn.Conv1d):
+        raise Unsupported(f"a {type(mod).__name__} that is not an nn.Conv1d")
+    k = square(mod.kernel_size, "kernel_size")
+    if (mod.in_channels, mod.out_channels) != (1, 1):
+        raise Unsupported(
+            f"Conv1d({mod.in_channels}, {mod.out_channels}) (only one channel in and out, "
+            "over the channels as in ECA-Net)"
+        )
+    if mod.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode {mod.padding_mode!r}")
+    pad = mod.padding if isinstance(mod.padding, str) else square(mod.padding, "padding")
+    if k % 2 == 0 or pad not in ((k - 1) // 2, "same"):
+        raise Unsupported(
+            f"Conv1d with kernel_size {k} and padding {pad!r} (only an odd kernel padded to keep C)"
+        )
+    if square(mod.stride, "stride") != 1 or square(mod.dilation, "dilation") != 1 or mod.groups != 1:
+        raise Unsupported("Conv1d with stride, dilation or groups")
+    return {"kernel_size": k, "bias": mod.bias is not None}
+
+
 def _batchnorm_from(mod: Any, in_shape: tuple | None) -> dict:
     if mod.momentum is None or not mod.track_running_stats:
         raise Unsupported("BatchNorm2d without running statistics or with momentum=None")
@@ -264,6 +289,13 @@ _ENTRIES = (
         inplace_safe=True,
         fx_modules=("nn.Conv2d",),
         from_module=_conv_from,
+    ),
+    TypeCodegen(
+        "ChannelConv1d",
+        _frozen({"bias": False}),
+        inplace_safe=True,
+        fx_modules=("ChannelConv1d", "nn.Conv1d"),
+        from_module=_channel_conv_from,
     ),
     TypeCodegen(
         "BatchNorm2d",

@@ -225,6 +225,46 @@ register(
 )
 
 
+def _channel_conv_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    k = p["kernel_size"]
+    if (h, w) != (1, 1):
+        raise ShapeError(
+            "expects_pooled",
+            f"slides over the channels of a pooled Cx1x1 tensor, but its input is {_fmt(ins[0])}",
+            [Fix("Insert AdaptiveAvgPool2d before it", InsertBeforeFix(type="AdaptiveAvgPool2d"))],
+        )
+    if k % 2 == 0:
+        raise ShapeError(
+            "bad_param",
+            f"kernel_size {k} is even; only an odd kernel keeps the {c} channels",
+            [_set("kernel_size", k + 1, f"Set kernel_size to {k + 1}")],
+        )
+    return ins[0]
+
+
+register(
+    LayerType(
+        "ChannelConv1d",
+        "convolution",
+        "ECA-Net's channel attention conv: one 1-D filter sliding over the channels of a pooled Cx1x1 "
+        "tensor (zero-padded, so C stays C); feed it from a global average pool, gate a Multiply.",
+        (
+            P("kernel_size", "int", 3, 1, 31, doc="odd: how many neighbouring channels each one sees"),
+            P("bias", "bool", False),
+        ),
+        shape=_channel_conv_shape,
+        count_params=lambda p, ins, out: p["kernel_size"] + (1 if p["bias"] else 0),
+        macs=lambda p, ins, out: out[0] * p["kernel_size"],
+        module=lambda p, ins: ModuleSpec(
+            "ChannelConv1d", (), {"kernel_size": p["kernel_size"], "bias": p["bias"]}
+        ),
+        key_params=("kernel_size",),
+        saves=_input,
+    )
+)
+
+
 # ---------------------------------------------------------------- normalization
 def _affine_count(key: str):
     return lambda p, ins, out: 2 * ins[0][0] if p[key] else 0

@@ -90,6 +90,7 @@ _ENTRIES = (
     LayerView("BlockInput", _fixed("block input")),
     LayerView("BlockOutput", _fixed("block output")),
     LayerView("Conv2d", _conv, name_base="conv"),
+    LayerView("ChannelConv1d", lambda t, p: f"channel conv, k={p.get('kernel_size')}", name_base="conv"),
     LayerView(
         "BatchNorm2d",
         lambda t, p: "batch norm" + (", \u03b3=0" if p.get("zero_init") else ""),
