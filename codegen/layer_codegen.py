@@ -136,8 +136,8 @@ def _channel_conv_from(mod: Any, in_shape: tuple | None) -> dict:
     k = square(mod.kernel_size, "kernel_size")
     if (mod.in_channels, mod.out_channels) != (1, 1):
         raise Unsupported(
-            f"Conv1d({mod.in_channels}, {mod.out_channels}) (only one channel in and out, "
-            "over the channels as in ECA-Net)"
+            f"has no Skipwire layer type for Conv1d({mod.in_channels}, {mod.out_channels}) (only for "
+            "one channel in and out, sliding over the channels as in ECA-Net)"
         )
     if mod.padding_mode != "zeros":
         raise Unsupported(f"padding_mode {mod.padding_mode!r}")

@@ -247,8 +247,8 @@ register(
     LayerType(
         "ChannelConv1d",
         "convolution",
-        "ECA-Net's channel attention conv: one 1-D filter sliding over the channels of a pooled Cx1x1 "
-        "tensor (zero-padded, so C stays C); feed it from a global average pool, gate a Multiply.",
+        "ECA-Net's channel attention conv: one 1-D filter sliding over the channels of a Cx1x1 tensor "
+        "(their global averages), zero-padded so that C stays C; a Sigmoid after it gates a Multiply.",
         (
             P("kernel_size", "int", 3, 1, 31, doc="odd: how many neighbouring channels each one sees"),
             P("bias", "bool", False),
@@ -259,6 +259,7 @@ register(
         module=lambda p, ins: ModuleSpec(
             "ChannelConv1d", (), {"kernel_size": p["kernel_size"], "bias": p["bias"]}
         ),
+        init="conv",  # torch's default, as timm's and ECA-Net's inits (they touch only Conv2d)
         key_params=("kernel_size",),
         saves=_input,
     )

@@ -172,5 +172,96 @@ def test_refused_model_message_groups_by_module_class():
     err = info.value
     lines = err.message.split("\n")
     assert err.exit_code == 2 and len(lines) <= 4, lines
-    assert '  nn.Conv1d (3 places, e.g. "convs.0"): has no Skipwire layer type' in lines
+    # a Conv1d imports only as ECA-Net's one-channel conv over the channels (ChannelConv1d)
+    head = '  nn.Conv1d (3 places, e.g. "convs.0"): has no Skipwire layer type for Conv1d(3, 3) (only for '
+    assert any(line.startswith(head) for line in lines), lines
     assert any(line.startswith("  _Odd (1 place, e.g. the top level): calls") for line in lines)
+
+
+class _Eca(nn.Module):
+    """timm's EcaModule (timm/layers/eca.py), without timm."""
+
+    def __init__(self, k=3):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=(k - 1) // 2, bias=False)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x):
+        y = x.mean((2, 3)).view(x.shape[0], 1, -1)  # view for 1d conv
+        y = self.conv(y)
+        y = self.gate(y).view(x.shape[0], -1, 1, 1)
+        return x * y.expand_as(x)
+
+
+class _EcaNet(nn.Module):
+    def __init__(self, eca=_Eca):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.se = eca(5)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.se2 = eca(3)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.se2(self.conv2(self.se(self.conv1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+def _types(project, block):
+    return sorted(n.type for n in project.blocks[block].graph.nodes.values())
+
+
+def test_eca_module_imports_as_pool_channel_conv_gate_and_round_trips():
+    project, rebuilt = _check(_EcaNet(), (3, 8, 8), ("ChannelConv1d",))
+    (block,) = [
+        n for n, b in project.blocks.items() if any(x.type == "ChannelConv1d" for x in b.graph.nodes.values())
+    ]
+    assert _types(project, block) == [
+        "AdaptiveAvgPool2d",
+        "BlockInput",
+        "BlockOutput",
+        "ChannelConv1d",
+        "Multiply",
+        "Sigmoid",
+    ]  # the views, the flatten of the mean and expand_as are gone
+    assert tuple(rebuilt.state_dict()["se.conv.weight"].shape) == (1, 1, 5)
+    kernels = sorted(
+        n.params["kernel_size"] for n in project.graph.nodes.values() if n.type.startswith("block:")
+    )
+    assert kernels == [3, 5]
+    # the exported module (ChannelConv1d, a subclass of nn.Conv1d) imports back to the same layers
+    again = import_module(rebuilt.eval(), (3, 8, 8)).project
+    assert _types(again, block) == _types(project, block)
+
+
+class _CircularEca(_Eca):
+    def __init__(self, k=3):
+        super().__init__(k)
+        self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=(k - 1) // 2, padding_mode="circular")
+
+
+class _AddEca(_Eca):
+    def forward(self, x):
+        y = self.gate(self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))).view(x.shape[0], -1, 1, 1)
+        return x + y.expand_as(x)
+
+
+class _NoConvEca(_Eca):
+    def forward(self, x):
+        y = self.gate(x.mean((2, 3)).view(x.shape[0], 1, -1)).view(x.shape[0], -1, 1, 1)
+        return x * y
+
+
+@pytest.mark.parametrize(
+    "eca,says",
+    [
+        (_CircularEca, "nn.Conv1d (2 places, e.g. \"se.conv\"): padding_mode 'circular'"),
+        (_AddEca, "calls .expand_as() (only into a multiplication"),
+        (_NoConvEca, "only globally pooled channels viewed as one sequence for a one-channel Conv1d"),
+    ],
+)
+def test_what_is_not_eca_s_pattern_is_refused_in_one_clear_message(eca, says):
+    with pytest.raises(UserError) as info:
+        import_module(_EcaNet(eca).eval(), (3, 8, 8))
+    assert info.value.exit_code == 2 and says in info.value.message, info.value.message
+    assert "Traceback" not in info.value.message

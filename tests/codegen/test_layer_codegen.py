@@ -72,3 +72,77 @@ def test_from_module_refuses_what_the_type_cannot_hold():
         CODEGEN_TYPES["Conv2d"].from_module(nn.Conv2d(3, 8, 3, padding_mode="reflect"), (3, 8, 8))
     with pytest.raises(Unsupported, match="approximate"):
         CODEGEN_TYPES["GELU"].from_module(nn.GELU(approximate="tanh"), (3, 8, 8))
+
+
+def test_channel_conv1d_imports_only_a_one_channel_conv_that_keeps_the_length():
+    entry = CODEGEN_TYPES["ChannelConv1d"]
+    assert entry.from_module(nn.Conv1d(1, 1, 5, padding=2, bias=False), (1, 64)) == {
+        "kernel_size": 5,
+        "bias": False,
+    }
+    assert entry.from_module(nn.Conv1d(1, 1, 3, padding="same"), (1, 64)) == {"kernel_size": 3, "bias": True}
+    refused = [
+        (nn.Conv1d(1, 4, 3, padding=1), "Conv1d\\(1, 4\\) \\(only for one channel in and out"),
+        (nn.Conv1d(1, 1, 4, padding=1), "odd kernel"),
+        (nn.Conv1d(1, 1, 3), "odd kernel"),
+        (nn.Conv1d(1, 1, 3, padding=1, padding_mode="circular"), "padding_mode"),  # timm's CecaModule
+        (nn.Conv1d(1, 1, 3, padding=1, stride=2), "stride"),
+        (nn.Conv2d(1, 1, 3, padding=1), "not an nn.Conv1d"),
+    ]
+    for mod, why in refused:
+        with pytest.raises(Unsupported, match=why):
+            entry.from_module(mod, (1, 64))
+
+
+def _eca_project(k=5):
+    """Input -> conv -> block:Eca(k) named se -> Output, the ECA block built by hand from the palette's
+    layers: pool -> ChannelConv1d(kernel_size=k) -> Sigmoid -> Multiply with the block's input."""
+    from graph.model import BlockDef, BlockParam, Project
+
+    p = Project("eca by hand")
+    b = BlockDef("Eca", {"k": BlockParam("int", 3)})
+    g = b.graph
+    i = g.add("BlockInput", "input")
+    pool = g.add("AdaptiveAvgPool2d", "pool", output_size=1)
+    conv = g.add("ChannelConv1d", "conv", kernel_size="k")
+    gate = g.add("Sigmoid", "gate")
+    mul = g.add("Multiply", "scale")
+    o = g.add("BlockOutput", "output")
+    g.chain(i, pool, conv, gate)
+    g.connect(i, mul, 0)
+    g.connect(gate, mul, 1)
+    g.connect(mul, o)
+    p.add_block(b)
+    G = p.graph
+    x = G.add("Input", "input", shape=[3, 8, 8])
+    c = G.add("Conv2d", "conv1", out_channels=16)
+    se = G.add("block:Eca", "se", k=k)
+    G.chain(x, c, se, G.add("Output", "output"))
+    return p
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_a_hand_built_eca_block_emits_the_helper_and_computes_eca_net_s_attention():
+    import torch
+
+    from codegen.build import build_module
+    from codegen.emitter import emit
+    from graph.shapes import analyze
+
+    p = _eca_project(k=5)
+    a = analyze(p)
+    assert a.valid, [d.message for d in a.diagnostics]
+    e = emit(p, a)
+    assert "class ChannelConv1d(nn.Conv1d):" in e.source and "ChannelConv1d" in e.helpers
+    assert "self.conv = ChannelConv1d(kernel_size=k)" in e.source
+    m = build_module(p).eval()
+    assert tuple(m.state_dict()["se.conv.weight"].shape) == (1, 1, 5)
+    assert a.total_params == sum(t.numel() for t in m.parameters())
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        h = m.conv1(x)
+        y = torch.nn.functional.conv1d(h.mean((2, 3)).view(2, 1, -1), m.se.conv.weight, padding=2)
+        want = h * torch.sigmoid(y).view(2, -1, 1, 1)
+        torch.testing.assert_close(m(x), want)
+    torch.jit.script(m)  # the helper is scriptable (export --torchscript)

@@ -576,6 +576,33 @@ def test_every_layer_type_has_a_shape_test():
         "Multiply",
         "Gate",
         "ChannelSlice",
+        "ChannelConv1d",
     }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"
+
+
+def test_channel_conv1d_keeps_a_pooled_shape_and_counts_its_kernel():
+    assert shape_after("AdaptiveAvgPool2d", ("ChannelConv1d", {"kernel_size": 5}), input=(64, 7, 7)) == (
+        64,
+        1,
+        1,
+    )
+    p, nodes = net(("ChannelConv1d", {"kernel_size": 5}), ("ChannelConv1d", {"bias": True}), input=(64, 1, 1))
+    a = analyze(p)
+    k5, k3 = a.root.nodes[nodes[1].id], a.root.nodes[nodes[2].id]
+    assert (k5.num_params, k5.macs) == (5, 64 * 5)
+    assert (k3.num_params, k3.macs) == (3 + 1, 64 * 3)
+
+
+def test_channel_conv1d_needs_a_pooled_input_and_an_odd_kernel():
+    p, _ = net(("ChannelConv1d", {}), input=(8, 4, 4))
+    (d,) = analyze(p).errors
+    assert d.code == "expects_pooled" and "8x4x4" in d.message
+    assert d.fixes[0].action.op == "insert_before" and d.fixes[0].action.type == "AdaptiveAvgPool2d"
+    p, _ = net(("ChannelConv1d", {"kernel_size": 4}), input=(8, 1, 1))
+    (d,) = analyze(p).errors
+    assert d.code == "bad_param" and "kernel_size 4 is even" in d.message
+    assert d.fixes[0].action.value == 5
+    p, _ = net(("ChannelConv1d", {}), input=(8,))
+    assert codes(p) == {"expects_image"}
