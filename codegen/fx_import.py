@@ -385,7 +385,9 @@ class _Converter:
                             f'module "{node.target}" is called more than once and shares its weights; '
                             "the imported graph gives each call its own copy"
                         )
-                    self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+                    op = self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+                    if op is not None and type_name == "RadixSoftmax" and src in self.shapes:
+                        op.shape = self.shapes[src]  # timm's flattens to (B, C); Skipwire's keeps the shape
                 elif (
                     node.op == "call_function"
                     and node.target is operator.getitem
@@ -402,6 +404,8 @@ class _Converter:
                         [src],
                         self.scope_of(node, False),
                     )
+                elif node.op in ("call_function", "call_method") and self.on_groups(node):
+                    continue
                 elif node.op in ("call_function", "call_method"):
                     self.call(node, convert_call(node, self.shapes))
                 elif node.op == "output":
@@ -415,6 +419,37 @@ class _Converter:
                     self.output = self.alias[res]
             except Unsupported as exc:
                 self.fail(node, str(exc))
+
+    def on_groups(self, node: Any) -> bool:
+        """ResNeSt's split attention works on a (B, R, C, H, W) view of R channel groups (a "grouped"
+        pending view, as the first step of a channel shuffle): ``.sum(dim=1)`` over the groups is a
+        GroupSum, the product of two such views (the same R and C) a Multiply that stays grouped.
+        False: not such a call (the caller converts it as usual)."""
+        import torch
+
+        views = [a for a in node.args[:2] if isinstance(a, torch.fx.Node) and a in self.pending]
+        if not views or any(self.pending[v][0] != "grouped" for v in views):
+            return False
+        method, tgt = node.op == "call_method", node.target
+        scope = self.scope_of(node, False)
+        if (method and tgt == "sum") or (not method and tgt is torch.sum):
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            if dim not in (1, -4) or node.kwargs.get("keepdim", False) or len(node.args) > 2:
+                raise Unsupported("a sum over a grouped view along other than the groups")
+            _, src, groups = self.pending[views[0]]
+            self.add(node, "GroupSum", {"groups": groups}, [src], scope)
+            return True
+        product = (method and tgt in ("mul", "mul_")) or (
+            not method and tgt in (operator.mul, operator.imul, torch.mul)
+        )
+        if product and len(views) == 2 and len(node.args) == 2:
+            (_, a, ga), (_, b, gb) = self.pending[views[0]], self.pending[views[1]]
+            if ga != gb or self.shapes[views[0]][:2] != self.shapes[views[1]][:2]:
+                raise Unsupported("a product of grouped views that differ in their groups")
+            if self.add(node, "Multiply", {}, [a, b], scope) is not None:
+                self.pending[node] = ("grouped", node, ga)
+            return True
+        return False
 
     def norm_act(self, node: Any, parts: list[tuple[str, dict, str]], src: Any) -> None:
         """One leaf -> a chain of ops, each named after its module (``bn1``, ``bn1.act``)."""
@@ -499,6 +534,8 @@ class _Converter:
             self.add(node, "Flatten", {}, [src], scope)
         elif out == ins and src in self.alias:
             self.alias[node] = self.alias[src]
+        elif src in self.alias and tuple(self.ops[self.alias[src]].shape) == out:
+            self.alias[node] = self.alias[src]  # back to the shape the graph keeps (after a RadixSoftmax)
         elif len(ins) == 3 and len(out) == 4 and out[2:] == ins[1:] and out[0] * out[1] == ins[0]:
             self.pending[node] = ("grouped", src, out[0])
         elif len(ins) == 1 and out == (1, ins[0]):  # ECA: pooled channels as one sequence for a Conv1d

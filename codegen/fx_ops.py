@@ -53,7 +53,7 @@ class OpSpec:
 
 
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
-HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "ChannelConv1d")
+HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "ChannelConv1d", "RadixSoftmax")
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
@@ -89,7 +89,7 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
         raise Unsupported(_module_name(type(mod)))
     if name == "WeightedAdd":
         return entry.type, entry.from_module(mod, in_shapes)
-    if name in ("DropPath", "ChannelConv1d"):  # DropPath: Skipwire's or timm's (same name)
+    if name in ("DropPath", "ChannelConv1d", "RadixSoftmax"):  # DropPath, RadixSoftmax: Skipwire's or timm's
         return entry.type, entry.from_module(mod, in_shapes[0])
     if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
         raise Unsupported(f"a {name} that is not what Skipwire writes")
@@ -342,7 +342,11 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if start != 1 or end != -1:
             raise Unsupported(f"flatten(start_dim={start}, end_dim={end})")
         return OpSpec("layer", "Flatten", {}, [src])
-    if method and tgt in ("view", "reshape") or (not method and tgt is torch.reshape):
+    if (
+        method
+        and tgt in ("view", "reshape", "unflatten")
+        or (not method and tgt in (torch.reshape, torch.unflatten))
+    ):
         return OpSpec("reshape", "", {}, [node.args[0]])  # by the shapes it gives (fx_import)
     if method and tgt == "mean" or (not method and tgt is torch.mean):
         return _mean(node, shapes)

@@ -79,6 +79,24 @@ class ChannelConv1d(nn.Conv1d):
         return x.view(x.shape[0], -1, 1, 1)
 '''
 
+RADIX_SOFTMAX = '''\
+class RadixSoftmax(nn.Module):
+    """ResNeSt's split attention (Zhang et al. 2020): a softmax across the radix groups of each channel;
+    the channels come in as cardinality x radix x C' and leave radix first."""
+
+    def __init__(self, radix: int, cardinality: int = 1) -> None:
+        super().__init__()
+        self.radix = radix
+        self.cardinality = cardinality
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        x = x.view(shape[0], self.cardinality, self.radix, -1, shape[2], shape[3])
+        x = x.transpose(1, 2)
+        x = F.softmax(x, dim=1)
+        return x.reshape(shape)
+'''
+
 # name -> source, in the order they appear in a generated file
 HELPERS = {
     "ZeroPadShortcut": ZERO_PAD,
@@ -86,4 +104,5 @@ HELPERS = {
     "WeightedAdd": WEIGHTED_ADD,
     "DropPath": DROP_PATH,
     "ChannelConv1d": CHANNEL_CONV_1D,
+    "RadixSoftmax": RADIX_SOFTMAX,
 }

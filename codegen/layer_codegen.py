@@ -273,6 +273,18 @@ def _weighted_add_from(mod: Any, in_shapes: Any) -> dict:
     }
 
 
+def _radix_softmax_from(mod: Any, in_shape: tuple | None) -> dict:
+    """timm's RadixSoftmax (ResNeSt) or Skipwire's: radix 1 is a sigmoid in timm, refused here."""
+    radix, card = getattr(mod, "radix", None), getattr(mod, "cardinality", None)
+    if not isinstance(radix, int) or not isinstance(card, int) or radix < 2 or card < 1:
+        raise Unsupported(f"RadixSoftmax(radix={radix!r}, cardinality={card!r}) (only radix 2 or more)")
+    return {"radix": radix, "cardinality": card}
+
+
+def _group_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    return ins[0][0] // p["groups"]
+
+
 # ---------------------------------------------------------------------------- the table
 _NORM = {"eps": 1e-5}
 _ENTRIES = (
@@ -407,6 +419,13 @@ _ENTRIES = (
     TypeCodegen("Gate"),
     TypeCodegen("ChannelSlice", channels=_slice_channels, aliases_input=True),
     TypeCodegen("ChannelShuffle", fx_modules=("nn.ChannelShuffle",), from_module=_shuffle_from),
+    TypeCodegen("GroupSum", channels=_group_channels),
+    TypeCodegen(
+        "RadixSoftmax",
+        _frozen({"cardinality": 1}),
+        fx_modules=("RadixSoftmax",),
+        from_module=_radix_softmax_from,
+    ),
 )
 
 CODEGEN_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.type: e for e in _ENTRIES})

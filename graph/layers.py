@@ -868,3 +868,63 @@ register(
         saves=_nothing,
     )
 )
+
+
+def _group_sum_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    g = p["groups"]
+    if c % g:
+        fit = next(d for d in range(min(g, c), 0, -1) if c % d == 0)
+        raise ShapeError(
+            "groups",
+            f"{c} channels do not split into {g} equal groups",
+            [_set("groups", fit, f"Set groups to {fit}")] if fit > 1 else [],
+        )
+    return (c // g, h, w)
+
+
+register(
+    LayerType(
+        "GroupSum",
+        "shape",
+        "Sum of the input's equal channel groups (ResNeSt's split attention adds its radix groups): "
+        "groups x C channels in, C out.",
+        (P("groups", "int", 2, 2, doc="how many consecutive channel groups are added"),),
+        shape=_group_sum_shape,
+        macs=lambda p, ins, out: prod(out) * (p["groups"] - 1),
+        forward=lambda a, p: f"torch.sum(torch.unflatten({a[0]}, 1, ({p['groups']}, -1)), 1)",
+        key_params=("groups",),
+        saves=_nothing,
+    )
+)
+
+
+def _radix_softmax_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, _h, _w = _image(ins[0])
+    r, card = p["radix"], p["cardinality"]
+    if c % (r * card):
+        fixes = [_set("cardinality", 1, "Set cardinality to 1")] if card != 1 and c % r == 0 else []
+        raise ShapeError(
+            "groups", f"{c} channels do not split into cardinality {card} x radix {r} groups", fixes
+        )
+    return ins[0]
+
+
+register(
+    LayerType(
+        "RadixSoftmax",
+        "activation",
+        "ResNeSt's split-attention weights: a softmax across the radix groups of each channel (channels "
+        "in as cardinality x radix x C', out radix first, as the GroupSum after the product expects).",
+        (
+            P("radix", "int", 2, 2, doc="how many groups share each channel's softmax"),
+            P("cardinality", "int", 1, 1, doc="ResNeXt-style groups, each with its own radix groups"),
+        ),
+        shape=_radix_softmax_shape,
+        module=lambda p, ins: ModuleSpec(
+            "RadixSoftmax", (), {"radix": p["radix"], "cardinality": p["cardinality"]}
+        ),
+        key_params=("radix",),
+        saves=lambda p, ins, out: prod(out),  # softmax keeps its result (before the reshape's copy)
+    )
+)

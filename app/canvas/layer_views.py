@@ -123,6 +123,10 @@ _ENTRIES = (
     LayerView("Gate", _fixed("t\u00b7h + (1\u2212t)\u00b7x")),
     LayerView("ChannelShuffle", lambda t, p: f"shuffle channels, {p.get('groups')} groups"),
     LayerView("ChannelSlice", lambda t, p: f"channels [{p.get('start')}:{p.get('stop')}]", name_base="slice"),
+    LayerView("GroupSum", lambda t, p: f"sum of {p.get('groups')} channel groups", name_base="group_sum"),
+    LayerView(
+        "RadixSoftmax", lambda t, p: f"softmax across {p.get('radix')} radix groups", name_base="rsoftmax"
+    ),
 )
 
 APP_TYPES: Mapping[str, LayerView] = MappingProxyType({e.type: e for e in _ENTRIES})

@@ -40,7 +40,6 @@ REFUSED: dict[str, str] = {
     "torchvision:inception_v3": "nn.Conv2d (34 places",  # 1x7 / 7x1 kernels: non-square padding
     "torchvision:convnext_tiny": "torchvision CNBlock (18 places",  # layer scale, permute + LayerNorm
     "timm:skresnet18": "timm SelectiveKernel (8 places",  # torch.stack, sum, softmax attention
-    "timm:resnest26d": "timm SplitAttn (8 places",  # radix softmax
     "timm:convnext_nano": "timm ConvNeXtBlock (14 places",  # layer scale (gamma), reshape
 }
 # models that import with a warning, but nested containers (an nn.Sequential inside a stage, a
@@ -76,7 +75,7 @@ def _one_thread():
 def test_the_list_is_the_issue_s_forty_and_the_rate():
     assert len(zoo.ZOO) == len(set(zoo.ZOO)) == 40
     assert set(REFUSED) | set(RENAMED) <= set(zoo.ZOO)
-    assert len(PASSING) == 23  # 57.5 %; the issue's target is 90 %
+    assert len(PASSING) == 24  # 60 %; the issue's target is 90 %
 
 
 @pytest.mark.slow

@@ -577,6 +577,8 @@ def test_every_layer_type_has_a_shape_test():
         "Gate",
         "ChannelSlice",
         "ChannelConv1d",
+        "GroupSum",
+        "RadixSoftmax",
     }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"
@@ -606,3 +608,23 @@ def test_channel_conv1d_needs_a_pooled_input_and_an_odd_kernel():
     assert d.fixes[0].action.value == 5
     p, _ = net(("ChannelConv1d", {}), input=(8,))
     assert codes(p) == {"expects_image"}
+
+
+def test_group_sum_adds_equal_channel_groups():
+    assert shape_after(("GroupSum", {"groups": 2}), input=(8, 5, 4)) == (4, 5, 4)
+    assert shape_after(("GroupSum", {"groups": 4}), input=(8, 5, 4)) == (2, 5, 4)
+    p, nodes = net(("GroupSum", {"groups": 3}), input=(12, 2, 2))
+    assert analyze(p).root.nodes[nodes[1].id].macs == 4 * 2 * 2 * 2
+    p, _ = net(("GroupSum", {"groups": 3}), input=(8, 4, 4))
+    (d,) = analyze(p).errors
+    assert d.code == "groups" and "8 channels do not split into 3 equal groups" in d.message
+    assert d.fixes[0].action.value == 2
+
+
+def test_radix_softmax_keeps_the_shape_and_needs_whole_groups():
+    assert shape_after(("RadixSoftmax", {"radix": 2, "cardinality": 2}), input=(8, 1, 1)) == (8, 1, 1)
+    assert shape_after(("RadixSoftmax", {"radix": 4}), input=(8, 3, 3)) == (8, 3, 3)
+    p, _ = net(("RadixSoftmax", {"radix": 2, "cardinality": 3}), input=(8, 1, 1))
+    (d,) = analyze(p).errors
+    assert d.code == "groups" and "cardinality 3 x radix 2" in d.message
+    assert d.fixes[0].action.param == "cardinality" and d.fixes[0].action.value == 1
