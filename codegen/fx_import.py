@@ -435,7 +435,7 @@ class _Converter:
         if (method and tgt == "sum") or (not method and tgt is torch.sum):
             dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
             if dim not in (1, -4) or node.kwargs.get("keepdim", False) or len(node.args) > 2:
-                raise Unsupported("a sum over a grouped view along other than the groups")
+                raise Unsupported("a sum of a grouped view other than .sum(dim=1) over its groups")
             _, src, groups = self.pending[views[0]]
             self.add(node, "GroupSum", {"groups": groups}, [src], scope)
             return True

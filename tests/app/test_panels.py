@@ -41,6 +41,8 @@ def test_palette_lists_every_type_and_search_filters(qtbot):
     assert pal.visible_types() == ["BatchNorm2d"]
     pal.search.setText("eca-net")
     assert pal.visible_types() == ["ChannelConv1d"]  # found by its paper's name
+    pal.search.setText("resnest")
+    assert set(pal.visible_types()) == {"GroupSum", "RadixSoftmax"}
     pal.search.setText("pool")
     assert set(pal.visible_types()) == {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"}
     pal.search.setText("basic")

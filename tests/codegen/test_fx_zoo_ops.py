@@ -265,3 +265,106 @@ def test_what_is_not_eca_s_pattern_is_refused_in_one_clear_message(eca, says):
         import_module(_EcaNet(eca).eval(), (3, 8, 8))
     assert info.value.exit_code == 2 and says in info.value.message, info.value.message
     assert "Traceback" not in info.value.message
+
+
+class RadixSoftmax(nn.Module):
+    """timm's RadixSoftmax (timm/layers/split_attn.py), without timm (the importer knows it by name)."""
+
+    def __init__(self, radix, cardinality):
+        super().__init__()
+        self.radix = radix
+        self.cardinality = cardinality
+
+    def forward(self, x):
+        batch = x.size(0)
+        if self.radix > 1:
+            x = x.view(batch, self.cardinality, self.radix, -1).transpose(1, 2)
+            x = F.softmax(x, dim=1)
+            x = x.reshape(batch, -1)
+        else:
+            x = torch.sigmoid(x)
+        return x
+
+
+class _SplitAttn(nn.Module):
+    """timm's SplitAttn (ResNeSt), its forward as timm writes it, without timm."""
+
+    def __init__(self, cin=8, cout=8, radix=2, groups=2, attn=8):
+        super().__init__()
+        self.radix = radix
+        self.conv = nn.Conv2d(cin, cout * radix, 3, padding=1, groups=groups * radix, bias=False)
+        self.bn0 = nn.BatchNorm2d(cout * radix)
+        self.act0 = nn.ReLU(inplace=True)
+        self.fc1 = nn.Conv2d(cout, attn, 1, groups=groups)
+        self.bn1 = nn.BatchNorm2d(attn)
+        self.act1 = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(attn, cout * radix, 1, groups=groups)
+        self.rsoftmax = RadixSoftmax(radix, groups)
+
+    def forward(self, x):
+        x = self.act0(self.bn0(self.conv(x)))
+        B, RC, H, W = x.shape
+        x = x.reshape((B, self.radix, RC // self.radix, H, W))
+        x_gap = x.sum(dim=1)
+        x_gap = x_gap.mean((2, 3), keepdim=True)
+        x_attn = self.fc2(self.act1(self.bn1(self.fc1(x_gap))))
+        x_attn = self.rsoftmax(x_attn).view(B, -1, 1, 1)
+        out = (x * x_attn.reshape((B, self.radix, RC // self.radix, 1, 1))).sum(dim=1)
+        return out.contiguous()
+
+
+class _SplitNet(nn.Module):
+    def __init__(self, attn=_SplitAttn):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = attn()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(self.conv2(self.conv1(x)).mean((2, 3)))
+
+
+def test_split_attention_imports_as_group_sums_and_a_radix_softmax_and_round_trips():
+    net = _SplitNet()
+    with torch.no_grad():  # attention weights away from a uniform softmax
+        net.conv2.fc2.bias.normal_(0, 2)
+    project, rebuilt = _check(net, (3, 6, 6), ("GroupSum", "RadixSoftmax", "Multiply"))
+    (block,) = [
+        n for n, b in project.blocks.items() if any(x.type == "RadixSoftmax" for x in b.graph.nodes.values())
+    ]
+    nodes = project.blocks[block].graph.nodes.values()
+    assert sorted((n.type, n.params.get("groups")) for n in nodes if n.type == "GroupSum") == [
+        ("GroupSum", 2),
+        ("GroupSum", 2),
+    ]
+    (rs,) = [n for n in nodes if n.type == "RadixSoftmax"]
+    assert (rs.name, rs.params) == ("rsoftmax", {"radix": 2, "cardinality": 2})
+    again = import_module(rebuilt.eval(), (3, 6, 6)).project  # Skipwire's own RadixSoftmax and GroupSum
+    assert _types(again, block) == _types(project, block)
+
+
+class _SumElsewhere(_SplitAttn):
+    def forward(self, x):
+        x = self.act0(self.bn0(self.conv(x)))
+        B, RC, H, W = x.shape
+        x = x.reshape((B, self.radix, RC // self.radix, H, W)).sum(dim=1, keepdim=True)
+        return x.view(B, -1, H, W)
+
+
+class _RadixOne(_SplitAttn):
+    def __init__(self):
+        super().__init__()
+        self.rsoftmax = RadixSoftmax(1, 2)
+
+
+@pytest.mark.parametrize(
+    "attn,says",
+    [
+        (_SumElsewhere, "a sum of a grouped view other than .sum(dim=1) over its groups"),
+        (_RadixOne, "RadixSoftmax(radix=1, cardinality=2) (only radix 2 or more)"),
+    ],
+)
+def test_what_is_not_split_attention_is_refused_in_one_clear_message(attn, says):
+    with pytest.raises(UserError) as info:
+        import_module(_SplitNet(attn).eval(), (3, 6, 6))
+    assert info.value.exit_code == 2 and says in info.value.message, info.value.message

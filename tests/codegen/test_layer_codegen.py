@@ -146,3 +146,32 @@ def test_a_hand_built_eca_block_emits_the_helper_and_computes_eca_net_s_attentio
         want = h * torch.sigmoid(y).view(2, -1, 1, 1)
         torch.testing.assert_close(m(x), want)
     torch.jit.script(m)  # the helper is scriptable (export --torchscript)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_group_sum_and_radix_softmax_code_computes_resnest_s_split_attention_and_scripts():
+    import torch
+
+    from codegen.build import build_module
+    from codegen.emitter import emit
+    from graph.model import Project
+
+    p = Project("split")
+    g = p.graph
+    x = g.add("Input", "input", shape=[12, 3, 3])
+    rs = g.add("RadixSoftmax", "rsoftmax", radix=3, cardinality=2)
+    gs = g.add("GroupSum", "group_sum", groups=3)
+    g.chain(x, rs, gs, g.add("Output", "output"))
+    e = emit(p)
+    assert "self.rsoftmax = RadixSoftmax(radix=3, cardinality=2)" in e.source
+    assert "torch.sum(torch.unflatten(x, 1, (3, -1)), 1)" in e.source
+    m = build_module(p).eval()
+    t = torch.randn(2, 12, 3, 3)
+    # timm's RadixSoftmax at each position: channels cardinality x radix x C' in, radix first out
+    w = t.view(2, 2, 3, 2, 3, 3).transpose(1, 2).softmax(dim=1).reshape(2, 12, 3, 3)
+    want = w.view(2, 3, 4, 3, 3).sum(1)
+    with torch.no_grad():
+        torch.testing.assert_close(m(t), want)
+        torch.testing.assert_close(torch.jit.script(m)(t), want)
+    with pytest.raises(Unsupported, match="only radix 2 or more"):
+        CODEGEN_TYPES["RadixSoftmax"].from_module(_torch_class("RadixSoftmax")(1, 4), (8, 1, 1))

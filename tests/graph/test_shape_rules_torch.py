@@ -220,3 +220,21 @@ def test_channel_conv1d(data):
     agree(
         "ChannelConv1d", {"kernel_size": k, "bias": bias}, [ins], lambda: channel_conv_or_fail(k, bias, ins)
     )
+
+
+def radix_softmax(ins, radix, card):
+    def f(x):
+        y = x.view(x.shape[0], card, radix, -1, *x.shape[2:]).transpose(1, 2)
+        return y.softmax(dim=1).reshape(x.shape)
+
+    return run(f, ins)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_group_sum_and_radix_softmax(data):
+    d = data.draw
+    ins = image(d, c=d(st.integers(1, 12)))
+    g, card = d(st.integers(2, 4)), d(st.integers(1, 3))
+    agree("GroupSum", {"groups": g}, [ins], lambda: run(lambda x: x.unflatten(1, (g, -1)).sum(1), ins))
+    agree("RadixSoftmax", {"radix": g, "cardinality": card}, [ins], lambda: radix_softmax(ins, g, card))
