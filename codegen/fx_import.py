@@ -423,9 +423,11 @@ class _Converter:
     def on_groups(self, node: Any) -> bool:
         """ResNeSt's split attention works on a (B, R, C, H, W) view of R channel groups (a "grouped"
         pending view, as the first step of a channel shuffle): ``.sum(dim=1)`` over the groups is a
-        GroupSum, the product of two such views (the same R and C) a Multiply that stays grouped.
-        False: not such a call (the caller converts it as usual)."""
+        GroupSum, the product of two such views (the same R and C) a Multiply that stays grouped, and
+        SKNet's softmax across the groups (dim=1) a RadixSoftmax of cardinality 1. False: not such a
+        call (the caller converts it as usual)."""
         import torch
+        import torch.nn.functional as F
 
         views = [a for a in node.args[:2] if isinstance(a, torch.fx.Node) and a in self.pending]
         if not views or any(self.pending[v][0] != "grouped" for v in views):
@@ -438,6 +440,15 @@ class _Converter:
                 raise Unsupported("a sum of a grouped view other than .sum(dim=1) over its groups")
             _, src, groups = self.pending[views[0]]
             self.add(node, "GroupSum", {"groups": groups}, [src], scope)
+            return True
+        softmax = (method and tgt == "softmax") or (not method and tgt in (torch.softmax, F.softmax))
+        if softmax and len(views) == 1:
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            if dim not in (1, -4) or node.kwargs.get("dtype") is not None:
+                raise Unsupported("a softmax of a grouped view other than across its groups (dim=1)")
+            _, src, groups = self.pending[views[0]]
+            if self.add(node, "RadixSoftmax", {"radix": groups, "cardinality": 1}, [src], scope) is not None:
+                self.pending[node] = ("grouped", node, groups)
             return True
         product = (method and tgt in ("mul", "mul_")) or (
             not method and tgt in (operator.mul, operator.imul, torch.mul)
@@ -498,6 +509,11 @@ class _Converter:
             return
         if spec.kind == "cat":
             self.cat(node, spec.inputs, scope)
+            return
+        if spec.kind == "stack":  # (B, K, C, H, W): the K tensors' channels one after another, grouped
+            self.cat(node, spec.inputs, scope)
+            if node in self.alias:
+                self.pending[node] = ("grouped", node, len(spec.inputs))
             return
         if spec.type == "GlobalMeanFlat":
             pool = self.add(

@@ -43,7 +43,8 @@ class OpSpec:
     kind: "layer" (a registry type), "alias" (pass its tensor input through),
     "drop" (a non-tensor helper such as ``x.size(0)``), "cat" (torch.cat over a list),
     "split" (split/chunk along the channels: params["bounds"]), "reshape" (view/reshape, read from the
-    shapes), "transpose" (params["dims"]; only inside a channel shuffle).
+    shapes), "transpose" (params["dims"]; only inside a channel shuffle), "stack" (torch.stack along
+    dim 1: a Concat whose result is a grouped view).
     """
 
     kind: str
@@ -369,6 +370,19 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if a == 1 and _is_node(b) and b in shapes:
             return OpSpec("layer", "_OneMinus", {}, [b])  # the carry gate of a highway layer
         raise Unsupported("subtraction (only 1 - t inside a highway gate t*h + (1-t)*x is supported)")
+    if not method and tgt is torch.stack:
+        seq, dim = _arg(node, 0, "tensors"), _arg(node, 1, "dim", 0)
+        if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
+            raise Unsupported("torch.stack over something other than a list of tensors")
+        if dim not in (1, -4) or len({shapes.get(x) for x in seq}) != 1 or len(shapes.get(seq[0], ())) != 3:
+            raise Unsupported(f"torch.stack along dim {dim} (only images of one shape, along dim 1)")
+        return OpSpec("stack", "Concat", {}, list(seq))  # a Concat seen as a grouped view (fx_import)
+    if (
+        not method
+        and tgt is torch._assert
+        or (not method and tgt is operator.eq and not any(_is_node(a) and a in shapes for a in node.args))
+    ):
+        return OpSpec("drop")  # a check on sizes (timm's _assert(x.shape[1] == n))
     if not method and tgt in (torch.cat, torch.concat):
         seq = _arg(node, 0, "tensors")
         dim = _arg(node, 1, "dim", 0)

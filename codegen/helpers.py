@@ -81,8 +81,8 @@ class ChannelConv1d(nn.Conv1d):
 
 RADIX_SOFTMAX = '''\
 class RadixSoftmax(nn.Module):
-    """ResNeSt's split attention (Zhang et al. 2020): a softmax across the radix groups of each channel;
-    the channels come in as cardinality x radix x C' and leave radix first."""
+    """A softmax across the radix groups of each channel (ResNeSt's split attention, SKNet's selection
+    among its kernels); the channels come in as cardinality x radix x C' and leave radix first."""
 
     def __init__(self, radix: int, cardinality: int = 1) -> None:
         super().__init__()

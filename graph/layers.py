@@ -914,8 +914,9 @@ register(
     LayerType(
         "RadixSoftmax",
         "activation",
-        "ResNeSt's split-attention weights: a softmax across the radix groups of each channel (channels "
-        "in as cardinality x radix x C', out radix first, as the GroupSum after the product expects).",
+        "Split-attention weights (ResNeSt, SKNet): a softmax across the radix groups of each channel "
+        "(channels in as cardinality x radix x C', out radix first, as the GroupSum after the product "
+        "expects).",
         (
             P("radix", "int", 2, 2, doc="how many groups share each channel's softmax"),
             P("cardinality", "int", 1, 1, doc="ResNeXt-style groups, each with its own radix groups"),

@@ -368,3 +368,56 @@ def test_what_is_not_split_attention_is_refused_in_one_clear_message(attn, says)
     with pytest.raises(UserError) as info:
         import_module(_SplitNet(attn).eval(), (3, 6, 6))
     assert info.value.exit_code == 2 and says in info.value.message, info.value.message
+
+
+class _SelectiveKernel(nn.Module):
+    """timm's SelectiveKernel and SelectiveKernelAttn (SKNet), their forwards as timm writes them, without
+    timm; the two paths are plain attributes here (timm's nn.ModuleList is a nested container)."""
+
+    def __init__(self, c=8, attn=4):
+        super().__init__()
+        self.path0 = nn.Sequential(
+            nn.Conv2d(c // 2, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+        )
+        self.path1 = nn.Sequential(
+            nn.Conv2d(c // 2, c, 3, padding=2, dilation=2, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+        )
+        self.fc_reduce = nn.Conv2d(c, attn, 1, bias=False)
+        self.act = nn.ReLU(inplace=True)
+        self.fc_select = nn.Conv2d(attn, c * 2, 1, bias=False)
+
+    def forward(self, x):
+        x_split = torch.split(x, self.fc_reduce.in_channels // 2, 1)
+        x = torch.stack([self.path0(x_split[0]), self.path1(x_split[1])], dim=1)
+        torch._assert(x.shape[1] == 2, "")
+        a = x.sum(1).mean((2, 3), keepdim=True)
+        a = self.fc_select(self.act(self.fc_reduce(a)))
+        B, C, H, W = a.shape
+        a = torch.softmax(a.view(B, 2, C // 2, H, W), dim=1)
+        return torch.sum(x * a, dim=1)
+
+
+def test_selective_kernel_stack_softmax_and_sum_import_and_round_trip():
+    net = _SplitNet(_SelectiveKernel)
+    with torch.no_grad():
+        net.conv2.fc_select.weight.normal_(0, 2)
+    project, rebuilt = _check(net, (3, 6, 6), ("Concat", "GroupSum", "RadixSoftmax", "Multiply"))
+    (block,) = [
+        n for n, b in project.blocks.items() if any(x.type == "RadixSoftmax" for x in b.graph.nodes.values())
+    ]
+    nodes = project.blocks[block].graph.nodes.values()
+    assert [n.params for n in nodes if n.type == "RadixSoftmax"] == [{"radix": 2, "cardinality": 1}]
+    again = import_module(rebuilt.eval(), (3, 6, 6)).project
+    assert _types(again, block) == _types(project, block)
+
+
+class _SoftmaxElsewhere(_SelectiveKernel):
+    def forward(self, x):
+        x = torch.stack([self.path0(x[:, :4]), self.path1(x[:, 4:])], dim=1)
+        return torch.softmax(x, dim=2).sum(1)
+
+
+def test_a_softmax_of_a_grouped_view_off_its_groups_is_refused():
+    with pytest.raises(UserError) as info:
+        import_module(_SplitNet(_SoftmaxElsewhere).eval(), (3, 6, 6))
+    assert "a softmax of a grouped view other than across its groups (dim=1)" in info.value.message

@@ -39,7 +39,6 @@ from graph.errors import UserError
 REFUSED: dict[str, str] = {
     "torchvision:inception_v3": "nn.Conv2d (34 places",  # 1x7 / 7x1 kernels: non-square padding
     "torchvision:convnext_tiny": "torchvision CNBlock (18 places",  # layer scale, permute + LayerNorm
-    "timm:skresnet18": "timm SelectiveKernel (8 places",  # torch.stack, sum, softmax attention
     "timm:convnext_nano": "timm ConvNeXtBlock (14 places",  # layer scale (gamma), reshape
 }
 # models that import with a warning, but nested containers (an nn.Sequential inside a stage, a
@@ -58,6 +57,7 @@ RENAMED = [
     "timm:dla34",
     "timm:efficientnet_b0",
     "timm:mobilenetv3_large_100",
+    "timm:skresnet18",  # SelectiveKernel's paths: an nn.ModuleList
 ]
 PASSING = [n for n in zoo.ZOO if n not in REFUSED and n not in RENAMED]
 
