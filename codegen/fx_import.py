@@ -460,7 +460,15 @@ class _Converter:
             if self.add(node, "Multiply", {}, [a, b], scope) is not None:
                 self.pending[node] = ("grouped", node, ga)
             return True
-        return False
+        shaping = ("view", "reshape", "transpose", "contiguous", "unflatten", "size", "dim")
+        if (method and tgt in shaping) or (
+            not method and tgt in (getattr, torch.reshape, torch.transpose, torch.unflatten)
+        ):
+            return False  # a channel shuffle's steps, sizes (fx_import.reshape, fx_ops)
+        raise Unsupported(
+            "an operation on a view of the channels as groups (only .sum(dim=1) over them, a softmax "
+            "across them, a product of two such views and a channel shuffle are supported)"
+        )
 
     def norm_act(self, node: Any, parts: list[tuple[str, dict, str]], src: Any) -> None:
         """One leaf -> a chain of ops, each named after its module (``bn1``, ``bn1.act``)."""

@@ -417,7 +417,23 @@ class _SoftmaxElsewhere(_SelectiveKernel):
         return torch.softmax(x, dim=2).sum(1)
 
 
-def test_a_softmax_of_a_grouped_view_off_its_groups_is_refused():
+class _ReluOfStack(_SelectiveKernel):
+    def forward(self, x):
+        x = torch.stack([self.path0(x[:, :4]), self.path1(x[:, 4:])], dim=1)
+        return torch.relu(x).sum(1)
+
+
+@pytest.mark.parametrize(
+    "attn,says",
+    [
+        (_SoftmaxElsewhere, "calls torch.softmax (a softmax of a grouped view other than across its groups"),
+        (
+            _ReluOfStack,
+            "calls torch.relu (an operation on a view of the channels as groups (only .sum(dim=1)",
+        ),
+    ],
+)
+def test_other_operations_on_a_grouped_view_are_refused(attn, says):
     with pytest.raises(UserError) as info:
-        import_module(_SplitNet(_SoftmaxElsewhere).eval(), (3, 6, 6))
-    assert "a softmax of a grouped view other than across its groups (dim=1)" in info.value.message
+        import_module(_SplitNet(attn).eval(), (3, 6, 6))
+    assert info.value.exit_code == 2 and says in info.value.message, info.value.message
