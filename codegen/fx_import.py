@@ -404,7 +404,9 @@ class _Converter:
                             f'module "{node.target}" is called more than once and shares its weights; '
                             "the imported graph gives each call its own copy"
                         )
-                    self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+                    op = self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+                    if op is not None and type_name == "RadixSoftmax" and src in self.shapes:
+                        op.shape = self.shapes[src]  # timm's flattens to (B, C); Skipwire's keeps the shape
                 elif (
                     node.op == "call_function"
                     and node.target is operator.getitem
@@ -421,6 +423,8 @@ class _Converter:
                         [src],
                         self.scope_of(node, False),
                     )
+                elif node.op in ("call_function", "call_method") and self.on_groups(node):
+                    continue
                 elif node.op in ("call_function", "call_method"):
                     self.call(node, convert_call(node, self.shapes))
                 elif node.op == "output":
@@ -496,6 +500,56 @@ class _Converter:
         params = {"init_value": init, "weight_shape": weight_shape}
         self.add(node, "LayerScale", params, [x], self.scope_of(node, False), attr=name)
 
+    def on_groups(self, node: Any) -> bool:
+        """ResNeSt's split attention works on a (B, R, C, H, W) view of R channel groups (a "grouped"
+        pending view, as the first step of a channel shuffle): ``.sum(dim=1)`` over the groups is a
+        GroupSum, the product of two such views (the same R and C) a Multiply that stays grouped, and
+        SKNet's softmax across the groups (dim=1) a RadixSoftmax of cardinality 1. False: not such a
+        call (the caller converts it as usual)."""
+        import torch
+        import torch.nn.functional as F
+
+        views = [a for a in node.args[:2] if isinstance(a, torch.fx.Node) and a in self.pending]
+        if not views or any(self.pending[v][0] != "grouped" for v in views):
+            return False
+        method, tgt = node.op == "call_method", node.target
+        scope = self.scope_of(node, False)
+        if (method and tgt == "sum") or (not method and tgt is torch.sum):
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            if dim not in (1, -4) or node.kwargs.get("keepdim", False) or len(node.args) > 2:
+                raise Unsupported("a sum of a grouped view other than .sum(dim=1) over its groups")
+            _, src, groups = self.pending[views[0]]
+            self.add(node, "GroupSum", {"groups": groups}, [src], scope)
+            return True
+        softmax = (method and tgt == "softmax") or (not method and tgt in (torch.softmax, F.softmax))
+        if softmax and len(views) == 1:
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            if dim not in (1, -4) or node.kwargs.get("dtype") is not None:
+                raise Unsupported("a softmax of a grouped view other than across its groups (dim=1)")
+            _, src, groups = self.pending[views[0]]
+            if self.add(node, "RadixSoftmax", {"radix": groups, "cardinality": 1}, [src], scope) is not None:
+                self.pending[node] = ("grouped", node, groups)
+            return True
+        product = (method and tgt in ("mul", "mul_")) or (
+            not method and tgt in (operator.mul, operator.imul, torch.mul)
+        )
+        if product and len(views) == 2 and len(node.args) == 2:
+            (_, a, ga), (_, b, gb) = self.pending[views[0]], self.pending[views[1]]
+            if ga != gb or self.shapes[views[0]][:2] != self.shapes[views[1]][:2]:
+                raise Unsupported("a product of grouped views that differ in their groups")
+            if self.add(node, "Multiply", {}, [a, b], scope) is not None:
+                self.pending[node] = ("grouped", node, ga)
+            return True
+        shaping = ("view", "reshape", "transpose", "contiguous", "unflatten", "size", "dim")
+        if (method and tgt in shaping) or (
+            not method and tgt in (getattr, torch.reshape, torch.transpose, torch.unflatten)
+        ):
+            return False  # a channel shuffle's steps, sizes (fx_import.reshape, fx_ops)
+        raise Unsupported(
+            "an operation on a view of the channels as groups (only .sum(dim=1) over them, a softmax "
+            "across them, a product of two such views and a channel shuffle are supported)"
+        )
+
     def norm_act(self, node: Any, parts: list[tuple[str, dict, str]], src: Any) -> None:
         """One leaf -> a chain of ops, each named after its module (``bn1``, ``bn1.act``)."""
         scope = self.scope_of(node, True)
@@ -544,6 +598,11 @@ class _Converter:
         if spec.kind == "cat":
             self.cat(node, spec.inputs, scope)
             return
+        if spec.kind == "stack":  # (B, K, C, H, W): the K tensors' channels one after another, grouped
+            self.cat(node, spec.inputs, scope)
+            if node in self.alias:
+                self.pending[node] = ("grouped", node, len(spec.inputs))
+            return
         if spec.type == "GlobalMeanFlat":
             pool = self.add(
                 node, "AdaptiveAvgPool2d", {"output_size": 1}, spec.inputs, scope, key=node.name + "_pool"
@@ -583,8 +642,14 @@ class _Converter:
             self.add(node, "Flatten", {}, [src], scope)
         elif out == ins and src in self.alias:
             self.alias[node] = self.alias[src]
+        elif src in self.alias and tuple(self.ops[self.alias[src]].shape) == out:
+            self.alias[node] = self.alias[src]  # back to the shape the graph keeps (after a RadixSoftmax)
         elif len(ins) == 3 and len(out) == 4 and out[2:] == ins[1:] and out[0] * out[1] == ins[0]:
             self.pending[node] = ("grouped", src, out[0])
+        elif len(ins) == 1 and out == (1, ins[0]):  # ECA: pooled channels as one sequence for a Conv1d
+            self.add(node, "_ToRow", {}, [src], scope)
+        elif len(ins) == 2 and ins[0] == 1 and out == (ins[1], 1, 1):  # and back (fx_patterns folds both)
+            self.add(node, "_FromRow", {}, [src], scope)
         else:
             raise Unsupported(f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten and channel shuffle)")
 

@@ -43,7 +43,8 @@ class OpSpec:
     kind: "layer" (a registry type), "alias" (pass its tensor input through),
     "drop" (a non-tensor helper such as ``x.size(0)``), "cat" (torch.cat over a list),
     "split" (split/chunk along the channels: params["bounds"]), "reshape" (view/reshape, read from the
-    shapes), "transpose" (params["dims"]; only inside a channel shuffle).
+    shapes), "transpose" (params["dims"]; only inside a channel shuffle), "stack" (torch.stack along
+    dim 1: a Concat whose result is a grouped view).
     """
 
     kind: str
@@ -53,7 +54,7 @@ class OpSpec:
 
 
 # Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
-HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "Permute")
+HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "Permute", "ChannelConv1d", "RadixSoftmax")
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
@@ -89,7 +90,8 @@ def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
         raise Unsupported(_module_name(type(mod)))
     if name == "WeightedAdd":
         return entry.type, entry.from_module(mod, in_shapes)
-    if name in ("DropPath", "Permute"):  # Skipwire's, or timm's DropPath / torchvision's Permute (same name)
+    if name in ("DropPath", "Permute", "ChannelConv1d", "RadixSoftmax"):
+        # Skipwire's own, or timm's DropPath and RadixSoftmax, torchvision's Permute (same names)
         return entry.type, entry.from_module(mod, in_shapes[0])
     if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
         raise Unsupported(f"a {name} that is not what Skipwire writes")
@@ -359,7 +361,11 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if start != 1 or end != -1:
             raise Unsupported(f"flatten(start_dim={start}, end_dim={end})")
         return OpSpec("layer", "Flatten", {}, [src])
-    if method and tgt in ("view", "reshape") or (not method and tgt is torch.reshape):
+    if (
+        method
+        and tgt in ("view", "reshape", "unflatten")
+        or (not method and tgt in (torch.reshape, torch.unflatten))
+    ):
         return OpSpec("reshape", "", {}, [node.args[0]])  # by the shapes it gives (fx_import)
     if method and tgt == "mean" or (not method and tgt is torch.mean):
         return _mean(node, shapes)
@@ -382,6 +388,19 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if a == 1 and _is_node(b) and b in shapes:
             return OpSpec("layer", "_OneMinus", {}, [b])  # the carry gate of a highway layer
         raise Unsupported("subtraction (only 1 - t inside a highway gate t*h + (1-t)*x is supported)")
+    if not method and tgt is torch.stack:
+        seq, dim = _arg(node, 0, "tensors"), _arg(node, 1, "dim", 0)
+        if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
+            raise Unsupported("torch.stack over something other than a list of tensors")
+        if dim not in (1, -4) or len({shapes.get(x) for x in seq}) != 1 or len(shapes.get(seq[0], ())) != 3:
+            raise Unsupported(f"torch.stack along dim {dim} (only images of one shape, along dim 1)")
+        return OpSpec("stack", "Concat", {}, list(seq))  # a Concat seen as a grouped view (fx_import)
+    if (
+        not method
+        and tgt is torch._assert
+        or (not method and tgt is operator.eq and not any(_is_node(a) and a in shapes for a in node.args))
+    ):
+        return OpSpec("drop")  # a check on sizes (timm's _assert(x.shape[1] == n))
     if not method and tgt in (torch.cat, torch.concat):
         seq = _arg(node, 0, "tensors")
         dim = _arg(node, 1, "dim", 0)
@@ -392,7 +411,25 @@ def convert_call(node: Any, shapes: dict) -> OpSpec:
         if not (images or vectors):
             raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
         return OpSpec("cat", "Concat", {}, list(seq))
+    if method and tgt == "expand_as":
+        return _expand_as(node, shapes)
     raise Unsupported("")  # the call itself is the message (fx_import._describe)
+
+
+def _expand_as(node: Any, shapes: dict) -> OpSpec:
+    """``y.expand_as(x)`` whose every use multiplies it with a tensor of x's shape (ECA's and SE's
+    ``x * y.expand_as(x)``): the product broadcasts anyway, so the expansion passes y through."""
+    import torch
+
+    out = shapes.get(node)
+    for user in node.users:
+        others = [a for a in user.args[:2] if a is not node]
+        product = (
+            user.op == "call_function" and user.target in (operator.mul, operator.imul, torch.mul)
+        ) or (user.op == "call_method" and user.target in ("mul", "mul_"))
+        if not product or len(others) != 1 or not _is_node(others[0]) or shapes.get(others[0]) != out:
+            raise Unsupported("only into a multiplication with a tensor of the shape it expands to")
+    return OpSpec("alias", inputs=[node.args[0]])
 
 
 __all__ = [

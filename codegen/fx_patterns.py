@@ -4,6 +4,7 @@
   ancestor of the other input becomes a shortcut edge; a 1x1 conv + BatchNorm pair in a
   two-entry ``nn.Sequential`` (torchvision's ``downsample``) becomes a ``conv_bn`` shortcut
   named after it; ``x[:, :, ::s, ::s]`` padded with zero channels a ``zero_pad`` one;
+- ECA-Net's mean -> view -> Conv1d -> gate -> view becomes pool -> ``ChannelConv1d`` -> gate;
 - ``t * h + (1 - t) * x`` becomes a ``Gate``; ``c1 * a + c2 * b`` an ``Add`` with fixed weights;
 - an in-place ReLU whose input is used elsewhere is made out-of-place (the emitted order
   may differ from the traced one).
@@ -48,6 +49,7 @@ def find_shortcuts(conv: Any) -> None:
     """Residual Adds: mark the skip input as a shortcut edge; fold torchvision's downsample pair into it."""
     from torch import nn
 
+    _fold_channel_convs(conv)
     _fold_gates(conv.ops)
     _fold_scales(conv.ops)
     ops = conv.ops
@@ -97,11 +99,61 @@ def find_shortcuts(conv: Any) -> None:
                 f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
                 "only as a term of a weighted sum (c1 * a + c2 * b) is supported"
             )
+        elif op.type in ("_ToRow", "_FromRow"):
+            conv.errors.append(
+                f'a reshape ({op.key}) at "{_scope_attr(conv, op, full=True)}": only globally pooled '
+                "channels viewed as one sequence for a one-channel Conv1d, and back (ECA-Net), are supported"
+            )
+        elif op.type == "ChannelConv1d" and tuple(op.shape[1:]) != (1, 1):
+            conv.errors.append(
+                f'a Conv1d ({op.key}) at "{_scope_attr(conv, op, full=True)}": only over the channels of a '
+                "global average pool, as in ECA-Net, is supported"
+            )
         elif op.type == "_OneMinus":
             conv.errors.append(
                 f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
                 "inside a highway gate t * h + (1 - t) * x is supported"
             )
+
+
+def _fold_channel_convs(conv: Any) -> None:
+    """ECA-Net's attention (timm's EcaModule): x.mean((2, 3)) -> view(B, 1, C) -> Conv1d(1, 1) ->
+    [activations] -> view(B, C, 1, 1) -> AdaptiveAvgPool2d(1) -> ChannelConv1d -> [activations], all on
+    the pooled Cx1x1 tensor (the mean without keepdim imports as pool + Flatten, the views as
+    _ToRow / _FromRow)."""
+    from graph import registry
+
+    ops = conv.ops
+    cons = consumers(ops)
+    for row in [op for op in ops.values() if op.type == "_ToRow"]:
+        flat = ops[row.inputs[0]]
+        if flat.type != "Flatten" or len(cons[flat.key]) != 1:
+            continue
+        pool = ops[flat.inputs[0]]
+        if pool.type != "AdaptiveAvgPool2d" or pool.params.get("output_size") != 1:
+            continue
+        chain: list[Any] = []
+        key = row.key
+        while len(cons[key]) == 1:
+            op = ops[cons[key][0]]
+            lt = registry.get(op.type)
+            if op.type == "ChannelConv1d" or (chain and lt is not None and lt.category == "activation"):
+                chain.append(op)
+                key = op.key
+            else:
+                break
+        back = ops[cons[key][0]] if len(cons[key]) == 1 else None
+        if not chain or back is None or back.type != "_FromRow":
+            continue
+        chain[0].inputs = [pool.key]
+        for op in chain:
+            op.shape = pool.shape
+        for op in ops.values():
+            op.inputs = [chain[-1].key if i == back.key else i for i in op.inputs]
+        if conv.output == back.key:
+            conv.output = chain[-1].key
+        del ops[row.key], ops[flat.key], ops[back.key]
+        cons = consumers(ops)
 
 
 def _fold_gates(ops: dict[str, Any]) -> None:

@@ -77,6 +77,38 @@ class Permute(nn.Module):
         return torch.permute(x, self.dims)
 '''
 
+CHANNEL_CONV_1D = '''\
+class ChannelConv1d(nn.Conv1d):
+    """ECA-Net's attention conv (Wang et al. 2020): one filter sliding over the channels of a pooled
+    (B, C, 1, 1) tensor, zero-padded so that C stays C."""
+
+    def __init__(self, kernel_size: int = 3, bias: bool = False) -> None:
+        super().__init__(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.view(x.shape[0], 1, -1)  # the channels as one sequence
+        x = F.conv1d(x, self.weight, self.bias, padding=self.padding)
+        return x.view(x.shape[0], -1, 1, 1)
+'''
+
+RADIX_SOFTMAX = '''\
+class RadixSoftmax(nn.Module):
+    """A softmax across the radix groups of each channel (ResNeSt's split attention, SKNet's selection
+    among its kernels); the channels come in as cardinality x radix x C' and leave radix first."""
+
+    def __init__(self, radix: int, cardinality: int = 1) -> None:
+        super().__init__()
+        self.radix = radix
+        self.cardinality = cardinality
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        x = x.view(shape[0], self.cardinality, self.radix, -1, shape[2], shape[3])
+        x = x.transpose(1, 2)
+        x = F.softmax(x, dim=1)
+        return x.reshape(shape)
+'''
+
 # name -> source, in the order they appear in a generated file
 HELPERS = {
     "ZeroPadShortcut": ZERO_PAD,
@@ -84,4 +116,6 @@ HELPERS = {
     "WeightedAdd": WEIGHTED_ADD,
     "DropPath": DROP_PATH,
     "Permute": PERMUTE,
+    "ChannelConv1d": CHANNEL_CONV_1D,
+    "RadixSoftmax": RADIX_SOFTMAX,
 }

@@ -17,6 +17,8 @@ Rules (all match what torch or torchvision do):
   ``torch_default`` only when ``bias_init`` is not 0). Shortcut projection
   convs follow ``kaiming_fan_out``, as in torchvision, unless every conv is
   ``torch_default`` (an imported network): then they keep torch's default too.
+  A ChannelConv1d (ECA-Net's conv, no ``init`` parameter) keeps torch's default: the
+  ECA-Net and timm ResNets' loops initialise only ``nn.Conv2d``.
 - ``norm``: BatchNorm2d and GroupNorm weight 1, bias 0 (written out, as
   torchvision does); ``zero_init`` on a BatchNorm2d sets its weight to 0.
 - ``linear``: ``torch_default``, ``zero_bias`` (torch's weight, bias 0:

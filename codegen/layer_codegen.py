@@ -150,6 +150,31 @@ def _conv_from(mod: Any, in_shape: tuple | None) -> dict:
     }
 
 
+def _channel_conv_from(mod: Any, in_shape: tuple | None) -> dict:
+    """A Conv1d with one input and one output channel, sliding over the channels (ECA-Net's EcaModule),
+    or Skipwire's ChannelConv1d: the padding keeps the length, nothing else is set."""
+    from torch import nn
+
+    if not isinstance(mod, nn.Conv1d):
+        raise Unsupported(f"a {type(mod).__name__} that is not an nn.Conv1d")
+    k = square(mod.kernel_size, "kernel_size")
+    if (mod.in_channels, mod.out_channels) != (1, 1):
+        raise Unsupported(
+            f"has no Skipwire layer type for Conv1d({mod.in_channels}, {mod.out_channels}) (only for "
+            "one channel in and out, sliding over the channels as in ECA-Net)"
+        )
+    if mod.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode {mod.padding_mode!r}")
+    pad = mod.padding if isinstance(mod.padding, str) else square(mod.padding, "padding")
+    if k % 2 == 0 or pad not in ((k - 1) // 2, "same"):
+        raise Unsupported(
+            f"Conv1d with kernel_size {k} and padding {pad!r} (only an odd kernel padded to keep C)"
+        )
+    if square(mod.stride, "stride") != 1 or square(mod.dilation, "dilation") != 1 or mod.groups != 1:
+        raise Unsupported("Conv1d with stride, dilation or groups")
+    return {"kernel_size": k, "bias": mod.bias is not None}
+
+
 def _batchnorm_from(mod: Any, in_shape: tuple | None) -> dict:
     if mod.momentum is None or not mod.track_running_stats:
         raise Unsupported("BatchNorm2d without running statistics or with momentum=None")
@@ -294,6 +319,18 @@ def _weighted_add_from(mod: Any, in_shapes: Any) -> dict:
     }
 
 
+def _radix_softmax_from(mod: Any, in_shape: tuple | None) -> dict:
+    """timm's RadixSoftmax (ResNeSt) or Skipwire's: radix 1 is a sigmoid in timm, refused here."""
+    radix, card = getattr(mod, "radix", None), getattr(mod, "cardinality", None)
+    if not isinstance(radix, int) or not isinstance(card, int) or radix < 2 or card < 1:
+        raise Unsupported(f"RadixSoftmax(radix={radix!r}, cardinality={card!r}) (only radix 2 or more)")
+    return {"radix": radix, "cardinality": card}
+
+
+def _group_channels(p: dict, ins: list[tuple], out: int) -> Sym:
+    return ins[0][0] // p["groups"]
+
+
 # ---------------------------------------------------------------------------- the table
 _NORM = {"eps": 1e-5}
 _ENTRIES = (
@@ -310,6 +347,13 @@ _ENTRIES = (
         inplace_safe=True,
         fx_modules=("nn.Conv2d",),
         from_module=_conv_from,
+    ),
+    TypeCodegen(
+        "ChannelConv1d",
+        _frozen({"bias": False}),
+        inplace_safe=True,
+        fx_modules=("ChannelConv1d", "nn.Conv1d"),
+        from_module=_channel_conv_from,
     ),
     TypeCodegen(
         "BatchNorm2d",
@@ -430,6 +474,13 @@ _ENTRIES = (
         from_module=_permute_from,
     ),
     TypeCodegen("LayerScale", inplace_safe=True),  # imported from ``scale * x`` (codegen/fx_import.py)
+    TypeCodegen("GroupSum", channels=_group_channels),
+    TypeCodegen(
+        "RadixSoftmax",
+        _frozen({"cardinality": 1}),
+        fx_modules=("RadixSoftmax",),
+        from_module=_radix_softmax_from,
+    ),
 )
 
 CODEGEN_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.type: e for e in _ENTRIES})

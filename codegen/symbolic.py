@@ -160,7 +160,7 @@ def _collect(ast: Ast) -> Ast:
 
 
 def simplify(ast: Ast) -> Ast:
-    """Fold constants, combine like terms of sums, drop ``* 1`` and ``// 1``."""
+    """Fold constants, combine like terms of sums, drop ``* 1``, ``// 1`` and ``* k // k``."""
     op = ast[0]
     if op in ("int", "name"):
         return ast
@@ -181,6 +181,8 @@ def simplify(ast: Ast) -> Ast:
         return b
     if op in ("*", "//") and b == ("int", 1):
         return a
+    if op == "//" and a[0] == "*" and b[0] == "int" and b[1] != 0 and b in a[1:]:
+        return a[2] if a[1] == b else a[1]  # (x * k) // k is x (a GroupSum of k groups after a conv)
     return (op, a, b)
 
 

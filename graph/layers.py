@@ -250,6 +250,47 @@ register(
 )
 
 
+def _channel_conv_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    k = p["kernel_size"]
+    if (h, w) != (1, 1):
+        raise ShapeError(
+            "expects_pooled",
+            f"slides over the channels of a pooled Cx1x1 tensor, but its input is {_fmt(ins[0])}",
+            [Fix("Insert AdaptiveAvgPool2d before it", InsertBeforeFix(type="AdaptiveAvgPool2d"))],
+        )
+    if k % 2 == 0:
+        raise ShapeError(
+            "bad_param",
+            f"kernel_size {k} is even; only an odd kernel keeps the {c} channels",
+            [_set("kernel_size", k + 1, f"Set kernel_size to {k + 1}")],
+        )
+    return ins[0]
+
+
+register(
+    LayerType(
+        "ChannelConv1d",
+        "convolution",
+        "ECA-Net's channel attention conv: one 1-D filter sliding over the channels of a Cx1x1 tensor "
+        "(their global averages), zero-padded so that C stays C; a Sigmoid after it gates a Multiply.",
+        (
+            P("kernel_size", "int", 3, 1, 31, doc="odd: how many neighbouring channels each one sees"),
+            P("bias", "bool", False),
+        ),
+        shape=_channel_conv_shape,
+        count_params=lambda p, ins, out: p["kernel_size"] + (1 if p["bias"] else 0),
+        macs=lambda p, ins, out: out[0] * p["kernel_size"],
+        module=lambda p, ins: ModuleSpec(
+            "ChannelConv1d", (), {"kernel_size": p["kernel_size"], "bias": p["bias"]}
+        ),
+        init="conv",  # torch's default, as timm's and ECA-Net's inits (they touch only Conv2d)
+        key_params=("kernel_size",),
+        saves=_input,
+    )
+)
+
+
 # ---------------------------------------------------------------- normalization
 def _affine_count(key: str):
     return lambda p, ins, out: 2 * ins[0][0] if p[key] else 0
@@ -910,6 +951,19 @@ def _permute_shape(p: dict, ins: list[Shape]) -> Shape:
     return tuple(ins[0][d - 1] for d in _dims(p)[1:])
 
 
+def _group_sum_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    g = p["groups"]
+    if c % g:
+        fit = next(d for d in range(min(g, c), 0, -1) if c % d == 0)
+        raise ShapeError(
+            "groups",
+            f"{c} channels do not split into {g} equal groups",
+            [_set("groups", fit, f"Set groups to {fit}")] if fit > 1 else [],
+        )
+    return (c // g, h, w)
+
+
 register(
     LayerType(
         "Permute",
@@ -919,6 +973,22 @@ register(
         shape=_permute_shape,
         module=lambda p, ins: ModuleSpec("Permute", (_dims(p),), {}),
         key_params=("dims",),
+        saves=_nothing,
+    )
+)
+
+
+register(
+    LayerType(
+        "GroupSum",
+        "shape",
+        "Sum of the input's equal channel groups (ResNeSt's split attention adds its radix groups): "
+        "groups x C channels in, C out.",
+        (P("groups", "int", 2, 2, doc="how many consecutive channel groups are added"),),
+        shape=_group_sum_shape,
+        macs=lambda p, ins, out: prod(out) * (p["groups"] - 1),
+        forward=lambda a, p: f"torch.sum(torch.unflatten({a[0]}, 1, ({p['groups']}, -1)), 1)",
+        key_params=("groups",),
         saves=_nothing,
     )
 )
@@ -960,5 +1030,37 @@ register(
         init="weight_values",  # starts at init_value, set in its constructor
         key_params=("init_value",),
         saves=_input,  # for the scale's gradient
+    )
+)
+
+
+def _radix_softmax_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, _h, _w = _image(ins[0])
+    r, card = p["radix"], p["cardinality"]
+    if c % (r * card):
+        fixes = [_set("cardinality", 1, "Set cardinality to 1")] if card != 1 and c % r == 0 else []
+        raise ShapeError(
+            "groups", f"{c} channels do not split into cardinality {card} x radix {r} groups", fixes
+        )
+    return ins[0]
+
+
+register(
+    LayerType(
+        "RadixSoftmax",
+        "activation",
+        "Split-attention weights (ResNeSt, SKNet): a softmax across the radix groups of each channel "
+        "(channels in as cardinality x radix x C', out radix first, as the GroupSum after the product "
+        "expects).",
+        (
+            P("radix", "int", 2, 2, doc="how many groups share each channel's softmax"),
+            P("cardinality", "int", 1, 1, doc="ResNeXt-style groups, each with its own radix groups"),
+        ),
+        shape=_radix_softmax_shape,
+        module=lambda p, ins: ModuleSpec(
+            "RadixSoftmax", (), {"radix": p["radix"], "cardinality": p["cardinality"]}
+        ),
+        key_params=("radix",),
+        saves=lambda p, ins, out: prod(out),  # softmax keeps its result (before the reshape's copy)
     )
 )

@@ -99,6 +99,7 @@ _ENTRIES = (
     LayerView("BlockInput", _fixed("block input")),
     LayerView("BlockOutput", _fixed("block output")),
     LayerView("Conv2d", _conv, name_base="conv"),
+    LayerView("ChannelConv1d", lambda t, p: f"channel conv, k={p.get('kernel_size')}", name_base="conv"),
     LayerView(
         "BatchNorm2d",
         lambda t, p: "batch norm" + (", \u03b3=0" if p.get("zero_init") else ""),
@@ -134,6 +135,10 @@ _ENTRIES = (
     LayerView("Permute", _permute),
     LayerView(
         "LayerScale", lambda t, p: f"layer scale, starts at {p.get('init_value')}", name_base="layer_scale"
+    ),
+    LayerView("GroupSum", lambda t, p: f"sum of {p.get('groups')} channel groups", name_base="group_sum"),
+    LayerView(
+        "RadixSoftmax", lambda t, p: f"softmax across {p.get('radix')} radix groups", name_base="rsoftmax"
     ),
 )
 

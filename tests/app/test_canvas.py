@@ -703,3 +703,14 @@ def test_double_click_an_instance_shows_its_shapes(area):
     )
     assert area.current_block() == "SqueezeExcite" and area.instance_box.currentText() == "layer2_1.se"
     assert node_named(area.current_view(), "input").shape_text == "32x16x16"
+
+
+def test_palette_drop_of_eca_s_channel_conv_gives_a_named_node_with_its_card(area):
+    view = area.current_view()
+    doc = area.document
+    where = view.mapToScene(view.viewport().rect().center())
+    palette_drop(view, "ChannelConv1d", where)
+    node = list(doc.project.graph.nodes.values())[-1]
+    assert node.type == "ChannelConv1d" and node.name == "conv"
+    assert node.params == {"kernel_size": 3, "bias": False}
+    assert view.graph_scene().nodes[node.id].summary == "channel conv, k=3"

@@ -39,6 +39,10 @@ def test_palette_lists_every_type_and_search_filters(qtbot):
     ]
     pal.search.setText("batchnorm")
     assert pal.visible_types() == ["BatchNorm2d"]
+    pal.search.setText("eca-net")
+    assert pal.visible_types() == ["ChannelConv1d"]  # found by its paper's name
+    pal.search.setText("resnest")
+    assert set(pal.visible_types()) == {"GroupSum", "RadixSoftmax"}
     pal.search.setText("pool")
     assert set(pal.visible_types()) == {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"}
     pal.search.setText("basic")

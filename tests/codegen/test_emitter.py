@@ -169,6 +169,9 @@ def test_module_attributes_cover_nn_module():
         ("a * (b // c)", "a * (b // c)"),
         ("-(a + b)", "-(a + b)"),
         ("x * 1 + 0", "x"),
+        ("x * 2 // 2", "x"),  # a GroupSum's channels after a conv that made them
+        ("2 * (a + b) // 2", "a + b"),
+        ("x * 2 // 4", "x * 2 // 4"),
     ],
 )
 def test_symbolic_render(text, want):

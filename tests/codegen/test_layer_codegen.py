@@ -106,3 +106,106 @@ def test_permute_moves_the_channel_axis_and_linear_writes_only_the_last():
     # on channels last it sets the channels; on another axis the channels keep their size
     assert linear.out_channels({"out_features": wide}, [(5, 5, c)], 32, axis=2) is wide
     assert linear.out_channels({"out_features": wide}, [(c, 5, 5)], 8, axis=0) is c
+
+
+def test_channel_conv1d_imports_only_a_one_channel_conv_that_keeps_the_length():
+    entry = CODEGEN_TYPES["ChannelConv1d"]
+    assert entry.from_module(nn.Conv1d(1, 1, 5, padding=2, bias=False), (1, 64)) == {
+        "kernel_size": 5,
+        "bias": False,
+    }
+    assert entry.from_module(nn.Conv1d(1, 1, 3, padding="same"), (1, 64)) == {"kernel_size": 3, "bias": True}
+    refused = [
+        (nn.Conv1d(1, 4, 3, padding=1), "Conv1d\\(1, 4\\) \\(only for one channel in and out"),
+        (nn.Conv1d(1, 1, 4, padding=1), "odd kernel"),
+        (nn.Conv1d(1, 1, 3), "odd kernel"),
+        (nn.Conv1d(1, 1, 3, padding=1, padding_mode="circular"), "padding_mode"),  # timm's CecaModule
+        (nn.Conv1d(1, 1, 3, padding=1, stride=2), "stride"),
+        (nn.Conv2d(1, 1, 3, padding=1), "not an nn.Conv1d"),
+    ]
+    for mod, why in refused:
+        with pytest.raises(Unsupported, match=why):
+            entry.from_module(mod, (1, 64))
+
+
+def _eca_project(k=5):
+    """Input -> conv -> block:Eca(k) named se -> Output, the ECA block built by hand from the palette's
+    layers: pool -> ChannelConv1d(kernel_size=k) -> Sigmoid -> Multiply with the block's input."""
+    from graph.model import BlockDef, BlockParam, Project
+
+    p = Project("eca by hand")
+    b = BlockDef("Eca", {"k": BlockParam("int", 3)})
+    g = b.graph
+    i = g.add("BlockInput", "input")
+    pool = g.add("AdaptiveAvgPool2d", "pool", output_size=1)
+    conv = g.add("ChannelConv1d", "conv", kernel_size="k")
+    gate = g.add("Sigmoid", "gate")
+    mul = g.add("Multiply", "scale")
+    o = g.add("BlockOutput", "output")
+    g.chain(i, pool, conv, gate)
+    g.connect(i, mul, 0)
+    g.connect(gate, mul, 1)
+    g.connect(mul, o)
+    p.add_block(b)
+    G = p.graph
+    x = G.add("Input", "input", shape=[3, 8, 8])
+    c = G.add("Conv2d", "conv1", out_channels=16)
+    se = G.add("block:Eca", "se", k=k)
+    G.chain(x, c, se, G.add("Output", "output"))
+    return p
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_a_hand_built_eca_block_emits_the_helper_and_computes_eca_net_s_attention():
+    import torch
+
+    from codegen.build import build_module
+    from codegen.emitter import emit
+    from graph.shapes import analyze
+
+    p = _eca_project(k=5)
+    a = analyze(p)
+    assert a.valid, [d.message for d in a.diagnostics]
+    e = emit(p, a)
+    assert "class ChannelConv1d(nn.Conv1d):" in e.source and "ChannelConv1d" in e.helpers
+    assert "self.conv = ChannelConv1d(kernel_size=k)" in e.source
+    m = build_module(p).eval()
+    assert tuple(m.state_dict()["se.conv.weight"].shape) == (1, 1, 5)
+    assert a.total_params == sum(t.numel() for t in m.parameters())
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        h = m.conv1(x)
+        y = torch.nn.functional.conv1d(h.mean((2, 3)).view(2, 1, -1), m.se.conv.weight, padding=2)
+        want = h * torch.sigmoid(y).view(2, -1, 1, 1)
+        torch.testing.assert_close(m(x), want)
+    torch.jit.script(m)  # the helper is scriptable (export --torchscript)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_group_sum_and_radix_softmax_code_computes_resnest_s_split_attention_and_scripts():
+    import torch
+
+    from codegen.build import build_module
+    from codegen.emitter import emit
+    from graph.model import Project
+
+    p = Project("split")
+    g = p.graph
+    x = g.add("Input", "input", shape=[12, 3, 3])
+    rs = g.add("RadixSoftmax", "rsoftmax", radix=3, cardinality=2)
+    gs = g.add("GroupSum", "group_sum", groups=3)
+    g.chain(x, rs, gs, g.add("Output", "output"))
+    e = emit(p)
+    assert "self.rsoftmax = RadixSoftmax(radix=3, cardinality=2)" in e.source
+    assert "torch.sum(torch.unflatten(x, 1, (3, -1)), 1)" in e.source
+    m = build_module(p).eval()
+    t = torch.randn(2, 12, 3, 3)
+    # timm's RadixSoftmax at each position: channels cardinality x radix x C' in, radix first out
+    w = t.view(2, 2, 3, 2, 3, 3).transpose(1, 2).softmax(dim=1).reshape(2, 12, 3, 3)
+    want = w.view(2, 3, 4, 3, 3).sum(1)
+    with torch.no_grad():
+        torch.testing.assert_close(m(t), want)
+        torch.testing.assert_close(torch.jit.script(m)(t), want)
+    with pytest.raises(Unsupported, match="only radix 2 or more"):
+        CODEGEN_TYPES["RadixSoftmax"].from_module(_torch_class("RadixSoftmax")(1, 4), (8, 1, 1))

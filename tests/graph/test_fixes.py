@@ -76,6 +76,10 @@ def broken_projects():
     cases["pool_padding"] = net(("MaxPool2d", {"kernel_size": 2, "padding": 2}))[0]
     cases["expects_vector"] = net(("Linear", {"out_features": 10}), input=(4, 3, 2))[0]
     cases["bad_slice"] = net(("ChannelSlice", {"start": 2, "stop": 10}), input=(8, 4, 4))[0]
+    cases["channel_conv_needs_pool"] = net(("ChannelConv1d", {}), input=(8, 4, 4))[0]
+    cases["channel_conv_even_kernel"] = net(("ChannelConv1d", {"kernel_size": 4}), input=(8, 1, 1))[0]
+    cases["group_sum_groups"] = net(("GroupSum", {"groups": 3}), input=(8, 4, 4))[0]
+    cases["radix_softmax_groups"] = net(("RadixSoftmax", {"cardinality": 3}), input=(8, 1, 1))[0]
     g = residual(out_channels=8, stride=1, shortcut=False)
     g.set_param(next(n.id for n in g.nodes.values() if n.type == "Add"), "weights", "fixed")
     g.set_param(next(n.id for n in g.nodes.values() if n.type == "Add"), "weight_values", [0.5])

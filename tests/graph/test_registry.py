@@ -60,6 +60,8 @@ def test_types_with_weights_say_how_they_start(lt):
     ins = [image] * n
     if lt.name == "Linear":
         ins = [(8,)]
+    if lt.name == "ChannelConv1d":
+        ins = [(8, 1, 1)]  # slides over a pooled image's channels
     out = tuple(lt.shape(params, ins)) if lt.name not in ("Input", "BlockInput") else image
     weights = lt.count_params(params, ins, out) > 0
     assert (lt.init != "none") == weights, (lt.name, lt.init)

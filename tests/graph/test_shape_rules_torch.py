@@ -257,3 +257,45 @@ def test_channels_last_layers(data):
     )
     for shape, flat in (("C,1,1", False), ("C", True)):
         agree("LayerScale", {"weight_shape": shape}, [ins], lambda flat=flat: run(_Scale(ins[0], flat), ins))
+
+
+def channel_conv_or_fail(k, bias, ins):
+    """ECA-Net's conv, as torch's Conv1d over the channels; our rule refuses an unpooled input (torch
+    would slide over C*H*W positions and come back as C*H*W channels) and an even kernel (torch would
+    drop a channel): design choices, an ECA gate must give one number per channel."""
+    _c, h, w = ins
+    if (h, w) != (1, 1) or k % 2 == 0:
+        return None
+    conv = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=bias)
+    return run(lambda x: conv(x.view(x.shape[0], 1, -1)).view(x.shape[0], -1, 1, 1), ins)[0], sum(
+        p.numel() for p in conv.parameters()
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_channel_conv1d(data):
+    d = data.draw
+    ins = (d(st.integers(1, 64)), d(st.sampled_from([1, 1, 2])), d(st.sampled_from([1, 1, 3])))
+    k, bias = d(st.integers(1, 9)), d(st.booleans())
+    agree(
+        "ChannelConv1d", {"kernel_size": k, "bias": bias}, [ins], lambda: channel_conv_or_fail(k, bias, ins)
+    )
+
+
+def radix_softmax(ins, radix, card):
+    def f(x):
+        y = x.view(x.shape[0], card, radix, -1, *x.shape[2:]).transpose(1, 2)
+        return y.softmax(dim=1).reshape(x.shape)
+
+    return run(f, ins)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_group_sum_and_radix_softmax(data):
+    d = data.draw
+    ins = image(d, c=d(st.integers(1, 12)))
+    g, card = d(st.integers(2, 4)), d(st.integers(1, 3))
+    agree("GroupSum", {"groups": g}, [ins], lambda: run(lambda x: x.unflatten(1, (g, -1)).sum(1), ins))
+    agree("RadixSoftmax", {"radix": g, "cardinality": card}, [ins], lambda: radix_softmax(ins, g, card))

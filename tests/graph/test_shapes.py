@@ -653,6 +653,9 @@ def test_every_layer_type_has_a_shape_test():
         "ChannelSlice",
         "Permute",
         "LayerScale",
+        "ChannelConv1d",
+        "GroupSum",
+        "RadixSoftmax",
     }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"
@@ -722,3 +725,49 @@ def test_layer_norm_over_more_axes_than_the_input_has_is_an_error_with_a_fix():
 def test_permute_and_layer_scale_need_an_image():
     assert "expects_image" in codes(net("Flatten", "Permute", input=(8, 5, 4))[0])
     assert "expects_image" in codes(net("Flatten", "LayerScale", input=(8, 5, 4))[0])
+
+
+def test_channel_conv1d_keeps_a_pooled_shape_and_counts_its_kernel():
+    assert shape_after("AdaptiveAvgPool2d", ("ChannelConv1d", {"kernel_size": 5}), input=(64, 7, 7)) == (
+        64,
+        1,
+        1,
+    )
+    p, nodes = net(("ChannelConv1d", {"kernel_size": 5}), ("ChannelConv1d", {"bias": True}), input=(64, 1, 1))
+    a = analyze(p)
+    k5, k3 = a.root.nodes[nodes[1].id], a.root.nodes[nodes[2].id]
+    assert (k5.num_params, k5.macs) == (5, 64 * 5)
+    assert (k3.num_params, k3.macs) == (3 + 1, 64 * 3)
+
+
+def test_channel_conv1d_needs_a_pooled_input_and_an_odd_kernel():
+    p, _ = net(("ChannelConv1d", {}), input=(8, 4, 4))
+    (d,) = analyze(p).errors
+    assert d.code == "expects_pooled" and "8x4x4" in d.message
+    assert d.fixes[0].action.op == "insert_before" and d.fixes[0].action.type == "AdaptiveAvgPool2d"
+    p, _ = net(("ChannelConv1d", {"kernel_size": 4}), input=(8, 1, 1))
+    (d,) = analyze(p).errors
+    assert d.code == "bad_param" and "kernel_size 4 is even" in d.message
+    assert d.fixes[0].action.value == 5
+    p, _ = net(("ChannelConv1d", {}), input=(8,))
+    assert codes(p) == {"expects_image"}
+
+
+def test_group_sum_adds_equal_channel_groups():
+    assert shape_after(("GroupSum", {"groups": 2}), input=(8, 5, 4)) == (4, 5, 4)
+    assert shape_after(("GroupSum", {"groups": 4}), input=(8, 5, 4)) == (2, 5, 4)
+    p, nodes = net(("GroupSum", {"groups": 3}), input=(12, 2, 2))
+    assert analyze(p).root.nodes[nodes[1].id].macs == 4 * 2 * 2 * 2
+    p, _ = net(("GroupSum", {"groups": 3}), input=(8, 4, 4))
+    (d,) = analyze(p).errors
+    assert d.code == "groups" and "8 channels do not split into 3 equal groups" in d.message
+    assert d.fixes[0].action.value == 2
+
+
+def test_radix_softmax_keeps_the_shape_and_needs_whole_groups():
+    assert shape_after(("RadixSoftmax", {"radix": 2, "cardinality": 2}), input=(8, 1, 1)) == (8, 1, 1)
+    assert shape_after(("RadixSoftmax", {"radix": 4}), input=(8, 3, 3)) == (8, 3, 3)
+    p, _ = net(("RadixSoftmax", {"radix": 2, "cardinality": 3}), input=(8, 1, 1))
+    (d,) = analyze(p).errors
+    assert d.code == "groups" and "cardinality 3 x radix 2" in d.message
+    assert d.fixes[0].action.param == "cardinality" and d.fixes[0].action.value == 1
