@@ -163,10 +163,11 @@ def block_call(project: Project, node: Node) -> str:
     for i, k in enumerate(names):
         if k not in values:
             continue
+        text = f"{values[k]:.4g}" if isinstance(values[k], float) else str(values[k])  # a drop rate 0.005882
         if i == 0:
-            parts.append(str(values[k]))
+            parts.append(text)
         elif bdef is None or values[k] != bdef.params[k].default or k == "stride":
-            parts.append(f"{k}={values[k]}")
+            parts.append(f"{k}={text}")
     return f"{bname}({', '.join(parts)})"
 
 
