@@ -50,6 +50,8 @@ def _stride(s: Any) -> str:
 def _k(k: Any) -> str:
     if isinstance(k, (list, tuple)) and len(k) == 2:
         return f"{k[0]}x{k[1]}"
+    if isinstance(k, str):  # a block parameter's name or an expression: not "kernel_sizexkernel_size"
+        return f"k={k}"
     return f"{k}x{k}"
 
 

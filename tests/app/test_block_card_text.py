@@ -15,3 +15,14 @@ def test_block_call_shortens_floats_and_keeps_ints():
     node = g.add("block:CNBlock", "b", p=0.0058823529411764705, stride=2)
     project = Project("t", g, {"CNBlock": bdef})
     assert node_summary(project, node) == "CNBlock(0.005882, stride=2)"
+
+
+def test_a_kernel_size_named_by_a_block_parameter_reads_as_k_equals_the_name():
+    from app.canvas.layer_views import APP_TYPES
+
+    card = APP_TYPES["Conv2d"].card
+    assert card("Conv2d", {"kernel_size": "kernel_size", "out_channels": "out_channels", "stride": 1}) == (
+        "k=kernel_size, out_channels"
+    )
+    assert card("Conv2d", {"kernel_size": 3, "out_channels": 64, "stride": 2}) == "3x3 conv, 64, /2"
+    assert card("Conv2d", {"kernel_size": [1, 7], "out_channels": 64, "stride": 1}) == "1x7 conv, 64"
