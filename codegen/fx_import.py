@@ -102,7 +102,7 @@ def _class_label(cls: Any) -> str:
 
 
 def _fmt(shape: tuple) -> str:
-    return "x".join(map(str, shape))
+    return "x".join(map(str, shape)) if shape else "one number"  # a per-sample shape of () is a scalar
 
 
 def _full_shape(node: Any) -> tuple:
