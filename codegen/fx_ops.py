@@ -156,6 +156,8 @@ def _subsample(node: Any, shapes: dict) -> OpSpec:
     """``x[:, :, ::s, ::s]``: half of a zero-pad shortcut (the importer folds it into the edge)."""
     idx = node.args[1]
     full = slice(None, None, None)
+    if isinstance(idx, tuple) and len(idx) == 4 and idx[2] == idx[3] == full:
+        idx = idx[:2]  # x[:, :16, :, :] (timm's GhostModule) is x[:, :16]
     if (
         isinstance(idx, tuple)
         and len(idx) == 2

@@ -127,6 +127,7 @@ class _Builder:
                 and len(sc.ext) == 1
                 and sc.out is not None
                 and sc.out not in sc.ext
+                and self.named_children(key)
             )
             if not self.members[key]:
                 sc.kind = "none"
@@ -138,6 +139,16 @@ class _Builder:
                 sc.kind = "block"
             else:
                 sc.kind = "inline"
+
+    def named_children(self, key: str) -> bool:
+        """A block's layers are attributes of its class: a module whose children are numbered and that
+        is not a stage (timm's MixedConv2d, an nn.ModuleDict of convs "0", "1", ... with its own
+        forward) is inlined instead, its layers named by module path (``conv_pw.0``) in the block
+        around it, where the code keeps them in an ``nn.ModuleList``."""
+        module = self.conv.model.get_submodule(self.scopes[key].qualname)
+        if plain_sequential(type(module)):
+            return True  # a Sequential subclass that is no stage keeps its old rule
+        return all(name.isidentifier() for name in module._modules)
 
     def named_class(self, key: str, can_block: bool) -> bool:
         """A Sequential subclass with named children (torchvision's DenseNet _Transition: norm, relu,

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from codegen.build import build_module
+from codegen.emitter import emit
 from codegen.fx_import import import_module
 from graph.errors import UserError
 from graph.shapes import analyze
@@ -437,3 +438,66 @@ def test_other_operations_on_a_grouped_view_are_refused(attn, says):
     with pytest.raises(UserError) as info:
         import_module(_SplitNet(attn).eval(), (3, 6, 6))
     assert info.value.exit_code == 2 and says in info.value.message, info.value.message
+
+
+class _Ghost(nn.Module):
+    """timm's GhostModule: a primary conv, a cheap depthwise conv, cat, and the first channels kept with
+    four-axis indexing ``x[:, :k, :, :]``."""
+
+    def __init__(self, cin=8, cout=12):
+        super().__init__()
+        self.out_chs = cout
+        self.primary = nn.Conv2d(cin, 8, 1, bias=False)
+        self.cheap = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+
+    def forward(self, x):
+        x1 = self.primary(x)
+        out = torch.cat([x1, self.cheap(x1)], dim=1)
+        return out[:, : self.out_chs, :, :]
+
+
+def test_four_axis_indexing_of_the_channels_is_a_channel_slice():
+    project, _ = _check(_Ghost(), (8, 6, 6), types=("ChannelSlice",))
+    assert analyze(project).output_shape == (12, 6, 6)
+    with pytest.raises(UserError, match="indexing"):  # rows are not channels
+        import_module(nn.Sequential(_RowSlice()), (8, 6, 6))
+
+
+class _RowSlice(nn.Module):
+    def forward(self, x):
+        return x[:, :, :3, :]
+
+
+class _Mixed(nn.ModuleDict):
+    """timm's MixedConv2d: numbered convs, each on its share of the channels, concatenated."""
+
+    def __init__(self, c=8):
+        super().__init__(
+            {str(i): nn.Conv2d(c // 2, c // 2, k, padding=k // 2, bias=False) for i, k in enumerate((3, 5))}
+        )
+        self.half = c // 2
+
+    def forward(self, x):
+        parts = torch.split(x, self.half, 1)
+        return torch.cat([conv(parts[i]) for i, conv in enumerate(self.values())], 1)
+
+
+class _MixBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv_dw = _Mixed()
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return self.bn(self.conv_dw(x)) + x
+
+
+def test_a_module_with_numbered_children_and_its_own_forward_keeps_its_keys_in_a_module_list():
+    model = nn.Sequential()
+    model.add_module("stem", nn.Conv2d(3, 8, 1))
+    model.add_module("block", _MixBlock())
+    project, _ = _check(model, (3, 8, 8))
+    (bdef,) = project.blocks.values()
+    assert {"conv_dw.0", "conv_dw.1"} <= {n.name for n in bdef.graph.nodes.values()}
+    source = emit(project).source
+    assert "self.conv_dw = nn.ModuleList(" in source and "self.conv_dw[1](" in source

@@ -134,13 +134,32 @@ def test_import_keeps_nested_sequentials_and_subclasses_with_their_keys():
     ]
 
 
-class Gated(nn.Sequential):  # its own forward and numbered children: a block whose layers are renamed
+class Gated(nn.Sequential):  # its own forward and numbered children: inlined, named by module path
     def forward(self, x):
         return super().forward(x) + x
 
 
-def test_numbered_children_of_a_block_are_renamed_with_a_warning_naming_one():
-    model = nn.Sequential(nn.Conv2d(3, 4, 1), Gated(nn.Conv2d(4, 4, 1), nn.ReLU())).eval()
+class Holder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 1)
+        self.gated = Gated(nn.Conv2d(4, 4, 1), nn.ReLU())
+
+    def forward(self, x):
+        return self.gated(self.stem(x))
+
+
+def test_numbered_children_of_a_module_with_its_own_forward_keep_their_keys():
+    model = Holder().eval()
+    result = import_module(model, (3, 8, 8))
+    assert result.warnings == []
+    assert {"gated.0", "gated.1"} <= {n.name for n in result.project.graph.nodes.values()}
+    rebuilt = build_module(result.project).eval()
+    assert list(rebuilt.state_dict()) == list(model.state_dict())
+
+
+def test_a_network_that_is_itself_a_sequential_is_renamed_with_a_warning_naming_one():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 1)).eval()
     result = import_module(model, (3, 8, 8))
     assert len(result.warnings) == 1
-    assert 'layer(s) in nested containers are renamed (e.g. "1.0" -> "m_0")' in result.warnings[0]
+    assert 'layer(s) in nested containers are renamed (e.g. "0" -> "m_0")' in result.warnings[0]
