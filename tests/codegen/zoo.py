@@ -62,6 +62,74 @@ ZOO = [
 ]
 
 
+# a wider sweep, not run by the suite (about 6 minutes on 2 cores): ``python tests/codegen/zoo.py --wide``
+# prints one line per model; models over 100M parameters are skipped. Results: docs/import_export.md
+WIDE = [
+    "torchvision:alexnet",
+    "torchvision:convnext_small",
+    "torchvision:densenet121",
+    "torchvision:densenet161",
+    "torchvision:densenet201",
+    "torchvision:efficientnet_b1",
+    "torchvision:efficientnet_b3",
+    "torchvision:efficientnet_v2_m",
+    "torchvision:mnasnet0_5",
+    "torchvision:mnasnet0_75",
+    "torchvision:mnasnet1_3",
+    "torchvision:regnet_x_400mf",
+    "torchvision:regnet_x_1_6gf",
+    "torchvision:regnet_y_400mf",
+    "torchvision:regnet_y_3_2gf",
+    "torchvision:resnet101",
+    "torchvision:resnet152",
+    "torchvision:resnext50_32x4d",
+    "torchvision:resnext101_64x4d",
+    "torchvision:shufflenet_v2_x1_5",
+    "torchvision:shufflenet_v2_x2_0",
+    "torchvision:squeezenet1_0",
+    "torchvision:wide_resnet101_2",
+    "torchvision:maxvit_t",
+    "torchvision:vit_b_16",
+    "timm:resnet18d",
+    "timm:resnet34d",
+    "timm:resnet101d",
+    "timm:resnetv2_50d",
+    "timm:resnext50_32x4d",
+    "timm:seresnext26d_32x4d",
+    "timm:ecaresnet26t",
+    "timm:ecaresnet101d",
+    "timm:skresnet34",
+    "timm:skresnext50_32x4d",
+    "timm:res2net50_14w_8s",
+    "timm:res2next50",
+    "timm:resnest14d",
+    "timm:resnest50d",
+    "timm:dpn92",
+    "timm:densenet169",
+    "timm:dla46_c",
+    "timm:dla60x",
+    "timm:dla102",
+    "timm:regnetx_002",
+    "timm:regnety_004",
+    "timm:regnetz_b16",
+    "timm:cspresnext50",
+    "timm:cspdarknet53",
+    "timm:efficientnet_b1",
+    "timm:efficientnet_lite0",
+    "timm:tf_efficientnet_b0",
+    "timm:mixnet_s",
+    "timm:mobilenetv2_100",
+    "timm:mobilenetv3_small_100",
+    "timm:tf_mobilenetv3_large_100",
+    "timm:convnext_atto",
+    "timm:convnext_pico",
+    "timm:convnext_tiny",
+    "timm:ghostnet_100",
+    "timm:nf_resnet26",
+    "timm:gernet_s",
+]
+
+
 def input_shape(name: str) -> tuple[int, int, int]:
     return (3, 299, 299) if name.endswith("inception_v3") else (3, 224, 224)
 
@@ -167,11 +235,18 @@ def main(argv: list[str]) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     torch.set_num_threads(1)
-    names = [n for n in ZOO if not argv or n in argv or n.partition(":")[2] in argv]
+    if argv == ["--wide"]:
+        names = WIDE
+    else:
+        names = [n for n in ZOO if not argv or n in argv or n.partition(":")[2] in argv]
+        names += [n for n in argv if ":" in n and n not in names]  # any torchvision:/timm: model
     passed = 0
     for name in names:
         t0 = time.perf_counter()
         try:
+            if sum(p.numel() for p in make(name).parameters()) > 100e6:
+                print(f"SKIP {name}: over 100M parameters", flush=True)
+                continue
             figures = check(name)
             passed += 1
             print(
