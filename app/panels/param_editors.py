@@ -138,6 +138,44 @@ def format_text(spec: ParamSpec, value: Any) -> str:
     return str(value)
 
 
+def stepped_text(spec: ParamSpec, text: str, step: int) -> str | None:
+    """The text one arrow step away: ``3`` -> ``4``, ``1x7`` -> ``2x8`` (each side within the
+    parameter's range); None when the text is no number or pair (an expression)."""
+    t = text.strip()
+    m = _PAIR_TEXT.fullmatch(t) if spec.pair else None
+    if m is not None:
+        sides = [int(m.group(1)), int(m.group(2))]
+    elif _is_int_text(t):
+        sides = [int(t)]
+    else:
+        return None
+    lo = int(spec.min) if spec.min is not None else -MAX_INT
+    hi = int(spec.max) if spec.max is not None else MAX_INT
+    sides = [min(hi, max(lo, v + step)) for v in sides]
+    return "x".join(map(str, sides))
+
+
+class SizeEdit(QLineEdit):
+    """A line edit for a size that may be height x width ("1x7"): the Up and Down keys step it, as a
+    spin box would; ``stepped`` fires with the new text."""
+
+    stepped = Signal(str)
+
+    def __init__(self, spec: ParamSpec, text: str) -> None:
+        super().__init__(text)
+        self.spec = spec
+
+    def keyPressEvent(self, event) -> None:
+        step = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1}.get(event.key())
+        new = stepped_text(self.spec, self.text(), step) if step else None
+        if new is None:
+            super().keyPressEvent(event)
+            return
+        self.setText(new)
+        self.stepped.emit(new)
+        event.accept()
+
+
 class ParamField(QWidget):
     """A label-less editor for one parameter: the editor, its unit, and an error line."""
 
@@ -211,7 +249,10 @@ class ParamField(QWidget):
             w.valueChanged.connect(self._commit)
             w.lineEdit().textEdited.connect(self._check_spin_text)
             return w
-        w = QLineEdit(format_text(s, value))
+        w = SizeEdit(s, format_text(s, value)) if s.pair else QLineEdit(format_text(s, value))
+        if s.pair:
+            w.setToolTip("height x width, such as 1x7; Up and Down step it")
+            w.stepped.connect(lambda _text: self._commit_text())
         w.setAlignment(Qt.AlignmentFlag.AlignRight)
         if s.type == "opt_int":
             w.setPlaceholderText("default")

@@ -285,3 +285,24 @@ def test_inspector_fits_a_narrow_dock(qtbot):
         assert need <= insp.scroll.viewport().width(), (block, nodes, edges, need)
         combos = [c for c in content.findChildren(QComboBox) if c.isVisible()]
         assert all(c.sizeHint().width() <= 200 for c in combos), [c.sizeHint().width() for c in combos]
+
+
+def test_up_and_down_step_a_size_field_as_a_spin_box_did(qtbot):
+    from PySide6.QtCore import Qt
+
+    doc = Document(small_project())
+    insp = InspectorPanel(doc)
+    qtbot.addWidget(insp)
+    conv = _node(doc, "conv1")
+    doc.set_selection(None, [conv.id], [])
+    field = insp.fields["kernel_size"]
+    start = doc.project.graph.nodes[conv.id].params["kernel_size"]
+    qtbot.keyClick(field.editor, Qt.Key.Key_Up)
+    assert doc.project.graph.nodes[conv.id].params["kernel_size"] == start + 1
+    assert doc.undo_stack.undoText() == "Set kernel_size of conv1"
+    field.enter_text("1x7")
+    qtbot.keyClick(insp.fields["kernel_size"].editor, Qt.Key.Key_Down)  # each side, within 1..31
+    assert doc.project.graph.nodes[conv.id].params["kernel_size"] == [1, 6]
+    insp.fields["kernel_size"].editor.setText("width")  # not a number: the key is the line edit's
+    qtbot.keyClick(insp.fields["kernel_size"].editor, Qt.Key.Key_Up)
+    assert doc.project.graph.nodes[conv.id].params["kernel_size"] == [1, 6]
