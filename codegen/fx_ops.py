@@ -60,7 +60,7 @@ HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "Permute", "ChannelCo
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
 # subclasses that only restate their base's forward (timm's Linear: F.linear, for TorchScript) import
 # as the base; traced as leaves
-SAME_AS = {"timm.layers.linear.Linear": "nn.Linear"}
+SAME_AS = {"timm.layers.linear.Linear": "nn.Linear", "timm.layers.norm.LayerNorm": "nn.LayerNorm"}
 
 
 def convert_norm_act(mod: Any, in_shape: tuple | None) -> list[tuple[str, dict, str]]:

@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from codegen.fx_patterns import plain_sequential
+from codegen.layer_codegen import CODEGEN_TYPES
 from graph.model import BlockDef, BlockParam, Edge, Graph, Node, Project, Stage
 
 MERGES = ("Add", "Concat", "Multiply")
@@ -117,9 +118,23 @@ class _Builder:
                 self.index()
 
     # ---- kinds ----------------------------------------------------------------
+    def channel_axes(self) -> dict[str, int]:
+        """Where each op's output keeps its channels (0, or the last axis after a Permute to channels
+        last), as code generation follows it (codegen/layer_codegen.py ``out_axis``)."""
+        axes: dict[str, int] = {}
+        for key, op in self.ops.items():
+            axis = axes.get(op.inputs[0], 0) if op.inputs else 0
+            entry = CODEGEN_TYPES.get(op.type)
+            if entry is not None:
+                axes[key] = entry.out_axis(op.params, axis, len(op.shape))
+            else:
+                axes[key] = axis if axis < len(op.shape) else 0
+        return axes
+
     def decide(self) -> None:
         from torch import nn
 
+        axes = self.channel_axes()
         for key in sorted(self.scopes, key=lambda k: -self.scopes[k].depth):
             sc = self.scopes[key]
             can_block = (
@@ -128,6 +143,10 @@ class _Builder:
                 and sc.out is not None
                 and sc.out not in sc.ext
                 and self.named_children(key)
+                # a block's in_channels is its input's first axis: a channels-last input (timm's
+                # ConvNeXt Mlp between two permutes) is inlined instead
+                and axes.get(sc.ext[0], 0) == 0
+                and axes.get(sc.out, 0) == 0
             )
             if not self.members[key]:
                 sc.kind = "none"

@@ -224,3 +224,50 @@ def test_a_permute_that_is_not_of_an_image_s_axes_is_refused():
 
     with pytest.raises(UserError, match="a permutation 1,0,2,3"):
         import_module(Odd(), (3, 8, 8))
+
+
+class _Mlp(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * dim, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class _ChannelsLastMlpBlock(nn.Module):
+    """timm's ConvNeXtBlock without conv_mlp: an Mlp module between two permutes."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.conv_dw = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = _Mlp(dim)
+
+    def forward(self, x):
+        out = self.conv_dw(x).permute(0, 2, 3, 1)
+        out = self.mlp(self.norm(out)).permute(0, 3, 1, 2)
+        return out + x
+
+
+def test_a_module_on_a_channels_last_tensor_is_inlined_with_its_keys():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("stem", nn.Conv2d(3, 8, 1))
+    model.add_module("b0", _ChannelsLastMlpBlock(8))
+    model.add_module("b1", _ChannelsLastMlpBlock(8))
+    model.eval()
+    result = import_module(model, (3, 8, 8))
+    assert result.warnings == []
+    assert "_Mlp" not in result.project.blocks and "Mlp" not in result.project.blocks  # its in_channels
+    (bdef,) = result.project.blocks.values()  # would be the width, not the channels
+    assert {"mlp.fc1", "mlp.fc2"} <= {n.name for n in bdef.graph.nodes.values()}
+    rebuilt = build_module(result.project).eval()
+    assert list(rebuilt.state_dict()) == list(model.state_dict())
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x), rtol=1e-5, atol=1e-5)
+    assert canonical(import_module(rebuilt, (3, 8, 8)).project) == canonical(result.project)
