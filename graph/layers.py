@@ -11,6 +11,11 @@ from graph.params import format_value, pair
 from graph.registry import LayerType, ModuleSpec, ParameterSpec, Shape, ShapeError, register
 
 
+def _largest_divisor(c: int, at_most: int) -> int:
+    """The most groups, at most ``at_most``, that split ``c`` channels evenly (the groups fixes)."""
+    return next(d for d in range(min(at_most, c), 0, -1) if c % d == 0)
+
+
 def _image(shape: Shape, what: str = "input") -> tuple[int, int, int]:
     if len(shape) != 3:
         raise ShapeError("expects_image", f"expects an image tensor CxHxW but the {what} is {_fmt(shape)}")
@@ -326,7 +331,7 @@ def _gn_shape(p: dict, ins: list[Shape]) -> Shape:
     c = _image(ins[0])[0]
     g = p["num_groups"]
     if c % g:
-        best = max(x for x in range(1, min(g, c) + 1) if c % x == 0)
+        best = _largest_divisor(c, g)
         raise ShapeError(
             "groups",
             f"num_groups {g} does not divide the {c} input channels",
@@ -899,7 +904,7 @@ def _shuffle_shape(p: dict, ins: list[Shape]) -> Shape:
     c, _h, _w = _image(ins[0])
     g = p["groups"]
     if c % g:
-        fit = next(d for d in range(min(g, c), 0, -1) if c % d == 0)
+        fit = _largest_divisor(c, g)
         raise ShapeError(
             "bad_param",
             f"{c} channels do not split into {g} groups",
@@ -955,7 +960,7 @@ def _group_sum_shape(p: dict, ins: list[Shape]) -> Shape:
     c, h, w = _image(ins[0])
     g = p["groups"]
     if c % g:
-        fit = next(d for d in range(min(g, c), 0, -1) if c % d == 0)
+        fit = _largest_divisor(c, g)
         raise ShapeError(
             "groups",
             f"{c} channels do not split into {g} equal groups",
