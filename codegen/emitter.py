@@ -419,7 +419,7 @@ class Emitter:
                 units.append(Unit(list(stage.nodes), stage))
         cls.units = units
         # attribute names first, in graph order, so shortcut modules never take a node's name
-        cls.containers, cls.container_of = _containers(graph, staged, lambda n: self.has_module(n, rep))
+        cls.containers, cls.container_of = _containers(graph, staged, lambda n: self.is_module(n, rep))
         for nid in rep.order:
             node = graph.nodes[nid]
             if nid in staged:
@@ -603,6 +603,13 @@ class Emitter:
         if node.type == "Add":
             return info.nodes[node.id].params.get("weights") == "learnable"
         return lt is not None and (lt.module is not None or lt.parameter is not None)
+
+    def is_module(self, node: Node, rep: GraphInfo) -> bool:
+        """An ``nn.Module`` attribute (a container may hold it), not a bare ``nn.Parameter``."""
+        lt = registry.get(node.type)
+        return self.has_module(node, rep) and (
+            node.block_name is not None or lt is None or lt.parameter is None
+        )
 
     def sc_attr(self, cls: ClassInfo, e: Edge) -> str:
         if e.id not in cls.sc_attrs:

@@ -163,3 +163,20 @@ def test_a_network_that_is_itself_a_sequential_is_renamed_with_a_warning_naming_
     result = import_module(model, (3, 8, 8))
     assert len(result.warnings) == 1
     assert 'layer(s) in nested containers are renamed (e.g. "0" -> "m_0")' in result.warnings[0]
+
+
+def test_module_path_names_gather_modules_only_a_layer_scale_stays_an_attribute():
+    p, nodes = net(
+        ("Conv2d", {"out_channels": 8, "kernel_size": 1, "padding": 0}),
+        ("Conv2d", {"out_channels": 8, "kernel_size": 1, "padding": 0}),
+        "LayerScale",
+        input=(3, 4, 4),
+    )
+    p.graph.nodes[nodes[1].id].name = "convs.0"
+    p.graph.nodes[nodes[2].id].name = "convs.1"
+    p.graph.nodes[nodes[3].id].name = "scales.0"
+    source = emit(p).source
+    assert "self.convs = nn.ModuleList(" in source and "self.convs[1](" in source
+    assert "self.scales_0 = nn.Parameter(" in source  # a parameter in a ModuleList would not build
+    model = build_module(p)
+    assert {"convs.0.weight", "convs.1.weight", "scales_0"} <= set(model.state_dict())
