@@ -434,7 +434,7 @@ class TrainingPanel(QWidget):
         return self.plots
 
     def shutdown(self) -> None:
-        """Stop a running child and wait briefly (call when the window closes)."""
+        """Ask a running child to stop and return at once (call when the window closes)."""
         if self.controller.busy:
             self.controller.shutdown()
 
@@ -453,8 +453,8 @@ class TrainingPanel(QWidget):
         while self.controller.busy and time.monotonic() < deadline:  # its records still arrive
             QApplication.processEvents()
             time.sleep(0.02)
-        if self.controller.busy:
-            self.controller.shutdown(timeout_s=1.0)
+        if self.controller.busy:  # it did not stop in time: end it, so two processes never share the run
+            self.controller.kill()
         if not (run_dir / "last.pt").exists():
             return None
         import subprocess
