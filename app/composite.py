@@ -16,8 +16,8 @@ from app.canvas.layer_views import APP_TYPES
 from graph import edits as E
 from graph import registry
 from graph.edits import SetPositions
-from graph.fresh import Fresh
 from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
+from graph.naming import Fresh, unique_edge_name
 
 ENDS = ("Input", "Output", "BlockInput", "BlockOutput")
 
@@ -120,14 +120,6 @@ def is_skip_into_merge(graph: Graph, src: str, dst: str, dst_port: int) -> bool:
     return False
 
 
-def unique_shortcut_name(graph: Graph, base: str = "shortcut") -> str:
-    taken = {e.name for e in graph.edges.values() if e.is_shortcut} | {n.name for n in graph.nodes.values()}
-    name, i = base, 1
-    while name in taken:
-        name, i = f"{base}{i}", i + 1
-    return name
-
-
 def connect_edit(
     project: Project,
     block: str | None,
@@ -173,7 +165,7 @@ def connect_edit(
         src_port,
         dst_port,
         kind,
-        unique_shortcut_name(g) if kind == "shortcut" else None,
+        unique_edge_name(g) if kind == "shortcut" else None,
         projection if kind == "shortcut" else "identity",
     )
     edits: list[E.Edit] = [E.RemoveEdge(block, e.id) for e in existing]
@@ -256,7 +248,7 @@ def paste_edit(
                         ed.get("src_port", 0),
                         ed.get("dst_port", 0),
                         kind,
-                        unique_shortcut_name(g, ed.get("name") or "shortcut") if kind == "shortcut" else None,
+                        unique_edge_name(g, ed.get("name") or "shortcut") if kind == "shortcut" else None,
                         ed.get("projection", "identity"),
                     ),
                 )
@@ -404,5 +396,5 @@ def set_edge_kind_edit(project: Project, block: str | None, edge_id: str, kind: 
         raise EditRefused(f"The edge is already a {kind} edge.")
     edits: list[E.Edit] = [E.SetEdgeField(block, edge_id, "kind", kind)]
     if kind == "shortcut" and not e.name:
-        edits.append(E.SetEdgeField(block, edge_id, "name", unique_shortcut_name(g)))
+        edits.append(E.SetEdgeField(block, edge_id, "name", unique_edge_name(g)))
     return E.Composite("Make shortcut" if kind == "shortcut" else "Make data edge", edits)

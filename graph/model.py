@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph import naming
 from graph.events import Events
 from graph.training_defaults import new_project_training
 
@@ -95,20 +96,12 @@ class Graph:
 
     # ----- ids and names -----------------------------------------------------
     def new_id(self, prefix: str = "n") -> str:
-        while True:
-            candidate = f"{prefix}{next(self._ids)}"
-            if candidate not in self.nodes and candidate not in self.edges:
-                return candidate
+        """An id unused by this graph's nodes and edges, from the graph's running counter."""
+        return naming.counter_id(self._ids, prefix, lambda c: c in self.nodes or c in self.edges)
 
     def unique_name(self, base: str, exclude: str | None = None) -> str:
-        taken = {n.name for n in self.nodes.values() if n.id != exclude}
-        if base not in taken:
-            return base
-        stem = base.rstrip("0123456789") or base
-        for i in itertools.count(1):
-            if f"{stem}{i}" not in taken:
-                return f"{stem}{i}"
-        raise AssertionError  # pragma: no cover
+        """A node name unused by the other nodes (graph/naming.py ``numbered_name``)."""
+        return naming.numbered_name(base, {n.name for n in self.nodes.values() if n.id != exclude})
 
     def node_by_name(self, name: str) -> Node | None:
         return next((n for n in self.nodes.values() if n.name == name), None)
