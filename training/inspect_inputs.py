@@ -81,9 +81,8 @@ def prepare_model(project, weights: WeightsChoice | None = None, analysis=None) 
     if weights.kind == "run":
         return _from_run(project, model, Path(weights.path or ""))
     if weights.kind == "file":
-        from training.runs import load_weights_file
-
         from codegen.weights import to_project_keys
+        from training.runs import load_weights_file
 
         state = to_project_keys(load_weights_file(weights.path or ""), project.key_map)
         try:
