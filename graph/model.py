@@ -300,12 +300,18 @@ class Project:
         blocks: dict[str, BlockDef] | None = None,
         training: dict | None = None,
         ui: dict | None = None,
+        key_map: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.graph = graph if graph is not None else Graph()
         self.blocks: dict[str, BlockDef] = dict(blocks or {})
         self.training: dict[str, Any] = copy.deepcopy(training if training is not None else DEFAULT_TRAINING)
         self.ui: dict[str, Any] = ui if ui is not None else {}
+        # an imported model's state_dict keys that the project cannot keep (a name that is no identifier,
+        # a collision) -> the project's key, None for a module the model never uses, or a list for a
+        # weight shared between calls; every reader of the model's weights applies it
+        # (codegen.weights.to_project_keys). Empty for most projects.
+        self.key_map: dict[str, Any] = dict(key_map or {})
         self.events = Events()
 
     def graph_of(self, block: str | None) -> Graph:
@@ -340,4 +346,5 @@ class Project:
             "blocks": {k: b.to_dict() for k, b in self.blocks.items()},
             "training": copy.deepcopy(self.training),
             "ui": copy.deepcopy(self.ui),
+            **({"key_map": dict(self.key_map)} if self.key_map else {}),
         }

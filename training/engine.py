@@ -352,7 +352,9 @@ def _run(
             pre = pretrained.fetch(project, cfg.weights, on_progress=downloading, should_cancel=should_stop)
             weights_sd = pre.state
         else:
-            weights_sd = runs.load_weights_file(cfg.weights)
+            from codegen.weights import to_project_keys  # an imported model's original keys too
+
+            weights_sd = to_project_keys(runs.load_weights_file(cfg.weights), project.key_map)
     if imagenet:  # as torchvision's transforms: ImageNet's statistics, not the dataset's
         data.mean, data.std = list(IMAGENET_MEAN), list(IMAGENET_STD)
     meta = {
