@@ -28,8 +28,9 @@ from torch import nn
 from graph.errors import UserError
 from graph.pretrained import IMAGENET_MEAN, IMAGENET_STD, is_imagenet_ref
 from graph.pretrained import match as match_pretrained
-from training import augment, datasets, placement, runs
+from training import augment, datasets, distributed, placement, runs
 from training.config import TrainConfig
+from training.distributed import World
 from training.failures import TrainingError, first_line, is_oom, oom_message
 from training.grads import grad_profile, grad_profile_due
 from training.metrics import MetricsWriter, record
@@ -106,17 +107,18 @@ def transfer_weights(model: nn.Module, sd: dict) -> str:
 
 
 class _Emitter:
-    """Sends a record to the metrics file (once the run folder exists) and to ``on_metric``."""
+    """Sends a record to the metrics file (once the run folder exists) and to ``on_metric``. Under
+    torchrun only rank 0 reports; the other ranks pass on their errors alone."""
 
-    def __init__(self, on_metric: Callable[[dict], None] | None) -> None:
+    def __init__(self, on_metric: Callable[[dict], None] | None, main: bool = True) -> None:
         self.writer: MetricsWriter | None = None
-        self.on_metric = on_metric
+        self.on_metric, self.main = on_metric, main
 
     def __call__(self, kind: str, **fields) -> dict:
         rec = record(kind, **fields)
         if self.writer is not None:
             self.writer.write(rec)
-        if self.on_metric is not None:
+        if self.on_metric is not None and (self.main or kind == "error"):
             self.on_metric(rec)
         return rec
 
@@ -189,9 +191,10 @@ def _run(
     should_stop,
     resume: bool,
 ) -> RunResult:
-    device = pick_device(cfg.device)
+    world = distributed.setup(cfg.device)
+    device = distributed.device_for(pick_device(cfg.device), world)
     should_stop = should_stop or (lambda: False)
-    emit = _Emitter(on_metric)
+    emit = _Emitter(on_metric, world.main)
     emit("status", state="starting", message=f"loading {cfg.dataset} for {project.name}", device=str(device))
     data, weights = _load_inputs(project, cfg, resume, emit, should_stop)
     meta = {
@@ -209,20 +212,27 @@ def _run(
             "val_size": len(data.val_y),
         },
     }
-    if resume:
+    if world.active:
+        meta["processes"] = world.size
+    if not world.main:
+        pass  # rank 0 alone writes the run folder
+    elif resume:
         runs.update_run_meta(run_dir, status="running", message="", device=str(device))
     else:
         runs.create_run(run_dir, project_dict, cfg.to_dict(), source[0], meta)
-    emit.writer = MetricsWriter(run_dir / "metrics.jsonl")
+    distributed.barrier(world)  # the folder exists before any rank goes on
+    if world.main:
+        emit.writer = MetricsWriter(run_dir / "metrics.jsonl")
     threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        trainer = _build(cfg, source, data, weights, device, run_dir, emit, should_stop, resume)
+        trainer = _build(cfg, source, data, weights, device, run_dir, emit, should_stop, resume, world)
         result = trainer if isinstance(trainer, RunResult) else trainer.run()
     except UserError as exc:
         emit("error", message=exc.message)
-        runs.update_run_meta(run_dir, status="failed", message=exc.message)
+        if world.main:
+            runs.update_run_meta(run_dir, status="failed", message=exc.message)
         raise
     except Exception as exc:
         msg = (
@@ -230,13 +240,18 @@ def _run(
             if is_oom(exc)
             else f"training failed: {type(exc).__name__}: {first_line(exc)}"
         )
+        if world.active:
+            msg = f"rank {world.rank}: {msg}"
         emit("error", message=msg, traceback=traceback.format_exc())
-        runs.update_run_meta(run_dir, status="failed", message=msg)
+        if world.main:
+            runs.update_run_meta(run_dir, status="failed", message=msg)
         raise TrainingError(msg) from exc
     finally:
-        emit.writer.close()
+        if emit.writer is not None:
+            emit.writer.close()
         torch.set_num_threads(threads)
-    runs.update_run_meta(run_dir, status=result.status, message=result.message)
+    if world.main:
+        runs.update_run_meta(run_dir, status=result.status, message=result.message)
     return result
 
 
@@ -285,6 +300,7 @@ def _build(
     emit: _Emitter,
     should_stop: Callable[[], bool],
     resume: bool,
+    world: World,
 ) -> Trainer | RunResult:
     """The trainer, given everything it needs; or the result at once when a resumed run is complete."""
     cuda = device.type == "cuda"
@@ -299,6 +315,11 @@ def _build(
     placed = placement.place(data, cfg, device)
     n = len(placed.train_y)
     batch = min(cfg.batch_size, n)
+    if world.active and batch % world.size:
+        raise UserError(
+            f"the batch size is the global batch, split evenly across the {world.size} processes: "
+            f"{batch} is not a multiple of {world.size}"
+        )
     plan = Plan(
         batch,
         max(1, n // batch),
@@ -320,6 +341,7 @@ def _build(
         )
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     opt_state = state["optimizer"] if state is not None else None
+    ddp = _ddp(model, cfg, device, world)
     step = build_step(
         model,
         cfg,
@@ -330,10 +352,29 @@ def _build(
         placed.resident,
         opt_state,
         emit,
+        ddp,
     )
     if state is not None:  # after building the step (the fast path's warm-up must not move any RNG)
         set_rng_state(state["rng"], placed.gens)
-    return Trainer(cfg, model, step, placed, plan, precision, start, run_dir, emit, should_stop)
+    return Trainer(cfg, model, step, placed, plan, precision, start, run_dir, emit, should_stop, world)
+
+
+def _ddp(model: nn.Module, cfg: TrainConfig, device: torch.device, world: World) -> nn.Module | None:
+    """The DistributedDataParallel wrapper the step calls under torchrun (None in one process).
+    ``sync_bn`` first turns every BatchNorm into a SyncBatchNorm (in place: the same parameters)."""
+    if cfg.sync_bn and device.type != "cuda":
+        raise UserError(
+            "sync_bn (SyncBatchNorm) works on CUDA only; train without --sync-bn on the CPU "
+            "(each process then normalises over its own part of the batch)"
+        )
+    if not world.active:
+        return None
+    if cfg.sync_bn:
+        converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if converted is not model:  # a model that is one BatchNorm: not a network we train
+            raise UserError("sync_bn needs a network that holds its BatchNorm layers")
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def _model(cfg: TrainConfig, source, data: datasets.Dataset, weights, run_dir: Path, resume: bool):

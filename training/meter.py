@@ -10,10 +10,15 @@ import time
 
 import torch
 
+from training import distributed
+from training.distributed import SINGLE, World
+
 
 class Meter:
-    def __init__(self, device: torch.device, batch: int, total_steps: int) -> None:
-        self.device, self.batch, self.total_steps = device, batch, total_steps
+    """``batch``: the global batch; rates are the whole job's."""
+
+    def __init__(self, device: torch.device, batch: int, total_steps: int, world: World = SINGLE) -> None:
+        self.device, self.batch, self.total_steps, self.world = device, batch, total_steps, world
         self.t_run = time.perf_counter()
         self.session_steps = 0  # steps trained in this session (a resumed run starts at 0)
 
@@ -31,7 +36,11 @@ class Meter:
 
     def window(self, step: int) -> tuple[float, float, float]:
         """(mean loss, images/s, ETA in s) of the steps since the last window; starts a new one."""
-        mean_loss = float(self.win_loss) / self.win_steps
+        if self.world.active:  # the mean of the ranks' losses, as one process computes it
+            win = distributed.sum_all(self.win_loss, self.world) / self.world.size
+            mean_loss = float(win) / self.win_steps
+        else:
+            mean_loss = float(self.win_loss) / self.win_steps
         now = time.perf_counter()
         ips = self.win_steps * self.batch / max(now - self.win_t, 1e-9)
         eta = (time.perf_counter() - self.t_run) / self.session_steps * (self.total_steps - step)

@@ -64,18 +64,21 @@ def batches(
     cfg: TrainConfig,
     epoch: int,
     dev: torch.device,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """uint8 batches ``first``..``steps - 1`` of the epoch's permutation, on the compute device (not yet
-    augmented: the loop augments after its stop check, so a stop never spends augmentation random numbers)."""
+    augmented: the loop augments after its stop check, so a stop never spends augmentation random numbers).
+    ``shard=(offset, size)``: this rank's rows of each global batch of ``batch`` (under DDP)."""
     b = batch
+    off, size = shard if shard is not None else (0, b)
     if data.resident:
         for i in range(first, steps):
-            idx = perm[i * b : (i + 1) * b]
+            idx = perm[i * b + off : i * b + off + size]
             yield data.train_x.index_select(0, idx), data.train_y.index_select(0, idx)
         return
     loader = torch.utils.data.DataLoader(
         _IndexDataset(data.train_x, data.train_y),
-        batch_sampler=[perm[i * b : (i + 1) * b].tolist() for i in range(first, steps)],
+        batch_sampler=[perm[i * b + off : i * b + off + size].tolist() for i in range(first, steps)],
         num_workers=cfg.workers,
         pin_memory=dev.type == "cuda",
         collate_fn=_collate,

@@ -59,9 +59,13 @@ def build_step(
     resident: bool,
     opt_state: dict | None,
     emit: Callable[..., dict],
+    ddp: nn.Module | None = None,
 ) -> Step:
-    """The run's step. ``opt_state``: a checkpoint's optimizer state to continue from."""
-    if precision.device.type == "cuda" and resident and cfg.fast_path:
+    """The run's step. ``opt_state``: a checkpoint's optimizer state to continue from; ``ddp``: the
+    DistributedDataParallel wrapper of ``model`` that the step calls under torchrun (no CUDA graph then)."""
+    if ddp is not None and precision.device.type == "cuda" and cfg.fast_path:
+        emit("status", state="eager", message="fast path off (DistributedDataParallel); training eagerly")
+    elif precision.device.type == "cuda" and resident and cfg.fast_path:
         from training.fastpath import fast_path_problem
 
         problem = fast_path_problem(model)
@@ -73,7 +77,7 @@ def build_step(
                 emit("status", state="fast_path", message="CUDA graph of the whole step captured")
                 return step
         emit("status", state="eager", message=f"fast path off ({problem}); training eagerly")
-    return _eager_step(model, cfg, criterion, steps_per_epoch, precision, opt_state, emit)
+    return _eager_step(model, ddp or model, cfg, criterion, steps_per_epoch, precision, opt_state, emit)
 
 
 def _graph_step(
@@ -111,6 +115,7 @@ def _graph_step(
 
 def _eager_step(
     model: nn.Module,
+    net: nn.Module,
     cfg: TrainConfig,
     criterion: nn.Module,
     steps_per_epoch: int,
@@ -121,7 +126,7 @@ def _eager_step(
     opt = make_optimizer(model, cfg)
     if opt_state is not None:
         load_optimizer_state(opt, opt_state)
-    forward = _forward(model, cfg.compile, emit)
+    forward = _forward(net, cfg.compile, emit)
 
     def eager_step(x: torch.Tensor, y: torch.Tensor):
         if precision.channels_last:

@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training import augment, placement, runs
+from training import augment, distributed, placement, runs
 from training.config import TrainConfig
+from training.distributed import SINGLE, World
 from training.grads import grad_profile, grad_profile_due
 from training.meter import Meter
 from training.optim import checkpoint_state
@@ -64,31 +65,45 @@ class _EpochSums:
         self.loss_sum, self.correct_sum = loss_sum, correct_sum
 
     @classmethod
-    def begin(cls, partial: dict | None, n: int, order: torch.Generator, dev: torch.device) -> _EpochSums:
-        if partial is not None:  # resuming mid-epoch: same permutation, same sums so far
-            return cls(
-                partial["perm"].to(order.device),
-                int(partial["batch"]),
-                int(partial["seen"]),
-                partial["loss_sum"].to(dev),
-                partial["correct_sum"].to(dev),
-            )
-        perm = torch.randperm(n, generator=order, device=order.device)
+    def begin(
+        cls, partial: dict | None, n: int, order: torch.Generator, dev: torch.device, world: World
+    ) -> _EpochSums:
         zero_loss = torch.zeros((), device=dev, dtype=torch.float32)
-        return cls(perm, 0, 0, zero_loss, torch.zeros((), device=dev, dtype=torch.int64))
+        zero_correct = torch.zeros((), device=dev, dtype=torch.int64)
+        if partial is not None:  # resuming mid-epoch: same permutation, same sums so far
+            perm, first = partial["perm"].to(order.device), int(partial["batch"])
+            if not world.active:
+                loss_sum, correct_sum = partial["loss_sum"].to(dev), partial["correct_sum"].to(dev)
+                return cls(perm, first, int(partial["seen"]), loss_sum, correct_sum)
+            if not world.main:  # the saved sums are the whole job's: rank 0 carries them
+                return cls(perm, first, 0, zero_loss, zero_correct)
+            loss_sum = partial["loss_sum"].to(dev) * world.size  # the ranks' sum of per-rank means
+            return cls(perm, first, int(partial["seen"]), loss_sum, partial["correct_sum"].to(dev))
+        perm = torch.randperm(n, generator=order, device=order.device)
+        return cls(perm, 0, 0, zero_loss, zero_correct)
 
     def add(self, loss: torch.Tensor, correct: torch.Tensor, images: int) -> None:
         self.loss_sum += loss.detach().float()
         self.correct_sum += correct
         self.seen += images
 
-    def partial(self, batch_index: int) -> dict:
+    def totals(self, world: World) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(sum of the steps' mean losses, correct predictions, images seen) of the whole job."""
+        if not world.active:
+            return self.loss_sum, self.correct_sum, self.seen
+        loss_sum = distributed.sum_all(self.loss_sum, world) / world.size
+        correct_sum = distributed.sum_all(self.correct_sum, world)
+        seen = distributed.sum_all(torch.tensor(self.seen, device=self.loss_sum.device), world)
+        return loss_sum, correct_sum, int(seen)
+
+    def partial(self, batch_index: int, world: World) -> dict:
+        loss_sum, correct_sum, seen = self.totals(world)
         return {
             "batch": batch_index,
             "perm": self.perm.cpu(),
-            "seen": self.seen,
-            "loss_sum": self.loss_sum.cpu(),
-            "correct_sum": self.correct_sum.cpu(),
+            "seen": seen,
+            "loss_sum": loss_sum.cpu(),
+            "correct_sum": correct_sum.cpu(),
         }
 
 
@@ -105,11 +120,14 @@ class Trainer:
         run_dir: Path,
         emit: Callable[..., dict],
         should_stop: Callable[[], bool],
+        world: World = SINGLE,
     ) -> None:
         self.cfg, self.model, self.step, self.data, self.plan = cfg, model, step, data, plan
         self.precision, self.start, self.run_dir = precision, start, run_dir
-        self.emit, self.should_stop = emit, should_stop
+        self.emit, self.should_stop, self.world = emit, should_stop, world
         self.device = precision.device
+        per_rank = plan.batch // world.size
+        self.shard = (world.rank * per_rank, per_rank) if world.active else None  # rows of each batch
         cuda = self.device.type == "cuda"
         self.log_every = cfg.log_every or (100 if step.fast else 20 if cuda else 1)
         self.named_weights = [(k, p) for k, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
@@ -121,17 +139,22 @@ class Trainer:
         step, partial = self.start.step, self.start.partial
         result = RunResult("completed", self.run_dir, self.start.epoch, step, self.start.best)
         result.device, result.fast_path = str(self.device), self.step.fast
-        meter = Meter(self.device, plan.batch, cfg.epochs * spe)
+        meter = Meter(self.device, plan.batch, cfg.epochs * spe, self.world)
         for epoch in range(self.start.epoch, cfg.epochs):
             self.model.train()
-            sums = _EpochSums.begin(partial, len(data.train_y), data.gens["order"], self.device)
+            sums = _EpochSums.begin(partial, len(data.train_y), data.gens["order"], self.device, self.world)
             partial = None
             meter.start_epoch(sums.seen)
-            batches = placement.batches(data, sums.perm, sums.first, spe, plan.batch, cfg, epoch, self.device)
+            batches = placement.batches(
+                data, sums.perm, sums.first, spe, plan.batch, cfg, epoch, self.device, self.shard
+            )
             for i, (xb, y) in enumerate(batches, start=sums.first):
-                if self.should_stop():
-                    return self._stopped(result, epoch, step, sums.partial(i))
-                x = augment.augment_batch(xb, data.mean, data.std, plan.aug_mode, data.gens["augment"])
+                if distributed.any_rank(self.should_stop(), self.world, self.device):
+                    return self._stopped(result, epoch, step, sums.partial(i, self.world))
+                part = (self.shard[0], plan.batch) if self.shard else None
+                x = augment.augment_batch(
+                    xb, data.mean, data.std, plan.aug_mode, data.gens["augment"], part=part
+                )
                 lr = self.step.lr_writer.set(step)
                 loss, correct = self.step.fn(x, y)
                 sums.add(loss, correct, len(y))
@@ -152,10 +175,15 @@ class Trainer:
                     )
                 # from step 1: its gradients were computed at initialisation, where a deep plain net's
                 # profile is steepest (plain56: the first conv's gradient ~2,000x the last one's)
-                if grad_profile_due(step, cfg.grad_every):
+                if self.world.main and grad_profile_due(step, cfg.grad_every):
                     layers, norms = grad_profile(self.named_weights)
                     self.emit("grad", step=step, epoch=epoch + 1, layers=layers, norms=norms)
-                if plan.val_every_s and step % spe and meter.since_val() >= plan.val_every_s:
+                if (
+                    self.world.main
+                    and plan.val_every_s
+                    and step % spe
+                    and meter.since_val() >= plan.val_every_s
+                ):
                     self._subset_validation(step, meter)
             diverged = self._end_epoch(result, epoch, step, sums, meter)
             if diverged is not None:
@@ -209,11 +237,12 @@ class Trainer:
     ) -> RunResult | None:
         """Validate, checkpoint and report a finished epoch; a diverged result if the loss is not finite."""
         spe, lr = self.plan.steps_per_epoch, self.step.lr_writer.current
-        train_loss = float(sums.loss_sum) / spe
+        loss_sum, correct_sum, seen = sums.totals(self.world)
+        train_loss = float(loss_sum) / spe
         if not math.isfinite(train_loss):
             return self._diverged(result, epoch, step, lr, train_loss)
         train_time = meter.train_time()
-        val_loss, val_acc = self.evaluate()
+        val_loss, val_acc = self.evaluate()  # rank 0's, on every rank
         if not math.isfinite(val_loss):  # the last step of the epoch broke the weights: never checkpoint them
             return self._diverged(result, epoch, step, lr, val_loss, "validation loss")
         best = result.best_val_acc
@@ -227,11 +256,11 @@ class Trainer:
             epoch=epoch + 1,
             step=step,
             train_loss=train_loss,
-            train_acc=int(sums.correct_sum) / max(sums.seen, 1),
+            train_acc=int(correct_sum) / max(seen, 1),
             val_loss=val_loss,
             val_acc=val_acc,
             lr=lr,
-            images_per_s=round((sums.seen - meter.seen_before) / max(train_time, 1e-9), 1),
+            images_per_s=round((seen - meter.seen_before) / max(train_time, 1e-9), 1),
             epoch_time_s=round(epoch_time, 3),
             eta_s=round(eta, 1),
             gpu_mem_mb=torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda else None,
@@ -241,7 +270,8 @@ class Trainer:
         result.epochs_done, result.steps_done = epoch + 1, step
         result.best_val_acc, result.last_val_acc, result.last_val_loss = best, val_acc, val_loss
         result.last_train_loss = train_loss
-        runs.update_run_meta(self.run_dir, epochs_done=epoch + 1, best_val_acc=best, last_val_acc=val_acc)
+        if self.world.main:
+            runs.update_run_meta(self.run_dir, epochs_done=epoch + 1, best_val_acc=best, last_val_acc=val_acc)
         return None
 
     def _stopped(self, result: RunResult, epoch: int, step: int, partial: dict) -> RunResult:
@@ -280,8 +310,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ eval + checkpoints
     def evaluate(self) -> tuple[float, float]:
-        loss, acc, _n = self.evaluate_subset(None)
-        return loss, acc
+        """Loss and accuracy on the validation set. Under torchrun rank 0 evaluates (its BatchNorm
+        statistics are the ones DDP keeps and the checkpoint holds) and tells the others."""
+        if not self.world.active:
+            loss, acc, _n = self.evaluate_subset(None)
+            return loss, acc
+        loss_acc = self.evaluate_subset(None)[:2] if self.world.main else None
+        return distributed.broadcast_object(loss_acc, self.world)
 
     @torch.no_grad()
     def evaluate_subset(self, limit: int | None) -> tuple[float, float, int]:
@@ -309,6 +344,8 @@ class Trainer:
         self, epoch: int, step: int, best: float | None, is_best: bool, partial: dict | None = None
     ) -> None:
         """``epoch`` counts finished epochs; ``partial`` marks a stop inside the next one."""
+        if not self.world.main:  # rank 0 writes the job's checkpoint
+            return
         state = {
             "epoch": epoch,
             "step": step,
