@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out", help="folder for run folders (default: runs)")
     s.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run exactly where it stopped")
+    s.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: per process)",
+    )
 
     s = sub.add_parser("sweep", help="train every combination of varied settings; CSV and Pareto chart")
     from training.sweep_cli import add_arguments as sweep_arguments

@@ -142,8 +142,19 @@ class _StopOnInterrupt:
         return self.requested
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from training import engine, runs
+def cmd_train(args: argparse.Namespace, project=None) -> int:
+    """``main.py train`` (``project``: an exported train.py's own project instead of ``args.file``).
+    Under torchrun every process runs this; rank 0 reports (training/distributed.py)."""
+    from training import distributed
+
+    try:
+        return _train(args, project)
+    finally:
+        distributed.finish()
+
+
+def _train(args: argparse.Namespace, project) -> int:
+    from training import distributed, engine, runs
     from training.config import TrainConfig, apply_preset
 
     bar = ProgressBar(run_dir=args.resume)
@@ -186,9 +197,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             from graph.projectfile import load_project
 
-            if not args.file:
+            if project is None and not args.file:
                 raise UserError("train needs a project file (or --resume RUNDIR)")
-            project = load_project(args.file)
+            if project is None:
+                project = load_project(args.file)
             cfg = TrainConfig.from_project(project.training)
             if args.preset:
                 cfg = apply_preset(cfg, args.preset)
@@ -202,13 +214,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 weights=args.weights,
                 device=args.device,
+                sync_bn=getattr(args, "sync_bn", None) or None,
             )
-            run_dir = runs.new_run_path(args.out or "runs", project.name)
+            world = distributed.setup(cfg.device)  # under torchrun: rank 0 names the run folder
+            run_dir = distributed.broadcast_object(runs.new_run_path(args.out or "runs", project.name), world)
             bar.run_dir = run_dir
             result = engine.train(project, cfg, run_dir, on_metric=bar, should_stop=stop)
     if result.status == "diverged":
         raise UserError(result.message, 1)
-    sys.stderr.write(f"run folder: {result.run_dir}\n")
+    if distributed.from_env().main:
+        sys.stderr.write(f"run folder: {result.run_dir}\n")
     return 0
 
 

@@ -56,6 +56,7 @@ class TrainConfig:
     )
     workers: int = 2  # DataLoader workers when the data does not fit on the GPU
     threads: int = 0  # CPU intra-op threads for this run (0: torch's default, one per core)
+    sync_bn: bool = False  # under torchrun: SyncBatchNorm (CUDA only) instead of per-process statistics
     weights: str | None = None  # start from this state_dict (safetensors or torch.save)
     preset: str | None = None
 
