@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.app_style import chrome
+from app.panels.flow_layout import FlowLayout
 
 MAP_COLUMNS = 8
 MAP_COUNT = 16  # feature maps shown at once; the slider moves the first one
@@ -150,7 +150,7 @@ class InspectPanel(QWidget):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         bar = QFrame(objectName="panelToolbar")
-        bl = QHBoxLayout(bar)
+        bl = FlowLayout(bar)  # wraps onto more rows in a narrow dock instead of widening the window
         bl.setContentsMargins(8, 4, 8, 4)
         self.weights = QComboBox()
         self.weights.addItems(WEIGHT_CHOICES)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.flow_layout import FlowLayout
 from app.training_ui import guard
 from app.training_ui.colors import run_color
 from app.training_ui.controller import Job, TrainingController
@@ -50,6 +51,8 @@ PLOT_GROUPS = (("loss", "acc", "lr"), ("throughput", "grad", "heatmap"))
 PLOT_STAGGER_MS = 30
 NARROW_BELOW = 1250  # px: below this the run list moves into a tab beside the settings
 PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
+SIDE_MIN_WIDTH = 290  # px: the settings column (its fields shrink, the labels keep their width)
+PLOT_ROW_HEIGHT = 180  # px: a row of plots, when they reflow into more rows in a narrow panel
 SYNTHETIC_EPOCHS = 5  # the form's epochs for the synthetic dataset when the project asks for more
 
 
@@ -156,7 +159,7 @@ class TrainingPanel(QWidget):
         for combo in (self.form.dataset, self.form.preset):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
-        scroll.setMinimumWidth(max(280, left.minimumSizeHint().width() + 12))
+        scroll.setMinimumWidth(SIDE_MIN_WIDTH)
         scroll.setMaximumWidth(380)
 
         # ----- middle: plot toolbar and plots
@@ -173,7 +176,7 @@ class TrainingPanel(QWidget):
         self.x_axis.currentTextChanged.connect(self._on_x_axis)
         bar = QFrame()
         bar.setObjectName("panelToolbar")
-        bar_lay = QHBoxLayout(bar)
+        bar_lay = FlowLayout(bar)  # wraps in a narrow panel
         bar_lay.setContentsMargins(8, 4, 8, 4)
         bar_lay.setSpacing(6)
         for w in (QLabel("Smoothing"), self.smoothing, self.smoothing_value):
@@ -220,7 +223,13 @@ class TrainingPanel(QWidget):
 
         self.sweep = SweepPanel(self)  # vary depth/width/shortcuts; a live Pareto scatter
         self.sweep.open_project_requested.connect(self.open_project_requested)
-        self.side.addTab(self.sweep, "Sweep")
+        sweep_scroll = QScrollArea()  # its chart appears when a sweep starts: it scrolls, never grows
+        sweep_scroll.setWidget(self.sweep)
+        sweep_scroll.setWidgetResizable(True)
+        sweep_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        sweep_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.sweep_scroll = sweep_scroll
+        self.side.addTab(sweep_scroll, "Sweep")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.side)
@@ -415,6 +424,14 @@ class TrainingPanel(QWidget):
             self.side.setMaximumWidth(16777215)
             self.splitter.setSizes([300, max(400, self.width() - 740), 440])
 
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: the Settings page in front, the columns at their first widths."""
+        self.side.setCurrentIndex(0)
+        if self.narrow:
+            self.splitter.setSizes([300, max(400, self.width() - 300)])
+        else:
+            self.splitter.setSizes([300, max(400, self.width() - 740), 440])
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.plots is None:
@@ -426,12 +443,18 @@ class TrainingPanel(QWidget):
             from app.training_ui.plots import TrainingPlots
 
             self.plots = TrainingPlots()
+            self.plots.columns_changed.connect(self._on_plot_columns)
             self.plots.set_smoothing(self.smoothing.value() / 100)
             self.plots.set_x_mode(self.x_axis.currentText().lower())
             self._placeholder.hide()
             self._plot_lay.addWidget(self.plots)
             self._redraw()
         return self.plots
+
+    def _on_plot_columns(self, _n: int) -> None:
+        """More rows of plots in a narrow panel: the plot area scrolls rather than squashing them."""
+        rows = self.plots.rows()
+        self._plot_holder.setMinimumHeight(PLOTS_MIN_HEIGHT if rows <= 2 else 40 + rows * PLOT_ROW_HEIGHT)
 
     def shutdown(self) -> None:
         """Stop a running child and wait briefly (call when the window closes)."""
