@@ -682,7 +682,8 @@ class MainWindow(QMainWindow):
         view = self._view()
         if view is not None:
             c = view.mapToScene(view.viewport().rect().center())
-            pos = (round(c.x()) - 90, round(c.y()) - 30)
+            x, y = view.graph_scene().free_spot(c.x() - 100, c.y() - 27)  # never on a card nor an edge
+            pos = (round(x), round(y))
 
         from app.composite import EditRefused
 
