@@ -303,9 +303,8 @@ class InspectPanel(QWidget):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        if self.busy():
+        if self.busy():  # the old worker stops at its next check and writes only into its own box
             self._cancel.set()
-            self._thread.join(timeout=5)
         from graph.projectfile import project_from_dict
 
         project = project_from_dict(self.document.project.to_dict())  # a snapshot: edits go on meanwhile

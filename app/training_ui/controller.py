@@ -109,22 +109,20 @@ class TrainingController(QObject):
             with contextlib.suppress(Exception):  # a dead child cannot be stopped; the tick notices
                 self._proc.stop()
 
-    def shutdown(self, timeout_s: float = 3.0) -> None:
-        """Stop and wait a little for the child (the window closes)."""
+    def shutdown(self) -> None:
+        """The window closes: ask the child to stop and return at once. The child stops at its next
+        step (with a checkpoint) and exits by itself; when this process exits, the child sees its
+        control pipe close and stops too (training/child_link.py), so nothing is waited for here."""
         self.stop()
-        proc = self._proc
-        deadline = time.monotonic() + timeout_s
-        while proc is not None and _alive(proc) and time.monotonic() < deadline:
-            _poll(proc, self.batch)
-            time.sleep(0.02)
-        if proc is not None and _alive(proc):
-            for name in ("kill", "terminate"):
-                fn = getattr(proc, name, None)
-                if fn is not None:
-                    with contextlib.suppress(Exception):
-                        fn()
-                    break
         self._timer.stop()
+
+    def kill(self) -> None:
+        """End the running child at once (no checkpoint) and drop queued jobs; returns at once."""
+        self._queue.clear()
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                proc.kill()
 
     # ----- internals ----------------------------------------------------------
     def _start_next(self) -> None:
@@ -169,6 +167,11 @@ class TrainingController(QObject):
             self.records.emit(job.key, got)
         if got and len(got) >= self.max_records:
             return  # more is waiting; do not conclude anything yet
+        if self._final is not None and getattr(proc, "closed", False) is True:
+            # the final record is in and the child closed its pipe: it is exiting; do not wait for it
+            _reap_later(proc)
+            self._finish(*self._final)
+            return
         if not _alive(proc):
             self._dead_ticks += 1
             if got or self._dead_ticks < 2:
@@ -206,6 +209,18 @@ def _poll(proc: Any, n: int) -> list[dict]:
         return list(proc.poll(n) or [])
     except Exception:  # noqa: BLE001 - a broken pipe from a dead child: nothing more to read
         return []
+
+
+def _reap_later(proc: Any, grace_ms: int = 30_000) -> None:
+    """A child that said its last word but has not exited yet gets ``grace_ms`` to do so, then is
+    killed (a hung exit must not leave a process behind)."""
+
+    def reap() -> None:
+        if _alive(proc):
+            with contextlib.suppress(Exception):
+                proc.kill()
+
+    QTimer.singleShot(grace_ms, reap)
 
 
 def _alive(proc: Any) -> bool:

@@ -457,7 +457,7 @@ class TrainingPanel(QWidget):
         self._plot_holder.setMinimumHeight(PLOTS_MIN_HEIGHT if rows <= 2 else 40 + rows * PLOT_ROW_HEIGHT)
 
     def shutdown(self) -> None:
-        """Stop a running child and wait briefly (call when the window closes)."""
+        """Ask a running child to stop and return at once (call when the window closes)."""
         if self.controller.busy:
             self.controller.shutdown()
 
@@ -476,8 +476,8 @@ class TrainingPanel(QWidget):
         while self.controller.busy and time.monotonic() < deadline:  # its records still arrive
             QApplication.processEvents()
             time.sleep(0.02)
-        if self.controller.busy:
-            self.controller.shutdown(timeout_s=1.0)
+        if self.controller.busy:  # it did not stop in time: end it, so two processes never share the run
+            self.controller.kill()
         if not (run_dir / "last.pt").exists():
             return None
         import subprocess
