@@ -471,7 +471,27 @@ class MainWindow(QMainWindow):
     def _on_project_replaced(self) -> None:
         self._update_title()
         self._update_actions()
-        self.summary_panel.batch.setValue(int(self.document.project.training.get("batch_size", 128)))
+        for panel in self.project_state_panels():
+            panel.reset_project_state()
+
+    def project_state_panels(self) -> list[QWidget]:
+        """Every panel that keeps state of the open project beyond what it redraws from the document
+        (issue 25: an old download error, curves, a depth profile stayed after Open), in one place.
+        Each one's ``reset_project_state()`` runs when a project is opened or created:
+
+        - Summary: the batch size of the memory estimate (the project's own);
+        - Training (once built): error, status, progress, ticked curves, heatmap, the sweep's points
+          and table (a run still going keeps its curve, labelled with its project);
+        - Inspect (once built): the depth profile, its title, the maps (a running inspection is
+          dropped).
+
+        The canvas, inspector, Problems and Code redraw from the document's own signals."""
+        panels: list[QWidget] = [self.summary_panel]
+        for tab in (self.training_tab, self.inspect_tab):
+            built = tab.built()
+            if built is not None and hasattr(built, "reset_project_state"):
+                panels.append(built)
+        return panels
 
     def _on_canvas_tab(self, block) -> None:
         """Switching canvas tabs shows that graph in the inspector (a block tab: its definition)."""
@@ -552,7 +572,8 @@ class MainWindow(QMainWindow):
         return self.training_tab.panel()
 
     def _open_run_project(self, path: str) -> None:
-        if self.files.open(path):
+        """A run's graph (Runs list, Pareto point): an unsaved copy, never the run's own file."""
+        if self.files.open_run_copy(path):
             self.welcome.hide()
             self._frame_soon()
 
@@ -733,6 +754,10 @@ class MainWindow(QMainWindow):
         if fn is not None:
             fn(name)
         self.code_panel.set_theme(name)
+        for tab in (self.training_tab, self.inspect_tab):  # their plots (issue 25: they stayed white)
+            built = tab.built()
+            if built is not None and hasattr(built, "set_theme"):
+                built.set_theme(name)
         self.problems.set_analysis(self.document.analysis)  # severity icons
         self.summary_panel._on_analysis()  # muted zeros
 

@@ -34,6 +34,10 @@ def type_text(t: str) -> str:
 
 
 class SummaryPanel(QWidget):
+    def reset_project_state(self) -> None:
+        """Another project: the memory estimate's batch size is the new project's."""
+        self.batch.setValue(int(self.document.project.training.get("batch_size", 128)))
+
     def __init__(self, document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document

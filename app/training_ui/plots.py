@@ -240,6 +240,39 @@ class TrainingPlots(QWidget):
                 p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._update_x_label()
 
+    # ----- theme ---------------------------------------------------------------
+    def set_theme(self) -> None:
+        """Repaint in the current theme's colours (View ▸ Light theme and back: issue 25, the plots
+        stayed in the theme they were built in)."""
+        base, muted, text, border, theme = _colors()
+        self._text, self._muted, self._theme = text, muted, theme
+        pg.setConfigOptions(foreground=muted, background=base)
+        self.view.setBackground(base)
+        for name, p in self.plots.items():
+            p.setTitle(f"<span style='color:{text};font-size:10pt'>{TITLES[name]}</span>")
+            for ax in ("left", "bottom"):
+                a = p.getAxis(ax)
+                a.setPen(pg.mkPen(border))
+                a.setTextPen(pg.mkPen(muted))
+        self._update_x_label()
+        self.plots["heatmap"].getAxis("left").setLabel(
+            self.plots["heatmap"].getAxis("left").labelText, color=muted
+        )
+        self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
+        for _sample, label in self.grad_legend.items:
+            label.setAttr("color", muted)
+            label.setText(label.text)
+        for line in self._vlines.values():
+            line.setPen(pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
+        fill = QColor(base)
+        fill.setAlpha(225)
+        self.readout_item.fill = pg.mkBrush(fill)
+        self.readout_item.border = pg.mkPen(border)
+        self.legend.muted = QColor(muted)
+        self.legend.set_runs(self.legend.runs)
+        for key_item in list(self._items.values()):
+            key_item.update()
+
     # ----- layout -------------------------------------------------------------
     def columns_for(self, width: int) -> int:
         """Three plots a row where each gets PLOT_MIN_WIDTH, else two, else one (issue 25: at

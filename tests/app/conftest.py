@@ -59,8 +59,12 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, settings, tmp_path, dialogs):
+def make_window(qtbot, settings, tmp_path, dialogs, monkeypatch):
+    from app import files
     from app.main_window import MainWindow
+
+    unsaved = tmp_path / "unsaved-runs"  # an unsaved project's runs: not the user's Documents
+    monkeypatch.setattr(files, "unsaved_runs_dir", lambda: unsaved)
 
     made = []
 
