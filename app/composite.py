@@ -35,6 +35,20 @@ def name_base(type_name: str) -> str:
     return view.base_name if view is not None else type_name.lower()
 
 
+def next_name(graph: Graph, base: str) -> str:
+    """A new node's name: ``base`` while no node has it nor a numbered form of it, else the number
+    after the highest in use (after ``bn1`` comes ``bn2``, never ``bn``: issue 25)."""
+    stem = base.rstrip("0123456789") or base
+    names = {n.name for n in graph.nodes.values()}
+    numbers = [int(n[len(stem) :]) for n in names if n.startswith(stem) and n[len(stem) :].isdigit()]
+    if base not in names and not numbers:
+        return base
+    i = max(numbers, default=0) + 1
+    while f"{stem}{i}" in names:
+        i += 1
+    return f"{stem}{i}"
+
+
 def _check_type(project: Project, block: str | None, type_name: str) -> None:
     if type_name.startswith(BLOCK_PREFIX):
         bname = type_name[len(BLOCK_PREFIX) :]
@@ -73,7 +87,7 @@ def new_node_edit(
     node = Node(
         fresh.id("n"),
         type_name,
-        fresh.name(name_base(type_name)),
+        next_name(g, name_base(type_name)),
         params if params is not None else default_params(project, type_name),
     )
     return E.AddNode(block, node, position)

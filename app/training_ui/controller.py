@@ -13,7 +13,8 @@ without a final record (killed, segfault, out of memory), the controller
 makes one up: "the training process exited unexpectedly (exit code N)".
 
 ``training.process`` (which starts the spawned child) is imported only when
-the first job starts; tests pass a ``factory`` with the same signature.
+the first job starts; tests pass a ``factory`` with the same signature. A job with
+``extra["resume"]`` continues its stopped run folder: the factory is called with ``resume=True``.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ class Job:
             self.key = str(self.run_dir)
 
 
-def default_factory(project: dict, config: dict, run_dir: str):
+def default_factory(project: dict, config: dict, run_dir: str, resume: bool = False):
     from training.process import start_training  # imported late: the child imports torch, we do not
 
-    return start_training(project, config, run_dir)
+    return start_training(project, config, run_dir, resume=resume)
 
 
 class TrainingController(QObject):
@@ -132,7 +133,10 @@ class TrainingController(QObject):
         self.current, self._final, self._stopping, self._dead_ticks = job, None, False, 0
         self.job_started.emit(job)
         try:
-            self._proc = self.factory(job.project, job.config, str(job.run_dir))
+            if job.extra.get("resume"):  # continue a stopped run in its own folder (Runs ▸ Resume)
+                self._proc = self.factory(job.project, job.config, str(job.run_dir), resume=True)
+            else:
+                self._proc = self.factory(job.project, job.config, str(job.run_dir))
         except Exception as exc:  # noqa: BLE001 - e.g. a config the engine rejects before spawning
             self._proc = None
             msg = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"

@@ -189,10 +189,23 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatc
     assert (Path(key) / "metrics.jsonl").exists() and json.loads((Path(key) / "project.json").read_text())[
         "name"
     ] == "Tiny"
-    # "Open graph" asks the editor to open the run's own project file
+    # "Open" asks the editor to open the run's project file (the window opens it as a copy)
+    panel.run_list.tree.setCurrentItem(item)
     with qtbot.waitSignal(panel.open_project_requested) as sig:
-        panel.run_list.tree.itemWidget(item, 4).click()
+        panel.run_list.open_button.click()
     assert sig.args == [str(Path(key) / "project.json")]
+    # Resume continues the stopped run in its own folder, with the real engine (issue 25)
+    assert panel.run_list.resume_button.isEnabled()
+    assert panel.run_list.context_menu(key).actions()[1].isEnabled()
+    stopped_at = max(panel.plots.curve(key, "loss").getData()[0])
+    panel.run_list.resume_button.click()
+    assert panel.controller.busy and panel.controller.current.key == key
+    assert not panel.run_list.resume_button.isEnabled()  # one run at a time
+    qtbot.waitUntil(lambda: max(panel.plots.curve(key, "loss").getData()[0]) > stopped_at + 2, timeout=60_000)
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.controller.busy, timeout=30_000)
+    assert panel.error.isHidden(), panel.last_error
+    assert panel.run_list.keys().count(key) == 1  # the same run, not a new folder
 
 
 # --------------------------------------------------------------------------- overlays
