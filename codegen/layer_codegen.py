@@ -513,6 +513,7 @@ _ENTRIES = (
     TypeCodegen("SiLU", _frozen({"inplace": False}), fx_modules=("nn.SiLU",), from_module=_inplace_from),
     TypeCodegen("Sigmoid", fx_modules=("nn.Sigmoid",), from_module=_no_params),
     TypeCodegen("Tanh", fx_modules=("nn.Tanh",), from_module=_no_params),
+    TypeCodegen("Mish", _frozen({"inplace": False}), fx_modules=("nn.Mish",), from_module=_inplace_from),
     TypeCodegen("ReLU6", _frozen({"inplace": False}), fx_modules=("nn.ReLU6",), from_module=_inplace_from),
     TypeCodegen(
         "Hardswish", _frozen({"inplace": False}), fx_modules=("nn.Hardswish",), from_module=_inplace_from

@@ -503,6 +503,12 @@ _activation(
 )
 _activation("Tanh", "Hyperbolic tangent.", saturates=(-0.99, 0.99))
 _activation(
+    "Mish",
+    "Mish, x * tanh(softplus(x)) (YOLOv4; a smooth ReLU).",
+    (P("inplace", "bool", False),),
+    lambda p: {"inplace": p["inplace"]},
+)
+_activation(
     "ReLU6",
     "ReLU clipped at 6, min(max(0, x), 6) (MobileNetV2).",
     (P("inplace", "bool", False),),

@@ -116,6 +116,7 @@ _ENTRIES = (
     LayerView("LeakyReLU", key_text),
     LayerView("GELU", key_text),
     LayerView("SiLU", key_text),
+    LayerView("Mish", key_text),
     LayerView("Sigmoid", key_text),
     LayerView("Tanh", key_text),
     LayerView("ReLU6", key_text),
