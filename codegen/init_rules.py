@@ -130,8 +130,7 @@ def _rule(node: Node) -> str:
 
 def _module_class(cls: ClassPlan, nid: str) -> str:
     """``nn.BatchNorm2d``: the class of the module a node builds (what an ``isinstance`` loop tests)."""
-    ni = cls.rep.nodes[nid]
-    return registry.get(cls.graph.nodes[nid].type).module(ni.params, ni.in_shapes).cls
+    return cls.module_exprs[nid].func
 
 
 def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping[str, str]) -> list[str]:
