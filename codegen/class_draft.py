@@ -61,6 +61,7 @@ class ClassDraft(ClassValues):
         # symbolic values
         self.params: dict[str, dict[str, Any]] = {}  # node id -> parameters (ints as Syms)
         self.ch: dict[str, Sym] = {}  # node id -> output channels
+        self.block_in_ch: dict[str, Sym] = {}  # block instance's node id -> its input channels
         # node id -> where the channels are in its output: 0, or 2 for channels last (after a Permute)
         self.axis: dict[str, int] = {}
         # shortcuts
@@ -107,13 +108,7 @@ class ClassDraft(ClassValues):
             staged=ro(self.staged),
             params=ro({k: ro(v) for k, v in self.params.items()}),
             ch=ro(self.ch),
-            block_in_ch=ro(
-                {
-                    nid: self.in_shapes(node)[0][0]
-                    for nid, node in self.graph.nodes.items()
-                    if node.block_name is not None and nid in self.ch and self.graph.in_edges(nid)
-                }
-            ),
+            block_in_ch=ro(self.block_in_ch),
             axis=ro(self.axis),
             static=ro(self.static),
             dynamic=ro(self.dynamic),

@@ -231,6 +231,7 @@ def block_call(st: PlanningState, cls: ClassDraft, node: Node) -> pf.Expr:
     bdef = st.project.blocks[node.block_name]
     params = cls.params[node.id]
     ins = cls.in_shapes(node)
+    cls.block_in_ch[node.id] = ins[0][0]
     args: list[pf.Expr] = [cls.lit(ins[0][0], node, "the input channel count")]
     kwargs: list[tuple[str, pf.Expr]] = []
     if node.block_name in st.dense:  # DenseBlock(64, num_layers=6, growth_rate=12): all by keyword

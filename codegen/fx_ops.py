@@ -13,7 +13,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen.layer_codegen import FX_MODULES, Unsupported, square
+from codegen.layer_codegen import FX_MODULES, HELPER_TYPES, Unsupported, square
 
 
 def is_leaf(mod: Any) -> bool:
@@ -53,8 +53,9 @@ class OpSpec:
     inputs: list[Any] = field(default_factory=list)  # fx nodes, in port order
 
 
-# Skipwire's own helper classes (codegen/helpers.py) are traced as leaves, by name
-HELPER_LEAVES = ("WeightedAdd", "LayerNorm2d", "DropPath", "Permute", "ChannelConv1d", "RadixSoftmax")
+# Skipwire's own helper classes (declared with their types: codegen/layer_codegen.py) are traced as
+# leaves, by name
+HELPER_LEAVES = tuple(HELPER_TYPES)
 # norm + activation modules (timm's BatchNormAct2d: a BatchNorm2d that calls F.batch_norm on its own
 # buffers, then its ``drop`` and ``act`` children) are traced as leaves and split into their parts
 NORM_ACT_LEAVES = ("BatchNormAct2d",)
@@ -80,43 +81,23 @@ def convert_norm_act(mod: Any, in_shape: tuple | None) -> list[tuple[str, dict, 
     return parts
 
 
-def _all_inputs(mod: Any, in_shapes: list) -> list:
-    return in_shapes
-
-
-def _first_input(mod: Any, in_shapes: list) -> Any:
-    return in_shapes[0]
-
-
-def _layer_norm_input(mod: Any, in_shapes: list) -> Any:
-    from torch import nn
-
-    if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
-        raise Unsupported(f"a {type(mod).__name__} that is not what Skipwire writes")
-    return in_shapes[0]
-
-
-# each helper-class leaf (by class name) -> what its table entry's from_module reads: the input shapes of
-# WeightedAdd, the one input shape of the others (Skipwire's own, timm's DropPath and RadixSoftmax,
-# torchvision's Permute: same names); LayerNorm2d only as an nn.LayerNorm
-HELPER_INPUTS = {
-    "WeightedAdd": _all_inputs,
-    "DropPath": _first_input,
-    "Permute": _first_input,
-    "ChannelConv1d": _first_input,
-    "RadixSoftmax": _first_input,
-    "LayerNorm2d": _layer_norm_input,
-}
-
-
 def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
     """A helper-class leaf -> (registry type, params), by codegen/layer_codegen.py's table."""
+    from torch import nn
+
     name = type(mod).__name__
     entry = FX_MODULES.get(name) if name in HELPER_LEAVES else None
     if entry is None or entry.from_module is None:
         raise Unsupported(_module_name(type(mod)))
-    shapes = HELPER_INPUTS.get(name, _layer_norm_input)(mod, in_shapes)
-    return entry.type, entry.from_module(mod, shapes)
+    helper = HELPER_TYPES[name].helper
+    if helper.inputs == "all":  # a merge (WeightedAdd): every input's shape
+        return entry.type, entry.from_module(mod, in_shapes)
+    if helper.torch_base is not None and (
+        not isinstance(mod, getattr(nn, helper.torch_base)) or len(in_shapes) != 1
+    ):
+        raise Unsupported(f"a {name} that is not what Skipwire writes")
+    # Skipwire's own, or timm's DropPath and RadixSoftmax, torchvision's Permute (same names)
+    return entry.type, entry.from_module(mod, in_shapes[0])
 
 
 def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:

@@ -1,7 +1,10 @@
 """Weight initialisation: the registry's ``init`` rule names turned into code.
 
-A layer type names its rule (``conv``, ``norm``, ``linear``); a node's own
-parameters choose the variant. The emitter writes the initialisation at the end
+A layer type declares its rule (``LayerType.init``: :data:`RULES`) and
+:func:`init_lines` dispatches on it, never on type names; a node's own
+parameters choose the variant. A new type that declares ``conv`` joins the
+convolutions' loop (its module class in the ``isinstance``), one that declares
+``norm`` the norms'. The emitter writes the initialisation at the end
 of the network's constructor, in torchvision's ResNet style: a loop over
 ``self.modules()`` for the rule most convolutions share, then explicit lines
 for the nodes that differ (a zero-initialised BatchNorm at the end of a
@@ -17,10 +20,12 @@ Rules (all match what torch or torchvision do):
   ``torch_default`` only when ``bias_init`` is not 0). Shortcut projection
   convs follow ``kaiming_fan_out``, as in torchvision, unless every conv is
   ``torch_default`` (an imported network): then they keep torch's default too.
-  A ChannelConv1d (ECA-Net's conv, no ``init`` parameter) keeps torch's default: the
-  ECA-Net and timm ResNets' loops initialise only ``nn.Conv2d``.
+- ``torch``: left as torch makes it. A ChannelConv1d (ECA-Net's conv, no
+  ``init`` parameter): the ECA-Net and timm ResNets' loops initialise only
+  ``nn.Conv2d``; LayerNorm, LayerNorm2d and InstanceNorm2d: torch starts them
+  at weight 1, bias 0 already (docs/decisions.md, issue 23).
 - ``norm``: BatchNorm2d and GroupNorm weight 1, bias 0 (written out, as
-  torchvision does); ``zero_init`` on a BatchNorm2d sets its weight to 0.
+  torchvision does); ``zero_init`` sets the weight to 0.
 - ``linear``: ``torch_default``, ``zero_bias`` (torch's weight, bias 0:
   torchvision's DenseNet), ``zeros`` (weight and bias 0) or ``normal_0.01``
   (weight N(0, 0.01), bias 0).
@@ -33,10 +38,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from graph import registry
+
 if TYPE_CHECKING:
     from codegen.plan import ClassPlan
     from graph.model import Node
 
+# LayerType.init -> what :func:`init_lines` does for a node that declares it
+RULES = {
+    "none": "nothing: no weights",
+    "torch": "nothing: torch's own initialisation stands (LayerNorm's weight 1 and bias 0, ECA's conv)",
+    "conv": "Kaiming (the node's init and bias_init), in a loop over the conv module classes",
+    "norm": "weight 1, bias 0 in a loop over the norm module classes; zero_init: weight 0",
+    "linear": "the node's init: torch_default, zero_bias, zeros or normal_0.01",
+    "weight_values": "nothing here: the constructor starts it at its values",
+}
 CONV_DEFAULT = ("kaiming_fan_out", 0.0)
 CONV_RULES = ("torch_default", "kaiming_fan_out", "kaiming_fan_in")
 
@@ -106,12 +122,25 @@ def linear_node_lines(init: str, has_bias: bool, module: str) -> list[str]:
     return lines
 
 
+def _rule(node: Node) -> str:
+    """The node's declared init rule (LayerType.init); a block instance's layers are its class's."""
+    lt = registry.get(node.type) if node.block_name is None else None
+    return lt.init if lt is not None else "none"
+
+
+def _module_class(cls: ClassPlan, nid: str) -> str:
+    """``nn.BatchNorm2d``: the class of the module a node builds (what an ``isinstance`` loop tests)."""
+    return cls.module_exprs[nid].func
+
+
 def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping[str, str]) -> list[str]:
     """The network constructor's weight initialisation lines (none where torch's defaults stand), from
-    the classes' frozen plans; ``class_names`` gives a block definition's class."""
+    the classes' frozen plans, by each node's declared rule (LayerType.init); ``class_names`` gives a
+    block definition's class."""
     classes = [*blocks, net]
     convs: list[tuple[ClassPlan, Node, tuple]] = []
-    norms: set[str] = set()
+    conv_classes: set[str] = set()
+    norms: set[str] = set()  # module classes under the norm rule
     norm_ok = True
     extra: dict[str | None, list[str]] = {}
     shortcut_convs = 0
@@ -127,16 +156,19 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
             if nid not in cls.code_paths:
                 continue
             p = cls.rep.nodes[nid].params
-            if node.type == "Conv2d":
-                convs.append((cls, node, conv_rule(p) + (bool(p["bias"]),)))
-            elif node.type in ("BatchNorm2d", "GroupNorm"):
-                norms.add(node.type)
-                norm_ok = norm_ok and p["affine"]
+            rule = _rule(node)
+            if rule == "conv":
+                convs.append((cls, node, conv_rule(p) + (bool(p.get("bias", True)),)))
+                conv_classes.add(_module_class(cls, nid))
+            elif rule == "norm":
+                norms.add(_module_class(cls, nid))
+                norm_ok = norm_ok and p.get("affine", True)
     # the loop's conv rule: the one most convolutions share (shortcut projections count)
     counts: dict[tuple, int] = {}
     for _, _, rule in convs:
         counts[rule[:2]] = counts.get(rule[:2], 0) + 1
     if shortcut_convs:  # projections: torchvision's rule, or torch's default where every conv keeps it
+        conv_classes.add("nn.Conv2d")
         proj = CONV_DEFAULT
         if convs and all(rule[0] == "torch_default" for _, _, rule in convs):
             proj = ("torch_default", 0.0)
@@ -145,7 +177,7 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
     loop_bias = any(rule[2] for _, _, rule in convs if rule[:2] == loop_rule)
     body: list[str] = []
     if loop_rule is not None and loop_rule[0] != "torch_default":
-        body.append("            if isinstance(m, nn.Conv2d):")
+        body.append(f"            if isinstance(m, {_one_or_tuple(conv_classes)}):")
         body += ["                " + s for s in conv_weight_lines(loop_rule[0], "m.weight")]
         if loop_bias:
             body += [
@@ -153,13 +185,11 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
                 "                    " + constant_line("m.bias", loop_rule[1]),
             ]
     if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
-        norms.add("BatchNorm2d")  # the projections' BatchNorms
+        norms.add("nn.BatchNorm2d")  # the projections' BatchNorms
     if norms and norm_ok:
         kw = "elif" if body else "if"
-        types = [f"nn.{t}" for t in ("BatchNorm2d", "GroupNorm") if t in norms]
-        which = types[0] if len(types) == 1 else f"({', '.join(types)})"
         body += [
-            f"            {kw} isinstance(m, {which}):",
+            f"            {kw} isinstance(m, {_one_or_tuple(norms)}):",
             "                nn.init.ones_(m.weight)",
             "                nn.init.zeros_(m.bias)",
         ]
@@ -175,9 +205,10 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
                 continue
             p = cls.rep.nodes[nid].params
             key = cls.block.name if cls.block else None
-            if node.type == "BatchNorm2d" and p["zero_init"] and p["affine"]:
+            rule = _rule(node)
+            if rule == "norm" and p.get("zero_init", False) and p.get("affine", True):
                 extra.setdefault(key, []).append(f"nn.init.zeros_({ref(cls, node)}.weight)")
-            elif node.type == "Linear":
+            elif rule == "linear":
                 extra.setdefault(key, []).extend(linear_node_lines(p["init"], p["bias"], ref(cls, node)))
     lines: list[str] = []
     if body:
@@ -190,6 +221,13 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
             lines += ["                " + s for s in todo]
     lines += ["        " + s for s in extra.get(None, [])]
     return lines
+
+
+def _one_or_tuple(module_classes: set[str]) -> str:
+    """``nn.Conv2d``, or ``(nn.BatchNorm2d, nn.GroupNorm)`` in the registry's order of the types."""
+    order = {f"nn.{t.name}": i for i, t in enumerate(registry.all_types())}
+    names = sorted(module_classes, key=lambda c: (order.get(c, len(order)), c))
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
 
 
 def ref(owner: ClassPlan, node: Node) -> str:

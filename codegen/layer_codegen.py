@@ -21,7 +21,10 @@ builds); this table declares what code generation and import need beyond that:
   overwrite it while the input is still needed;
 - ``fx_modules`` / ``from_module``: the torch module classes that
   ``import`` (codegen/fx_import.py) turns into this type, and how their
-  attributes become the type's parameters (raises ``Unsupported``).
+  attributes become the type's parameters (raises ``Unsupported``);
+- ``helper``: the class torch lacks that the type's module is (``LayerNorm2d``):
+  its text, its place among a generated file's helper classes, how ``import``
+  reads it back (:class:`HelperClass`; codegen/helpers.py gathers them).
 
 Adding a layer type means one entry here (tests/test_layer_types.py walks
 every registered type and fails on a missing one; :func:`missing` lists them).
@@ -49,6 +52,24 @@ FromModule = Callable[[Any, tuple | None], dict]
 
 
 @dataclass(frozen=True)
+class HelperClass:
+    """A class torch lacks that the generated code defines (``LayerNorm2d``), declared with its type.
+
+    ``source``: the class's text. ``rank``: where it goes among the helper classes of a generated
+    file (lower first; a new one takes the next number, so existing files keep their order).
+    ``inputs``: what its ``from_module`` gets when ``import`` meets the class as a traced leaf:
+    ``"first"`` (the first input's shape) or ``"all"`` (every input's, a merge). ``torch_base``:
+    the torch class it must subclass to be imported (``"LayerNorm"``: a LayerNorm2d that is not an
+    ``nn.LayerNorm`` is not what Skipwire writes); None: any."""
+
+    name: str
+    source: str
+    rank: int
+    inputs: str = "first"
+    torch_base: str | None = None
+
+
+@dataclass(frozen=True)
 class TypeCodegen:
     """What code generation knows about one layer type."""
 
@@ -61,6 +82,7 @@ class TypeCodegen:
     aliases_input: bool = False
     fx_modules: tuple[str, ...] = ()  # "nn.Conv2d", or a helper class name ("LayerNorm2d")
     from_module: FromModule | None = None
+    helper: HelperClass | None = None  # the class torch lacks that its module is (codegen/helpers.py)
 
     def out_channels(self, params: dict, ins: list[tuple], out_channels: int, axis: int = 0) -> Sym:
         """The output's channel count; ``axis``: where the channels are in the (first) input."""
@@ -331,6 +353,97 @@ def _group_channels(p: dict, ins: list[tuple], out: int) -> Sym:
     return ins[0][0] // p["groups"]
 
 
+# ---------------------------------------------------------------------------- helper classes
+# Classes torch lacks, written into a generated file when a network uses them (formatted as ruff would).
+# A type that builds one declares it in its entry (``helper=``); codegen/helpers.py gathers them.
+LAYER_NORM_2D = '''\
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels at each position of an image tensor (ConvNeXt)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+WEIGHTED_ADD = '''\
+class WeightedAdd(nn.Module):
+    """Sum of the inputs, each scaled by a learnable weight."""
+
+    def __init__(self, weights: list[float]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(weights))
+
+    def forward(self, inputs: list[Tensor]) -> Tensor:
+        out = self.weight[0] * inputs[0]
+        for i in range(1, len(inputs)):
+            out = out + self.weight[i] * inputs[i]
+        return out
+'''
+
+DROP_PATH = '''\
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, each sample's branch is dropped with
+    probability p and the kept ones scaled by 1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            keep = 1.0 - self.p
+            shape = [x.shape[0]] + [1] * (x.dim() - 1)  # one draw per sample
+            mask = torch.bernoulli(torch.full(shape, keep, dtype=x.dtype, device=x.device))
+            return torch.div(x * mask, keep)
+        return x
+'''
+
+PERMUTE = '''\
+class Permute(nn.Module):
+    """Reorder the axes of a tensor, as torchvision's Permute (channels last and back in ConvNeXt)."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.permute(x, self.dims)
+'''
+
+CHANNEL_CONV_1D = '''\
+class ChannelConv1d(nn.Conv1d):
+    """ECA-Net's attention conv (Wang et al. 2020): one filter sliding over the channels of a pooled
+    (B, C, 1, 1) tensor, zero-padded so that C stays C."""
+
+    def __init__(self, kernel_size: int = 3, bias: bool = False) -> None:
+        super().__init__(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.view(x.shape[0], 1, -1)  # the channels as one sequence
+        x = F.conv1d(x, self.weight, self.bias, padding=self.padding)
+        return x.view(x.shape[0], -1, 1, 1)
+'''
+
+RADIX_SOFTMAX = '''\
+class RadixSoftmax(nn.Module):
+    """A softmax across the radix groups of each channel (ResNeSt's split attention, SKNet's selection
+    among its kernels); the channels come in as cardinality x radix x C' and leave radix first."""
+
+    def __init__(self, radix: int, cardinality: int = 1) -> None:
+        super().__init__()
+        self.radix = radix
+        self.cardinality = cardinality
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        x = x.view(shape[0], self.cardinality, self.radix, -1, shape[2], shape[3])
+        x = x.transpose(1, 2)
+        x = F.softmax(x, dim=1)
+        return x.reshape(shape)
+'''
+
+
 # ---------------------------------------------------------------------------- the table
 _NORM = {"eps": 1e-5}
 _ENTRIES = (
@@ -354,6 +467,7 @@ _ENTRIES = (
         inplace_safe=True,
         fx_modules=("ChannelConv1d", "nn.Conv1d"),
         from_module=_channel_conv_from,
+        helper=HelperClass("ChannelConv1d", CHANNEL_CONV_1D, 5),
     ),
     TypeCodegen(
         "BatchNorm2d",
@@ -380,6 +494,7 @@ _ENTRIES = (
         _frozen({**_NORM, "elementwise_affine": True, "bias": True}),
         fx_modules=("LayerNorm2d",),
         from_module=_layernorm2d_from,
+        helper=HelperClass("LayerNorm2d", LAYER_NORM_2D, 1, torch_base="LayerNorm"),
     ),
     TypeCodegen(
         "InstanceNorm2d",
@@ -398,6 +513,7 @@ _ENTRIES = (
     TypeCodegen("SiLU", _frozen({"inplace": False}), fx_modules=("nn.SiLU",), from_module=_inplace_from),
     TypeCodegen("Sigmoid", fx_modules=("nn.Sigmoid",), from_module=_no_params),
     TypeCodegen("Tanh", fx_modules=("nn.Tanh",), from_module=_no_params),
+    TypeCodegen("Mish", _frozen({"inplace": False}), fx_modules=("nn.Mish",), from_module=_inplace_from),
     TypeCodegen("ReLU6", _frozen({"inplace": False}), fx_modules=("nn.ReLU6",), from_module=_inplace_from),
     TypeCodegen(
         "Hardswish", _frozen({"inplace": False}), fx_modules=("nn.Hardswish",), from_module=_inplace_from
@@ -459,8 +575,14 @@ _ENTRIES = (
             "timm.layers.drop.DropPath",
         ),
         from_module=_drop_path_from,
+        helper=HelperClass("DropPath", DROP_PATH, 3),
     ),
-    TypeCodegen("Add", fx_modules=("WeightedAdd",), from_module=_weighted_add_from),
+    TypeCodegen(
+        "Add",
+        fx_modules=("WeightedAdd",),
+        from_module=_weighted_add_from,
+        helper=HelperClass("WeightedAdd", WEIGHTED_ADD, 2, inputs="all"),  # learnable weights
+    ),
     TypeCodegen("Concat", channels=_concat_channels),
     TypeCodegen("Multiply", channels=_broadcast_channels),
     TypeCodegen("Gate"),
@@ -472,6 +594,7 @@ _ENTRIES = (
         aliases_input=True,  # a view
         fx_modules=("Permute", "torchvision.ops.misc.Permute"),
         from_module=_permute_from,
+        helper=HelperClass("Permute", PERMUTE, 4),
     ),
     TypeCodegen("LayerScale", inplace_safe=True),  # imported from ``scale * x`` (codegen/fx_import.py)
     TypeCodegen("GroupSum", channels=_group_channels),
@@ -480,10 +603,14 @@ _ENTRIES = (
         _frozen({"cardinality": 1}),
         fx_modules=("RadixSoftmax",),
         from_module=_radix_softmax_from,
+        helper=HelperClass("RadixSoftmax", RADIX_SOFTMAX, 6),
     ),
 )
 
 CODEGEN_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.type: e for e in _ENTRIES})
+
+# helper class name -> the type whose module it is
+HELPER_TYPES: Mapping[str, TypeCodegen] = MappingProxyType({e.helper.name: e for e in _ENTRIES if e.helper})
 
 # torch module class (or helper class) name -> the type it imports as
 FX_MODULES: Mapping[str, TypeCodegen] = MappingProxyType({m: e for e in _ENTRIES for m in e.fx_modules})
@@ -514,4 +641,14 @@ def check_complete() -> None:
         raise AssertionError("codegen/layer_codegen.py: " + ", ".join(gaps))
 
 
-__all__ = ["CODEGEN_TYPES", "FX_MODULES", "TypeCodegen", "Unsupported", "check_complete", "get", "missing"]
+__all__ = [
+    "CODEGEN_TYPES",
+    "FX_MODULES",
+    "HELPER_TYPES",
+    "HelperClass",
+    "TypeCodegen",
+    "Unsupported",
+    "check_complete",
+    "get",
+    "missing",
+]

@@ -7,6 +7,8 @@ unwraps checkpoint dicts (``{"state_dict": ...}``, ``{"model": ...}``, DDP's
 whose name and shape match, and returns a :class:`LoadReport` saying what was
 matched, missing, unexpected or of another shape. A replaced head (another
 class count) thus shows up as the only shape mismatch and everything else loads.
+torchvision's ImageNet files: ``read_torchvision`` (DenseNet's old keys renamed),
+``check_fit`` (all but the head must load), ``head_report`` (what the head did).
 
 Imports torch only inside functions.
 """
@@ -214,11 +216,58 @@ def transfer_state(state: dict, model: Any) -> LoadReport:
     return report
 
 
+# ---------------------------------------------------------------------------- torchvision's checkpoints
+# torchvision/models/densenet.py, _load_state_dict: '.'s are no longer allowed in module names
+_DENSENET_OLD = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
+
+
+def remap_densenet(state: dict) -> dict:
+    """DenseNet's old keys renamed as torchvision does (``denselayer1.norm.1.weight`` -> ``norm1``)."""
+    out = {}
+    for key, value in state.items():
+        m = _DENSENET_OLD.match(key)
+        out[m.group(1) + m.group(2) if m else key] = value
+    return out
+
+
+def read_torchvision(path: str | os.PathLike, arch: str) -> dict:
+    """One of torchvision's ImageNet files (weights_only), its keys as torchvision's models have them."""
+    state = read_state_dict(path)
+    return remap_densenet(state) if arch.startswith("densenet") else state
+
+
+def head_report(report: LoadReport, head: str, classes: int) -> str:
+    """``"fc: new, 10 classes"`` when the head was not loaded, ``"fc: loaded (1000 classes)"`` if it was."""
+    keys = (f"{head}.weight", f"{head}.bias")
+    if all(k in report.matched for k in keys):
+        return f"{head}: loaded ({classes} classes)"
+    return f"{head}: new, {classes} classes"
+
+
+def check_fit(report: LoadReport, head: str, source: str) -> None:
+    """Everything but the head must load: another outcome means the file is not for this model."""
+    head_keys = (f"{head}.weight", f"{head}.bias")
+    off = [k for k, _a, _b in report.mismatched if k not in head_keys]
+    off += [k for k in report.missing if k not in head_keys and not k.endswith("num_batches_tracked")]
+    off += [k for k in report.unexpected if not k.endswith("num_batches_tracked")]
+    if off:
+        raise UserError(
+            f"{source} does not fit this model: {len(off)} tensors differ ({', '.join(off[:4])}"
+            f"{' ...' if len(off) > 4 else ''}); is the project still the torchvision architecture?"
+        )
+
+
 __all__ = [
     "LoadReport",
+    "check_fit",
+    "head_report",
     "load_state",
     "load_weights",
     "read_state_dict",
+    "read_torchvision",
+    "remap_densenet",
     "save_weights",
     "to_project_keys",
     "transfer_state",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from graph import edits as E
+from graph import registry
 from graph.model import Edge, Node, Project, Stage
 from graph.naming import Fresh, unique_edge_name
 
@@ -311,7 +312,8 @@ def _insert_on_edge(
     prev, prev_port = edge.src, edge.src_port
     fresh = Fresh(g, from_graph_size=True)
     for k, (type_name, params) in enumerate(chain, start=1):
-        base = {"Conv2d": "proj_conv", "BatchNorm2d": "proj_bn"}.get(type_name, type_name.lower())
+        lt = registry.get(type_name)
+        base = (lt.fix_name if lt is not None else "") or type_name.lower()
         node = Node(fresh.id("n"), type_name, fresh.suffixed(base), dict(params))
         where = None
         if a and b:

@@ -248,6 +248,7 @@ register(
             },
         ),
         init="conv",
+        fix_name="proj_conv",  # inserted by a fix: the projection's 1x1 conv
         key_params=("kernel_size", "out_channels", "stride", "groups"),
         pads_to_keep_size=True,
         saves=_input,
@@ -289,7 +290,7 @@ register(
         module=lambda p, ins: ModuleSpec(
             "ChannelConv1d", (), {"kernel_size": p["kernel_size"], "bias": p["bias"]}
         ),
-        init="conv",  # torch's default, as timm's and ECA-Net's inits (they touch only Conv2d)
+        init="torch",  # torch's default, as timm's and ECA-Net's inits (they touch only Conv2d)
         key_params=("kernel_size",),
         saves=_input,
     )
@@ -321,6 +322,7 @@ register(
             {"eps": p["eps"], "momentum": p["momentum"], "affine": p["affine"]},
         ),
         init="norm",
+        fix_name="proj_bn",  # inserted by a fix: the projection's BatchNorm
         aliases=("BatchNorm",),
         saves=_input,
     )
@@ -402,7 +404,7 @@ register(
             (_normalized(p, ins),),
             {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]},
         ),
-        init="norm",
+        init="torch",  # torch's own: weight 1, bias 0 (docs/decisions.md, issue 23)
         saves=_input,
     )
 )
@@ -419,7 +421,7 @@ register(
         module=lambda p, ins: ModuleSpec(
             "LayerNorm2d", (ins[0][0],), {"eps": p["eps"], "elementwise_affine": p["elementwise_affine"]}
         ),
-        init="norm",
+        init="torch",  # torch's own: weight 1, bias 0 (docs/decisions.md, issue 23)
         saves=lambda p, ins, out: prod(ins[0]) + 2 * prod(ins[0][1:]),  # a permuted copy, per-position stats
     )
 )
@@ -449,14 +451,20 @@ register(
             (ins[0][0],),
             {"eps": p["eps"], "affine": p["affine"], "track_running_stats": p["track_running_stats"]},
         ),
-        init="norm",
+        init="torch",  # torch's own: weight 1, bias 0 (docs/decisions.md, issue 23)
         saves=_input,
     )
 )
 
 
 # ---------------------------------------------------------------- activations
-def _activation(name: str, doc: str, params: tuple = (), kwargs=lambda p: {}) -> None:
+def _activation(
+    name: str,
+    doc: str,
+    params: tuple = (),
+    kwargs=lambda p: {},
+    saturates: tuple[float, float] | None = None,
+) -> None:
     register(
         LayerType(
             name,
@@ -466,6 +474,7 @@ def _activation(name: str, doc: str, params: tuple = (), kwargs=lambda p: {}) ->
             shape=_same,
             module=lambda p, ins: ModuleSpec(f"nn.{name}", (), kwargs(p)),
             saves=_output,  # its input or its result: one of them, the same size
+            saturates=saturates,
         )
     )
 
@@ -489,8 +498,16 @@ _activation(
     (P("inplace", "bool", False),),
     lambda p: {"inplace": p["inplace"]},
 )
-_activation("Sigmoid", "Logistic sigmoid; gates in squeeze-excitation and highway nets.")
-_activation("Tanh", "Hyperbolic tangent.")
+_activation(
+    "Sigmoid", "Logistic sigmoid; gates in squeeze-excitation and highway nets.", saturates=(0.01, 0.99)
+)
+_activation("Tanh", "Hyperbolic tangent.", saturates=(-0.99, 0.99))
+_activation(
+    "Mish",
+    "Mish, x * tanh(softplus(x)) (YOLOv4; a smooth ReLU).",
+    (P("inplace", "bool", False),),
+    lambda p: {"inplace": p["inplace"]},
+)
 _activation(
     "ReLU6",
     "ReLU clipped at 6, min(max(0, x), 6) (MobileNetV2).",
@@ -508,6 +525,7 @@ _activation(
     "Hard sigmoid, ReLU6(x + 3) / 6; gates of MobileNetV3's squeeze-excitation.",
     (P("inplace", "bool", False),),
     lambda p: {"inplace": p["inplace"]},
+    saturates=(0.01, 0.99),
 )
 
 
@@ -623,6 +641,7 @@ register(
         forward=lambda a, p: f"torch.flatten({a[0]}, 1)",
         in_stage=True,  # nn.Flatten() in a stage
         saves=_nothing,
+        returns_input=lambda p: True,  # a view
     )
 )
 
@@ -681,6 +700,7 @@ register(
         module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}),
         key_params=("p",),
         saves=_dropout_saves,
+        returns_input=lambda p: not p.get("p"),  # Dropout(p=0) on the CPU returns its input
     )
 )
 

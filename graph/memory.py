@@ -217,9 +217,10 @@ def _level(
 
 
 def _returns_its_input(type_name: str, params: dict) -> bool:
-    """Layers whose output shares its input's storage (Flatten is a view; Dropout(p=0) on the CPU returns
-    its input), so a tensor kept before and after them is one tensor."""
-    return type_name == "Flatten" or (type_name == "Dropout" and not params.get("p"))
+    """Layers whose output shares its input's storage (declared: LayerType.returns_input), so a tensor
+    kept before and after them is one tensor."""
+    lt = registry.get(type_name)
+    return lt is not None and lt.returns_input is not None and bool(lt.returns_input(params))
 
 
 def _edge_key(info, prefix: str, edge, keys: dict[str, str | None]) -> str | None:

@@ -85,9 +85,9 @@ class LayerType:
     forward: Callable[[list[str], dict], str] | None = None
     # a tensor the layer holds itself (ParameterSpec); its forward reads it as the last argument
     parameter: Callable[[dict, list[Shape]], ParameterSpec] | None = None
-    init: str = (
-        "none"  # rule name (codegen/init_rules.py): conv, norm, linear, weight_values; none: no weights
-    )
+    # how its weights start (codegen/init_rules.py dispatches on it; INIT_RULES): conv, norm, linear,
+    # weight_values, torch (torch's own initialisation, left as torch makes it), none (no weights)
+    init: str = "none"
     aliases: tuple[str, ...] = ()
     key_params: tuple[str, ...] = ()  # shown on the node card
     input_names: tuple[str, ...] = ()  # port labels for multi-input nodes
@@ -101,6 +101,14 @@ class LayerType:
     mismatch_note: str = ""  # a merge: said after "input 2 is .. but input 1 is .."
     # a window layer (kernel_size, stride, padding): the padding that keeps its size is a fix to offer
     pads_to_keep_size: bool = False
+    # (low, high): an output at or beyond either counts as saturated (training/inspect_stats.py)
+    saturates: tuple[float, float] | None = None
+    # the output is its input's storage for these params (a view, Dropout(p=0)): graph/memory.py counts
+    # a tensor kept before and after it once
+    returns_input: Callable[[dict], bool] | None = None
+    # the base of the name of a node of this type that a fix inserts (graph/fixes.py); "": the type's
+    # name in lower case
+    fix_name: str = ""
 
     def spec(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -128,6 +136,9 @@ class LayerType:
         return float(self.saves(params, ins, out))
 
 
+# LayerType.init's rules (codegen/init_rules.py says what each writes)
+INIT_RULES = ("none", "torch", "conv", "norm", "linear", "weight_values")
+
 _REGISTRY: dict[str, LayerType] = {}
 _ALIASES: dict[str, str] = {}
 
@@ -139,6 +150,10 @@ def register(layer: LayerType) -> LayerType:
         raise ValueError(f"unknown category {layer.category!r} for {layer.name!r}")
     if layer.saves is None:
         raise ValueError(f"layer type {layer.name!r} does not declare what it saves for backward (saves=)")
+    if layer.init not in INIT_RULES:
+        raise ValueError(
+            f"unknown init rule {layer.init!r} for {layer.name!r}; one of {', '.join(INIT_RULES)}"
+        )
     _REGISTRY[layer.name] = layer
     for alias in layer.aliases:
         if alias in _REGISTRY or alias in _ALIASES:

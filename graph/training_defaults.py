@@ -48,8 +48,8 @@ GROUPS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType(
     }
 )
 
-# what a new project's file holds (the others take their defaults when read)
-NEW_PROJECT_KEYS = (
+# every setting a project file holds, in the order the file lists them (training/config.py writes these)
+PROJECT_KEYS = (
     "dataset",
     "epochs",
     "batch_size",
@@ -58,16 +58,21 @@ NEW_PROJECT_KEYS = (
     "momentum",
     "weight_decay",
     "nesterov",
+    "betas",
     "schedule",
     "milestones",
     "gamma",
     "warmup_epochs",
+    "pct_start",
     "label_smoothing",
     "amp",
     "channels_last",
     "compile",
     "seed",
 )
+# what a new project's file holds: the same but the settings only Adam (betas) and the one-cycle
+# schedule (pct_start) read; the others take their defaults when read
+NEW_PROJECT_KEYS = tuple(k for k in PROJECT_KEYS if k not in ("betas", "pct_start"))
 
 
 def flatten(training: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from codegen import layer_codegen
 from graph import registry
 from graph.params import ParamSpec
 
-INIT_RULES = {"none", "conv", "norm", "linear", "weight_values"}  # LayerType.init, read by codegen/emitter.py
+INIT_RULES = set(registry.INIT_RULES)  # LayerType.init, dispatched by codegen/init_rules.py
+
+
+def test_every_init_rule_has_a_meaning_in_the_code_generator():
+    from codegen.init_rules import RULES
+
+    assert set(RULES) == INIT_RULES
 
 
 def _sample_params(lt: registry.LayerType) -> dict:

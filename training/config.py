@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.errors import UserError
+from graph.training_defaults import PROJECT_KEYS, flatten, nested
 from graph.training_defaults import TRAINING_DEFAULTS as _D
-from graph.training_defaults import flatten, nested
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
@@ -68,7 +68,7 @@ class TrainConfig:
 
     def to_project_training(self) -> dict:
         """The nested project form of the settings a project file holds."""
-        return nested(dataclasses.asdict(self), _PROJECT_KEYS)
+        return nested(dataclasses.asdict(self), PROJECT_KEYS)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -124,29 +124,6 @@ class TrainConfig:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-# what to_project_training writes (as before: the nested form without val_fraction)
-_PROJECT_KEYS = (
-    "dataset",
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "nesterov",
-    "betas",
-    "schedule",
-    "milestones",
-    "gamma",
-    "warmup_epochs",
-    "pct_start",
-    "label_smoothing",
-    "amp",
-    "channels_last",
-    "compile",
-    "seed",
-)
-
 # --------------------------------------------------------------------- presets
 PRESETS: dict[str, dict[str, Any]] = {
     # He et al. 2016, section 4.2: SGD 0.1, momentum 0.9, weight decay 1e-4, batch 128, lr/10 at

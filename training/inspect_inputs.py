@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from graph.errors import UserError
+from training.modelsrc import checked_analysis, input_shape
 
 SYNTH_TRAIN_FOR_STATS = 256  # synthetic data for inspection: a small set is enough for mean and std
 
@@ -51,21 +52,8 @@ class Samples:
 
 
 def check_project(project):
-    """The project's Analysis; UserError (exit 1) if it does not validate."""
-    from graph.shapes import analyze
-
-    a = analyze(project)
-    if not a.valid:
-        msgs = "; ".join(d.message for d in a.errors[:3])
-        raise UserError(f"the project is not valid, so it cannot be inspected: {msgs}", 1)
-    inputs = project.graph.nodes_of_type("Input")
-    if len(inputs) != 1:
-        raise UserError("the project needs exactly one Input node to be inspected", 1)
-    return a
-
-
-def input_shape(project) -> tuple[int, ...]:
-    return tuple(int(v) for v in project.graph.nodes_of_type("Input")[0].params.get("shape", (3, 32, 32)))
+    """The project's Analysis; UserError (exit 1) if it cannot be inspected (training/modelsrc.py's check)."""
+    return checked_analysis(project, "inspected")
 
 
 def prepare_model(project, weights: WeightsChoice | None = None, analysis=None) -> Prepared:

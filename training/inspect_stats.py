@@ -13,11 +13,14 @@ from typing import Any
 
 import torch
 
+from graph import registry
+
 HIST_BINS = 40
 MAX_VALUES = 8192  # values kept per node for its histogram
 MAX_MAP_CHANNELS = 64  # feature maps kept per node (of sample 0) for the panel's grid
 # node types whose output saturates: value ranges where the gradient is nearly zero
-SATURATING = {"Sigmoid": (0.01, 0.99), "Hardsigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
+# layer type -> (low, high) bounds past which an output counts as saturated (LayerType.saturates)
+SATURATING = {lt.name: lt.saturates for lt in registry.all_types() if lt.saturates is not None}
 
 
 @dataclass

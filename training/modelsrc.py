@@ -1,7 +1,8 @@
 """The model we train is the code we generate.
 
-``project_io(project)`` gives (input_shape, num_classes) after validating the
-project; ``model_source(project)`` is ``codegen.emitter.emit(project)``'s
+``checked_analysis(project, purpose)`` is the one check that a project can be
+trained or inspected; ``project_io(project)`` gives (input_shape, num_classes)
+after it; ``model_source(project)`` is ``codegen.emitter.emit(project)``'s
 source and network class name (saved as the run's ``model.py`` and, in
 ``run.json``, ``model_class``); ``module_from_source(source, class_name)``
 executes that source through ``codegen.build.load_source`` (the one way a
@@ -30,18 +31,28 @@ def as_project(project: Any):
     return project_from_dict(project, "project")
 
 
-def project_io(project) -> tuple[tuple[int, ...], int]:
-    """The per-sample input shape and the number of classes; UserError (exit 1) if the graph is invalid."""
+def checked_analysis(project, purpose: str = "trained"):
+    """The project's Analysis; UserError (exit 1) if it does not validate or has not exactly one Input.
+    ``purpose`` ends the messages: "cannot be trained", "cannot be inspected"."""
     from graph.shapes import analyze
 
     a = analyze(project)
     if not a.valid:
         msgs = "; ".join(d.message for d in a.errors[:3])
-        raise UserError(f"the project is not valid, so it cannot be trained: {msgs}", 1)
-    inputs = project.graph.nodes_of_type("Input")
-    if len(inputs) != 1:
-        raise UserError("the project needs exactly one Input node to be trained", 1)
-    shape = tuple(int(v) for v in inputs[0].params.get("shape", (3, 32, 32)))
+        raise UserError(f"the project is not valid, so it cannot be {purpose}: {msgs}", 1)
+    if len(project.graph.nodes_of_type("Input")) != 1:
+        raise UserError(f"the project needs exactly one Input node to be {purpose}", 1)
+    return a
+
+
+def input_shape(project) -> tuple[int, ...]:
+    """The per-sample input shape its one Input node declares."""
+    return tuple(int(v) for v in project.graph.nodes_of_type("Input")[0].params.get("shape", (3, 32, 32)))
+
+
+def project_io(project) -> tuple[tuple[int, ...], int]:
+    """The per-sample input shape and the number of classes; UserError (exit 1) if the graph is invalid."""
+    a = checked_analysis(project, "trained")
     out = a.output_shape
     if out is None or len(out) != 1:
         raise UserError(
@@ -49,7 +60,7 @@ def project_io(project) -> tuple[tuple[int, ...], int]:
             f"{'x'.join(map(str, out or ()))}; end the network with Flatten and Linear",
             1,
         )
-    return shape, int(out[0])
+    return input_shape(project), int(out[0])
 
 
 def model_source(project) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from typing import Any
 from graph import registry
 from graph.model import Edge, Node, Project
 from graph.params import format_value
+from graph.projections import PROJECTIONS
 from graph.shapes import ShortcutInfo
 
 CardText = Callable[[str, dict[str, Any]], str]  # (type name, parameters with defaults) -> the card's line
@@ -115,6 +116,7 @@ _ENTRIES = (
     LayerView("LeakyReLU", key_text),
     LayerView("GELU", key_text),
     LayerView("SiLU", key_text),
+    LayerView("Mish", key_text),
     LayerView("Sigmoid", key_text),
     LayerView("Tanh", key_text),
     LayerView("ReLU6", key_text),
@@ -183,12 +185,7 @@ def node_summary(project: Project, node: Node) -> str:
     return (view.card if view is not None else key_text)(node.type, p)
 
 
-PROJECTION_TEXT = {
-    "identity": "identity",
-    "zero_pad": "zero-pad",
-    "conv_bn": "1x1 conv",
-    "conv_bn_always": "1x1 conv",
-}
+PROJECTION_TEXT = {name: p.chip for name, p in PROJECTIONS.items()}  # graph/projections.py
 
 
 def shortcut_chip(edge: Edge, info: ShortcutInfo | None) -> str:

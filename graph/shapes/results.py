@@ -9,14 +9,10 @@ from typing import Any
 from graph import registry
 from graph.diagnostics import Diagnostic
 from graph.model import Edge, Graph, Node, Project
+from graph.projections import PROJECTIONS
 
 Shape = tuple[int, ...]
-PROJECTION_LABELS = {
-    "identity": "identity",
-    "zero_pad": "zero-pad",
-    "conv_bn": "1x1 conv + BN",
-    "conv_bn_always": "1x1 conv + BN (always)",
-}
+PROJECTION_LABELS = {name: p.label for name, p in PROJECTIONS.items()}  # graph/projections.py
 
 
 def fmt(shape: Shape | None) -> str:

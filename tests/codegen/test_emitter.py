@@ -748,3 +748,23 @@ def test_the_project_name_names_the_network_class():
     assert emitted.class_name == "MyCifarNet" and "class MyCifarNet(nn.Module):" in emitted.source
     model = load_source(emitted.source, emitted.class_name)(num_classes=100)
     assert model.fc.out_features == 100
+
+
+def test_init_follows_the_declared_rule_not_the_type_name(monkeypatch):
+    """codegen/init_rules.py dispatches on LayerType.init: a type declared ``norm`` joins the norms' loop,
+    one declared ``conv`` the convolutions' (a new conv-like type gets Kaiming without a code change)."""
+    import dataclasses
+
+    from graph import registry
+    from tests.graph.builders import net
+
+    project, _ = net(("Conv2d", {"out_channels": 8}), ("LayerNorm2d", {}), "ReLU", "Flatten", "Linear")
+    before = emit(project).source
+    assert "isinstance(m, nn.Conv2d)" in before and "LayerNorm2d)" not in before
+    norm = dataclasses.replace(registry.get("LayerNorm2d"), init="norm")
+    monkeypatch.setitem(registry._REGISTRY, "LayerNorm2d", norm)
+    after = emit(project).source
+    assert "elif isinstance(m, LayerNorm2d):\n                nn.init.ones_(m.weight)" in after
+    conv = dataclasses.replace(registry.get("Conv2d"), init="torch")
+    monkeypatch.setitem(registry._REGISTRY, "Conv2d", conv)
+    assert "kaiming_normal_" not in emit(project).source

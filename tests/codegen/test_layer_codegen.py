@@ -209,3 +209,24 @@ def test_group_sum_and_radix_softmax_code_computes_resnest_s_split_attention_and
         torch.testing.assert_close(torch.jit.script(m)(t), want)
     with pytest.raises(Unsupported, match="only radix 2 or more"):
         CODEGEN_TYPES["RadixSoftmax"].from_module(_torch_class("RadixSoftmax")(1, 4), (8, 1, 1))
+
+
+def test_mish_emits_torch_s_module_and_computes_mish():
+    import torch
+
+    from codegen.build import build_module
+    from codegen.emitter import emit
+    from graph.model import Project
+
+    p = Project("mish")
+    g = p.graph
+    x = g.add("Input", "input", shape=[4, 5, 5])
+    c = g.add("Conv2d", "conv", out_channels=6, bias=False)
+    g.chain(x, c, g.add("Mish", "mish"), g.add("Output", "output"))
+    e = emit(p)
+    assert "self.mish = nn.Mish()" in e.source and not e.helpers
+    m = build_module(p).eval()
+    t = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        h = m.conv(t)
+        torch.testing.assert_close(m(t), h * torch.tanh(torch.nn.functional.softplus(h)))

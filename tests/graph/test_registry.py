@@ -34,7 +34,7 @@ ISSUE_TYPES = (
     "ChannelSlice",
     "LayerNorm2d",
 )
-RULES = {"conv", "norm", "linear", "weight_values", "none"}
+RULES = set(registry.INIT_RULES)  # codegen/init_rules.py RULES says what each does
 
 
 @pytest.mark.parametrize("name", ISSUE_TYPES)

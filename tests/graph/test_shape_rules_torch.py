@@ -141,6 +141,7 @@ def test_norms_and_elementwise(data):
         ("LeakyReLU", nn.LeakyReLU()),
         ("GELU", nn.GELU()),
         ("SiLU", nn.SiLU()),
+        ("Mish", nn.Mish()),
         ("Sigmoid", nn.Sigmoid()),
         ("Tanh", nn.Tanh()),
         ("ReLU6", nn.ReLU6()),

@@ -318,3 +318,22 @@ def test_samples_from_a_folder_dataset_and_no_download(tmp_path, monkeypatch):
     monkeypatch.setenv("SKIPWIRE_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(UserError, match=r"dataset cifar10 is not in the download cache; fetch it first"):
         run_inspection(make("resnet20", None, "3,32,32", None), dataset="cifar10", samples=2)
+
+
+def test_training_and_inspection_share_one_project_check():
+    """training/modelsrc.py's check refuses an invalid project or one without exactly one Input, in the
+    words of what was asked (issue 23: inspect_inputs.py had a copy)."""
+    from graph.templates import make
+    from training.modelsrc import project_io
+
+    broken = make("resnet20")
+    broken.graph.remove_node(broken.graph.node_by_name("fc").id)
+    with pytest.raises(UserError, match="not valid, so it cannot be trained"):
+        project_io(broken)
+    with pytest.raises(UserError, match="not valid, so it cannot be inspected"):
+        check_project(broken)
+    two = make("resnet20")
+    two.graph.add("Input", "input2", shape=[3, 32, 32])
+    for call, word in ((project_io, "trained"), (check_project, "inspected")):
+        with pytest.raises(UserError, match=f"exactly one Input node to be {word}|cannot be {word}"):
+            call(two)

@@ -11,7 +11,7 @@ import torch
 from fake_downloads import Server, cifar10_tar, write_manifest
 
 import main as skipwire_main
-from codegen import pretrained as cg
+from codegen import weights as cg
 from graph import pretrained as gp
 from graph.errors import UserError
 from graph.projectfile import load_project
@@ -134,10 +134,10 @@ def test_versions_and_file_names():
     assert gp.match(make("resnet50"))[1] == "v2"  # the best torchvision publishes
     assert gp.match(make("resnet50"), "imagenet:v1")[1] == "v1"
     assert gp.ARCHS["resnet50"].files == {"v1": "resnet50-0676ba61.pth", "v2": "resnet50-11ad3fa6.pth"}
-    assert cg.hash_prefix("resnet50-11ad3fa6.pth") == "11ad3fa6"
-    assert cg.url("densenet121-a639ec97.pth", gp.BASE_URL).endswith("/densenet121-a639ec97.pth")
+    assert pretrained.hash_prefix("resnet50-11ad3fa6.pth") == "11ad3fa6"
+    assert pretrained.url("densenet121-a639ec97.pth", gp.BASE_URL).endswith("/densenet121-a639ec97.pth")
     with pytest.raises(UserError):
-        cg.hash_prefix("resnet50.pth")
+        pretrained.hash_prefix("resnet50.pth")
 
 
 def test_densenet_old_keys_are_renamed():

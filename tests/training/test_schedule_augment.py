@@ -177,3 +177,16 @@ def test_warmup_restore_gives_a_fresh_first_step(opt_name):
     for (k, a), b in zip(fresh_m.state_dict().items(), m.state_dict().values()):
         assert torch.equal(a, b), k
     assert math.isfinite(float(next(m.parameters()).detach().sum()))
+
+
+def test_one_list_of_project_keys_and_a_new_project_leaves_out_adam_and_one_cycle_settings():
+    """graph/training_defaults.py lists the keys a project file holds once (issue 23); a new project's
+    file leaves out betas and pct_start, which only AdamW and the one-cycle schedule read."""
+    from graph.training_defaults import NEW_PROJECT_KEYS, PROJECT_KEYS, new_project_training
+    from training.config import TrainConfig
+
+    assert [k for k in PROJECT_KEYS if k not in NEW_PROJECT_KEYS] == ["betas", "pct_start"]
+    written = TrainConfig().to_project_training()
+    assert "betas" in written["optimizer"] and "pct_start" in written["schedule"]
+    fresh = new_project_training()
+    assert "betas" not in fresh["optimizer"] and "pct_start" not in fresh["schedule"]
