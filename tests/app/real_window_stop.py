@@ -8,7 +8,8 @@ Training tab, with real xdotool clicks:
 2. clicks Stop five times on that ended child (the editor used to freeze here for good);
 3. resumes the timer: the run is reported finished;
 4. starts a long run, clicks Stop mid-epoch, and waits for "Stopped".
-A heartbeat timer ticks every 50 ms throughout; after each step the driver prints the longest gap
+A heartbeat timer ticks every 50 ms throughout; after each step the driver prints the longest gap (the
+xdotool calls themselves run in the GUI thread and count in it)
 between ticks and saves a screenshot (SHOTS_DIR/NN-step.png). Exits 0, or 3 naming the step that did
 not happen within its time.
 """
@@ -87,7 +88,14 @@ class Driver:
 
     def tick(self) -> None:
         if time.monotonic() - self.stage_t0 > STEP_TIMEOUT_S:
-            self.fail(f"timed out at the '{self.stage}' step")
+            state = ""
+            if self.panel is not None:
+                b = self.panel.start_button
+                state = (
+                    f" (status {self.panel.status.text()!r}; Start visible {b.isVisible()}, enabled "
+                    f"{b.isEnabled()}; busy {self.panel.controller.busy})"
+                )
+            self.fail(f"timed out at the '{self.stage}' step{state}")
             return
         getattr(self, f"_{self.stage}")()
 
@@ -97,7 +105,8 @@ class Driver:
             handle = w.windowHandle() if isinstance(w, MainWindow) and w.isVisible() else None
             if handle is not None and handle.isExposed():
                 self.window = w
-                w.bottom_tabs.setCurrentWidget(w.training_tab)
+                tabs = w.bottom_tabs
+                tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "Training"))
                 self.panel = w.training_panel
                 self.panel.form.epochs.setValue(1)
                 self.panel.form.device.setCurrentText("cpu")
