@@ -8,9 +8,9 @@ Training tab, with real xdotool clicks:
 2. clicks Stop five times on that ended child (the editor used to freeze here for good);
 3. resumes the timer: the run is reported finished;
 4. starts a long run, clicks Stop mid-epoch, and waits for "Stopped".
-A heartbeat timer ticks every 50 ms throughout; after each step the driver prints the longest gap (the
-xdotool calls themselves run in the GUI thread and count in it)
-between ticks and saves a screenshot (SHOTS_DIR/NN-step.png). Exits 0, or 3 naming the step that did
+A heartbeat timer ticks every 50 ms throughout; after each step the driver prints the longest gap
+between ticks (the xdotool calls run in the GUI thread and count in it) and saves a screenshot
+(SHOTS_DIR/NN-step.png). Exits 0, or 3 naming the step that did
 not happen within its time.
 """
 
