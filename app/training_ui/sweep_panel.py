@@ -523,8 +523,8 @@ def cost_ticks(values: list[float], spacing: float) -> list[str]:
     """Tick labels for a parameter or MAC axis: 0, 250k, 1.25M; no fractions of a parameter."""
     out = []
     for v in values:
-        if abs(v) < 0.5 or spacing < 1:
-            out.append("0" if abs(v) < 0.5 else (f"{v:.0f}" if abs(v - round(v)) < 1e-6 else ""))
+        if spacing < 1 or abs(v) < 1:
+            out.append(f"{v:.0f}" if abs(v - round(v)) < 1e-6 else "")
             continue
         for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
             if abs(v) >= div:
