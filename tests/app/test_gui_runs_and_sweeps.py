@@ -10,7 +10,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
 from app.app_style import chrome
-from app.training_ui.sweep_panel import base_name, cost_ticks, percent_ticks
 from graph.projectfile import save_project
 from graph.templates import make
 from tests.app.conftest import FakeChild, write_fake_run
@@ -64,6 +63,8 @@ def test_the_sweep_tab_says_what_each_run_trains_on(make_window, tmp_path):
 
 
 def test_pareto_axes_read_as_numbers_before_and_after_results(make_window, tmp_path, fake_training, qtbot):
+    from app.training_ui.sweep_panel import cost_ticks, percent_ticks
+
     assert cost_ticks([250_000.0, 500_000.0, 750_000.0], 250_000.0) == ["250k", "500k", "750k"]
     assert cost_ticks([1_200_000.0, 1_250_000.0], 50_000.0) == ["1.20M", "1.25M"]
     assert cost_ticks([0.0, 0.2, 0.4], 0.2) == ["0", "", ""]  # no fractions of a parameter
@@ -112,6 +113,8 @@ def test_a_pareto_point_opens_the_runs_graph_as_an_unsaved_copy(make_window, tmp
     assert sp.sweep_dir.parent == tmp_path / "unsaved-runs"
     assert old_sweep not in sp.sweep_dir.parents
     assert fake_training.started[-1][0] == "ResNet-20 depth=3"
+    from app.training_ui.sweep_panel import base_name
+
     assert base_name("ResNet-20 depth=2 width=2", {"depth"}) == "ResNet-20 width=2"
 
 
@@ -146,7 +149,9 @@ def test_opening_another_project_leaves_nothing_of_the_last_one(make_window, tmp
     assert w.files.load(str(other))
     settle()
     assert panel.error.isHidden() and panel.last_error == ""
-    assert panel.status.text() == "Ready" or panel.status.text().startswith("Epochs set to 5")  # the new one's
+    assert panel.status.text() == "Ready" or panel.status.text().startswith(
+        "Epochs set to 5"
+    )  # the new one's
     assert panel.progress.value() == 0
     assert panel.store.runs == {} and panel.run_list.checked() == []
     assert panel.plots.legend_labels() == [] and panel.plots.heatmap_key is None
