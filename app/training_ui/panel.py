@@ -355,7 +355,7 @@ class TrainingPanel(QWidget):
         self.estimate_label.setText(
             f"About {guard.format_duration(est.seconds)} on {est.device} "
             f"({est.epochs} epoch{'s' if est.epochs != 1 else ''} of {est.images:,} images; "
-            f"{'at the speed of the last run' if est.measured else 'a rough estimate'})"
+            f"{'at the speed measured for ' + est.basis if est.measured else 'a rough estimate'})"
         )
         self.estimate_label.show()
 
