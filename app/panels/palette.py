@@ -65,6 +65,9 @@ class PalettePanel(QWidget):
         self.search.returnPressed.connect(self._on_return)
         self.tree = _Tree()
         self.tree.setHeaderHidden(True)
+        # a long name keeps its end: imported blocks (InvertedResidual, InvertedResidual2, ...) were
+        # five identical "InvertedResi…" in a narrow dock (issue 25); the tooltip has it whole
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setRootIsDecorated(True)
         self.tree.setIndentation(14)
         self.tree.setDragEnabled(True)
