@@ -148,7 +148,8 @@ class PalettePanel(QWidget):
                 Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
             )
         if not names:
-            hint = QTreeWidgetItem(group, ["No blocks yet — select nodes, Edit ▸ Group into block"])
+            hint = QTreeWidgetItem(group, ["No blocks yet"])
+            hint.setToolTip(0, "Select nodes on the canvas, then Edit ▸ Group into block")
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
         self._on_filter(self.search.text())
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSplitter,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -162,7 +163,8 @@ class TrainingPanel(QWidget):
         for combo in (self.form.dataset, self.form.preset):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
-        scroll.setMinimumWidth(SIDE_MIN_WIDTH)
+        bar_w = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(max(SIDE_MIN_WIDTH, left.minimumSizeHint().width() + bar_w + 2))  # never clips
         scroll.setMaximumWidth(380)
 
         # ----- middle: plot toolbar and plots

@@ -134,7 +134,7 @@ class RunList(QWidget):
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hdr.setMinimumSectionSize(40)
-        for i, width in ((1, 66), (2, 54), (3, 64)):
+        for i, width in ((1, 66), (2, 62), (3, 64)):
             hdr.setSectionResizeMode(i, QHeaderView.ResizeMode.Fixed)
             hdr.resizeSection(i, width)
         hdr.sectionResized.connect(lambda *_a: self.tree.doItemsLayout())  # heights follow

@@ -61,7 +61,7 @@ class SettingsForm(QWidget):
         for key, text in DATASETS:
             self.dataset.addItem(text, key)
         self.refresh_datasets()
-        self.imagenet = QCheckBox("Start from ImageNet weights")
+        self.imagenet = QCheckBox("ImageNet weights")  # short: the settings column fits 1280 px (issue 25)
         self.imagenet.setEnabled(False)
         self.imagenet.toggled.connect(self._on_edit)
         self._project = None

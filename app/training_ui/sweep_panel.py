@@ -65,6 +65,8 @@ class SweepPanel(QWidget):
         self.preset = QComboBox()
         self.preset.addItem("The open graph", CUSTOM)
         self.preset.addItem("Degradation: plain vs residual × 20/56 layers", DEGRADATION)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(12)  # a narrow column elides the preset's long name
         self.preset.setToolTip(
             "The degradation experiment (He et al. 2016, fig. 6) as a sweep: resnet20 with plain yes/no × "
             "depth 3/9 blocks per stage (20 and 56 layers), matched to the dataset"

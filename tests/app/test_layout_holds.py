@@ -6,7 +6,7 @@ restores a fresh start's dock geometry whatever happened before."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QScrollArea, QWidget
 
 from app.main_window import MIN_WINDOW
 from graph.templates import make
@@ -23,6 +23,11 @@ def squeezed(window) -> list[str]:
     for c in window.findChildren(QWidget):
         if not c.isVisible() or c.isWindow() or c.objectName().startswith("qt_"):
             continue
+        if isinstance(c, QScrollArea) and c.widget() is not None and c.widget().isVisible():
+            off = c.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+            if off and c.widget().width() > c.viewport().width() + 1:  # cut off at the right edge
+                inner, room = c.widget().width(), c.viewport().width()
+                out.append(f"{type(c.widget()).__name__} in a scroll area: {inner} > {room}")
         if isinstance(c, (QHeaderView, QAbstractItemView)):  # item views scroll their contents
             continue
         need = c.minimumSizeHint().expandedTo(c.minimumSize())
