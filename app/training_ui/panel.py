@@ -456,6 +456,8 @@ class TrainingPanel(QWidget):
             self.plots.heatmap_key = live
         self.sweep.reset_project_state()
         self._redraw()
+        if self.plots is not None and live is None:
+            self.plots.reset_ranges()  # the axes of the last project's runs go too
         self._update_estimate()
 
     def set_theme(self, _name: str = "") -> None:

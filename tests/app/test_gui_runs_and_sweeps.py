@@ -155,6 +155,7 @@ def test_opening_another_project_leaves_nothing_of_the_last_one(make_window, tmp
     assert panel.progress.value() == 0
     assert panel.store.runs == {} and panel.run_list.checked() == []
     assert panel.plots.legend_labels() == [] and panel.plots.heatmap_key is None
+    assert panel.plots.plots["loss"].vb.viewRange()[0][1] <= 1.05  # no axis spans the old runs' steps
     assert sp.points == [] and sp.sweep_dir is None
     assert inspect.result is None and inspect.profile_title.text() == "Depth profile"
     assert w.summary_panel.batch.value() == 64
