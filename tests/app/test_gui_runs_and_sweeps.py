@@ -235,3 +235,20 @@ def test_stopped_runs_resume_from_the_runs_list_and_its_menu(make_window, tmp_pa
     qtbot.waitUntil(lambda: not panel.controller.busy, timeout=5000)
     assert fake_training.resumed == [str(run)] and fake_training.started == []
     assert Path(run).exists() and len(rl.keys()) == 2  # resumed in its own folder
+
+
+def test_the_gradient_heatmap_follows_the_run_that_starts(make_window, tmp_path, fake_training, qtbot):
+    """Issue 25: the heatmap kept an earlier pick ("Network: 3 layers") while ResNet-20 trained."""
+    w = make_window(make("resnet20"), str(tmp_path / "resnet20.json"))
+    panel = training(w)
+    panel.controller.factory = fake_training
+    panel.ensure_plots()
+    old = write_fake_run(make("resnet20").to_dict(), {"dataset": "synthetic"}, tmp_path / "runs" / "old-1")
+    panel.run_list.refresh()
+    panel.run_list.set_checked(str(old), True)
+    panel.run_list.tree.setCurrentItem(panel.run_list.item(str(old)))
+    assert panel.plots.heatmap_key == str(old)
+    assert panel.start(confirmed=True)
+    live = fake_training.started[-1][2]
+    assert panel.plots.heatmap_key == live
+    qtbot.waitUntil(lambda: not panel.controller.busy, timeout=5000)
