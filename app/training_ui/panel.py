@@ -202,7 +202,7 @@ class TrainingPanel(QWidget):
         self._plot_scroll.setWidget(self._plot_holder)
         self._plot_scroll.setWidgetResizable(True)
         self._plot_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self._plot_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # (a panel narrower than one plot scrolls sideways rather than cutting the plots off)
         middle = QWidget()
         mid_lay = QVBoxLayout(middle)
         mid_lay.setContentsMargins(0, 0, 0, 0)
