@@ -244,7 +244,9 @@ class MainWindow(QMainWindow):
         self.inspector_dock.setMinimumWidth(DOCK_MIN["inspector"])
         self.bottom_dock.setMinimumHeight(DOCK_MIN["bottom"])
         self.central_min = DOCK_MIN["canvas"]
-        central.setMinimumSize(self.central_min, self.central_min // 2)
+        # the width only: its height comes from its layout (the welcome bar and the canvas's own
+        # minimum), or the window's minimum would squeeze the canvas under the welcome bar
+        central.setMinimumWidth(self.central_min)
         self._default_sizes()
 
         self.status_valid = QLabel()
@@ -266,6 +268,24 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Horizontal,
         )
         self.resizeDocks([self.bottom_dock], [DEFAULT_DOCKS["bottom"]], Qt.Orientation.Vertical)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._keep_canvas_room)
+
+    def _keep_canvas_room(self, tries: int = 6) -> None:
+        """A smaller window shrinks the canvas first and below its minimum (Qt keeps the docks'
+        sizes): take what the canvas lacks from the bottom dock, down to the dock's own minimum."""
+        central = self.centralWidget()
+        if central is None or not self.bottom_dock.isVisible() or self.bottom_dock.isFloating():
+            return
+        canvas_min = self.canvas.minimumSizeHint().expandedTo(self.canvas.minimumSize()).height()
+        short = canvas_min - self.canvas.height()  # (the welcome bar's wrapped height is not in a minimum)
+        if short > 0 and self.bottom_dock.height() > DOCK_MIN["bottom"]:
+            tall = max(DOCK_MIN["bottom"], self.bottom_dock.height() - short - 2)  # 2: the separator
+            self.resizeDocks([self.bottom_dock], [tall], Qt.Orientation.Vertical)
+            if tries > 1:  # the welcome bar rewraps at the new size: look again
+                QTimer.singleShot(0, lambda: self._keep_canvas_room(tries - 1))
 
     def reset_layout(self) -> None:
         """View ▸ Reset layout: the state of a fresh start, whatever happened before: every panel

@@ -16,6 +16,9 @@ from PySide6.QtWidgets import QGraphicsItem
 from app.theme import CanvasTheme, ui_font
 
 PAD_X, PAD_Y = 16.0, 12.0
+# Screen heights a band needs for each line beside it (the label and the spin box keep their screen
+# size; a band zoomed out shorter than them would run them into the next band's: issue 25)
+TITLE_H, SUBTITLE_H, STEPPER_H = 18.0, 36.0, 62.0
 NEST_PAD = 8.0  # extra padding per level of stages nested inside a band
 
 
@@ -38,16 +41,32 @@ class StageLabel(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return QRectF(self._x(), -2, 162, 40)
 
+    def parts(self) -> list[QRectF]:
+        """The local rectangles drawn at the band's current screen height (title, subtitle)."""
+        room = self.band.screen_height()
+        x = self._x()
+        out = []
+        if room >= TITLE_H:
+            out.append(QRectF(x, 0, 160, 18))
+        if room >= SUBTITLE_H and self.band.subtitle:
+            out.append(QRectF(x, 18, 160, 16))
+        return out
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
         t = self.band.theme
         title, sub = self._lines()
         x = self._x()
+        shown = len(self.parts())
+        if not shown:
+            return
         align = (
             Qt.AlignmentFlag.AlignLeft if self.band.label_right else Qt.AlignmentFlag.AlignRight
         ) | Qt.AlignmentFlag.AlignVCenter
         painter.setFont(ui_font(10, bold=True))
         painter.setPen(t.color("text_muted"))
         painter.drawText(QRectF(x, 0, 160, 18), align, title)
+        if shown < 2:
+            return
         f = ui_font(9)
         painter.setFont(f)
         c = t.color("text_muted")
@@ -88,7 +107,13 @@ class DepthStepper(QGraphicsItem):
             return None
         return n if n >= 1 else None
 
+    def shown(self) -> bool:
+        """Drawn (and clickable) only where the band is tall enough on screen for it."""
+        return self.isVisible() and self.band.screen_height() >= STEPPER_H
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if not self.shown():
+            return
         t = self.band.theme
         r = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -115,6 +140,9 @@ class DepthStepper(QGraphicsItem):
         )
 
     def mousePressEvent(self, event) -> None:
+        if not self.shown():
+            event.ignore()
+            return
         n = self.target(event.pos().x())
         if n is not None and self.band.on_depth is not None:
             self.band.on_depth(self.band.name, n)
@@ -171,6 +199,12 @@ class StageItem(QGraphicsItem):
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-2, -2, 2, 2)
+
+    def screen_height(self) -> float:
+        """The band's height on screen, at its view's zoom."""
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        return self._rect.height() * (views[0].transform().m22() if views else 1.0)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

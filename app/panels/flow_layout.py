@@ -8,7 +8,7 @@ widgets after it keep to the right where they fit on the same row).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtWidgets import QLayout, QLayoutItem, QSizePolicy, QSpacerItem, QWidget
 
 
@@ -17,6 +17,7 @@ class FlowLayout(QLayout):
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._stretch_at: int | None = None  # index of the first item pushed to the right
+        self._laid_height = 0  # the height the rows took at the width last given
         self.setSpacing(spacing)
 
     # ----- QLayout's interface -----------------------------------------------------
@@ -49,7 +50,10 @@ class FlowLayout(QLayout):
 
     def setGeometry(self, rect: QRect) -> None:
         super().setGeometry(rect)
-        self._do_layout(rect, apply=True)
+        height = self._do_layout(rect, apply=True)
+        if height != self._laid_height:  # more (or fewer) rows: the parents ask for the new minimum
+            self._laid_height = height
+            QTimer.singleShot(0, self._invalidate_later)
 
     def sizeHint(self) -> QSize:  # everything on one row
         m = self.contentsMargins()
@@ -58,13 +62,22 @@ class FlowLayout(QLayout):
         h = max((i.sizeHint().height() for i in visible), default=0)
         return QSize(w + m.left() + m.right(), h + m.top() + m.bottom())
 
-    def minimumSize(self) -> QSize:  # the widest single item
+    def _invalidate_later(self) -> None:
+        try:
+            self.invalidate()
+        except RuntimeError:  # the toolbar is gone already
+            pass
+
+    def minimumSize(self) -> QSize:
+        """As wide as the widest item; as tall as the rows are at the width last laid out (a
+        wrapped toolbar needs its rows: the page around it must not squeeze what is below)."""
         m = self.contentsMargins()
         size = QSize()
         for item in self._items:
             if not item.isEmpty():
                 size = size.expandedTo(item.minimumSize())
-        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+        size += QSize(m.left() + m.right(), m.top() + m.bottom())
+        return QSize(size.width(), max(size.height(), self._laid_height))
 
     # ----- placing ------------------------------------------------------------------
     def _do_layout(self, rect: QRect, apply: bool) -> int:

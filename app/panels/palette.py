@@ -65,6 +65,9 @@ class PalettePanel(QWidget):
         self.search.returnPressed.connect(self._on_return)
         self.tree = _Tree()
         self.tree.setHeaderHidden(True)
+        # a long name keeps its end: imported blocks (InvertedResidual, InvertedResidual2, ...) were
+        # five identical "InvertedResi…" in a narrow dock (issue 25); the tooltip has it whole
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setRootIsDecorated(True)
         self.tree.setIndentation(14)
         self.tree.setDragEnabled(True)
@@ -145,7 +148,8 @@ class PalettePanel(QWidget):
                 Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
             )
         if not names:
-            hint = QTreeWidgetItem(group, ["No blocks yet — select nodes, Edit ▸ Group into block"])
+            hint = QTreeWidgetItem(group, ["No blocks yet"])
+            hint.setToolTip(0, "Select nodes on the canvas, then Edit ▸ Group into block")
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
         self._on_filter(self.search.text())
 

@@ -5,8 +5,8 @@ size, precision and device chosen in its toolbar, with the verdict."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,6 +33,18 @@ def type_text(t: str) -> str:
     return t.replace("Shortcut:", "shortcut · ").removeprefix("block:")
 
 
+class OneLineLabel(QLabel):
+    """A word-wrapping label that asks for the width of its text on one line: a wrapping toolbar
+    gives it a row of its own, as wide as the row, before it wraps (not a narrow column)."""
+
+    def sizeHint(self) -> QSize:
+        doc = QTextDocument()
+        doc.setDefaultFont(self.font())
+        doc.setHtml(self.text())
+        doc.setTextWidth(-1)
+        return QSize(int(doc.idealWidth()) + 8, super().sizeHint().height())
+
+
 class SummaryPanel(QWidget):
     def reset_project_state(self) -> None:
         """Another project: the memory estimate's batch size is the new project's."""
@@ -45,7 +57,7 @@ class SummaryPanel(QWidget):
         bar = QFrame(objectName="panelToolbar")
         bl = FlowLayout(bar)  # wraps onto two rows in a narrow dock instead of widening the window
         bl.setContentsMargins(8, 4, 8, 4)
-        self.totals = QLabel()
+        self.totals = OneLineLabel()
         self.totals.setWordWrap(True)
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bl.addWidget(self.totals)

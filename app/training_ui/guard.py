@@ -37,8 +37,11 @@ def has_gpu() -> bool:
 
 
 def train_images(dataset: str, input_shape) -> int | None:
-    """Training images per epoch, or None where it is not known without reading the data."""
-    kind = dataset.partition(":")[0] or "synthetic"
+    """Training images per epoch, or None where it is not known without reading the data. A folder
+    is counted (an MNIST folder by its file headers, an image folder by its files): issue 25, a
+    3,000-image folder was described as 54,000 images."""
+    kind, _sep, where = dataset.partition(":")
+    kind = kind or "synthetic"
     if kind == "synthetic":
         per = 1
         for d in input_shape or (3, 32, 32):
@@ -47,7 +50,69 @@ def train_images(dataset: str, input_shape) -> int | None:
         if total * per > SYNTH_MAX_BYTES:
             return max(2, int(SYNTH_TRAIN * SYNTH_MAX_BYTES / (total * per)))
         return SYNTH_TRAIN
+    if where:
+        return folder_images(kind, where)
     return DATASET_IMAGES.get(kind)
+
+
+IMAGE_EXTS = (".png", ".ppm", ".pgm", ".pnm", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+VAL_FRACTION = 0.1  # what training.datasets splits off a folder without its own validation part
+_COUNTS: dict[tuple[str, str, float], int | None] = {}
+
+
+def folder_images(kind: str, where: str) -> int | None:
+    """The training images of a dataset folder as the trainer will split it (None: unreadable)."""
+    root = os.path.expanduser(where)
+    try:
+        key = (kind, root, os.stat(root).st_mtime)
+    except OSError:
+        return None
+    if key not in _COUNTS:
+        try:
+            _COUNTS[key] = _count(kind, root)
+        except (OSError, ValueError):
+            _COUNTS[key] = None
+    return _COUNTS[key]
+
+
+def _count(kind: str, root: str) -> int | None:
+    if kind in ("mnist", "fashion_mnist"):
+        train, test = _idx_count(root, "train"), _idx_count(root, "t10k")
+        if train and test:
+            return train
+        n = train or test
+        return n - max(1, round(n * VAL_FRACTION)) if n else None
+    if kind == "folder":
+        subs = {e.name.lower(): e.path for e in os.scandir(root) if e.is_dir()}
+        val = next((subs[k] for k in ("val", "valid", "validation", "test") if k in subs), None)
+        if "train" in subs and val:
+            return _image_files(subs["train"])
+        n = _image_files(root)
+        return n - max(1, round(n * VAL_FRACTION)) if n else None
+    return DATASET_IMAGES.get(kind)  # CIFAR folders hold the standard 50,000
+
+
+def _idx_count(root: str, prefix: str) -> int | None:
+    import glob
+    import gzip
+    import struct
+
+    for pat in (f"{prefix}-images-idx*-ubyte", f"{prefix}-images.idx*-ubyte"):
+        for path in sorted(glob.glob(os.path.join(root, pat)) + glob.glob(os.path.join(root, pat + ".gz"))):
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                head = f.read(8)
+            if len(head) == 8 and head[:2] == b"\0\0":
+                return struct.unpack(">I", head[4:8])[0]
+    return None
+
+
+def _image_files(folder: str) -> int:
+    n = 0
+    for cls in os.scandir(folder):
+        if cls.is_dir() and not cls.name.startswith("."):
+            n += sum(1 for f in os.scandir(cls.path) if f.is_file() and f.name.lower().endswith(IMAGE_EXTS))
+    return n
 
 
 @dataclass
@@ -57,6 +122,7 @@ class Estimate:
     images: int
     epochs: int
     measured: bool = False  # from a run of this session on this device, not the built-in rate
+    basis: str = ""  # whose measured speed: "this network" or "a network of similar size"
 
     def per_epoch(self) -> float:
         return self.seconds / max(self.epochs, 1)
@@ -65,15 +131,28 @@ class Estimate:
         return max(1, int(limit_s // max(self.per_epoch(), 1e-9)))
 
 
-# Rates measured by runs of this session ("cpu" / "gpu" -> MACs per second, training): once a run
-# has reported its images/s, estimates use what this machine really does (load, threads included).
-MEASURED: dict[str, float] = {}
+# Rates measured by runs of this session: ("cpu" | "gpu") -> [(MACs per image, MACs per second)]. A
+# rate is used only for a network of about the same size (issue 25: a tiny network's rate, bound by
+# data loading, made ResNet-20's estimate 2 min 53 s for a 15 s run).
+MEASURED: dict[str, list[tuple[int, float]]] = {}
+SIMILAR = 2.0  # a measured rate stands for networks within this factor of its MACs
 
 
 def record_rate(device: str, images_per_s: float, macs: int) -> None:
     """Remember a run's training rate (``device`` as the run reports it: "cpu", "cuda:0", ...)."""
     if images_per_s and macs and images_per_s > 0:
-        MEASURED["gpu" if device.startswith("cuda") else "cpu"] = images_per_s * macs * TRAIN_MAC_FACTOR
+        rates = MEASURED.setdefault("gpu" if device.startswith("cuda") else "cpu", [])
+        rates[:] = [r for r in rates if r[0] != macs] + [(int(macs), images_per_s * macs * TRAIN_MAC_FACTOR)]
+
+
+def measured_rate(kind: str, macs: int) -> tuple[float, bool] | None:
+    """(MACs per second, same network) of the measured run nearest in size, within SIMILAR."""
+    best = None
+    for m, rate in MEASURED.get(kind, []):
+        ratio = max(m, macs) / max(min(m, macs), 1)
+        if ratio <= SIMILAR and (best is None or ratio < best[0]):
+            best = (ratio, rate, m == macs)
+    return (best[1], best[2]) if best else None
 
 
 def estimate(macs: int, dataset: str, input_shape, epochs: int, device: str) -> Estimate | None:
@@ -81,10 +160,15 @@ def estimate(macs: int, dataset: str, input_shape, epochs: int, device: str) -> 
     if not macs or images is None:
         return None
     gpu = device == "cuda" or (device == "auto" and has_gpu())
-    measured = MEASURED.get("gpu" if gpu else "cpu")
-    rate = measured or (GPU_MACS_PER_S if gpu else CPU_MACS_PER_S_PER_CORE * max(1, os.cpu_count() or 1))
+    measured = measured_rate("gpu" if gpu else "cpu", macs)
+    rate = (
+        measured[0]
+        if measured
+        else (GPU_MACS_PER_S if gpu else CPU_MACS_PER_S_PER_CORE * max(1, os.cpu_count() or 1))
+    )
     seconds = epochs * images * macs * TRAIN_MAC_FACTOR / rate
-    return Estimate(seconds, "the GPU" if gpu else "the CPU", images, epochs, measured is not None)
+    basis = "" if measured is None else ("this network" if measured[1] else "a network of similar size")
+    return Estimate(seconds, "the GPU" if gpu else "the CPU", images, epochs, measured is not None, basis)
 
 
 def format_duration(seconds: float) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSplitter,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -162,7 +163,8 @@ class TrainingPanel(QWidget):
         for combo in (self.form.dataset, self.form.preset):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
-        scroll.setMinimumWidth(SIDE_MIN_WIDTH)
+        bar_w = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(max(SIDE_MIN_WIDTH, left.minimumSizeHint().width() + bar_w + 2))  # never clips
         scroll.setMaximumWidth(380)
 
         # ----- middle: plot toolbar and plots
@@ -200,7 +202,7 @@ class TrainingPanel(QWidget):
         self._plot_scroll.setWidget(self._plot_holder)
         self._plot_scroll.setWidgetResizable(True)
         self._plot_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self._plot_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # (a panel narrower than one plot scrolls sideways rather than cutting the plots off)
         middle = QWidget()
         mid_lay = QVBoxLayout(middle)
         mid_lay.setContentsMargins(0, 0, 0, 0)
@@ -355,7 +357,7 @@ class TrainingPanel(QWidget):
         self.estimate_label.setText(
             f"About {guard.format_duration(est.seconds)} on {est.device} "
             f"({est.epochs} epoch{'s' if est.epochs != 1 else ''} of {est.images:,} images; "
-            f"{'at the speed of the last run' if est.measured else 'a rough estimate'})"
+            f"{'at the speed measured for ' + est.basis if est.measured else 'a rough estimate'})"
         )
         self.estimate_label.show()
 
@@ -454,6 +456,8 @@ class TrainingPanel(QWidget):
             self.plots.heatmap_key = live
         self.sweep.reset_project_state()
         self._redraw()
+        if self.plots is not None and live is None:
+            self.plots.reset_ranges()  # the axes of the last project's runs go too
         self._update_estimate()
 
     def set_theme(self, _name: str = "") -> None:

@@ -359,6 +359,10 @@ class TrainingPlots(QWidget):
         self._yr = {}
         if self._store is not None:
             self._fit_ranges(self._store, self._keys)
+        if not self._keys:  # nothing shown: neutral axes, not those of runs that are gone
+            self.plots["loss"].setXRange(0, 1, padding=0.02)
+            for name in ("loss", "throughput"):
+                self.plots[name].setYRange(0, 1, padding=0.02)
 
     def _fit_ranges(self, store: RunStore, keys: list[str]) -> None:
         runs = [store.get(k) for k in keys]

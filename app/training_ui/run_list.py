@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QHeaderView,
     QLabel,
     QMenu,
+    QStyledItemDelegate,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -51,6 +52,25 @@ def swatch(color: QColor | None, size: int = 12) -> QIcon:
         p.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
         p.end()
     return QIcon(pm)
+
+
+class WrapDelegate(QStyledItemDelegate):
+    """Column 0's rows as tall as their wrapped name at the column's width (QTreeView wraps the
+    text it paints but sizes every row for one line, so a long run name was cut: issue 25)."""
+
+    def __init__(self, tree: QTreeWidget) -> None:
+        super().__init__(tree)
+        self.tree = tree
+
+    def sizeHint(self, option, index) -> QSize:
+        size = super().sizeHint(option, index)
+        room = self.tree.header().sectionSize(index.column()) - self.tree.iconSize().width() - 16
+        if room <= 0:
+            return size
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        flags = Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextWrapAnywhere
+        h = option.fontMetrics.boundingRect(QRect(0, 0, room, 10_000), int(flags), text).height()
+        return QSize(size.width(), max(size.height(), h + 6))
 
 
 class RunList(QWidget):
@@ -106,6 +126,7 @@ class RunList(QWidget):
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
         self.tree.setWordWrap(True)  # a long run name takes two lines rather than being cut
+        self.tree.setItemDelegateForColumn(0, WrapDelegate(self.tree))
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setAlternatingRowColors(True)
         self.tree.setIconSize(QSize(12, 12))
@@ -113,9 +134,10 @@ class RunList(QWidget):
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hdr.setMinimumSectionSize(40)
-        for i, width in ((1, 66), (2, 54), (3, 64)):
+        for i, width in ((1, 66), (2, 62), (3, 64)):
             hdr.setSectionResizeMode(i, QHeaderView.ResizeMode.Fixed)
             hdr.resizeSection(i, width)
+        hdr.sectionResized.connect(lambda *_a: self.tree.doItemsLayout())  # heights follow
         self.tree.itemChanged.connect(self._on_item_changed)
         self.tree.currentItemChanged.connect(self._on_current)
         self.tree.itemDoubleClicked.connect(

@@ -61,7 +61,7 @@ class SettingsForm(QWidget):
         for key, text in DATASETS:
             self.dataset.addItem(text, key)
         self.refresh_datasets()
-        self.imagenet = QCheckBox("Start from ImageNet weights")
+        self.imagenet = QCheckBox("ImageNet weights")  # short: the settings column fits 1280 px (issue 25)
         self.imagenet.setEnabled(False)
         self.imagenet.toggled.connect(self._on_edit)
         self._project = None
@@ -246,11 +246,14 @@ class SettingsForm(QWidget):
 
     def _on_browse(self) -> None:
         start = self.data_dir.text().strip() or str(Path.home())
-        path = QFileDialog.getExistingDirectory(
-            self, f"Choose the {self.dataset.currentText().rstrip('…')} folder", start
-        )
+        path = QFileDialog.getExistingDirectory(self, f"Choose the {self.folder_kind()} folder", start)
         if path:
             self.data_dir.setText(path)
+
+    def folder_kind(self) -> str:
+        """The dataset a folder is asked for, as the dialog's title names it: "MNIST", "image"."""
+        text = self.dataset.currentText().rstrip("…").strip()
+        return text.removesuffix(" folder").strip() or "dataset"
 
     def _on_preset(self, name: str) -> None:
         if self._loading or name not in PRESETS:

@@ -65,6 +65,8 @@ class SweepPanel(QWidget):
         self.preset = QComboBox()
         self.preset.addItem("The open graph", CUSTOM)
         self.preset.addItem("Degradation: plain vs residual × 20/56 layers", DEGRADATION)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(12)  # a narrow column elides the preset's long name
         self.preset.setToolTip(
             "The degradation experiment (He et al. 2016, fig. 6) as a sweep: resnet20 with plain yes/no × "
             "depth 3/9 blocks per stage (20 and 56 layers), matched to the dataset"
@@ -523,8 +525,8 @@ def cost_ticks(values: list[float], spacing: float) -> list[str]:
     """Tick labels for a parameter or MAC axis: 0, 250k, 1.25M; no fractions of a parameter."""
     out = []
     for v in values:
-        if abs(v) < 0.5 or spacing < 1:
-            out.append("0" if abs(v) < 0.5 else (f"{v:.0f}" if abs(v - round(v)) < 1e-6 else ""))
+        if spacing < 1 or abs(v) < 1:
+            out.append(f"{v:.0f}" if abs(v - round(v)) < 1e-6 else "")
             continue
         for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
             if abs(v) >= div:

@@ -64,7 +64,7 @@ def make_window(qtbot, settings, tmp_path, dialogs, monkeypatch):
     from app.main_window import MainWindow
 
     unsaved = tmp_path / "unsaved-runs"  # an unsaved project's runs: not the user's Documents
-    monkeypatch.setattr(files, "unsaved_runs_dir", lambda: unsaved)
+    monkeypatch.setattr(files, "unsaved_runs_dir", lambda: unsaved, raising=False)
 
     made = []
 

@@ -6,7 +6,7 @@ restores a fresh start's dock geometry whatever happened before."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QScrollArea, QWidget
 
 from app.main_window import MIN_WINDOW
 from graph.templates import make
@@ -23,11 +23,17 @@ def squeezed(window) -> list[str]:
     for c in window.findChildren(QWidget):
         if not c.isVisible() or c.isWindow() or c.objectName().startswith("qt_"):
             continue
+        if isinstance(c, QScrollArea) and c.widget() is not None and c.widget().isVisible():
+            off = c.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+            if off and c.widget().width() > c.viewport().width() + 1:  # cut off at the right edge
+                inner, room = c.widget().width(), c.viewport().width()
+                out.append(f"{type(c.widget()).__name__} in a scroll area: {inner} > {room}")
         if isinstance(c, (QHeaderView, QAbstractItemView)):  # item views scroll their contents
             continue
-        need = c.minimumSizeHint().expandedTo(c.minimumSize())
-        if c.width() + 1 < need.width() or c.height() + 1 < need.height():
-            out.append(f"{type(c).__name__} {c.objectName()!r} {c.size().toTuple()} < {need.toTuple()}")
+        hint, explicit = c.minimumSizeHint(), c.minimumSize()  # an explicit minimum wins, as in Qt's layouts
+        need = (explicit.width() or hint.width(), explicit.height() or hint.height())
+        if c.width() + 1 < need[0] or c.height() + 1 < need[1]:
+            out.append(f"{type(c).__name__} {c.objectName()!r} {c.size().toTuple()} < {need}")
     return out
 
 
@@ -135,3 +141,17 @@ def test_reset_layout_restores_a_fresh_starts_docks_after_everything(
     assert w.bottom_tabs.currentIndex() == 0
     assert w.size().toTuple() == (1280, 800)  # the window's size stays the user's
     assert settings.state() is not None  # what the next start restores
+
+
+def test_a_smaller_window_takes_the_room_from_the_bottom_dock_not_the_canvas(make_window, tmp_path, qtbot):
+    w = make_window(make("resnet20"), str(tmp_path / "resnet20.json"))
+    w.welcome.show()  # a first launch: the welcome bar wraps taller in a narrow window
+    w.resize(1280, 720)
+    settle()
+    w.bottom_tabs.setCurrentIndex(3)  # the Training tab makes the dock taller
+    settle()
+    w.resize(*MIN_WINDOW)  # the user shrinks the window
+    settle(20)
+    need = w.canvas.minimumSizeHint().expandedTo(w.canvas.minimumSize()).height()
+    assert w.canvas.height() >= need, (w.canvas.height(), need, w.bottom_dock.height())
+    assert w.size().toTuple() == MIN_WINDOW
