@@ -374,8 +374,16 @@ def _avg_pool(node: Any, shapes: dict) -> OpSpec:
     return OpSpec("layer", "AvgPool2d", p, [_src(node)])
 
 
-def _dropout(node: Any, shapes: dict) -> OpSpec:
-    return OpSpec("layer", "Dropout", {"p": float(_arg(node, 1, "p", 0.5))}, [_src(node)])
+def _dropout_as(type_name: str) -> Any:
+    """F.dropout, F.dropout2d, ...: the layer of that type (which drops in training mode only)."""
+
+    def convert(node: Any, shapes: dict) -> OpSpec:
+        return OpSpec("layer", type_name, {"p": float(_arg(node, 1, "p", 0.5))}, [_src(node)])
+
+    return convert
+
+
+_dropout = _dropout_as("Dropout")
 
 
 def _flatten(node: Any, shapes: dict) -> OpSpec:
@@ -499,6 +507,10 @@ CALL_FORMS: tuple[CallForm, ...] = (
     CallForm(_max_pool, ("torch.nn.functional.max_pool2d",)),
     CallForm(_avg_pool, ("torch.nn.functional.avg_pool2d",)),
     CallForm(_dropout, ("torch.nn.functional.dropout",), ("dropout",)),
+    CallForm(_dropout_as("Dropout1d"), ("torch.nn.functional.dropout1d",)),
+    CallForm(_dropout_as("Dropout2d"), ("torch.nn.functional.dropout2d",)),
+    CallForm(_dropout_as("Dropout3d"), ("torch.nn.functional.dropout3d",)),
+    CallForm(_dropout_as("AlphaDropout"), ("torch.nn.functional.alpha_dropout",)),
     CallForm(_flatten, ("torch.flatten",), ("flatten",)),
     CallForm(_reshape, ("torch.reshape", "torch.unflatten"), ("view", "reshape", "unflatten")),
     CallForm(_mean, ("torch.mean",), ("mean",)),

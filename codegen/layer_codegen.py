@@ -449,6 +449,16 @@ _ENTRIES = (
         fx_modules=("nn.Dropout",),
         from_module=_dropout_from,
     ),
+    *(
+        TypeCodegen(
+            name,
+            _frozen({"p": 0.5, "inplace": False}),
+            aliases_input=True,
+            fx_modules=(f"nn.{name}",),
+            from_module=_dropout_from,
+        )
+        for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")
+    ),
     TypeCodegen("Identity", aliases_input=True, fx_modules=("nn.Identity",), from_module=_no_params),
     TypeCodegen(
         "DropPath",

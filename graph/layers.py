@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import prod
 
 from graph.diagnostics import Fix
@@ -679,6 +680,54 @@ register(
         (P("p", "float", 0.5, 0, 1),),
         shape=_same,
         module=lambda p, ins: ModuleSpec("nn.Dropout", (), {"p": p["p"]}),
+        key_params=("p",),
+        saves=_dropout_saves,
+    )
+)
+
+
+def _dims(n: int, text: str) -> Callable[[dict, list[Shape]], Shape]:
+    """A shape rule: the per-sample input has ``n`` axes (``text`` names them), returned as it is."""
+
+    def shape(p: dict, ins: list[Shape]) -> Shape:
+        if len(ins[0]) != n:
+            raise ShapeError("expects_dims", f"expects a tensor {text} but the input is {_fmt(ins[0])}")
+        return ins[0]
+
+    return shape
+
+
+def _channel_mask_saves(p: dict, ins: list[Shape], out: Shape) -> int:
+    return out[0] if p["p"] > 0 else 0  # one scaled mask value per channel
+
+
+for _name, _n, _text, _doc in (
+    ("Dropout1d", 2, "CxL", "Randomly zeroes whole channels of a sequence during training."),
+    ("Dropout2d", 3, "CxHxW", "Randomly zeroes whole channels (feature maps) during training."),
+    ("Dropout3d", 4, "CxDxHxW", "Randomly zeroes whole channels of a volume during training."),
+):
+    register(
+        LayerType(
+            _name,
+            "regularization",
+            _doc,
+            (P("p", "float", 0.5, 0, 1),),
+            shape=_dims(_n, _text),
+            module=lambda p, ins, _cls=f"nn.{_name}": ModuleSpec(_cls, (), {"p": p["p"]}),
+            key_params=("p",),
+            saves=_channel_mask_saves,
+        )
+    )
+del _name, _n, _text, _doc
+
+register(
+    LayerType(
+        "AlphaDropout",
+        "regularization",
+        "Dropout for SELU networks: keeps the mean and variance of its input during training.",
+        (P("p", "float", 0.5, 0, 1),),
+        shape=_same,
+        module=lambda p, ins: ModuleSpec("nn.AlphaDropout", (), {"p": p["p"]}),
         key_params=("p",),
         saves=_dropout_saves,
     )

@@ -30,6 +30,10 @@ def _sample_inputs(lt: registry.LayerType, params: dict) -> list[tuple[int, ...]
         return []
     if lt.name == "Linear":
         return [(24,)]
+    if lt.name == "Dropout1d":
+        return [(4, 6)]  # a sequence, CxL
+    if lt.name == "Dropout3d":
+        return [(4, 3, 6, 6)]  # a volume, CxDxHxW
     if lt.name == "ChannelConv1d":
         return [(4, 1, 1)]  # a pooled image: it slides over the channels
     return [(4, 6, 6)] * lt.num_inputs(params)
