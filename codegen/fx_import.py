@@ -813,13 +813,15 @@ _UNTRACEABLE = "cannot be traced with torch.fx"
 
 
 def _first_line(exc: UserError) -> str:
-    line = exc.message.strip().splitlines()[0]
-    return line.split(": ", 1)[1] if ": " in line else line
+    """The first cause of a refusal, short: 'calls F.avg_pool2d (kernel_size getitem_2)'."""
+    lines = [ln.strip() for ln in exc.message.strip().splitlines()]
+    text = lines[1] if len(lines) > 1 else lines[0].split(": ", 1)[-1]
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _convert(model: Any, gm: Any, shape: tuple) -> _Converter:
     """fx graph -> ops with shortcuts found; UserError listing every unsupported operation."""
-    from codegen.fx_patterns import find_shortcuts, fix_inplace
+    from codegen.fx_patterns import find_shortcuts, fix_inplace, fold_channel_pads
 
     conv = _Converter(model, gm, shape)
     conv.run()
@@ -831,6 +833,7 @@ def _convert(model: Any, gm: Any, shape: tuple) -> _Converter:
             + conv.report()
         )
     fix_inplace(conv.ops)
+    fold_channel_pads(conv)
     find_shortcuts(conv)
     if conv.errors:
         raise UserError(

@@ -212,11 +212,13 @@ def _channel_pad(node: Any, shapes: dict) -> OpSpec:
         and value in (None, 0, 0.0)
         and isinstance(pad, (tuple, list))
         and len(pad) == 6
-        and tuple(pad[:5]) == (0, 0, 0, 0, 0)
-        and isinstance(pad[5], int)
+        and tuple(pad[:4]) == (0, 0, 0, 0)
+        and all(isinstance(v, int) and v >= 0 for v in pad[4:])
     ):
+        if pad[4]:  # channels before too: a ChannelPad layer (fx_patterns.fold_channel_pads)
+            return OpSpec("layer", "_ChannelPad", {"extra": pad[5], "before": pad[4]}, [node.args[0]])
         return OpSpec("layer", "_ChannelPad", {"extra": pad[5]}, [node.args[0]])
-    raise Unsupported(f"padding {pad!r} (only zero channels appended, as in a zero-pad shortcut)")
+    raise Unsupported(f"padding {pad!r} (only zero channels added, as in a zero-pad shortcut)")
 
 
 def _permute(node: Any, shapes: dict) -> OpSpec:

@@ -217,6 +217,22 @@ def _scope_attr(conv: Any, op: Any, full: bool = False) -> str | None:
     return qual if full else qual.rpartition(".")[2]
 
 
+def fold_channel_pads(conv: Any) -> None:
+    """``F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, a, b))`` with channels added before (``a`` > 0, the option A
+    lambda as people write it) is no zero-pad shortcut (that appends): one ChannelPad layer instead."""
+    ops = conv.ops
+    cons = consumers(ops)
+    for key in [k for k, op in ops.items() if op.type == "_ChannelPad" and op.params.get("before")]:
+        op = ops[key]
+        stride, src = 1, op.inputs[0]
+        sub = ops.get(src)
+        if sub is not None and sub.type == "_Subsample" and len(cons[src]) == 1:
+            stride, src = sub.params["stride"], sub.inputs[0]
+            del ops[sub.key]
+        op.type, op.inputs = "ChannelPad", [src]
+        op.params = {"stride": stride, "before": op.params["before"], "after": op.params["extra"]}
+
+
 def _zero_pad_chain(ops, cons, src: str) -> tuple[str, list[str]] | None:
     """pad(x[:, :, ::s, ::s]) (either half alone too) -> (x, the ops to remove)."""
     removed: list[str] = []
@@ -268,4 +284,11 @@ def plain_sequential(cls: type) -> bool:
     return issubclass(cls, nn.Sequential) and cls.forward is nn.Sequential.forward
 
 
-__all__ = ["ancestors", "consumers", "find_shortcuts", "fix_inplace", "plain_sequential"]
+__all__ = [
+    "ancestors",
+    "consumers",
+    "find_shortcuts",
+    "fix_inplace",
+    "fold_channel_pads",
+    "plain_sequential",
+]

@@ -686,7 +686,7 @@ register(
 )
 
 
-def _dims(n: int, text: str) -> Callable[[dict, list[Shape]], Shape]:
+def _axes_rule(n: int, text: str) -> Callable[[dict, list[Shape]], Shape]:
     """A shape rule: the per-sample input has ``n`` axes (``text`` names them), returned as it is."""
 
     def shape(p: dict, ins: list[Shape]) -> Shape:
@@ -712,7 +712,7 @@ for _name, _n, _text, _doc in (
             "regularization",
             _doc,
             (P("p", "float", 0.5, 0, 1),),
-            shape=_dims(_n, _text),
+            shape=_axes_rule(_n, _text),
             module=lambda p, ins, _cls=f"nn.{_name}": ModuleSpec(_cls, (), {"p": p["p"]}),
             key_params=("p",),
             saves=_channel_mask_saves,
@@ -988,6 +988,32 @@ register(
     )
 )
 
+
+def _channel_pad_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    s = p["stride"]
+    return (c + p["before"] + p["after"], -(-h // s), -(-w // s))
+
+
+def _channel_pad_forward(a: list[str], p: dict) -> str:
+    s = p["stride"]
+    x = a[0] if s == 1 else f"{a[0]}[:, :, ::{s}, ::{s}]"
+    return f"F.pad({x}, (0, 0, 0, 0, {p['before']}, {p['after']}))"
+
+
+register(
+    LayerType(
+        "ChannelPad",
+        "shape",
+        "Every stride-th row and column, zero channels added before and after: the option A shortcut as "
+        "often written, F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p)).",
+        (P("stride", "int", 1, 1), P("before", "int", 0, 0), P("after", "int", 0, 0)),
+        shape=_channel_pad_shape,
+        forward=_channel_pad_forward,
+        key_params=("stride", "before", "after"),
+        saves=_nothing,
+    )
+)
 
 # ---------------------------------------------------------------- channels last (ConvNeXt)
 PERMUTATIONS = ("0,2,3,1", "0,3,1,2", "0,1,3,2", "0,2,1,3", "0,3,2,1")  # of (B, C, H, W); 0 stays
