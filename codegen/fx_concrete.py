@@ -143,8 +143,8 @@ def trace_concrete(model: Any, input_shape: tuple[int, ...], is_leaf: Any) -> An
         where = f" at {node.format_node()}" if node is not None else ""
         shape = ",".join(map(str, input_shape))
         raise UserError(
-            f"{type(model).__name__} cannot be traced with torch.fx, even with the input shape {shape}{where}: "
-            f"{msg}"
+            f"{type(model).__name__} cannot be traced with torch.fx, even with the input shape "
+            f"{shape}{where}: {msg}"
         ) from None
     finally:
         torch.set_num_threads(threads)

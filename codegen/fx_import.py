@@ -542,9 +542,9 @@ class _Converter:
             if self.add(node, "Multiply", {}, [a, b], scope) is not None:
                 self.pending[node] = ("grouped", node, ga)
             return True
-        shaping = ("view", "reshape", "transpose", "contiguous", "unflatten", "size", "dim")
+        shaping = ("view", "reshape", "transpose", "permute", "contiguous", "unflatten", "size", "dim")
         if (method and tgt in shaping) or (
-            not method and tgt in (getattr, torch.reshape, torch.transpose, torch.unflatten)
+            not method and tgt in (getattr, torch.reshape, torch.transpose, torch.permute, torch.unflatten)
         ):
             return False  # a channel shuffle's steps, sizes (fx_import.reshape, fx_ops)
         raise Unsupported(
@@ -791,9 +791,10 @@ def import_module(
 
         verdict = self_check(project, model, shape, derive=True)
         project.key_map = verdict.key_map
+        renamed = sum(1 for v in verdict.key_map.values() if v is not None)
         if verdict.key_map:  # what the structure builder warned about is now mapped: the weights load
             conv.warnings = [w for w in conv.warnings if "do not load by name" not in w]
-            renamed = sum(1 for v in verdict.key_map.values() if v is not None)
+        if renamed:
             conv.warnings.append(
                 f"{renamed} state_dict key(s) of the model differ in the project (names that are no "
                 "identifiers, collisions, weights shared between calls); the project keeps the mapping "

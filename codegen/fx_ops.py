@@ -231,6 +231,8 @@ def _permute(node: Any, shapes: dict) -> OpSpec:
         dims = node.args[1] if len(node.args) == 2 else node.args[1:]
         dims = node.kwargs.get("dims", dims)
     text = ",".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "?"
+    if len(shapes.get(src, ())) == 4 and text == "0,2,1,3,4":  # x.view(N, g, C // g, H, W).permute(...)
+        return OpSpec("transpose", "", {"dims": (1, 2)}, [src])  # a channel shuffle's middle step
     if len(shapes.get(src, ())) != 3 or text not in PERMUTATIONS:
         raise Unsupported(f"a permutation {text} (only of the axes of an image tensor, batch first)")
     return OpSpec("layer", "Permute", {"dims": text}, [src])
