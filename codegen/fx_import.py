@@ -652,8 +652,16 @@ class _Converter:
             self.add(node, "_ToRow", {}, [src], scope)
         elif len(ins) == 2 and ins[0] == 1 and out == (ins[1], 1, 1):  # and back (fx_patterns folds both)
             self.add(node, "_FromRow", {}, [src], scope)
+        elif len(ins) == 1 and out == (
+            ins[0],
+            1,
+            1,
+        ):  # an SE gate's weights for the product: y.view(b, c, 1, 1)
+            self.add(node, "Unflatten", {}, [src], scope)
         else:
-            raise Unsupported(f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten and channel shuffle)")
+            raise Unsupported(
+                f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten, to Cx1x1 and channel shuffle)"
+            )
 
     def cat(self, node: Any, inputs: list, scope: list[str]) -> None:
         """torch.cat over a list; a list that grows by one each call becomes chained 2-input Concats."""

@@ -476,6 +476,7 @@ _ENTRIES = (
     TypeCodegen("Gate"),
     TypeCodegen("ChannelSlice", channels=_slice_channels, aliases_input=True),
     TypeCodegen("ChannelPad", channels=lambda p, ins, out: ins[0][0] + p["before"] + p["after"]),
+    TypeCodegen("Unflatten", aliases_input=True),  # a view
     TypeCodegen("ChannelShuffle", fx_modules=("nn.ChannelShuffle",), from_module=_shuffle_from),
     TypeCodegen(
         "Permute",

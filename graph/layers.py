@@ -1015,6 +1015,26 @@ register(
     )
 )
 
+
+def _unflatten_shape(p: dict, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 1:
+        raise ShapeError("expects_vector", f"expects a vector of C values but the input is {_fmt(ins[0])}")
+    return (ins[0][0], 1, 1)
+
+
+register(
+    LayerType(
+        "Unflatten",
+        "shape",
+        "A vector of C values as a Cx1x1 image, e.g. a squeeze-and-excitation gate's weights before the "
+        "product: y.view(b, c, 1, 1).",
+        (),
+        shape=_unflatten_shape,
+        forward=lambda a, p: f"torch.unflatten({a[0]}, 1, (-1, 1, 1))",
+        saves=_nothing,
+    )
+)
+
 # ---------------------------------------------------------------- channels last (ConvNeXt)
 PERMUTATIONS = ("0,2,3,1", "0,3,1,2", "0,1,3,2", "0,2,1,3", "0,3,2,1")  # of (B, C, H, W); 0 stays
 

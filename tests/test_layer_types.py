@@ -30,6 +30,8 @@ def _sample_inputs(lt: registry.LayerType, params: dict) -> list[tuple[int, ...]
         return []
     if lt.name == "Linear":
         return [(24,)]
+    if lt.name == "Unflatten":
+        return [(4,)]  # a vector (an SE gate's weights)
     if lt.name == "Dropout1d":
         return [(4, 6)]  # a sequence, CxL
     if lt.name == "Dropout3d":

@@ -126,6 +126,7 @@ _ENTRIES = (
     LayerView("Flatten", key_text),
     LayerView("Linear", lambda t, p: f"fully connected, {p.get('out_features')}", name_base="fc"),
     LayerView("Dropout", lambda t, p: f"dropout p={p.get('p')}"),
+    LayerView("Unflatten", lambda t, p: "to Cx1x1"),
     LayerView("ChannelPad", lambda t, p: f"pad +{p.get('before')}/+{p.get('after')} ch, /{p.get('stride')}"),
     *(
         LayerView(name, lambda t, p: f"{t.lower()} p={p.get('p')}")

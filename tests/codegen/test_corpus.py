@@ -23,8 +23,6 @@ from graph.projectfile import dumps_project, loads_project
 
 # what Skipwire has no layer for yet: the start of the refusal's first cause
 REFUSED = {
-    # a pooled vector viewed back as Cx1x1 for a broadcast product: no layer for that reshape
-    "se_layer_expand_as": 'SELayer (2 places, e.g. "se1"): calls .view() (a reshape of 16 to 16x1x1',
     # arithmetic with constants (x + 3, / 6): only tensor additions are layers
     "hand_written_hardswish": "HardSwishSE (1 place, e.g. the top level): calls operator.add",
 }
