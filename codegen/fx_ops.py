@@ -402,7 +402,33 @@ def _reshape(node: Any, shapes: dict) -> OpSpec:
 
 
 def _add(node: Any, shapes: dict) -> OpSpec:
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    for x, c in ((a, b), (b, a)):  # x + 3: a hand-written hard-swish's first step (fx_patterns folds it)
+        if (
+            _is_node(x)
+            and x in shapes
+            and isinstance(c, (int, float))
+            and not isinstance(c, bool)
+            and c == 3
+            and node.kwargs.get("alpha", 1) == 1
+        ):
+            return OpSpec("layer", "_AddThree", {}, [x])
     return _binary(node, "Add", shapes)
+
+
+def _div(node: Any, shapes: dict) -> OpSpec:
+    """``x / c``: a term scaled by 1/c (a weighted sum's, or a hand-written hard-swish's ``/ 6``)."""
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    if (
+        _is_node(a)
+        and a in shapes
+        and isinstance(b, (int, float))
+        and not isinstance(b, bool)
+        and b != 0
+        and node.kwargs.get("rounding_mode") is None
+    ):
+        return OpSpec("layer", "_Scale", {"value": 1.0 / float(b)}, [a])
+    raise Unsupported("")
 
 
 def _mul(node: Any, shapes: dict) -> OpSpec:
@@ -520,6 +546,7 @@ CALL_FORMS: tuple[CallForm, ...] = (
     CallForm(_mean, ("torch.mean",), ("mean",)),
     CallForm(_add, ("operator.add", "operator.iadd", "torch.add"), ("add", "add_")),
     CallForm(_mul, ("operator.mul", "operator.imul", "torch.mul"), ("mul", "mul_")),
+    CallForm(_div, ("operator.truediv", "operator.itruediv", "torch.div"), ("div", "div_")),
     CallForm(_sub, ("operator.sub", "torch.sub", "torch.rsub"), ("rsub",)),
     CallForm(_stack, ("torch.stack",)),
     CallForm(_size_check, ("torch._assert", "operator.eq")),

@@ -23,8 +23,8 @@ from graph.projectfile import dumps_project, loads_project
 
 # what Skipwire has no layer for yet: the start of the refusal's first cause
 REFUSED = {
-    # arithmetic with constants (x + 3, / 6): only tensor additions are layers
-    "hand_written_hardswish": "HardSwishSE (1 place, e.g. the top level): calls operator.add",
+    # a module's own parameter used in forward as a bias (only a per-channel layer scale is a layer)
+    "parameter_as_bias": "ParamBias (1 place, e.g. the top level): uses its own parameters",
 }
 BY_NAME = {name: (make, shape) for name, make, shape in MODELS}
 
@@ -111,3 +111,13 @@ def test_colliding_container_names_are_mapped_both_ways_exactly():
     key = "features.dense_block2.bottle_neck_layer_0.conv1.weight"
     assert key_map[key] != key and key_map[key].endswith(".conv1.weight")
     assert len(set(key_map.values())) == len(key_map)  # one project key per original key
+
+
+def test_hand_written_hard_swish_and_vector_to_image_become_layers():
+    model, shape = _make("hand_written_hardswish")
+    types = {n.type for n in import_module(model, shape).project.graph.nodes.values()}
+    assert "Hardswish" in types and not {"Multiply", "ReLU6"} & types
+    model, shape = _make("se_layer_expand_as")
+    result = import_module(model, shape)
+    inner = {n.type for b in result.project.blocks.values() for n in b.graph.nodes.values()}
+    assert "Unflatten" in inner | {n.type for n in result.project.graph.nodes.values()}

@@ -61,3 +61,4 @@ MODELS += [
     ("two_towers_shape_pool", x.TwoTowers, CIFAR),
     ("hand_written_hardswish", x.HardSwishSE, CIFAR),
 ]
+MODELS += [("parameter_as_bias", x.ParamBias, CIFAR)]

@@ -164,3 +164,17 @@ class HardSwishSE(nn.Module):
         x = self.conv(x)
         x = x * F.relu6(x + 3.0) / 6.0
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class ParamBias(nn.Module):
+    """A learned bias added in forward from a bare nn.Parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(1, 8, 1, 1))
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.conv(x) + self.bias
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
