@@ -351,6 +351,9 @@ class MainWindow(QMainWindow):
             "Start from an Input and an Output; drag layers in from the palette",
         )
         self.act_open = self._action(f, "&Open…", self.files_open, QKeySequence.StandardKey.Open)
+        self.act_import_python = self._action(
+            f, "&Import from Python…", self.files_import_python, tip="Trace a PyTorch model into a project"
+        )
         self.recent_menu = f.addMenu("Open &Recent")
         self.examples_menu = f.addMenu("Open E&xample")
         self._fill_examples()
@@ -621,6 +624,13 @@ class MainWindow(QMainWindow):
     # ----- file actions -------------------------------------------------------------------
     def files_new(self) -> None:
         if self.files.new_from_template():
+            self.welcome.hide()
+            self._frame_soon()
+
+    def files_import_python(self) -> None:
+        from app.import_dialog import import_from_python
+
+        if import_from_python(self):
             self.welcome.hide()
             self._frame_soon()
 

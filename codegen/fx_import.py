@@ -30,6 +30,7 @@ class ImportResult:
     project: Project
     warnings: list[str] = field(default_factory=list)
     check: Any = None  # codegen.import_check.CheckResult: the self-check's verdict
+    tracer: str = "torch.fx"  # or "concrete shapes ..." (codegen/fx_concrete.py) where fx alone fails
 
 
 @dataclass
@@ -541,9 +542,9 @@ class _Converter:
             if self.add(node, "Multiply", {}, [a, b], scope) is not None:
                 self.pending[node] = ("grouped", node, ga)
             return True
-        shaping = ("view", "reshape", "transpose", "contiguous", "unflatten", "size", "dim")
+        shaping = ("view", "reshape", "transpose", "permute", "contiguous", "unflatten", "size", "dim")
         if (method and tgt in shaping) or (
-            not method and tgt in (getattr, torch.reshape, torch.transpose, torch.unflatten)
+            not method and tgt in (getattr, torch.reshape, torch.transpose, torch.permute, torch.unflatten)
         ):
             return False  # a channel shuffle's steps, sizes (fx_import.reshape, fx_ops)
         raise Unsupported(
@@ -651,8 +652,16 @@ class _Converter:
             self.add(node, "_ToRow", {}, [src], scope)
         elif len(ins) == 2 and ins[0] == 1 and out == (ins[1], 1, 1):  # and back (fx_patterns folds both)
             self.add(node, "_FromRow", {}, [src], scope)
+        elif len(ins) == 1 and out == (
+            ins[0],
+            1,
+            1,
+        ):  # an SE gate's weights for the product: y.view(b, c, 1, 1)
+            self.add(node, "Unflatten", {}, [src], scope)
         else:
-            raise Unsupported(f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten and channel shuffle)")
+            raise Unsupported(
+                f"a reshape of {_fmt(ins)} to {_fmt(out)} (only flatten, to Cx1x1 and channel shuffle)"
+            )
 
     def cat(self, node: Any, inputs: list, scope: list[str]) -> None:
         """torch.cat over a list; a list that grows by one each call becomes chained 2-input Concats."""
@@ -762,26 +771,24 @@ def import_module(
     gets the weight rule ``init`` (torch's default unless asked; codegen/init_rules.py). ``check``: the
     self-check (codegen/import_check.py) builds the export, loads the model's state_dict strictly and
     compares outputs; a mismatch raises UserError (exit 1)."""
-    from codegen.fx_patterns import find_shortcuts, fix_inplace
     from codegen.fx_structure import build_project
     from codegen.init_rules import set_conv_init
 
-    gm, shape = _trace(model, input_shape)
-    conv = _Converter(model, gm, shape)
-    conv.run()
-    if conv.output is None and not conv.errors:
-        conv.errors.append("output: the network returns nothing Skipwire can follow")
-    if conv.errors:
-        raise UserError(
-            f"{type(model).__name__} uses {len(conv.errors)} operation(s) Skipwire cannot import:\n  "
-            + conv.report()
-        )
-    fix_inplace(conv.ops)
-    find_shortcuts(conv)
-    if conv.errors:
-        raise UserError(
-            f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  " + conv.report()
-        )
+    try:
+        gm, shape = _trace(model, input_shape)
+        conv = _convert(model, gm, shape)
+        tracer = "torch.fx"
+    except UserError as fx_error:  # the second tracer: sizes, shape branches, modules built in forward
+        from codegen.fx_concrete import trace_concrete
+        from codegen.fx_ops import is_leaf
+
+        shape = tuple(input_shape) if input_shape else _guess_from_modules(model)
+        try:
+            conv = _convert(model, trace_concrete(model, shape, is_leaf), shape)
+        except UserError as exc:
+            # both fail: fx's refusal where fx traced (its grouping is the stable one), else this one's
+            raise (exc if _UNTRACEABLE in fx_error.message.splitlines()[0] else fx_error) from None
+        tracer = f"concrete shapes {_fmt(shape)} (torch.fx alone: {_first_line(fx_error)})"
     _drop_dead(conv, model)
     project = build_project(conv, type(model).__name__)
     set_conv_init(project, init)
@@ -792,9 +799,10 @@ def import_module(
 
         verdict = self_check(project, model, shape, derive=True)
         project.key_map = verdict.key_map
+        renamed = sum(1 for v in verdict.key_map.values() if v is not None)
         if verdict.key_map:  # what the structure builder warned about is now mapped: the weights load
             conv.warnings = [w for w in conv.warnings if "do not load by name" not in w]
-            renamed = sum(1 for v in verdict.key_map.values() if v is not None)
+        if renamed:
             conv.warnings.append(
                 f"{renamed} state_dict key(s) of the model differ in the project (names that are no "
                 "identifiers, collisions, weights shared between calls); the project keeps the mapping "
@@ -807,7 +815,54 @@ def import_module(
                 "their keys are listed in its key map and skipped when weights load: "
                 + ", ".join(dropped[:6])
             )
-    return ImportResult(project, conv.warnings, verdict)
+    return ImportResult(project, conv.warnings, verdict, tracer)
+
+
+_UNTRACEABLE = "cannot be traced with torch.fx"
+
+
+def _first_line(exc: UserError) -> str:
+    """The first cause of a refusal, short: 'calls F.avg_pool2d (kernel_size getitem_2)'."""
+    lines = [ln.strip() for ln in exc.message.strip().splitlines()]
+    text = lines[1] if len(lines) > 1 else lines[0].split(": ", 1)[-1]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _convert(model: Any, gm: Any, shape: tuple) -> _Converter:
+    """fx graph -> ops with shortcuts found; UserError listing every unsupported operation."""
+    from codegen.fx_patterns import find_shortcuts, fix_inplace, fold_channel_pads
+
+    conv = _Converter(model, gm, shape)
+    conv.run()
+    if conv.output is None and not conv.errors:
+        conv.errors.append("output: the network returns nothing Skipwire can follow")
+    if conv.errors:
+        raise UserError(
+            f"{type(model).__name__} uses {len(conv.errors)} operation(s) Skipwire cannot import:\n  "
+            + conv.report()
+        )
+    fix_inplace(conv.ops)
+    fold_channel_pads(conv)
+    find_shortcuts(conv)
+    if conv.errors:
+        raise UserError(
+            f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  " + conv.report()
+        )
+    return conv
+
+
+def _guess_from_modules(model: Any) -> tuple[int, ...]:
+    """Without --input and without an fx graph: the first Conv2d/Linear/BatchNorm2d registered."""
+    from torch import nn
+
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            return (mod.in_channels, 224, 224)
+        if isinstance(mod, nn.Linear):
+            return (mod.in_features,)
+        if isinstance(mod, nn.BatchNorm2d):
+            return (mod.num_features, 224, 224)
+    return (3, 224, 224)
 
 
 def _drop_dead(conv: _Converter, model: Any) -> None:

@@ -193,11 +193,13 @@ def _channel_pad(node: Any, shapes: dict) -> OpSpec:
         and value in (None, 0, 0.0)
         and isinstance(pad, (tuple, list))
         and len(pad) == 6
-        and tuple(pad[:5]) == (0, 0, 0, 0, 0)
-        and isinstance(pad[5], int)
+        and tuple(pad[:4]) == (0, 0, 0, 0)
+        and all(isinstance(v, int) and v >= 0 for v in pad[4:])
     ):
+        if pad[4]:  # channels before too: a ChannelPad layer (fx_patterns.fold_channel_pads)
+            return OpSpec("layer", "_ChannelPad", {"extra": pad[5], "before": pad[4]}, [node.args[0]])
         return OpSpec("layer", "_ChannelPad", {"extra": pad[5]}, [node.args[0]])
-    raise Unsupported(f"padding {pad!r} (only zero channels appended, as in a zero-pad shortcut)")
+    raise Unsupported(f"padding {pad!r} (only zero channels added, as in a zero-pad shortcut)")
 
 
 def _permute(node: Any, shapes: dict) -> OpSpec:
@@ -210,6 +212,8 @@ def _permute(node: Any, shapes: dict) -> OpSpec:
         dims = node.args[1] if len(node.args) == 2 else node.args[1:]
         dims = node.kwargs.get("dims", dims)
     text = ",".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "?"
+    if len(shapes.get(src, ())) == 4 and text == "0,2,1,3,4":  # x.view(N, g, C // g, H, W).permute(...)
+        return OpSpec("transpose", "", {"dims": (1, 2)}, [src])  # a channel shuffle's middle step
     if len(shapes.get(src, ())) != 3 or text not in PERMUTATIONS:
         raise Unsupported(f"a permutation {text} (only of the axes of an image tensor, batch first)")
     return OpSpec("layer", "Permute", {"dims": text}, [src])
@@ -355,8 +359,16 @@ def _avg_pool(node: Any, shapes: dict) -> OpSpec:
     return OpSpec("layer", "AvgPool2d", p, [_src(node)])
 
 
-def _dropout(node: Any, shapes: dict) -> OpSpec:
-    return OpSpec("layer", "Dropout", {"p": float(_arg(node, 1, "p", 0.5))}, [_src(node)])
+def _dropout_as(type_name: str) -> Any:
+    """F.dropout, F.dropout2d, ...: the layer of that type (which drops in training mode only)."""
+
+    def convert(node: Any, shapes: dict) -> OpSpec:
+        return OpSpec("layer", type_name, {"p": float(_arg(node, 1, "p", 0.5))}, [_src(node)])
+
+    return convert
+
+
+_dropout = _dropout_as("Dropout")
 
 
 def _flatten(node: Any, shapes: dict) -> OpSpec:
@@ -371,7 +383,33 @@ def _reshape(node: Any, shapes: dict) -> OpSpec:
 
 
 def _add(node: Any, shapes: dict) -> OpSpec:
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    for x, c in ((a, b), (b, a)):  # x + 3: a hand-written hard-swish's first step (fx_patterns folds it)
+        if (
+            _is_node(x)
+            and x in shapes
+            and isinstance(c, (int, float))
+            and not isinstance(c, bool)
+            and c == 3
+            and node.kwargs.get("alpha", 1) == 1
+        ):
+            return OpSpec("layer", "_AddThree", {}, [x])
     return _binary(node, "Add", shapes)
+
+
+def _div(node: Any, shapes: dict) -> OpSpec:
+    """``x / c``: a term scaled by 1/c (a weighted sum's, or a hand-written hard-swish's ``/ 6``)."""
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    if (
+        _is_node(a)
+        and a in shapes
+        and isinstance(b, (int, float))
+        and not isinstance(b, bool)
+        and b != 0
+        and node.kwargs.get("rounding_mode") is None
+    ):
+        return OpSpec("layer", "_Scale", {"value": 1.0 / float(b)}, [a])
+    raise Unsupported("")
 
 
 def _mul(node: Any, shapes: dict) -> OpSpec:
@@ -480,11 +518,16 @@ CALL_FORMS: tuple[CallForm, ...] = (
     CallForm(_max_pool, ("torch.nn.functional.max_pool2d",)),
     CallForm(_avg_pool, ("torch.nn.functional.avg_pool2d",)),
     CallForm(_dropout, ("torch.nn.functional.dropout",), ("dropout",)),
+    CallForm(_dropout_as("Dropout1d"), ("torch.nn.functional.dropout1d",)),
+    CallForm(_dropout_as("Dropout2d"), ("torch.nn.functional.dropout2d",)),
+    CallForm(_dropout_as("Dropout3d"), ("torch.nn.functional.dropout3d",)),
+    CallForm(_dropout_as("AlphaDropout"), ("torch.nn.functional.alpha_dropout",)),
     CallForm(_flatten, ("torch.flatten",), ("flatten",)),
     CallForm(_reshape, ("torch.reshape", "torch.unflatten"), ("view", "reshape", "unflatten")),
     CallForm(_mean, ("torch.mean",), ("mean",)),
     CallForm(_add, ("operator.add", "operator.iadd", "torch.add"), ("add", "add_")),
     CallForm(_mul, ("operator.mul", "operator.imul", "torch.mul"), ("mul", "mul_")),
+    CallForm(_div, ("operator.truediv", "operator.itruediv", "torch.div"), ("div", "div_")),
     CallForm(_sub, ("operator.sub", "torch.sub", "torch.rsub"), ("rsub",)),
     CallForm(_stack, ("torch.stack",)),
     CallForm(_size_check, ("torch._assert", "operator.eq")),

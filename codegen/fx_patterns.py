@@ -6,6 +6,7 @@
   named after it; ``x[:, :, ::s, ::s]`` padded with zero channels a ``zero_pad`` one;
 - ECA-Net's mean -> view -> Conv1d -> gate -> view becomes pool -> ``ChannelConv1d`` -> gate;
 - ``t * h + (1 - t) * x`` becomes a ``Gate``; ``c1 * a + c2 * b`` an ``Add`` with fixed weights;
+- ``relu6(x + 3) / 6`` a ``Hardsigmoid``, ``x * relu6(x + 3) / 6`` a ``Hardswish``;
 - an in-place ReLU whose input is used elsewhere is made out-of-place (the emitted order
   may differ from the traced one).
 
@@ -50,6 +51,7 @@ def find_shortcuts(conv: Any) -> None:
     from torch import nn
 
     _fold_channel_convs(conv)
+    _fold_hard_activations(conv.ops)
     _fold_gates(conv.ops)
     _fold_scales(conv.ops)
     ops = conv.ops
@@ -109,11 +111,61 @@ def find_shortcuts(conv: Any) -> None:
                 f'a Conv1d ({op.key}) at "{_scope_attr(conv, op, full=True)}": only over the channels of a '
                 "global average pool, as in ECA-Net, is supported"
             )
+        elif op.type == "_AddThree":
+            conv.errors.append(
+                f'adding a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": only inside a '
+                "hand-written hard-sigmoid or hard-swish (F.relu6(x + 3) / 6, x * F.relu6(x + 3) / 6)"
+            )
         elif op.type == "_OneMinus":
             conv.errors.append(
                 f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
                 "inside a highway gate t * h + (1 - t) * x is supported"
             )
+
+
+def _fold_hard_activations(ops: dict[str, Any]) -> None:
+    """MobileNetV3's activations written by hand: ``relu6(x + 3) / 6`` is a Hardsigmoid of x and
+    ``x * relu6(x + 3) / 6`` a Hardswish of x (the ``/ 6`` is a ``_Scale`` of 1/6); the scale's op
+    becomes the layer, the steps before it go."""
+    cons = consumers(ops)
+
+    def relu6_of_x_plus_3(key: str) -> str | None:
+        """The x of relu6(x + 3) at ``key`` (each step used once), else None."""
+        r = ops.get(key)
+        if r is None or r.type != "ReLU6" or len(cons[key]) != 1:
+            return None
+        a = ops.get(r.inputs[0])
+        if a is None or a.type != "_AddThree" or len(cons[a.key]) != 1:
+            return None
+        return a.inputs[0]
+
+    for key in [
+        k for k, op in ops.items() if op.type == "_Scale" and abs(op.params["value"] - 1 / 6) < 1e-12
+    ]:
+        scale = ops[key]
+        src = ops.get(scale.inputs[0])
+        if src is None or len(cons[src.key]) != 1:
+            continue
+        x = relu6_of_x_plus_3(src.key)
+        if x is not None:  # relu6(x + 3) / 6
+            gone = [src.key, src.inputs[0]]
+            scale.type, scale.params, scale.inputs = "Hardsigmoid", {"inplace": False}, [x]
+        elif src.type == "Multiply" and len(src.inputs) == 2:  # x * relu6(x + 3) / 6
+            a, b = src.inputs
+            pair = next(
+                ((y, r) for y, r in ((a, b), (b, a)) if relu6_of_x_plus_3(r) == y),
+                None,
+            )
+            if pair is None:
+                continue
+            y, r = pair
+            gone = [src.key, r, ops[r].inputs[0]]
+            scale.type, scale.params, scale.inputs = "Hardswish", {"inplace": False}, [y]
+        else:
+            continue
+        for k in gone:
+            del ops[k]
+        cons = consumers(ops)
 
 
 def _fold_channel_convs(conv: Any) -> None:
@@ -217,6 +269,22 @@ def _scope_attr(conv: Any, op: Any, full: bool = False) -> str | None:
     return qual if full else qual.rpartition(".")[2]
 
 
+def fold_channel_pads(conv: Any) -> None:
+    """``F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, a, b))`` with channels added before (``a`` > 0, the option A
+    lambda as people write it) is no zero-pad shortcut (that appends): one ChannelPad layer instead."""
+    ops = conv.ops
+    cons = consumers(ops)
+    for key in [k for k, op in ops.items() if op.type == "_ChannelPad" and op.params.get("before")]:
+        op = ops[key]
+        stride, src = 1, op.inputs[0]
+        sub = ops.get(src)
+        if sub is not None and sub.type == "_Subsample" and len(cons[src]) == 1:
+            stride, src = sub.params["stride"], sub.inputs[0]
+            del ops[sub.key]
+        op.type, op.inputs = "ChannelPad", [src]
+        op.params = {"stride": stride, "before": op.params["before"], "after": op.params["extra"]}
+
+
 def _zero_pad_chain(ops, cons, src: str) -> tuple[str, list[str]] | None:
     """pad(x[:, :, ::s, ::s]) (either half alone too) -> (x, the ops to remove)."""
     removed: list[str] = []
@@ -268,4 +336,11 @@ def plain_sequential(cls: type) -> bool:
     return issubclass(cls, nn.Sequential) and cls.forward is nn.Sequential.forward
 
 
-__all__ = ["ancestors", "consumers", "find_shortcuts", "fix_inplace", "plain_sequential"]
+__all__ = [
+    "ancestors",
+    "consumers",
+    "find_shortcuts",
+    "fix_inplace",
+    "fold_channel_pads",
+    "plain_sequential",
+]

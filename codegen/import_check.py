@@ -180,8 +180,10 @@ def self_check(
 
     t0 = time.perf_counter()
     modes = {m: m.training for m in model.modules()}
+    threads = torch.get_num_threads()
     model.eval()
     try:
+        torch.set_num_threads(1)  # one sample, as the tracer runs it: threads only contend
         with torch.no_grad():
             rebuilt, key_map = build_loaded(project, model.state_dict(), key_map, derive)
             x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(SEED))
@@ -205,6 +207,7 @@ def self_check(
                     1,
                 )
     finally:
+        torch.set_num_threads(threads)
         for m, training in modes.items():
             m.train(training)
     return CheckResult(diff, scale, tol, time.perf_counter() - t0, key_map)

@@ -565,6 +565,16 @@ _ENTRIES = (
         fx_modules=("nn.Dropout",),
         from_module=_dropout_from,
     ),
+    *(
+        TypeCodegen(
+            name,
+            _frozen({"p": 0.5, "inplace": False}),
+            aliases_input=True,
+            fx_modules=(f"nn.{name}",),
+            from_module=_dropout_from,
+        )
+        for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")
+    ),
     TypeCodegen("Identity", aliases_input=True, fx_modules=("nn.Identity",), from_module=_no_params),
     TypeCodegen(
         "DropPath",
@@ -587,6 +597,8 @@ _ENTRIES = (
     TypeCodegen("Multiply", channels=_broadcast_channels),
     TypeCodegen("Gate"),
     TypeCodegen("ChannelSlice", channels=_slice_channels, aliases_input=True),
+    TypeCodegen("ChannelPad", channels=lambda p, ins, out: ins[0][0] + p["before"] + p["after"]),
+    TypeCodegen("Unflatten", aliases_input=True),  # a view
     TypeCodegen("ChannelShuffle", fx_modules=("nn.ChannelShuffle",), from_module=_shuffle_from),
     TypeCodegen(
         "Permute",

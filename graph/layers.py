@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import prod
 
 from graph.diagnostics import Fix
@@ -704,6 +705,54 @@ register(
     )
 )
 
+
+def _axes_rule(n: int, text: str) -> Callable[[dict, list[Shape]], Shape]:
+    """A shape rule: the per-sample input has ``n`` axes (``text`` names them), returned as it is."""
+
+    def shape(p: dict, ins: list[Shape]) -> Shape:
+        if len(ins[0]) != n:
+            raise ShapeError("expects_dims", f"expects a tensor {text} but the input is {_fmt(ins[0])}")
+        return ins[0]
+
+    return shape
+
+
+def _channel_mask_saves(p: dict, ins: list[Shape], out: Shape) -> int:
+    return out[0] if p["p"] > 0 else 0  # one scaled mask value per channel
+
+
+for _name, _n, _text, _doc in (
+    ("Dropout1d", 2, "CxL", "Randomly zeroes whole channels of a sequence during training."),
+    ("Dropout2d", 3, "CxHxW", "Randomly zeroes whole channels (feature maps) during training."),
+    ("Dropout3d", 4, "CxDxHxW", "Randomly zeroes whole channels of a volume during training."),
+):
+    register(
+        LayerType(
+            _name,
+            "regularization",
+            _doc,
+            (P("p", "float", 0.5, 0, 1),),
+            shape=_axes_rule(_n, _text),
+            module=lambda p, ins, _cls=f"nn.{_name}": ModuleSpec(_cls, (), {"p": p["p"]}),
+            key_params=("p",),
+            saves=_channel_mask_saves,
+        )
+    )
+del _name, _n, _text, _doc
+
+register(
+    LayerType(
+        "AlphaDropout",
+        "regularization",
+        "Dropout for SELU networks: keeps the mean and variance of its input during training.",
+        (P("p", "float", 0.5, 0, 1),),
+        shape=_same,
+        module=lambda p, ins: ModuleSpec("nn.AlphaDropout", (), {"p": p["p"]}),
+        key_params=("p",),
+        saves=_dropout_saves,
+    )
+)
+
 register(
     LayerType(
         "DropPath",
@@ -959,6 +1008,52 @@ register(
     )
 )
 
+
+def _channel_pad_shape(p: dict, ins: list[Shape]) -> Shape:
+    c, h, w = _image(ins[0])
+    s = p["stride"]
+    return (c + p["before"] + p["after"], -(-h // s), -(-w // s))
+
+
+def _channel_pad_forward(a: list[str], p: dict) -> str:
+    s = p["stride"]
+    x = a[0] if s == 1 else f"{a[0]}[:, :, ::{s}, ::{s}]"
+    return f"F.pad({x}, (0, 0, 0, 0, {p['before']}, {p['after']}))"
+
+
+register(
+    LayerType(
+        "ChannelPad",
+        "shape",
+        "Every stride-th row and column, zero channels added before and after: the option A shortcut as "
+        "often written, F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p)).",
+        (P("stride", "int", 1, 1), P("before", "int", 0, 0), P("after", "int", 0, 0)),
+        shape=_channel_pad_shape,
+        forward=_channel_pad_forward,
+        key_params=("stride", "before", "after"),
+        saves=_nothing,
+    )
+)
+
+
+def _unflatten_shape(p: dict, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 1:
+        raise ShapeError("expects_vector", f"expects a vector of C values but the input is {_fmt(ins[0])}")
+    return (ins[0][0], 1, 1)
+
+
+register(
+    LayerType(
+        "Unflatten",
+        "shape",
+        "A vector of C values as a Cx1x1 image, e.g. a squeeze-and-excitation gate's weights before the "
+        "product: y.view(b, c, 1, 1).",
+        (),
+        shape=_unflatten_shape,
+        forward=lambda a, p: f"torch.unflatten({a[0]}, 1, (-1, 1, 1))",
+        saves=_nothing,
+    )
+)
 
 # ---------------------------------------------------------------- channels last (ConvNeXt)
 PERMUTATIONS = ("0,2,3,1", "0,3,1,2", "0,1,3,2", "0,2,1,3", "0,3,2,1")  # of (B, C, H, W); 0 stays

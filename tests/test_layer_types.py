@@ -36,6 +36,12 @@ def _sample_inputs(lt: registry.LayerType, params: dict) -> list[tuple[int, ...]
         return []
     if lt.name == "Linear":
         return [(24,)]
+    if lt.name == "Unflatten":
+        return [(4,)]  # a vector (an SE gate's weights)
+    if lt.name == "Dropout1d":
+        return [(4, 6)]  # a sequence, CxL
+    if lt.name == "Dropout3d":
+        return [(4, 3, 6, 6)]  # a volume, CxDxHxW
     if lt.name == "ChannelConv1d":
         return [(4, 1, 1)]  # a pooled image: it slides over the channels
     return [(4, 6, 6)] * lt.num_inputs(params)
@@ -161,7 +167,7 @@ def _saved_per_sample(lt: registry.LayerType, params: dict, ins: list, batch: in
     mod = _torch_module(lt, params, ins) if lt.module is not None else None
     weights = {p.data_ptr() for p in mod.parameters()} if mod is not None else set()
     names = [f"x{i}" for i in range(len(xs))]
-    env = {"torch": torch, **dict(zip(names, xs))}
+    env = {"torch": torch, "F": torch.nn.functional, **dict(zip(names, xs))}
     if lt.parameter is not None:  # the tensor the layer holds: forward's last argument, a weight
         spec = lt.parameter(params, ins)
         env["w"] = torch.full(spec.shape, spec.fill, requires_grad=True)

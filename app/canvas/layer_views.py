@@ -128,6 +128,12 @@ _ENTRIES = (
     LayerView("Flatten", key_text),
     LayerView("Linear", lambda t, p: f"fully connected, {p.get('out_features')}", name_base="fc"),
     LayerView("Dropout", lambda t, p: f"dropout p={p.get('p')}"),
+    LayerView("Unflatten", lambda t, p: "to Cx1x1"),
+    LayerView("ChannelPad", lambda t, p: f"pad +{p.get('before')}/+{p.get('after')} ch, /{p.get('stride')}"),
+    *(
+        LayerView(name, lambda t, p: f"{t.lower()} p={p.get('p')}")
+        for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")
+    ),
     LayerView("DropPath", lambda t, p: f"drop path p={p.get('p')}"),
     LayerView("Identity", key_text),
     LayerView("Add", lambda t, p: "weighted sum" if p.get("weights") not in (None, "none", False) else "sum"),

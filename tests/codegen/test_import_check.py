@@ -208,3 +208,25 @@ def test_keys_the_project_cannot_keep_are_mapped_and_every_reader_applies_the_ma
         assert torch.equal(exported(x), want)
         prepared = prepare_model(project, WeightsChoice("file", str(weights)))  # inspect --weights
         assert torch.equal(prepared.model.eval()(x), want)
+
+
+def test_train_weights_reads_the_original_checkpoint_through_the_key_map(tmp_path):
+    """train --weights with the model's own checkpoint: every tensor loads under the project's keys."""
+    from safetensors.torch import save_file
+
+    from training import engine
+    from training.config import TrainConfig
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(576, 4)).eval()
+    project = import_module(net, (1, 12, 12)).project
+    assert project.key_map["0.weight"] == "m_0.weight"
+    weights = tmp_path / "original.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
+    cfg = TrainConfig(epochs=1, batch_size=100, lr=0.01, grad_every=0, seed=1, weights=str(weights))
+    messages: list[str] = []
+    result = engine.train(
+        project, cfg, tmp_path / "run", on_metric=lambda m: messages.append(m.get("message", ""))
+    )
+    assert result.status == "completed"
+    assert any("loaded 4 of 4 tensors" in m for m in messages), messages

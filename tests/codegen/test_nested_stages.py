@@ -158,11 +158,14 @@ def test_numbered_children_of_a_module_with_its_own_forward_keep_their_keys():
     assert list(rebuilt.state_dict()) == list(model.state_dict())
 
 
-def test_a_network_that_is_itself_a_sequential_is_renamed_with_a_warning_naming_one():
+def test_a_network_that_is_itself_a_sequential_is_renamed_and_its_keys_mapped():
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 1)).eval()
     result = import_module(model, (3, 8, 8))
     assert len(result.warnings) == 1
-    assert 'layer(s) in nested containers are renamed (e.g. "0" -> "m_0")' in result.warnings[0]
+    assert "4 state_dict key(s) of the model differ in the project" in result.warnings[0]
+    # issue 22: the renaming is kept as a key map (proved by the self-check), so the weights still load
+    assert result.project.key_map["0.weight"] == "m_0.weight"
+    assert result.project.key_map["2.bias"] == "m_2.bias"
 
 
 def test_module_path_names_gather_modules_only_a_layer_scale_stays_an_attribute():

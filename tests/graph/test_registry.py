@@ -62,6 +62,8 @@ def test_types_with_weights_say_how_they_start(lt):
         ins = [(8,)]
     if lt.name == "ChannelConv1d":
         ins = [(8, 1, 1)]  # slides over a pooled image's channels
+    if lt.name in ("Dropout1d", "Dropout3d", "Unflatten"):
+        ins = [{"Dropout1d": (8, 6), "Dropout3d": (8, 3, 6, 6), "Unflatten": (8,)}[lt.name]]
     out = tuple(lt.shape(params, ins)) if lt.name not in ("Input", "BlockInput") else image
     weights = lt.count_params(params, ins, out) > 0
     assert (lt.init != "none") == weights, (lt.name, lt.init)

@@ -6,6 +6,7 @@ import pytest
 
 from graph import registry
 from graph.model import BlockDef, BlockParam, Graph, Project
+from graph.registry import ShapeError
 from graph.shapes import analyze
 from tests.graph.builders import net
 
@@ -658,9 +659,37 @@ def test_every_layer_type_has_a_shape_test():
         "ChannelConv1d",
         "GroupSum",
         "RadixSoftmax",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "ChannelPad",
+        "Unflatten",
     }
     missing = {t.name for t in registry.all_types()} - tested
     assert not missing, f"layer types without a shape test: {missing}"
+
+
+def test_dropout_family_channel_pad_and_unflatten_shapes():
+    """Issue 22's types: channel dropouts keep their input and need its number of axes; ChannelPad
+    subsamples and adds channels on both sides; Unflatten makes a vector a Cx1x1 image."""
+    for name, good, bad in (
+        ("Dropout1d", (4, 9), (4, 6, 6)),
+        ("Dropout2d", (4, 6, 6), (4, 6)),
+        ("Dropout3d", (4, 3, 6, 6), (4, 6, 6)),
+        ("Unflatten", (4,), (4, 6, 6)),
+    ):
+        lt = registry.get(name)
+        out = tuple(lt.shape(lt.defaults(), [good]))
+        assert out == ((4, 1, 1) if name == "Unflatten" else good)
+        with pytest.raises(ShapeError):
+            lt.shape(lt.defaults(), [bad])
+    assert tuple(registry.get("AlphaDropout").shape({"p": 0.1}, [(7,)])) == (7,)
+    pad = registry.get("ChannelPad")
+    assert tuple(pad.shape({"stride": 2, "before": 4, "after": 4}, [(16, 7, 8)])) == (24, 4, 4)
+    assert tuple(pad.shape({"stride": 1, "before": 0, "after": 2}, [(3, 5, 5)])) == (5, 5, 5)
+    with pytest.raises(ShapeError):
+        pad.shape({"stride": 2, "before": 1, "after": 1}, [(16,)])
 
 
 def test_merge_mismatch_offers_height_by_width_padding():
