@@ -736,6 +736,7 @@ for _name, _n, _text, _doc in (
             module=lambda p, ins, _cls=f"nn.{_name}": ModuleSpec(_cls, (), {"p": p["p"]}),
             key_params=("p",),
             saves=_channel_mask_saves,
+            returns_input=lambda p: not p.get("p"),  # as Dropout: p=0 returns its input
         )
     )
 del _name, _n, _text, _doc
@@ -750,6 +751,7 @@ register(
         module=lambda p, ins: ModuleSpec("nn.AlphaDropout", (), {"p": p["p"]}),
         key_params=("p",),
         saves=_dropout_saves,
+        returns_input=lambda p: not p.get("p"),  # as Dropout: p=0 returns its input
     )
 )
 
