@@ -26,6 +26,7 @@ Ray is imported here only, and this module only when the Ray backend is chosen.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -65,15 +66,26 @@ def connect(address: str | None, log) -> tuple[Any, bool]:
     if ray.is_initialized():
         return ray, False
     started = time.perf_counter()
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if not address:  # a Ray instance of this machine only: its servers on the loopback address
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         if address:
-            ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
+            ray.init(address=address, runtime_env=runtime_env(), **quiet)
         else:
-            ray.init(runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
+            ray.init(runtime_env=runtime_env(), include_dashboard=False, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"at {address}" if address else "on this machine"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"--backend ray: cannot start or reach a Ray cluster {where} ({first})", 2) from None
+        hint = ""
+        if address and address.startswith("ray://") and os.environ.get("RAY_AUTH_MODE") != "token":
+            hint = (
+                "; a cluster with token authentication (Ray's default) needs RAY_AUTH_MODE=token and its "
+                "token in ~/.ray/auth_token here"
+            )
+        raise UserError(
+            f"--backend ray: cannot start or reach a Ray cluster {where} ({first}){hint}", 2
+        ) from None
     res = ray.cluster_resources()
     log(
         f"Ray {'at ' + address if address else 'on this machine'}: {len(_alive_nodes(ray))} node(s), "
@@ -231,16 +243,24 @@ class _Driver:
                 name=f"skipwire-{self.token}-{t.run.name}-{self.attempts.get(t.run, 0) + 1}",
             ).remote()
             head = f"[{self.started}/{self.total}] {t.config.label}"
+            sweep = {
+                "axes": self.spec["axes"],
+                "runs": [e for e in self.spec["runs"] if e["dir"] == t.run.name],
+            }
             if state == "resumable":
                 self.log(f"{head}: resuming {t.run} on Ray ({_describe(request)})")
-                ref = actor.run.remote(t.run.name, None, None, pack(t.run), {"device": _device(self.spec)})
+                ref = actor.run.remote(
+                    t.run.name, None, None, pack(t.run), {"device": _device(self.spec)}, sweep
+                )
             else:
                 _set_aside(t.run)
                 cfg = _train_config(t.config, self.spec["train"], t.repeat)
                 if request["num_gpus"] == 0:
                     cfg = cfg.with_overrides(threads=request["num_cpus"])
                 self.log(f"{head}: {t.config.params:,} parameters -> {t.run} on Ray ({_describe(request)})")
-                ref = actor.run.remote(t.run.name, t.config.project.to_dict(), cfg.to_dict())
+                ref = actor.run.remote(
+                    t.run.name, t.config.project.to_dict(), cfg.to_dict(), None, None, sweep
+                )
             self.flights.append(_Flight(t, actor, ref, request, self.started))
 
     def _step(self) -> None:
@@ -276,25 +296,26 @@ class _Driver:
     # ---------------------------------------------------------------- news from a trial
     def _take_poll(self, f: _Flight) -> None:
         try:
-            records, snap = self.ray.get(f.poll_ref)
+            records, snap, node = self.ray.get(f.poll_ref)
         except self.ray.exceptions.RayError:
             f.poll_ref = None
             return  # the run's own result says what happened
         f.poll_ref = None
+        self._log_records(f, records, node)
+        if snap > f.snap_seen and f.snap_ref is None:
+            f.snap_ref = f.actor.snapshot.remote()
+
+    def _log_records(self, f: _Flight, records: list[dict], node: str) -> None:
         label = f.task.config.label
         if records and not f.started:
             f.started = True
-            self.log(f"  {label}: started")
+            self.log(f"  {label}: started" + (f" on {node}" if node else ""))
         for rec in records:
             if rec.get("kind") == "epoch":
                 acc = rec.get("val_acc")
                 self.log(
                     f"  {label}: epoch {rec['epoch']} val acc " + (f"{acc:.2%}" if acc is not None else "-")
                 )
-            elif rec.get("kind") == "error":
-                self.log(f"  {label}: failed: {rec.get('message')}")
-        if snap > f.snap_seen and f.snap_ref is None:
-            f.snap_ref = f.actor.snapshot.remote()
 
     def _take_snapshot(self, f: _Flight) -> None:
         from training.run_archive import install
@@ -334,6 +355,7 @@ class _Driver:
             self.ray.kill(f.actor)
         if res["outcome"] == "not_started":
             return
+        self._log_records(f, res.get("records") or [], res.get("node") or "")
         if res["folder"] is not None:
             install(res["folder"], t.run)
         outcome = res["outcome"]

@@ -7,11 +7,12 @@ trains into a folder of the worker's own temporary directory, through ``engine.t
 folder as bytes (training/run_archive.py), whatever the outcome. After every checkpoint it keeps a
 snapshot of the folder, taken in the training thread right after the checkpoint was written (so the
 ``last``/``best`` pairs match); the driver fetches it, so a worker that is lost mid-run leaves the
-sweep a copy to resume from. No ray import here: the class is plain Python.
+sweep a copy to resume from. The class is plain Python (ray is imported only to name the node).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -29,6 +30,7 @@ class Trial:
         self._snapshot: tuple[int, bytes] | None = None
         self._started = False
         self._run_dir = Path()
+        self._node = ""
 
     # ---------------------------------------------------------------- called by the driver
     def run(
@@ -38,14 +40,18 @@ class Trial:
         config_dict: dict | None,
         resume_from: bytes | None = None,
         overrides: dict | None = None,
+        sweep: dict | None = None,
     ) -> dict:
         """Train one run; returns {"outcome", "message", "folder" (bytes or None), "gpu_total_mb"}.
 
-        outcome: completed | stopped | diverged | failed | not_started (stop came first)."""
+        outcome: completed | stopped | diverged | failed | not_started (stop came first). ``sweep``
+        (the sweep's axes and this run's entry) is laid beside the run folder as sweep.json, as in
+        the sweep folder, so the run's TensorBoard files carry its values as hparams."""
         with self._lock:
             if self._stop.is_set():
                 return {"outcome": "not_started", "message": "stopped before it started", "folder": None}
             self._started = True
+        self._node = _node_address()
         from graph.errors import UserError
         from training import engine
 
@@ -53,6 +59,8 @@ class Trial:
         run_dir = self._run_dir = tmp / name
         outcome, message = "failed", ""
         try:
+            if sweep is not None:
+                (tmp / "sweep.json").write_text(json.dumps(sweep), encoding="utf-8")
             try:
                 if resume_from is not None:
                     unpack(resume_from, run_dir)
@@ -74,15 +82,23 @@ class Trial:
                 message = f"the trial failed: {type(exc).__name__}: {exc}"
                 self._add({"kind": "error", "message": message, "traceback": traceback.format_exc()})
             folder = pack(run_dir) if (run_dir / "config.json").exists() else None
-            return {"outcome": outcome, "message": message, "folder": folder, "gpu_total_mb": _gpu_total_mb()}
+            return {
+                "outcome": outcome,
+                "message": message,
+                "folder": folder,
+                "gpu_total_mb": _gpu_total_mb(),
+                "records": self.poll()[0],  # what no poll took yet
+                "node": self._node,
+            }
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def poll(self) -> tuple[list[dict], int]:
-        """The records since the last poll, and the number of the latest snapshot (0: none yet)."""
+    def poll(self) -> tuple[list[dict], int, str]:
+        """The records since the last poll, the number of the latest snapshot (0: none yet), and the
+        address of the node the trial runs on."""
         with self._lock:
             out, self._records = self._records, []
-            return out, (self._snapshot[0] if self._snapshot else 0)
+            return out, (self._snapshot[0] if self._snapshot else 0), self._node
 
     def snapshot(self) -> tuple[int, bytes] | None:
         with self._lock:
@@ -106,6 +122,15 @@ class Trial:
             with self._lock:
                 number = (self._snapshot[0] if self._snapshot else 0) + 1
                 self._snapshot = (number, data)
+
+
+def _node_address() -> str:
+    try:
+        import ray
+
+        return ray.util.get_node_ip_address()
+    except Exception:  # noqa: BLE001 - only shown in the log
+        return ""
 
 
 def _gpu_total_mb() -> float | None:

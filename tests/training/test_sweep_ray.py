@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from test_sweep import staged_tiny
+from test_tensorboard_log import hparams_of
 
 import main
 from training import runs
@@ -39,9 +41,16 @@ def ray_local(request):
         pytest.skip("Ray is not installed (pip install 'skipwire[ray]')")
     from training.sweep_ray import runtime_env
 
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # its servers on 127.0.0.1 only
     size = sum((f.size or 0) for f in importlib.metadata.files("ray") or [])
     t0 = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        runtime_env=runtime_env(),
+    )
     started = time.perf_counter() - t0
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
@@ -83,6 +92,7 @@ def test_two_configs_on_ray_give_the_local_pools_csv(ray_local, tmp_path) -> Non
         for f in ("project.json", "config.json", "model.py", "run.json", "metrics.jsonl", "last.safetensors"):
             assert (run / f).exists(), f
         assert run_state(run) == "done" and runs.load_run(run).status == "completed"
+        assert hparams_of(run).hparams["depth"].string_value == name.split("-")[2]  # the event files came too
     assert sorted(p.name for p in (tmp_path / "ray").iterdir() if p.is_dir()) == [
         "01-depth-1-r1",
         "02-depth-2-r1",
@@ -124,7 +134,7 @@ def test_a_stopped_sweep_resumes_on_ray(ray_local, tmp_path) -> None:
     stop = {"now": False}
 
     def log(line: str) -> None:
-        if line == "  width=1: started":
+        if line.startswith("  width=1: started"):
             stop["now"] = True
 
     result = run_sweep(
@@ -168,7 +178,7 @@ def test_a_lost_worker_reruns_then_fails_with_the_reason(ray_local, tmp_path) ->
     kills: list[str] = []
 
     def log(line: str) -> None:
-        if line == "  depth=1: started" and len(kills) < 2:
+        if line.startswith("  depth=1: started") and len(kills) < 2:
             kills.append(line)
             assert _kill_trial(ray, "01-depth-1-r1")
 
