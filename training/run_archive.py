@@ -46,10 +46,19 @@ def unpack(data: bytes, dest: str | Path) -> Path:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             members = tar.getmembers()
-            bad = [m.name for m in members if not (m.isfile() or m.isdir())]
+            bad = [
+                m.name
+                for m in members
+                if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in Path(m.name).parts
+            ]
             if bad:
-                raise UserError(f"a run folder from a Ray worker holds {bad[0]!r}, which is not a plain file")
-            tar.extractall(dest, members=members, filter="data")
+                raise UserError(
+                    f"a run folder from a Ray worker holds {bad[0]!r}, which is not a plain file in it"
+                )
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+                tar.extractall(dest, members=members, filter="data")
+            else:
+                tar.extractall(dest, members=members)  # members checked above
     except (tarfile.TarError, OSError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise UserError(f"a run folder from a Ray worker could not be unpacked ({exc})") from None

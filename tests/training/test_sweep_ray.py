@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
-import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -53,11 +53,13 @@ def ray_local(request):
     )
     started = time.perf_counter() - t0
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"\n[ray] ray {ray.__version__}: the package installs {size / 2**20:.0f} MiB of files; "
-            f"ray.init(num_cpus=2) took {started:.1f} s here"
-        )
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # shown in the suite's output, not captured
+            reporter.write_line(
+                f"\n[ray] ray {ray.__version__}: the package installs {size / 2**20:.0f} MiB of files; "
+                f"ray.init(num_cpus=2) took {started:.1f} s here"
+            )
     yield ray
     ray.shutdown()
 
@@ -127,9 +129,10 @@ def test_a_trial_that_raises_is_reported_and_the_other_finishes(ray_local, tmp_p
     assert any("width=2: done" in line for line in lines)
 
 
-def test_a_stopped_sweep_resumes_on_ray(ray_local, tmp_path) -> None:
+def test_a_stopped_sweep_resumes_on_ray(ray_local, tmp_path, capsys) -> None:
     """Trials one at a time; the stop comes as the first trial starts (its first record), so that
-    trial stops at its first step (a checkpoint comes back) and the second never starts."""
+    trial stops at its first step (a checkpoint comes back) and the second never starts. The
+    command line resumes it."""
     out = tmp_path / "sw"
     stop = {"now": False}
 
@@ -152,11 +155,11 @@ def test_a_stopped_sweep_resumes_on_ray(ray_local, tmp_path) -> None:
     assert run_state(first) == "resumable" and runs.load_run(first).status == "stopped"
     assert not second.exists()
     assert not (out / ".incoming").exists()
-    lines: list[str] = []
-    again = resume_sweep(out, ray=RAY, log=lines.append)
-    assert again.status == "completed", lines
-    assert any("width=1: resuming" in line for line in lines)
-    assert [r["runs_done"] for r in again.rows] == [1, 1]
+    capsys.readouterr()
+    assert main.main(["sweep", "--resume", str(out), "--backend", "ray"]) == 0
+    err = capsys.readouterr().err
+    assert "width=1: resuming" in err and re.search(r"width=2: [\d,]+ parameters -> ", err), err
+    assert [r["runs_done"] for r in _rows(out)] == ["1", "1"]
     epochs = [r["epoch"] for r in runs.load_run(first).metrics() if r["kind"] == "epoch"]
     assert epochs == [1, 2]
 
@@ -197,16 +200,6 @@ def test_a_lost_worker_reruns_then_fails_with_the_reason(ray_local, tmp_path) ->
     info = runs.load_run(out / "01-depth-1-r1")
     assert info.status == "failed" and "Ray worker was lost" in info.message and "2 times" in info.message
     assert _rows(out)[0]["status"] == "failed"
-
-
-def test_the_cli_runs_a_ray_sweep(ray_local, tmp_path, capsys) -> None:
-    from graph.projectfile import save_project
-
-    save_project(staged_tiny(), tmp_path / "p.json")
-    argv = ["sweep", str(tmp_path / "p.json"), "--vary", "depth=1", "--epochs", "1", "--batch-size", "2500"]
-    assert main.main([*argv, "--out", str(tmp_path / "sw"), "--backend", "ray"]) == 0
-    assert "depth=1" in capsys.readouterr().out
-    assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["runs"][0]["dir"] == "01-depth-1-r1"
 
 
 def test_without_ray_the_backend_exits_2_naming_the_extra(tmp_path, monkeypatch, capsys) -> None:
