@@ -21,7 +21,8 @@ The sweep folder::
     DIR/sweep.csv           one row per configuration: cost, accuracy (mean and std over repeats), time
     DIR/pareto.png, .svg    accuracy against parameters and against MACs, the Pareto front
 
-The CSV and the charts are rewritten after every finished run. Runs go one at
+The CSV and the charts are rewritten after every finished run. ``ray={...}``
+trains on a Ray cluster instead (training/sweep_ray.py, the ray extra). Runs go one at
 a time by default; ``parallel="auto"`` starts one and, on a CUDA device only,
 goes wider when the first run's measured peak memory (scaled by each
 configuration's estimated cost) says the next one fits; ``parallel=N`` runs N
@@ -480,9 +481,9 @@ def resume_sweep(
 def _check_backend(ray: dict | None) -> None:
     """The Ray backend needs the ray extra: refused (exit 2) before anything is written."""
     if ray is not None:
-        from training.sweep_ray import import_ray
+        from training.sweep_ray import check_options
 
-        import_ray()
+        check_options(**ray)
 
 
 def _parse_parallel(value: str | int) -> int | str:

@@ -1,5 +1,6 @@
 """`python main.py sweep FILE --vary depth=3,5 [--vary plain=yes,no] --epochs N --dataset SPEC --out DIR`
-and `python main.py sweep --resume DIR` (training/sweep.py does the work).
+and `python main.py sweep --resume DIR` (training/sweep.py does the work; `--backend ray [--address
+auto|ray://HOST:10001]` trains on a Ray cluster, training/sweep_ray.py).
 
 Progress goes to stderr, one line per run and per epoch; the CSV and the charts'
 paths at the end. Exit codes: 0 every run finished (or the sweep was stopped on

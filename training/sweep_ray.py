@@ -53,6 +53,15 @@ def import_ray():
     return ray
 
 
+def check_options(address: str | None = None, trial_cpus: int = 1) -> None:
+    """Ray installed and the options sound (exit 2 otherwise), before anything is written."""
+    import_ray()
+    if isinstance(trial_cpus, bool) or not isinstance(trial_cpus, int) or trial_cpus < 1:
+        raise UserError(f"--trial-cpus must be a whole number of at least 1; got {trial_cpus!r}")
+    if address is not None and not isinstance(address, str):
+        raise UserError(f"--address must be auto, HOST:PORT or ray://HOST:10001; got {address!r}")
+
+
 def runtime_env() -> dict:
     """The project's own packages go to every worker (the workers need torch and the other
     dependencies installed, as a machine that runs Skipwire has)."""
@@ -162,8 +171,7 @@ def run_trials(
     """Train ``todo`` (training.sweep._Task) on Ray; returns the tasks that failed."""
     from training.run_archive import recover
 
-    if isinstance(trial_cpus, bool) or not isinstance(trial_cpus, int) or trial_cpus < 1:
-        raise UserError(f"--trial-cpus must be a whole number of at least 1; got {trial_cpus!r}")
+    check_options(address=address, trial_cpus=trial_cpus)
     for name in recover(out):
         log(f"{name}: put back the copy that an interrupted transfer had set aside")
     ray, owned = connect(address, log)
@@ -357,7 +365,11 @@ class _Driver:
             return
         self._log_records(f, res.get("records") or [], res.get("node") or "")
         if res["folder"] is not None:
-            install(res["folder"], t.run)
+            try:
+                install(res["folder"], t.run)
+            except UserError as exc:  # an archive that cannot be unpacked: that trial fails, the rest go on
+                self._mark_failed(t, exc.message)
+                return
         outcome = res["outcome"]
         if outcome == "failed":
             self._mark_failed(t, res["message"] or "the trial failed")
@@ -442,4 +454,4 @@ class _Driver:
         self.finished_one()
 
 
-__all__ = ["EXTRA", "connect", "import_ray", "run_trials", "runtime_env", "trial_resources"]
+__all__ = ["EXTRA", "check_options", "connect", "import_ray", "run_trials", "runtime_env", "trial_resources"]

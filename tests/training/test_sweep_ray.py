@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
+import importlib.util
 import logging
 import os
 import re
@@ -213,6 +214,14 @@ def test_without_ray_the_backend_exits_2_naming_the_extra(tmp_path, monkeypatch,
     assert "pip install 'skipwire[ray]'" in err and "Traceback" not in err
     assert not (tmp_path / "sw").exists()  # refused before anything was written
     assert main.main([*argv, "--address", "auto"]) == 2
+    assert "--address and --trial-cpus go with --backend ray" in capsys.readouterr().err
+    monkeypatch.undo()  # Ray as it was (a re-import beside its cached submodules would break)
+    if (
+        importlib.util.find_spec("ray") is not None
+    ):  # with Ray: a bad --trial-cpus, before anything is written
+        assert main.main([*argv, "--backend", "ray", "--trial-cpus", "0"]) == 2
+        assert "--trial-cpus must be a whole number of at least 1" in capsys.readouterr().err
+        assert not (tmp_path / "sw").exists()
 
 
 def test_ray_is_imported_only_for_the_ray_backend() -> None:
