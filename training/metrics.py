@@ -20,8 +20,9 @@ Every record has ``"kind"`` and ``"time"`` (seconds since the epoch). Kinds:
 A run that was killed and resumed repeats the steps after its last checkpoint:
 step numbers may then appear twice in ``metrics.jsonl``; the later record wins.
 
-The same dicts go to ``metrics.jsonl`` (one JSON object per line), through
-the child-process queue, and to the ``on_metric`` callback of ``engine.train``.
+The same dicts go to ``metrics.jsonl`` (one JSON object per line), to TensorBoard event files
+beside it (training/tensorboard_log.py), through the child-process queue, and to the
+``on_metric`` callback of ``engine.train``.
 """
 
 from __future__ import annotations
@@ -86,18 +87,43 @@ def validate(rec: dict) -> list[str]:
 
 
 class MetricsWriter:
-    """Appends records to ``metrics.jsonl``, flushing each line so a crash loses nothing."""
+    """Appends records to ``metrics.jsonl``, flushing each line so a crash loses nothing.
 
-    def __init__(self, path: str | Path) -> None:
+    With ``events`` (the default) every record also goes to TensorBoard event files in the same
+    folder (training/tensorboard_log.py) where tensorboard is installed; a failure there is said
+    once and never stops the run."""
+
+    def __init__(self, path: str | Path, events: bool = True) -> None:
         self.path = Path(path)
         self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._events = None
+        if events:
+            from training.tensorboard_log import open_event_log
+
+            self._events = open_event_log(self.path.parent)
 
     def write(self, rec: dict) -> None:
         self._f.write(json.dumps(rec, separators=(",", ":"), allow_nan=False) + "\n")
         self._f.flush()
+        if self._events is not None:
+            try:
+                self._events.write(rec)
+            except Exception as exc:  # noqa: BLE001 - the event files are a copy; the run goes on
+                self._drop_events(exc)
 
     def close(self) -> None:
         self._f.close()
+        if self._events is not None:
+            try:
+                self._events.close()
+            except Exception as exc:  # noqa: BLE001
+                self._drop_events(exc)
+
+    def _drop_events(self, exc: Exception) -> None:
+        import sys
+
+        self._events = None
+        sys.stderr.write(f"skipwire: TensorBoard event files of {self.path.parent} stop here ({exc})\n")
 
 
 def read_metrics(path: str | Path) -> list[dict]:

@@ -21,7 +21,8 @@ The sweep folder::
     DIR/sweep.csv           one row per configuration: cost, accuracy (mean and std over repeats), time
     DIR/pareto.png, .svg    accuracy against parameters and against MACs, the Pareto front
 
-The CSV and the charts are rewritten after every finished run. Runs go one at
+The CSV and the charts are rewritten after every finished run. ``ray={...}``
+trains on a Ray cluster instead (training/sweep_ray.py, the ray extra). Runs go one at
 a time by default; ``parallel="auto"`` starts one and, on a CUDA device only,
 goes wider when the first run's measured peak memory (scaled by each
 configuration's estimated cost) says the next one fits; ``parallel=N`` runs N
@@ -421,8 +422,11 @@ def run_sweep(
     parallel: str | int = 1,
     log: Log | None = None,
     should_stop: Callable[[], bool] | None = None,
+    ray: dict | None = None,
 ) -> SweepResult:
-    """Plan and check every configuration, write DIR/sweep.json, then train them (see the module doc)."""
+    """Plan and check every configuration, write DIR/sweep.json, then train them (see the module doc).
+    ``ray``: train on Ray instead of the local pool, ``{"address": None | "auto" | "ray://HOST:10001",
+    "trial_cpus": 1}`` (training/sweep_ray.py)."""
     out = Path(out_dir)
     if (out / "sweep.json").exists():
         raise UserError(
@@ -431,6 +435,7 @@ def run_sweep(
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise UserError(f"--repeats must be a whole number of at least 1; got {repeats!r}")
     width = _parse_parallel(parallel)
+    _check_backend(ray)
     if dataset is not None:
         from training.datasets import parse_spec
 
@@ -444,7 +449,7 @@ def run_sweep(
     spec = new_spec(project, axes, configs, repeats, train)
     out.mkdir(parents=True, exist_ok=True)
     write_spec(out, spec)
-    return _execute(out, spec, configs, width, log or (lambda _m: None), should_stop or (lambda: False))
+    return _execute(out, spec, configs, width, log or (lambda _m: None), should_stop or (lambda: False), ray)
 
 
 def resume_sweep(
@@ -454,8 +459,10 @@ def resume_sweep(
     device: str | None = None,
     log: Log | None = None,
     should_stop: Callable[[], bool] | None = None,
+    ray: dict | None = None,
 ) -> SweepResult:
     out = Path(out_dir)
+    _check_backend(ray)
     spec = read_spec(out)
     if device is not None:
         spec["train"]["device"] = device
@@ -467,7 +474,16 @@ def resume_sweep(
         _parse_parallel(parallel),
         log or (lambda _m: None),
         should_stop or (lambda: False),
+        ray,
     )
+
+
+def _check_backend(ray: dict | None) -> None:
+    """The Ray backend needs the ray extra: refused (exit 2) before anything is written."""
+    if ray is not None:
+        from training.sweep_ray import check_options
+
+        check_options(**ray)
 
 
 def _parse_parallel(value: str | int) -> int | str:
@@ -493,7 +509,7 @@ class _Task:
 
 
 def _execute(
-    out: Path, spec: dict, configs: list[Config], width: int | str, log: Log, should_stop
+    out: Path, spec: dict, configs: list[Config], width: int | str, log: Log, should_stop, ray=None
 ) -> SweepResult:
     repeats = int(spec["repeats"])
     runs = {(e["config"], e["repeat"]): out / e["dir"] for e in spec["runs"]}
@@ -516,7 +532,11 @@ def _execute(
         result.csv_path, result.png_path, result.svg_path = write_outputs(out, result.rows, title)
 
     failed = []
-    if width == 1:
+    if ray is not None:
+        from training.sweep_ray import run_trials
+
+        failed = run_trials(todo, spec, out, log, should_stop, finished_one, **ray) if todo else []
+    elif width == 1:
         for n, t in enumerate(todo, 1):
             if should_stop():
                 break

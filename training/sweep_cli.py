@@ -1,5 +1,6 @@
 """`python main.py sweep FILE --vary depth=3,5 [--vary plain=yes,no] --epochs N --dataset SPEC --out DIR`
-and `python main.py sweep --resume DIR` (training/sweep.py does the work).
+and `python main.py sweep --resume DIR` (training/sweep.py does the work; `--backend ray [--address
+auto|ray://HOST:10001]` trains on a Ray cluster, training/sweep_ray.py).
 
 Progress goes to stderr, one line per run and per epoch; the CSV and the charts'
 paths at the end. Exit codes: 0 every run finished (or the sweep was stopped on
@@ -33,6 +34,21 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     s.add_argument("--resume", metavar="DIR", help="continue a stopped or killed sweep")
+    s.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine's pool (default); ray: on a Ray cluster (pip install 'skipwire[ray]')",
+    )
+    s.add_argument(
+        "--address",
+        metavar="auto|ray://HOST:10001",
+        help="with --backend ray: the cluster (auto: the one started here with `ray start`); "
+        "default: a Ray instance of this machine, started for the sweep",
+    )
+    s.add_argument(
+        "--trial-cpus", type=int, default=1, help="with --backend ray: CPUs per trial when trials run on CPUs"
+    )
 
 
 def _log(text: str) -> None:
@@ -44,6 +60,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from training.cli import _StopOnInterrupt
     from training.sweep import parse_vary, resume_sweep, run_sweep
 
+    ray = None
+    if args.backend == "ray":
+        ray = {"address": args.address, "trial_cpus": args.trial_cpus}
+    elif args.address or args.trial_cpus != 1:
+        raise UserError("--address and --trial-cpus go with --backend ray")
     with _StopOnInterrupt() as stop:
         if args.resume:
             fixed = [
@@ -64,10 +85,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 fixed += ["--repeats"] if args.repeats != 1 else []
                 raise UserError(
                     f"--resume continues a sweep with its own settings; {', '.join(fixed)} cannot be given "
-                    f"(only --parallel and --device can)"
+                    f"(only --parallel, --device and the --backend flags can)"
                 )
             result = resume_sweep(
-                args.resume, parallel=args.parallel, device=args.device, log=_log, should_stop=stop
+                args.resume, parallel=args.parallel, device=args.device, log=_log, should_stop=stop, ray=ray
             )
         else:
             if not args.file:
@@ -98,6 +119,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 parallel=args.parallel,
                 log=_log,
                 should_stop=stop,
+                ray=ray,
             )
     for row in result.rows:
         acc = row["best_val_acc"]
