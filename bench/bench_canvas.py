@@ -82,9 +82,16 @@ def frame_times(view: GraphView, zoom: float, centres: list[QPointF]) -> tuple[f
 
 def main() -> None:
     app = QApplication.instance() or QApplication([])
-    out: list[str] = []
+    out: list[str] = [bench_resnet152(app)]
+    for cache in ("device", "none"):
+        out += bench_pan_zoom(cache)
+    out.append(bench_export())
+    _ = (QPainter, new_node_edit)
+    print("\n".join(f"- {line}" for line in out))
 
-    # ---- resnet152: build the scene and draw it --------------------------------------------
+
+def bench_resnet152(app: QApplication) -> str:
+    """resnet152: build the scene and draw it, open the Bottleneck tab, one edit redrawn."""
     t0 = time.perf_counter()
     project = make("resnet152")
     t_make = time.perf_counter() - t0
@@ -115,7 +122,7 @@ def main() -> None:
         doc.push(SetParam(None, conv.id, "out_channels", 64 + (i % 2) * 32))
         app.processEvents()
         edits.append(time.perf_counter() - t0)
-    out.append(
+    return (
         f"resnet152 ({len(project.graph.nodes)} network nodes, "
         f"{len(project.blocks['Bottleneck'].graph.nodes)} "
         f"in Bottleneck): template {ms(t_make)}, Document + analysis {ms(t_doc)}, scene + view "
@@ -124,59 +131,70 @@ def main() -> None:
         f"re-analysed and redrawn: median {ms(statistics.median(edits))}"
     )
 
-    # ---- 2,000 nodes: pan and zoom ----------------------------------------------------------
-    for cache in ("device", "none"):
-        big = big_project(2000)
-        t0 = time.perf_counter()
-        pos = auto_layout(big.graph)
-        t_layout = time.perf_counter() - t0
-        positions(big, None).update(pos)
-        t0 = time.perf_counter()
-        bdoc = Document(big)
-        t_an = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        s2 = GraphScene(bdoc, None)
-        v2 = GraphView(bdoc, s2)
-        v2.resize(W, H)
-        t_build = time.perf_counter() - t0
-        if cache == "none":
-            for item in s2.nodes.values():
-                item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
-        rect = s2.nodes_rect()
-        n_nodes, n_edges = len(s2.nodes), len(s2.edges)
-        if cache == "device":
-            out.append(
-                f"2,000-node scene ({n_nodes} nodes, {n_edges} edges, "
-                f"{sum(1 for e in big.graph.edges.values() if e.is_shortcut)} shortcuts): auto-layout "
-                f"{ms(t_layout)}, Document + analysis {ms(t_an)}, scene + view {ms(t_build)}"
-            )
-        rows = []
-        for zoom in (1.0, 0.5, 0.25, 0.1, 0.04):
-            # a drag-pan: 60 frames, each moving the view 40 screen pixels down and 8 across
-            start = QPointF(rect.center().x(), rect.top() + rect.height() * 0.3)
-            centres = [start + QPointF(8 * (i % 5), 40 * i) / zoom for i in range(60)]
-            med, p95 = frame_times(v2, zoom, centres)
-            rows.append(f"zoom {zoom:g}: median {ms(med)}, p95 {ms(p95)}")
-        jumps = [QPointF(rect.center().x(), rect.top() + rect.height() * i / 30) for i in range(30)]
-        med, p95 = frame_times(v2, 1.0, jumps)
-        rows.append(f"jumps to unseen places at zoom 1: median {ms(med)}, p95 {ms(p95)}")
-        # zooming in steps around one point (every frame at a new scale: caches refill)
-        v2.set_zoom(0.3)
-        v2.centerOn(rect.center())
-        z_times = []
-        for i in range(20):
-            v2.set_zoom(0.3 * (1.1 ** (i % 10)))
-            z_times.append(render(v2))
-        z_times.sort()
-        rows.append(
-            f"zoom steps (new scale each frame): median {ms(statistics.median(z_times))}, "
-            f"p95 {ms(z_times[18])}"
-        )
-        label = "DeviceCoordinateCache (shipped)" if cache == "device" else "nodes uncached (for comparison)"
-        out.append(f"pan frames, {W}x{H}, {label}: " + "; ".join(rows))
-        bdoc.deleteLater()
 
-    # ---- export -------------------------------------------------------------------------------
+def bench_pan_zoom(cache: str) -> list[str]:
+    """2,000 nodes: layout and scene build (reported with ``cache`` "device"), then pan and zoom frame
+    times with the nodes' DeviceCoordinateCache ("device") or uncached ("none")."""
+    out = []
+    big = big_project(2000)
+    t0 = time.perf_counter()
+    pos = auto_layout(big.graph)
+    t_layout = time.perf_counter() - t0
+    positions(big, None).update(pos)
+    t0 = time.perf_counter()
+    bdoc = Document(big)
+    t_an = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    s2 = GraphScene(bdoc, None)
+    v2 = GraphView(bdoc, s2)
+    v2.resize(W, H)
+    t_build = time.perf_counter() - t0
+    if cache == "none":
+        for item in s2.nodes.values():
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    rect = s2.nodes_rect()
+    n_nodes, n_edges = len(s2.nodes), len(s2.edges)
+    if cache == "device":
+        out.append(
+            f"2,000-node scene ({n_nodes} nodes, {n_edges} edges, "
+            f"{sum(1 for e in big.graph.edges.values() if e.is_shortcut)} shortcuts): auto-layout "
+            f"{ms(t_layout)}, Document + analysis {ms(t_an)}, scene + view {ms(t_build)}"
+        )
+    rows = pan_rows(v2, rect)
+    label = "DeviceCoordinateCache (shipped)" if cache == "device" else "nodes uncached (for comparison)"
+    out.append(f"pan frames, {W}x{H}, {label}: " + "; ".join(rows))
+    bdoc.deleteLater()
+    return out
+
+
+def pan_rows(v2: GraphView, rect) -> list[str]:
+    """Frame times of drag-pans at several zooms, of jumps to unseen places, and of zoom steps."""
+    rows = []
+    for zoom in (1.0, 0.5, 0.25, 0.1, 0.04):
+        # a drag-pan: 60 frames, each moving the view 40 screen pixels down and 8 across
+        start = QPointF(rect.center().x(), rect.top() + rect.height() * 0.3)
+        centres = [start + QPointF(8 * (i % 5), 40 * i) / zoom for i in range(60)]
+        med, p95 = frame_times(v2, zoom, centres)
+        rows.append(f"zoom {zoom:g}: median {ms(med)}, p95 {ms(p95)}")
+    jumps = [QPointF(rect.center().x(), rect.top() + rect.height() * i / 30) for i in range(30)]
+    med, p95 = frame_times(v2, 1.0, jumps)
+    rows.append(f"jumps to unseen places at zoom 1: median {ms(med)}, p95 {ms(p95)}")
+    # zooming in steps around one point (every frame at a new scale: caches refill)
+    v2.set_zoom(0.3)
+    v2.centerOn(rect.center())
+    z_times = []
+    for i in range(20):
+        v2.set_zoom(0.3 * (1.1 ** (i % 10)))
+        z_times.append(render(v2))
+    z_times.sort()
+    rows.append(
+        f"zoom steps (new scale each frame): median {ms(statistics.median(z_times))}, p95 {ms(z_times[18])}"
+    )
+    return rows
+
+
+def bench_export() -> str:
+    """Export of the resnet20 network as PNG and SVG."""
     from app.canvas.area import CanvasArea
 
     area = CanvasArea(Document(make("resnet20")))
@@ -187,9 +205,7 @@ def main() -> None:
     t0 = time.perf_counter()
     area.export_image("/tmp/skipwire_bench_resnet20.svg")
     t_svg = time.perf_counter() - t0
-    out.append(f"export resnet20 network: PNG (2x) {ms(t_png)}, SVG {ms(t_svg)}")
-    _ = (QPainter, new_node_edit)
-    print("\n".join(f"- {line}" for line in out))
+    return f"export resnet20 network: PNG (2x) {ms(t_png)}, SVG {ms(t_svg)}"
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main() -> int:
     args = ap.parse_args()
     for name in ("plain56", "resnet56"):
         layers, norms = profile(name, args.batch, args.steps)
-        convs = [(n, v) for n, v in zip(layers, norms) if not n.startswith("fc")]
+        convs = [(n, v) for n, v in zip(layers, norms, strict=True) if not n.startswith("fc")]
         picks = [
             convs[0],
             convs[len(convs) // 4],

@@ -129,7 +129,7 @@ def _in_process(path: str, repeat: int) -> None:
         w.grab()
         app.processEvents()
         t3 = time.perf_counter()
-        for k, v in zip(rows, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+        for k, v in zip(rows, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
             rows[k].append(v)
     for k, v in rows.items():
         print(

@@ -21,22 +21,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--input", default="1,16,16")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs" / "screenshots"))
     ap.add_argument("--runs", default=None, help="runs folder (default: a new temporary folder)")
     ap.add_argument("--size", default="1600x560")
-    args = ap.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs_dir = Path(args.runs or tempfile.mkdtemp(prefix="skipwire-shots-"))
+    return ap.parse_args()
 
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
+def make_panel(app, args: argparse.Namespace, runs_dir: Path):
+    """The Training tab (dark theme) on resnet20 with the experiment's settings, shown at ``--size``."""
     from app.app_style import apply_theme
 
     apply_theme(app, "dark")
@@ -59,6 +55,20 @@ def main() -> int:
     panel.show()
     panel.ensure_plots()
     app.processEvents()
+    return panel
+
+
+def main() -> int:
+    args = parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_dir = Path(args.runs or tempfile.mkdtemp(prefix="skipwire-shots-"))
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    panel = make_panel(app, args, runs_dir)
 
     def wait(cond, timeout):
         end = time.monotonic() + timeout

@@ -194,7 +194,7 @@ def compute_channels(st: PlanningState, cls: ClassDraft) -> None:
         else:
             cls.ch[nid] = cls.channel_rule(node, cls.params[nid], ins)
     # fail loudly if a channel expression disagrees with shape inference in any instance
-    for info, env in zip(cls.infos, cls.envs()):
+    for info, env in zip(cls.infos, cls.envs(), strict=True):
         for nid, sym in cls.ch.items():
             shape = info.nodes[nid].out_shape
             if sym.ast is not None and evaluate(sym.ast, env) != shape[cls.axis.get(nid, 0)]:

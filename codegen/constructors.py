@@ -172,7 +172,7 @@ def module_expr(st: PlanningState, cls: ClassDraft, node: Node, in_stage: bool =
     ins = cls.in_shapes(node)
     spec = lt.module(params, ins)
     # the same constructor must hold in every instance
-    for info, env in zip(cls.infos, cls.envs()):
+    for info, env in zip(cls.infos, cls.envs(), strict=True):
         other = info.nodes[node.id]
         want = lt.module(other.params, other.in_shapes)
         got = (numeric(list(spec.args), env), {k: numeric(v, env) for k, v in spec.kwargs.items()})
@@ -213,7 +213,7 @@ def parameter_expr(cls: ClassDraft, node: Node) -> pf.Expr | None:
     if node.block_name is not None or lt is None or lt.parameter is None:
         return None
     spec = lt.parameter(cls.params[node.id], cls.in_shapes(node))
-    for info, env in zip(cls.infos, cls.envs()):  # one constructor for every instance
+    for info, env in zip(cls.infos, cls.envs(), strict=True):  # one constructor for every instance
         other = info.nodes[node.id]
         want = lt.parameter(other.params, other.in_shapes)
         if (numeric(list(spec.shape), env), spec.fill) != (list(want.shape), want.fill):
@@ -274,7 +274,7 @@ def shortcut_stride(cls: ClassDraft, e: Edge) -> Sym | None:
         return Sym.const(strides[0])
     for pname in cls.block.params if cls.block else {}:
         envs = cls.envs()
-        if all(env.get(pname) == s for env, s in zip(envs, strides)):
+        if all(env.get(pname) == s for env, s in zip(envs, strides, strict=True)):
             return Sym(("name", pname), strides[0])
     return None
 

@@ -118,7 +118,7 @@ def class_base(name: str, n: int) -> str:
 
 def class_doc(docs: list[str], counts: list[int], inner_class: str) -> str:
     """The definitions' shared doc with the count replaced by ``num_layers``, else a plain one."""
-    texts = {re.sub(rf"\b{n}\b", "num_layers", d, count=1) for d, n in zip(docs, counts)}
+    texts = {re.sub(rf"\b{n}\b", "num_layers", d, count=1) for d, n in zip(docs, counts, strict=True)}
     if len(texts) == 1:
         text = texts.pop()
         if "num_layers" in text:

@@ -206,7 +206,7 @@ def compare_outputs(names: list[str], got: list, want: list) -> list[Compared]:
     out: list[Compared] = []
     if len(got) != len(want):
         return [Compared("outputs", 0.0, 0.0, f"{len(got)} outputs where torch gives {len(want)}")]
-    for name, a, b in zip(names, got, want):
+    for name, a, b in zip(names, got, want, strict=True):
         a = torch.as_tensor(a).detach().to("cpu", torch.float64)
         b = torch.as_tensor(b).detach().to("cpu", torch.float64)
         if a.shape != b.shape:

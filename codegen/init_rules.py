@@ -36,6 +36,7 @@ Rules (all match what torch or torchvision do):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from graph import registry
@@ -138,15 +139,48 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
     the classes' frozen plans, by each node's declared rule (LayerType.init); ``class_names`` gives a
     block definition's class."""
     classes = [*blocks, net]
-    convs: list[tuple[ClassPlan, Node, tuple]] = []
-    conv_classes: set[str] = set()
-    norms: set[str] = set()  # module classes under the norm rule
-    norm_ok = True
+    survey = _survey(classes)
+    loop_rule, loop_bias = _loop_rule(survey)
+    body = _loop_body(survey, loop_rule, loop_bias, classes)
     extra: dict[str | None, list[str]] = {}
-    shortcut_convs = 0
+    for cls, node, rule in survey.convs:
+        if rule[:2] != loop_rule or (rule[2] and not loop_bias):
+            extra.setdefault(cls.block.name if cls.block else None, []).extend(
+                conv_node_lines(rule[0], rule[1], rule[2], ref(cls, node))
+            )
+    _add_norm_and_linear_lines(classes, extra)
+    lines: list[str] = []
+    if body:
+        lines += ["        for m in self.modules():"] + body
+    for cls in blocks:
+        todo = extra.get(cls.block.name)
+        if todo:
+            cname = class_names[cls.block.name]
+            lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
+            lines += ["                " + s for s in todo]
+    lines += ["        " + s for s in extra.get(None, [])]
+    return lines
+
+
+@dataclass
+class _Survey:
+    """What the classes hold that the initialisation loop depends on."""
+
+    # (class, node, (init, bias_init, has_bias)) per convolution
+    convs: list[tuple[ClassPlan, Node, tuple]] = field(default_factory=list)
+    conv_classes: set[str] = field(default_factory=set)
+    norms: set[str] = field(default_factory=set)  # module classes under the norm rule
+    norm_ok: bool = True  # every norm is affine
+    shortcut_convs: int = 0  # conv_bn shortcut projections
+
+
+def _survey(classes: list[ClassPlan]) -> _Survey:
+    """The convolutions with their rules, the module classes under the conv and norm rules, and the
+    number of shortcut projection convs."""
+    survey = _Survey()
     for cls in classes:
-        shortcut_convs += sum(1 for k in cls.static.values() if k == "conv_bn")
-        shortcut_convs += sum(
+        survey.shortcut_convs += sum(1 for k in cls.static.values() if k == "conv_bn")
+        survey.shortcut_convs += sum(
             1
             for eid in cls.dynamic
             if any(eid in i.shortcuts and i.shortcuts[eid].applied == "conv_bn" for i in cls.infos)
@@ -158,46 +192,60 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
             p = cls.rep.nodes[nid].params
             rule = _rule(node)
             if rule == "conv":
-                convs.append((cls, node, conv_rule(p) + (bool(p.get("bias", True)),)))
-                conv_classes.add(_module_class(cls, nid))
+                survey.convs.append((cls, node, conv_rule(p) + (bool(p.get("bias", True)),)))
+                survey.conv_classes.add(_module_class(cls, nid))
             elif rule == "norm":
-                norms.add(_module_class(cls, nid))
-                norm_ok = norm_ok and p.get("affine", True)
-    # the loop's conv rule: the one most convolutions share (shortcut projections count)
+                survey.norms.add(_module_class(cls, nid))
+                survey.norm_ok = survey.norm_ok and p.get("affine", True)
+    return survey
+
+
+def _loop_rule(survey: _Survey) -> tuple[tuple | None, bool]:
+    """The loop's conv rule, (init, bias_init): the one most convolutions share (shortcut projections
+    count), and whether a conv under it has a bias. Projections add ``nn.Conv2d`` to the loop's classes."""
+    convs = survey.convs
     counts: dict[tuple, int] = {}
     for _, _, rule in convs:
         counts[rule[:2]] = counts.get(rule[:2], 0) + 1
-    if shortcut_convs:  # projections: torchvision's rule, or torch's default where every conv keeps it
-        conv_classes.add("nn.Conv2d")
+    if survey.shortcut_convs:  # projections: torchvision's rule, or torch's default where every conv keeps it
+        survey.conv_classes.add("nn.Conv2d")
         proj = CONV_DEFAULT
         if convs and all(rule[0] == "torch_default" for _, _, rule in convs):
             proj = ("torch_default", 0.0)
-        counts[proj] = counts.get(proj, 0) + shortcut_convs
+        counts[proj] = counts.get(proj, 0) + survey.shortcut_convs
     loop_rule = max(sorted(counts), key=lambda r: counts[r]) if counts else None
     loop_bias = any(rule[2] for _, _, rule in convs if rule[:2] == loop_rule)
+    return loop_rule, loop_bias
+
+
+def _loop_body(
+    survey: _Survey, loop_rule: tuple | None, loop_bias: bool, classes: list[ClassPlan]
+) -> list[str]:
+    """The body of the ``for m in self.modules()`` loop: the conv rule's lines, then the norms'."""
     body: list[str] = []
     if loop_rule is not None and loop_rule[0] != "torch_default":
-        body.append(f"            if isinstance(m, {_one_or_tuple(conv_classes)}):")
+        body.append(f"            if isinstance(m, {_one_or_tuple(survey.conv_classes)}):")
         body += ["                " + s for s in conv_weight_lines(loop_rule[0], "m.weight")]
         if loop_bias:
             body += [
                 "                if m.bias is not None:",
                 "                    " + constant_line("m.bias", loop_rule[1]),
             ]
-    if any(k == "conv_bn" for c in classes for k in c.static.values()) or shortcut_convs:
-        norms.add("nn.BatchNorm2d")  # the projections' BatchNorms
-    if norms and norm_ok:
+    if any(k == "conv_bn" for c in classes for k in c.static.values()) or survey.shortcut_convs:
+        survey.norms.add("nn.BatchNorm2d")  # the projections' BatchNorms
+    if survey.norms and survey.norm_ok:
         kw = "elif" if body else "if"
         body += [
-            f"            {kw} isinstance(m, {_one_or_tuple(norms)}):",
+            f"            {kw} isinstance(m, {_one_or_tuple(survey.norms)}):",
             "                nn.init.ones_(m.weight)",
             "                nn.init.zeros_(m.bias)",
         ]
-    for cls, node, rule in convs:
-        if rule[:2] != loop_rule or (rule[2] and not loop_bias):
-            extra.setdefault(cls.block.name if cls.block else None, []).extend(
-                conv_node_lines(rule[0], rule[1], rule[2], ref(cls, node))
-            )
+    return body
+
+
+def _add_norm_and_linear_lines(classes: list[ClassPlan], extra: dict[str | None, list[str]]) -> None:
+    """Appends, per class (None: the network), the explicit lines of zero-initialised norms and of
+    Linear layers with their own rule."""
     for cls in classes:
         for nid in cls.rep.order:
             node = cls.graph.nodes[nid]
@@ -210,17 +258,6 @@ def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping
                 extra.setdefault(key, []).append(f"nn.init.zeros_({ref(cls, node)}.weight)")
             elif rule == "linear":
                 extra.setdefault(key, []).extend(linear_node_lines(p["init"], p["bias"], ref(cls, node)))
-    lines: list[str] = []
-    if body:
-        lines += ["        for m in self.modules():"] + body
-    for cls in blocks:
-        todo = extra.get(cls.block.name)
-        if todo:
-            cname = class_names[cls.block.name]
-            lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
-            lines += ["                " + s for s in todo]
-    lines += ["        " + s for s in extra.get(None, [])]
-    return lines
 
 
 def _one_or_tuple(module_classes: set[str]) -> str:

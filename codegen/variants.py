@@ -61,11 +61,7 @@ def find_pairs(project: Project, order: list[str]) -> dict[str, tuple[str, tuple
 def _extra_chain(a: BlockDef, b: BlockDef, one_conv_rule: bool) -> tuple[str, ...] | None:
     """S's node ids if ``a`` is ``b`` plus a chain S from its input, else None."""
     ga, gb = a.graph, b.graph
-    if [(k, p.type, repr(p.default)) for k, p in a.params.items()] != [
-        (k, p.type, repr(p.default)) for k, p in b.params.items()
-    ]:
-        return None
-    if gb.stages or any(n.frozen for g in (ga, gb) for n in g.nodes.values()):
+    if not _comparable(a, b):
         return None
     by_name_b = {n.name: n for n in gb.nodes.values()}
     extra = [n for n in ga.nodes.values() if n.name not in by_name_b]
@@ -74,10 +70,30 @@ def _extra_chain(a: BlockDef, b: BlockDef, one_conv_rule: bool) -> tuple[str, ..
     (bi,) = ga.nodes_of_type("BlockInput") or (None,)
     if bi is None:
         return None
-    # S is a chain from the block input: each node's one input is the previous one (the input first)
+    chain = _input_chain(ga, bi.id, extra)
+    if chain is None or not _initialised_by_the_loop(ga, chain, one_conv_rule):
+        return None
+    if not _same_outside_chain(ga, gb, chain, bi.name, by_name_b):
+        return None
+    return tuple(chain)
+
+
+def _comparable(a: BlockDef, b: BlockDef) -> bool:
+    """The same parameters (names, types, defaults), no stages in ``b``, no frozen layer in either."""
+    if [(k, p.type, repr(p.default)) for k, p in a.params.items()] != [
+        (k, p.type, repr(p.default)) for k, p in b.params.items()
+    ]:
+        return False
+    return not (b.graph.stages or any(n.frozen for g in (a.graph, b.graph) for n in g.nodes.values()))
+
+
+def _input_chain(ga, input_id: str, extra: list) -> list[str] | None:
+    """The ``extra`` nodes' ids as a chain from the block input: each node's one input is the previous
+    one (the input first), inner nodes feed only the next; a chain of several nodes must be ``ga``'s
+    one stage (keys "index"), a single node must be outside stages. None otherwise."""
     ids = {n.id for n in extra}
     chain = []
-    prev = bi.id
+    prev = input_id
     for _ in extra:
         nxt = [e.dst for e in ga.out_edges(prev) if e.dst in ids]
         if len(nxt) != 1 or len(ga.in_edges(nxt[0])) != 1:
@@ -91,29 +107,41 @@ def _extra_chain(a: BlockDef, b: BlockDef, one_conv_rule: bool) -> tuple[str, ..
         return None
     if not ga.stages and len(chain) != 1:
         return None
+    return chain
+
+
+def _initialised_by_the_loop(ga, chain: list[str], one_conv_rule: bool) -> bool:
+    """Every node of the chain is a plain module layer that the network's init loop initialises as it
+    would be anyway: a bias-free conv under the project's one conv rule, a BatchNorm without zero_init,
+    or a layer without an init rule."""
     for nid in chain:
         node = ga.nodes[nid]
         lt = registry.get(node.type)
         if node.block_name is not None or lt is None or lt.module is None:
-            return None
+            return False
         if node.type == "Conv2d":
             if not one_conv_rule or node.params.get("bias", True):
-                return None
+                return False
         elif node.type == "BatchNorm2d":
             if node.params.get("zero_init", False):
-                return None
+                return False
         elif lt.init != "none":
-            return None
-    # everything else is the same, with S's output read as the block input
-    last = chain[-1]
+            return False
+    return True
+
+
+def _same_outside_chain(ga, gb, chain: list[str], input_name: str, by_name_b: dict) -> bool:
+    """Everything but the chain is the same in both graphs (nodes by name, type and parameters; edges),
+    with the chain's output read as the block input."""
+    ids = set(chain)
     name = {nid: ga.nodes[nid].name for nid in ga.nodes}
-    name[last] = bi.name
+    name[chain[-1]] = input_name
     for n in ga.nodes.values():
         if n.id in ids:
             continue
         m = by_name_b.get(n.name)
         if m is None or m.type != n.type or m.params != n.params:
-            return None
+            return False
 
     def edges(g, names, skip) -> list[tuple]:
         return sorted(
@@ -123,9 +151,7 @@ def _extra_chain(a: BlockDef, b: BlockDef, one_conv_rule: bool) -> tuple[str, ..
         )
 
     names_b = {nid: gb.nodes[nid].name for nid in gb.nodes}
-    if edges(ga, name, set(chain)) != edges(gb, names_b, set()):
-        return None
-    return tuple(chain)
+    return edges(ga, name, set(chain)) == edges(gb, names_b, set())
 
 
 def merge(a: ClassPlan, b: ClassPlan, chain: tuple[str, ...]) -> Merge | None:

@@ -61,7 +61,7 @@ class RemoveNode(Edit):
         pos = positions(project, self.block).pop(self.node_id, None)
         edge_indices = [i for i, e in enumerate(g.edges.values()) if self.node_id in (e.src, e.dst)]
         node, index, edges = g.remove_node(self.node_id)
-        self._saved = (node, index, list(zip(edge_indices, edges)), stages, pos)
+        self._saved = (node, index, list(zip(edge_indices, edges, strict=True)), stages, pos)
 
     def revert(self, project: Project) -> None:
         node, index, edges, stages, pos = self._saved

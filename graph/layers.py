@@ -889,7 +889,7 @@ def _broadcast(ins: list[Shape]) -> Shape:
     rank = max(len(s) for s in ins)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in ins]
     out = []
-    for dims in zip(*padded):
+    for dims in zip(*padded, strict=True):
         big = max(dims)
         if any(d not in (1, big) for d in dims):
             # the first input that cannot broadcast with the ones before it names the edge to fix
@@ -904,7 +904,7 @@ def _broadcast(ins: list[Shape]) -> Shape:
 def _broadcastable(ins: list[Shape]) -> bool:
     rank = max(len(s) for s in ins)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in ins]
-    return all(all(d in (1, max(dims)) for d in dims) for dims in zip(*padded))
+    return all(all(d in (1, max(dims)) for d in dims) for dims in zip(*padded, strict=True))
 
 
 register(

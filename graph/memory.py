@@ -186,34 +186,54 @@ def _level(
             keys[nid] = source(edges[0])
             continue
         keys[nid] = key
-        lt = registry.get(t)
-        if lt is None or ni.out_shape is None or any(s is None for s in ni.in_shapes):
-            continue
-        ins = [tuple(s) for s in ni.in_shapes]
-        total = lt.saved_elements(ni.params, ins, tuple(ni.out_shape))
-        kind = getattr(lt.saves, "tensors", None)
-        named: list[tuple[str | None, float]] = []
-        if kind == "output":
-            named = [(key, prod(ni.out_shape))]
-        elif kind in ("input", "inputs"):
-            picked = edges[:1] if kind == "input" else edges
-            named = [(_edge_key(info, prefix, e, keys), prod(s)) for e, s in zip(picked, ins)]
-        if sum(n for _, n in named) > total:  # the rule keeps less than those tensors here (a setting)
-            named = []
-        for k, n in named:
-            if k is None:
-                own[0] += n
-            else:
-                shared[k] = max(shared.get(k, 0.0), n)
-        own[0] += max(0.0, total - sum(n for _, n in named))
-    for edge_id, sc in info.shortcuts.items():  # conv_bn projections: the conv keeps its input, BN the conv's
+        _count_layer(info, ni, key, edges, prefix, keys, shared, own)
+    _count_projections(info, keys, shared, own)
+    return result
+
+
+def _count_layer(
+    info,
+    ni,
+    key: str,
+    edges: list,
+    prefix: str,
+    keys: dict[str, str | None],
+    shared: dict[str, float],
+    own: list[float],
+) -> None:
+    """Adds what one layer keeps: the tensors it names (its output or inputs, which other layers may
+    keep too) into ``shared``, the rest of its rule's total into ``own``."""
+    lt = registry.get(ni.node.type)
+    if lt is None or ni.out_shape is None or any(s is None for s in ni.in_shapes):
+        return
+    ins = [tuple(s) for s in ni.in_shapes]
+    total = lt.saved_elements(ni.params, ins, tuple(ni.out_shape))
+    kind = getattr(lt.saves, "tensors", None)
+    named: list[tuple[str | None, float]] = []
+    if kind == "output":
+        named = [(key, prod(ni.out_shape))]
+    elif kind in ("input", "inputs"):
+        picked = edges[:1] if kind == "input" else edges
+        named = [(_edge_key(info, prefix, e, keys), prod(s)) for e, s in zip(picked, ins, strict=False)]
+    if sum(n for _, n in named) > total:  # the rule keeps less than those tensors here (a setting)
+        named = []
+    for k, n in named:
+        if k is None:
+            own[0] += n
+        else:
+            shared[k] = max(shared.get(k, 0.0), n)
+    own[0] += max(0.0, total - sum(n for _, n in named))
+
+
+def _count_projections(info, keys: dict[str, str | None], shared: dict[str, float], own: list[float]) -> None:
+    """conv_bn shortcut projections: the conv keeps its input, BN the conv's output."""
+    for edge_id, sc in info.shortcuts.items():
         if sc.applied.startswith("conv_bn"):
             edge = info.graph.edges[edge_id]
             src = keys.get(edge.src)
             if src is not None:
                 shared[src] = max(shared.get(src, 0.0), prod(sc.in_shape))
             own[0] += prod(sc.out_shape)
-    return result
 
 
 def _returns_its_input(type_name: str, params: dict) -> bool:

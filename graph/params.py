@@ -79,40 +79,60 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
     if t == "int_or_same" and value in ("same", "valid"):
         return value
     if t in ("int", "int_or_same", "opt_int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ParamError(f"{spec.name} must be a whole number, got {value!r}")
-        _check_range(spec, value)
-        return value
+        return _check_int(spec, value)
     if t == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamError(f"{spec.name} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ParamError(f"{spec.name} must be a finite number, got {value!r}")
-        _check_range(spec, value)
-        return float(value)
+        return _check_float(spec, value)
     if t == "shape":
-        if (
-            not isinstance(value, (list, tuple))
-            or not 1 <= len(value) <= 3
-            or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
-        ):
-            raise ParamError(
-                f"{spec.name} must be a list of 1 to 3 whole numbers such as [3, 32, 32], got {value!r}"
-            )
-        for v in value:
-            if not 1 <= v <= 100_000:
-                raise ParamError(f"{spec.name} entries must be between 1 and 100000, got {v}")
-        return tuple(value)
+        return _check_shape(spec, value)
     if t == "floats":
-        if not isinstance(value, (list, tuple)) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
-        ):
-            raise ParamError(f"{spec.name} must be a list of numbers, got {value!r}")
-        return tuple(float(v) for v in value)
+        return _check_floats(spec, value)
     raise AssertionError(t)  # pragma: no cover
+
+
+def _check_int(spec: ParamSpec, value: Any) -> int:
+    """A whole number in range; a float with no fraction (3.0) becomes that int."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ParamError(f"{spec.name} must be a whole number, got {value!r}")
+    _check_range(spec, value)
+    return value
+
+
+def _check_float(spec: ParamSpec, value: Any) -> float:
+    """A finite number in range, as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamError(f"{spec.name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ParamError(f"{spec.name} must be a finite number, got {value!r}")
+    _check_range(spec, value)
+    return float(value)
+
+
+def _check_shape(spec: ParamSpec, value: Any) -> tuple[int, ...]:
+    """1 to 3 whole numbers, each between 1 and 100000 (an input shape such as [3, 32, 32])."""
+    if (
+        not isinstance(value, (list, tuple))
+        or not 1 <= len(value) <= 3
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+    ):
+        raise ParamError(
+            f"{spec.name} must be a list of 1 to 3 whole numbers such as [3, 32, 32], got {value!r}"
+        )
+    for v in value:
+        if not 1 <= v <= 100_000:
+            raise ParamError(f"{spec.name} entries must be between 1 and 100000, got {v}")
+    return tuple(value)
+
+
+def _check_floats(spec: ParamSpec, value: Any) -> tuple[float, ...]:
+    """A list of numbers, as floats."""
+    if not isinstance(value, (list, tuple)) or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
+    ):
+        raise ParamError(f"{spec.name} must be a list of numbers, got {value!r}")
+    return tuple(float(v) for v in value)
 
 
 def _check_pair(spec: ParamSpec, value: list | tuple) -> int | tuple[int, int]:

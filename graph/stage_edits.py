@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from graph.edits import (
@@ -169,7 +170,7 @@ def _shrink(project: Project, graph: Graph, block: str | None, st: Stage, n: int
     removed = st.nodes[n:]
     gone = set(removed)
     keep = st.nodes[n - 1]
-    chain = {(a, b) for a, b in zip(st.nodes, st.nodes[1:])}
+    chain = set(pairwise(st.nodes))
     for e in graph.edges.values():
         if e.dst in gone and (e.src, e.dst) not in chain:
             src = graph.nodes[e.src].name

@@ -149,7 +149,7 @@ def render_table(summary: dict[str, Any], max_depth: int | None = None) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(cells, widths, header)
+            c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(cells, widths, header, strict=True)
         ).rstrip()
 
     rule = "-" * len(line(["-" * w for w in widths]))

@@ -87,7 +87,7 @@ def format_report(r: dict) -> str:
         "per-class accuracy:",
     ]
     width = max(len(n) for n in names)
-    for n, a in zip(names, r["per_class_accuracy"]):
+    for n, a in zip(names, r["per_class_accuracy"], strict=True):
         lines.append(f"  {n:<{width}}  {'-' if a is None else f'{a:.2%}'}")
     cm = r["confusion"]
     cw = max(5, max(len(str(v)) for row in cm for v in row) + 1)
@@ -96,6 +96,6 @@ def format_report(r: dict) -> str:
         "confusion matrix (rows: true class, columns: predicted):",
         " " * (width + 2) + "".join(f"{k:>{cw}}" for k in range(len(names))),
     ]
-    for k, (n, row) in enumerate(zip(names, cm)):
+    for n, row in zip(names, cm, strict=True):
         lines.append(f"  {n:<{width}}" + "".join(f"{v:>{cw}}" for v in row))
     return "\n".join(lines)

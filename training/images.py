@@ -83,6 +83,34 @@ _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
 def decode_png(data: bytes) -> np.ndarray:
+    header, palette, trns, idat = _png_chunks(data)
+    w, h, depth, ctype, interlace = header
+    if w is None or ctype not in _PNG_CHANNELS:
+        raise ValueError("not a valid PNG (no IHDR)")
+    if depth != 8 or interlace:
+        raise ValueError(
+            f"only 8-bit non-interlaced PNG is read without Pillow (this one: {depth}-bit"
+            f"{', interlaced' if interlace else ''}); install Pillow or re-save the image"
+        )
+    ch = _PNG_CHANNELS[ctype]
+    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    stride = w * ch
+    raw = raw[: h * (stride + 1)].reshape(h, stride + 1)
+    out = np.zeros((h, stride), dtype=np.int32)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        cur = _unfilter_line(raw[y, 0], raw[y, 1:].astype(np.int32), prev, ch)
+        out[y] = cur
+        prev = cur
+    img = out.astype(np.uint8).reshape(h, w, ch)
+    if ctype == 3:
+        return _apply_palette(img, palette, trns)
+    return img
+
+
+def _png_chunks(data: bytes) -> tuple[tuple, np.ndarray | None, bytes | None, list[bytes]]:
+    """The chunks up to IEND: IHDR's (width, height, bit depth, colour type, interlace), all None
+    without one; the PLTE palette as (N, 3) and the tRNS body (None where absent); the IDAT bodies."""
     pos = 8
     idat = []
     palette = None
@@ -103,58 +131,51 @@ def decode_png(data: bytes) -> np.ndarray:
             idat.append(body)
         elif kind == b"IEND":
             break
-    if w is None or ctype not in _PNG_CHANNELS:
-        raise ValueError("not a valid PNG (no IHDR)")
-    if depth != 8 or interlace:
-        raise ValueError(
-            f"only 8-bit non-interlaced PNG is read without Pillow (this one: {depth}-bit"
-            f"{', interlaced' if interlace else ''}); install Pillow or re-save the image"
-        )
-    ch = _PNG_CHANNELS[ctype]
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
-    stride = w * ch
-    raw = raw[: h * (stride + 1)].reshape(h, stride + 1)
-    out = np.zeros((h, stride), dtype=np.int32)
-    prev = np.zeros(stride, dtype=np.int32)
-    for y in range(h):
-        f, line = raw[y, 0], raw[y, 1:].astype(np.int32)
-        if f == 0:
-            cur = line
-        elif f == 1:
-            cur = line.copy()
-            for x in range(ch, stride):
-                cur[x] = (cur[x] + cur[x - ch]) & 255
-        elif f == 2:
-            cur = (line + prev) & 255
-        elif f == 3:
-            cur = line.copy()
-            for x in range(stride):
-                left = cur[x - ch] if x >= ch else 0
-                cur[x] = (cur[x] + ((left + prev[x]) >> 1)) & 255
-        elif f == 4:
-            cur = line.copy()
-            for x in range(stride):
-                a = cur[x - ch] if x >= ch else 0
-                b = prev[x]
-                c = prev[x - ch] if x >= ch else 0
-                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                cur[x] = (cur[x] + pred) & 255
-        else:
-            raise ValueError(f"bad PNG filter type {f}")
-        out[y] = cur
-        prev = cur
-    img = out.astype(np.uint8).reshape(h, w, ch)
-    if ctype == 3:
-        if palette is None:
-            raise ValueError("palette PNG without a palette")
-        rgb = palette[img[:, :, 0]]
-        if trns is not None:
-            alpha = np.full(len(palette), 255, dtype=np.uint8)
-            alpha[: len(trns)] = np.frombuffer(trns, dtype=np.uint8)
-            return np.concatenate([rgb, alpha[img[:, :, 0]][:, :, None]], axis=2)
-        return rgb
-    return img
+    return (w, h, depth, ctype, interlace), palette, trns, idat
+
+
+def _unfilter_line(f: int, line: np.ndarray, prev: np.ndarray, ch: int) -> np.ndarray:
+    """One scanline with its PNG filter ``f`` undone (None, Sub, Up, Average, Paeth), given the
+    previous unfiltered line ``prev`` and ``ch`` bytes per pixel."""
+    stride = len(prev)
+    if f == 0:
+        return line
+    if f == 1:
+        cur = line.copy()
+        for x in range(ch, stride):
+            cur[x] = (cur[x] + cur[x - ch]) & 255
+        return cur
+    if f == 2:
+        return (line + prev) & 255
+    if f == 3:
+        cur = line.copy()
+        for x in range(stride):
+            left = cur[x - ch] if x >= ch else 0
+            cur[x] = (cur[x] + ((left + prev[x]) >> 1)) & 255
+        return cur
+    if f == 4:
+        cur = line.copy()
+        for x in range(stride):
+            a = cur[x - ch] if x >= ch else 0
+            b = prev[x]
+            c = prev[x - ch] if x >= ch else 0
+            pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+            pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            cur[x] = (cur[x] + pred) & 255
+        return cur
+    raise ValueError(f"bad PNG filter type {f}")
+
+
+def _apply_palette(img: np.ndarray, palette: np.ndarray | None, trns: bytes | None) -> np.ndarray:
+    """A palette image's indices (H, W, 1) as RGB, or RGBA where a tRNS chunk gives alpha."""
+    if palette is None:
+        raise ValueError("palette PNG without a palette")
+    rgb = palette[img[:, :, 0]]
+    if trns is not None:
+        alpha = np.full(len(palette), 255, dtype=np.uint8)
+        alpha[: len(trns)] = np.frombuffer(trns, dtype=np.uint8)
+        return np.concatenate([rgb, alpha[img[:, :, 0]][:, :, None]], axis=2)
+    return rgb
 
 
 def to_shape(img: torch.Tensor, shape) -> torch.Tensor:

@@ -100,36 +100,10 @@ def io_nodes(analysis) -> dict[str, str]:
 def _plan_level(
     info, prefix: str, level: str, depth: int, modules, entries: list[_Entry], owner: str
 ) -> None:
-    g = info.graph
-    keys: dict[str, Key | None] = {}
-    consumers: dict[str, list[str]] = {}
-    for e in g.edges.values():
-        consumers.setdefault(e.src, []).append(e.dst)
-    paths = {nid: module_path(g, info.nodes[nid].node, prefix) for nid in info.order if nid in info.nodes}
-
-    def key_of(nid: str) -> Key | None:
-        if nid in keys:
-            return keys[nid]
-        node = info.nodes[nid].node
-        if node.type in ("Input", "BlockInput"):
-            k: Key | None = (level, "in")
-        elif paths[nid] in modules:
-            k = (paths[nid], "out")
-        else:  # written inline in forward: read where it is consumed
-            k = None
-            for dst in consumers.get(nid, []):
-                dnode = info.nodes.get(dst)
-                if dnode is None:
-                    continue
-                if dnode.node.type in ("Output", "BlockOutput"):
-                    k = (level, "out")
-                    break
-                if paths.get(dst) in modules and len(info.in_edges.get(dst, [])) == 1:
-                    k = (paths[dst], "in")
-                    break
-        keys[nid] = k
-        return k
-
+    paths = {
+        nid: module_path(info.graph, info.nodes[nid].node, prefix) for nid in info.order if nid in info.nodes
+    }
+    key_of = _key_finder(info, paths, level, modules)
     for nid in info.order:
         ni = info.nodes.get(nid)
         if ni is None or ni.node.type in ("Input", "Output", "BlockInput", "BlockOutput"):
@@ -139,27 +113,78 @@ def _plan_level(
             entry.note = "it is computed inline and feeds no module this view can read"
         lt = registry.get(ni.node.type)
         if lt is not None and lt.is_merge:
-            for e in info.in_edges.get(nid, []):
-                if e is None:
-                    continue
-                src = info.nodes[e.src].node
-                sc = info.shortcuts.get(e.id)
-                if e.kind == "shortcut" and sc is not None and sc.applied != "identity":
-                    k = (f"{prefix}{e.name or 'shortcut'}", "out")
-                    k = k if k[0] in modules else None
-                else:
-                    k = key_of(e.src)
-                label = "shortcut" if e.kind == "shortcut" else src.name
-                entry.merge_inputs.append((label, k))
+            entry.merge_inputs.extend(_merge_inputs(info, nid, prefix, modules, key_of))
         entries.append(entry)
         if ni.children is not None:
             inner = f"{owner}.{ni.node.name}" if owner else ni.node.name
             _plan_level(ni.children, paths[nid] + ".", paths[nid], depth + 1, modules, entries, inner)
+    entries.extend(_shortcut_entries(info, prefix, depth, modules, owner))
+
+
+def _key_finder(info, paths: dict[str, str], level: str, modules) -> Callable[[str], Key | None]:
+    """``key_of(node id)``: where a node's output tensor is read (memoised): the level's input for an
+    input node, its module's output, else (written inline in forward) the input of the one-input
+    module that consumes it or the level's output; None where none of these is there."""
+    keys: dict[str, Key | None] = {}
+    consumers: dict[str, list[str]] = {}
+    for e in info.graph.edges.values():
+        consumers.setdefault(e.src, []).append(e.dst)
+
+    def inline_key(nid: str) -> Key | None:
+        for dst in consumers.get(nid, []):
+            dnode = info.nodes.get(dst)
+            if dnode is None:
+                continue
+            if dnode.node.type in ("Output", "BlockOutput"):
+                return (level, "out")
+            if paths.get(dst) in modules and len(info.in_edges.get(dst, [])) == 1:
+                return (paths[dst], "in")
+        return None
+
+    def key_of(nid: str) -> Key | None:
+        if nid in keys:
+            return keys[nid]
+        node = info.nodes[nid].node
+        if node.type in ("Input", "BlockInput"):
+            k: Key | None = (level, "in")
+        elif paths[nid] in modules:
+            k = (paths[nid], "out")
+        else:
+            k = inline_key(nid)
+        keys[nid] = k
+        return k
+
+    return key_of
+
+
+def _merge_inputs(
+    info, nid: str, prefix: str, modules, key_of: Callable[[str], Key | None]
+) -> list[tuple[str, Key | None]]:
+    """A merge node's inputs as (label, key): a projecting shortcut is read at its module's output."""
+    out: list[tuple[str, Key | None]] = []
+    for e in info.in_edges.get(nid, []):
+        if e is None:
+            continue
+        src = info.nodes[e.src].node
+        sc = info.shortcuts.get(e.id)
+        if e.kind == "shortcut" and sc is not None and sc.applied != "identity":
+            k = (f"{prefix}{e.name or 'shortcut'}", "out")
+            k = k if k[0] in modules else None
+        else:
+            k = key_of(e.src)
+        label = "shortcut" if e.kind == "shortcut" else src.name
+        out.append((label, k))
+    return out
+
+
+def _shortcut_entries(info, prefix: str, depth: int, modules, owner: str) -> list[_Entry]:
+    """An entry per shortcut projection (not identity) of this level."""
+    out = []
     for edge_id, sc in info.shortcuts.items():
         if sc.applied == "identity":
             continue
-        path = f"{prefix}{g.edges[edge_id].name or 'shortcut'}"
-        entries.append(
+        path = f"{prefix}{info.graph.edges[edge_id].name or 'shortcut'}"
+        out.append(
             _Entry(
                 path,
                 "Shortcut:" + sc.applied,
@@ -170,6 +195,7 @@ def _plan_level(
                 (path, "out") if path in modules else None,
             )
         )
+    return out
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -189,45 +215,8 @@ def inspect(
     model = prepared.model
     modules = dict(model.named_modules())
     entries = plan(analysis, modules)
-    wanted: dict[Key, str] = {}  # key -> the node type deciding saturation
-    for en in entries:
-        if en.key is not None:
-            wanted.setdefault(en.key, en.type)
-        for _label, k in en.merge_inputs:
-            if k is not None:
-                wanted.setdefault(k, "")
-    stats: dict[Key, dict[str, Any]] = {}
-    grads: dict[Key, float] = {}
-    total = len(wanted)
-    # the same tensor seen twice in a row (a block's output is its last layer's) is reduced once; the last
-    # one is held so that its memory cannot be reused by another; an in-place op bumps its version
-    last: list = [None, -1, None]  # tensor, version, stats
-
-    def seen(key: Key, tensor: Any) -> None:
-        if not isinstance(tensor, torch.Tensor) or key in stats:
-            return
-        if should_cancel is not None and should_cancel():
-            raise Cancelled
-        kind = wanted[key]
-        if last[0] is tensor and last[1] == tensor._version and kind not in SATURATING:
-            stats[key] = last[2]
-        else:
-            stats[key] = tensor_stats(tensor, kind)
-            last[:] = [tensor, tensor._version, stats[key]]
-        if backward and tensor.requires_grad:
-            tensor.register_hook(lambda g, k=key: grads.__setitem__(k, float(g.detach().float().norm())))
-        if progress is not None:
-            progress(len(stats), total)
-
-    handles = []
-    for path in {k[0] for k in wanted}:
-        mod = modules.get(path)
-        if mod is None:
-            continue
-        if (path, "in") in wanted:
-            handles.append(mod.register_forward_pre_hook(lambda m, args, k=(path, "in"): seen(k, args[0])))
-        if (path, "out") in wanted:
-            handles.append(mod.register_forward_hook(lambda m, args, out, k=(path, "out"): seen(k, out)))
+    rec = _Recorder(_wanted(entries), backward, progress, should_cancel)
+    handles = rec.hook(modules)
     model.train(mode == "train")
     x = samples.x.clone()
     loss_text = None
@@ -243,25 +232,8 @@ def inspect(
     finally:
         for h in handles:
             h.remove()
-        last[:] = [None, -1, None]
-    records, unobserved = [], {}
-    for en in entries:
-        st = stats.get(en.key) if en.key is not None else None
-        if st is None:
-            unobserved[en.name] = en.note or "the generated forward pass does not compute it"
-            continue
-        rec = make_record(
-            en.name,
-            en.type,
-            st,
-            grad_norm=grads.get(en.key) if backward else None,
-            depth=en.depth,
-            node_id=en.node_id,
-            block=en.block,
-            owner=en.owner,
-        )
-        rec.inputs = [(label, stats[k]["norm"]) for label, k in en.merge_inputs if k in stats]
-        records.append(rec)
+        rec.last[:] = [None, -1, None]
+    records, unobserved = _records(entries, rec.stats, rec.grads if backward else None)
     return Inspection(
         project.name,
         prepared.weights,
@@ -273,6 +245,101 @@ def inspect(
         unobserved,
         io_nodes(analysis),
     )
+
+
+def _wanted(entries: list[_Entry]) -> dict[Key, str]:
+    """The keys to read: key -> the node type deciding saturation ("" for a merge's input)."""
+    wanted: dict[Key, str] = {}
+    for en in entries:
+        if en.key is not None:
+            wanted.setdefault(en.key, en.type)
+        for _label, k in en.merge_inputs:
+            if k is not None:
+                wanted.setdefault(k, "")
+    return wanted
+
+
+class _Recorder:
+    """Reduces each wanted tensor to statistics when a module hook sees it, and registers a hook for
+    its gradient's norm (with ``backward``)."""
+
+    def __init__(
+        self,
+        wanted: dict[Key, str],
+        backward: bool,
+        progress: Callable[[int, int], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> None:
+        self.wanted = wanted
+        self.backward = backward
+        self.progress = progress
+        self.should_cancel = should_cancel
+        self.stats: dict[Key, dict[str, Any]] = {}
+        self.grads: dict[Key, float] = {}
+        # the same tensor seen twice in a row (a block's output is its last layer's) is reduced once; the
+        # last one is held so that its memory cannot be reused by another; an in-place op bumps its version
+        self.last: list = [None, -1, None]  # tensor, version, stats
+
+    def seen(self, key: Key, tensor: Any) -> None:
+        if not isinstance(tensor, torch.Tensor) or key in self.stats:
+            return
+        if self.should_cancel is not None and self.should_cancel():
+            raise Cancelled
+        kind = self.wanted[key]
+        last = self.last
+        if last[0] is tensor and last[1] == tensor._version and kind not in SATURATING:
+            self.stats[key] = last[2]
+        else:
+            self.stats[key] = tensor_stats(tensor, kind)
+            last[:] = [tensor, tensor._version, self.stats[key]]
+        if self.backward and tensor.requires_grad:
+            grads = self.grads
+            tensor.register_hook(lambda g, k=key: grads.__setitem__(k, float(g.detach().float().norm())))
+        if self.progress is not None:
+            self.progress(len(self.stats), len(self.wanted))
+
+    def hook(self, modules: dict[str, Any]) -> list:
+        """Forward (pre-)hooks on the modules holding wanted keys; returns their handles."""
+        handles = []
+        for path in {k[0] for k in self.wanted}:
+            mod = modules.get(path)
+            if mod is None:
+                continue
+            if (path, "in") in self.wanted:
+                handles.append(
+                    mod.register_forward_pre_hook(lambda m, args, k=(path, "in"): self.seen(k, args[0]))
+                )
+            if (path, "out") in self.wanted:
+                handles.append(
+                    mod.register_forward_hook(lambda m, args, out, k=(path, "out"): self.seen(k, out))
+                )
+        return handles
+
+
+def _records(
+    entries: list[_Entry], stats: dict[Key, dict[str, Any]], grads: dict[Key, float] | None
+) -> tuple[list[NodeRecord], dict[str, str]]:
+    """A record per entry whose tensor was seen (gradient norms where ``grads`` is given), and why the
+    others have none."""
+    records, unobserved = [], {}
+    for en in entries:
+        st = stats.get(en.key) if en.key is not None else None
+        if st is None:
+            unobserved[en.name] = en.note or "the generated forward pass does not compute it"
+            continue
+        rec = make_record(
+            en.name,
+            en.type,
+            st,
+            grad_norm=grads.get(en.key) if grads is not None else None,
+            depth=en.depth,
+            node_id=en.node_id,
+            block=en.block,
+            owner=en.owner,
+        )
+        rec.inputs = [(label, stats[k]["norm"]) for label, k in en.merge_inputs if k in stats]
+        records.append(rec)
+    return records, unobserved
 
 
 def _loss(out: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, str]:

@@ -353,7 +353,7 @@ def stage(
         raise ValueError(f"stage {name}: {len(blocks)} block names for {len(instances)} instances")
     nodes = [
         b.add(BLOCK_PREFIX + blk, f"{name}_{i}", **dict(p))
-        for i, (blk, p) in enumerate(zip(blocks, instances))
+        for i, (blk, p) in enumerate(zip(blocks, instances, strict=True))
     ]
     b.graph.set_stages(list(b.graph.stages) + [Stage(name, keys, [n.id for n in nodes])])
     return nodes
@@ -371,7 +371,7 @@ def resnet_stages(
 ) -> list[list[Node]]:
     """The usual layer1..layerN: stage i has depths[i] blocks, the first with strides[i]."""
     out = []
-    for i, (depth, width, stride) in enumerate(zip(depths, widths, strides), start=1):
+    for i, (depth, width, stride) in enumerate(zip(depths, widths, strides, strict=False), start=1):
         params = [
             {width_param: width, "stride": stride if j == 0 else 1, **(extra or {})} for j in range(depth)
         ]
