@@ -217,7 +217,7 @@ def _run(
     if not world.main:
         pass  # rank 0 alone writes the run folder
     elif resume:
-        runs.update_run_meta(run_dir, status="running", message="", device=str(device))
+        runs.update_run_meta(run_dir, status="running", message="", device=str(device), processes=world.size)
     else:
         runs.create_run(run_dir, project_dict, cfg.to_dict(), source[0], meta)
     distributed.barrier(world)  # the folder exists before any rank goes on
