@@ -16,8 +16,8 @@ from app.canvas.layer_views import APP_TYPES
 from graph import edits as E
 from graph import registry
 from graph.edits import SetPositions
-from graph.fresh import Fresh
 from graph.model import BLOCK_PREFIX, BlockDef, Edge, Graph, Node, Project
+from graph.naming import Fresh, unique_edge_name
 
 ENDS = ("Input", "Output", "BlockInput", "BlockOutput")
 
@@ -33,6 +33,20 @@ def name_base(type_name: str) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", raw).lower() or "block"
     view = APP_TYPES.get(type_name)  # app/canvas/layer_views.py: the editor's part of each layer type
     return view.base_name if view is not None else type_name.lower()
+
+
+def next_name(graph: Graph, base: str) -> str:
+    """A new node's name: ``base`` while no node has it nor a numbered form of it, else the number
+    after the highest in use (after ``bn1`` comes ``bn2``, never ``bn``: issue 25)."""
+    stem = base.rstrip("0123456789") or base
+    names = {n.name for n in graph.nodes.values()}
+    numbers = [int(n[len(stem) :]) for n in names if n.startswith(stem) and n[len(stem) :].isdigit()]
+    if base not in names and not numbers:
+        return base
+    i = max(numbers, default=0) + 1
+    while f"{stem}{i}" in names:
+        i += 1
+    return f"{stem}{i}"
 
 
 def _check_type(project: Project, block: str | None, type_name: str) -> None:
@@ -73,7 +87,7 @@ def new_node_edit(
     node = Node(
         fresh.id("n"),
         type_name,
-        fresh.name(name_base(type_name)),
+        next_name(g, name_base(type_name)),
         params if params is not None else default_params(project, type_name),
     )
     return E.AddNode(block, node, position)
@@ -118,14 +132,6 @@ def is_skip_into_merge(graph: Graph, src: str, dst: str, dst_port: int) -> bool:
         if e.dst_port != dst_port and e.src != src and reaches(graph, src, e.src):
             return True
     return False
-
-
-def unique_shortcut_name(graph: Graph, base: str = "shortcut") -> str:
-    taken = {e.name for e in graph.edges.values() if e.is_shortcut} | {n.name for n in graph.nodes.values()}
-    name, i = base, 1
-    while name in taken:
-        name, i = f"{base}{i}", i + 1
-    return name
 
 
 def connect_edit(
@@ -173,7 +179,7 @@ def connect_edit(
         src_port,
         dst_port,
         kind,
-        unique_shortcut_name(g) if kind == "shortcut" else None,
+        unique_edge_name(g) if kind == "shortcut" else None,
         projection if kind == "shortcut" else "identity",
     )
     edits: list[E.Edit] = [E.RemoveEdge(block, e.id) for e in existing]
@@ -256,7 +262,7 @@ def paste_edit(
                         ed.get("src_port", 0),
                         ed.get("dst_port", 0),
                         kind,
-                        unique_shortcut_name(g, ed.get("name") or "shortcut") if kind == "shortcut" else None,
+                        unique_edge_name(g, ed.get("name") or "shortcut") if kind == "shortcut" else None,
                         ed.get("projection", "identity"),
                     ),
                 )
@@ -404,5 +410,5 @@ def set_edge_kind_edit(project: Project, block: str | None, edge_id: str, kind: 
         raise EditRefused(f"The edge is already a {kind} edge.")
     edits: list[E.Edit] = [E.SetEdgeField(block, edge_id, "kind", kind)]
     if kind == "shortcut" and not e.name:
-        edits.append(E.SetEdgeField(block, edge_id, "name", unique_shortcut_name(g)))
+        edits.append(E.SetEdgeField(block, edge_id, "name", unique_edge_name(g)))
     return E.Composite("Make shortcut" if kind == "shortcut" else "Make data edge", edits)

@@ -50,6 +50,26 @@ def _atomic_write(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
+def user_folder(settings=None) -> str:
+    """Where a file dialog starts for an unsaved project: the folder of the last project opened or
+    saved, else the user's Documents, else home; never the folder Skipwire was started from (the
+    source checkout, issue 25)."""
+    for path in settings.recent_files() if settings is not None else []:
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(folder):
+            return folder
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return docs if docs and os.path.isdir(docs) else os.path.expanduser("~")
+
+
+def unsaved_runs_dir() -> Path:
+    """The runs folder of a project not saved yet (an example, a template, a run's copy):
+    Documents/Skipwire/runs (a saved project's runs go beside it, in runs/)."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    base = Path(docs) if docs else Path.home()
+    return base / "Skipwire" / "runs"
+
+
 class FileController(QObject):
     """Owns the document's link to disk; the window wires its menu actions here."""
 
@@ -158,7 +178,7 @@ class FileController(QObject):
         if not self.maybe_save():
             return False
         if path is None:
-            start = os.path.dirname(self.document.path) if self.document.path else ""
+            start = os.path.dirname(self.document.path) if self.document.path else user_folder(self.settings)
             path, _ = QFileDialog.getOpenFileName(self.window, "Open project", start, PROJECT_FILTER)
             if not path:
                 return False
@@ -190,6 +210,32 @@ class FileController(QObject):
         self.message.emit("New empty network: drag layers in from the palette")
         return True
 
+    def open_run_copy(self, path: str) -> bool:
+        """A run's graph (its ``project.json``) as a new, unsaved project with the settings the run
+        trained with (its ``config.json``): the run folder is never the document, so a save or a
+        sweep from here never writes into it (issue 25)."""
+        if not self.maybe_save():
+            return False
+        run = Path(path).parent
+        try:
+            project = load_project(path)
+            cfg_path = run / "config.json"
+            if cfg_path.exists():
+                from training.config import TrainConfig
+
+                cfg = TrainConfig.from_dict(json.loads(cfg_path.read_text(encoding="utf-8")))
+                project.training = cfg.to_project_training()
+        except UserError as exc:
+            self.error("Cannot open the run's graph", exc.message)
+            return False
+        except (OSError, ValueError) as exc:
+            self.error("Cannot open the run's graph", f"{run / 'config.json'}: {exc}")
+            return False
+        self.document.replace_project(project, None)
+        self.recovered = False
+        self.message.emit(f"Opened the graph of the run {run.name} as an unsaved copy; Save asks where")
+        return True
+
     def open_copy(self, path: str) -> bool:
         """Open an example as a new, unsaved project (Save asks where: the example stays as it is)."""
         if not self.maybe_save():
@@ -212,7 +258,9 @@ class FileController(QObject):
 
     def save_as(self, path: str | None = None) -> bool:
         if path is None:
-            start = self.document.path or (self.document.project.name.replace(" ", "_").lower() + ".skipwire")
+            start = self.document.path or os.path.join(
+                user_folder(self.settings), self.document.project.name.replace(" ", "_").lower() + ".skipwire"
+            )
             path, _ = QFileDialog.getSaveFileName(self.window, "Save project as", start, PROJECT_FILTER)
             if not path:
                 return False
@@ -348,8 +396,8 @@ class FileController(QObject):
         )
         folder = str(self.settings.value("export/last_folder", "") or "")
         if not folder or not os.path.isdir(folder):
-            folder = os.path.dirname(self.document.path) if self.document.path else ""
-        start = os.path.join(folder, stem + suffix) if folder else stem + suffix
+            folder = os.path.dirname(self.document.path) if self.document.path else user_folder(self.settings)
+        start = os.path.join(folder, stem + suffix)
         path, _ = QFileDialog.getSaveFileName(self.window, title, start, filt)
         if not path:
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -46,6 +48,11 @@ def _canvas_class():
 
 
 DOCK_MIN = {"palette": 170, "inspector": 250, "bottom": 140, "canvas": 320}  # px
+# The window's own minimum, set explicitly so that no panel's contents can raise it (Qt's layout
+# would, and a larger minimum grows the window): it fits a 1280x720 laptop screen with room for a
+# window frame and a task bar. Every panel fits in it, scrolling where it must (ScrollPage).
+MIN_WINDOW = (960, 560)  # px
+DEFAULT_DOCKS = {"palette": 230, "inspector": 320, "bottom": 230}  # px: a fresh start's dock sizes
 
 
 def recent_label(path: str) -> str:
@@ -57,6 +64,47 @@ def recent_label(path: str) -> str:
     if len(folder) > 48:
         folder = folder[:20] + "…" + folder[-27:]
     return f"{os.path.basename(path)}  —  {folder}".replace("&", "&&")
+
+
+class ScrollPage(QScrollArea):
+    """A bottom tab's page: it fills the dock and scrolls only where the dock is smaller than the
+    page's minimum, so that no page (the Training tab's settings and plots, a sweep's chart) raises
+    the dock's minimum and, through it, the window's (issue 25). Sized here rather than by
+    ``widgetResizable``, which gives a page with a height-for-width layout (a wrapping toolbar) its
+    preferred height and scrolls where nothing needs to."""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.page = page
+        self.setWidget(page)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        page.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.page and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self.fit)  # after the page's layout has its new minimum
+        return super().eventFilter(obj, event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def needed(self) -> QSize:
+        """The page's minimum size (what it gets at the least)."""
+        return self.page.minimumSizeHint().expandedTo(self.page.minimumSize())
+
+    def fit(self) -> None:
+        need = self.needed()
+        room = self.maximumViewportSize()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        wide, tall = need.width() > room.width(), need.height() > room.height()
+        if wide and not tall:
+            tall = need.height() > room.height() - bar
+        if tall and not wide:
+            wide = need.width() > room.width() - bar
+        w = room.width() - (bar if tall else 0)
+        h = room.height() - (bar if wide else 0)
+        self.page.resize(max(w, need.width()), max(h, need.height()))
 
 
 class LazyTab(QWidget):
@@ -179,11 +227,14 @@ class MainWindow(QMainWindow):
         )
         self.bottom_tabs = QTabWidget()
         self.bottom_tabs.setDocumentMode(True)
-        self.bottom_tabs.addTab(self.problems, "Problems")
-        self.bottom_tabs.addTab(self.code_panel, "Code")
-        self.bottom_tabs.addTab(self.summary_panel, "Summary")
-        self.bottom_tabs.addTab(self.training_tab, "Training")
-        self.bottom_tabs.addTab(self.inspect_tab, "Inspect")
+        for page, title in (
+            (self.problems, "Problems"),
+            (self.code_panel, "Code"),
+            (self.summary_panel, "Summary"),
+            (self.training_tab, "Training"),
+            (self.inspect_tab, "Inspect"),
+        ):
+            self.bottom_tabs.addTab(ScrollPage(page), title)
         self.bottom_dock = self._dock(
             "Output", "bottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
         )
@@ -205,14 +256,26 @@ class MainWindow(QMainWindow):
         self._theme = self.settings.theme()
         self._on_project_replaced()
         self._on_analysis(self.document.analysis)
+        self.setMinimumSize(*MIN_WINDOW)  # explicit (and last): the layout no longer sets, nor grows, it
 
     # ----- construction ---------------------------------------------------------
     def _default_sizes(self) -> None:
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock],
+            [DEFAULT_DOCKS["palette"], DEFAULT_DOCKS["inspector"]],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks([self.bottom_dock], [DEFAULT_DOCKS["bottom"]], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
-        """View ▸ Reset layout: every panel back in its place, docked, shown, at its first size."""
+        """View ▸ Reset layout: the state of a fresh start, whatever happened before: every panel
+        docked in its place and shown at its first size, the Problems tab in front, the Training
+        tab's columns at their first widths, the window's own minimum (its size is the user's)."""
+        self.setMinimumSize(*MIN_WINDOW)
+        self.bottom_tabs.setCurrentIndex(0)
+        panel = self.training_tab.built()
+        if panel is not None and hasattr(panel, "reset_layout"):
+            panel.reset_layout()
         for dock, area in (
             (self.palette_dock, Qt.DockWidgetArea.LeftDockWidgetArea),
             (self.inspector_dock, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -222,6 +285,7 @@ class MainWindow(QMainWindow):
             self.removeDockWidget(dock)
             self.addDockWidget(area, dock)
             dock.show()
+        QApplication.processEvents()  # the docks take their places before they are sized
         self._default_sizes()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.statusBar().showMessage("Panels are back in their places", 4000)
@@ -407,7 +471,27 @@ class MainWindow(QMainWindow):
     def _on_project_replaced(self) -> None:
         self._update_title()
         self._update_actions()
-        self.summary_panel.batch.setValue(int(self.document.project.training.get("batch_size", 128)))
+        for panel in self.project_state_panels():
+            panel.reset_project_state()
+
+    def project_state_panels(self) -> list[QWidget]:
+        """Every panel that keeps state of the open project beyond what it redraws from the document
+        (issue 25: an old download error, curves, a depth profile stayed after Open), in one place.
+        Each one's ``reset_project_state()`` runs when a project is opened or created:
+
+        - Summary: the batch size of the memory estimate (the project's own);
+        - Training (once built): error, status, progress, ticked curves, heatmap, the sweep's points
+          and table (a run still going keeps its curve, labelled with its project);
+        - Inspect (once built): the depth profile, its title, the maps (a running inspection is
+          dropped).
+
+        The canvas, inspector, Problems and Code redraw from the document's own signals."""
+        panels: list[QWidget] = [self.summary_panel]
+        for tab in (self.training_tab, self.inspect_tab):
+            built = tab.built()
+            if built is not None and hasattr(built, "reset_project_state"):
+                panels.append(built)
+        return panels
 
     def _on_canvas_tab(self, block) -> None:
         """Switching canvas tabs shows that graph in the inspector (a block tab: its definition)."""
@@ -488,14 +572,27 @@ class MainWindow(QMainWindow):
         return self.training_tab.panel()
 
     def _open_run_project(self, path: str) -> None:
-        if self.files.open(path):
+        """A run's graph (Runs list, Pareto point): an unsaved copy, never the run's own file."""
+        if self.files.open_run_copy(path):
             self.welcome.hide()
             self._frame_soon()
 
     def _on_bottom_tab(self, index: int) -> None:
         # the plots need room: give the Training tab a taller dock the first time it shows
-        if self.bottom_tabs.widget(index) is self.training_tab and self.bottom_dock.height() < 400:
-            self.resizeDocks([self.bottom_dock], [max(430, self.height() // 2)], Qt.Orientation.Vertical)
+        if (
+            index == self.bottom_tabs.indexOf(self._page(self.training_tab))
+            and self.bottom_dock.height() < 400
+        ):
+            tall = min(max(430, self.height() // 2), self.height() - 330)  # the canvas keeps some room
+            self.resizeDocks([self.bottom_dock], [tall], Qt.Orientation.Vertical)
+
+    def _page(self, panel: QWidget) -> QWidget:
+        """The bottom tab (its ScrollPage) that holds ``panel``."""
+        for i in range(self.bottom_tabs.count()):
+            page = self.bottom_tabs.widget(i)
+            if getattr(page, "page", None) is panel:
+                return page
+        return panel
 
     def show_bottom_tab(self, index: int) -> None:
         self.bottom_dock.show()
@@ -606,7 +703,8 @@ class MainWindow(QMainWindow):
         view = self._view()
         if view is not None:
             c = view.mapToScene(view.viewport().rect().center())
-            pos = (round(c.x()) - 90, round(c.y()) - 30)
+            x, y = view.graph_scene().free_spot(c.x() - 100, c.y() - 27)  # never on a card nor an edge
+            pos = (round(x), round(y))
 
         from app.composite import EditRefused
 
@@ -656,6 +754,10 @@ class MainWindow(QMainWindow):
         if fn is not None:
             fn(name)
         self.code_panel.set_theme(name)
+        for tab in (self.training_tab, self.inspect_tab):  # their plots (issue 25: they stayed white)
+            built = tab.built()
+            if built is not None and hasattr(built, "set_theme"):
+                built.set_theme(name)
         self.problems.set_analysis(self.document.analysis)  # severity icons
         self.summary_panel._on_analysis()  # muted zeros
 

@@ -1,7 +1,7 @@
 """Event-loop latency while a training child sends 1,000 metric updates per second.
 
-A spawned child (the same kind training/process.py starts) puts metric dicts
-into a ``ctx.Queue`` at a fixed rate: step records, a gradient-norm profile of
+A child process (the kind training/process.py starts, through the same pipes)
+puts metric dicts into its records pipe at a fixed rate: step records, a gradient-norm profile of
 20 layers every 50 steps, an epoch record every 500. The parent runs a plain
 20 Hz loop (the editor's 50 ms QTimer, without Qt) that drains the queue with
 ``TrainingProcess.poll()`` each tick. Reported: how late each tick started
@@ -23,18 +23,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def sender(rate: int, seconds: float, q, stop_event) -> None:
+def sender(payload: dict, link) -> int:
+    """The child (training/child.py calls it): records through the same pipe as a training run."""
     from training.metrics import record
+
+    rate, seconds = payload["rate"], payload["seconds"]
 
     layers = [f"layer{i // 6 + 1}.{i % 6}.conv{1 + i % 2}" for i in range(20)]
     n = int(rate * seconds)
     t0 = time.perf_counter()
     for i in range(1, n + 1):
-        if stop_event.is_set():
+        if link.should_stop():
             break
-        q.put(record("step", step=i, epoch=i / 500, loss=2.3 / (1 + i / 1000), lr=0.1, images_per_s=60000.0))
+        link.put(
+            record("step", step=i, epoch=i / 500, loss=2.3 / (1 + i / 1000), lr=0.1, images_per_s=60000.0)
+        )
         if i % 50 == 0:
-            q.put(
+            link.put(
                 record(
                     "grad",
                     step=i,
@@ -44,7 +49,7 @@ def sender(rate: int, seconds: float, q, stop_event) -> None:
                 )
             )
         if i % 500 == 0:
-            q.put(
+            link.put(
                 record(
                     "epoch",
                     epoch=i // 500,
@@ -64,9 +69,8 @@ def sender(rate: int, seconds: float, q, stop_event) -> None:
         delay = t0 + i / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-    q.put(record("status", state="completed", message="done"))
-    q.close()
-    q.join_thread()
+    link.put(record("status", state="completed", message="done"))
+    return 0
 
 
 def main() -> int:
@@ -76,15 +80,11 @@ def main() -> int:
     ap.add_argument("--period-ms", type=float, default=50.0)
     args = ap.parse_args()
 
-    import multiprocessing as mp
+    from training.process import start_child
 
-    from training.process import TrainingProcess
-
-    ctx = mp.get_context("spawn")
-    q, ev = ctx.Queue(), ctx.Event()
-    p = ctx.Process(target=sender, args=(args.rate, args.seconds, q, ev))
-    p.start()
-    proc = TrainingProcess(p, q, ev, ROOT)
+    proc = start_child(
+        "bench.bench_metrics_stream:sender", {"rate": args.rate, "seconds": args.seconds}, ROOT
+    )
     period = args.period_ms / 1000
     late, poll_ms, got = [], [], []
     first_step_at = None
@@ -103,7 +103,7 @@ def main() -> int:
         next_tick += period
         if proc.finished:
             break
-    p.join()
+    proc.join(30)
     steps = sum(1 for r in got if r["kind"] == "step")
     busy = late[first_step_at:] if first_step_at is not None else late
     busy_poll = poll_ms[first_step_at:] if first_step_at is not None else poll_ms

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -29,11 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 LAYERS = [f"layer{i // 3 + 1}.{i % 3}.conv.weight" for i in range(20)]
 
 
-def producer(q, stop_event, rate: float, seconds: float) -> None:
+def producer(payload: dict, link) -> int:
     """The child: ``rate`` records a second for ``seconds``, then a "completed" status."""
     from training.metrics import record
 
-    q.put(
+    rate, seconds = payload["rate"], payload["seconds"]
+
+    link.put(
         record(
             "status",
             state="running",
@@ -45,7 +46,7 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
     )
     t0 = time.perf_counter()
     sent = step = 0
-    while not stop_event.is_set():
+    while not link.should_stop():
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:
             break
@@ -54,7 +55,7 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
             step += 1
             if step % 500 == 0:
                 e = step // 500
-                q.put(
+                link.put(
                     record(
                         "epoch",
                         epoch=e,
@@ -72,7 +73,7 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
                     )
                 )
             elif step % 50 == 0:
-                q.put(
+                link.put(
                     record(
                         "grad",
                         step=step,
@@ -82,7 +83,7 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
                     )
                 )
             else:
-                q.put(
+                link.put(
                     record(
                         "step",
                         step=step,
@@ -94,19 +95,14 @@ def producer(q, stop_event, rate: float, seconds: float) -> None:
                 )
             sent += 1
         time.sleep(0.001)
-    q.put(record("status", state="completed", message=f"sent {sent} records"))
-    q.close()
-    q.join_thread()
+    link.put(record("status", state="completed", message=f"sent {sent} records"))
+    return 0
 
 
 def start_producer(rate: float, seconds: float):
-    from training.process import TrainingProcess
+    from training.process import start_child
 
-    ctx = mp.get_context("spawn")
-    q, ev = ctx.Queue(), ctx.Event()
-    proc = ctx.Process(target=producer, args=(q, ev, rate, seconds), daemon=True)
-    proc.start()
-    return TrainingProcess(proc, q, ev, Path("bench-run"))
+    return start_child("bench.bench_ui_latency:producer", {"rate": rate, "seconds": seconds}, "bench-run")
 
 
 def measure(app, seconds: float, interval_ms: int = 10) -> list[float]:

@@ -52,6 +52,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         sys.stderr.write(f"skipwire: warning: {warning}\n")
     analysis = analyze(result.project)
+    if result.check is not None:
+        sys.stdout.write(result.check.text() + "\n")
     save_project(result.project, args.output)
     blocks = len(result.project.blocks)
     sys.stdout.write(

@@ -14,31 +14,14 @@ weights) stay as they were; definitions that differ only in N
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from codegen import pyformat as pf
-from codegen.classinfo import ClassInfo
+from codegen.plan import ClassPlan, DenseChain
 from codegen.symbolic import render, simplify
-from graph import registry
 from graph.model import BlockDef, Graph
 
 _NUMBERED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(\d+)")
 LOOP = "@i"  # the loop index in channel expressions (no block parameter can have this name)
-
-
-@dataclass(frozen=True)
-class DenseChain:
-    """The structure of one dense block definition."""
-
-    layers: tuple[str, ...]  # the layer instances' node ids, in order
-    concats: tuple[str, ...]
-    inner: str  # the layers' block definition
-    prefix: str  # attribute names: prefix + str(start + i)
-    start: int
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
 
 
 def find_chain(bdef: BlockDef) -> DenseChain | None:
@@ -95,17 +78,17 @@ def _step(graph: Graph, x: str, outs: list) -> tuple[str, str] | None:
     return layer.id, cat.id
 
 
-def layer_call(em, cls: ClassInfo, chain: DenseChain, loop_var: str) -> pf.Call | None:
+def layer_call(cls: ClassPlan, chain: DenseChain, loop_var: str) -> pf.Call | None:
     """``DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size=bn_size)``: the layer call with its
     input channels as an expression of the loop index, or None if the layers are not that regular."""
     nodes = [cls.graph.nodes[n] for n in chain.layers]
     if any(cls.paths.get(n.id) != n.name for n in nodes):
         return None
     grow = [cls.ch[n.id].ast for n in nodes]
-    first_in = cls.in_shapes(nodes[0])[0][0].ast
+    first_in = cls.block_in_ch[nodes[0].id].ast
     if None in grow or first_in is None or len(set(grow)) != 1:
         return None
-    calls = [em.block_call(cls, n) for n in nodes]
+    calls = [cls.module_exprs[n.id] for n in nodes]
     rest = {pf.flat(pf.Call(c.func, c.args[1:], c.kwargs)) for c in calls}
     if len(rest) != 1:
         return None
@@ -114,7 +97,7 @@ def layer_call(em, cls: ClassInfo, chain: DenseChain, loop_var: str) -> pf.Call 
     return pf.Call(calls[0].func, (expr, *calls[0].args[1:]), calls[0].kwargs)
 
 
-def group_key(cls: ClassInfo, chain: DenseChain, call: pf.Call) -> tuple:
+def group_key(cls: ClassPlan, chain: DenseChain, call: pf.Call) -> tuple:
     """Definitions with equal keys differ only in their number of layers: one class serves them all."""
     bdef = cls.block
     params = tuple((k, p.type, repr(p.default)) for k, p in bdef.params.items())
@@ -141,20 +124,3 @@ def class_doc(docs: list[str], counts: list[int], inner_class: str) -> str:
         if "num_layers" in text:
             return text
     return f"num_layers {inner_class} layers, each concatenated onto the running features."
-
-
-def class_lines(
-    class_name: str, doc: str, params: list[str], call: pf.Call, chain: DenseChain, names: dict[str, str]
-) -> list[str]:
-    """The class: an ``nn.ModuleDict`` of the layers (torchvision's ``_DenseBlock``)."""
-    loop_var, layer_var, count = names["i"], names["layer"], names["num_layers"]
-    index = loop_var if chain.start == 0 else f"{loop_var} + {chain.start}"
-    cat = registry.get("Concat").forward(["x", f"{layer_var}(x)"], {})
-    lines = [f"class {class_name}(nn.ModuleDict):", f'    """{doc}"""', ""]
-    lines += pf.signature("__init__", ["self", *params], "None", 1)
-    lines += ["        super().__init__()", f"        for {loop_var} in range({count}):"]
-    lines += pf.layout(call, 3, f"{layer_var} = ")
-    lines += [f'            self.add_module(f"{chain.prefix}{{{index}}}", {layer_var})', ""]
-    lines += pf.signature("forward", ["self", "x: Tensor"], "Tensor", 1)
-    lines += [f"        for {layer_var} in self.values():", f"            x = {cat}", "        return x"]
-    return lines

@@ -96,9 +96,10 @@ def _live(project: Project, weights: str | None = None):
     analysis = analyze(project)
     model = build_module(project, analysis)
     if weights:
-        from codegen.weights import load_weights
+        from codegen.weights import load_state, read_state_dict, to_project_keys
 
-        load_weights(model, weights, strict=True)
+        state = to_project_keys(read_state_dict(weights), project.key_map)  # an imported model's own keys
+        load_state(model, state, strict=True, source=str(weights))
     model.eval()
     shape = analysis.root.nodes[project.graph.nodes_of_type("Input")[0].id].out_shape
     return model, analysis, tuple(shape)

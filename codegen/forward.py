@@ -1,4 +1,4 @@
-"""``forward``: one line per node, in topological order (part of the emitter).
+"""``forward``: one line per node, in topological order, written from a frozen class plan (the writer).
 
 Variables: ``x`` is the input; a chain reuses its variable while the value
 dies at the next node, a value still needed later (a shortcut's source)
@@ -14,9 +14,10 @@ import re
 
 from codegen import layer_codegen
 from codegen import pyformat as pf
-from codegen.classinfo import ClassInfo, Rendered, Unit, same_value
 from codegen.namespace import RESERVED, Namespace
+from codegen.plan import ClassPlan, Unit
 from codegen.symbolic import Sym, render
+from codegen.values import Rendered, same_value
 from graph import registry
 from graph.model import Edge, Node
 
@@ -25,99 +26,8 @@ def describe_shape(shape: tuple[int, ...] | None) -> str:
     return "(B, " + ", ".join(str(d) for d in shape) + ")" if shape else ""
 
 
-# ---------------------------------------------------------------------------- planning
-def plan_inplace(cls: ClassInfo, classes: dict[str, ClassInfo]) -> None:
-    """Which units' values die where (``last_use``), which nodes may not run in place
-    (``unsafe_inplace``: an in-place activation must not overwrite memory still needed), and whether
-    the class may return (a view of) its input. Part of the class's plan; writes no text."""
-    graph, units = cls.graph, cls.units
-    unit_of = {u.last: i for i, u in enumerate(units)}
-    last_use: dict[int, int] = {}
-    for i, u in enumerate(units):
-        for e in graph.in_edges(u.first):
-            last_use[unit_of[e.src]] = i
-    unsafe: set[str] = set()
-    for i, u in enumerate(units):
-        node = graph.nodes[u.first]
-        if node.type in ("Input", "BlockInput", "Output", "BlockOutput"):
-            continue
-        for e in graph.in_edges(u.first):
-            if len(graph.out_edges(e.src)) > 1:
-                unsafe.add(u.first)
-            for src_id in alias_chain(cls, classes, e.src):
-                src_node = graph.nodes[src_id]
-                if src_node.type in ("Input", "BlockInput") or last_use.get(unit_of.get(src_id, -1), -1) > i:
-                    unsafe.add(u.first)
-    cls.unit_of = unit_of
-    cls.last_use = last_use
-    cls.unsafe_inplace = unsafe
-    cls.output_aliases_input = any(
-        graph.nodes[n].type == "BlockInput" for n in alias_chain(cls, classes, cls.output_id)
-    )
-
-
-def alias_chain(cls: ClassInfo, classes: dict[str, ClassInfo], node_id: str) -> list[str]:
-    """``node_id`` and the nodes whose output its output may share memory with (views,
-    Identity, Dropout in eval mode, blocks that can return their input)."""
-    chain = [node_id]
-    while True:
-        node = cls.graph.nodes[chain[-1]]
-        if node.block_name is not None:
-            aliases = classes[node.block_name].output_aliases_input
-        else:
-            aliases = layer_codegen.get(node.type).aliases_input
-        if not aliases:
-            return chain
-        ins = cls.graph.in_edges(node.id)
-        if not ins:
-            return chain
-        chain.append(ins[0].src)
-
-
-def forward_names(cls: ClassInfo) -> list[tuple[str, object]]:
-    """The attribute names forward reads, in the order it reads them: ``("shortcut", edge id)`` for a
-    shortcut's projection module, ``("param", name)`` for a block parameter a functional node uses
-    (``x[:, : self.out_planes]``). The planner names them in this order, before any text."""
-    out: list[tuple[str, object]] = []
-    for u in cls.units:
-        node = cls.graph.nodes[u.first]
-        if node.type in ("Input", "BlockInput", "Output", "BlockOutput"):
-            continue
-        for e in cls.graph.in_edges(u.first):
-            if e.id in cls.static or e.id in cls.dynamic:
-                out.append(("shortcut", e.id))
-        if not _functional(cls, u):
-            continue
-        for value in cls.params[node.id].values():
-            if not isinstance(value, Sym) or value.is_const or cls.block is None:
-                continue
-            if value.ast is None:
-                cls.lit(value, node)  # raises the readable error
-            out += [("param", raw) for raw in _names(value.ast)]
-    return out
-
-
-def _functional(cls: ClassInfo, u: Unit) -> bool:
-    """A unit written with the registry's functional form (merges, flatten, slices)."""
-    node = cls.graph.nodes[u.first]
-    if u.stage is not None or node.block_name is not None:
-        return False
-    if node.type == "Add" and cls.rep.nodes[node.id].params["weights"] == "learnable":
-        return False
-    return registry.get(node.type).module is None
-
-
-def _names(ast: tuple) -> list[str]:
-    """The names in an expression, in the order codegen/symbolic.py renders them."""
-    if ast[0] == "name":
-        return [ast[1]]
-    if ast[0] == "int":
-        return []
-    return [n for a in ast[1:] for n in _names(a)]
-
-
 # ---------------------------------------------------------------------------- text
-def write_forward(cls: ClassInfo) -> list[str]:
+def write_forward(cls: ClassPlan) -> list[str]:
     """``forward`` from the class's (frozen) plan."""
     graph, units = cls.graph, cls.units
     unit_of, last_use = cls.unit_of, cls.last_use
@@ -183,14 +93,14 @@ def write_forward(cls: ClassInfo) -> list[str]:
 
 
 def _call_expr(
-    cls: ClassInfo, u: Unit, args: list[str], in_edges: list[Edge], i: int
+    cls: ClassPlan, u: Unit, args: list[str], in_edges: list[Edge], i: int
 ) -> tuple[str, str | None]:
     """The forward expression of a unit, and the ``+=`` operand when an in-place add is safe."""
     node = cls.graph.nodes[u.first]
     if u.stage is not None:
-        return f"self.{cls.attrs.get(('stage', u.stage.name))}({args[0]})", None
+        return f"self.{cls.stage_attrs[u.stage.name]}({args[0]})", None
     params = cls.rep.nodes[node.id].params
-    if not _functional(cls, u):
+    if not cls.is_functional(u):
         if node.type == "Add":  # a learnable one: WeightedAdd takes the list
             return f"self.{cls.code_paths[node.id]}([{', '.join(args)}])", None
         return f"self.{cls.code_paths[node.id]}({args[0]})", None
@@ -201,7 +111,7 @@ def _call_expr(
     }
     lt = registry.get(node.type)
     if lt.parameter is not None:  # the tensor the layer holds (self.layer_scale) is forward's last argument
-        args = [*args, f"self.{cls.attrs.get(node.id)}"]
+        args = [*args, f"self.{cls.node_attrs[node.id]}"]
     text = _slice(args[0], shown) if node.type == "ChannelSlice" else lt.forward(args, shown)
     augmented = None
     unit_of, last_use = cls.unit_of, cls.last_use
@@ -220,7 +130,7 @@ def _call_expr(
     return text, augmented
 
 
-def _forward_lit(cls: ClassInfo, value: Sym, node: Node) -> str:
+def _forward_lit(cls: ClassPlan, value: Sym, node: Node) -> str:
     """A block parameter used in forward is read from the attribute the constructor sets."""
     if value.is_const or cls.block is None:
         return cls.lit(value, node)

@@ -29,6 +29,7 @@ SMALL_INPUT = 3 * 256 * 256  # inputs up to this size get their shapes by runnin
 class ImportResult:
     project: Project
     warnings: list[str] = field(default_factory=list)
+    check: Any = None  # codegen.import_check.CheckResult: the self-check's verdict
 
 
 @dataclass
@@ -752,13 +753,15 @@ def import_target(
 
 
 def import_module(
-    model: Any, input_shape: tuple[int, ...] | None = None, init: str = "torch_default"
+    model: Any, input_shape: tuple[int, ...] | None = None, init: str = "torch_default", check: bool = True
 ) -> ImportResult:
     """Trace ``model`` and build a project; raises UserError listing every unsupported operation.
 
     ``input_shape`` is one sample's shape; without it, the first layer's input size at 224x224
     (its ``in_channels``), else 3x224x224. The structure is imported, not the weights: every Conv2d
-    gets the weight rule ``init`` (torch's default unless asked; codegen/init_rules.py)."""
+    gets the weight rule ``init`` (torch's default unless asked; codegen/init_rules.py). ``check``: the
+    self-check (codegen/import_check.py) builds the export, loads the model's state_dict strictly and
+    compares outputs; a mismatch raises UserError (exit 1)."""
     from codegen.fx_patterns import find_shortcuts, fix_inplace
     from codegen.fx_structure import build_project
     from codegen.init_rules import set_conv_init
@@ -783,7 +786,28 @@ def import_module(
     project = build_project(conv, type(model).__name__)
     set_conv_init(project, init)
     _verify(project, model, conv, shape)
-    return ImportResult(project, conv.warnings)
+    verdict = None
+    if check:  # the exported module must be the model: same keys, same outputs (UserError, exit 1)
+        from codegen.import_check import self_check
+
+        verdict = self_check(project, model, shape, derive=True)
+        project.key_map = verdict.key_map
+        if verdict.key_map:  # what the structure builder warned about is now mapped: the weights load
+            conv.warnings = [w for w in conv.warnings if "do not load by name" not in w]
+            renamed = sum(1 for v in verdict.key_map.values() if v is not None)
+            conv.warnings.append(
+                f"{renamed} state_dict key(s) of the model differ in the project (names that are no "
+                "identifiers, collisions, weights shared between calls); the project keeps the mapping "
+                "and applies it whenever it loads the model's weights"
+            )
+        dropped = sorted({k.rpartition(".")[0] for k, v in verdict.key_map.items() if v is None})
+        if dropped:
+            conv.warnings.append(
+                f"{len(dropped)} module(s) the model holds but never uses are left out of the project; "
+                "their keys are listed in its key map and skipped when weights load: "
+                + ", ".join(dropped[:6])
+            )
+    return ImportResult(project, conv.warnings, verdict)
 
 
 def _drop_dead(conv: _Converter, model: Any) -> None:

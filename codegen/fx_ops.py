@@ -80,22 +80,43 @@ def convert_norm_act(mod: Any, in_shape: tuple | None) -> list[tuple[str, dict, 
     return parts
 
 
-def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
-    """A helper-class leaf -> (registry type, params), by codegen/layer_codegen.py's table."""
+def _all_inputs(mod: Any, in_shapes: list) -> list:
+    return in_shapes
+
+
+def _first_input(mod: Any, in_shapes: list) -> Any:
+    return in_shapes[0]
+
+
+def _layer_norm_input(mod: Any, in_shapes: list) -> Any:
     from torch import nn
 
+    if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
+        raise Unsupported(f"a {type(mod).__name__} that is not what Skipwire writes")
+    return in_shapes[0]
+
+
+# each helper-class leaf (by class name) -> what its table entry's from_module reads: the input shapes of
+# WeightedAdd, the one input shape of the others (Skipwire's own, timm's DropPath and RadixSoftmax,
+# torchvision's Permute: same names); LayerNorm2d only as an nn.LayerNorm
+HELPER_INPUTS = {
+    "WeightedAdd": _all_inputs,
+    "DropPath": _first_input,
+    "Permute": _first_input,
+    "ChannelConv1d": _first_input,
+    "RadixSoftmax": _first_input,
+    "LayerNorm2d": _layer_norm_input,
+}
+
+
+def convert_helper(mod: Any, in_shapes: list) -> tuple[str, dict]:
+    """A helper-class leaf -> (registry type, params), by codegen/layer_codegen.py's table."""
     name = type(mod).__name__
     entry = FX_MODULES.get(name) if name in HELPER_LEAVES else None
     if entry is None or entry.from_module is None:
         raise Unsupported(_module_name(type(mod)))
-    if name == "WeightedAdd":
-        return entry.type, entry.from_module(mod, in_shapes)
-    if name in ("DropPath", "Permute", "ChannelConv1d", "RadixSoftmax"):
-        # Skipwire's own, or timm's DropPath and RadixSoftmax, torchvision's Permute (same names)
-        return entry.type, entry.from_module(mod, in_shapes[0])
-    if not isinstance(mod, nn.LayerNorm) or len(in_shapes) != 1:
-        raise Unsupported(f"a {name} that is not what Skipwire writes")
-    return entry.type, entry.from_module(mod, in_shapes[0])
+    shapes = HELPER_INPUTS.get(name, _layer_norm_input)(mod, in_shapes)
+    return entry.type, entry.from_module(mod, shapes)
 
 
 def convert_module(mod: Any, in_shape: tuple | None) -> tuple[str, dict]:
@@ -257,165 +278,171 @@ def _split(node: Any, shapes: dict, name: str) -> OpSpec:
     return OpSpec("split", "ChannelSlice", {"bounds": bounds}, [src])
 
 
-def convert_call(node: Any, shapes: dict) -> OpSpec:
-    """A call_function / call_method node -> OpSpec; raises Unsupported."""
-    import torch
-    import torch.nn.functional as F
+def _drop(node: Any, shapes: dict) -> OpSpec:
+    return OpSpec("drop")
 
-    tgt = node.target
-    method = node.op == "call_method"
-    name = tgt if method else getattr(tgt, "__name__", str(tgt))
-    if not method and tgt in _SIZE_ARITHMETIC and not any(_is_node(a) and a in shapes for a in node.args):
-        return OpSpec("drop")  # arithmetic on sizes (x.size(1) // groups): only reshapes use it
-    if name in ("split", "chunk") and (method or tgt in (torch.split, torch.chunk)):
-        return _split(node, shapes, name)
-    if (method and tgt == "transpose") or (not method and tgt is torch.transpose):
-        dims = (_arg(node, 1, "dim0"), _arg(node, 2, "dim1"))
-        return OpSpec("transpose", "", {"dims": tuple(sorted(dims))}, [node.args[0]])
-    if method and tgt in ("size", "dim") or (not method and tgt is getattr and node.args[1] in ("shape",)):
+
+def _alias(node: Any, shapes: dict) -> OpSpec:
+    return OpSpec("alias", inputs=[node.args[0]])
+
+
+def _transpose(node: Any, shapes: dict) -> OpSpec:
+    dims = (_arg(node, 1, "dim0"), _arg(node, 2, "dim1"))
+    return OpSpec("transpose", "", {"dims": tuple(sorted(dims))}, [node.args[0]])
+
+
+def _getattr(node: Any, shapes: dict) -> OpSpec:
+    if node.args[1] in ("shape",):
         return OpSpec("drop")
-    if not method and tgt is operator.getitem and _is_node(node.args[0]) and node.args[0] in shapes:
+    raise Unsupported("")
+
+
+def _getitem(node: Any, shapes: dict) -> OpSpec:
+    src = node.args[0]
+    if _is_node(src) and src in shapes:
         return _subsample(node, shapes)
-    if not method and tgt is operator.getitem and not _is_node(node.args[0]):
+    if not _is_node(src):
         raise Unsupported("indexing")
-    if (
-        not method
-        and name == "pad"
-        and getattr(tgt, "__module__", "") in ("torch.nn.functional", "torch._C._nn")
-    ):
-        return _channel_pad(node, shapes)
-    if (
-        not method
-        and tgt is operator.getitem
-        and node.args[0].op in ("call_method", "call_function")
-        and node.args[0].target in ("size", getattr)
-    ):
-        return OpSpec("drop")
-    if (method and tgt == "permute") or (not method and tgt is torch.permute):
-        return _permute(node, shapes)
-    if method and tgt in ("contiguous",) or (not method and tgt is torch.Tensor.contiguous):
-        return OpSpec("alias", inputs=[node.args[0]])
-    src = node.args[0] if node.args else None
-    relus = {F.relu, torch.relu, torch.relu_, getattr(F, "relu_", None)}
-    if (not method and tgt in relus) or (method and tgt in ("relu", "relu_")):
-        inplace = bool(_arg(node, 1, "inplace", False)) or name.endswith("_")
-        return OpSpec("layer", "ReLU", {"inplace": inplace}, [src])
-    simple = {
-        F.gelu: "GELU",
-        F.silu: "SiLU",
-        torch.sigmoid: "Sigmoid",
-        F.sigmoid: "Sigmoid",
-        torch.tanh: "Tanh",
-        F.tanh: "Tanh",
-        F.relu6: "ReLU6",
-        F.hardswish: "Hardswish",
-        F.hardsigmoid: "Hardsigmoid",
-    }
-    methods = {"sigmoid": "Sigmoid", "tanh": "Tanh"}
-    if (not method and tgt in simple) or (method and tgt in methods):
-        t = methods[tgt] if method else simple[tgt]
-        if t == "GELU" and node.kwargs.get("approximate", "none") != "none":
+    if src.op in ("call_method", "call_function") and src.target in ("size", getattr):
+        return OpSpec("drop")  # x.size()[1], x.shape[0]
+    raise Unsupported("")
+
+
+def _src(node: Any) -> Any:
+    return node.args[0] if node.args else None
+
+
+def _relu(node: Any, shapes: dict) -> OpSpec:
+    name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+    inplace = bool(_arg(node, 1, "inplace", False)) or name.endswith("_")
+    return OpSpec("layer", "ReLU", {"inplace": inplace}, [_src(node)])
+
+
+def _activation(type_name: str, inplace: bool) -> Any:
+    """An activation without parameters: (x) or (x, inplace) when ``inplace``."""
+
+    def convert(node: Any, shapes: dict) -> OpSpec:
+        if type_name == "GELU" and node.kwargs.get("approximate", "none") != "none":
             raise Unsupported("gelu with approximate='tanh'")
-        inplace = {"inplace": bool(_arg(node, 1, "inplace", False))}
-        p = inplace if t in ("SiLU", "ReLU6", "Hardswish", "Hardsigmoid") else {}
-        return OpSpec("layer", t, p, [src])
-    if not method and tgt is F.leaky_relu:
-        return OpSpec(
-            "layer",
-            "LeakyReLU",
-            {
-                "negative_slope": float(_arg(node, 1, "negative_slope", 0.01)),
-                "inplace": bool(_arg(node, 2, "inplace", False)),
-            },
-            [src],
-        )
-    if not method and tgt is F.adaptive_avg_pool2d:
-        return OpSpec(
-            "layer",
-            "AdaptiveAvgPool2d",
-            {"output_size": square(_arg(node, 1, "output_size"), "output_size")},
-            [src],
-        )
-    if not method and tgt in (F.max_pool2d, F.avg_pool2d):
-        k = square(_arg(node, 1, "kernel_size"), "kernel_size")
-        s = _arg(node, 2, "stride", None)
-        p = {
-            "kernel_size": k,
-            "stride": square(s, "stride") if s not in (None, [], ()) else k,
-            "padding": square(_arg(node, 3, "padding", 0), "padding"),
-        }
-        if tgt is F.max_pool2d:
-            if square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(
-                node, 6, "return_indices", False
-            ):
-                raise Unsupported("max_pool2d with dilation or return_indices")
-            p["ceil_mode"] = bool(_arg(node, 5, "ceil_mode", False))
-            return OpSpec("layer", "MaxPool2d", p, [src])
-        p["ceil_mode"] = bool(_arg(node, 4, "ceil_mode", False))
-        p["count_include_pad"] = bool(_arg(node, 5, "count_include_pad", True))
-        if _arg(node, 6, "divisor_override", None) is not None:
-            raise Unsupported("avg_pool2d with divisor_override")
-        return OpSpec("layer", "AvgPool2d", p, [src])
-    if not method and tgt is F.dropout or (method and tgt == "dropout"):
-        return OpSpec("layer", "Dropout", {"p": float(_arg(node, 1, "p", 0.5))}, [src])
-    if (not method and tgt in (torch.flatten,)) or (method and tgt == "flatten"):
-        start, end = _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1)
-        if start != 1 or end != -1:
-            raise Unsupported(f"flatten(start_dim={start}, end_dim={end})")
-        return OpSpec("layer", "Flatten", {}, [src])
-    if (
-        method
-        and tgt in ("view", "reshape", "unflatten")
-        or (not method and tgt in (torch.reshape, torch.unflatten))
-    ):
-        return OpSpec("reshape", "", {}, [node.args[0]])  # by the shapes it gives (fx_import)
-    if method and tgt == "mean" or (not method and tgt is torch.mean):
-        return _mean(node, shapes)
-    if (not method and tgt in (operator.add, operator.iadd, torch.add)) or (
-        method and tgt in ("add", "add_")
-    ):
-        return _binary(node, "Add", shapes)
-    if (not method and tgt in (operator.mul, operator.imul, torch.mul)) or (
-        method and tgt in ("mul", "mul_")
-    ):
-        a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
-        for x, c in ((a, b), (b, a)):
-            if _is_node(x) and x in shapes and isinstance(c, (int, float)) and not isinstance(c, bool):
-                return OpSpec("layer", "_Scale", {"value": float(c)}, [x])  # a fixed-weight Add's term
-        return _binary(node, "Multiply", shapes)
-    if not method and tgt in (operator.sub, torch.sub, torch.rsub) or (method and tgt == "rsub"):
-        a, b = node.args[0], node.args[1] if len(node.args) > 1 else None
-        if tgt is torch.rsub or method:
-            a, b = b, a
-        if a == 1 and _is_node(b) and b in shapes:
-            return OpSpec("layer", "_OneMinus", {}, [b])  # the carry gate of a highway layer
-        raise Unsupported("subtraction (only 1 - t inside a highway gate t*h + (1-t)*x is supported)")
-    if not method and tgt is torch.stack:
-        seq, dim = _arg(node, 0, "tensors"), _arg(node, 1, "dim", 0)
-        if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
-            raise Unsupported("torch.stack over something other than a list of tensors")
-        if dim not in (1, -4) or len({shapes.get(x) for x in seq}) != 1 or len(shapes.get(seq[0], ())) != 3:
-            raise Unsupported(f"torch.stack along dim {dim} (only images of one shape, along dim 1)")
-        return OpSpec("stack", "Concat", {}, list(seq))  # a Concat seen as a grouped view (fx_import)
-    if (
-        not method
-        and tgt is torch._assert
-        or (not method and tgt is operator.eq and not any(_is_node(a) and a in shapes for a in node.args))
-    ):
-        return OpSpec("drop")  # a check on sizes (timm's _assert(x.shape[1] == n))
-    if not method and tgt in (torch.cat, torch.concat):
-        seq = _arg(node, 0, "tensors")
-        dim = _arg(node, 1, "dim", 0)
-        if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
-            raise Unsupported("torch.cat over something other than a list of tensors")
-        images = dim in (1, -3) and all(len(shapes.get(x, ())) == 3 for x in seq)
-        vectors = dim in (1, -1) and all(len(shapes.get(x, ())) == 1 for x in seq)
-        if not (images or vectors):
-            raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
-        return OpSpec("cat", "Concat", {}, list(seq))
-    if method and tgt == "expand_as":
-        return _expand_as(node, shapes)
-    raise Unsupported("")  # the call itself is the message (fx_import._describe)
+        p = {"inplace": bool(_arg(node, 1, "inplace", False))} if inplace else {}
+        return OpSpec("layer", type_name, p, [_src(node)])
+
+    return convert
+
+
+def _leaky_relu(node: Any, shapes: dict) -> OpSpec:
+    return OpSpec(
+        "layer",
+        "LeakyReLU",
+        {
+            "negative_slope": float(_arg(node, 1, "negative_slope", 0.01)),
+            "inplace": bool(_arg(node, 2, "inplace", False)),
+        },
+        [_src(node)],
+    )
+
+
+def _adaptive_avg_pool(node: Any, shapes: dict) -> OpSpec:
+    size = square(_arg(node, 1, "output_size"), "output_size")
+    return OpSpec("layer", "AdaptiveAvgPool2d", {"output_size": size}, [_src(node)])
+
+
+def _pool_params(node: Any) -> dict:
+    k = square(_arg(node, 1, "kernel_size"), "kernel_size")
+    s = _arg(node, 2, "stride", None)
+    return {
+        "kernel_size": k,
+        "stride": square(s, "stride") if s not in (None, [], ()) else k,
+        "padding": square(_arg(node, 3, "padding", 0), "padding"),
+    }
+
+
+def _max_pool(node: Any, shapes: dict) -> OpSpec:
+    p = _pool_params(node)
+    if square(_arg(node, 4, "dilation", 1), "dilation") != 1 or _arg(node, 6, "return_indices", False):
+        raise Unsupported("max_pool2d with dilation or return_indices")
+    p["ceil_mode"] = bool(_arg(node, 5, "ceil_mode", False))
+    return OpSpec("layer", "MaxPool2d", p, [_src(node)])
+
+
+def _avg_pool(node: Any, shapes: dict) -> OpSpec:
+    p = _pool_params(node)
+    p["ceil_mode"] = bool(_arg(node, 4, "ceil_mode", False))
+    p["count_include_pad"] = bool(_arg(node, 5, "count_include_pad", True))
+    if _arg(node, 6, "divisor_override", None) is not None:
+        raise Unsupported("avg_pool2d with divisor_override")
+    return OpSpec("layer", "AvgPool2d", p, [_src(node)])
+
+
+def _dropout(node: Any, shapes: dict) -> OpSpec:
+    return OpSpec("layer", "Dropout", {"p": float(_arg(node, 1, "p", 0.5))}, [_src(node)])
+
+
+def _flatten(node: Any, shapes: dict) -> OpSpec:
+    start, end = _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1)
+    if start != 1 or end != -1:
+        raise Unsupported(f"flatten(start_dim={start}, end_dim={end})")
+    return OpSpec("layer", "Flatten", {}, [_src(node)])
+
+
+def _reshape(node: Any, shapes: dict) -> OpSpec:
+    return OpSpec("reshape", "", {}, [node.args[0]])  # by the shapes it gives (fx_import)
+
+
+def _add(node: Any, shapes: dict) -> OpSpec:
+    return _binary(node, "Add", shapes)
+
+
+def _mul(node: Any, shapes: dict) -> OpSpec:
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+    for x, c in ((a, b), (b, a)):
+        if _is_node(x) and x in shapes and isinstance(c, (int, float)) and not isinstance(c, bool):
+            return OpSpec("layer", "_Scale", {"value": float(c)}, [x])  # a fixed-weight Add's term
+    return _binary(node, "Multiply", shapes)
+
+
+def _sub(node: Any, shapes: dict) -> OpSpec:
+    import torch
+
+    a, b = node.args[0], node.args[1] if len(node.args) > 1 else None
+    if node.target is torch.rsub or node.op == "call_method":
+        a, b = b, a
+    if a == 1 and _is_node(b) and b in shapes:
+        return OpSpec("layer", "_OneMinus", {}, [b])  # the carry gate of a highway layer
+    raise Unsupported("subtraction (only 1 - t inside a highway gate t*h + (1-t)*x is supported)")
+
+
+def _stack(node: Any, shapes: dict) -> OpSpec:
+    seq, dim = _arg(node, 0, "tensors"), _arg(node, 1, "dim", 0)
+    if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
+        raise Unsupported("torch.stack over something other than a list of tensors")
+    if dim not in (1, -4) or len({shapes.get(x) for x in seq}) != 1 or len(shapes.get(seq[0], ())) != 3:
+        raise Unsupported(f"torch.stack along dim {dim} (only images of one shape, along dim 1)")
+    return OpSpec("stack", "Concat", {}, list(seq))  # a Concat seen as a grouped view (fx_import)
+
+
+def _size_check(node: Any, shapes: dict) -> OpSpec:
+    """``torch._assert`` and ``==`` on sizes (timm's _assert(x.shape[1] == n)) are dropped."""
+    if node.target is operator.eq and any(_is_node(a) and a in shapes for a in node.args):
+        raise Unsupported("")
+    return OpSpec("drop")
+
+
+def _cat(node: Any, shapes: dict) -> OpSpec:
+    seq = _arg(node, 0, "tensors")
+    dim = _arg(node, 1, "dim", 0)
+    if not isinstance(seq, (list, tuple)) or not all(_is_node(x) for x in seq):
+        raise Unsupported("torch.cat over something other than a list of tensors")
+    images = dim in (1, -3) and all(len(shapes.get(x, ())) == 3 for x in seq)
+    vectors = dim in (1, -1) and all(len(shapes.get(x, ())) == 1 for x in seq)
+    if not (images or vectors):
+        raise Unsupported(f"torch.cat along dim {dim} (only channels are supported)")
+    return OpSpec("cat", "Concat", {}, list(seq))
+
+
+def _split_call(node: Any, shapes: dict) -> OpSpec:
+    name = node.target if node.op == "call_method" else node.target.__name__
+    return _split(node, shapes, name)
 
 
 def _expand_as(node: Any, shapes: dict) -> OpSpec:
@@ -434,9 +461,113 @@ def _expand_as(node: Any, shapes: dict) -> OpSpec:
     return OpSpec("alias", inputs=[node.args[0]])
 
 
+@dataclass(frozen=True)
+class CallForm:
+    """One operation as code calls it: the torch functions (by attribute path, looked up when the table is
+    built, so a name this torch lacks is skipped) and the tensor methods (by name) that mean it, and the
+    function that reads one such fx node into an :class:`OpSpec` (or raises Unsupported)."""
+
+    convert: Any
+    functions: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+
+
+# every function and method the importer reads, each declared once; looked up by fx target
+CALL_FORMS: tuple[CallForm, ...] = (
+    CallForm(_split_call, ("torch.split", "torch.chunk"), ("split", "chunk")),
+    CallForm(_transpose, ("torch.transpose",), ("transpose",)),
+    CallForm(_drop, (), ("size", "dim")),
+    CallForm(_getattr, ("builtins.getattr",)),
+    CallForm(_getitem, ("operator.getitem",)),
+    CallForm(_channel_pad, ("torch.nn.functional.pad", "torch._C._nn.pad")),
+    CallForm(_permute, ("torch.permute",), ("permute",)),
+    CallForm(_alias, ("torch.Tensor.contiguous",), ("contiguous",)),
+    CallForm(
+        _relu,
+        ("torch.nn.functional.relu", "torch.relu", "torch.relu_", "torch.nn.functional.relu_"),
+        ("relu", "relu_"),
+    ),
+    CallForm(_activation("GELU", False), ("torch.nn.functional.gelu",)),
+    CallForm(_activation("SiLU", True), ("torch.nn.functional.silu",)),
+    CallForm(_activation("Sigmoid", False), ("torch.sigmoid", "torch.nn.functional.sigmoid"), ("sigmoid",)),
+    CallForm(_activation("Tanh", False), ("torch.tanh", "torch.nn.functional.tanh"), ("tanh",)),
+    CallForm(_activation("ReLU6", True), ("torch.nn.functional.relu6",)),
+    CallForm(_activation("Hardswish", True), ("torch.nn.functional.hardswish",)),
+    CallForm(_activation("Hardsigmoid", True), ("torch.nn.functional.hardsigmoid",)),
+    CallForm(_leaky_relu, ("torch.nn.functional.leaky_relu",)),
+    CallForm(_adaptive_avg_pool, ("torch.nn.functional.adaptive_avg_pool2d",)),
+    CallForm(_max_pool, ("torch.nn.functional.max_pool2d",)),
+    CallForm(_avg_pool, ("torch.nn.functional.avg_pool2d",)),
+    CallForm(_dropout, ("torch.nn.functional.dropout",), ("dropout",)),
+    CallForm(_flatten, ("torch.flatten",), ("flatten",)),
+    CallForm(_reshape, ("torch.reshape", "torch.unflatten"), ("view", "reshape", "unflatten")),
+    CallForm(_mean, ("torch.mean",), ("mean",)),
+    CallForm(_add, ("operator.add", "operator.iadd", "torch.add"), ("add", "add_")),
+    CallForm(_mul, ("operator.mul", "operator.imul", "torch.mul"), ("mul", "mul_")),
+    CallForm(_sub, ("operator.sub", "torch.sub", "torch.rsub"), ("rsub",)),
+    CallForm(_stack, ("torch.stack",)),
+    CallForm(_size_check, ("torch._assert", "operator.eq")),
+    CallForm(_cat, ("torch.cat", "torch.concat")),
+    CallForm(_expand_as, (), ("expand_as",)),
+)
+
+
+def _resolve(path: str) -> Any:
+    """``torch.nn.functional.relu`` -> the function (None where this torch lacks it)."""
+    import importlib
+
+    head, *rest = path.split(".")
+    obj: Any = importlib.import_module(head)
+    for part in rest:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+_TABLES: tuple[dict, dict] | None = None
+
+
+def _call_tables() -> tuple[dict, dict]:
+    """(function -> convert, method name -> convert) from CALL_FORMS, built once (they need torch)."""
+    global _TABLES
+    if _TABLES is None:
+        functions: dict[Any, Any] = {}
+        methods: dict[str, Any] = {}
+        for form in CALL_FORMS:
+            for fn in filter(None, map(_resolve, form.functions)):
+                if functions.setdefault(fn, form.convert) is not form.convert:
+                    raise RuntimeError(f"{fn} is declared twice in CALL_FORMS")
+            for name in form.methods:
+                if methods.setdefault(name, form.convert) is not form.convert:
+                    raise RuntimeError(f".{name}() is declared twice in CALL_FORMS")
+        _TABLES = functions, methods
+    return _TABLES
+
+
+def convert_call(node: Any, shapes: dict) -> OpSpec:
+    """A call_function / call_method node -> OpSpec, by CALL_FORMS; raises Unsupported."""
+    functions, methods = _call_tables()
+    tgt = node.target
+    if node.op == "call_method":
+        convert = methods.get(tgt)
+    else:
+        if tgt in _SIZE_ARITHMETIC and not any(_is_node(a) and a in shapes for a in node.args):
+            return OpSpec("drop")  # arithmetic on sizes (x.size(1) // groups): only reshapes use it
+        try:
+            convert = functions.get(tgt)
+        except TypeError:  # an unhashable callable
+            convert = None
+    if convert is None:
+        raise Unsupported("")  # the call itself is the message (fx_import._describe)
+    return convert(node, shapes)
+
+
 __all__ = [
+    "CALL_FORMS",
     "HELPER_LEAVES",
     "NORM_ACT_LEAVES",
+    "CallForm",
     "OpSpec",
     "Unsupported",
     "convert_call",

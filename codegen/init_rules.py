@@ -30,11 +30,11 @@ Rules (all match what torch or torchvision do):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from codegen.classinfo import ClassInfo
+    from codegen.plan import ClassPlan
     from graph.model import Node
 
 CONV_DEFAULT = ("kaiming_fan_out", 0.0)
@@ -106,11 +106,11 @@ def linear_node_lines(init: str, has_bias: bool, module: str) -> list[str]:
     return lines
 
 
-def init_lines(blocks: list[ClassInfo], net: ClassInfo, class_name: Callable[[str], str]) -> list[str]:
+def init_lines(blocks: Sequence[ClassPlan], net: ClassPlan, class_names: Mapping[str, str]) -> list[str]:
     """The network constructor's weight initialisation lines (none where torch's defaults stand), from
-    the classes' frozen plans; ``class_name`` gives a block definition's class."""
+    the classes' frozen plans; ``class_names`` gives a block definition's class."""
     classes = [*blocks, net]
-    convs: list[tuple[ClassInfo, Node, tuple]] = []
+    convs: list[tuple[ClassPlan, Node, tuple]] = []
     norms: set[str] = set()
     norm_ok = True
     extra: dict[str | None, list[str]] = {}
@@ -185,14 +185,14 @@ def init_lines(blocks: list[ClassInfo], net: ClassInfo, class_name: Callable[[st
     for cls in blocks:
         todo = extra.get(cls.block.name)
         if todo:
-            cname = class_name(cls.block.name)
+            cname = class_names[cls.block.name]
             lines += ["        for m in self.modules():", f"            if isinstance(m, {cname}):"]
             lines += ["                " + s for s in todo]
     lines += ["        " + s for s in extra.get(None, [])]
     return lines
 
 
-def ref(owner: ClassInfo, node: Node) -> str:
+def ref(owner: ClassPlan, node: Node) -> str:
     """How the initialisation reaches a node's module: ``self.fc``, or ``m.bn2`` inside a block loop."""
     prefix = "self" if owner.block is None else "m"
     return f"{prefix}.{owner.code_paths[node.id]}"

@@ -207,6 +207,14 @@ class Namespace:
     def get(self, key: object) -> str:
         return self._by_key[key]
 
+    def named(self) -> dict[object, str]:
+        """Every key handed a name, with its name (a copy)."""
+        return dict(self._by_key)
+
+    def taken(self) -> frozenset[str]:
+        """The names in use (a copy)."""
+        return frozenset(self._taken)
+
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
 

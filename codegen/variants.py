@@ -22,30 +22,15 @@ BatchNorms without zero_init; layers without weights).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from codegen import forward, layer_codegen
 from codegen import pyformat as pf
-from codegen.classinfo import ClassInfo, literal, same_value
+from codegen.plan import ClassPlan, Merge
+from codegen.values import literal, same_value
 from graph import registry
 from graph.model import BlockDef, Project
 
 _MODULE_CLASS = re.compile(r"nn\.[A-Z][A-Za-z0-9]*")
-
-
-@dataclass(frozen=True)
-class Merge:
-    """How definition ``variant`` is written as definition ``base``'s class."""
-
-    variant: str
-    base: str
-    nodes: tuple[str, ...]  # S: the variant's extra nodes (ids in its graph), in order
-    staged: bool  # S is an index-keyed stage (an nn.Sequential), else a single node
-    attr: str  # the attribute (and constructor argument) S is stored in
-    init_at: int  # where ``self.<attr> = <attr>`` goes among the base's constructor statements
-    forward_at: int  # where the guarded application goes among the base's forward lines
-    var: str  # the variable S transforms in forward
-    base_forward: tuple[str, ...]  # the base's forward lines (written once, to compare and to reuse)
 
 
 def find_pairs(project: Project, order: list[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -143,11 +128,11 @@ def _extra_chain(a: BlockDef, b: BlockDef, one_conv_rule: bool) -> tuple[str, ..
     return tuple(chain)
 
 
-def merge(em, a: ClassInfo, b: ClassInfo, chain: tuple[str, ...]) -> Merge | None:
+def merge(a: ClassPlan, b: ClassPlan, chain: tuple[str, ...]) -> Merge | None:
     """The merge of variant ``a`` into base ``b`` if their frozen plans agree outside S, else None."""
     first = a.graph.nodes[chain[0]]
     stage = a.staged.get(first.id)
-    attr = a.attrs.get(("stage", stage.name)) if stage is not None else a.attrs.get(first.id)
+    attr = a.stage_attrs[stage.name] if stage is not None else a.node_attrs[first.id]
     targets_a = [(t, pf.flat(x)) for t, x in a.assignments]
     where = [i for i, (t, _) in enumerate(targets_a) if t == f"self.{attr}"]
     if len(where) != 1:
@@ -155,9 +140,9 @@ def merge(em, a: ClassInfo, b: ClassInfo, chain: tuple[str, ...]) -> Merge | Non
     init_at = where[0]
     if targets_a[:init_at] + targets_a[init_at + 1 :] != [(t, pf.flat(x)) for t, x in b.assignments]:
         return None
-    if any(t == f"self.{attr}" for t, _ in b.assignments) or not b.locals.is_free(attr):
+    if any(t == f"self.{attr}" for t, _ in b.assignments) or not b.local_is_free(attr):
         return None
-    if a.hoisted_lines != b.hoisted_lines or em.init_params(a) != em.init_params(b):
+    if a.hoisted_lines != b.hoisted_lines or a.init_params != b.init_params:
         return None
     fa, fb = forward.write_forward(a), forward.write_forward(b)
     hits = [i for i, line in enumerate(fa) if re.fullmatch(rf" {{8}}(\w+) = self\.{attr}\(\1\)", line)]
@@ -167,27 +152,7 @@ def merge(em, a: ClassInfo, b: ClassInfo, chain: tuple[str, ...]) -> Merge | Non
     return Merge(a.block.name, b.block.name, chain, stage is not None, attr, init_at, hits[0], var, tuple(fb))
 
 
-def class_lines(em, b: ClassInfo, m: Merge, class_name: str, doc: str) -> list[str]:
-    """The base's class with the optional module: its constructor argument, attribute and use."""
-    lines = [f"class {class_name}(nn.Module):", f'    """{doc}"""', ""]
-    params = ["self", *em.init_params(b), f"{m.attr}: nn.Module | None = None"]
-    lines += pf.signature("__init__", params, "None", 1)
-    lines.append("        super().__init__()")
-    lines += [f"        {name} = {text}" for name, text in b.hoisted_lines]
-    assignments = list(b.assignments)
-    assignments.insert(m.init_at, (f"self.{m.attr}", m.attr))
-    for target, expr in assignments:
-        lines += pf.layout(expr, 2, f"{target} = ")
-    lines += em.train_method(b)
-    body = list(m.base_forward)
-    body[m.forward_at : m.forward_at] = [
-        f"        if self.{m.attr} is not None:",
-        f"            {m.var} = self.{m.attr}({m.var})",
-    ]
-    return lines + [""] + body
-
-
-def instance_module(a: ClassInfo, m: Merge, children) -> pf.Expr:
+def instance_module(a: ClassPlan, m: Merge, children) -> pf.Expr:
     """S for one instance of the variant, built with that instance's numbers."""
     members = []
     for nid in m.nodes:

@@ -155,6 +155,21 @@ def load_state(model: Any, state: dict, strict: bool = False, source: str = "") 
     return report
 
 
+def to_project_keys(state: dict, key_map: dict[str, Any] | None) -> dict:
+    """An imported model's tensors under its project's keys (``Project.key_map``: original -> project
+    key, None for a module the model never uses, whose tensors are dropped, or a list of keys for a weight
+    the model shares between calls); other keys pass unchanged."""
+    if not key_map:
+        return state
+    out = {}
+    for key, value in state.items():
+        new = key_map.get(key, key)
+        for each in new if isinstance(new, list) else [new]:  # a list: the copies of a shared weight
+            if each is not None:
+                out[each] = value
+    return out
+
+
 def load_weights(model: Any, path: str | os.PathLike, strict: bool = False) -> LoadReport:
     """Read ``path`` and load what fits into ``model``; see :class:`LoadReport`."""
     return load_state(model, read_state_dict(path), strict, os.fspath(path))
@@ -199,4 +214,12 @@ def transfer_state(state: dict, model: Any) -> LoadReport:
     return report
 
 
-__all__ = ["LoadReport", "load_state", "load_weights", "read_state_dict", "save_weights", "transfer_state"]
+__all__ = [
+    "LoadReport",
+    "load_state",
+    "load_weights",
+    "read_state_dict",
+    "save_weights",
+    "to_project_keys",
+    "transfer_state",
+]

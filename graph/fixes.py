@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from graph import edits as E
 from graph.model import Edge, Node, Project, Stage
+from graph.naming import Fresh, unique_edge_name
 
 
 class FixError(ValueError):
@@ -124,7 +125,7 @@ class MakeShortcutFix(FixAction):
     def build(self, project: Project) -> E.Edit:
         g = self.graph(project)
         edge = _need(g.edges, self.edge, "edge")
-        name = _unique_edge_name(g, "shortcut")
+        name = unique_edge_name(g, "shortcut")
         return E.Composite(
             "Make shortcut",
             [
@@ -299,14 +300,6 @@ def _need(mapping: dict, key, what: str):
     return mapping[key]
 
 
-def _unique_edge_name(graph, base: str) -> str:
-    taken = {e.name for e in graph.edges.values() if e.is_shortcut} | {n.name for n in graph.nodes.values()}
-    name, i = base, 1
-    while name in taken:
-        name, i = f"{base}{i}", i + 1
-    return name
-
-
 def _insert_on_edge(
     project: Project, block: str | None, edge: Edge, chain: list[tuple[str, dict]], label: str
 ) -> E.Composite:
@@ -316,29 +309,16 @@ def _insert_on_edge(
     a, b = pos.get(edge.src), pos.get(edge.dst)
     edits: list[E.Edit] = [E.RemoveEdge(block, edge.id)]
     prev, prev_port = edge.src, edge.src_port
-    taken_ids: set[str] = set()
-    taken_names: set[str] = {n.name for n in g.nodes.values()}
-
-    def fresh_id(prefix: str) -> str:
-        i = len(g.nodes) + len(g.edges) + 1
-        while f"{prefix}{i}" in g.nodes or f"{prefix}{i}" in g.edges or f"{prefix}{i}" in taken_ids:
-            i += 1
-        taken_ids.add(f"{prefix}{i}")
-        return f"{prefix}{i}"
-
+    fresh = Fresh(g, from_graph_size=True)
     for k, (type_name, params) in enumerate(chain, start=1):
         base = {"Conv2d": "proj_conv", "BatchNorm2d": "proj_bn"}.get(type_name, type_name.lower())
-        name, i = base, 1
-        while name in taken_names:
-            name, i = f"{base}{i}", i + 1
-        taken_names.add(name)
-        node = Node(fresh_id("n"), type_name, name, dict(params))
+        node = Node(fresh.id("n"), type_name, fresh.suffixed(base), dict(params))
         where = None
         if a and b:
             t = k / (len(chain) + 1)
             where = (a[0] + (b[0] - a[0]) * t + (120 if edge.is_shortcut else 0), a[1] + (b[1] - a[1]) * t)
         edits.append(E.AddNode(block, node, where))
-        edits.append(E.AddEdge(block, Edge(fresh_id("e"), prev, node.id, prev_port, 0)))
+        edits.append(E.AddEdge(block, Edge(fresh.id("e"), prev, node.id, prev_port, 0)))
         prev, prev_port = node.id, 0
-    edits.append(E.AddEdge(block, Edge(fresh_id("e"), prev, edge.dst, 0, edge.dst_port, "data")))
+    edits.append(E.AddEdge(block, Edge(fresh.id("e"), prev, edge.dst, 0, edge.dst_port, "data")))
     return E.Composite(label, edits)

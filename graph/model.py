@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph import naming
 from graph.events import Events
 from graph.training_defaults import new_project_training
 
@@ -95,20 +96,12 @@ class Graph:
 
     # ----- ids and names -----------------------------------------------------
     def new_id(self, prefix: str = "n") -> str:
-        while True:
-            candidate = f"{prefix}{next(self._ids)}"
-            if candidate not in self.nodes and candidate not in self.edges:
-                return candidate
+        """An id unused by this graph's nodes and edges, from the graph's running counter."""
+        return naming.counter_id(self._ids, prefix, lambda c: c in self.nodes or c in self.edges)
 
     def unique_name(self, base: str, exclude: str | None = None) -> str:
-        taken = {n.name for n in self.nodes.values() if n.id != exclude}
-        if base not in taken:
-            return base
-        stem = base.rstrip("0123456789") or base
-        for i in itertools.count(1):
-            if f"{stem}{i}" not in taken:
-                return f"{stem}{i}"
-        raise AssertionError  # pragma: no cover
+        """A node name unused by the other nodes (graph/naming.py ``numbered_name``)."""
+        return naming.numbered_name(base, {n.name for n in self.nodes.values() if n.id != exclude})
 
     def node_by_name(self, name: str) -> Node | None:
         return next((n for n in self.nodes.values() if n.name == name), None)
@@ -307,12 +300,18 @@ class Project:
         blocks: dict[str, BlockDef] | None = None,
         training: dict | None = None,
         ui: dict | None = None,
+        key_map: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.graph = graph if graph is not None else Graph()
         self.blocks: dict[str, BlockDef] = dict(blocks or {})
         self.training: dict[str, Any] = copy.deepcopy(training if training is not None else DEFAULT_TRAINING)
         self.ui: dict[str, Any] = ui if ui is not None else {}
+        # an imported model's state_dict keys that the project cannot keep (a name that is no identifier,
+        # a collision) -> the project's key, None for a module the model never uses, or a list for a
+        # weight shared between calls; every reader of the model's weights applies it
+        # (codegen.weights.to_project_keys). Empty for most projects.
+        self.key_map: dict[str, Any] = dict(key_map or {})
         self.events = Events()
 
     def graph_of(self, block: str | None) -> Graph:
@@ -347,4 +346,5 @@ class Project:
             "blocks": {k: b.to_dict() for k, b in self.blocks.items()},
             "training": copy.deepcopy(self.training),
             "ui": copy.deepcopy(self.ui),
+            **({"key_map": dict(self.key_map)} if self.key_map else {}),
         }

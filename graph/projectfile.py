@@ -247,7 +247,7 @@ def migrate(d: Any) -> dict:
 
 
 # ------------------------------------------------------------------ building
-_TOP_KEYS = {"format", "version", "name", "graph", "blocks", "training", "ui"}
+_TOP_KEYS = {"format", "version", "name", "graph", "blocks", "training", "ui", "key_map"}
 _NODE_KEYS = {"id", "type", "name", "params", "frozen"}
 _EDGE_KEYS = {"id", "src", "dst", "src_port", "dst_port", "kind", "name", "projection"}
 _STAGE_KEYS = {"name", "keys", "nodes"}
@@ -280,8 +280,22 @@ def _build_project(d: dict) -> Project:
         _need_type(training, dict, "training", "an object")
     ui = d.get("ui", {})
     _need_type(ui, dict, "ui", "an object")
+    key_map = d.get("key_map", {})
+    _need_type(key_map, dict, "key_map", "an object")
+    for key, value in key_map.items():
+        if not (
+            value is None
+            or isinstance(value, str)
+            or (isinstance(value, list) and value and all(isinstance(v, str) for v in value))
+        ):
+            raise _Bad(f"key_map.{key}", f"must be a key, a list of keys or null, not {_kind(value)}")
     return Project(
-        name, graph, blocks, copy.deepcopy(training) if training is not None else None, copy.deepcopy(ui)
+        name,
+        graph,
+        blocks,
+        copy.deepcopy(training) if training is not None else None,
+        copy.deepcopy(ui),
+        dict(key_map),
     )
 
 

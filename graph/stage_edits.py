@@ -46,8 +46,8 @@ from graph.edits import (
     positions,
 )
 from graph.errors import UserError
-from graph.fresh import Fresh
 from graph.model import Edge, Graph, Node, Project, Stage
+from graph.naming import Fresh
 from graph.stage_tree import stage_tree
 
 WIDTH_PARAMS = ("out_channels", "planes", "growth_rate", "width", "out_planes", "dense_depth")

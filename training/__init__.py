@@ -24,7 +24,7 @@ API overview (for the editor's Training tab and the CLI)::
     #           best_val_acc, last_val_acc, last_val_loss, last_train_loss, message, fast_path, device,
     #           history=[epoch records]); failures raise UserError (exit 1: training failed, 2: bad input)
 
-    from training.process import start_training          # the editor: a spawned child process
+    from training.process import start_training   # the editor and sweeps: a child (docs/processes.md)
     proc = start_training(project.to_dict(), cfg.to_dict(), run_dir)   # resume=True to continue a run
     proc.poll(max_items=500) -> list[dict]   # never blocks; call from a 50 ms QTimer
     proc.stop(); proc.is_alive(); proc.finished; proc.kill(); proc.join(timeout)

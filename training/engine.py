@@ -284,7 +284,9 @@ def _load_inputs(project, cfg: TrainConfig, resume: bool, emit: _Emitter, should
                 project, cfg.weights, on_progress=downloading, should_cancel=should_stop
             )
         else:
-            weights = runs.load_weights_file(cfg.weights)
+            from codegen.weights import to_project_keys  # an imported model's original keys too
+
+            weights = to_project_keys(runs.load_weights_file(cfg.weights), project.key_map)
     if imagenet:  # as torchvision's transforms: ImageNet's statistics, not the dataset's
         data.mean, data.std = list(IMAGENET_MEAN), list(IMAGENET_STD)
     return data, weights

@@ -81,9 +81,10 @@ def prepare_model(project, weights: WeightsChoice | None = None, analysis=None) 
     if weights.kind == "run":
         return _from_run(project, model, Path(weights.path or ""))
     if weights.kind == "file":
+        from codegen.weights import to_project_keys
         from training.runs import load_weights_file
 
-        state = load_weights_file(weights.path or "")
+        state = to_project_keys(load_weights_file(weights.path or ""), project.key_map)
         try:
             load_state(model, state, strict=True, source=str(weights.path))
         except UserError as exc:

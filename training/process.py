@@ -1,4 +1,4 @@
-"""Training in a child process, for the editor: the event loop never blocks.
+"""Training in a child process, for the editor and the sweep: no call from the parent ever blocks.
 
 ::
 
@@ -11,160 +11,125 @@
     proc.finished      # True once a final status or error record has been seen
     proc.join(timeout) / proc.kill()
 
-The child is not a daemon (so it may start DataLoader workers): call ``kill()`` when the
-editor closes. It is started with ``multiprocessing.get_context("spawn")`` (never fork
-a process that has Qt threads) and imports torch but no Qt; it takes 2-3 s to
-start, during which ``poll`` yields one ``{"kind": "status", "state":
-"starting"}`` record made by the parent. Records travel through a
-``ctx.Queue``; the stop request is a ``ctx.Event``. If the child dies without
-a final record (a crash, a kill, running out of host memory), ``poll``
-yields an ``error`` record with its exit code; an exception in the child
-arrives as an ``error`` record with the message (and the traceback).
+The child is a fresh interpreter (``python -m training.child JOBFILE``, started with
+``subprocess.Popen``; never a fork of a process that has Qt threads) in a session of its own, so a
+Ctrl-C in the terminal reaches the parent alone, which then stops its children cleanly. It imports
+torch but no Qt and takes 2-3 s to start, during which ``poll`` yields one ``{"kind": "status",
+"state": "starting"}`` record made by the parent. It talks to the parent through two pipes and
+nothing else (training/child_link.py): records come back as length-prefixed JSON frames read with
+non-blocking reads, and Stop is one byte written without blocking into the child's stdin. No lock,
+semaphore or event is shared, so a child in any state (starting, running, writing its last record,
+finished, crashed, killed, a zombie, stuck in a C call) cannot make ``stop``, ``poll``,
+``is_alive``, ``kill`` or ``join(0)`` wait: each returns at once. If the child dies without a final
+record, ``poll`` yields an ``error`` record with its exit code; an exception in the child arrives as
+an ``error`` record with the message (and the traceback). If the parent dies, the child sees its
+stdin close and stops like after Stop (docs/processes.md).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import queue as queue_mod
+import contextlib
+import json
+import os
 import signal
-import traceback
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
+from training.child_link import RecordReader, send_stop
 from training.metrics import FINAL_STATES, record
 
-
-def _child(
-    project_dict: dict | None,
-    config_dict: dict | None,
-    run_dir: str,
-    resume: bool,
-    overrides: dict | None,
-    q,
-    stop_event,
-) -> None:
-    """The child's entry point: train, streaming every record into the queue."""
-    exit_code = 0
-    _watch_parent(stop_event)
-    try:
-        from graph.errors import UserError
-        from training import engine
-
-        sent_error = []
-
-        def put(rec: dict) -> None:
-            if rec.get("kind") == "error":
-                sent_error.append(rec)
-            q.put(rec)
-
-        try:
-            if resume:
-                engine.resume(run_dir, on_metric=put, should_stop=stop_event.is_set, **(overrides or {}))
-            else:
-                engine.train(project_dict, config_dict, run_dir, on_metric=put, should_stop=stop_event.is_set)
-        except UserError as exc:
-            if not sent_error:  # the engine reports failures it meets while training itself
-                put(record("error", message=exc.message, exit_code=exc.exit_code))
-            exit_code = exc.exit_code
-    except BaseException as exc:  # noqa: BLE001 - the parent must hear about anything
-        try:
-            q.put(
-                record(
-                    "error",
-                    message=f"the training process failed: {type(exc).__name__}: {exc}",
-                    traceback=traceback.format_exc(),
-                )
-            )
-        except Exception:  # noqa: BLE001, S110 - the queue itself is broken; the exit code still tells
-            pass
-        exit_code = 1
-    finally:
-        q.close()
-        q.join_thread()  # make sure every record is flushed into the pipe before exiting
-    raise SystemExit(exit_code)
-
-
-def _watch_parent(stop_event, period_s: float = 1.0) -> None:
-    """If the editor dies (killed, crashed), stop training cleanly instead of running on orphaned."""
-    import threading
-
-    parent = mp.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        while not stop_event.wait(period_s):
-            if not parent.is_alive():
-                stop_event.set()
-                return
-
-    threading.Thread(target=watch, name="skipwire-parent-watch", daemon=True).start()
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 class TrainingProcess:
-    def __init__(self, proc, q, stop_event, run_dir: Path) -> None:
-        self._proc, self._q, self._stop = proc, q, stop_event
-        self.run_dir = run_dir
+    """The parent's handle on one child: every method returns at once."""
+
+    def __init__(self, popen: subprocess.Popen, records_fd: int, control_fd: int, run_dir: Path) -> None:
+        self._proc = popen
+        self._reader = RecordReader(records_fd)
+        self._control = control_fd
+        os.set_blocking(control_fd, False)
+        self.run_dir = Path(run_dir)
         self.finished = False  # a final status or an error record has been delivered
         self.exit_reported = False
+        self.stop_requested = False
         self._pending = [record("status", state="starting", message="starting the training process")]
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid
 
+    @property
+    def exitcode(self) -> int | None:
+        return self._proc.poll()
+
+    @property
+    def closed(self) -> bool:
+        """The child has closed its records pipe: nothing more will arrive."""
+        return self._reader.eof
+
     def poll(self, max_items: int = 1000) -> list[dict]:
         """Up to ``max_items`` records that have arrived; never blocks."""
         out, self._pending = self._pending[:max_items], self._pending[max_items:]
-        while len(out) < max_items:
-            try:
-                rec = self._q.get_nowait()
-            except queue_mod.Empty:
-                break
-            except (EOFError, OSError):
-                break
-            out.append(rec)
-            if rec.get("kind") == "error" or (
-                rec.get("kind") == "status" and rec.get("state") in FINAL_STATES
-            ):
-                self.finished = True
-        if len(out) < max_items and self.finished and not self.exit_reported and not self._proc.is_alive():
-            self.exit_reported = True  # a final record came; the exit itself needs no report
-        if len(out) < max_items and not self._proc.is_alive() and not self.exit_reported:
-            # the child is gone: drain what it managed to send, then report an unannounced exit
-            try:
-                while len(out) < max_items:
-                    rec = self._q.get(timeout=0.02)
-                    out.append(rec)
-                    if rec.get("kind") == "error" or (
-                        rec.get("kind") == "status" and rec.get("state") in FINAL_STATES
-                    ):
-                        self.finished = True
-            except (queue_mod.Empty, EOFError, OSError):
+        if len(out) < max_items:
+            out += self._reader.read(max_items - len(out))
+        self.finished = self.finished or any(_is_final(r) for r in out)
+        if len(out) < max_items and not self.exit_reported and self._proc.poll() is not None:
+            # the child is gone: what it wrote before exiting is in the pipe already
+            out += self._reader.read(max_items - len(out))
+            self.finished = self.finished or any(_is_final(r) for r in out)
+            if len(out) < max_items:
                 self.exit_reported = True
                 if not self.finished:
-                    out.append(
-                        record(
-                            "error", message=_exit_message(self._proc.exitcode), exit_code=self._proc.exitcode
-                        )
-                    )
+                    code = self._proc.returncode
+                    out.append(record("error", message=_exit_message(code), exit_code=code))
                     self.finished = True
+                self._reader.close()
+                self._close_control()
         return out
 
     def stop(self) -> None:
         """Ask the child to stop after the current step (it then writes a 'stopped' status)."""
-        self._stop.set()
+        self.stop_requested = True
+        if not send_stop(self._control):
+            self._close_control()
 
     def is_alive(self) -> bool:
-        return self._proc.is_alive()
+        return self._proc.poll() is None
 
     def join(self, timeout: float | None = None) -> int | None:
-        self._proc.join(timeout)
-        return self._proc.exitcode
+        """The exit code, waiting at most ``timeout`` seconds (None: until it exits; the editor
+        never passes None)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout)
+        return self._proc.poll()
 
     def kill(self) -> None:
-        """Terminate the child at once (no checkpoint of the current epoch)."""
-        if self._proc.is_alive():
-            self._proc.kill()
+        """End the child and everything it started (DataLoader workers) at once, with no checkpoint of
+        the current epoch."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+        self._close_control()
+
+    def _close_control(self) -> None:
+        if self._control >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._control)
+            self._control = -1
+
+    def __del__(self) -> None:  # a dropped handle closes its pipes (the child then stops, if running)
+        with contextlib.suppress(Exception):
+            self._reader.close()
+            self._close_control()
+
+
+def _is_final(rec: dict) -> bool:
+    return rec.get("kind") == "error" or (rec.get("kind") == "status" and rec.get("state") in FINAL_STATES)
 
 
 def _exit_message(code: int | None) -> str:
@@ -180,6 +145,37 @@ def _exit_message(code: int | None) -> str:
     return f"the training process exited unexpectedly with code {code} before it finished"
 
 
+def start_child(target: str, payload: dict, run_dir: str | Path, env: dict | None = None) -> TrainingProcess:
+    """Start ``python -m training.child`` that calls ``target`` ("module:function") with ``payload``
+    and a link (``put(record)``, ``should_stop()``); return its handle at once."""
+    fd, job_path = tempfile.mkstemp(prefix="skipwire-job-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"target": target, "payload": payload}, f)
+    rec_r, rec_w = os.pipe()
+    child_env = dict(os.environ if env is None else env)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        [str(_ROOT), *[p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    )
+    try:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "training.child", job_path, str(rec_w)],
+            stdin=subprocess.PIPE,
+            pass_fds=(rec_w,),
+            env=child_env,
+            start_new_session=True,  # Ctrl-C in a terminal reaches the parent, which stops us cleanly
+        )
+    except BaseException:
+        os.close(rec_r)
+        os.close(rec_w)
+        with contextlib.suppress(OSError):
+            os.unlink(job_path)
+        raise
+    os.close(rec_w)  # the child holds the only write end: its exit is our end-of-file
+    control = os.dup(popen.stdin.fileno())
+    popen.stdin.close()
+    return TrainingProcess(popen, rec_r, control, Path(run_dir))
+
+
 def start_training(
     project_dict: dict | None,
     config_dict: dict | None,
@@ -187,17 +183,17 @@ def start_training(
     resume: bool = False,
     overrides: dict | None = None,
 ) -> TrainingProcess:
-    """Start training in a spawned child process and return its handle at once.
+    """Start training in a child process and return its handle at once.
     ``resume=True`` continues ``run_dir`` (project and config come from the run; ``overrides``
     may hold epochs / device)."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    stop_event = ctx.Event()
-    proc = ctx.Process(
-        target=_child,
-        args=(project_dict, config_dict, str(run_dir), resume, overrides, q, stop_event),
-        name="skipwire-training",
-        daemon=False,
-    )
-    proc.start()
-    return TrainingProcess(proc, q, stop_event, Path(run_dir))
+    payload = {
+        "project": project_dict,
+        "config": config_dict,
+        "run_dir": str(Path(run_dir).absolute()),
+        "resume": resume,
+        "overrides": overrides,
+    }
+    return start_child("training.child:train_job", payload, run_dir)
+
+
+__all__ = ["TrainingProcess", "start_child", "start_training"]

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from app.canvas.edge_item import EdgeItem
 from app.canvas.layer_views import node_summary, shortcut_chip
 from app.canvas.layout import ROW
-from app.canvas.node_item import NodeItem
+from app.canvas.node_item import HEIGHT, WIDTH, NodeItem
 from app.canvas.stage_item import PAD_X, PAD_Y, StageItem
 from app.composite import has_output, num_inputs
 from app.document import block_instances, failing_instances
@@ -364,6 +364,24 @@ class GraphScene(QGraphicsScene):
         self.theme = theme
         for item in list(self.nodes.values()) + list(self.edges.values()) + list(self.stages.values()):
             item.set_theme(theme)
+
+    def free_spot(self, x: float, y: float) -> tuple[float, float]:
+        """The top-left of a new card near (x, y) that touches no card and no edge: a node dropped
+        on an edge lines its ports up with it and looks connected when it is not (issue 25). Tries
+        (x, y), then a card's width to the right, to the left, two to the right, ..."""
+        step = WIDTH + 48
+        for k in range(24):
+            dx = ((k + 1) // 2) * step * (1 if k % 2 else -1)
+            rect = QRectF(x + dx, y, WIDTH, HEIGHT).adjusted(-16, -24, 16, 24)
+            if not any(self._blocks_spot(item) for item in self.items(rect)):
+                return (x + dx, y)
+        return (x, y)
+
+    @staticmethod
+    def _blocks_spot(item) -> bool:
+        while item.parentItem() is not None:
+            item = item.parentItem()
+        return isinstance(item, (NodeItem, EdgeItem))
 
     def nodes_rect(self, node_ids=None) -> QRectF:
         items = [self.nodes[n] for n in (node_ids if node_ids is not None else self.nodes) if n in self.nodes]

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.app_style import chrome
+from app.panels.flow_layout import FlowLayout
 
 MAP_COLUMNS = 8
 MAP_COUNT = 16  # feature maps shown at once; the slider moves the first one
@@ -150,7 +150,7 @@ class InspectPanel(QWidget):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         bar = QFrame(objectName="panelToolbar")
-        bl = QHBoxLayout(bar)
+        bl = FlowLayout(bar)  # wraps onto more rows in a narrow dock instead of widening the window
         bl.setContentsMargins(8, 4, 8, 4)
         self.weights = QComboBox()
         self.weights.addItems(WEIGHT_CHOICES)
@@ -303,9 +303,8 @@ class InspectPanel(QWidget):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        if self.busy():
+        if self.busy():  # the old worker stops at its next check and writes only into its own box
             self._cancel.set()
-            self._thread.join(timeout=5)
         from graph.projectfile import project_from_dict
 
         project = project_from_dict(self.document.project.to_dict())  # a snapshot: edits go on meanwhile
@@ -351,7 +350,7 @@ class InspectPanel(QWidget):
 
     def _poll(self) -> None:
         box = self._box
-        if box.get("total"):
+        if box.get("total") and not box.get("discard"):
             self.progress.setRange(0, box["total"])
             self.progress.setValue(box["done"])
             self.status.setText(
@@ -360,6 +359,12 @@ class InspectPanel(QWidget):
         if not any(k in box for k in ("result", "error", "cancelled")):
             return
         self._timer.stop()
+        if box.get("discard"):  # started on the project before the one open now
+            self.progress.hide()
+            self.cancel_button.hide()
+            self.go.setEnabled(True)
+            self.finished.emit()
+            return
         self.progress.hide()
         self.cancel_button.hide()
         self.go.setEnabled(True)
@@ -501,12 +506,34 @@ class InspectPanel(QWidget):
             self.status.setText(self.status.text() + " · the graph changed: press Inspect to see it")
 
     def _on_project_replaced(self) -> None:
+        self.reset_project_state()
+
+    def reset_project_state(self) -> None:
+        """Another project: nothing of the last one stays (its depth profile and title, its maps);
+        an inspection still running is cancelled and its result dropped (issue 25)."""
+        if self.busy():
+            self._cancel.set()
+            self._box["discard"] = True
         self.result = None
+        self.stale = False
         self.std_plot.clear()
         self.grad_plot.clear()
+        self.std_plot.addItem(self.markers[0])
+        self.grad_plot.addItem(self.markers[1])
+        self.profile_title.setText("Depth profile")
         self.status.setText("Pick weights and samples, then Inspect.")
         self._set_exports()
         self.show_selection()
+
+    def set_theme(self, _name: str = "") -> None:
+        """The plots in the current theme's colours (they kept the theme they were built in)."""
+        c = chrome()
+        for plot in (self.hist, self.std_plot, self.grad_plot):
+            plot.setBackground(c.base)
+            for name in ("left", "bottom"):
+                axis = plot.getAxis(name)
+                axis.setPen(pg.mkPen(c.border))
+                axis.setTextPen(pg.mkPen(c.muted))
 
     # ------------------------------------------------------------------ export
     def _set_exports(self) -> None:

@@ -16,9 +16,10 @@ import html
 import keyword
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QIcon
+from PySide6.QtCore import QEvent, QKeyCombination, Qt
+from PySide6.QtGui import QFontDatabase, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -76,6 +77,17 @@ def _with_message(editor: QWidget, message: QLabel) -> QWidget:
 def block_param_spec(name: str, p: BlockParam) -> ParamSpec:
     t = p.type if p.type in ("int", "float", "bool") else "int"
     return ParamSpec(name, t, p.default, min=None)
+
+
+def _is_undo_key(event) -> bool:
+    if event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo):
+        return True
+    combo = event.keyCombination()
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    return combo in (
+        QKeyCombination(ctrl | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Z),
+        QKeyCombination(ctrl, Qt.Key.Key_Y),
+    )
 
 
 class InspectorPanel(QWidget):
@@ -158,10 +170,29 @@ class InspectorPanel(QWidget):
         else:
             self._build_network()
         self._layout.addStretch(1)
+        self._watch_fields(body)
         old = self.scroll.takeWidget()
         self.scroll.setWidget(body)
         if old is not None:
             old.deleteLater()
+
+    # ----- undo while a field has the focus ------------------------------------------
+    def _watch_fields(self, body: QWidget) -> None:
+        """A text field takes Ctrl+Z for its own undo, so Edit ▸ Undo never ran while the focus was
+        in the inspector (issue 25). Now the field keeps Ctrl+Z (and redo) only while its text has
+        an edit not yet committed; otherwise the document's undo runs."""
+        for w in body.findChildren(QLineEdit) + body.findChildren(QAbstractSpinBox):
+            w.installEventFilter(self)
+        for le in body.findChildren(QLineEdit):
+            le.setProperty("committedText", le.text())
+            le.editingFinished.connect(lambda le=le: le.setProperty("committedText", le.text()))
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and _is_undo_key(event):
+            le = obj if isinstance(obj, QLineEdit) else obj.findChild(QLineEdit)
+            if le is not None and (not le.isModified() or le.text() == le.property("committedText")):
+                return True  # unaccepted: the window's Undo / Redo shortcut runs
+        return super().eventFilter(obj, event)
 
     # ----- small builders ---------------------------------------------------------
     def _heading(self, title: str, subtitle: str, category: str | None = None) -> None:

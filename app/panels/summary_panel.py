@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFrame,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSpinBox,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.app_style import chrome
+from app.panels.flow_layout import FlowLayout
 from graph.memory import DEVICES, GIB, PRECISIONS
 from graph.summary import human, summarize
 
@@ -34,16 +34,22 @@ def type_text(t: str) -> str:
 
 
 class SummaryPanel(QWidget):
+    def reset_project_state(self) -> None:
+        """Another project: the memory estimate's batch size is the new project's."""
+        self.batch.setValue(int(self.document.project.training.get("batch_size", 128)))
+
     def __init__(self, document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self._dirty = True
         bar = QFrame(objectName="panelToolbar")
-        bl = QHBoxLayout(bar)
+        bl = FlowLayout(bar)  # wraps onto two rows in a narrow dock instead of widening the window
         bl.setContentsMargins(8, 4, 8, 4)
         self.totals = QLabel()
+        self.totals.setWordWrap(True)
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bl.addWidget(self.totals, 1)
+        bl.addWidget(self.totals)
+        bl.addStretch(1)
         bl.addWidget(QLabel("Batch size"))
         self.batch = QSpinBox(
             minimum=1, maximum=65536, value=int(document.project.training.get("batch_size", 128))

@@ -13,7 +13,8 @@ without a final record (killed, segfault, out of memory), the controller
 makes one up: "the training process exited unexpectedly (exit code N)".
 
 ``training.process`` (which starts the spawned child) is imported only when
-the first job starts; tests pass a ``factory`` with the same signature.
+the first job starts; tests pass a ``factory`` with the same signature. A job with
+``extra["resume"]`` continues its stopped run folder: the factory is called with ``resume=True``.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ class Job:
             self.key = str(self.run_dir)
 
 
-def default_factory(project: dict, config: dict, run_dir: str):
+def default_factory(project: dict, config: dict, run_dir: str, resume: bool = False):
     from training.process import start_training  # imported late: the child imports torch, we do not
 
-    return start_training(project, config, run_dir)
+    return start_training(project, config, run_dir, resume=resume)
 
 
 class TrainingController(QObject):
@@ -109,22 +110,20 @@ class TrainingController(QObject):
             with contextlib.suppress(Exception):  # a dead child cannot be stopped; the tick notices
                 self._proc.stop()
 
-    def shutdown(self, timeout_s: float = 3.0) -> None:
-        """Stop and wait a little for the child (the window closes)."""
+    def shutdown(self) -> None:
+        """The window closes: ask the child to stop and return at once. The child stops at its next
+        step (with a checkpoint) and exits by itself; when this process exits, the child sees its
+        control pipe close and stops too (training/child_link.py), so nothing is waited for here."""
         self.stop()
-        proc = self._proc
-        deadline = time.monotonic() + timeout_s
-        while proc is not None and _alive(proc) and time.monotonic() < deadline:
-            _poll(proc, self.batch)
-            time.sleep(0.02)
-        if proc is not None and _alive(proc):
-            for name in ("kill", "terminate"):
-                fn = getattr(proc, name, None)
-                if fn is not None:
-                    with contextlib.suppress(Exception):
-                        fn()
-                    break
         self._timer.stop()
+
+    def kill(self) -> None:
+        """End the running child at once (no checkpoint) and drop queued jobs; returns at once."""
+        self._queue.clear()
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                proc.kill()
 
     # ----- internals ----------------------------------------------------------
     def _start_next(self) -> None:
@@ -134,7 +133,10 @@ class TrainingController(QObject):
         self.current, self._final, self._stopping, self._dead_ticks = job, None, False, 0
         self.job_started.emit(job)
         try:
-            self._proc = self.factory(job.project, job.config, str(job.run_dir))
+            if job.extra.get("resume"):  # continue a stopped run in its own folder (Runs ▸ Resume)
+                self._proc = self.factory(job.project, job.config, str(job.run_dir), resume=True)
+            else:
+                self._proc = self.factory(job.project, job.config, str(job.run_dir))
         except Exception as exc:  # noqa: BLE001 - e.g. a config the engine rejects before spawning
             self._proc = None
             msg = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
@@ -169,6 +171,11 @@ class TrainingController(QObject):
             self.records.emit(job.key, got)
         if got and len(got) >= self.max_records:
             return  # more is waiting; do not conclude anything yet
+        if self._final is not None and getattr(proc, "closed", False) is True:
+            # the final record is in and the child closed its pipe: it is exiting; do not wait for it
+            _reap_later(proc)
+            self._finish(*self._final)
+            return
         if not _alive(proc):
             self._dead_ticks += 1
             if got or self._dead_ticks < 2:
@@ -206,6 +213,18 @@ def _poll(proc: Any, n: int) -> list[dict]:
         return list(proc.poll(n) or [])
     except Exception:  # noqa: BLE001 - a broken pipe from a dead child: nothing more to read
         return []
+
+
+def _reap_later(proc: Any, grace_ms: int = 30_000) -> None:
+    """A child that said its last word but has not exited yet gets ``grace_ms`` to do so, then is
+    killed (a hung exit must not leave a process behind)."""
+
+    def reap() -> None:
+        if _alive(proc):
+            with contextlib.suppress(Exception):
+                proc.kill()
+
+    QTimer.singleShot(grace_ms, reap)
 
 
 def _alive(proc: Any) -> bool:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.flow_layout import FlowLayout
 from app.training_ui import guard
 from app.training_ui.colors import run_color
 from app.training_ui.controller import Job, TrainingController
@@ -50,6 +51,8 @@ PLOT_GROUPS = (("loss", "acc", "lr"), ("throughput", "grad", "heatmap"))
 PLOT_STAGGER_MS = 30
 NARROW_BELOW = 1250  # px: below this the run list moves into a tab beside the settings
 PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
+SIDE_MIN_WIDTH = 290  # px: the settings column (its fields shrink, the labels keep their width)
+PLOT_ROW_HEIGHT = 180  # px: a row of plots, when they reflow into more rows in a narrow panel
 SYNTHETIC_EPOCHS = 5  # the form's epochs for the synthetic dataset when the project asks for more
 
 
@@ -71,6 +74,7 @@ class TrainingPanel(QWidget):
         self._started_at = 0.0
         self._first_step = None
         self.last_error = ""
+        self._error_from_start = False  # the error refused a start (about the graph or data as it was)
         self._plot_timer = QTimer(self)
         self._plot_timer.setSingleShot(True)
         self._plot_timer.setInterval(PLOT_INTERVAL_MS)
@@ -138,7 +142,8 @@ class TrainingPanel(QWidget):
         foot = QVBoxLayout(self.footer)
         foot.setContentsMargins(10, 6, 10, 8)
         foot.setSpacing(5)
-        foot.addLayout(buttons)
+        # Start and Stop come last: the footer grows upwards as the status or an error wraps, and a
+        # button that moved under the pointer missed its click (issue 25)
         foot.addWidget(self.estimate_label)
         foot.addWidget(self.confirm)
         foot.addWidget(self.progress)
@@ -148,6 +153,7 @@ class TrainingPanel(QWidget):
         foot.addWidget(self.status)
         foot.addWidget(self.error)
         foot.addWidget(self.fix_row)
+        foot.addLayout(buttons)
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
@@ -156,7 +162,7 @@ class TrainingPanel(QWidget):
         for combo in (self.form.dataset, self.form.preset):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
-        scroll.setMinimumWidth(max(280, left.minimumSizeHint().width() + 12))
+        scroll.setMinimumWidth(SIDE_MIN_WIDTH)
         scroll.setMaximumWidth(380)
 
         # ----- middle: plot toolbar and plots
@@ -173,7 +179,7 @@ class TrainingPanel(QWidget):
         self.x_axis.currentTextChanged.connect(self._on_x_axis)
         bar = QFrame()
         bar.setObjectName("panelToolbar")
-        bar_lay = QHBoxLayout(bar)
+        bar_lay = FlowLayout(bar)  # wraps in a narrow panel
         bar_lay.setContentsMargins(8, 4, 8, 4)
         bar_lay.setSpacing(6)
         for w in (QLabel("Smoothing"), self.smoothing, self.smoothing_value):
@@ -220,7 +226,13 @@ class TrainingPanel(QWidget):
 
         self.sweep = SweepPanel(self)  # vary depth/width/shortcuts; a live Pareto scatter
         self.sweep.open_project_requested.connect(self.open_project_requested)
-        self.side.addTab(self.sweep, "Sweep")
+        sweep_scroll = QScrollArea()  # its chart appears when a sweep starts: it scrolls, never grows
+        sweep_scroll.setWidget(self.sweep)
+        sweep_scroll.setWidgetResizable(True)
+        sweep_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        sweep_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.sweep_scroll = sweep_scroll
+        self.side.addTab(sweep_scroll, "Sweep")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.side)
@@ -249,11 +261,12 @@ class TrainingPanel(QWidget):
         self.run_list.open_project_requested.connect(self.open_project_requested)
         self.run_list.current_changed.connect(self._on_current_run)
         self.run_list.evaluate_requested.connect(self._on_evaluate)
+        self.run_list.resume_requested.connect(self.resume)
         self.form.changed.connect(self._update_estimate)
         if hasattr(document, "project_replaced"):
             document.project_replaced.connect(self._on_project_replaced)
         if hasattr(document, "analysis_changed"):
-            document.analysis_changed.connect(lambda _a=None: self._update_estimate())
+            document.analysis_changed.connect(self._on_analysis)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -265,7 +278,11 @@ class TrainingPanel(QWidget):
         if self._runs_dir_fixed is not None:
             return self._runs_dir_fixed
         path = getattr(self.document, "path", None)
-        return (Path(path).resolve().parent if path else Path.cwd()) / "runs"
+        if path:
+            return Path(path).resolve().parent / "runs"
+        from app.files import unsaved_runs_dir
+
+        return unsaved_runs_dir()  # never the folder Skipwire was started from (issue 25)
 
     def _on_project_replaced(self) -> None:
         self.form.set_project(self.document.project)  # offers ImageNet weights for torchvision's shapes
@@ -415,6 +432,44 @@ class TrainingPanel(QWidget):
             self.side.setMaximumWidth(16777215)
             self.splitter.setSizes([300, max(400, self.width() - 740), 440])
 
+    def reset_project_state(self) -> None:
+        """Another project was opened or created: nothing of the last one stays on screen (its
+        error, status, progress, estimate question, ticked curves, heatmap, sweep). A run still
+        going keeps its curve, labelled with its project's name (issue 25)."""
+        live = self.controller.current.key if self.controller.current else None
+        self._clear_error()
+        self._hide_confirm()
+        if live is None:
+            self.status.setText("Ready")
+            self.progress.setValue(0)
+            self.progress.setFormat("")
+            self.download_bar.finish()
+        for key in list(self.run_list.checked()):
+            if key != live and not self._is_queued(key):
+                self.run_list.set_checked(key, False)
+        for key in list(self.store.runs):
+            if key != live and not self._is_queued(key):
+                self.store.remove(key)
+        if self.plots is not None:
+            self.plots.heatmap_key = live
+        self.sweep.reset_project_state()
+        self._redraw()
+        self._update_estimate()
+
+    def set_theme(self, _name: str = "") -> None:
+        """Plots and the sweep's chart in the current theme (issue 25: they stayed white)."""
+        if self.plots is not None:
+            self.plots.set_theme()
+        self.sweep.set_theme()
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: the Settings page in front, the columns at their first widths."""
+        self.side.setCurrentIndex(0)
+        if self.narrow:
+            self.splitter.setSizes([300, max(400, self.width() - 300)])
+        else:
+            self.splitter.setSizes([300, max(400, self.width() - 740), 440])
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.plots is None:
@@ -426,6 +481,7 @@ class TrainingPanel(QWidget):
             from app.training_ui.plots import TrainingPlots
 
             self.plots = TrainingPlots()
+            self.plots.columns_changed.connect(self._on_plot_columns)
             self.plots.set_smoothing(self.smoothing.value() / 100)
             self.plots.set_x_mode(self.x_axis.currentText().lower())
             self._placeholder.hide()
@@ -433,8 +489,13 @@ class TrainingPanel(QWidget):
             self._redraw()
         return self.plots
 
+    def _on_plot_columns(self, _n: int) -> None:
+        """More rows of plots in a narrow panel: the plot area scrolls rather than squashing them."""
+        rows = self.plots.rows()
+        self._plot_holder.setMinimumHeight(PLOTS_MIN_HEIGHT if rows <= 2 else 40 + rows * PLOT_ROW_HEIGHT)
+
     def shutdown(self) -> None:
-        """Stop a running child and wait briefly (call when the window closes)."""
+        """Ask a running child to stop and return at once (call when the window closes)."""
         if self.controller.busy:
             self.controller.shutdown()
 
@@ -453,8 +514,8 @@ class TrainingPanel(QWidget):
         while self.controller.busy and time.monotonic() < deadline:  # its records still arrive
             QApplication.processEvents()
             time.sleep(0.02)
-        if self.controller.busy:
-            self.controller.shutdown(timeout_s=1.0)
+        if self.controller.busy:  # it did not stop in time: end it, so two processes never share the run
+            self.controller.kill()
         if not (run_dir / "last.pt").exists():
             return None
         import subprocess
@@ -491,6 +552,7 @@ class TrainingPanel(QWidget):
                 f"The graph has {n or 'some'} problem{'s' if n != 1 else ''}; fix them first "
                 "(see the Problems panel)."
             )
+            self._error_from_start = True
             return False
         est = self.current_estimate()
         if not confirmed and est is not None and est.seconds > guard.LONG_RUN_S:
@@ -531,6 +593,20 @@ class TrainingPanel(QWidget):
             self.status.setText("Stopping…")
             self.controller.stop()
 
+    def resume(self, key: str) -> bool:
+        """Runs ▸ Resume: continue a stopped run where it stopped, in its own folder, with its own
+        settings (what ``main.py train --resume RUNDIR`` does); False where it cannot."""
+        if self.controller.busy or not self.run_list.can_resume(key):
+            return False
+        info = self.run_list.infos[key]
+        if self.store.get(key) is None:
+            self._load_run(key)  # its curves so far; the resumed steps continue them
+        job = Job(label=info.project_name or info.name, project={}, config={}, run_dir=Path(key))
+        job.extra["resume"] = True
+        self._experiment, self._experiment_total = [], 0
+        self.controller.start([job])
+        return True
+
     def _job(self, project: dict, cfg: TrainConfig, name: str, macs: int | None = None) -> Job:
         if self.run_list.runs_dir != self.runs_dir:  # the project was saved elsewhere since
             self.run_list.set_runs_dir(self.runs_dir)
@@ -543,13 +619,23 @@ class TrainingPanel(QWidget):
         return job
 
     # ----- controller signals ----------------------------------------------------
+    def _on_analysis(self, _analysis=None) -> None:
+        """The graph changed: the estimate follows, and an error about the graph as it was (a start
+        refused for a missing head) goes; a training run's own failure stays (issue 25)."""
+        if self.last_error and self._error_from_start and not self.controller.busy:
+            self._clear_error()
+        self._update_estimate()
+
     def _on_busy(self, busy: bool) -> None:
+        self.run_list.set_busy(busy)
         self.start_button.setEnabled(not busy)
         self.experiment_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
         self.form.setEnabled(not busy)
 
     def _on_job_started(self, job: Job) -> None:
+        if self.plots is not None:
+            self.plots.heatmap_key = job.key  # the live run's gradients, not an earlier pick
         self._on_busy(True)
         self._clear_error()
         self._started_at = time.monotonic()
@@ -607,7 +693,8 @@ class TrainingPanel(QWidget):
         run = self.store.get(job.key)
         if run is not None and state != "error":
             run.state = state
-        if run is not None and state == "error" and not any(c.count for c in run.curves().values()):
+        before_first_step = run is None or not any(c.count for c in run.curves().values())
+        if run is not None and state == "error" and before_first_step:
             # failed before its first step (a bad dataset path, ...): nothing to plot or list
             self.run_list.set_checked(job.key, False)
             self.store.remove(job.key)
@@ -631,6 +718,9 @@ class TrainingPanel(QWidget):
         )
         if state == "error" and message != self.last_error:
             self._show_error(message)
+        self._error_from_start = state == "error" and before_first_step
+        if state == "stopped" and (job.run_dir / "last.pt").exists():
+            self.status.setText(self.status.text() + " · Runs ▸ Resume continues it")
         if self.plots is not None:
             self.plots.refresh(self.store, self._shown())
         self._update_estimate()  # now at the measured speed
@@ -685,6 +775,7 @@ class TrainingPanel(QWidget):
 
     def _clear_error(self) -> None:
         self.last_error = ""
+        self._error_from_start = False
         self.error.hide()
         self.error.setText("")
         self._show_fixes("")

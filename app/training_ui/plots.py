@@ -15,13 +15,15 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.panels.flow_layout import FlowLayout
 from app.training_ui.colors import run_color
 from app.training_ui.series import RunSeries, RunStore, smooth
 
+PLOT_MIN_WIDTH = 240  # px: a plot narrower than this reads badly; the grid reflows instead
 PLOT_NAMES = ("loss", "acc", "lr", "throughput", "grad", "heatmap")
 TITLES = {
     "loss": "Loss",
@@ -76,75 +78,59 @@ def line_sample(
 
 
 class LegendBar(QWidget):
-    """One legend for all six plots: a colour per run, then what the line styles mean."""
+    """One legend for all six plots: a colour per run, then what the line styles mean. The entries
+    wrap onto more rows where the row is narrow (a sweep's many runs), never cut a name short."""
 
     def __init__(self, muted: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.muted = QColor(muted)
         self.runs: list[tuple[str, QColor]] = []
         self.run_labels: list[QLabel] = []
-        self._icons: dict[int, QLabel | None] = {}
-        self._lay = QHBoxLayout(self)
+        self.keys: list[QLabel] = []
+        self._lay = FlowLayout(self, spacing=10)
         self._lay.setContentsMargins(10, 4, 10, 2)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self._lay.setSpacing(4)
         self.set_runs([])
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_keys()
-
-    def _fit_keys(self) -> None:
-        """Hide the line-style key when the run names need the room."""
-        keys = getattr(self, "keys", [])
-        need = sum(lbl.sizeHint().width() + 40 for lbl in self.run_labels + keys)
-        for k in keys:
-            k.setVisible(need <= self.width())
-            icon = self._icons.get(id(k))
-            if icon is not None:
-                icon.setVisible(need <= self.width())
-
-    def minimumSizeHint(self) -> QSize:  # many runs must not widen the panel: the row clips instead
-        return QSize(0, super().minimumSizeHint().height())
-
     def _add(self, pixmap: QPixmap | None, text: str, muted: bool = False) -> QLabel:
-        icon = None
+        entry = QWidget()
+        row = QHBoxLayout(entry)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
         if pixmap is not None:
             icon = QLabel()
             icon.setPixmap(pixmap)
-            self._lay.addWidget(icon)
+            row.addWidget(icon)
         label = QLabel(text)
-        self._icons[id(label)] = icon
-        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setTextFormat(Qt.TextFormat.PlainText)
         if muted:
             label.setProperty("role", "muted")
-        self._lay.addWidget(label)
-        self._lay.addSpacing(10)
+        row.addWidget(label)
+        self._lay.addWidget(entry)
         return label
 
     def set_runs(self, runs: list[tuple[str, QColor]]) -> None:
         self.runs = list(runs)
-        self._icons.clear()
         while self._lay.count():
             item = self._lay.takeAt(0)
             if item.widget() is not None:
                 item.widget().hide()
                 item.widget().deleteLater()
         self.run_labels = [self._add(line_sample(color, width=3.0), label) for label, color in runs]
-        self._lay.addStretch(1)
         m = self.muted
         self.keys = [
             self._add(line_sample(m), "train, smoothed", True),
             self._add(line_sample(m, Qt.PenStyle.DotLine, 1.6), "train, per epoch", True),
             self._add(line_sample(m, Qt.PenStyle.DashLine, marker=True), "validation", True),
         ]
-        self._fit_keys()
+        self._lay.invalidate()
+        self.updateGeometry()
 
 
 class TrainingPlots(QWidget):
     """The plot grid. ``refresh(store, keys)`` redraws the runs in ``keys`` (only what changed)."""
 
     hovered = Signal(float)  # x under the mouse
+    columns_changed = Signal(int)  # plots per row (the panel makes room for the rows)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -196,6 +182,7 @@ class TrainingPlots(QWidget):
             p.vb.disableAutoRange()
         self._yr: dict[str, tuple[float, float]] = {}
         self._xr: tuple[float, float] | None = None
+        self.columns = 3
         for col in range(3):
             self.view.ci.layout.setColumnStretchFactor(col, 1)
             self.view.ci.layout.setColumnPreferredWidth(col, 300)
@@ -252,6 +239,68 @@ class TrainingPlots(QWidget):
             for ax in ("left", "bottom"):
                 p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._update_x_label()
+
+    # ----- theme ---------------------------------------------------------------
+    def set_theme(self) -> None:
+        """Repaint in the current theme's colours (View ▸ Light theme and back: issue 25, the plots
+        stayed in the theme they were built in)."""
+        base, muted, text, border, theme = _colors()
+        self._text, self._muted, self._theme = text, muted, theme
+        pg.setConfigOptions(foreground=muted, background=base)
+        self.view.setBackground(base)
+        for name, p in self.plots.items():
+            p.setTitle(f"<span style='color:{text};font-size:10pt'>{TITLES[name]}</span>")
+            for ax in ("left", "bottom"):
+                a = p.getAxis(ax)
+                a.setPen(pg.mkPen(border))
+                a.setTextPen(pg.mkPen(muted))
+        self._update_x_label()
+        self.plots["heatmap"].getAxis("left").setLabel(
+            self.plots["heatmap"].getAxis("left").labelText, color=muted
+        )
+        self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
+        for _sample, label in self.grad_legend.items:
+            label.setAttr("color", muted)
+            label.setText(label.text)
+        for line in self._vlines.values():
+            line.setPen(pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
+        fill = QColor(base)
+        fill.setAlpha(225)
+        self.readout_item.fill = pg.mkBrush(fill)
+        self.readout_item.border = pg.mkPen(border)
+        self.legend.muted = QColor(muted)
+        self.legend.set_runs(self.legend.runs)
+        for key_item in list(self._items.values()):
+            key_item.update()
+
+    # ----- layout -------------------------------------------------------------
+    def columns_for(self, width: int) -> int:
+        """Three plots a row where each gets PLOT_MIN_WIDTH, else two, else one (issue 25: at
+        1280 px the third column hid behind the inspector)."""
+        return max(1, min(3, width // PLOT_MIN_WIDTH))
+
+    def set_columns(self, n: int) -> None:
+        """Lay the six plots out ``n`` to a row (3: two rows; 2: three; 1: six)."""
+        if n == self.columns:
+            return
+        ci = self.view.ci
+        for p in self.plots.values():
+            ci.removeItem(p)
+        for i, name in enumerate(PLOT_NAMES):
+            ci.addItem(self.plots[name], row=i // n, col=i % n)
+        for col in range(3):
+            ci.layout.setColumnStretchFactor(col, 1 if col < n else 0)
+            ci.layout.setColumnPreferredWidth(col, 300 if col < n else 0)
+            ci.layout.setColumnMaximumWidth(col, 1e6 if col < n else 0)
+        self.columns = n
+        self.columns_changed.emit(n)
+
+    def rows(self) -> int:
+        return -(-len(PLOT_NAMES) // self.columns)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.set_columns(self.columns_for(event.size().width()))
 
     # ----- data ---------------------------------------------------------------
     def set_smoothing(self, weight: float) -> None:

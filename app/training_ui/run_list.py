@@ -2,8 +2,10 @@
 
 Each row is a run folder (training.runs.list_runs): its name, status, dataset,
 epochs done and best validation accuracy, and a colour swatch that matches
-its curves once it is shown. "Open graph" asks the editor (through
-``open_project_requested``) to open the run's own ``project.json``.
+its curves once it is shown. Open (a double-click, the context menu) asks the
+editor (through ``open_project_requested``) to open the run's ``project.json``
+as an unsaved copy; Resume (``resume_requested``) continues a stopped run with
+a checkpoint in its own folder, as ``main.py train --resume RUNDIR`` does.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout,
+    QApplication,
     QHeaderView,
     QLabel,
+    QMenu,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -24,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Run", "Status", "Epochs", "Val acc", "")
+from app.panels.flow_layout import FlowLayout
+
+COLUMNS = ("Run", "Status", "Epochs", "Val acc")
 STATUS_TEXT = {
     "running": "running",
     "completed": "done",
@@ -53,6 +58,7 @@ class RunList(QWidget):
     open_project_requested = Signal(str)  # path of a run's project.json
     current_changed = Signal(str)  # the selected run's key ("" for none)
     evaluate_requested = Signal(str)  # a run folder
+    resume_requested = Signal(str)  # a stopped run's folder, to continue where it stopped
 
     def __init__(
         self, color_for: Callable[[str], QColor | None] | None = None, parent: QWidget | None = None
@@ -64,42 +70,50 @@ class RunList(QWidget):
         self._checked: dict[str, None] = {}  # ordered set
         self._updating = False
 
-        head = QHBoxLayout()
+        head = FlowLayout(spacing=4)  # wraps in a narrow panel
         head.setContentsMargins(8, 6, 8, 2)
         title = QLabel("Runs")
         title.setProperty("role", "section")
         self.folder_label = QLabel("")
         self.folder_label.setProperty("role", "muted")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.refresh_button = QToolButton()
-        self.refresh_button.setText("Refresh")
-        self.refresh_button.setProperty("flat", True)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.evaluate_button = QToolButton()
-        self.evaluate_button.setText("Evaluate")
-        self.evaluate_button.setProperty("flat", True)
-        self.evaluate_button.setToolTip(
-            "Accuracy, per-class accuracy and confusion matrix of the selected run's best checkpoint"
+        self.refresh_button = self._tool("Refresh", "Read the runs folder again", self.refresh)
+        self.open_button = self._tool(
+            "Open",
+            "Open the graph the selected run trained, as an unsaved copy with the run's training "
+            "settings (double-click a run does the same)",
+            lambda: self._open(self.current_key()),
         )
-        self.evaluate_button.clicked.connect(self._on_evaluate)
-        self.evaluate_button.setEnabled(False)
+        self.resume_button = self._tool(
+            "Resume",
+            "Continue the selected stopped run exactly where it stopped, in its own folder",
+            lambda: self._resume(self.current_key()),
+        )
+        self.evaluate_button = self._tool(
+            "Evaluate",
+            "Accuracy, per-class accuracy and confusion matrix of the selected run's best checkpoint",
+            self._on_evaluate,
+        )
+        self.busy = False  # a run is going: Resume waits
         head.addWidget(title)
-        head.addWidget(self.folder_label, 1)
-        head.addWidget(self.evaluate_button)
-        head.addWidget(self.refresh_button)
+        head.addWidget(self.folder_label)
+        head.addStretch(1)
+        for b in (self.open_button, self.resume_button, self.evaluate_button, self.refresh_button):
+            head.addWidget(b)
 
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
-        self.tree.setUniformRowHeights(True)
+        self.tree.setWordWrap(True)  # a long run name takes two lines rather than being cut
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setAlternatingRowColors(True)
         self.tree.setIconSize(QSize(12, 12))
         hdr = self.tree.header()
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hdr.setMinimumSectionSize(40)
-        for i, width in ((1, 66), (2, 62), (3, 72), (4, 58)):
+        for i, width in ((1, 66), (2, 54), (3, 64)):
             hdr.setSectionResizeMode(i, QHeaderView.ResizeMode.Fixed)
             hdr.resizeSection(i, width)
         self.tree.itemChanged.connect(self._on_item_changed)
@@ -107,12 +121,23 @@ class RunList(QWidget):
         self.tree.itemDoubleClicked.connect(
             lambda item, _col: self._open(item.data(0, Qt.ItemDataRole.UserRole))
         )
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._on_context_menu)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addLayout(head)
         lay.addWidget(self.tree, 1)
+        self._update_buttons()
+
+    def _tool(self, text: str, tip: str, slot) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setProperty("flat", True)
+        b.clicked.connect(slot)
+        return b
 
     # ----- contents -----------------------------------------------------------
     def set_runs_dir(self, path: str | Path) -> None:
@@ -159,16 +184,10 @@ class RunList(QWidget):
                 )
             for col in (2, 3):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            button = QToolButton()
-            button.setText("Open")
-            button.setToolTip(f"Open the graph this run trained ({info.path / 'project.json'}) in the editor")
-            button.setStyleSheet("padding: 0px 6px;")
-            button.clicked.connect(lambda _=False, k=key: self._open(k))
-            self.tree.setItemWidget(item, 4, button)
             if key == current:
                 self.tree.setCurrentItem(item)
         self._updating = False
-        self.evaluate_button.setEnabled(self.current_key() != "" and _has_evaluate())
+        self._update_buttons()
 
     def keys(self) -> list[str]:
         return [
@@ -227,8 +246,51 @@ class RunList(QWidget):
         if self._updating:
             return
         key = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else ""
-        self.evaluate_button.setEnabled(bool(key) and _has_evaluate())
+        self._update_buttons()
         self.current_changed.emit(key)
+
+    def can_resume(self, key: str) -> bool:
+        """A stopped (or diverged, killed) run with a checkpoint, while no other run is going."""
+        info = self.infos.get(key)
+        if info is None or self.busy:
+            return False
+        return info.status in ("stopped", "failed", "unknown", "diverged") and info.has_checkpoint("last")
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        key = self.current_key()
+        self.open_button.setEnabled(bool(key))
+        self.resume_button.setEnabled(bool(key) and self.can_resume(key))
+        self.evaluate_button.setEnabled(bool(key) and _has_evaluate())
+
+    def context_menu(self, key: str) -> QMenu:
+        """A run's menu: open its graph (as a copy), resume it, evaluate it, show its folder."""
+        menu = QMenu(self)
+        menu.addAction("Open graph as a copy", lambda: self._open(key))
+        resume = menu.addAction("Resume", lambda: self._resume(key))
+        resume.setEnabled(self.can_resume(key))
+        if self.busy:
+            resume.setToolTip("Another run is going")
+        evaluate = menu.addAction("Evaluate…", lambda: self.evaluate_requested.emit(key))
+        evaluate.setEnabled(_has_evaluate())
+        menu.addSeparator()
+        menu.addAction("Show folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(key)))
+        menu.addAction("Copy folder path", lambda: QApplication.clipboard().setText(key))
+        return menu
+
+    def _on_context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None:
+            return
+        self.tree.setCurrentItem(item)
+        self.context_menu(item.data(0, Qt.ItemDataRole.UserRole)).popup(self.tree.viewport().mapToGlobal(pos))
+
+    def _resume(self, key: str | None) -> None:
+        if key and self.can_resume(key):
+            self.resume_requested.emit(key)
 
     def _open(self, key: str | None) -> None:
         if key:

@@ -103,6 +103,16 @@ class SweepPanel(QWidget):
             "Train every configuration, one after another, with the Settings tab's settings"
         )
         self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop sweep")
+        self.stop_button.setToolTip(
+            "Stop the running configuration at its next step (it keeps a checkpoint) and drop the "
+            "ones not started; sweep.csv and the chart cover what finished"
+        )
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.uses = QLabel("")  # what every run trains on: the Settings tab's dataset and epochs
+        self.uses.setWordWrap(True)
+        self.uses.setProperty("role", "muted")
         self.x_axis = QComboBox()
         self.x_axis.addItems(["Parameters", "MACs"])
         self.x_axis.currentTextChanged.connect(lambda _t: self._redraw())
@@ -117,7 +127,11 @@ class SweepPanel(QWidget):
         lay.addWidget(heading)
         lay.addLayout(form)
         lay.addWidget(self.table, 1)
-        lay.addWidget(self.start_button)
+        lay.addWidget(self.uses)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.stop_button)
+        lay.addLayout(buttons)
         lay.addWidget(self.message)
         row = QHBoxLayout()
         row.addWidget(QLabel("Accuracy vs"))
@@ -134,6 +148,8 @@ class SweepPanel(QWidget):
         host.controller.job_finished.connect(self._on_job_finished)
         host.controller.queue_finished.connect(self._on_queue_finished)
         host.controller.busy_changed.connect(lambda busy: self._update_start())
+        host.form.changed.connect(self._update_uses)
+        self._update_uses()
         self._stale = False
         if hasattr(host.document, "changed"):  # the graph changed: its variants' costs too
             host.document.changed.connect(self._on_document_changed)
@@ -236,7 +252,7 @@ class SweepPanel(QWidget):
             for c in self.configs:
                 c.project.name = preset_name(c.values)
         else:
-            base = self.base_project().name
+            base = base_name(self.base_project().name, {k for c in self.configs for k in c.values})
             for c in self.configs:
                 c.project.name = f"{base} {c.label}"
 
@@ -247,7 +263,32 @@ class SweepPanel(QWidget):
         self.message.setText(text)
 
     def _update_start(self) -> None:
-        self.start_button.setEnabled(bool(self.configs) and not self.host.controller.busy)
+        busy = self.host.controller.busy
+        self.start_button.setEnabled(bool(self.configs) and not busy)
+        self.stop_button.setEnabled(busy and self.running())
+
+    def running(self) -> bool:
+        """A job of this sweep is running or queued."""
+        c = self.host.controller
+        return any(j.key in self.jobs for j in ([c.current] if c.current else []) + c.pending)
+
+    def _update_uses(self) -> None:
+        """Say what every run of the sweep trains on (the Settings tab's dataset and epochs)."""
+        form = self.host.form
+        try:
+            cfg = form.config()
+        except UserError as exc:
+            self.uses.setText(f"Settings tab: {exc.message}")
+            return
+        data = form.dataset.currentText().rstrip("…").strip()
+        where = cfg.dataset.partition(":")[2]
+        if where and not cfg.dataset.startswith("cache:"):
+            data += f" ({where})"
+        self.uses.setText(
+            f"Each run: {data}, {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, batch {cfg.batch_size}, "
+            f"learning rate {cfg.lr:g} (the Settings tab)"
+        )
+        self.uses.setToolTip(self.uses.text())
 
     # ----- running -----------------------------------------------------------------------
     def start(self) -> bool:
@@ -307,6 +348,25 @@ class SweepPanel(QWidget):
         self.host.controller.start(jobs)
         return True
 
+    def reset_project_state(self) -> None:
+        """Another project: the last sweep's points, table and chart go (a sweep still running
+        keeps going and fills its own folder)."""
+        if self.running():
+            return
+        self.points.clear()
+        self.jobs.clear()
+        self.sweep_dir = None
+        self._redraw()
+        self._say("")
+        self.refresh_preview()
+
+    def stop(self) -> None:
+        """Stop the sweep: the running configuration stops at its next step (with a checkpoint),
+        the queued ones never start; the queue's end writes sweep.csv and the chart."""
+        if self.running():
+            self._say("Stopping the sweep…")
+            self.host.stop()
+
     def _on_job_finished(self, job, state: str, message: str) -> None:
         entry = self.jobs.get(job.key)
         if entry is None:
@@ -356,25 +416,31 @@ class SweepPanel(QWidget):
             return
         done = sum(r["runs_done"] for r in rows)
         self._say(f"{done} of {len(self.jobs)} runs finished; wrote sweep.csv and pareto.png in {out}")
+        self._update_start()
 
     # ----- the live Pareto scatter ----------------------------------------------------------
     def ensure_plot(self):
         if self.plot is None:
             import pyqtgraph as pg
 
-            from training.pareto import human
-
             class CostAxis(pg.AxisItem):
+                """Parameters or MACs as 270k, 1.2M: as many digits as the tick spacing needs
+                (before: '0 0 0 0 1 1' on an empty chart)."""
+
                 def tickStrings(self, values, scale, spacing):
-                    return [human(v * scale) for v in values]
+                    return cost_ticks([v * scale for v in values], spacing * scale)
 
-            self.plot = pg.PlotWidget(axisItems={"bottom": CostAxis("bottom")})
+            class PercentAxis(pg.AxisItem):
+                def tickStrings(self, values, scale, spacing):
+                    return percent_ticks([v * scale for v in values], spacing * scale)
+
+            self.plot = pg.PlotWidget(axisItems={"bottom": CostAxis("bottom"), "left": PercentAxis("left")})
             self.plot.setMinimumHeight(200)
-            from app.app_style import chrome
-
-            self.plot.setBackground(chrome().base)
+            self.plot.setMenuEnabled(False)
+            self.plot.hideButtons()
             self.plot.showGrid(x=True, y=True, alpha=0.25)
-            self.plot.setLabel("left", "best val acc", units="%")
+            self.plot.setLabel("left", "best val acc (%)")
+            self.set_theme()
             self._front = pg.PlotDataItem(pen=pg.mkPen("#d9534f", width=1.5, style=Qt.PenStyle.DashLine))
             self._scatter = pg.ScatterPlotItem(size=10, hoverable=True)
             self._scatter.sigClicked.connect(self._on_point_clicked)
@@ -414,12 +480,65 @@ class SweepPanel(QWidget):
             self.plot.addItem(text)
             text.setPos(x, y)
             self._labels.append(text)
-        if pts:  # room on the right for the last point's label
-            lo, hi = min(x for x, _ in pts), max(x for x, _ in pts)
+        xs = [float(getattr(c, key)) for c in self.configs] or [x for x, _ in pts]
+        if xs:  # the planned costs span the axis from the start; room on the right for a label
+            lo, hi = min(xs), max(xs)
             pad = (hi - lo) * 0.1 or hi * 0.1
             self.plot.setXRange(lo - pad, hi + 5 * pad, padding=0)
+        ys = [y for _, y in pts]
+        self.plot.setYRange(max(0.0, min(ys, default=0.0) - 5), min(100.0, max(ys, default=100.0) + 5))
 
     def _on_point_clicked(self, _item, points, *_ev) -> None:
+        """Open the run's graph as an unsaved copy (the editor's document is never the run's file)."""
         if len(points):
             run = Path(points[0].data())
             self.open_project_requested.emit(str(run / "project.json"))
+
+    def set_theme(self) -> None:
+        """The chart in the current theme's colours (called again when the theme changes)."""
+        if self.plot is None:
+            return
+        import pyqtgraph as pg
+
+        from app.app_style import chrome
+
+        c = chrome()
+        self.plot.setBackground(c.base)
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(pg.mkPen(c.border))
+            axis.setTextPen(pg.mkPen(c.muted))
+        for item in self._labels:
+            item.setColor(c.muted)
+
+
+def base_name(name: str, axes: set[str]) -> str:
+    """A project's name without the ``axis=value`` words of the axes swept again: a sweep from a
+    run's graph names its runs "ResNet-20 depth=3", not "ResNet-20 depth=2 depth=3"."""
+    words = [w for w in name.split() if w.partition("=")[0] not in axes or "=" not in w]
+    return " ".join(words) or name
+
+
+def cost_ticks(values: list[float], spacing: float) -> list[str]:
+    """Tick labels for a parameter or MAC axis: 0, 250k, 1.25M; no fractions of a parameter."""
+    out = []
+    for v in values:
+        if abs(v) < 0.5 or spacing < 1:
+            out.append("0" if abs(v) < 0.5 else (f"{v:.0f}" if abs(v - round(v)) < 1e-6 else ""))
+            continue
+        for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
+            if abs(v) >= div:
+                digits = 0
+                while digits < 3 and spacing / div < 10 ** (-digits) * 0.999:
+                    digits += 1
+                out.append(f"{v / div:.{digits}f}{unit}")
+                break
+    return out
+
+
+def percent_ticks(values: list[float], spacing: float) -> list[str]:
+    """Tick labels for the accuracy axis in percent: 40, 45, 50 (never 49.00000000000015)."""
+    digits = 0
+    while digits < 3 and spacing < 10 ** (-digits) * 0.999:
+        digits += 1
+    return [f"{v:.{digits}f}" for v in values]

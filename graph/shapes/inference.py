@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from graph import registry
@@ -22,6 +23,39 @@ from graph.shapes.results import PROJECTION_LABELS, Analysis, GraphInfo, NodeInf
 from graph.shapes.structure import Reporter, check_reachability, check_structure, in_edge_index, topo_order
 
 MAX_BLOCK_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class _NodeCheck:
+    """What the checks of one node share: where it is, how it is labelled in messages, its layer type
+    (None for a block instance), resolved parameters (None when one is bad), the suggested input count of
+    a merge, and how many inputs it takes."""
+
+    graph: Graph
+    node: Node
+    info: GraphInfo
+    block: str | None
+    label: str
+    lt: registry.LayerType | None
+    params: dict[str, Any] | None
+    suggest: dict[str, Any] | None
+    n_inputs: int
+
+
+def _count_suggestion(lt: registry.LayerType | None, in_edges: list[Edge]) -> dict[str, Any] | None:
+    """For a merge: its count parameter set to fit the edges that arrive (None when it cannot)."""
+    if lt is None or not isinstance(lt.inputs, str):
+        return None
+    ports = [
+        e.dst_port
+        for e in in_edges
+        if isinstance(e.dst_port, int) and not isinstance(e.dst_port, bool) and e.dst_port >= 0
+    ]
+    count_spec = lt.spec(lt.inputs)
+    wanted = max(max(ports, default=0) + 1, int(count_spec.min or 1))
+    if ports and (count_spec.max is None or wanted <= count_spec.max):
+        return {lt.inputs: wanted}
+    return None
 
 
 class _Analyzer(Reporter):
@@ -249,10 +283,49 @@ class _Analyzer(Reporter):
         block: str | None,
         input_shape: Shape | None,
     ) -> NodeInfo:
-        bname = node.block_name
+        """One node: its type or block, parameters, inputs port by port, then its output shape."""
         label = f'{node.type} "{node.name}"'
-        lt = None
-        bdef: BlockDef | None = None
+        kind = self._node_kind(node, block, label)
+        if kind is None:
+            return NodeInfo(node, {}, [], error=True)
+        lt, bdef, specs = kind
+        in_edges = info.in_edges.get(node.id, [])
+        if self._dangling:
+            in_edges = [e for e in in_edges if e.src in graph.nodes]  # dangling edges were reported
+        suggest = _count_suggestion(lt, in_edges)
+        params = self.resolve_params(node, specs, env, block, label, suggest)
+        n_inputs = lt.num_inputs(params or {}) if lt is not None else 1
+        c = _NodeCheck(graph, node, info, block, label, lt, params, suggest, n_inputs)
+        by_port = self._ports(c, in_edges)
+        ni = NodeInfo(node, params or {}, [None] * n_inputs)
+        missing = [p for p in range(n_inputs) if p not in by_port]
+        if missing:
+            self._report_missing(c, missing)
+            ni.error = True
+            return ni
+        if params is None:
+            ni.error = True
+            return ni
+        shortcut_failed = self._input_shapes(c, by_port, ni)
+        if node.type == "BlockInput":
+            ni.out_shape = input_shape
+            return ni
+        if any(s is None for s in ni.in_shapes):
+            return ni  # an upstream error was already reported
+        if shortcut_failed:
+            ni.error = True  # reported once, as the shortcut's problem, not again as a merge mismatch
+            return ni
+        if bdef is not None:
+            self.expand_block(node, bdef, ni, block, label)
+            return ni
+        self._output_shape(c, by_port, ni)
+        return ni
+
+    def _node_kind(
+        self, node: Node, block: str | None, label: str
+    ) -> tuple[registry.LayerType | None, BlockDef | None, tuple[ParamSpec, ...]] | None:
+        """(layer type, block definition, parameter specs) of a node; None (reported) when neither exists."""
+        bname = node.block_name
         if bname is not None:
             bdef = self.project.blocks.get(bname)
             if bdef is None:
@@ -263,122 +336,104 @@ class _Analyzer(Reporter):
                     block,
                     node.id,
                 )
-                return NodeInfo(node, {}, [], error=True)
+                return None
             specs = tuple(
                 ParamSpec(k, p.type if p.type in ("int", "float", "bool") else "int", p.default)
                 for k, p in bdef.params.items()
             )
-            n_inputs = 1
-        else:
-            lt = registry.get(node.type)
-            if lt is None:
-                self.report(
-                    "error",
-                    "unknown_type",
-                    f'Node "{node.name}" has unknown type "{node.type}".',
-                    block,
-                    node.id,
-                )
-                return NodeInfo(node, {}, [], error=True)
-            specs = lt.params
-        in_edges = info.in_edges.get(node.id, [])
-        if self._dangling:
-            in_edges = [e for e in in_edges if e.src in graph.nodes]  # dangling edges were reported
-        suggest = None
-        if lt is not None and isinstance(lt.inputs, str):  # a merge: num_inputs to fit the edges that arrive
-            ports = [
-                e.dst_port
-                for e in in_edges
-                if isinstance(e.dst_port, int) and not isinstance(e.dst_port, bool) and e.dst_port >= 0
-            ]
-            count_spec = lt.spec(lt.inputs)
-            wanted = max(max(ports, default=0) + 1, int(count_spec.min or 1))
-            if ports and (count_spec.max is None or wanted <= count_spec.max):
-                suggest = {lt.inputs: wanted}
-        params = self.resolve_params(node, specs, env, block, label, suggest)
-        if lt is not None:
-            n_inputs = lt.num_inputs(params or {})
+            return None, bdef, specs
+        lt = registry.get(node.type)
+        if lt is None:
+            self.report(
+                "error",
+                "unknown_type",
+                f'Node "{node.name}" has unknown type "{node.type}".',
+                block,
+                node.id,
+            )
+            return None
+        return lt, None, lt.params
 
-        # inputs, port by port
+    def _ports(self, c: _NodeCheck, in_edges: list[Edge]) -> dict[int, Edge]:
+        """The incoming edges by input port; edges at a port the node lacks, or at a taken port, reported."""
         by_port: dict[int, Edge] = {}
         for e in in_edges:
-            if not isinstance(e.dst_port, int) or e.dst_port >= n_inputs or e.dst_port < 0:
-                port_text = (
-                    f"input {e.dst_port + 1}"
-                    if isinstance(e.dst_port, int) and e.dst_port >= 0
-                    else f"an invalid port {e.dst_port!r}"
-                )
-                src = graph.nodes[e.src].name
-                fixes = [Fix("Remove the edge", RemoveEdgeFix(block=block, edge=e.id))]
-                if (
-                    suggest is not None
-                    and params is not None
-                    and isinstance(e.dst_port, int)
-                    and e.dst_port >= 0
-                ):
-                    fixes.insert(
-                        0,
-                        Fix(
-                            f"Set {lt.inputs} to {suggest[lt.inputs]}",
-                            SetParamFix(block=block, node=node.id, param=lt.inputs, value=suggest[lt.inputs]),
-                        ),
-                    )
-                self.report(
-                    "error",
-                    "extra_input",
-                    f'{label} has {n_inputs} input(s) but the edge from "{src}" arrives at {port_text}.',
-                    block,
-                    node.id,
-                    e.id,
-                    fixes,
-                )
+            if not isinstance(e.dst_port, int) or e.dst_port >= c.n_inputs or e.dst_port < 0:
+                self._report_extra_input(c, e)
             elif e.dst_port in by_port:
                 self.report(
                     "error",
                     "duplicate_input",
-                    f"{label}: input {e.dst_port + 1} has two incoming edges.",
-                    block,
-                    node.id,
+                    f"{c.label}: input {e.dst_port + 1} has two incoming edges.",
+                    c.block,
+                    c.node.id,
                     e.id,
-                    [Fix("Remove the second edge", RemoveEdgeFix(block=block, edge=e.id))],
+                    [Fix("Remove the second edge", RemoveEdgeFix(block=c.block, edge=e.id))],
                 )
             else:
                 by_port[e.dst_port] = e
-        ni = NodeInfo(node, params or {}, [None] * n_inputs)
-        missing = [p for p in range(n_inputs) if p not in by_port]
-        if missing:
-            ports_text = ", ".join(str(p + 1) for p in missing)
-            fixes = []
-            connected = n_inputs - len(missing)
-            if (
-                lt is not None
-                and isinstance(lt.inputs, str)
-                and params is not None
-                and min(missing) == connected
-                and connected >= (lt.spec(lt.inputs).min or 1)
-            ):
-                fixes.append(
-                    Fix(
-                        f"Set {lt.inputs} to {connected}",
-                        SetParamFix(block=block, node=node.id, param=lt.inputs, value=connected),
-                    )
-                )
-            self.report(
-                "error",
-                "unconnected_input",
-                f"{label}: input {ports_text} is not connected."
-                if n_inputs > 1
-                else f"{label} has no input connected.",
-                block,
-                node.id,
-                fixes=fixes,
+        return by_port
+
+    def _report_extra_input(self, c: _NodeCheck, e: Edge) -> None:
+        port_text = (
+            f"input {e.dst_port + 1}"
+            if isinstance(e.dst_port, int) and e.dst_port >= 0
+            else f"an invalid port {e.dst_port!r}"
+        )
+        src = c.graph.nodes[e.src].name
+        fixes = [Fix("Remove the edge", RemoveEdgeFix(block=c.block, edge=e.id))]
+        if c.suggest is not None and c.params is not None and isinstance(e.dst_port, int) and e.dst_port >= 0:
+            lt = c.lt
+            fixes.insert(
+                0,
+                Fix(
+                    f"Set {lt.inputs} to {c.suggest[lt.inputs]}",
+                    SetParamFix(block=c.block, node=c.node.id, param=lt.inputs, value=c.suggest[lt.inputs]),
+                ),
             )
-            ni.error = True
-            return ni
-        if params is None:
-            ni.error = True
-            return ni
-        # data inputs first, so shortcuts know the shape they must meet
+        self.report(
+            "error",
+            "extra_input",
+            f'{c.label} has {c.n_inputs} input(s) but the edge from "{src}" arrives at {port_text}.',
+            c.block,
+            c.node.id,
+            e.id,
+            fixes,
+        )
+
+    def _report_missing(self, c: _NodeCheck, missing: list[int]) -> None:
+        ports_text = ", ".join(str(p + 1) for p in missing)
+        fixes = []
+        connected = c.n_inputs - len(missing)
+        lt = c.lt
+        if (
+            lt is not None
+            and isinstance(lt.inputs, str)
+            and c.params is not None
+            and min(missing) == connected
+            and connected >= (lt.spec(lt.inputs).min or 1)
+        ):
+            fixes.append(
+                Fix(
+                    f"Set {lt.inputs} to {connected}",
+                    SetParamFix(block=c.block, node=c.node.id, param=lt.inputs, value=connected),
+                )
+            )
+        self.report(
+            "error",
+            "unconnected_input",
+            f"{c.label}: input {ports_text} is not connected."
+            if c.n_inputs > 1
+            else f"{c.label} has no input connected.",
+            c.block,
+            c.node.id,
+            fixes=fixes,
+        )
+
+    def _input_shapes(self, c: _NodeCheck, by_port: dict[int, Edge], ni: NodeInfo) -> bool:
+        """Each input's shape into ``ni.in_shapes`` (data inputs first, so shortcuts know the shape they must
+        meet); True when a shortcut's projection failed (reported)."""
+        info, lt = c.info, c.lt
         shapes: dict[int, Shape | None] = {}
         for port, e in by_port.items():
             if not e.is_shortcut:
@@ -395,56 +450,52 @@ class _Analyzer(Reporter):
                 if lt is not None and lt.shortcut_meets is not None:
                     target = shapes.get(lt.shortcut_meets)
                 if lt is None or not lt.is_merge:
-                    plain = e.projection == "identity"
-                    self.report(
-                        "warning" if plain else "error",
-                        "shortcut_target",
-                        f'{label}: the shortcut from "{graph.nodes[e.src].name}" ends here, but a shortcut '
-                        "must end at a merge (Add, Concat, Multiply or Gate)"
-                        + (
-                            "; it acts as a plain edge."
-                            if plain
-                            else f"; its {PROJECTION_LABELS.get(e.projection, e.projection)} projection "
-                            "would be ignored."
-                        ),
-                        block,
-                        node.id,
-                        e.id,
-                        [
-                            Fix(
-                                "Make it a plain edge",
-                                SetEdgeFix(block=block, edge=e.id, field="kind", value="data"),
-                            )
-                        ],
-                    )
-                out, sc, failed = self.project_shortcut(e, src, target, graph, block, label)
+                    self._report_shortcut_end(c, e)
+                out, sc, failed = self.project_shortcut(e, src, target, c.graph, c.block, c.label)
                 shortcut_failed |= failed
                 info.shortcuts[e.id] = sc
                 shapes[port] = out
         for port, e in by_port.items():
             if shapes[port] is not None:
                 info.edge_shapes[e.id] = shapes[port]
-        ni.in_shapes = [shapes[p] for p in range(n_inputs)]
-        if node.type == "BlockInput":
-            ni.out_shape = input_shape
-            return ni
-        if any(s is None for s in ni.in_shapes):
-            return ni  # an upstream error was already reported
-        if shortcut_failed:
-            ni.error = True  # reported once, as the shortcut's problem, not again as a merge mismatch
-            return ni
-        if bdef is not None:
-            self.expand_block(node, bdef, ni, block, label)
-            return ni
+        ni.in_shapes = [shapes[p] for p in range(c.n_inputs)]
+        return shortcut_failed
+
+    def _report_shortcut_end(self, c: _NodeCheck, e: Edge) -> None:
+        plain = e.projection == "identity"
+        self.report(
+            "warning" if plain else "error",
+            "shortcut_target",
+            f'{c.label}: the shortcut from "{c.graph.nodes[e.src].name}" ends here, but a shortcut '
+            "must end at a merge (Add, Concat, Multiply or Gate)"
+            + (
+                "; it acts as a plain edge."
+                if plain
+                else f"; its {PROJECTION_LABELS.get(e.projection, e.projection)} projection would be ignored."
+            ),
+            c.block,
+            c.node.id,
+            e.id,
+            [
+                Fix(
+                    "Make it a plain edge",
+                    SetEdgeFix(block=c.block, edge=e.id, field="kind", value="data"),
+                )
+            ],
+        )
+
+    def _output_shape(self, c: _NodeCheck, by_port: dict[int, Edge], ni: NodeInfo) -> None:
+        """A layer's output shape, parameter and MAC counts into ``ni``; a shape error reported."""
+        lt, params, node, block, label = c.lt, c.params, c.node, c.block, c.label
         try:
             ni.out_shape = tuple(lt.shape(params, ni.in_shapes))
         except ShapeError as exc:
             ni.error = True
             message, edge_id, fixes = shape_error_diagnostic(
-                exc, graph, node, by_port, ni, block, label, info
+                exc, c.graph, node, by_port, ni, block, label, c.info
             )
             self.report("error", exc.code, message, block, node.id, edge_id, fixes)
-            return ni
+            return
         ni.num_params = lt.count_params(params, ni.in_shapes, ni.out_shape)
         ni.macs = lt.macs(params, ni.in_shapes, ni.out_shape)
         if any(d <= 0 for d in ni.out_shape):
@@ -456,7 +507,6 @@ class _Analyzer(Reporter):
                 node.id,
             )
             ni.out_shape = None
-        return ni
 
     @staticmethod
     def src_shape(info: GraphInfo, e: Edge) -> Shape | None:

@@ -121,8 +121,21 @@ def _back_edge(graph: Graph, stuck: set[str]) -> Edge | None:
 def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
     """Names, the Input/Output markers, edges' ends and stages; True when an edge names a missing node
     (only a corrupted model has one)."""
+    names = _check_names(r, graph, block)
+    if block is None:
+        _check_network_markers(r, graph)
+    else:
+        _check_block_markers(r, graph, block)
+    dangling = _check_edge_ends(r, graph, block)
+    check_stage_names(r, graph, block, names)
+    _check_stage_nodes(r, graph, block)
+    check_stage_chains(r, graph, block)
+    return dangling
+
+
+def _check_names(r: Reporter, graph: Graph, block: str | None) -> dict[str, str]:
+    """Every node named, no two alike; returns name -> node id."""
     names: dict[str, str] = {}
-    dangling = False
     for node in graph.nodes.values():
         if not isinstance(node.name, str) or not node.name:
             base = re.sub(r"\W", "_", str(node.type).removeprefix(BLOCK_PREFIX)).lower() or "node"
@@ -158,62 +171,74 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
                 ],
             )
         names[node.name] = node.id
-    where = "the network" if block is None else f'block "{block}"'
-    if block is None:
-        for t, other in (("Input", "BlockInput"), ("Output", "BlockOutput")):
-            found = graph.nodes_of_type(t)
-            if not found:
-                fixes = []
-                if t == "Output":
-                    sources = {e.src for e in graph.edges.values()}
-                    sinks = [
-                        n
-                        for n in graph.nodes.values()
-                        if n.id not in sources and n.type not in ("Output", "BlockOutput")
+    return names
+
+
+def _check_network_markers(r: Reporter, graph: Graph) -> None:
+    """The network has one Input and one Output, and no block markers."""
+    for t, other in (("Input", "BlockInput"), ("Output", "BlockOutput")):
+        found = graph.nodes_of_type(t)
+        if not found:
+            fixes = []
+            if t == "Output":
+                sources = {e.src for e in graph.edges.values()}
+                sinks = [
+                    n
+                    for n in graph.nodes.values()
+                    if n.id not in sources and n.type not in ("Output", "BlockOutput")
+                ]
+                if len(sinks) == 1:
+                    fixes = [
+                        Fix(
+                            f'Add an Output after "{sinks[0].name}"',
+                            AddOutputFix(block=None, node=sinks[0].id),
+                        )
                     ]
-                    if len(sinks) == 1:
-                        fixes = [
-                            Fix(
-                                f'Add an Output after "{sinks[0].name}"',
-                                AddOutputFix(block=None, node=sinks[0].id),
-                            )
-                        ]
-                r.report("error", f"missing_{t.lower()}", f"The network has no {t} node.", None, fixes=fixes)
-            elif len(found) > 1:
-                r.report(
-                    "error",
-                    f"multiple_{t.lower()}",
-                    f"The network has {len(found)} {t} nodes; it needs exactly one.",
-                    None,
-                    found[1].id,
-                )
-            for n in graph.nodes_of_type(other):
-                r.report(
-                    "error",
-                    "misplaced_node",
-                    f'{other} "{n.name}" belongs in a block body, not in the network.',
-                    None,
-                    n.id,
-                )
-    else:
-        for t, other in (("BlockInput", "Input"), ("BlockOutput", "Output")):
-            found = graph.nodes_of_type(t)
-            if len(found) != 1:
-                r.report(
-                    "error",
-                    f"block_{t.lower()}",
-                    f"{where} has {len(found)} {t} nodes; a block body needs exactly one.",
-                    block,
-                    found[1].id if len(found) > 1 else None,
-                )
-            for n in graph.nodes_of_type(other):
-                r.report(
-                    "error",
-                    "misplaced_node",
-                    f'{other} "{n.name}" cannot be inside {where}; use {t}.',
-                    block,
-                    n.id,
-                )
+            r.report("error", f"missing_{t.lower()}", f"The network has no {t} node.", None, fixes=fixes)
+        elif len(found) > 1:
+            r.report(
+                "error",
+                f"multiple_{t.lower()}",
+                f"The network has {len(found)} {t} nodes; it needs exactly one.",
+                None,
+                found[1].id,
+            )
+        for n in graph.nodes_of_type(other):
+            r.report(
+                "error",
+                "misplaced_node",
+                f'{other} "{n.name}" belongs in a block body, not in the network.',
+                None,
+                n.id,
+            )
+
+
+def _check_block_markers(r: Reporter, graph: Graph, block: str) -> None:
+    """A block body has one BlockInput and one BlockOutput, and no network markers."""
+    where = f'block "{block}"'
+    for t, other in (("BlockInput", "Input"), ("BlockOutput", "Output")):
+        found = graph.nodes_of_type(t)
+        if len(found) != 1:
+            r.report(
+                "error",
+                f"block_{t.lower()}",
+                f"{where} has {len(found)} {t} nodes; a block body needs exactly one.",
+                block,
+                found[1].id if len(found) > 1 else None,
+            )
+        for n in graph.nodes_of_type(other):
+            r.report(
+                "error",
+                "misplaced_node",
+                f'{other} "{n.name}" cannot be inside {where}; use {t}.',
+                block,
+                n.id,
+            )
+
+
+def _check_edge_ends(r: Reporter, graph: Graph, block: str | None) -> bool:
+    """True (each reported) when an edge names a node that does not exist."""
+    dangling = False
     for e in graph.edges.values():
         if e.src in graph.nodes and e.dst in graph.nodes:
             continue
@@ -228,7 +253,11 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
                 edge=e.id,
                 fixes=[Fix("Remove the edge", RemoveEdgeFix(block=block, edge=e.id))],
             )
-    check_stage_names(r, graph, block, names)
+    return dangling
+
+
+def _check_stage_nodes(r: Reporter, graph: Graph, block: str | None) -> None:
+    """Every stage holds nodes that exist, each in one stage or in stages nested one in the other."""
     overlaps = {(b, nid): a for a, b, nid in stage_tree(graph.stages).overlaps}  # nested stages are fine
     for stage in graph.stages:
         if not stage.nodes:
@@ -273,8 +302,6 @@ def check_structure(r: Reporter, graph: Graph, block: str | None) -> bool:
                         )
                     ],
                 )
-    check_stage_chains(r, graph, block)
-    return dangling
 
 
 def check_stage_chains(r: Reporter, graph: Graph, block: str | None) -> None:

@@ -59,8 +59,12 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, settings, tmp_path, dialogs):
+def make_window(qtbot, settings, tmp_path, dialogs, monkeypatch):
+    from app import files
     from app.main_window import MainWindow
+
+    unsaved = tmp_path / "unsaved-runs"  # an unsaved project's runs: not the user's Documents
+    monkeypatch.setattr(files, "unsaved_runs_dir", lambda: unsaved)
 
     made = []
 
@@ -121,3 +125,91 @@ def small_project() -> Project:
     p.graph.set_edge_field("e3", "projection", "conv_bn")
     p.name = "Small"
     return p
+
+
+class FakeChild:
+    """Stands in for training.process.TrainingProcess: hands out scripted records, then 'exits'
+    (or, with ``hold=True``, stays alive until stopped, as a long run does)."""
+
+    def __init__(self, records: list[dict], hold: bool = False) -> None:
+        self.records = list(records)
+        self.hold = hold
+        self.stopped = False
+
+    def poll(self, max_items: int = 1000) -> list[dict]:
+        out, self.records = self.records[:max_items], self.records[max_items:]
+        return out
+
+    def stop(self) -> None:
+        from training.metrics import record
+
+        self.stopped = True
+        self.records.append(record("status", state="stopped", message="stopped by the user"))
+
+    def is_alive(self) -> bool:
+        return bool(self.records) or (self.hold and not self.stopped)
+
+
+def write_fake_run(project: dict, config: dict, run_dir, acc: float = 0.5, status: str = "completed"):
+    """What a finished (or stopped) child leaves: an ordinary run folder with two steps, one epoch
+    and its accuracy (a stopped one with a checkpoint file to resume from)."""
+    from pathlib import Path
+
+    from training import runs
+    from training.metrics import MetricsWriter, record
+
+    run = Path(run_dir)
+    runs.create_run(run, project, config, "# model\n", {"dataset": config.get("dataset", "synthetic")})
+    w = MetricsWriter(run / "metrics.jsonl")
+    for step in (1, 2):
+        w.write(record("step", step=step, epoch=step / 2, loss=2.0 / step, lr=0.1, images_per_s=100.0))
+    w.write(
+        record(
+            "epoch",
+            epoch=1,
+            step=2,
+            train_loss=1.0,
+            train_acc=0.5,
+            val_loss=1.0,
+            val_acc=acc,
+            lr=0.1,
+            images_per_s=100.0,
+            epoch_time_s=2.0,
+            eta_s=0.0,
+            gpu_mem_mb=None,
+            best=True,
+        )
+    )
+    w.close()
+    if status == "stopped":
+        (run / "last.pt").write_bytes(b"checkpoint")
+    runs.update_run_meta(run, status=status, epochs_done=1, best_val_acc=acc, last_val_acc=acc)
+    return run
+
+
+@pytest.fixture
+def fake_training():
+    """A training factory for TrainingController: every job leaves a finished run folder.
+    ``fake_training.started`` lists (project name, config, run folder) of every job."""
+    from training.metrics import record
+
+    class Factory:
+        def __init__(self) -> None:
+            self.started: list[tuple[str, dict, str]] = []
+            self.resumed: list[str] = []
+
+        def __call__(self, project: dict, config: dict, run_dir: str, resume: bool = False) -> FakeChild:
+            if resume:
+                self.resumed.append(run_dir)
+                return FakeChild([record("status", state="completed", message="finished")])
+            self.started.append((project["name"], config, run_dir))
+            write_fake_run(project, config, run_dir, acc=0.5 + 0.1 * len(self.started))
+            return FakeChild(
+                [
+                    record("status", state="running", message="", total_steps=2, steps_per_epoch=2, epochs=1),
+                    record("step", step=1, epoch=0.5, loss=2.0, lr=0.1, images_per_s=100.0),
+                    record("status", state="completed", message="finished"),
+                ]
+            )
+
+    return Factory()

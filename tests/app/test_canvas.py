@@ -132,7 +132,7 @@ def test_palette_drop_adds_node_with_defaults(area):
     palette_drop(view, "Conv2d", where)
     assert len(doc.project.graph.nodes) == n + 1
     node = list(doc.project.graph.nodes.values())[-1]
-    assert node.type == "Conv2d" and node.name == "conv"  # "conv1" is taken by the stem
+    assert node.type == "Conv2d" and node.name == "conv2"  # after the stem's conv1 (issue 25)
     assert node.params["kernel_size"] == 3
     item = view.graph_scene().nodes[node.id]
     assert abs(item.sceneBoundingRect().center().x() - where.x()) < WIDTH
@@ -711,6 +711,6 @@ def test_palette_drop_of_eca_s_channel_conv_gives_a_named_node_with_its_card(are
     where = view.mapToScene(view.viewport().rect().center())
     palette_drop(view, "ChannelConv1d", where)
     node = list(doc.project.graph.nodes.values())[-1]
-    assert node.type == "ChannelConv1d" and node.name == "conv"
+    assert node.type == "ChannelConv1d" and node.name == "conv2"  # after conv1 (issue 25)
     assert node.params == {"kernel_size": 3, "bias": False}
     assert view.graph_scene().nodes[node.id].summary == "channel conv, k=3"

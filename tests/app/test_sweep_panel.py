@@ -63,7 +63,7 @@ def test_the_sweep_tab_shows_every_configurations_cost_before_starting(qtbot, tm
     sp.repeats.setValue(3)
     sp.refresh_preview()
     assert "12 runs" in sp.message.text()
-    panel.side.setCurrentWidget(sp)
+    panel.side.setCurrentWidget(panel.sweep_scroll)
     edit, _ = variant_edit(panel.document.project, width=2)  # the graph changes: the costs follow
     panel.document.push(edit, "wider")
     qtbot.waitUntil(lambda: sp.table.item(0, 1).text() != f"{expected[0].params:,}", timeout=3000)

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from app.training_ui import TrainingPanel
 from app.training_ui.series import Curve, RunSeries, smooth
 from graph.model import Project
 from training import runs
-from training.metrics import MetricsWriter, record
+from training.metrics import MetricsWriter, read_metrics, record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,7 +159,8 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatc
     # one intra-op thread in the child: on a shared 2-core machine torch's default threads thrash
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     panel = make_panel(qtbot, tmp_path)
-    panel.form.epochs.setValue(3)
+    # far more epochs than the test waits for (it stops after 0.1% of the run), on any machine
+    panel.form.epochs.setValue(100)
     panel.form.batch_size.setValue(64)
     panel.form.device.setCurrentText("cpu")
     assert panel.start()
@@ -173,7 +175,7 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatc
     qtbot.waitUntil(has_points, timeout=60_000)
     xs, ys = panel.plots.curve(key, "loss").getData()
     assert list(xs[:3]) == [1.0, 2.0, 3.0] and all(y > 0 for y in ys)
-    assert panel.progress.value() > 0
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=60_000)
     assert "step" in panel.status.text()
 
     qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
@@ -187,10 +189,23 @@ def test_real_run_streams_points_stops_and_is_listed(qtbot, tmp_path, monkeypatc
     assert (Path(key) / "metrics.jsonl").exists() and json.loads((Path(key) / "project.json").read_text())[
         "name"
     ] == "Tiny"
-    # "Open graph" asks the editor to open the run's own project file
+    # "Open" asks the editor to open the run's project file (the window opens it as a copy)
+    panel.run_list.tree.setCurrentItem(item)
     with qtbot.waitSignal(panel.open_project_requested) as sig:
-        panel.run_list.tree.itemWidget(item, 4).click()
+        panel.run_list.open_button.click()
     assert sig.args == [str(Path(key) / "project.json")]
+    # Resume continues the stopped run in its own folder, with the real engine (issue 25)
+    assert panel.run_list.resume_button.isEnabled()
+    assert panel.run_list.context_menu(key).actions()[1].isEnabled()
+    stopped_at = max(panel.plots.curve(key, "loss").getData()[0])
+    panel.run_list.resume_button.click()
+    assert panel.controller.busy and panel.controller.current.key == key
+    assert not panel.run_list.resume_button.isEnabled()  # one run at a time
+    qtbot.waitUntil(lambda: max(panel.plots.curve(key, "loss").getData()[0]) > stopped_at + 2, timeout=60_000)
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.controller.busy, timeout=30_000)
+    assert panel.error.isHidden(), panel.last_error
+    assert panel.run_list.keys().count(key) == 1  # the same run, not a new folder
 
 
 # --------------------------------------------------------------------------- overlays
@@ -443,3 +458,84 @@ def test_experiment_counts_folder_classes_as_the_dataset_does(tmp_path):
     (tmp_path / "flat" / "c").mkdir()
     assert dataset_io(f"folder:{tmp_path / 'tv'}") == ((3, 32, 32), 3)  # not 2 ("train", "val")
     assert dataset_io(f"folder:{tmp_path / 'flat'}") == ((3, 32, 32), 3)
+
+
+# --------------------------------------------------------------------------- issue 19: Stop never blocks
+def _call_returns(fn) -> None:
+    """``fn`` (a GUI action) in the GUI thread, watched from a helper thread: if it has not returned
+    within 20 s, dump every thread and fail there rather than hang the suite."""
+    import faulthandler
+    import sys
+    import threading
+
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if not done.wait(20):
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            os._exit(70)  # a frozen GUI thread cannot be failed any other way
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        fn()
+    finally:
+        done.set()
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return (
+        Path(f"/proc/{pid}/stat").exists()
+        and Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    )
+
+
+@pytest.mark.timeout(120)
+def test_stop_on_a_child_that_has_already_ended_returns_and_the_run_finishes(qtbot, tmp_path, monkeypatch):
+    """The editor's freeze: the child ended (here: finished) before the window noticed, then Stop.
+    The child is held before its final record, the window's timer is paused, the child is released
+    and exits, and only then is Stop clicked, five times."""
+    from training.child_link import HOLD_FINAL_ENV
+
+    hold = tmp_path / "release"
+    monkeypatch.setenv(HOLD_FINAL_ENV, str(hold))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    panel = make_panel(qtbot, tmp_path)
+    panel.form.epochs.setValue(1)
+    panel.form.device.setCurrentText("cpu")
+    assert panel.start(confirmed=True)  # no long-run question
+    qtbot.waitUntil(lambda: Path(str(hold) + ".reached").exists(), timeout=100_000)
+    proc = panel.controller._proc
+    panel.controller._timer.stop()  # the window has not seen the end yet
+    hold.write_text("go")
+    assert proc.join(60) == 0
+    for _ in range(5):
+        _call_returns(lambda: qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton))
+    panel.controller._timer.start()
+    qtbot.waitUntil(lambda: not panel.controller.busy, timeout=30_000)
+    assert "Finished" in panel.status.text(), panel.status.text()
+    assert panel.start_button.isEnabled()
+
+
+@pytest.mark.timeout(120)
+def test_stop_then_close_returns_at_once_and_the_child_ends_by_itself(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    panel = make_panel(qtbot, tmp_path)
+    panel.form.epochs.setValue(panel.form.epochs.maximum())
+    panel.form.device.setCurrentText("cpu")
+    assert panel.start(confirmed=True)  # no long-run question
+    key = panel.controller.current.key
+    qtbot.waitUntil(lambda: panel.plots.curve(key, "loss") is not None, timeout=100_000)
+    pid = panel.controller._proc.pid
+    _call_returns(lambda: qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton))
+    _call_returns(panel.shutdown)  # the window closes right after Stop
+    _call_returns(panel.shutdown)
+    t0 = time.monotonic()
+    while not _pid_gone(pid):
+        assert time.monotonic() - t0 < 100, "the child kept running after Stop and close"
+        time.sleep(0.05)
+    states = [r.get("state") for r in read_metrics(Path(key) / "metrics.jsonl") if r["kind"] == "status"]
+    assert "stopped" in states  # it stopped at a step, with its checkpoint

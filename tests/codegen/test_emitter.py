@@ -12,7 +12,6 @@ import pytest
 import torch
 from torch import nn
 
-from codegen import emitter as emitter_mod
 from codegen.build import build_module, load_source
 from codegen.emitter import emit
 from codegen.namespace import MODULE_ATTRIBUTES, Namespace, attribute_namespace, camel_case, snake_case
@@ -472,12 +471,14 @@ def test_helpers_layer_norm_2d_and_learnable_add():
 
 
 def test_source_is_checked_before_use(monkeypatch):
-    real = emitter_mod.Emitter.add_imports
+    from codegen import writer
+
+    real = writer.add_imports
 
     def evil(source):
         return real(source) + "import os\n"
 
-    monkeypatch.setattr(emitter_mod.Emitter, "add_imports", staticmethod(evil))
+    monkeypatch.setattr(writer, "add_imports", evil)
     with pytest.raises(UserError, match="never writes"):
         emit(resnet20())
 
@@ -665,20 +666,50 @@ def test_a_chain_that_is_not_regular_stays_spelled_out():
 
 
 def test_code_is_written_from_frozen_plans():
-    """Phases: each class is planned (and frozen) before its text is written; the writers cannot change
-    a plan (an AttributeError if one tried), and writing again gives the same text."""
+    """Phases: the planner returns a frozen plan of the whole module before any text; the writer cannot
+    change a plan (FrozenInstanceError, TypeError on its mappings), and writing again gives the same
+    text."""
+    import dataclasses
+
+    from codegen.planner import plan_module
+    from codegen.writer import write_class, write_module
+
     project = make("resnet50")
-    em = emitter_mod.Emitter(project, analyze(project))
-    first = em.run().source
-    plans = list(em.classes.values())
-    assert plans and all(p._frozen for p in plans)
-    bottleneck = plans[0]
-    with pytest.raises(AttributeError, match="frozen"):
+    plan = plan_module(project, analyze(project))
+    first = emit(project).source
+    assert write_module(plan) == first
+    bottleneck = plan.blocks["Bottleneck"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
         bottleneck.paths = {}
     with pytest.raises(TypeError):
         bottleneck.paths["x"] = "y"
-    text = em.write_class(bottleneck, "Bottleneck")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.network_name = "X"
+    text = write_class(bottleneck, plan.class_names["Bottleneck"])
     assert "\n".join(text) in first
+
+
+def test_plans_are_fully_typed_and_frozen():
+    """Every dataclass of the plan is frozen and declares the type of every field."""
+    import dataclasses
+
+    from codegen import plan as plan_mod
+
+    classes = [
+        plan_mod.ClassPlan,
+        plan_mod.DenseChain,
+        plan_mod.DenseGroup,
+        plan_mod.Merge,
+        plan_mod.BlockClass,
+        plan_mod.VariantBaseClass,
+        plan_mod.DenseClass,
+        plan_mod.ModulePlan,
+        plan_mod.Unit,
+    ]
+    for cls in classes:
+        assert cls.__dataclass_params__.frozen, cls
+        for f in dataclasses.fields(cls):
+            assert f.type != "Any" and not str(f.type).startswith(("dict", "list", "set")), (cls, f.name)
 
 
 def test_dpn_entry_and_body_blocks_are_one_class_with_an_optional_shortcut():

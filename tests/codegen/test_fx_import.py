@@ -267,8 +267,13 @@ class Shared(nn.Module):
 
 def test_shared_weights_are_reported_and_parameterless_reuse_is_fine():
     result = import_module(Shared(), (4, 8, 8))
-    assert len(result.warnings) == 2  # the shared conv, and the parameter count it changes
+    assert len(result.warnings) == 3  # the shared conv, the parameter count it changes, the key map
     assert '"conv"' in result.warnings[0] and "shares its weights" in result.warnings[0]
+    # issue 22: the self-check proved that both copies take the model's one weight
+    assert result.project.key_map == {
+        "conv.weight": ["conv.weight", "conv_1.weight"],
+        "conv.bias": ["conv.bias", "conv_1.bias"],
+    }
     relus = result.project.graph.nodes_of_type("ReLU")
     assert len(relus) == 2 and len({n.name for n in relus}) == 2
     assert not any("relu" in w for w in result.warnings)

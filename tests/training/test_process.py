@@ -12,7 +12,7 @@ from train_helpers import tiny_resnet
 from training.config import TrainConfig
 from training.process import start_training
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(120)
 
 
 def _project():

@@ -260,3 +260,61 @@ def test_without_matplotlib_the_csv_is_still_written(tmp_path, monkeypatch) -> N
     csv_path, png, svg = write_outputs(tmp_path, [], "t")
     assert csv_path.read_text().startswith("config,depth,width,")
     assert png is None and svg is None and not (tmp_path / "pareto.png").exists()
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_on_a_parallel_sweep_stops_its_children_and_resume_finishes(tmp_path) -> None:
+    """Issue 19: `sweep --parallel 2`, Ctrl-C once the first child has finished while the second still
+    trains (batch 2,500: 2 steps; batch 10: 500 steps per epoch; 3 epochs); the sweep stops its
+    running child at a step, exits, and `--resume` finishes it."""
+    import os
+    import signal
+    import time
+
+    project = tmp_path / "tiny.json"
+    save_project(staged_tiny(), project)
+    out = tmp_path / "sw"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "main.py"), "sweep", str(project), "--vary", "batch_size=2500,10"]
+    cmd += ["--epochs", "3", "--dataset", "synthetic", "--parallel", "2", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    lines: list[str] = []
+    try:
+        for line in proc.stderr:
+            lines.append(line.rstrip())
+            if "batch_size=2500: done" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        out_s, err_s = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines += err_s.splitlines() + out_s.splitlines()
+    assert proc.returncode in (0, 1), lines
+    assert any("stopped with 1 of 2 runs unfinished" in line for line in lines), "\n".join(lines)
+    second = out / "02-batch-size-10-r1"
+    states = [r.get("state") for r in read_metrics(second / "metrics.jsonl") if r["kind"] == "status"]
+    assert states[-1] == "stopped"  # at a step, with its checkpoint: not killed with the parent
+    t0 = time.monotonic()
+    while any(p.name.isdigit() and _cmdline_has(p, str(out)) for p in Path("/proc").iterdir()):
+        assert time.monotonic() - t0 < 60, "a sweep child is still running"
+        time.sleep(0.1)
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "sweep", "--resume", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "1 of 2 runs already finished; 1 to go" in again.stderr
+    assert run_state(second) == "done"
+
+
+def _cmdline_has(proc_dir: Path, text: str) -> bool:
+    try:
+        return text in (proc_dir / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
