@@ -64,7 +64,9 @@ def _run(nproc: int, batch: int) -> dict:
         if nproc > 1:
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
             cmd += [str(child), str(ROOT), str(batch * nproc), run_dir]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=d)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=d)
+    if out.returncode != 0:
+        raise RuntimeError(f"{nproc} process(es) failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
     return json.loads(line[len("RESULT ") :])
 
