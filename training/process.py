@@ -47,6 +47,34 @@ _ROOT = Path(__file__).resolve().parents[1]
 PROCESSES_ENV = "SKIPWIRE_TRAIN_PROCESSES"
 
 
+def gpu_count() -> int:
+    """NVIDIA GPUs this process may use, without importing torch (the editor asks at start-up):
+    CUDA_VISIBLE_DEVICES when set, else the driver's list in /proc (0 elsewhere)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return sum(1 for _ in gpus.iterdir()) if gpus.is_dir() else 0
+
+
+def process_choices() -> list[tuple[str, int]]:
+    """What the Training tab offers: one process, all GPUs when there are several, and the
+    SKIPWIRE_TRAIN_PROCESSES count (CPU processes on a machine without GPUs)."""
+    out = [("one process (this GPU)" if gpu_count() else "one process", 1)]
+    n = gpu_count()
+    if n > 1:
+        out.append((f"all {n} GPUs", n))
+    try:
+        env = processes_from_env()
+    except UserError:
+        env = 1
+    if env > 1 and env != n:
+        out.append(
+            (f"{env} processes ({PROCESSES_ENV})" if n else f"{env} CPU processes ({PROCESSES_ENV})", env)
+        )
+    return out
+
+
 def processes_from_env() -> int:
     """The process count SKIPWIRE_TRAIN_PROCESSES asks for (1 when unset)."""
     text = os.environ.get(PROCESSES_ENV, "").strip()
@@ -304,4 +332,12 @@ def start_training(
     return start_child("training.child:train_job", payload, run_dir, processes=n)
 
 
-__all__ = ["PROCESSES_ENV", "TrainingProcess", "processes_from_env", "start_child", "start_training"]
+__all__ = [
+    "PROCESSES_ENV",
+    "TrainingProcess",
+    "gpu_count",
+    "process_choices",
+    "processes_from_env",
+    "start_child",
+    "start_training",
+]

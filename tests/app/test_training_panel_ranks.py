@@ -45,6 +45,9 @@ def test_two_cpu_ranks_stream_into_the_plots_and_stop(qtbot, tmp_path, monkeypat
     panel.form.epochs.setValue(100)
     panel.form.batch_size.setValue(64)
     panel.form.device.setCurrentText("cpu")
+    assert panel.form.processes.isVisibleTo(panel) and panel.form.processes.currentText() == (
+        "2 CPU processes (SKIPWIRE_TRAIN_PROCESSES)"
+    )
     assert panel.start()
     key = panel.controller.current.key
 
@@ -63,3 +66,15 @@ def test_two_cpu_ranks_stream_into_the_plots_and_stop(qtbot, tmp_path, monkeypat
     assert item is not None and item.text(1) == "stopped"
     assert json.loads((Path(key) / "run.json").read_text())["processes"] == 2
     assert (Path(key) / "last.safetensors").exists()
+
+
+def test_the_choice_is_hidden_with_one_process_and_one_process_means_one(qtbot, tmp_path, monkeypatch):
+    monkeypatch.delenv("SKIPWIRE_TRAIN_PROCESSES", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert make_panel(qtbot, tmp_path).form.processes.isHidden()
+    monkeypatch.setenv("SKIPWIRE_TRAIN_PROCESSES", "2")
+    panel = make_panel(qtbot, tmp_path)
+    panel.form.processes.setCurrentIndex(0)
+    assert panel.form.processes.currentText() == "one process" and panel.form.process_count() == 1
+    job = panel._job({}, panel.form.config(), "x")
+    assert job.extra["processes"] == 1  # explicit: the environment's 2 does not override the choice
