@@ -191,6 +191,26 @@ def _run(
     should_stop,
     resume: bool,
 ) -> RunResult:
+    """Under torchrun, the process group is left again here when this call joined it (the CLI joins
+    it first, to agree on the run folder, and leaves it itself)."""
+    joins = distributed.from_env().active and not distributed.joined()
+    try:
+        return _run_joined(project_dict, project, cfg, source, run_dir, on_metric, should_stop, resume)
+    finally:
+        if joins:
+            distributed.finish()
+
+
+def _run_joined(
+    project_dict: dict,
+    project,
+    cfg: TrainConfig,
+    source: tuple[str, str | None],
+    run_dir: Path,
+    on_metric,
+    should_stop,
+    resume: bool,
+) -> RunResult:
     world = distributed.setup(cfg.device)
     device = distributed.device_for(pick_device(cfg.device), world)
     should_stop = should_stop or (lambda: False)
