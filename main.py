@@ -77,36 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight rule of every Conv2d (default: PyTorch's own; the weights are not imported)",
     )
 
-    s = sub.add_parser("train", help="train a project")
-    s.add_argument("file", nargs="?", help="the project (not needed with --resume)")
-    s.add_argument(
-        "--dataset",
-        help="synthetic (default) | cifar10 | cifar100 | mnist | fashion_mnist (downloaded into the cache) "
-        "| the same with :DIR for your own copy | folder:DIR",
-    )
-    s.add_argument("--mirror", metavar="URL", help="fetch datasets from URL/<file name> instead")
-    s.add_argument("--preset", help='"ResNet paper (CIFAR)" or "Fast" (forgiving: paper, fast)')
-    s.add_argument("--epochs", type=int, help="number of epochs (with --resume: extend the run to this many)")
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--lr", type=float, help="peak learning rate")
-    s.add_argument("--seed", type=int)
-    s.add_argument(
-        "--weights",
-        help="start from saved weights: .safetensors, .pt/.pth (weights only), a run folder, or "
-        "imagenet[:v1|:v2] (torchvision's, downloaded into the cache)",
-    )
-    s.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda", "mps"],
-        help="default: the project's setting (auto = cuda, then mps, then cpu)",
-    )
-    s.add_argument("--out", help="folder for run folders (default: runs)")
-    s.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run exactly where it stopped")
-    s.add_argument(
-        "--sync-bn",
-        action="store_true",
-        help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: per process)",
-    )
+    s = sub.add_parser("train", help="train a project (also under torchrun --nproc_per_node N)")
+    from training.cli import add_train_arguments
+
+    add_train_arguments(s)
 
     s = sub.add_parser("sweep", help="train every combination of varied settings; CSV and Pareto chart")
     from training.sweep_cli import add_arguments as sweep_arguments

@@ -70,8 +70,9 @@ def render_training_script(project: Project) -> str:
     from graph.shapes import analyze
 
     analysis = analyze(project)
-    emitted = emit(project, analysis)
-    script = render_script(emitted.source, emitted.class_name, script_settings(project, analysis))
+    emit(project, analysis)  # refuses a project the engine could not build, before anything is written
+    script_settings(project, analysis)  # refuses a network that does not output class logits
+    script = render_script(project.to_dict(), project.name)
     try:  # the model part is checked by the emitter; this guards the template around it
         compile(script, "<train.py>", "exec")
     except SyntaxError as exc:
@@ -82,7 +83,8 @@ def render_training_script(project: Project) -> str:
 
 
 def export_script(project: Project, path: str | os.PathLike) -> None:
-    """A standalone ``train.py``: model, data, recipe; runs under python or torchrun."""
+    """``train.py``: the project and a call into Skipwire's training engine (training/bundle.py);
+    runs under python or torchrun."""
     write_text_atomic(path, render_training_script(project), executable=True)
 
 

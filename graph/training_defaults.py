@@ -3,8 +3,8 @@
 A project file holds its recipe nested (docs/architecture.md): ``optimizer`` and
 ``schedule`` are objects with a ``name``. Training (training/config.py's
 ``TrainConfig``), a new project (graph/model.py) and the exported training
-script (codegen/train_script.py, filled in by codegen/script_template.py) all
-take their defaults from :data:`TRAINING_DEFAULTS` and read the nested form
+script (which runs training/'s engine on its bundled project) all take their
+defaults from :data:`TRAINING_DEFAULTS` and read the nested form
 with :func:`flatten`, so none of them keeps its own copy.
 """
 

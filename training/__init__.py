@@ -26,6 +26,7 @@ API overview (for the editor's Training tab and the CLI)::
 
     from training.process import start_training   # the editor and sweeps: a child (docs/processes.md)
     proc = start_training(project.to_dict(), cfg.to_dict(), run_dir)   # resume=True to continue a run
+    # processes=N (or SKIPWIRE_TRAIN_PROCESSES=N): N ranks through torchrun (DDP)
     proc.poll(max_items=500) -> list[dict]   # never blocks; call from a 50 ms QTimer
     proc.stop(); proc.is_alive(); proc.finished; proc.kill(); proc.join(timeout)
 
@@ -50,7 +51,9 @@ API overview (for the editor's Training tab and the CLI)::
     from training.memory_check import measure      # graph/memory.py's estimate, measured on the CPU
 
 Modules: config, schedule (lr as a pure function of the step), augment (crop + flip on the device),
-datasets, images (PNG/PNM without Pillow), modelsrc (the generated code is the model), engine,
+datasets, images (PNG/PNM without Pillow), modelsrc (the generated code is the model), engine
+(entry points) + trainer (the loop) + step (eager / compiled / CUDA graph) + placement + rng + optim +
+meter + grads + failures + result, distributed (torchrun/DDP), bundle (the exported train.py),
 fastpath (CUDA graph of the whole step), runs, metrics, process, evaluate, cli, inspect (+ inspect_inputs,
 inspect_stats, inspect_chart, inspect_cli), memory_check.
 """

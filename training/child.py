@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import traceback
+from pathlib import Path
 
 from training.child_link import ControlWatcher, RecordWriter
 from training.metrics import record
@@ -63,18 +64,52 @@ def train_job(payload: dict, link: Link) -> int:
     return 0
 
 
+class _RankErrors:
+    """A rank other than 0 under torchrun: rank 0 streams the records; this one keeps its error
+    record (if any) in the job folder, where the parent looks when the job ends without a final
+    record from rank 0."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def put(self, rec: dict) -> None:
+        if rec.get("kind") == "error":
+            from training.runs import write_json
+
+            write_json(Path(self.path), rec)
+
+    def close(self) -> None:
+        pass
+
+
+def _records_fd(arg: str) -> int | None:
+    """The records pipe: a passed fd, or under torchrun ("stdout") rank 0's stdout (None on the other
+    ranks); stdout itself then goes to stderr, so that no print can corrupt a frame."""
+    if arg != "stdout":
+        fd = int(arg)
+        os.set_inheritable(fd, False)
+        return fd
+    fd = os.dup(1) if int(os.environ.get("RANK", "0")) == 0 else None
+    os.dup2(2, 1)
+    return fd
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it asks through the control pipe
-    job_path, records_fd = argv[0], int(argv[1])
-    os.set_inheritable(records_fd, False)
+    job_path, records_fd = argv[0], _records_fd(argv[1])
     watcher = ControlWatcher(0)
-    writer = RecordWriter(records_fd, on_broken=watcher.stop.set)
+    if records_fd is None:
+        rank = int(os.environ.get("RANK", "0"))
+        writer = _RankErrors(os.path.join(os.path.dirname(job_path), f"rank-{rank}.error.json"))
+    else:
+        writer = RecordWriter(records_fd, on_broken=watcher.stop.set)
     link = Link(writer, watcher)
     code = 1
     try:
         with open(job_path, encoding="utf-8") as f:
             job = json.load(f)
-        os.unlink(job_path)
+        if not job.get("keep"):  # under torchrun every rank reads it; the parent removes it
+            os.unlink(job_path)
         module, _, name = job["target"].partition(":")
         code = getattr(importlib.import_module(module), name)(job["payload"], link) or 0
     except BaseException as exc:  # noqa: BLE001 - the parent must hear about anything

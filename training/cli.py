@@ -142,6 +142,40 @@ class _StopOnInterrupt:
         return self.requested
 
 
+def add_train_arguments(s: argparse.ArgumentParser, with_file: bool = True) -> None:
+    """The options of ``main.py train`` (and of an exported train.py, which holds its project)."""
+    if with_file:
+        s.add_argument("file", nargs="?", help="the project (not needed with --resume)")
+    s.add_argument(
+        "--dataset",
+        help="synthetic (default) | cifar10 | cifar100 | mnist | fashion_mnist (downloaded into the cache) "
+        "| the same with :DIR for your own copy | folder:DIR",
+    )
+    s.add_argument("--mirror", metavar="URL", help="fetch datasets from URL/<file name> instead")
+    s.add_argument("--preset", help='"ResNet paper (CIFAR)" or "Fast" (forgiving: paper, fast)')
+    s.add_argument("--epochs", type=int, help="number of epochs (with --resume: extend the run to this many)")
+    s.add_argument("--batch-size", type=int, help="the global batch (under torchrun: split across processes)")
+    s.add_argument("--lr", type=float, help="peak learning rate")
+    s.add_argument("--seed", type=int)
+    s.add_argument(
+        "--weights",
+        help="start from saved weights: .safetensors, .pt/.pth (weights only), a run folder, or "
+        "imagenet[:v1|:v2] (torchvision's, downloaded into the cache)",
+    )
+    s.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="default: the project's setting (auto = cuda, then mps, then cpu)",
+    )
+    s.add_argument("--out", help="folder for run folders (default: runs)")
+    s.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run exactly where it stopped")
+    s.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: per process)",
+    )
+
+
 def cmd_train(args: argparse.Namespace, project=None) -> int:
     """``main.py train`` (``project``: an exported train.py's own project instead of ``args.file``).
     Under torchrun every process runs this; rank 0 reports (training/distributed.py)."""

@@ -75,8 +75,14 @@ def setup(device_name: str) -> World:
 
 
 def finish() -> None:
+    """Leave the process group (a process that exits without doing so may abort in gloo's threads:
+    "terminate called without an active exception")."""
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def joined() -> bool:
+    return dist.is_initialized()
 
 
 def device_for(device: torch.device, world: World) -> torch.device:

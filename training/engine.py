@@ -191,6 +191,26 @@ def _run(
     should_stop,
     resume: bool,
 ) -> RunResult:
+    """Under torchrun, the process group is left again here when this call joined it (the CLI joins
+    it first, to agree on the run folder, and leaves it itself)."""
+    joins = distributed.from_env().active and not distributed.joined()
+    try:
+        return _run_joined(project_dict, project, cfg, source, run_dir, on_metric, should_stop, resume)
+    finally:
+        if joins:
+            distributed.finish()
+
+
+def _run_joined(
+    project_dict: dict,
+    project,
+    cfg: TrainConfig,
+    source: tuple[str, str | None],
+    run_dir: Path,
+    on_metric,
+    should_stop,
+    resume: bool,
+) -> RunResult:
     world = distributed.setup(cfg.device)
     device = distributed.device_for(pick_device(cfg.device), world)
     should_stop = should_stop or (lambda: False)
@@ -217,7 +237,7 @@ def _run(
     if not world.main:
         pass  # rank 0 alone writes the run folder
     elif resume:
-        runs.update_run_meta(run_dir, status="running", message="", device=str(device))
+        runs.update_run_meta(run_dir, status="running", message="", device=str(device), processes=world.size)
     else:
         runs.create_run(run_dir, project_dict, cfg.to_dict(), source[0], meta)
     distributed.barrier(world)  # the folder exists before any rank goes on

@@ -47,10 +47,12 @@ class Job:
             self.key = str(self.run_dir)
 
 
-def default_factory(project: dict, config: dict, run_dir: str, resume: bool = False):
+def default_factory(
+    project: dict, config: dict, run_dir: str, resume: bool = False, processes: int | None = None
+):
     from training.process import start_training  # imported late: the child imports torch, we do not
 
-    return start_training(project, config, run_dir, resume=resume)
+    return start_training(project, config, run_dir, resume=resume, processes=processes)
 
 
 class TrainingController(QObject):
@@ -135,6 +137,10 @@ class TrainingController(QObject):
         try:
             if job.extra.get("resume"):  # continue a stopped run in its own folder (Runs ▸ Resume)
                 self._proc = self.factory(job.project, job.config, str(job.run_dir), resume=True)
+            elif job.extra.get("processes"):  # several processes through torchrun
+                self._proc = self.factory(
+                    job.project, job.config, str(job.run_dir), processes=job.extra["processes"]
+                )
             else:
                 self._proc = self.factory(job.project, job.config, str(job.run_dir))
         except Exception as exc:  # noqa: BLE001 - e.g. a config the engine rejects before spawning

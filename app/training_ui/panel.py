@@ -620,6 +620,8 @@ class TrainingPanel(QWidget):
         )
         if macs:
             job.extra["macs"] = int(macs)  # the run's images/s then calibrates later estimates
+        if self.form.processes.count() > 1:  # the form offers a choice: "one process" is one too
+            job.extra["processes"] = self.form.process_count()  # >1: torchrun (training/process.py)
         return job
 
     # ----- controller signals ----------------------------------------------------

@@ -106,6 +106,13 @@ class SettingsForm(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.device = QComboBox()
         self.device.addItems([d for d in DEVICES if d != "mps"])
+        # one process, or every GPU through torchrun (README "Training at scale"); shown with 2+ choices
+        from training.process import process_choices  # no torch: reads /proc and the environment
+
+        self.processes = QComboBox()
+        for label, n in process_choices():
+            self.processes.addItem(label, n)
+        self.processes.setCurrentIndex(self.processes.count() - 1)  # all of them when offered
 
         form.addRow("Dataset", self.dataset)
         form.addRow("", self._dir_widget)
@@ -119,6 +126,9 @@ class SettingsForm(QWidget):
         form.addRow("Label smoothing", self.label_smoothing)
         form.addRow("Seed", self.seed)
         form.addRow("Device", self.device)
+        form.addRow("Use", self.processes)
+        form.labelForField(self.processes).setVisible(self.processes.count() > 1)
+        self.processes.setVisible(self.processes.count() > 1)
         self.problem = QLabel("")
         self.problem.setProperty("role", "error")
         self.problem.setWordWrap(True)
@@ -234,6 +244,10 @@ class SettingsForm(QWidget):
             seed=self.seed.value(),
             device=self.device.currentText(),
         )
+
+    def process_count(self) -> int:
+        """How many processes a run started from this form uses (torchrun when more than one)."""
+        return int(self.processes.currentData() or 1)
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)
