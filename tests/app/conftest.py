@@ -3,10 +3,17 @@ recovery folder, and dialogs that fail loudly instead of hanging."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from graph.model import Graph, Project
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the tests' own helper modules (real_window_support.py)
+    sys.path.insert(0, str(HERE))
 
 
 class DialogRecorder:
@@ -213,3 +220,21 @@ def fake_training():
             )
 
     return Factory()
+
+
+@pytest.fixture
+def xserver():
+    """A fresh 1600x1000 X server (Xvfb) for a real-window test; yields the DISPLAY string."""
+    from real_window_support import xvfb
+
+    with xvfb("1600x1000") as display:
+        yield display
+
+
+@pytest.fixture
+def small_screen():
+    """A fresh 1280x720 X server, the smallest common laptop screen."""
+    from real_window_support import xvfb
+
+    with xvfb("1280x720") as display:
+        yield display

@@ -4,66 +4,25 @@ live run; the window keeps answering (tests/app/real_window_stop.py drives it wi
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from real_window_support import editor_env, run_driver, tiny_project
 
-from graph.model import Project
 from graph.projectfile import save_project
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_real_window import xserver  # noqa: F401 - the fixture
-
-ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("real_window_stop.py")
 SHOTS = os.environ.get("SKIPWIRE_SHOTS_DIR")  # keep the screenshots there (the closing note looks at them)
 
 
 @pytest.mark.timeout(300)
-def test_stop_on_an_ended_child_and_on_a_live_run_in_a_real_window(xserver, tmp_path):  # noqa: F811
+def test_stop_on_an_ended_child_and_on_a_live_run_in_a_real_window(xserver, tmp_path):
     project = tmp_path / "tiny.json"
-    tiny = Project("Tiny")
-    g = tiny.graph
-    g.chain(
-        g.add("Input", shape=[1, 8, 8]),
-        g.add("Conv2d", out_channels=8, kernel_size=3, padding=1),
-        g.add("BatchNorm2d"),
-        g.add("ReLU"),
-        g.add("AdaptiveAvgPool2d", output_size=1),
-        g.add("Flatten"),
-        g.add("Linear", out_features=10),
-        g.add("Output"),
-    )
-    save_project(tiny, project)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("QT_", "XDG_", "WAYLAND")) and k != "DISPLAY"
-    }
-    env.update(
-        DISPLAY=xserver,
-        QT_QPA_PLATFORM="xcb",
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_RUNTIME_DIR=str(tmp_path),
-        SKIPWIRE_TEST_HOLD_FINAL=str(tmp_path / "release"),
-        OMP_NUM_THREADS="1",
-    )
+    save_project(tiny_project(), project)
+    hold = str(tmp_path / "release")
+    env = editor_env(xserver, tmp_path, SKIPWIRE_TEST_HOLD_FINAL=hold, OMP_NUM_THREADS="1")
     shots = Path(SHOTS) if SHOTS else tmp_path / "shots"
-    proc = subprocess.run(
-        [sys.executable, str(DRIVER), str(project), str(shots)],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        env=env,
-    )
-    out = proc.stdout + proc.stderr[-3000:]
-    assert proc.returncode == 0, out
+    rc, out = run_driver(DRIVER, [str(project), str(shots)], env, timeout=280)
+    assert rc == 0, out
     assert "Stop click 5 returned" in out, out
     assert len(list(shots.glob("*.png"))) == 5, out

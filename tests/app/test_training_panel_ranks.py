@@ -9,27 +9,16 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from real_window_support import tiny_project
 
 from app.document import Document
 from app.training_ui import TrainingPanel
-from graph.model import Project
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def make_panel(qtbot, tmp_path) -> TrainingPanel:
-    p = Project("Tiny")
-    g = p.graph
-    g.chain(
-        g.add("Input", shape=[1, 8, 8]),
-        g.add("Conv2d", out_channels=8, kernel_size=3, padding=1),
-        g.add("BatchNorm2d"),
-        g.add("ReLU"),
-        g.add("AdaptiveAvgPool2d", output_size=1),
-        g.add("Flatten"),
-        g.add("Linear", out_features=10),
-        g.add("Output"),
-    )
+    p = tiny_project()
     panel = TrainingPanel(Document(p), runs_dir=tmp_path / "runs")
     qtbot.addWidget(panel)
     panel.resize(1500, 460)
