@@ -304,31 +304,68 @@ def group_edit(
     outs = [e for e in g.edges.values() if e.src in sel and e.dst not in sel]
     sources = sorted({(e.src, e.src_port) for e in ins})
     exits = sorted({(e.src, e.src_port) for e in outs})
-    if len(sources) != 1:
-        if not sources:
-            raise EditRefused(
-                "Cannot group into a block: nothing feeds the selection, and a block has exactly one input."
-            )
-        names = ", ".join(f'"{g.nodes[s].name}"' for s, _ in sources)
-        raise EditRefused(
-            f"Cannot group into a block: the selection has {len(sources)} inputs "
-            f"(from {names}); a block has exactly one input."
-        )
-    if len(exits) != 1:
-        if not exits:
-            raise EditRefused(
-                "Cannot group into a block: nothing outside uses the selection's "
-                "result, and a block has exactly one output."
-            )
-        names = ", ".join(f'"{g.nodes[s].name}"' for s, _ in exits)
-        raise EditRefused(
-            f"Cannot group into a block: the selection has {len(exits)} outputs "
-            f"(from {names}); a block has exactly one output."
-        )
+    _check_one_input(g, sources)
+    _check_one_output(g, exits)
     bname = name or unique_block_name(project)
     if bname in project.blocks:
         raise EditRefused(f'A block named "{bname}" already exists.')
+    body, bin_id, bout_id = _group_body(g, chosen, ins, exits)
+    body_pos, centre = _group_positions(project, block, chosen, ins[0].dst, exits[0][0], bin_id, bout_id)
 
+    fresh = Fresh(g)
+    inst = Node(fresh.id("n"), BLOCK_PREFIX + bname, fresh.name(name_base(BLOCK_PREFIX + bname)), {})
+    bdef = BlockDef(bname, {}, body, "Grouped from a selection.")
+    edits: list[E.Edit] = [E.AddBlock(bdef)]
+    if body_pos:
+        edits.append(SetPositions(bname, body_pos))
+    edits += [E.RemoveNode(block, n) for n in chosen]
+    edits.append(E.AddNode(block, inst, centre))
+    src, src_port = sources[0]
+    edits.append(E.AddEdge(block, Edge(fresh.id("e"), src, inst.id, src_port, 0)))
+    for e in outs:
+        edits.append(
+            E.AddEdge(block, Edge(fresh.id("e"), inst.id, e.dst, 0, e.dst_port, e.kind, e.name, e.projection))
+        )
+    return E.Composite(f"Group {len(chosen)} nodes into block {bname}", edits), bname, inst.id
+
+
+def _check_one_input(g: Graph, sources: list[tuple[str, int]]) -> None:
+    """Refuse a selection fed by no outside output, or by more than one."""
+    if len(sources) == 1:
+        return
+    if not sources:
+        raise EditRefused(
+            "Cannot group into a block: nothing feeds the selection, and a block has exactly one input."
+        )
+    names = ", ".join(f'"{g.nodes[s].name}"' for s, _ in sources)
+    raise EditRefused(
+        f"Cannot group into a block: the selection has {len(sources)} inputs "
+        f"(from {names}); a block has exactly one input."
+    )
+
+
+def _check_one_output(g: Graph, exits: list[tuple[str, int]]) -> None:
+    """Refuse a selection whose result nothing outside uses, or with more than one such result."""
+    if len(exits) == 1:
+        return
+    if not exits:
+        raise EditRefused(
+            "Cannot group into a block: nothing outside uses the selection's "
+            "result, and a block has exactly one output."
+        )
+    names = ", ".join(f'"{g.nodes[s].name}"' for s, _ in exits)
+    raise EditRefused(
+        f"Cannot group into a block: the selection has {len(exits)} outputs "
+        f"(from {names}); a block has exactly one output."
+    )
+
+
+def _group_body(
+    g: Graph, chosen: list[str], ins: list[Edge], exits: list[tuple[str, int]]
+) -> tuple[Graph, str, str]:
+    """The block's body: copies of the chosen nodes and their inner edges, a BlockInput feeding what
+    the outside fed, a BlockOutput fed by the one exit; returns (body, input id, output id)."""
+    sel = set(chosen)
     body = Graph()
     for n in chosen:
         body.add_node(copy.deepcopy(g.nodes[n]))
@@ -353,38 +390,34 @@ def group_edit(
         body.add_edge(Edge(e.id, bin_id, e.dst, 0, e.dst_port, e.kind, e.name, e.projection))
     body.add_node(Node(bout_id, "BlockOutput", out_name))
     body.add_edge(Edge(body_id("e"), exits[0][0], bout_id, exits[0][1], 0))
+    return body, bin_id, bout_id
 
+
+def _group_positions(
+    project: Project,
+    block: str | None,
+    chosen: list[str],
+    first_id: str,
+    last_id: str,
+    bin_id: str,
+    bout_id: str,
+) -> tuple[dict[str, list[float]], tuple[float, float] | None]:
+    """The body's node positions (the selection's, moved to the origin, with the BlockInput above the
+    first node and the BlockOutput below the last) and where the instance goes; ({}, None) unplaced."""
     pos = E.positions(project, block)
     pts = [pos[n] for n in chosen if n in pos]
-    body_pos: dict[str, list[float]] = {}
-    if pts:
-        x0 = min(p[0] for p in pts)
-        y0 = min(p[1] for p in pts)
-        y1 = max(p[1] for p in pts)
-        first = pos.get(ins[0].dst, [x0, y0])
-        last = pos.get(exits[0][0], [x0, y1])
-        body_pos = {n: [pos[n][0] - x0, pos[n][1] - y0 + 110] for n in chosen if n in pos}
-        body_pos[bin_id] = [first[0] - x0, 0.0]
-        body_pos[bout_id] = [last[0] - x0, y1 - y0 + 220]
-        centre = (first[0], sum(p[1] for p in pts) / len(pts))
-    else:
-        centre = None
-
-    fresh = Fresh(g)
-    inst = Node(fresh.id("n"), BLOCK_PREFIX + bname, fresh.name(name_base(BLOCK_PREFIX + bname)), {})
-    bdef = BlockDef(bname, {}, body, "Grouped from a selection.")
-    edits: list[E.Edit] = [E.AddBlock(bdef)]
-    if body_pos:
-        edits.append(SetPositions(bname, body_pos))
-    edits += [E.RemoveNode(block, n) for n in chosen]
-    edits.append(E.AddNode(block, inst, centre))
-    src, src_port = sources[0]
-    edits.append(E.AddEdge(block, Edge(fresh.id("e"), src, inst.id, src_port, 0)))
-    for e in outs:
-        edits.append(
-            E.AddEdge(block, Edge(fresh.id("e"), inst.id, e.dst, 0, e.dst_port, e.kind, e.name, e.projection))
-        )
-    return E.Composite(f"Group {len(chosen)} nodes into block {bname}", edits), bname, inst.id
+    if not pts:
+        return {}, None
+    x0 = min(p[0] for p in pts)
+    y0 = min(p[1] for p in pts)
+    y1 = max(p[1] for p in pts)
+    first = pos.get(first_id, [x0, y0])
+    last = pos.get(last_id, [x0, y1])
+    body_pos = {n: [pos[n][0] - x0, pos[n][1] - y0 + 110] for n in chosen if n in pos}
+    body_pos[bin_id] = [first[0] - x0, 0.0]
+    body_pos[bout_id] = [last[0] - x0, y1 - y0 + 220]
+    centre = (first[0], sum(p[1] for p in pts) / len(pts))
+    return body_pos, centre
 
 
 def add_connected_edit(

@@ -58,6 +58,21 @@ class TemplateGallery(QDialog):
         self.resize(820, 520)
         self._infos = {t.name: t for t in all_templates()}
         self._figure_cache: dict[str, str] = {}
+        self._build_tree(selected)
+        self._build_options()
+        split = QSplitter()
+        split.addWidget(self.tree)
+        split.addWidget(self._build_details())
+        split.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split, 1)
+        lay.addLayout(self._build_buttons())
+        self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.itemDoubleClicked.connect(lambda item, _c: item.data(0, NAME_ROLE) and self.accept())
+        self._on_current(self.tree.currentItem(), None)
+
+    def _build_tree(self, selected: str) -> None:
+        """The templates by family, ``selected`` current."""
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
         self.tree.setMinimumWidth(220)
@@ -75,6 +90,10 @@ class TemplateGallery(QDialog):
                     if t.name == selected:
                         self.tree.setCurrentItem(item)
             group.setExpanded(True)
+
+    def _build_options(self) -> None:
+        """The description labels, the options (input shape, classes, shortcut, ImageNet weights) and
+        the line that says why a choice does not build."""
         self.title = QLabel()
         self.title.setProperty("role", "heading")
         self.doc = QLabel(wordWrap=True)
@@ -105,6 +124,9 @@ class TemplateGallery(QDialog):
         self.problem.hide()
         self.input_shape.currentTextChanged.connect(lambda _t: self.problem.hide())
         self.classes.valueChanged.connect(lambda _v: self.problem.hide())
+
+    def _build_details(self) -> QWidget:
+        """The right side: the chosen template's title, doc and figures above the options form."""
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(16, 8, 8, 8)
@@ -119,10 +141,10 @@ class TemplateGallery(QDialog):
         form.addRow("", self.imagenet)
         rl.addLayout(form)
         rl.addWidget(self.problem)
-        split = QSplitter()
-        split.addWidget(self.tree)
-        split.addWidget(right)
-        split.setStretchFactor(1, 1)
+        return right
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """A hint, then Create and Cancel."""
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -130,17 +152,12 @@ class TemplateGallery(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        lay = QVBoxLayout(self)
-        lay.addWidget(split, 1)
         bottom = QHBoxLayout()
         hint = QLabel("Every template is a real, trainable network; parameter counts match the references.")
         hint.setProperty("role", "muted")
         bottom.addWidget(hint, 1)
         bottom.addWidget(buttons)
-        lay.addLayout(bottom)
-        self.tree.currentItemChanged.connect(self._on_current)
-        self.tree.itemDoubleClicked.connect(lambda item, _c: item.data(0, NAME_ROLE) and self.accept())
-        self._on_current(self.tree.currentItem(), None)
+        return bottom
 
     def selected_name(self) -> str | None:
         item = self.tree.currentItem()

@@ -334,7 +334,14 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        f = mb.addMenu("&File")
+        self._build_file_menu(mb.addMenu("&File"))
+        self._build_edit_menu(mb.addMenu("&Edit"))
+        self._build_view_menu(mb.addMenu("&View"))
+        h = mb.addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
+        self._action(h, "&About Skipwire", self.show_about)
+
+    def _build_file_menu(self, f) -> None:
         new_menu = f.addMenu("&New")
         self.act_new = self._action(
             new_menu,
@@ -372,7 +379,7 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
 
-        e = mb.addMenu("&Edit")
+    def _build_edit_menu(self, e) -> None:
         self.act_undo = self.document.undo_stack.createUndoAction(self, "Undo")
         self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.act_redo = self.document.undo_stack.createRedoAction(self, "Redo")
@@ -424,7 +431,7 @@ class MainWindow(QMainWindow):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.canvas.addAction(a)
 
-        v = mb.addMenu("&View")
+    def _build_view_menu(self, v) -> None:
         self.act_frame = self._action(v, "&Frame all", self.view_frame_all, QKeySequence("Home"))
         self.act_frame_sel = self._action(
             v, "Frame &selection", lambda: self._view_call("frame_selection"), QKeySequence("F")
@@ -461,10 +468,6 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, idx=i: self.show_bottom_tab(idx))
             group.addAction(a)
             panels.addAction(a)
-
-        h = mb.addMenu("&Help")
-        self._action(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
-        self._action(h, "&About Skipwire", self.show_about)
 
     def _connect(self) -> None:
         d = self.document

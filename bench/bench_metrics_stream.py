@@ -107,7 +107,7 @@ def main() -> int:
     steps = sum(1 for r in got if r["kind"] == "step")
     busy = late[first_step_at:] if first_step_at is not None else late
     busy_poll = poll_ms[first_step_at:] if first_step_at is not None else poll_ms
-    worst = max(a + b for a, b in zip(busy, busy_poll))
+    worst = max(a + b for a, b in zip(busy, busy_poll, strict=True))
     print(
         f"sent {int(args.rate * args.seconds):,} step records at {args.rate}/s (+ grad and epoch records); "
         f"received {steps:,} step records, {len(got):,} records in all"

@@ -357,89 +357,104 @@ class _Converter:
         return op
 
     def run(self) -> None:
-        from codegen.fx_ops import (
-            NORM_ACT_LEAVES,
-            Unsupported,
-            convert_call,
-            convert_helper,
-            convert_module,
-            convert_norm_act,
-        )
+        from codegen.fx_ops import Unsupported
 
         placeholders = 0
         for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                placeholders += 1
             try:
-                if node.op == "placeholder":
-                    placeholders += 1
-                    if placeholders > 1 and not node.users:
-                        continue  # an optional argument the network does not use
-                    if placeholders > 1:
-                        raise Unsupported("a second input; Skipwire networks take one tensor")
-                    self.add(node, "Input", {"shape": list(self.input_shape)}, [], [])
-                elif node.op == "get_attr":
-                    self.param_refs[node] = (str(node.target), _full_shape(node), _full_shape(node))
-                elif any(a in self.param_refs for a in node.all_input_nodes):
-                    self.param_use(node)
-                elif node.op == "call_module":
-                    mod = self.gm.get_submodule(node.target)
-                    src = node.args[0] if node.args else None
-                    if type(mod).__name__ == "WeightedAdd" and not node.kwargs:
-                        # WeightedAdd([a, b]) (a list, as TorchScript wants) or WeightedAdd(a, b)
-                        args = (
-                            list(node.args[0])
-                            if len(node.args) == 1 and isinstance(node.args[0], (list, tuple))
-                            else list(node.args)
-                        )
-                        type_name, params = convert_helper(mod, [self.shapes.get(a) for a in args])
-                        self._calls.setdefault(node.target, []).append(node.name)
-                        self.add(node, type_name, params, args, self.scope_of(node, True), attr=node.target)
-                        continue
-                    if len(node.args) != 1 or node.kwargs:
-                        raise Unsupported("a module called with more than one argument")
-                    if type(mod).__name__ in NORM_ACT_LEAVES:
-                        self.norm_act(node, convert_norm_act(mod, self.shapes.get(src)), src)
-                        continue
-                    type_name, params = convert_module(mod, self.shapes.get(src))
-                    self._calls.setdefault(node.target, []).append(node.name)
-                    if len(self._calls[node.target]) == 2 and any(True for _ in mod.parameters()):
-                        self.warnings.append(
-                            f'module "{node.target}" is called more than once and shares its weights; '
-                            "the imported graph gives each call its own copy"
-                        )
-                    op = self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
-                    if op is not None and type_name == "RadixSoftmax" and src in self.shapes:
-                        op.shape = self.shapes[src]  # timm's flattens to (B, C); Skipwire's keeps the shape
-                elif (
-                    node.op == "call_function"
-                    and node.target is operator.getitem
-                    and node.args[0] in self.splits
-                ):
-                    src, bounds = self.splits[node.args[0]]
-                    if not isinstance(node.args[1], int) or not -len(bounds) <= node.args[1] < len(bounds):
-                        raise Unsupported(f"a piece {node.args[1]!r} of a split")
-                    start, stop = bounds[node.args[1]]
-                    self.add(
-                        node,
-                        "ChannelSlice",
-                        {"start": start, "stop": stop},
-                        [src],
-                        self.scope_of(node, False),
-                    )
-                elif node.op in ("call_function", "call_method") and self.on_groups(node):
-                    continue
-                elif node.op in ("call_function", "call_method"):
-                    self.call(node, convert_call(node, self.shapes))
-                elif node.op == "output":
-                    res = node.args[0]
-                    if not isinstance(res, type(node)):
-                        raise Unsupported("the network must return one tensor, not a tuple, list or dict")
-                    if res in self.failed:
-                        continue
-                    if res not in self.alias:
-                        raise Unsupported("the network must return one tensor")
-                    self.output = self.alias[res]
+                self._visit(node, placeholders)
             except Unsupported as exc:
                 self.fail(node, str(exc))
+
+    def _visit(self, node: Any, placeholders: int) -> None:
+        """One traced node -> ops (raises fx_ops.Unsupported); ``placeholders``: inputs seen so far."""
+        from codegen.fx_ops import convert_call
+
+        if node.op == "placeholder":
+            self._visit_placeholder(node, placeholders)
+        elif node.op == "get_attr":
+            self.param_refs[node] = (str(node.target), _full_shape(node), _full_shape(node))
+        elif any(a in self.param_refs for a in node.all_input_nodes):
+            self.param_use(node)
+        elif node.op == "call_module":
+            self._visit_call_module(node)
+        elif node.op == "call_function" and node.target is operator.getitem and node.args[0] in self.splits:
+            self._visit_split_piece(node)
+        elif node.op in ("call_function", "call_method"):
+            if not self.on_groups(node):
+                self.call(node, convert_call(node, self.shapes))
+        elif node.op == "output":
+            self._visit_output(node)
+
+    def _visit_placeholder(self, node: Any, placeholders: int) -> None:
+        from codegen.fx_ops import Unsupported
+
+        if placeholders > 1 and not node.users:
+            return  # an optional argument the network does not use
+        if placeholders > 1:
+            raise Unsupported("a second input; Skipwire networks take one tensor")
+        self.add(node, "Input", {"shape": list(self.input_shape)}, [], [])
+
+    def _visit_call_module(self, node: Any) -> None:
+        from codegen.fx_ops import NORM_ACT_LEAVES, Unsupported, convert_module, convert_norm_act
+
+        mod = self.gm.get_submodule(node.target)
+        src = node.args[0] if node.args else None
+        if type(mod).__name__ == "WeightedAdd" and not node.kwargs:
+            self._visit_weighted_add(node, mod)
+            return
+        if len(node.args) != 1 or node.kwargs:
+            raise Unsupported("a module called with more than one argument")
+        if type(mod).__name__ in NORM_ACT_LEAVES:
+            self.norm_act(node, convert_norm_act(mod, self.shapes.get(src)), src)
+            return
+        type_name, params = convert_module(mod, self.shapes.get(src))
+        self._calls.setdefault(node.target, []).append(node.name)
+        if len(self._calls[node.target]) == 2 and any(True for _ in mod.parameters()):
+            self.warnings.append(
+                f'module "{node.target}" is called more than once and shares its weights; '
+                "the imported graph gives each call its own copy"
+            )
+        op = self.add(node, type_name, params, [src], self.scope_of(node, True), attr=node.target)
+        if op is not None and type_name == "RadixSoftmax" and src in self.shapes:
+            op.shape = self.shapes[src]  # timm's flattens to (B, C); Skipwire's keeps the shape
+
+    def _visit_weighted_add(self, node: Any, mod: Any) -> None:
+        """WeightedAdd([a, b]) (a list, as TorchScript wants) or WeightedAdd(a, b)."""
+        from codegen.fx_ops import convert_helper
+
+        args = (
+            list(node.args[0])
+            if len(node.args) == 1 and isinstance(node.args[0], (list, tuple))
+            else list(node.args)
+        )
+        type_name, params = convert_helper(mod, [self.shapes.get(a) for a in args])
+        self._calls.setdefault(node.target, []).append(node.name)
+        self.add(node, type_name, params, args, self.scope_of(node, True), attr=node.target)
+
+    def _visit_split_piece(self, node: Any) -> None:
+        """``pieces[i]`` of a recorded channel split -> a ChannelSlice."""
+        from codegen.fx_ops import Unsupported
+
+        src, bounds = self.splits[node.args[0]]
+        if not isinstance(node.args[1], int) or not -len(bounds) <= node.args[1] < len(bounds):
+            raise Unsupported(f"a piece {node.args[1]!r} of a split")
+        start, stop = bounds[node.args[1]]
+        self.add(node, "ChannelSlice", {"start": start, "stop": stop}, [src], self.scope_of(node, False))
+
+    def _visit_output(self, node: Any) -> None:
+        from codegen.fx_ops import Unsupported
+
+        res = node.args[0]
+        if not isinstance(res, type(node)):
+            raise Unsupported("the network must return one tensor, not a tuple, list or dict")
+        if res in self.failed:
+            return
+        if res not in self.alias:
+            raise Unsupported("the network must return one tensor")
+        self.output = self.alias[res]
 
     def param_use(self, node: Any) -> None:
         """A parameter in forward: a view of it (``gamma.reshape(1, -1, 1, 1)``), or a layer scale, the

@@ -63,64 +63,80 @@ def find_shortcuts(conv: Any) -> None:
             candidates = ((2, 0),)
         else:
             continue
-        for port, other_port in candidates:
-            other = op.inputs[other_port]
-            src = op.inputs[port]
-            proj = _projection_pair(conv, ops, cons, src, nn)
-            if proj is not None:
-                x, name, conv_key, bn_key = proj
-                if x == other or x in ancestors(ops, other):
-                    applied = "conv_bn_always" if ops[x].shape == op.shape else "conv_bn"
-                    op.inputs[port] = x
-                    op.shortcut[port] = (applied, name)
-                    del ops[conv_key], ops[bn_key]
-                    cons = consumers(ops)
-                    break
-            zp = _zero_pad_chain(ops, cons, src)
-            if zp is not None:
-                x, removed = zp
-                if x == other or x in ancestors(ops, other):
-                    op.inputs[port] = x
-                    op.shortcut[port] = ("zero_pad", _scope_attr(conv, ops[removed[0]]) or "shortcut")
-                    for k in removed:
-                        del ops[k]
-                    cons = consumers(ops)
-                    break
-            if src in ancestors(ops, other):
-                op.shortcut[port] = ("identity", "shortcut")
-                break
+        cons = _mark_shortcut(conv, op, candidates, cons, nn)
     for op in ops.values():
-        if op.type in ("_Subsample", "_ChannelPad"):
-            what = "slicing" if op.type == "_Subsample" else "padding"
-            conv.errors.append(
-                f'{what} ({op.key}) at "{_scope_attr(conv, op, full=True)}": only a zero-pad '
-                "shortcut (x[:, :, ::s, ::s] padded with zero channels) into an addition is supported"
-            )
-        elif op.type == "_Scale":
-            conv.errors.append(
-                f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
-                "only as a term of a weighted sum (c1 * a + c2 * b) is supported"
-            )
-        elif op.type in ("_ToRow", "_FromRow"):
-            conv.errors.append(
-                f'a reshape ({op.key}) at "{_scope_attr(conv, op, full=True)}": only globally pooled '
-                "channels viewed as one sequence for a one-channel Conv1d, and back (ECA-Net), are supported"
-            )
-        elif op.type == "ChannelConv1d" and tuple(op.shape[1:]) != (1, 1):
-            conv.errors.append(
-                f'a Conv1d ({op.key}) at "{_scope_attr(conv, op, full=True)}": only over the channels of a '
-                "global average pool, as in ECA-Net, is supported"
-            )
-        elif op.type == "_AddThree":
-            conv.errors.append(
-                f'adding a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": only inside a '
-                "hand-written hard-sigmoid or hard-swish (F.relu6(x + 3) / 6, x * F.relu6(x + 3) / 6)"
-            )
-        elif op.type == "_OneMinus":
-            conv.errors.append(
-                f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
-                "inside a highway gate t * h + (1 - t) * x is supported"
-            )
+        message = _leftover_error(conv, op)
+        if message is not None:
+            conv.errors.append(message)
+
+
+def _mark_shortcut(
+    conv: Any, op: Any, candidates: tuple[tuple[int, int], ...], cons: dict[str, list[str]], nn: Any
+) -> dict[str, list[str]]:
+    """The first (port, other port) of ``op`` whose input reaches the other one's past becomes a shortcut:
+    a projection pair or a zero-pad chain folded into the edge, else an identity; the consumers after."""
+    ops = conv.ops
+    for port, other_port in candidates:
+        other = op.inputs[other_port]
+        src = op.inputs[port]
+        proj = _projection_pair(conv, ops, cons, src, nn)
+        if proj is not None:
+            x, name, conv_key, bn_key = proj
+            if x == other or x in ancestors(ops, other):
+                applied = "conv_bn_always" if ops[x].shape == op.shape else "conv_bn"
+                op.inputs[port] = x
+                op.shortcut[port] = (applied, name)
+                del ops[conv_key], ops[bn_key]
+                return consumers(ops)
+        zp = _zero_pad_chain(ops, cons, src)
+        if zp is not None:
+            x, removed = zp
+            if x == other or x in ancestors(ops, other):
+                op.inputs[port] = x
+                op.shortcut[port] = ("zero_pad", _scope_attr(conv, ops[removed[0]]) or "shortcut")
+                for k in removed:
+                    del ops[k]
+                return consumers(ops)
+        if src in ancestors(ops, other):
+            op.shortcut[port] = ("identity", "shortcut")
+            return cons
+    return cons
+
+
+def _leftover_error(conv: Any, op: Any) -> str | None:
+    """The refusal for a helper op that no pattern folded away (None for a real layer)."""
+    if op.type in ("_Subsample", "_ChannelPad"):
+        what = "slicing" if op.type == "_Subsample" else "padding"
+        return (
+            f'{what} ({op.key}) at "{_scope_attr(conv, op, full=True)}": only a zero-pad '
+            "shortcut (x[:, :, ::s, ::s] padded with zero channels) into an addition is supported"
+        )
+    if op.type == "_Scale":
+        return (
+            f'multiplication by a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": '
+            "only as a term of a weighted sum (c1 * a + c2 * b) is supported"
+        )
+    if op.type in ("_ToRow", "_FromRow"):
+        return (
+            f'a reshape ({op.key}) at "{_scope_attr(conv, op, full=True)}": only globally pooled '
+            "channels viewed as one sequence for a one-channel Conv1d, and back (ECA-Net), are supported"
+        )
+    if op.type == "ChannelConv1d" and tuple(op.shape[1:]) != (1, 1):
+        return (
+            f'a Conv1d ({op.key}) at "{_scope_attr(conv, op, full=True)}": only over the channels of a '
+            "global average pool, as in ECA-Net, is supported"
+        )
+    if op.type == "_AddThree":
+        return (
+            f'adding a constant ({op.key}) at "{_scope_attr(conv, op, full=True)}": only inside a '
+            "hand-written hard-sigmoid or hard-swish (F.relu6(x + 3) / 6, x * F.relu6(x + 3) / 6)"
+        )
+    if op.type == "_OneMinus":
+        return (
+            f'subtraction ({op.key}) at "{_scope_attr(conv, op, full=True)}": only 1 - t '
+            "inside a highway gate t * h + (1 - t) * x is supported"
+        )
+    return None
 
 
 def _fold_hard_activations(ops: dict[str, Any]) -> None:

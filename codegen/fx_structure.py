@@ -279,25 +279,8 @@ class _Builder:
 
     def build_graph(self, home: str | None) -> Graph:
         g = Graph()
-        ids: dict[tuple[str, str], str] = {}
-        units: list[tuple[str, str]] = []
-        for k, op in self.ops.items():
-            if home is None or home in op.scope:
-                u = self.unit(k, home)
-                if u not in ids:
-                    ids[u] = f"n{len(ids) + 2}"
-                    units.append(u)
-        # names: module attributes first (state_dict keys), then the rest
-        taken: set[str] = {"input", "output"} if home is not None else {"output"}
-        names: dict[tuple[str, str], str] = {}
-        for u in units:
-            base = self.unit_name(u, home)
-            if base is not None:
-                names[u] = self.unique(base, taken)
-        for u in units:
-            if u not in names:
-                op = self.ops[u[1]]
-                names[u] = self.unique("input" if op.type == "Input" else _snake(op.type), taken)
+        ids, units = self._graph_units(home)
+        names = self._unit_names(units, home)
         if home is not None:
             g.add_node(Node("n1", "BlockInput", "input"))
             ids[("in", IN)] = "n1"
@@ -309,6 +292,46 @@ class _Builder:
                 g.add_node(Node(ids[u], self.inst_type[u[1]], names[u], dict(self.inst_params[u[1]])))
         out_id = f"n{len(ids) + 2}"
         g.add_node(Node(out_id, "BlockOutput" if home is not None else "Output", "output"))
+        edge_n = self._add_edges(g, units, ids, home, out_id)
+        self._add_stages(g, ids, home)
+        g._ids = iter(range(len(g.nodes) + edge_n + 1, 1 << 30))
+        return g
+
+    def _graph_units(self, home: str | None) -> tuple[dict[tuple[str, str], str], list[tuple[str, str]]]:
+        """The units (ops and block instances) of ``home``'s graph in op order, with their node ids."""
+        ids: dict[tuple[str, str], str] = {}
+        units: list[tuple[str, str]] = []
+        for k, op in self.ops.items():
+            if home is None or home in op.scope:
+                u = self.unit(k, home)
+                if u not in ids:
+                    ids[u] = f"n{len(ids) + 2}"
+                    units.append(u)
+        return ids, units
+
+    def _unit_names(self, units: list[tuple[str, str]], home: str | None) -> dict[tuple[str, str], str]:
+        """Node names: module attributes first (state_dict keys), then the rest."""
+        taken: set[str] = {"input", "output"} if home is not None else {"output"}
+        names: dict[tuple[str, str], str] = {}
+        for u in units:
+            base = self.unit_name(u, home)
+            if base is not None:
+                names[u] = self.unique(base, taken)
+        for u in units:
+            if u not in names:
+                op = self.ops[u[1]]
+                names[u] = self.unique("input" if op.type == "Input" else _snake(op.type), taken)
+        return names
+
+    def _add_edges(
+        self,
+        g: Graph,
+        units: list[tuple[str, str]],
+        ids: dict[tuple[str, str], str],
+        home: str | None,
+        out_id: str,
+    ) -> int:
+        """Every unit's input edges and the edge into the output; returns how many edges."""
         edge_n = 0
 
         def connect(src: str, dst: str, port: int, shortcut: tuple[str, str] | None = None) -> None:
@@ -328,7 +351,10 @@ class _Builder:
                 connect(ids[self.rep(self.scopes[u[1]].ext[0], home)], ids[u], 0)
         last = self.scopes[home].out if home is not None else self.conv.output
         connect(ids[self.rep(last, home)], out_id, 0)
-        # stages living in this graph
+        return edge_n
+
+    def _add_stages(self, g: Graph, ids: dict[tuple[str, str], str], home: str | None) -> None:
+        """The stages living in ``home``'s graph."""
         for key, sc in self.scopes.items():
             if sc.kind != "stage" or self.home_of_scope(key) != home:
                 continue
@@ -348,8 +374,6 @@ class _Builder:
                 if self.conv.model.get_submodule(sc.qualname).state_dict():
                     self.renamed.append((sc.qualname, stage_name))
             g.stages.append(Stage(stage_name, self.stage_keys(key), node_ids))
-        g._ids = iter(range(len(g.nodes) + edge_n + 1, 1 << 30))
-        return g
 
     def home_of_scope(self, key: str) -> str | None:
         p = self.parent.get(key)
@@ -499,12 +523,12 @@ def _expression(vals: list[int], cin: list[int], values: dict[str, list[int]]) -
             return name
     for name, pv in values.items():
         for k in range(2, 9):
-            if all(v == p * k for v, p in zip(vals, pv)):
+            if all(v == p * k for v, p in zip(vals, pv, strict=True)):
                 return f"{name} * {k}"
     for k in range(2, 9):
-        if all(v == c // k for v, c in zip(vals, cin)):
+        if all(v == c // k for v, c in zip(vals, cin, strict=True)):
             return f"in_channels // {k}"
-        if all(v == c * k for v, c in zip(vals, cin)):
+        if all(v == c * k for v, c in zip(vals, cin, strict=True)):
             return f"in_channels * {k}"
     return None
 

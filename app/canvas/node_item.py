@@ -188,6 +188,39 @@ class NodeItem(QGraphicsItem):
         name_pt, summary_pt, badge_pt = card_fonts(lod)
         compact = summary_pt is None  # zoomed out: the whole card in the category colour, a larger name
         band_h = HEIGHT if compact else HEADER
+        self._paint_card(painter, rect, header, band_h, compact)
+        self._paint_border(painter, rect, header, selected)
+        self._paint_header(painter, band_h, compact, name_pt, badge_pt)
+        if not compact and self.summary:
+            pad = 9.0
+            inset = 4.0 if self.is_block else 0.0
+            body = QRectF(pad + inset, HEADER, WIDTH - 2 * pad - 2 * inset, HEIGHT - HEADER - inset / 2)
+            sfont = ui_font(summary_pt)
+            painter.setFont(sfont)
+            painter.setPen(t.color("text_muted"))
+            painter.drawText(
+                body,
+                Qt.AlignmentFlag.AlignVCenter,
+                QFontMetricsF(sfont).elidedText(self.summary, Qt.TextElideMode.ElideRight, body.width()),
+            )
+
+        # resting ports (hovered or highlighted ones paint themselves on top)
+        if lod >= LOD_PORTS:
+            for p in self.ports():
+                paint_resting(painter, t, p.pos())
+                if p.label and lod >= 0.7:
+                    painter.save()
+                    painter.translate(p.pos())
+                    paint_label(painter, t, p.label)
+                    painter.restore()
+        if self.errors or self.warnings:
+            self._paint_problem_badge(painter, compact)
+
+    def _paint_card(
+        self, painter: QPainter, rect: QRectF, header: QColor, band_h: float, compact: bool
+    ) -> None:
+        """The card and its header band in the category colour (the whole card when ``compact``)."""
+        t = self.theme
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.color("card"))
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
@@ -201,7 +234,9 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(header.lighter(135), 1))
             painter.drawLine(QPointF(RADIUS / 2, HEADER), QPointF(WIDTH - RADIUS / 2, HEADER))
 
-        # border: block instances double, errors red, selection bright
+    def _paint_border(self, painter: QPainter, rect: QRectF, header: QColor, selected: bool) -> None:
+        """The border: block instances double, errors red, selection bright."""
+        t = self.theme
         border = t.color("card_border")
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(border, 1))
@@ -216,7 +251,10 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(t.color("selection"), 2))
             painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), RADIUS + 2, RADIUS + 2)
 
-        # header: name (and a frozen mark) left, output-shape badge right
+    def _paint_header(self, painter: QPainter, band_h: float, compact: bool, name_pt, badge_pt) -> None:
+        """The name (and a frozen mark) left, the output-shape badge right (below the name when
+        ``compact``)."""
+        t = self.theme
         pad = 9.0
         inset = 4.0 if self.is_block else 0.0
         right = WIDTH - pad - inset - (18 if (self.errors or self.warnings) else 0)
@@ -249,34 +287,14 @@ class NodeItem(QGraphicsItem):
             name,
         )
 
-        if not compact and self.summary:
-            body = QRectF(pad + inset, HEADER, WIDTH - 2 * pad - 2 * inset, HEIGHT - HEADER - inset / 2)
-            sfont = ui_font(summary_pt)
-            painter.setFont(sfont)
-            painter.setPen(t.color("text_muted"))
-            painter.drawText(
-                body,
-                Qt.AlignmentFlag.AlignVCenter,
-                QFontMetricsF(sfont).elidedText(self.summary, Qt.TextElideMode.ElideRight, body.width()),
-            )
-
-        # resting ports (hovered or highlighted ones paint themselves on top)
-        if lod >= LOD_PORTS:
-            for p in self.ports():
-                paint_resting(painter, t, p.pos())
-                if p.label and lod >= 0.7:
-                    painter.save()
-                    painter.translate(p.pos())
-                    paint_label(painter, t, p.label)
-                    painter.restore()
-
-        # error / warning badge, top right
-        if self.errors or self.warnings:
-            c = t.color("error") if self.errors else t.color("warning")
-            centre = QPointF(WIDTH - 12, (HEIGHT if compact else HEADER) / 2)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(c)
-            painter.drawEllipse(centre, 7, 7)
-            painter.setPen(QPen(QColor("#ffffff"), 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            painter.drawLine(centre + QPointF(0, -3.5), centre + QPointF(0, 1))
-            painter.drawPoint(centre + QPointF(0, 3.8))
+    def _paint_problem_badge(self, painter: QPainter, compact: bool) -> None:
+        """The error (or warning) badge, top right."""
+        t = self.theme
+        c = t.color("error") if self.errors else t.color("warning")
+        centre = QPointF(WIDTH - 12, (HEIGHT if compact else HEADER) / 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(c)
+        painter.drawEllipse(centre, 7, 7)
+        painter.setPen(QPen(QColor("#ffffff"), 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.drawLine(centre + QPointF(0, -3.5), centre + QPointF(0, 1))
+        painter.drawPoint(centre + QPointF(0, 3.8))

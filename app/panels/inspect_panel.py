@@ -149,6 +149,27 @@ class InspectPanel(QWidget):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
+        bar = self._build_toolbar()
+        node = self._build_node_view()
+        profile = self._build_profile()
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(node)
+        split.addWidget(profile)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(bar)
+        self.status.setContentsMargins(10, 2, 8, 2)
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        lay.addWidget(split, 1)
+        self._set_exports()
+
+    def _build_toolbar(self) -> QFrame:
+        """Weights, seed, samples, BatchNorm mode, Inspect/Cancel, progress and the exports; the status
+        line below it."""
         bar = QFrame(objectName="panelToolbar")
         bl = FlowLayout(bar)  # wraps onto more rows in a narrow dock instead of widening the window
         bl.setContentsMargins(8, 4, 8, 4)
@@ -192,8 +213,10 @@ class InspectPanel(QWidget):
         self.export_csv.clicked.connect(self._export_csv)
         bl.addWidget(self.export_png)
         bl.addWidget(self.export_csv)
+        return bar
 
-        # the selected node: title and numbers, maps with a channel slider, histogram
+    def _build_node_view(self) -> QWidget:
+        """The selected node: title and numbers, maps with a channel slider, histogram."""
         self.node_title = QLabel("Select a node on the canvas.")
         self.node_title.setTextFormat(Qt.TextFormat.RichText)
         self.stats = QLabel()
@@ -218,8 +241,10 @@ class InspectPanel(QWidget):
         nl.addWidget(self.hist, 4, 0, 1, 2)
         nl.setRowStretch(2, 3)
         nl.setRowStretch(4, 2)
+        return node
 
-        # the depth profile
+    def _build_profile(self) -> QWidget:
+        """The depth profile: activation std and gradient norm per layer."""
         self.std_plot = _plot(log=True)
         self.grad_plot = _plot(log=True)
         for plot, label in ((self.std_plot, "activation std"), (self.grad_plot, "gradient norm")):
@@ -237,21 +262,7 @@ class InspectPanel(QWidget):
         pl.addWidget(self.profile_title)
         pl.addWidget(self.std_plot, 1)
         pl.addWidget(self.grad_plot, 1)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(node)
-        split.addWidget(profile)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(bar)
-        self.status.setContentsMargins(10, 2, 8, 2)
-        self.status.setWordWrap(True)
-        lay.addWidget(self.status)
-        lay.addWidget(split, 1)
-        self._set_exports()
+        return profile
 
     # ------------------------------------------------------------------ choices
     def _on_weights_chosen(self, index: int) -> None:

@@ -328,11 +328,28 @@ class InspectorPanel(QWidget):
 
     # ----- node -----------------------------------------------------------------------
     def _build_node(self, block, node_id) -> None:
+        node = self.document.project.graph_of(block).nodes[node_id]
+        lt = None if node.block_name else registry.get(node.type)
+        self._build_node_heading(block, node_id, lt)
+        form = self._section("Node")
+        self._build_name_row(form, block, node_id)
+        if node.type not in ("Input", "Output", "BlockInput", "BlockOutput"):
+            self._build_frozen_row(form, block, node_id)
+        self._stage_depth_row(block, node_id)
+        self._build_node_params(block, node_id, lt)
+        form = self._section("Shapes", self._instance_detail(block))
+        self._info(form, "in", "Input", "")
+        self._info(form, "out", "Output", "")
+        self._info(form, "params", "Parameters", "")
+        self._info(form, "macs", "MACs", "")
+        self._problems(self._diags_for(block, node_id=node_id))
+        self._sync_info()
+
+    def _build_node_heading(self, block, node_id, lt) -> None:
+        """The node's name and type, and its layer's doc or its block's "Open the block" link."""
         project = self.document.project
-        g = project.graph_of(block)
-        node = g.nodes[node_id]
+        node = project.graph_of(block).nodes[node_id]
         bname = node.block_name
-        lt = None if bname else registry.get(node.type)
         category = "block" if bname else (lt.category if lt else None)
         self._heading(node.name, bname or node.type, category)
         if lt is not None and lt.doc:
@@ -346,8 +363,10 @@ class InspectorPanel(QWidget):
             lab.setTextFormat(Qt.TextFormat.RichText)
             lab.linkActivated.connect(lambda _l, b=block, n=node_id: self.document.open_instance(b, n))
 
-        form = self._section("Node")
-        self.name_edit = QLineEdit(node.name)
+    def _build_name_row(self, form, block, node_id) -> None:
+        """The node's name, checked as typed and renamed (one undo step) when editing ends."""
+        g = self.document.project.graph_of(block)
+        self.name_edit = QLineEdit(g.nodes[node_id].name)
         self.name_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         name_err = QLabel(wordWrap=True)
         name_err.setProperty("role", "error")
@@ -373,23 +392,30 @@ class InspectorPanel(QWidget):
         self.name_edit.textEdited.connect(check_name)
         self.name_edit.editingFinished.connect(commit_name)
         form.addRow("Name", _with_message(self.name_edit, name_err))
-        if node.type not in ("Input", "Output", "BlockInput", "BlockOutput"):
-            self.frozen_box = QCheckBox("parameters don't train")
-            self.frozen_box.setChecked(node.frozen)
-            self.frozen_box.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
 
-            def commit_frozen(v: bool) -> None:
-                n = g.nodes[node_id]
-                if n.frozen != v:
-                    self.document.push(
-                        E.SetNodeField(block, node_id, "frozen", v),
-                        f"{'Freeze' if v else 'Unfreeze'} {n.name}",
-                    )
+    def _build_frozen_row(self, form, block, node_id) -> None:
+        """Whether the node's parameters train (one undo step per toggle)."""
+        g = self.document.project.graph_of(block)
+        self.frozen_box = QCheckBox("parameters don't train")
+        self.frozen_box.setChecked(g.nodes[node_id].frozen)
+        self.frozen_box.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
 
-            self.frozen_box.toggled.connect(commit_frozen)
-            form.addRow("Frozen", self.frozen_box)
-        self._stage_depth_row(block, node_id)
+        def commit_frozen(v: bool) -> None:
+            n = g.nodes[node_id]
+            if n.frozen != v:
+                self.document.push(
+                    E.SetNodeField(block, node_id, "frozen", v),
+                    f"{'Freeze' if v else 'Unfreeze'} {n.name}",
+                )
 
+        self.frozen_box.toggled.connect(commit_frozen)
+        form.addRow("Frozen", self.frozen_box)
+
+    def _build_node_params(self, block, node_id, lt) -> None:
+        """The layer's parameters, or a block instance's values (with the definition's defaults)."""
+        project = self.document.project
+        node = project.graph_of(block).nodes[node_id]
+        bname = node.block_name
         bdef = project.blocks.get(bname) if bname else None
         if bname:
             specs = [block_param_spec(k, p) for k, p in bdef.params.items()] if bdef else []
@@ -397,25 +423,19 @@ class InspectorPanel(QWidget):
         else:
             specs = list(lt.params) if lt else []
             title = "Parameters"
-        if specs:
-            form = self._section(title)
-            if bdef is not None:  # (a short section title: the dock may be narrow)
-                defaults = ", ".join(f"{k} {p.default}" for k, p in bdef.params.items())
-                self._muted(f"This instance's values. The definition's defaults: {defaults}.")
-            env = self._env(block)
-            for spec in specs:
-                value = node.params.get(spec.name, spec.default)
-                fld = ParamField(spec, value, env)
-                fld.committed.connect(lambda v, s=spec: self._commit_param(block, node_id, s.name, v))
-                form.addRow(spec.name, fld)
-                self.fields[spec.name] = fld
-        form = self._section("Shapes", self._instance_detail(block))
-        self._info(form, "in", "Input", "")
-        self._info(form, "out", "Output", "")
-        self._info(form, "params", "Parameters", "")
-        self._info(form, "macs", "MACs", "")
-        self._problems(self._diags_for(block, node_id=node_id))
-        self._sync_info()
+        if not specs:
+            return
+        form = self._section(title)
+        if bdef is not None:  # (a short section title: the dock may be narrow)
+            defaults = ", ".join(f"{k} {p.default}" for k, p in bdef.params.items())
+            self._muted(f"This instance's values. The definition's defaults: {defaults}.")
+        env = self._env(block)
+        for spec in specs:
+            value = node.params.get(spec.name, spec.default)
+            fld = ParamField(spec, value, env)
+            fld.committed.connect(lambda v, s=spec: self._commit_param(block, node_id, s.name, v))
+            form.addRow(spec.name, fld)
+            self.fields[spec.name] = fld
 
     def _stage_depth_row(self, block, node_id) -> None:
         """A block instance in a stage: the stage's depth as a spin box (one undo step on commit)."""
@@ -557,6 +577,19 @@ class InspectorPanel(QWidget):
 
     # ----- block definition --------------------------------------------------------
     def _build_block(self, block) -> None:
+        self._build_block_heading(block)
+        self._build_block_defaults(block)
+        self._build_new_param_row(block)
+        self._problems(
+            [
+                d
+                for d in (self.document.analysis.diagnostics if self.document.analysis else [])
+                if d.block == block
+            ]
+        )
+
+    def _build_block_heading(self, block) -> None:
+        """The definition's name, doc and instance count, and the values of the instance its tab shows."""
         bdef = self.document.project.blocks[block]
         n_inst = sum(
             1
@@ -577,6 +610,10 @@ class InspectorPanel(QWidget):
             form = self._section("Values", shown)
             for name in bdef.params:
                 self._info(form, f"value:{name}", name, str(values.get(name)))
+
+    def _build_block_defaults(self, block) -> None:
+        """One row per block parameter: its type, its default (editable) and a remove button."""
+        bdef = self.document.project.blocks[block]
         form = self._section("Defaults")
         self._block_rows: dict[str, ParamField] = {}
         for name, p in bdef.params.items():
@@ -599,6 +636,10 @@ class InspectorPanel(QWidget):
             self.fields[name] = fld
         if not bdef.params:
             form.addRow(QLabel("No parameters yet."))
+
+    def _build_new_param_row(self, block) -> None:
+        """A name, a type and Add: a new block parameter (one undo step), its name checked first."""
+        bdef = self.document.project.blocks[block]
         add_row = QHBoxLayout()
         self.new_param_name = QLineEdit(placeholderText="new parameter")
         self.new_param_name.setMinimumWidth(60)
@@ -634,13 +675,6 @@ class InspectorPanel(QWidget):
         add_row.addWidget(add)
         self._layout.addLayout(add_row)
         self._layout.addWidget(self.new_param_error)
-        self._problems(
-            [
-                d
-                for d in (self.document.analysis.diagnostics if self.document.analysis else [])
-                if d.block == block
-            ]
-        )
 
     def _set_block_param(self, block, name, default=None, type_=None) -> None:
         bdef = self.document.project.blocks[block]
@@ -708,53 +742,69 @@ class InspectorPanel(QWidget):
     # ----- sync from the model ---------------------------------------------------------------
     def _sync(self) -> None:
         kind, block, key = self.target
-        g = self.document.project.graph_of(block) if kind in ("node", "edge") else None
         if kind == "node":
-            node = g.nodes[key]
-            if node.name != self._title.text():  # renamed (here, by undo, by a fix): the heading too
-                self.rebuild()
-                return
-            if self.name_edit is not None and not self.name_edit.hasFocus():
-                self.name_edit.setText(node.name)
-            if self.frozen_box is not None:
-                self.frozen_box.blockSignals(True)
-                self.frozen_box.setChecked(node.frozen)
-                self.frozen_box.blockSignals(False)
-            for name, fld in self.fields.items():
-                spec = fld.spec
-                fld.set_value(node.params.get(name, spec.default))
-            self._fill_problems(self._diags_for(block, node_id=key))
+            rebuilt = self._sync_node(block, key)
         elif kind == "edge":
-            e = g.edges[key]
-            if e.is_shortcut and (e.name or "shortcut") != self._title.text():
-                self.rebuild()
-                return
-            if self.projection_combo is not None:
-                self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
-            if self.name_edit is not None and not self.name_edit.hasFocus():
-                self.name_edit.setText(e.name or "shortcut")
-            if (self.projection_combo is None) == e.is_shortcut:
-                self.rebuild()
-                return
-            self._fill_problems(self._diags_for(block, edge_id=key))
+            rebuilt = self._sync_edge(block, key)
         elif kind == "block":
-            bdef = self.document.project.blocks[block]
-            if set(bdef.params) != set(self.fields) or any(
-                fld.spec.type != bdef.params[k].type for k, fld in self.fields.items()
-            ):
-                self.rebuild()
-                return
-            for k, fld in self.fields.items():
-                fld.set_value(bdef.params[k].default)
-            values = self._instance_values(block)
-            for k, lab in self._info_labels.items():
-                if k.startswith("value:"):
-                    lab.setText(str(values.get(k[6:])))
-            self._fill_problems([d for d in self.document.analysis.diagnostics if d.block == block])
-        elif kind == "network" and self._title.text() != self.document.project.name:
-            self.rebuild()  # renamed (here, or by undo)
-            return
-        self._sync_info()
+            rebuilt = self._sync_block(block)
+        else:
+            rebuilt = kind == "network" and self._title.text() != self.document.project.name
+            if rebuilt:
+                self.rebuild()  # renamed (here, or by undo)
+        if not rebuilt:
+            self._sync_info()
+
+    def _sync_node(self, block, key) -> bool:
+        """The node's fields from the model; True when the panel was rebuilt instead."""
+        node = self.document.project.graph_of(block).nodes[key]
+        if node.name != self._title.text():  # renamed (here, by undo, by a fix): the heading too
+            self.rebuild()
+            return True
+        if self.name_edit is not None and not self.name_edit.hasFocus():
+            self.name_edit.setText(node.name)
+        if self.frozen_box is not None:
+            self.frozen_box.blockSignals(True)
+            self.frozen_box.setChecked(node.frozen)
+            self.frozen_box.blockSignals(False)
+        for name, fld in self.fields.items():
+            spec = fld.spec
+            fld.set_value(node.params.get(name, spec.default))
+        self._fill_problems(self._diags_for(block, node_id=key))
+        return False
+
+    def _sync_edge(self, block, key) -> bool:
+        """The edge's fields from the model; True when the panel was rebuilt instead."""
+        e = self.document.project.graph_of(block).edges[key]
+        if e.is_shortcut and (e.name or "shortcut") != self._title.text():
+            self.rebuild()
+            return True
+        if self.projection_combo is not None:
+            self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
+        if self.name_edit is not None and not self.name_edit.hasFocus():
+            self.name_edit.setText(e.name or "shortcut")
+        if (self.projection_combo is None) == e.is_shortcut:
+            self.rebuild()
+            return True
+        self._fill_problems(self._diags_for(block, edge_id=key))
+        return False
+
+    def _sync_block(self, block) -> bool:
+        """The block definition's fields from the model; True when the panel was rebuilt instead."""
+        bdef = self.document.project.blocks[block]
+        if set(bdef.params) != set(self.fields) or any(
+            fld.spec.type != bdef.params[k].type for k, fld in self.fields.items()
+        ):
+            self.rebuild()
+            return True
+        for k, fld in self.fields.items():
+            fld.set_value(bdef.params[k].default)
+        values = self._instance_values(block)
+        for k, lab in self._info_labels.items():
+            if k.startswith("value:"):
+                lab.setText(str(values.get(k[6:])))
+        self._fill_problems([d for d in self.document.analysis.diagnostics if d.block == block])
+        return False
 
     def _sync_info(self) -> None:
         kind, block, key = self.target

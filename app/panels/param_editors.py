@@ -82,27 +82,7 @@ def parse_text(spec: ParamSpec, text: str, env: dict[str, Any] | None) -> Any:
     if spec.type == "int_or_same" and t in ("same", "valid"):
         return t
     if spec.type in ("int", "int_or_same", "opt_int"):
-        if t == "":
-            raise ParamError(f"{spec.name} needs a value")
-        if _is_int_text(t):
-            return check_value(spec, int(t))
-        if env is None:
-            hint = " (or 'same')" if spec.type == "int_or_same" else ""
-            hint = f" or height x width such as 1x7{hint}" if spec.pair else hint
-            raise ParamError(
-                f"{spec.name} must be a whole number{hint}; expressions such as "
-                f"'{t}' are only allowed inside a block"
-            )
-        try:
-            parsed = expr.parse(t)
-            unknown = sorted(parsed.names - set(env))
-            if unknown:
-                known = ", ".join(sorted(env)) or "none"
-                raise ParamError(f"unknown name {unknown[0]!r}; this block knows {known}")
-            check_value(spec, parsed.evaluate(env))
-        except expr.ExprError as exc:
-            raise ParamError(str(exc)) from None
-        return t
+        return _parse_whole(spec, t, env)
     if spec.type == "float":
         try:
             value = float(t)
@@ -122,6 +102,32 @@ def parse_text(spec: ParamSpec, text: str, env: dict[str, Any] | None) -> Any:
             raise ParamError(f"{spec.name} must be numbers separated by commas, such as 1.0, 0.5") from None
         return list(check_value(spec, values))
     raise ParamError(f"cannot edit {spec.type} here")  # pragma: no cover
+
+
+def _parse_whole(spec: ParamSpec, t: str, env: dict[str, Any] | None) -> Any:
+    """A whole-number parameter's stripped text ``t``: a number, or inside a block an expression
+    (stored as typed, checked against ``env``)."""
+    if t == "":
+        raise ParamError(f"{spec.name} needs a value")
+    if _is_int_text(t):
+        return check_value(spec, int(t))
+    if env is None:
+        hint = " (or 'same')" if spec.type == "int_or_same" else ""
+        hint = f" or height x width such as 1x7{hint}" if spec.pair else hint
+        raise ParamError(
+            f"{spec.name} must be a whole number{hint}; expressions such as "
+            f"'{t}' are only allowed inside a block"
+        )
+    try:
+        parsed = expr.parse(t)
+        unknown = sorted(parsed.names - set(env))
+        if unknown:
+            known = ", ".join(sorted(env)) or "none"
+            raise ParamError(f"unknown name {unknown[0]!r}; this block knows {known}")
+        check_value(spec, parsed.evaluate(env))
+    except expr.ExprError as exc:
+        raise ParamError(str(exc)) from None
+    return t
 
 
 def format_text(spec: ParamSpec, value: Any) -> str:

@@ -81,8 +81,29 @@ class TrainingPanel(QWidget):
         self._plot_timer.setInterval(PLOT_INTERVAL_MS)
         self._plot_timer.timeout.connect(self._refresh_plots)
         self._plot_group = 0
+        self._build_controls()
+        scroll = self._build_settings()
+        middle = self._build_plot_area()
+        self._build_side(scroll)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.side)
+        split.addWidget(middle)
+        split.addWidget(self.run_list)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setSizes([300, 860, 440])
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        self.narrow = False
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+        self._wire(document)
+        self._on_project_replaced()
 
-        # ----- left: settings and controls
+    def _build_controls(self) -> None:
+        """The settings form, Start, Stop, the degradation experiment, progress, status and error."""
         self.form = SettingsForm()
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
@@ -117,6 +138,9 @@ class TrainingPanel(QWidget):
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
 
+    def _build_settings(self) -> QScrollArea:
+        """The left side: the settings scrolling above a footer that keeps Start, Stop, the estimate,
+        progress and any error in view."""
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.start_button, 1)
@@ -166,8 +190,10 @@ class TrainingPanel(QWidget):
         bar_w = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         scroll.setMinimumWidth(max(SIDE_MIN_WIDTH, left.minimumSizeHint().width() + bar_w + 2))  # never clips
         scroll.setMaximumWidth(380)
+        return scroll
 
-        # ----- middle: plot toolbar and plots
+    def _build_plot_area(self) -> QWidget:
+        """The middle: the plot toolbar (smoothing, x axis) above the plots (built on first show)."""
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(60)
@@ -209,8 +235,11 @@ class TrainingPanel(QWidget):
         mid_lay.setSpacing(0)
         mid_lay.addWidget(bar)
         mid_lay.addWidget(self._plot_scroll, 1)
+        return middle
 
-        # ----- right (or, when the panel is narrow, a tab beside the settings): runs
+    def _build_side(self, scroll: QScrollArea) -> None:
+        """The runs list (right, or when the panel is narrow a tab beside the settings) and the side
+        tabs: the settings page and the sweep."""
         self.run_list = RunList(color_for=self._color_for)
         self.run_list.setMinimumWidth(330)
         self.side = QTabWidget()
@@ -236,22 +265,8 @@ class TrainingPanel(QWidget):
         self.sweep_scroll = sweep_scroll
         self.side.addTab(sweep_scroll, "Sweep")
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.side)
-        split.addWidget(middle)
-        split.addWidget(self.run_list)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setStretchFactor(2, 0)
-        split.setSizes([300, 860, 440])
-        split.setChildrenCollapsible(False)
-        self.splitter = split
-        self.narrow = False
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(split)
-
-        # ----- wiring
+    def _wire(self, document) -> None:
+        """Buttons, the training controller, the runs list, the form and the document to the panel."""
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.experiment_button.clicked.connect(self.start_experiment)
@@ -272,7 +287,6 @@ class TrainingPanel(QWidget):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
-        self._on_project_replaced()
 
     # ----- set-up -------------------------------------------------------------
     @property

@@ -43,7 +43,7 @@ class LogAxis(pg.AxisItem):
         if len(values) <= 4:
             return strings
         out = []
-        for v, text in zip(values, strings):
+        for v, text in zip(values, strings, strict=False):  # pyqtgraph's list, one per value
             m = 10 ** (v - math.floor(v + 1e-9))
             out.append(text if min(abs(m - k) for k in (1, 2, 5, 10)) < 1e-6 else "")
         return out
@@ -157,8 +157,26 @@ class TrainingPlots(QWidget):
         self._store: RunStore | None = None
         self._heat_version: tuple | None = None
         self._only: set[str] | None = None  # the plots the current refresh updates (None: all)
+        self._yr: dict[str, tuple[float, float]] = {}
+        self._xr: tuple[float, float] | None = None
+        self.columns = 3
         font = QFont()
         font.setPointSizeF(9.0)
+        self._build_grid(text, muted, border, font)
+        self._build_grad_legend(muted)
+        self._build_heatmap(muted, font)
+        self._build_crosshair(base, muted, border)
+        # An axis draws its grid lines across the whole plot, and replaying that QPicture costs a few ms
+        # per axis (about 40 of the 45 ms of a full repaint): keep each axis's rendering as a pixmap,
+        # redrawn only when the axis changes (its range, size or style), so a curve update repaints
+        # the plots with a blit per axis.
+        for p in self.plots.values():
+            for ax in ("left", "bottom"):
+                p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._update_x_label()
+
+    def _build_grid(self, text: str, muted: str, border: str, font: QFont) -> None:
+        """The plots, three to a row, x-linked to the loss plot, with fixed (not auto) ranges."""
         for i, name in enumerate(PLOT_NAMES):
             axes = {"left": LogAxis("left")} if name in ("lr", "grad") else None
             p = self.view.addPlot(row=i // 3, col=i % 3, axisItems=axes)
@@ -180,15 +198,15 @@ class TrainingPlots(QWidget):
         # slow. The x range spans the planned run; y ranges snap to round bounds with hysteresis.
         for p in self.plots.values():
             p.vb.disableAutoRange()
-        self._yr: dict[str, tuple[float, float]] = {}
-        self._xr: tuple[float, float] | None = None
-        self.columns = 3
         for col in range(3):
             self.view.ci.layout.setColumnStretchFactor(col, 1)
             self.view.ci.layout.setColumnPreferredWidth(col, 300)
         self.plots["lr"].setLogMode(y=True)
         self.plots["grad"].setLogMode(y=True)
         self.plots["acc"].setYRange(0, 1, padding=0)
+
+    def _build_grad_legend(self, muted: str) -> None:
+        """The gradient plot's legend: the first, middle and last layer's line styles."""
         leg = self.plots["grad"].addLegend(
             offset=(-6, 4), colCount=3, labelTextColor=muted, labelTextSize="9pt", brush=None, pen=None
         )
@@ -201,7 +219,9 @@ class TrainingPlots(QWidget):
         self.grad_legend = leg
         # three entries side by side need ~210 px: a narrower plot stacks them (never clipped)
         self.plots["grad"].vb.sigResized.connect(self._fit_grad_legend)
-        # heatmap
+
+    def _build_heatmap(self, muted: str, font: QFont) -> None:
+        """The per-layer gradient heatmap and its colour bar."""
         hp = self.plots["heatmap"]
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setColorMap(pg.colormap.get("viridis"))
@@ -214,7 +234,9 @@ class TrainingPlots(QWidget):
         self.colorbar.setImageItem(self.heat, insert_in=hp)
         self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
         self.colorbar.getAxis("right").setStyle(tickFont=font)
-        # crosshair and its read-out box
+
+    def _build_crosshair(self, base: str, muted: str, border: str) -> None:
+        """The crosshair (a dashed line in every plot) and its read-out box, following the mouse."""
         fill = QColor(base)
         fill.setAlpha(225)
         self.readout_item = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(fill), border=pg.mkPen(border))
@@ -231,14 +253,6 @@ class TrainingPlots(QWidget):
             p.addItem(line, ignoreBounds=True)
             self._vlines[name] = line
         self._proxy = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
-        # An axis draws its grid lines across the whole plot, and replaying that QPicture costs a few ms
-        # per axis (about 40 of the 45 ms of a full repaint): keep each axis's rendering as a pixmap,
-        # redrawn only when the axis changes (its range, size or style), so a curve update repaints
-        # the plots with a blit per axis.
-        for p in self.plots.values():
-            for ax in ("left", "bottom"):
-                p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self._update_x_label()
 
     # ----- theme ---------------------------------------------------------------
     def set_theme(self) -> None:
@@ -366,6 +380,33 @@ class TrainingPlots(QWidget):
 
     def _fit_ranges(self, store: RunStore, keys: list[str]) -> None:
         runs = [store.get(k) for k in keys]
+        self._fit_x(runs)
+        r = _span([c for run in runs for c in (run.train_loss, run.val_loss)])
+        q = _quantiles([y for run in runs for y in run.loss.data()[1]], 0.01, 0.98)
+        if q:
+            r = (min(r[0], q[0]), max(r[1], q[1])) if r else q
+        if r:
+            self._fit_linear("loss", r[0], r[1], zero=False)
+        r = _span([c for run in runs for c in (run.train_acc, run.val_acc)])
+        if r:
+            self._fit_linear("acc", r[0], r[1], zero=False, limits=(0.0, 1.0))
+        r = _span([run.throughput for run in runs])
+        if r:
+            self._fit_linear("throughput", 0.0, r[1])
+        r = _span([run.lr for run in runs], positive=True)
+        if r:
+            self._fit_log("lr", r[0], r[1])
+        lo, hi = math.inf, -math.inf
+        for run in runs:
+            for col in run.grads.columns:
+                vals = [v for v in col if v is not None and v > 0]
+                if vals:
+                    lo, hi = min(lo, min(vals)), max(hi, max(vals))
+        if lo <= hi:
+            self._fit_log("grad", lo, hi, headroom=2)
+
+    def _fit_x(self, runs: list) -> None:
+        """The shared x range: from 0 to the furthest run's end (its total steps, or its last point)."""
         ext = 0.0
         for run in runs:
             end = float(run.total_steps or 0)
@@ -379,43 +420,6 @@ class TrainingPlots(QWidget):
         if ext > 0 and self._xr != (0.0, ext):
             self._xr = (0.0, ext)
             self.plots["loss"].setXRange(0, ext, padding=0.02)
-
-        def span(curves, positive=False):
-            lo, hi = math.inf, -math.inf
-            for c in curves:
-                ys = c.ys
-                if ys:
-                    lo, hi = min(lo, min(ys)), max(hi, max(ys))
-                if c._pending:
-                    pys = [y for _, y in c._pending]
-                    lo, hi = min(lo, min(pys)), max(hi, max(pys))
-            if positive:
-                lo = max(lo, 1e-12)
-            return (lo, hi) if lo <= hi else None
-
-        r = span([c for run in runs for c in (run.train_loss, run.val_loss)])
-        q = _quantiles([y for run in runs for y in run.loss.data()[1]], 0.01, 0.98)
-        if q:
-            r = (min(r[0], q[0]), max(r[1], q[1])) if r else q
-        if r:
-            self._fit_linear("loss", r[0], r[1], zero=False)
-        r = span([c for run in runs for c in (run.train_acc, run.val_acc)])
-        if r:
-            self._fit_linear("acc", r[0], r[1], zero=False, limits=(0.0, 1.0))
-        r = span([run.throughput for run in runs])
-        if r:
-            self._fit_linear("throughput", 0.0, r[1])
-        r = span([run.lr for run in runs], positive=True)
-        if r:
-            self._fit_log("lr", r[0], r[1])
-        lo, hi = math.inf, -math.inf
-        for run in runs:
-            for col in run.grads.columns:
-                vals = [v for v in col if v is not None and v > 0]
-                if vals:
-                    lo, hi = min(lo, min(vals)), max(hi, max(vals))
-        if lo <= hi:
-            self._fit_log("grad", lo, hi, headroom=2)
 
     def _fit_linear(
         self, name: str, lo: float, hi: float, zero: bool = True, limits: tuple[float, float] | None = None
@@ -643,7 +647,11 @@ class TrainingPlots(QWidget):
             line.setPos(x)
             line.setVisible(True)
         x_text, values = self.readout(x, plot)
-        rows = [(self._store.get(k), v) for k, v in zip(self._keys, values) if v] if self._store else []
+        rows = (
+            [(self._store.get(k), v) for k, v in zip(self._keys, values, strict=True) if v]
+            if self._store
+            else []
+        )
         if not rows:
             self.readout_item.setVisible(False)
             return x_text
@@ -675,6 +683,21 @@ class TrainingPlots(QWidget):
             sx = x * run.steps_per_epoch if (self.x_mode == "epochs" and run.steps_per_epoch) else x
             values.append(_values(run, plot, sx, self.smoothing))
         return x_text, values
+
+
+def _span(curves, positive: bool = False) -> tuple[float, float] | None:
+    """The y extent of ``curves`` (their pending points too); above 0 when ``positive``."""
+    lo, hi = math.inf, -math.inf
+    for c in curves:
+        ys = c.ys
+        if ys:
+            lo, hi = min(lo, min(ys)), max(hi, max(ys))
+        if c._pending:
+            pys = [y for _, y in c._pending]
+            lo, hi = min(lo, min(pys)), max(hi, max(pys))
+    if positive:
+        lo = max(lo, 1e-12)
+    return (lo, hi) if lo <= hi else None
 
 
 def _quantiles(values: list[float], lo: float, hi: float) -> tuple[float, float] | None:

@@ -65,7 +65,7 @@ class Curve:
         ny: list[float] = []
         n4 = len(xs) - len(xs) % 4
         for i in range(0, n4, 4):
-            for px, py in _min_max(list(zip(xs[i : i + 4], ys[i : i + 4]))):
+            for px, py in _min_max(list(zip(xs[i : i + 4], ys[i : i + 4], strict=True))):
                 nx.append(px)
                 ny.append(py)
         nx.extend(xs[n4:])
@@ -161,7 +161,7 @@ class GradHistory:
 
     def layer_curve(self, index: int) -> tuple[list[float], list[float]]:
         xs, ys = [], []
-        for s, col in zip(self.steps, self.columns):
+        for s, col in zip(self.steps, self.columns, strict=True):
             v = col[index] if index < len(col) else None
             if v is not None and v > 0 and math.isfinite(v):
                 xs.append(s)
@@ -214,36 +214,9 @@ class RunSeries:
         for rec in records:
             kind = rec.get("kind")
             if kind == "step":
-                s = float(rec.get("step") or 0)
-                self.step = int(s)
-                self.epoch = float(rec.get("epoch") or self.epoch)
-                self.loss.append(s, rec.get("loss"))
-                self.lr.append(s, rec.get("lr"))
-                ips = rec.get("images_per_s")
-                if ips is not None:
-                    self.throughput.append(s, ips)
-                    self.images_per_s = ips
+                self._ingest_step(rec)
             elif kind == "epoch":
-                s = float(rec.get("step") or self.step)
-                self.step = int(s)
-                self.epoch = float(rec.get("epoch") or self.epoch)
-                self.train_loss.append(s, rec.get("train_loss"))
-                self.val_loss.append(s, rec.get("val_loss"))
-                self.train_acc.append(s, rec.get("train_acc"))
-                self.val_acc.append(s, rec.get("val_acc"))
-                self.eta_s = rec.get("eta_s")
-                ep = rec.get("epoch")
-                if not self.steps_per_epoch and isinstance(ep, (int, float)) and ep >= 1 and s > 0:
-                    self.steps_per_epoch = max(1, round(s / ep))  # runs logged without a status record
-                va = rec.get("val_acc")
-                if va is not None:
-                    self.last_val_acc = va
-                    self.last_val_images = None  # the whole validation set
-                    self.best_val_acc = va if self.best_val_acc is None else max(self.best_val_acc, va)
-                if self.throughput.count == 0 and rec.get("images_per_s") is not None:
-                    self.throughput.append(s, rec["images_per_s"])
-                if self.lr.count == 0 and rec.get("lr") is not None:
-                    self.lr.append(s, rec["lr"])
+                self._ingest_epoch(rec)
             elif kind == "val":  # a validation subset during a long epoch: accuracy before its end
                 s = float(rec.get("step") or self.step)
                 self.val_loss.append(s, rec.get("val_loss"))
@@ -256,16 +229,52 @@ class RunSeries:
                     float(rec.get("step") or self.step), rec.get("layers") or [], rec.get("norms") or []
                 )
             elif kind == "status":
-                self.state = rec.get("state", self.state)
-                self.message = rec.get("message", "")
-                for attr in ("steps_per_epoch", "total_steps", "epochs"):
-                    if rec.get(attr) is not None:
-                        setattr(self, attr, int(rec[attr]))
-                if rec.get("device"):
-                    self.device = str(rec["device"])
+                self._ingest_status(rec)
             elif kind == "error":
                 self.state = "error"
                 self.error = rec.get("message", "the training process reported an error")
+
+    def _ingest_step(self, rec: dict) -> None:
+        s = float(rec.get("step") or 0)
+        self.step = int(s)
+        self.epoch = float(rec.get("epoch") or self.epoch)
+        self.loss.append(s, rec.get("loss"))
+        self.lr.append(s, rec.get("lr"))
+        ips = rec.get("images_per_s")
+        if ips is not None:
+            self.throughput.append(s, ips)
+            self.images_per_s = ips
+
+    def _ingest_epoch(self, rec: dict) -> None:
+        s = float(rec.get("step") or self.step)
+        self.step = int(s)
+        self.epoch = float(rec.get("epoch") or self.epoch)
+        self.train_loss.append(s, rec.get("train_loss"))
+        self.val_loss.append(s, rec.get("val_loss"))
+        self.train_acc.append(s, rec.get("train_acc"))
+        self.val_acc.append(s, rec.get("val_acc"))
+        self.eta_s = rec.get("eta_s")
+        ep = rec.get("epoch")
+        if not self.steps_per_epoch and isinstance(ep, (int, float)) and ep >= 1 and s > 0:
+            self.steps_per_epoch = max(1, round(s / ep))  # runs logged without a status record
+        va = rec.get("val_acc")
+        if va is not None:
+            self.last_val_acc = va
+            self.last_val_images = None  # the whole validation set
+            self.best_val_acc = va if self.best_val_acc is None else max(self.best_val_acc, va)
+        if self.throughput.count == 0 and rec.get("images_per_s") is not None:
+            self.throughput.append(s, rec["images_per_s"])
+        if self.lr.count == 0 and rec.get("lr") is not None:
+            self.lr.append(s, rec["lr"])
+
+    def _ingest_status(self, rec: dict) -> None:
+        self.state = rec.get("state", self.state)
+        self.message = rec.get("message", "")
+        for attr in ("steps_per_epoch", "total_steps", "epochs"):
+            if rec.get(attr) is not None:
+                setattr(self, attr, int(rec[attr]))
+        if rec.get("device"):
+            self.device = str(rec["device"])
 
     def to_epochs(self, xs: list[float]) -> list[float]:
         """Steps -> epochs (when the run said how many steps an epoch has)."""

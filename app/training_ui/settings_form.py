@@ -56,7 +56,18 @@ class SettingsForm(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setVerticalSpacing(5)
+        self._build_data_fields()
+        self._build_run_fields()
+        self._add_rows(form)
+        for w in (self.epochs, self.batch_size, self.lr, self.label_smoothing, self.seed):
+            w.valueChanged.connect(self._on_edit)
+        for w in (self.optimizer, self.schedule, self.device):
+            w.currentIndexChanged.connect(self._on_edit)
+        self.data_dir.textChanged.connect(self._on_edit)
+        self.set_config(self._base)
 
+    def _build_data_fields(self) -> None:
+        """The dataset (with its folder and Browse) and the ImageNet weights choice."""
         self.dataset = QComboBox()
         for key, text in DATASETS:
             self.dataset.addItem(text, key)
@@ -80,6 +91,9 @@ class SettingsForm(QWidget):
         self._dir_widget = QWidget()
         self._dir_widget.setLayout(dir_row)
 
+    def _build_run_fields(self) -> None:
+        """The preset, and what it sets: epochs, batch size, rate, optimizer, schedule, label smoothing,
+        seed and device."""
         self.preset = QComboBox()
         self.preset.addItem(CUSTOM)
         for name in PRESETS:
@@ -114,6 +128,8 @@ class SettingsForm(QWidget):
             self.processes.addItem(label, n)
         self.processes.setCurrentIndex(self.processes.count() - 1)  # all of them when offered
 
+    def _add_rows(self, form: QFormLayout) -> None:
+        """The fields in their rows, and the line that says why settings were not usable."""
         form.addRow("Dataset", self.dataset)
         form.addRow("", self._dir_widget)
         form.addRow("", self.imagenet)
@@ -134,12 +150,6 @@ class SettingsForm(QWidget):
         self.problem.setWordWrap(True)
         self.problem.hide()
         form.addRow(self.problem)
-        for w in (self.epochs, self.batch_size, self.lr, self.label_smoothing, self.seed):
-            w.valueChanged.connect(self._on_edit)
-        for w in (self.optimizer, self.schedule, self.device):
-            w.currentIndexChanged.connect(self._on_edit)
-        self.data_dir.textChanged.connect(self._on_edit)
-        self.set_config(self._base)
 
     # ----- values -------------------------------------------------------------
     def set_config(self, cfg: TrainConfig) -> None:

@@ -175,7 +175,16 @@ class Walk:
         self.shot("start-1280x720")
         say(f"1280x720: minimum {w.minimumSize().toTuple()}, docks {self.fresh}")
 
-        # 2. every tab, by a click on it
+        yield from self._every_tab()
+        yield from self._undo_in_a_field()
+        yield from self._sweep()
+        yield from self._pareto_point()
+        yield from self._reset_layout()
+        yield from self._palette_double_click()
+
+    def _every_tab(self):
+        """Every tab, by a click on it."""
+        w = self.window
         bar = w.bottom_tabs.tabBar()
         for i in range(w.bottom_tabs.count()):
             click(bar, bar.tabRect(i).center())
@@ -204,7 +213,10 @@ class Walk:
                     self.shot(f"training-{panel.side.tabText(j).lower()}")
         say("every tab: the window kept its size and minimum")
 
-        # 3. Ctrl+Z with the focus in an inspector field
+    def _undo_in_a_field(self):
+        """Ctrl+Z with the focus in an inspector field."""
+        w = self.window
+        bar = w.bottom_tabs.tabBar()
         click(bar, bar.tabRect(0).center())
         conv = w.document.project.graph.node_by_name("conv1")
         view = w.canvas.current_view()
@@ -257,7 +269,10 @@ class Walk:
         yield undone
         say("Ctrl+Z and Ctrl+Shift+Z in an inspector field: the document's undo and redo")
 
-        # 4. a sweep from the Sweep page
+    def _sweep(self):
+        """A sweep from the Sweep page."""
+        w = self.window
+        bar = w.bottom_tabs.tabBar()
         click(bar, bar.tabRect(3).center())
         yield self.after(0.8)
         panel = w.training_panel
@@ -306,7 +321,10 @@ class Walk:
         self.shot("sweep-done")
         say(f"sweep of 2 runs: the window kept its size and minimum; canvas {canvas} px tall")
 
-        # 5. a click on a Pareto point opens the run's graph as an unsaved copy
+    def _pareto_point(self):
+        """A click on a Pareto point opens the run's graph as an unsaved copy."""
+        w = self.window
+        panel = w.training_panel
         plot = panel.sweep.plot
         spot = panel.sweep._scatter.points()[-1]
         at = plot.mapFromScene(plot.getViewBox().mapViewToScene(spot.pos()))
@@ -331,7 +349,9 @@ class Walk:
         self.shot("pareto-copy")
         say(f"Pareto point: {title!r}, unsaved")
 
-        # 6. View ▸ Reset layout, from the menu with the pointer
+    def _reset_layout(self):
+        """View ▸ Reset layout, from the menu with the pointer."""
+        w = self.window
         w.resizeDocks([w.bottom_dock], [460], Qt.Orientation.Vertical)  # as a drag of the splitter would
         yield self.after(0.5)
         menu_bar = w.menuBar()
@@ -356,7 +376,9 @@ class Walk:
         self.shot("reset-layout")
         say("Reset layout: the docks are where the fresh start had them")
 
-        # 7. an empty network, a double-click in the palette
+    def _palette_double_click(self):
+        """An empty network, a double-click in the palette."""
+        w = self.window
         xdo("windowfocus", "--sync", str(int(w.winId())))
         view = w.canvas.current_view()
         click(view.viewport())

@@ -55,6 +55,18 @@ def key(d):
 
 def broken_projects():
     cases = {}
+    cases.update(_structure_cases())
+    cases.update(_param_cases())
+    cases.update(_edge_cases())
+    cases.update(_editor_cases())
+    cases.update(_stage_cases())
+    cases.update(_block_cases())
+    return cases
+
+
+def _structure_cases() -> dict[str, Project]:
+    """A cycle, a duplicate name, no output."""
+    cases = {}
     p, nodes = net("ReLU", "ReLU", "ReLU")
     p.graph.connect(nodes[3], nodes[1], 0)
     cases["cycle"] = p
@@ -64,6 +76,12 @@ def broken_projects():
     p, nodes = net("ReLU")
     p.graph.remove_node(nodes[-1].id)
     cases["missing_output"] = p
+    return cases
+
+
+def _param_cases() -> dict[str, Project]:
+    """Parameters out of range or that do not fit the input."""
+    cases = {}
     cases["bad_param"] = net(("Conv2d", {"out_channels": -3}))[0]
     cases["unknown_param"] = net(("ReLU", {"colour": "red"}))[0]
     cases["groups"] = net(("Conv2d", {"out_channels": 12, "groups": 4}), input=(6, 8, 8))[0]
@@ -80,6 +98,12 @@ def broken_projects():
     cases["channel_conv_even_kernel"] = net(("ChannelConv1d", {"kernel_size": 4}), input=(8, 1, 1))[0]
     cases["group_sum_groups"] = net(("GroupSum", {"groups": 3}), input=(8, 4, 4))[0]
     cases["radix_softmax_groups"] = net(("RadixSoftmax", {"cardinality": 3}), input=(8, 1, 1))[0]
+    return cases
+
+
+def _edge_cases() -> dict[str, Project]:
+    """Merges and shortcuts whose inputs do not fit (in the network and in blocks)."""
+    cases = {}
     g = residual(out_channels=8, stride=1, shortcut=False)
     g.set_param(next(n.id for n in g.nodes.values() if n.type == "Add"), "weights", "fixed")
     g.set_param(next(n.id for n in g.nodes.values() if n.type == "Add"), "weight_values", [0.5])
@@ -109,7 +133,12 @@ def broken_projects():
         g.connect(i, m, 1, kind="shortcut" if merge == "Add" else "data", name="sc")
         g.chain(m, g.add("Output", "output"))
         cases[f"padding_keeps_size_{merge}"] = Project("t", g)
-    # odd states an editor user produces
+    return cases
+
+
+def _editor_cases() -> dict[str, Project]:
+    """Odd states an editor user produces."""
+    cases = {}
     p, nodes = net("ReLU", "ReLU")
     p.graph.set_node_field(nodes[1].id, "name", "")
     cases["no_name"] = p
@@ -122,6 +151,12 @@ def broken_projects():
     cases["num_inputs_below_edges"] = three_way_add(num_inputs=1)
     g = three_way_add(num_inputs=4).graph
     cases["merge_last_input_unconnected"] = Project("t", g)
+    return cases
+
+
+def _stage_cases() -> dict[str, Project]:
+    """Stages that do not hold a run of nodes, or are badly named."""
+    cases = {}
     p, nodes = net("ReLU", "ReLU")
     p.graph.set_stages([Stage("layer1", "index", [nodes[1].id, "n99"])])
     cases["stage_unknown_node"] = p
@@ -153,6 +188,12 @@ def broken_projects():
         p, nodes = net("ReLU", "ReLU")
         p.graph.set_stages([Stage(names[0], "index", [nodes[1].id]), Stage(names[1], "index", [nodes[2].id])])
         cases[case] = p
+    return cases
+
+
+def _block_cases() -> dict[str, Project]:
+    """Block definitions: a projection needed in one instance only, a typo in an expression."""
+    cases = {}
     cases["nested_projection"] = nested_projection()
     body = residual(block=True, out_channels=8, stride=1)
     body.set_param(next(n.id for n in body.nodes.values() if n.type == "Conv2d"), "out_channels", "widht")

@@ -223,7 +223,7 @@ def run_graph(project, g, x, env, modules, prefix, shapes):
             edges = g.in_edges(nid)
             target = ins[0]
             terms = []
-            for e, x_ in zip(edges, ins):
+            for e, x_ in zip(edges, ins, strict=True):
                 if e.is_shortcut:
                     x_ = project_shortcut(e.projection, x_, target, modules)
                 terms.append(x_)

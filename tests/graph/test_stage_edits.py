@@ -201,8 +201,8 @@ def test_plain_yes_is_the_plain_net_and_shortcut_b_is_option_b() -> None:
     ]
     mine = emit(project).source.replace("BasicBlock", "PlainBlock").replace("ResNet20", "Plain20")
     ref = emit(plain20).source
-    differing = [(a, b) for a, b in zip(mine.splitlines(), ref.splitlines()) if a != b]
     assert len(mine.splitlines()) == len(ref.splitlines())
+    differing = [(a, b) for a, b in zip(mine.splitlines(), ref.splitlines(), strict=True) if a != b]
     assert len(differing) == 3  # the module docstring, the block's and the network's docstrings
     edit.revert(project)
     assert project.to_dict() == before

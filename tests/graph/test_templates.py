@@ -295,7 +295,9 @@ class TVResNet(nn.Module):  # torchvision.models.resnet.ResNet
         self.inplanes = 64
         self.conv1, self.bn1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
         self.relu, self.maxpool = nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
-        for i, (planes, n, stride) in enumerate(zip((64, 128, 256, 512), layers, (1, 2, 2, 2)), start=1):
+        for i, (planes, n, stride) in enumerate(
+            zip((64, 128, 256, 512), layers, (1, 2, 2, 2), strict=True), start=1
+        ):
             blocks = []
             for j in range(n):
                 s = stride if j == 0 else 1
@@ -356,7 +358,7 @@ class PreActResNet(nn.Module):
             self.conv1 = _conv(3, widths[0], 3)
             inp = widths[0]
         strides = (1, 2, 2, 2)
-        for i, (out, n) in enumerate(zip(widths, layers), start=1):
+        for i, (out, n) in enumerate(zip(widths, layers, strict=True), start=1):
             setattr(
                 self,
                 f"layer{i}",

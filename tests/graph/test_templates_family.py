@@ -311,7 +311,9 @@ class SEResNet50Ref(nn.Module):
         self.conv1, self.bn1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin = 64
-        for i, (planes, depth, stride) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3), (1, 2, 2, 2)), 1):
+        for i, (planes, depth, stride) in enumerate(
+            zip((64, 128, 256, 512), (3, 4, 6, 3), (1, 2, 2, 2), strict=True), 1
+        ):
             blocks = []
             for j in range(depth):
                 blocks.append(_SEBottleneck(cin, planes, stride if j == 0 else 1))
@@ -358,7 +360,14 @@ class DPN26Ref(nn.Module):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)
         last = 64
-        cfg = zip((96, 192, 384, 768), (256, 512, 1024, 2048), (2, 2, 2, 2), (16, 32, 24, 128), (1, 2, 2, 2))
+        cfg = zip(
+            (96, 192, 384, 768),
+            (256, 512, 1024, 2048),
+            (2, 2, 2, 2),
+            (16, 32, 24, 128),
+            (1, 2, 2, 2),
+            strict=True,
+        )
         for i, (width, out_planes, n, dense, stride) in enumerate(cfg, start=1):
             layers = []
             for j in range(n):
