@@ -167,7 +167,7 @@ def _saved_per_sample(lt: registry.LayerType, params: dict, ins: list, batch: in
     mod = _torch_module(lt, params, ins) if lt.module is not None else None
     weights = {p.data_ptr() for p in mod.parameters()} if mod is not None else set()
     names = [f"x{i}" for i in range(len(xs))]
-    env = {"torch": torch, "F": torch.nn.functional, **dict(zip(names, xs))}
+    env = {"torch": torch, "F": torch.nn.functional, **dict(zip(names, xs, strict=True))}
     if lt.parameter is not None:  # the tensor the layer holds: forward's last argument, a weight
         spec = lt.parameter(params, ins)
         env["w"] = torch.full(spec.shape, spec.fill, requires_grad=True)

@@ -325,7 +325,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         table.append((r["name"], r["title"], state, size, r["path"]))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
-        sys.stdout.write("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip() + "\n")
+        sys.stdout.write("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
     return 0
 
 
@@ -356,5 +356,5 @@ def cmd_runs(args: argparse.Namespace) -> int:
         )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        sys.stdout.write("  ".join(f"{v!s:<{w}}" for v, w in zip(row, widths)).rstrip() + "\n")
+        sys.stdout.write("  ".join(f"{v!s:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
     return 0

@@ -39,7 +39,7 @@ def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
     hyperparameters come from the saved groups, the path's flags and lr object stay."""
     keep = [{k: g[k] for k in _FLAG_KEYS if k in g} for g in opt.param_groups]
     opt.load_state_dict(state)
-    for g, k in zip(opt.param_groups, keep):
+    for g, k in zip(opt.param_groups, keep, strict=True):
         g.update(k)
     for group in opt.param_groups:
         on_device = bool(group.get("capturable") or group.get("fused"))

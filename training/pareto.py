@@ -50,7 +50,7 @@ def write_charts(rows: list[dict], png: str | Path, svg: str | Path | None = Non
     done = [r for r in rows if isinstance(r.get("best_val_acc"), (int, float))]
     fig = Figure(figsize=(13, 5.2), dpi=110, layout="constrained")
     axes = fig.subplots(1, 2)
-    for ax, (key, name) in zip(axes, COSTS):
+    for ax, (key, name) in zip(axes, COSTS, strict=True):
         pts = [(float(r[key]), 100.0 * float(r["best_val_acc"])) for r in done]
         ax.set_xlabel(name)
         ax.set_ylabel("best validation accuracy (%)")
@@ -82,7 +82,7 @@ def write_charts(rows: list[dict], png: str | Path, svg: str | Path | None = Non
         fx = [pts[i][0] for i in front(pts)]
         fy = [pts[i][1] for i in front(pts)]
         ax.step(fx, fy, where="post", color="#d9534f", linestyle="--", linewidth=1.2, zorder=2)
-        for r, x, y in zip(done, xs, ys):
+        for r, x, y in zip(done, xs, ys, strict=True):
             ax.annotate(
                 str(r["config"]), (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, zorder=5
             )

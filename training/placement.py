@@ -106,5 +106,5 @@ class _IndexDataset(torch.utils.data.Dataset):
 def _collate(batch):
     if isinstance(batch, tuple):  # __getitems__ gave the whole batch
         return batch
-    xs, ys = zip(*batch)
+    xs, ys = zip(*batch, strict=True)
     return torch.stack(xs), torch.stack(ys)

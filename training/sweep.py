@@ -170,7 +170,7 @@ def plan(project: Project, axes: Sequence[Axis], batch_size: int = 128) -> list[
         raise UserError(f"the sweep has {len(combos):,} configurations; at most {MAX_CONFIGS} are allowed")
     out: list[Config] = []
     for i, combo in enumerate(combos):
-        values = {a.name: v for a, v in zip(axes, combo)}
+        values = {a.name: v for a, v in zip(axes, combo, strict=True)}
         graph_kw = {k: v for k, v in values.items() if k in GRAPH_AXES}
         for k, v in values.items():
             if k in TRAIN_AXES:
@@ -633,82 +633,104 @@ def _run_parallel(
 ) -> list:
     """Child processes (training/process.py), at most ``width`` at once; with "auto" only as many as
     the memory measured on the first run says fit."""
-    from training.process import start_training
+    return _Pool(todo, spec, width, log, finished_one).run(should_stop)
 
-    device = spec["train"].get("device") or "auto"
-    budget = None
-    if width == "auto":
-        budget = _cuda_budget_mb() if device in ("auto", "cuda") else None
-        if budget is None:
-            log("--parallel auto: one run at a time (no CUDA device; runs on the CPU would share its cores)")
-    elif device == "cpu" or _cuda_budget_mb() is None:
-        threads = max(1, (os.cpu_count() or 1) // int(width))
-        spec = {**spec, "train": {**spec["train"], "threads": threads}}
-    queue = list(todo)
-    running: list[tuple[_Task, Any, float]] = []
-    measured: tuple[float, float] | None = None  # (peak MiB of a finished run, its cost estimate)
-    failed: list[_Task] = []
-    started = 0
 
-    def need(t: _Task) -> float:
-        if measured is None:
-            return math.inf
-        return CONTEXT_MB + measured[0] * max(1.0, t.config.cost_estimate() / measured[1])
+class _Pool:
+    """The sweep's own pool of training children: start while there is room, drain their records,
+    reap the finished ones; on stop, ask every running child to stop and wait for their final records
+    by polling (training/process.py: no call here blocks)."""
 
-    while queue or running:
-        stop = should_stop()
-        while queue and not stop:
-            if width == "auto":
-                fits = not running or (
-                    budget is not None and sum(n for *_, n in running) + need(queue[0]) <= 0.9 * budget
-                )
-                if not fits or len(running) >= MAX_PARALLEL:
-                    break
-            elif len(running) >= int(width):
+    def __init__(self, todo: list[_Task], spec: dict, width: int | str, log: Log, finished_one) -> None:
+        self.todo, self.width, self.log, self.finished_one = todo, width, log, finished_one
+        device = spec["train"].get("device") or "auto"
+        self.budget = None
+        if width == "auto":
+            self.budget = _cuda_budget_mb() if device in ("auto", "cuda") else None
+            if self.budget is None:
+                log("--parallel auto: one run at a time (no CUDA device; CPU runs would share its cores)")
+        elif device == "cpu" or _cuda_budget_mb() is None:
+            threads = max(1, (os.cpu_count() or 1) // int(width))
+            spec = {**spec, "train": {**spec["train"], "threads": threads}}
+        self.spec = spec
+        self.queue = list(todo)
+        self.running: list[tuple[_Task, Any, float]] = []
+        self.measured: tuple[float, float] | None = None  # (peak MiB of a finished run, its cost estimate)
+        self.failed: list[_Task] = []
+        self.started = 0
+
+    def run(self, should_stop) -> list:
+        while self.queue or self.running:
+            stop = should_stop()
+            while self.queue and not stop and self._has_room():
+                self._launch(self.queue.pop(0))
+            if stop:
+                for _t, proc, _n in self.running:
+                    proc.stop()
+            time.sleep(0.2)
+            for item in list(self.running):
+                self._drain(item)
+            if stop and not self.running:
                 break
-            t = queue.pop(0)
-            started += 1
-            cfg = _train_config(t.config, spec["train"], t.repeat)
-            if spec["train"].get("threads"):
-                cfg = cfg.with_overrides(threads=spec["train"]["threads"])
-            if t.state == "resumable":
-                log(f"[{started}/{len(todo)}] {t.config.label}: resuming {t.run}")
-                proc = start_training(None, None, t.run, resume=True, overrides={"device": _device(spec)})
-            else:
-                _set_aside(t.run)
-                log(f"[{started}/{len(todo)}] {t.config.label}: {t.config.params:,} parameters -> {t.run}")
-                proc = start_training(t.config.project.to_dict(), cfg.to_dict(), t.run)
-            running.append((t, proc, need(t) if measured else 0.0))
-        if stop:
-            for _t, proc, _n in running:
-                proc.stop()
-        time.sleep(0.2)
-        for item in list(running):
-            t, proc, _n = item
-            recs = proc.poll(1000)
-            for rec in recs:
-                if rec.get("kind") == "epoch":
-                    log(f"  {t.config.label}: epoch {rec['epoch']} val acc {rec['val_acc']:.2%}")
-                elif rec.get("kind") == "error":
-                    log(f"  {t.config.label}: failed: {rec.get('message')}")
-            if proc.finished and not proc.is_alive():
-                proc.join(1)
-                running.remove(item)
-                if run_state(t.run) != "done":
-                    failed.append(t)
-                else:
-                    res = run_result(t.run)
-                    log(f"  {t.config.label}: done, best val acc {res['best_val_acc'] or 0:.2%}")
-                    if measured is None and res.get("gpu_mem_mb"):
-                        measured = (float(res["gpu_mem_mb"]), t.config.cost_estimate())
-                        log(
-                            f"--parallel auto: the first run peaked at {measured[0]:,.0f} MiB of "
-                            f"{budget or 0:,.0f} MiB free"
-                        )
-                finished_one()
-        if stop and not running:
-            break
-    return failed
+        return self.failed
+
+    def _need(self, t: _Task) -> float:
+        if self.measured is None:
+            return math.inf
+        return CONTEXT_MB + self.measured[0] * max(1.0, t.config.cost_estimate() / self.measured[1])
+
+    def _has_room(self) -> bool:
+        if self.width != "auto":
+            return len(self.running) < int(self.width)
+        if len(self.running) >= MAX_PARALLEL:
+            return False
+        in_use = sum(n for *_, n in self.running)
+        return not self.running or (
+            self.budget is not None and in_use + self._need(self.queue[0]) <= 0.9 * self.budget
+        )
+
+    def _launch(self, t: _Task) -> None:
+        from training.process import start_training
+
+        self.started += 1
+        head = f"[{self.started}/{len(self.todo)}] {t.config.label}"
+        if t.state == "resumable":
+            self.log(f"{head}: resuming {t.run}")
+            proc = start_training(None, None, t.run, resume=True, overrides={"device": _device(self.spec)})
+        else:
+            cfg = _train_config(t.config, self.spec["train"], t.repeat)
+            if self.spec["train"].get("threads"):
+                cfg = cfg.with_overrides(threads=self.spec["train"]["threads"])
+            _set_aside(t.run)
+            self.log(f"{head}: {t.config.params:,} parameters -> {t.run}")
+            proc = start_training(t.config.project.to_dict(), cfg.to_dict(), t.run)
+        self.running.append((t, proc, self._need(t) if self.measured else 0.0))
+
+    def _drain(self, item: tuple[_Task, Any, float]) -> None:
+        t, proc, _n = item
+        for rec in proc.poll(1000):
+            if rec.get("kind") == "epoch":
+                self.log(f"  {t.config.label}: epoch {rec['epoch']} val acc {rec['val_acc']:.2%}")
+            elif rec.get("kind") == "error":
+                self.log(f"  {t.config.label}: failed: {rec.get('message')}")
+        if proc.finished and not proc.is_alive():
+            proc.join(1)
+            self.running.remove(item)
+            self._reaped(t)
+            self.finished_one()
+
+    def _reaped(self, t: _Task) -> None:
+        if run_state(t.run) != "done":
+            self.failed.append(t)
+            return
+        res = run_result(t.run)
+        self.log(f"  {t.config.label}: done, best val acc {res['best_val_acc'] or 0:.2%}")
+        if self.measured is None and res.get("gpu_mem_mb"):
+            self.measured = (float(res["gpu_mem_mb"]), t.config.cost_estimate())
+            self.log(
+                f"--parallel auto: the first run peaked at {self.measured[0]:,.0f} MiB of "
+                f"{self.budget or 0:,.0f} MiB free"
+            )
 
 
 __all__ = [

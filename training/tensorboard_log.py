@@ -149,7 +149,7 @@ def sweep_values(run_dir: Path) -> dict | None:
     except (OSError, ValueError, KeyError, StopIteration, IndexError, TypeError):
         return None
     out: dict = {}
-    for a, v in zip(axes, combo):
+    for a, v in zip(axes, combo, strict=True):
         try:
             out[a["name"]] = float(v) if a["name"] in ("lr", "weight_decay", "width") else v
         except ValueError:

@@ -197,7 +197,7 @@ def test_png_decoder_all_filters(ch):
 
 def test_folder_dataset_png_and_ppm(tmp_path):
     rng = np.random.default_rng(0)
-    for k, cls in enumerate(("cat", "dog", "emu")):
+    for cls in ("cat", "dog", "emu"):
         (tmp_path / cls).mkdir()
         for i in range(4):
             img = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)

@@ -62,7 +62,7 @@ def reference(project, cfg: TrainConfig, halves_per_epoch: list[int], schedule_c
     spe = n // BATCH
     losses, weights, step = [], [], 0
     model.train()
-    for halves, sched in zip(halves_per_epoch, schedule_cfg):
+    for halves, sched in zip(halves_per_epoch, schedule_cfg, strict=True):
         perm = torch.randperm(n, generator=placed.gens["order"])
         for i in range(spe):
             idx = perm[i * BATCH : (i + 1) * BATCH]

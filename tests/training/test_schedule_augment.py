@@ -103,7 +103,7 @@ def test_lr_writer_device_tensor_matches_float_lr():
             o.zero_grad()
             torch.nn.functional.cross_entropy(m(x), y).backward()
             o.step()
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
@@ -174,7 +174,7 @@ def test_warmup_restore_gives_a_fresh_first_step(opt_name):
         step(m, o)
     restore(m, o, snap, osnap)
     step(m, o)
-    for (k, a), b in zip(fresh_m.state_dict().items(), m.state_dict().values()):
+    for (k, a), b in zip(fresh_m.state_dict().items(), m.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     assert math.isfinite(float(next(m.parameters()).detach().sum()))
 
