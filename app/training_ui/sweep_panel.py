@@ -96,7 +96,6 @@ class SweepPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 2, 3):
             self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(120)
         from app.training_ui.sweep_ray_runner import RayBackend  # no Ray: the sweep's child imports it
 
@@ -505,7 +504,9 @@ class SweepPanel(QWidget):
         if rows is not None:
             done = sum(r["runs_done"] for r in rows)
             total = len(configs) * repeats
-            self._say(f"{done} of {total} runs finished; sweep.csv and pareto.png in {out}. {message}", error)
+            where = " in its folder" if str(out) in message else f" in {out}"  # the message names it
+            text = f"{done} of {total} runs finished; sweep.csv and pareto.png{where}. {message}"
+            self._say(text.strip(), error)
 
     # ----- the live Pareto scatter ----------------------------------------------------------
     def ensure_plot(self):

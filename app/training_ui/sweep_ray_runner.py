@@ -34,7 +34,13 @@ DEFAULT_ADDRESS = "auto"
 POLL_MS = 100
 READ_CHUNK = 1 << 16  # at most this much of the log per tick: the GUI thread never reads for long
 LOG_NAME = "sweep.log"
+CELL_REASON = 40  # characters of a failure's reason in the State cell (all of it in the tooltip)
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
+_TIPS = ("", "Parameters", "Multiply-accumulates per image", "Best validation accuracy (of its repeats)")
+PLAIN_HEADERS = tuple(zip(("Configuration", "Parameters", "MACs", "Best val acc", "State"), (*_TIPS, "")))
+STATE_HEADERS = tuple(
+    zip(("Config", "Params", "MACs", "Best acc", "State"), (*_TIPS, "Each trial's state on Ray"))
+)
 
 # ----------------------------------------------------------------------------- the log's lines
 # What training/sweep_ray.py logs about a trial (NAME: its label, "depth=3" or "depth=3 (repeat 2)").
@@ -110,8 +116,6 @@ class TrialStates:
         return [key]
 
     def _state_of(self, key, ev: Event) -> str | None:
-        node = self.node.get(key, "")
-        where = f" on {node}" if node else ""
         if ev.kind == "submitted":
             return f"starting ({ev.detail})"
         if ev.kind == "started":
@@ -119,7 +123,7 @@ class TrialStates:
             return "running" + (f" on {ev.detail}" if ev.detail else "")
         if ev.kind == "epoch":
             of = f"/{self.epochs}" if self.epochs else ""
-            return f"epoch {ev.detail}{of}{where}"
+            return f"epoch {ev.detail}{of}"  # the node stays in the tooltip (a narrow column)
         if ev.kind == "done":
             return "done"
         if ev.kind == "failed":
@@ -147,26 +151,42 @@ class TrialStates:
         return changed
 
     def text(self, index: int) -> str:
-        """One configuration's cell: its trial's state, or each repeat's ("#1 done · #2 epoch 1/3")."""
+        """One configuration's cell (the tooltip has the rest): its trial's state, a failure's reason
+        cut near CELL_REASON characters; with repeats one line each in a word ("#1 done", "#2 epoch 1/3"),
+        or one word for all when they agree."""
+        states = [self.state.get((index, r), "") for r in range(self.repeats)]
         if self.repeats == 1:
-            return self.state.get((index, 0), "")
-        return " · ".join(f"#{r + 1} {self.state.get((index, r), '')}" for r in range(self.repeats))
+            s = states[0]
+            return s if len(s) <= CELL_REASON + 8 else s[: CELL_REASON + 8].rsplit(" ", 1)[0] + "…"
+        short = [_short(s) for s in states]
+        if len(set(short)) == 1:
+            return short[0]
+        return "\n".join(f"#{r + 1} {w}" for r, w in enumerate(short))
 
     def tooltip(self, index: int) -> str:
         lines = []
         for r in range(self.repeats):
             s, d = self.state.get((index, r), ""), self.detail.get((index, r), "")
             head = f"repeat {r + 1}: " if self.repeats > 1 else ""
-            lines.append(f"{head}{s}" + (f" ({d})" if d and d not in s else ""))
+            node = self.node.get((index, r), "")
+            where = f" on {node}" if node and node not in s and not s.startswith(("queued", "not")) else ""
+            lines.append(f"{head}{s}{where}" + (f" ({d})" if d and d not in s else ""))
         return "\n".join(lines)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for s in self.state.values():
-            word = s.split(":")[0].split(" (")[0].split(" on ")[0]
-            word = "running" if word.startswith(("epoch", "running")) else word
+            word = _short(s)
+            word = "running" if word.startswith("epoch") else word
             out[word] = out.get(word, 0) + 1
         return out
+
+
+def _short(state: str) -> str:
+    """A state in a word or two: "running on 10.0.0.2" -> "running", "failed: ..." -> "failed"."""
+    for cut in (" on ", ":", ";", " ("):
+        state = state.split(cut)[0]
+    return state
 
 
 # ----------------------------------------------------------------------------- the child process
@@ -262,6 +282,8 @@ class RayBackend(QObject):
         self.states: TrialStates | None = None
         self.sweep_dir: Path | None = None
         self.last_lines: list[str] = []
+        self.error_line = ""  # the command line's "skipwire: ..." line
+        self.outcome_line = ""  # its "stopped with ..." or "... did not finish" line
         self.exit_code: int | None = None
         self.command_for = sweep_command  # tests put a stand-in sweep here
 
@@ -305,10 +327,28 @@ class RayBackend(QObject):
         form = getattr(self, "_form", None)
         if form is not None:
             form.setRowVisible(self.address, ray)
-        self.panel.table.setColumnHidden(4, not ray and self.states is None)
+        self.show_state_column(ray or self.states is not None)
         if self.settings is not None:
             self.settings.set_sweep_backend(self.backend.currentData())
         self.state_changed.emit()
+
+    def show_state_column(self, show: bool) -> None:
+        """The table's State column; beside it the other headers are short, so that the narrow
+        settings column keeps room for the configuration and its state (both wrap)."""
+        from PySide6.QtWidgets import QHeaderView
+
+        table, header = self.panel.table, self.panel.table.horizontalHeader()
+        names = STATE_HEADERS if show else PLAIN_HEADERS
+        for col, (name, tip) in enumerate(names):
+            item = table.horizontalHeaderItem(col)
+            item.setText(name)
+            item.setToolTip(tip)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        table.setColumnHidden(4, not show)
+        table.setWordWrap(True)
+        table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents if show else QHeaderView.ResizeMode.Interactive
+        )
 
     def _on_address(self, text: str) -> None:
         if self.settings is not None:
@@ -321,6 +361,7 @@ class RayBackend(QObject):
             return "a Ray sweep is running"
         self.states = TrialStates([c.label for c in configs], repeats, epochs)
         self.sweep_dir, self.exit_code, self.last_lines = out, None, []
+        self.error_line = self.outcome_line = ""
         try:
             self.process = SweepProcess(self.command_for(out, self.address.text()), out / LOG_NAME)
         except OSError as exc:
@@ -328,7 +369,7 @@ class RayBackend(QObject):
             return f"cannot start the sweep process: {exc}"
         self.backend.setEnabled(False)
         self.address.setEnabled(False)
-        self.panel.table.setColumnHidden(4, False)
+        self.show_state_column(True)
         self.trials_changed.emit()
         self._timer.start()
         self.state_changed.emit()
@@ -374,6 +415,10 @@ class RayBackend(QObject):
         for line in lines:
             if line.strip():
                 self.last_lines = (self.last_lines + [line])[-20:]
+            if line.startswith("skipwire: "):  # the command line's own error (exit 2: nothing trained)
+                self.error_line = line.removeprefix("skipwire: ")
+            elif line.startswith("stopped with ") or " runs did not finish; " in line:
+                self.outcome_line = line
             ev = parse_line(line)
             if ev is None or self.states is None:
                 continue
@@ -387,17 +432,20 @@ class RayBackend(QObject):
 
     def _ending_message(self, code: int, proc: SweepProcess) -> tuple[str, bool]:
         """What the tab says when the sweep ends, and whether that is an error."""
-        said = [ln.removeprefix("skipwire: ") for ln in self.last_lines if ln.startswith("skipwire: ")]
-        if said and not proc.killed:
-            return said[-1], True
+        hint = " ".join(["python", *sweep_command(self.sweep_dir, self.address.text())[1:]])
+        hint = hint.replace(str(MAIN), "main.py")
+        if self.error_line and not proc.killed:
+            return self.error_line, True
         if proc.killed or code < 0:
-            return f"The sweep was killed; continue it with: {resume_hint(self.sweep_dir)}", False
-        for key in ("stopped with ", "did not finish", "wrote "):
-            for line in reversed(self.last_lines):
-                if key in line:
-                    return (line if key != "wrote " else "The sweep finished."), code != 0
+            return f"The sweep was killed; continue it with: {hint}", False
+        if self.outcome_line.startswith("stopped with "):
+            return f"Stopped; continue with: {hint}", False
+        if self.outcome_line:
+            return f"Some runs did not finish (see State); retry them with: {hint}", True
+        if code == 0:
+            return "", False
         last = self.last_lines[-1] if self.last_lines else ""
-        return (f"the sweep process exited with code {code}" + (f": {last}" if last else "")), code != 0
+        return f"the sweep process exited with code {code}" + (f": {last}" if last else ""), True
 
     def progress_text(self) -> str:
         """While it runs: how many trials are in which state, and where its log is."""
@@ -411,10 +459,6 @@ class RayBackend(QObject):
         )
         where = self.address.text().strip() or "a Ray instance of this machine"
         return f"{stopping}On Ray ({where}): {counts}. Log: {self.sweep_dir / LOG_NAME}"
-
-
-def resume_hint(out: Path | None) -> str:
-    return f"python main.py sweep --resume {out} --backend ray"
 
 
 def discard_unused(out: Path) -> None:
@@ -443,6 +487,5 @@ __all__ = [
     "TrialStates",
     "discard_unused",
     "parse_line",
-    "resume_hint",
     "sweep_command",
 ]

@@ -90,10 +90,11 @@ def test_each_trials_state_follows_the_ray_backends_log_lines() -> None:
         if (ev := parse_line(line)) is not None:
             s.apply(ev)
     assert [s.text(i) for i in range(3)] == [
-        "epoch 1/2 on 192.0.2.2",
+        "epoch 1/2",
         "running on 192.0.2.3",
         "queued",
     ]
+    assert s.tooltip(0) == "epoch 1/2 on 192.0.2.2"
     assert parse_line(log[2]).detail == "1 CPU, 0.25 GPU"
     more = [
         "  depth=1: done, best val acc 25.00%",
@@ -129,13 +130,17 @@ def test_repeats_name_each_trial_and_a_killed_sweep_interrupts_the_running_ones(
         "  depth=1 (repeat 2): failed: it needs 1 CPU, 1 GPU and no node of the Ray cluster has that",
     ):
         s.apply(parse_line(line))
-    assert s.text(0) == (
-        "#1 running on 10.0.0.7 · #2 failed: it needs 1 CPU, 1 GPU and no node of the Ray cluster has that "
-        "· #3 queued"
+    assert s.text(0) == "#1 running\n#2 failed\n#3 queued"  # one line each in the narrow column
+    assert s.tooltip(0) == (
+        "repeat 1: running on 10.0.0.7\n"
+        "repeat 2: failed: it needs 1 CPU, 1 GPU and no node of the Ray cluster has that\n"
+        "repeat 3: queued"
     )
     assert s.ended(killed=True) == [(0, 0), (0, 2)]
-    assert s.text(0).startswith("#1 interrupted · #2 failed: ") and s.text(0).endswith("#3 not started")
-    assert "repeat 2: failed: it needs 1 CPU" in s.tooltip(0)
+    assert s.text(0) == "#1 interrupted\n#2 failed\n#3 not started"
+    one = TrialStates(["depth=1", "depth=2"], repeats=2)
+    one.apply(parse_line("stopping: 4 trial(s) not started"))
+    assert one.text(0) == one.text(1) == "not started"  # repeats that agree: one word
 
 
 def test_the_command_is_the_clis_resume_of_the_tabs_sweep_folder(tmp_path) -> None:
@@ -210,18 +215,24 @@ def test_a_ray_sweep_shows_each_trials_state_and_loads_its_results(qtbot, tmp_pa
     qtbot.waitUntil(lambda: states(sp) == ["running on 10.0.0.2", "starting (1 CPU)"], timeout=20_000)
     assert "1 running, 1 starting" in sp.message.text() and "sweep.log" in sp.message.text()
     (out / "go").write_text("")
-    qtbot.waitUntil(lambda: states(sp)[0] == "epoch 1/2 on 10.0.0.2", timeout=20_000)
+    qtbot.waitUntil(lambda: states(sp)[0] == "epoch 1/2", timeout=20_000)
+    assert sp.table.item(0, 4).toolTip() == "epoch 1/2 on 10.0.0.2"
     (out / "go2").write_text("")
     qtbot.waitUntil(lambda: not sp.ray.running(), timeout=20_000)
-    assert states(sp) == ["done", "failed: it needs 1 CPU, 1 GPU and no node of the Ray cluster has that"]
-    assert "no node" in sp.table.item(1, 4).toolTip()
+    assert states(sp) == ["done", "failed: it needs 1 CPU, 1 GPU and no node of…"]  # cut in the cell
+    assert sp.table.item(1, 4).toolTip() == (
+        "failed: it needs 1 CPU, 1 GPU and no node of the Ray cluster has that"
+    )
     assert sp.table.item(0, 3).text() == "62.5%"
     assert len(sp.points) == 1 and len(sp._scatter.points()) == 1
     # the fake wrote no sweep.csv (as a sweep killed before its end): the tab wrote it from the run folders
     with open(out / "sweep.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["config"], r["runs_done"]) for r in rows] == [("depth=1", "1"), ("depth=2", "0")]
-    assert "1 of 2 runs finished" in sp.message.text() and "did not finish" in sp.message.text()
+    assert sp.message.text() == (
+        "1 of 2 runs finished; sweep.csv and pareto.png in its folder. Some runs did not finish (see "
+        f"State); retry them with: python main.py sweep --resume {out} --backend ray --address ray://head:10001"
+    )
     assert sp.message.property("role") == "error"
     assert "depth=1: done" in (out / "sweep.log").read_text()
     assert sp.start_button.isEnabled() and not sp.stop_button.isEnabled() and sp.ray.backend.isEnabled()
@@ -262,7 +273,10 @@ def test_stop_interrupts_the_sweep_and_every_trial_stops(qtbot, tmp_path) -> Non
     qtbot.waitUntil(lambda: not sp.ray.running(), timeout=20_000)
     assert (out / "sigint-1").exists() and not (out / "sigint-2").exists()
     assert states(sp) == ["stopped", "stopped", "not started"]
-    assert f"stopped with 3 of 3 runs unfinished; continue with: sweep --resume {out}" in sp.message.text()
+    assert sp.message.text() == (
+        "0 of 3 runs finished; sweep.csv and pareto.png in its folder. Stopped; continue with: python "
+        f"main.py sweep --resume {out} --backend ray --address ray://head:10001"
+    )
     assert sp.message.property("role") != "error"
     assert sp.start_button.isEnabled() and not sp.stop_button.isEnabled()
 
@@ -291,7 +305,10 @@ def test_a_second_stop_kills_the_sweep_and_its_processes(qtbot, tmp_path) -> Non
     qtbot.waitUntil(lambda: not sp.ray.running(), timeout=20_000)
     assert sp.ray.exit_code < 0
     assert states(sp) == ["interrupted", "not started"]
-    assert "The sweep was killed; continue it with: python main.py sweep --resume" in sp.message.text()
+    assert sp.message.text().endswith(
+        f"The sweep was killed; continue it with: python main.py sweep --resume {out} --backend ray "
+        "--address ray://head:10001"
+    )
     qtbot.waitUntil(lambda: _gone(grandchild), timeout=20_000)  # its process group went with it
     assert (out / "sweep.csv").exists()  # written by the tab, from what came back
 
@@ -356,3 +373,23 @@ def test_the_sweep_tab_does_not_import_ray() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_the_window_keeps_the_choice_in_its_settings_and_closing_stops_the_sweep(
+    qtbot, tmp_path, make_window, settings
+) -> None:
+    settings.set_sweep_backend("ray")
+    settings.set_ray_address("ray://10.9.8.7:10001")
+    w = make_window(tiny_project())
+    sp = w.training_panel.sweep
+    assert sp.ray.chosen() and sp.ray.address.text() == "ray://10.9.8.7:10001"
+    sp.fields["depth"].setText("1,2")
+    assert sp.refresh_preview()
+    use_fake(sp, tmp_path, {"steps": [{"say": STARTED[:1] + STARTED[2:3]}, {"wait": "never"}]})
+    assert sp.start()
+    out = sp.sweep_dir
+    qtbot.waitUntil(lambda: states(sp)[0] == "running on 10.0.0.2", timeout=20_000)
+    w.close()  # asks nothing: the Training tab's controller is idle
+    qtbot.waitUntil(lambda: (out / "sigint-1").exists(), timeout=20_000)  # the sweep was told to stop
+    sp.ray.process.kill()  # the stand-in's step never ends
+    qtbot.waitUntil(lambda: not sp.ray.running(), timeout=20_000)
