@@ -327,7 +327,9 @@ class RayBackend(QObject):
         form = getattr(self, "_form", None)
         if form is not None:
             form.setRowVisible(self.address, ray)
-        self.show_state_column(ray or self.states is not None)
+        if not ray and not self.running():
+            self.states = None  # this machine's sweeps have no State column: the last Ray sweep's goes
+        self.show_state_column(ray)
         if self.settings is not None:
             self.settings.set_sweep_backend(self.backend.currentData())
         self.state_changed.emit()

@@ -236,6 +236,8 @@ def test_a_ray_sweep_shows_each_trials_state_and_loads_its_results(qtbot, tmp_pa
     assert sp.message.property("role") == "error"
     assert "depth=1: done" in (out / "sweep.log").read_text()
     assert sp.start_button.isEnabled() and not sp.stop_button.isEnabled() and sp.ray.backend.isEnabled()
+    sp.ray.backend.setCurrentIndex(sp.ray.backend.findData("local"))  # back to this machine's sweeps
+    assert sp.table.isColumnHidden(4) and sp.table.horizontalHeaderItem(1).text() == "Parameters"
 
 
 STARTED = [
