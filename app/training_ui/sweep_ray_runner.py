@@ -192,7 +192,7 @@ def _short(state: str) -> str:
 # ----------------------------------------------------------------------------- the child process
 def sweep_command(out: Path, address: str) -> list[str]:
     """``main.py sweep --resume DIR --backend ray [--address A]`` (empty or "local": a Ray instance of
-    this machine, started for the sweep)."""
+    this machine: ``ray.init()``'s own choice, the one ``ray start`` started here, else a new one)."""
     cmd = [sys.executable, str(MAIN), "sweep", "--resume", str(out), "--backend", "ray"]
     address = address.strip()
     if address and address.lower() != "local":
@@ -299,7 +299,8 @@ class RayBackend(QObject):
         self.address.setPlaceholderText("empty: a Ray instance of this machine")
         self.address.setToolTip(
             "auto: the cluster this machine joined with `ray start`; ray://HOST:10001: a cluster's Ray "
-            "Client port; empty or local: a Ray instance of this machine, started for the sweep"
+            "Client port; empty or local: a Ray instance of this machine (Ray's own choice: the one "
+            "`ray start` started here, else one started for the sweep)"
         )
         backend = str(settings.sweep_backend()) if settings is not None else LOCAL
         self.backend.setCurrentIndex(max(0, self.backend.findData(backend)))
