@@ -145,7 +145,7 @@ def _training_panel(window: MainWindow) -> QWidget:
         label = QLabel("Training is not available in this build.", alignment=Qt.AlignmentFlag.AlignCenter)
         label.setProperty("role", "muted")
         return label
-    panel = TrainingPanel(window.document)
+    panel = TrainingPanel(window.document, settings=window.settings)
     panel.open_project_requested.connect(window._open_run_project)  # a run's project.json
     return panel
 

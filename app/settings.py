@@ -75,3 +75,20 @@ class Settings:
 
     def clear_recent(self) -> None:
         self._q.setValue("files/recent", [])
+
+    # ----- the Sweep tab's backend -----------------------------------------------
+    def sweep_backend(self) -> str:
+        """ "local" (this machine, the default) or "ray" (a Ray cluster)."""
+        v = self._q.value("sweep/backend", "local")
+        return v if v in ("local", "ray") else "local"
+
+    def set_sweep_backend(self, name: str) -> None:
+        self._q.setValue("sweep/backend", name if name in ("local", "ray") else "local")
+
+    def ray_address(self) -> str:
+        """The Ray cluster the Sweep tab targets: auto (the default), ray://HOST:10001, or empty."""
+        v = self._q.value("sweep/ray_address", "auto")
+        return v.strip() if isinstance(v, str) else "auto"
+
+    def set_ray_address(self, address: str) -> None:
+        self._q.setValue("sweep/ray_address", address.strip())

@@ -141,6 +141,12 @@ def _describe(request: dict) -> str:
 
 
 # ------------------------------------------------------------------ the driver
+def trial_name(label: str, repeat: int, repeats: int) -> str:
+    """How the log names a trial: its configuration's label, and with ``--repeats`` above 1 its
+    repeat ("depth=3 (repeat 2)"), so every line names one trial (the Sweep tab reads them)."""
+    return f"{label} (repeat {repeat + 1})" if repeats > 1 else label
+
+
 @dataclass
 class _Flight:
     task: Any  # training.sweep._Task
@@ -200,6 +206,9 @@ class _Driver:
         self.Remote = ray.remote(max_concurrency=4, max_restarts=0)(Trial)
         self.device = spec["train"].get("device") or "auto"
 
+    def _name(self, t) -> str:
+        return trial_name(t.config.label, t.repeat, int(self.spec["repeats"]))
+
     # ---------------------------------------------------------------- loop
     def run(self) -> list:
         try:
@@ -250,7 +259,7 @@ class _Driver:
                 num_gpus=request["num_gpus"],
                 name=f"skipwire-{self.token}-{t.run.name}-{self.attempts.get(t.run, 0) + 1}",
             ).remote()
-            head = f"[{self.started}/{self.total}] {t.config.label}"
+            head = f"[{self.started}/{self.total}] {self._name(t)}"
             sweep = {
                 "axes": self.spec["axes"],
                 "runs": [e for e in self.spec["runs"] if e["dir"] == t.run.name],
@@ -314,7 +323,7 @@ class _Driver:
             f.snap_ref = f.actor.snapshot.remote()
 
     def _log_records(self, f: _Flight, records: list[dict], node: str) -> None:
-        label = f.task.config.label
+        label = self._name(f.task)
         if records and not f.started:
             f.started = True
             self.log(f"  {label}: started" + (f" on {node}" if node else ""))
@@ -353,7 +362,7 @@ class _Driver:
         from training.sweep import run_result
 
         self.flights.remove(f)
-        t, label = f.task, f.task.config.label
+        t, label = f.task, self._name(f.task)
         try:
             res = self.ray.get(f.ref)
         except self.ray.exceptions.RayError as exc:
@@ -397,12 +406,12 @@ class _Driver:
         if n < MAX_ATTEMPTS and not self.stopping:
             state = run_state(t.run)
             again = "from its last checkpoint" if state == "resumable" else "from the start"
-            self.log(f"  {t.config.label}: {reason}; running it again {again}")
+            self.log(f"  {self._name(t)}: {reason}; running it again {again}")
             t.state = state
             self.queue.insert(0, t)
             self.total += 1
         elif self.stopping:
-            self.log(f"  {t.config.label}: {reason} while stopping")
+            self.log(f"  {self._name(t)}: {reason} while stopping")
         else:
             self._mark_failed(t, f"{reason}, {n} times")
 
@@ -422,7 +431,7 @@ class _Driver:
         from training import runs
         from training.sweep import _train_config
 
-        self.log(f"  {t.config.label}: failed: {reason}")
+        self.log(f"  {self._name(t)}: failed: {reason}")
         self.failed.append(t)
         if (t.run / "config.json").exists():
             runs.update_run_meta(t.run, status="failed", message=reason)
@@ -454,4 +463,13 @@ class _Driver:
         self.finished_one()
 
 
-__all__ = ["EXTRA", "check_options", "connect", "import_ray", "run_trials", "runtime_env", "trial_resources"]
+__all__ = [
+    "EXTRA",
+    "check_options",
+    "connect",
+    "import_ray",
+    "run_trials",
+    "runtime_env",
+    "trial_name",
+    "trial_resources",
+]

@@ -61,10 +61,17 @@ class TrainingPanel(QWidget):
     open_project_requested = Signal(str)  # a run's project.json, to open in the editor
 
     def __init__(
-        self, document, runs_dir: str | Path | None = None, parent: QWidget | None = None, factory=None
+        self,
+        document,
+        runs_dir: str | Path | None = None,
+        parent: QWidget | None = None,
+        factory=None,
+        settings=None,
     ) -> None:
+        """``settings``: app.settings.Settings, where the Sweep tab keeps its backend and Ray address."""
         super().__init__(parent)
         self.document = document
+        self.settings = settings
         self._runs_dir_fixed = Path(runs_dir) if runs_dir is not None else None
         self.store = RunStore()
         self.controller = TrainingController(factory=factory, parent=self)
@@ -516,6 +523,7 @@ class TrainingPanel(QWidget):
         """Ask a running child to stop and return at once (call when the window closes)."""
         if self.controller.busy:
             self.controller.shutdown()
+        self.sweep.shutdown()  # a sweep on Ray stops at its next step and ends by itself
 
     def continue_in_background(self, wait_s: float = 30.0) -> Path | None:
         """The window closes but the run goes on: stop the child at its next step (it saves a

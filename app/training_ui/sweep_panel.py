@@ -1,8 +1,9 @@
 """The Sweep panel (a tab beside the training settings): vary depth, width, shortcuts, plain and the
 learning rate of the open graph, or pick the degradation preset; see every configuration's parameter
 and MAC count before anything starts (shape inference, no torch); start the sweep as ordinary runs
-queued on the Training tab's controller; watch a live Pareto scatter fill as runs finish, and click
-a point to open that run's graph.
+queued on the Training tab's controller, or on a Ray cluster ("Run on"; the sweep's own process and
+each trial's state in the table: app/training_ui/sweep_ray_runner.py); watch a live Pareto scatter
+fill as runs finish, and click a point to open that run's graph.
 
 The sweep folder is the command line's (training/sweep.py): ``runs/sweep-<time>/`` with sweep.json,
 one run folder per configuration and repeat, and, when the queue ends, sweep.csv and pareto.png/.svg;
@@ -87,8 +88,8 @@ class SweepPanel(QWidget):
         self.repeats.valueChanged.connect(self._schedule_preview)
         form.addRow("Repeats", self.repeats)
 
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Configuration", "Parameters", "MACs", "Best val acc"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Configuration", "Parameters", "MACs", "Best val acc", "State"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -96,6 +97,13 @@ class SweepPanel(QWidget):
         for col in (1, 2, 3):
             self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(120)
+        from app.training_ui.sweep_ray_runner import RayBackend  # no Ray: the sweep's child imports it
+
+        self.ray = RayBackend(self, getattr(host, "settings", None))
+        self.ray.add_rows(form)  # "Run on" and the Ray address, below the axes
+        self.ray.state_changed.connect(self._update_start)
+        self.ray.trials_changed.connect(self._show_trial_states)
+        self._ray_configs: list = []  # the configurations of the Ray sweep shown (the preview may change)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setProperty("role", "muted")
@@ -265,12 +273,14 @@ class SweepPanel(QWidget):
         self.message.setText(text)
 
     def _update_start(self) -> None:
-        busy = self.host.controller.busy
-        self.start_button.setEnabled(bool(self.configs) and not busy)
-        self.stop_button.setEnabled(busy and self.running())
+        busy = self.host.controller.busy and not self.ray.chosen()  # Ray leaves the controller free
+        self.start_button.setEnabled(bool(self.configs) and not busy and not self.running())
+        self.stop_button.setEnabled(self.running() and (self.ray.running() or self.host.controller.busy))
 
     def running(self) -> bool:
-        """A job of this sweep is running or queued."""
+        """A job of this sweep is running or queued, or the sweep runs on Ray."""
+        if self.ray.running():
+            return True
         c = self.host.controller
         return any(j.key in self.jobs for j in ([c.current] if c.current else []) + c.pending)
 
@@ -298,7 +308,7 @@ class SweepPanel(QWidget):
         from app.training_ui.controller import Job
         from training.sweep import TRAIN_AXES, new_spec, train_value, write_spec
 
-        if self.host.controller.busy:
+        if self.running() or (self.host.controller.busy and not self.ray.chosen()):
             return False
         try:
             cfg = self.host.form.config()
@@ -325,6 +335,8 @@ class SweepPanel(QWidget):
         except OSError as exc:
             self._say(f"cannot create the sweep folder {out}: {exc}", error=True)
             return False
+        if self.ray.chosen():
+            return self._start_on_ray(out, cfg.epochs)
         jobs = []
         self.jobs.clear()
         self.points.clear()
@@ -350,6 +362,10 @@ class SweepPanel(QWidget):
         self.host.controller.start(jobs)
         return True
 
+    def shutdown(self) -> None:
+        """The window closes: a sweep on Ray stops at its next step and ends by itself."""
+        self.ray.shutdown()
+
     def reset_project_state(self) -> None:
         """Another project: the last sweep's points, table and chart go (a sweep still running
         keeps going and fills its own folder)."""
@@ -364,8 +380,11 @@ class SweepPanel(QWidget):
 
     def stop(self) -> None:
         """Stop the sweep: the running configuration stops at its next step (with a checkpoint),
-        the queued ones never start; the queue's end writes sweep.csv and the chart."""
-        if self.running():
+        the queued ones never start; the queue's end writes sweep.csv and the chart. On Ray: every
+        trial stops at its next step; a second Stop kills the sweep."""
+        if self.ray.running():
+            self._say(self.ray.stop())
+        elif self.running():
             self._say("Stopping the sweep…")
             self.host.stop()
 
@@ -373,11 +392,14 @@ class SweepPanel(QWidget):
         entry = self.jobs.get(job.key)
         if entry is None:
             return
-        config, _repeat = entry
+        self._add_point(*entry, Path(job.run_dir), self.configs)
+
+    def _add_point(self, config, _repeat: int, run_dir: Path, configs: list) -> None:
+        """A finished run on the chart, and its configuration's best accuracy in the table."""
         from training.sweep import run_result
 
         try:
-            res = run_result(Path(job.run_dir))
+            res = run_result(run_dir)
         except UserError:
             return  # failed before its run folder existed: nothing to plot
         acc = res.get("best_val_acc")
@@ -389,10 +411,10 @@ class SweepPanel(QWidget):
                 "params": config.params,
                 "macs": config.macs,
                 "acc": float(acc),
-                "run": job.run_dir,
+                "run": run_dir,
             }
         )
-        row = self.configs.index(config) if config in self.configs else -1
+        row = self.configs.index(config) if config in self.configs and configs is self.configs else -1
         if row >= 0:
             accs = [
                 p["acc"] for p in self.points if p["params"] == config.params and p["macs"] == config.macs
@@ -403,22 +425,88 @@ class SweepPanel(QWidget):
     def _on_queue_finished(self) -> None:
         if self.sweep_dir is None or not self.jobs:
             return
+        out = self.sweep_dir
+        rows = self._summarize(self.configs, write=True)
+        if rows is not None:
+            done = sum(r["runs_done"] for r in rows)
+            self._say(f"{done} of {len(self.jobs)} runs finished; wrote sweep.csv and pareto.png in {out}")
+        self._update_start()
+
+    def _summarize(self, configs: list, write: bool) -> list[dict] | None:
+        """sweep.csv's rows from the run folders (written with the charts if ``write``); None and
+        the reason shown if that fails."""
         from training.sweep import read_spec, summarize, write_outputs
 
         out = self.sweep_dir
         try:
             spec = read_spec(out)
             runs = {(e["config"], e["repeat"]): out / e["dir"] for e in spec["runs"]}
-            rows = summarize(self.configs, runs, int(spec["repeats"]))
-            write_outputs(out, rows, f"{spec['project'].get('name', '')}: sweep")
+            rows = summarize(configs, runs, int(spec["repeats"]))
+            if write:
+                write_outputs(out, rows, f"{spec['project'].get('name', '')}: sweep")
         except (UserError, OSError, ValueError) as exc:
             self._say(
                 f"could not write the sweep's table and chart: {getattr(exc, 'message', exc)}", error=True
             )
+            return None
+        return rows
+
+    # ----- on a Ray cluster (app/training_ui/sweep_ray_runner.py) ---------------------------
+    def _start_on_ray(self, out: Path, epochs: int) -> bool:
+        self.jobs.clear()
+        self.points.clear()
+        self.sweep_dir, self._ray_configs = out, self.configs
+        problem = self.ray.start(out, self.configs, self.repeats.value(), epochs)
+        if problem:
+            self._say(problem, error=True)
+            return False
+        self.ensure_plot()
+        self._redraw()
+        self._say(self.ray.progress_text())
+        return True
+
+    def _show_trial_states(self) -> None:
+        states = self.ray.states
+        if states is None or self.configs is not self._ray_configs:
+            return  # the table shows another plan now
+        for row in range(self.table.rowCount()):
+            item = QTableWidgetItem(states.text(row))
+            item.setToolTip(states.tooltip(row))
+            self.table.setItem(row, 4, item)
+        if self.ray.running():
+            self._say(self.ray.progress_text())
+
+    def ray_trial_done(self, index: int, repeat: int) -> None:
+        configs = self._ray_configs
+        if self.sweep_dir is not None and 0 <= index < len(configs):
+            c = configs[index]
+            self._add_point(c, repeat, self.sweep_dir / c.run_name(repeat), configs)
+
+    def ray_sweep_ended(self, code: int, message: str, error: bool) -> None:
+        """The sweep's process ended: its runs on the chart, sweep.csv (written here only where the
+        sweep could not: killed or crashed), and what happened."""
+        out, configs = self.sweep_dir, self._ray_configs
+        if out is None:
             return
-        done = sum(r["runs_done"] for r in rows)
-        self._say(f"{done} of {len(self.jobs)} runs finished; wrote sweep.csv and pareto.png in {out}")
-        self._update_start()
+        if code == 2:  # refused before training (no Ray, a bad address): nothing of it to keep
+            from app.training_ui.sweep_ray_runner import discard_unused
+
+            discard_unused(out)
+            self._say(message, error=True)
+            return
+        repeats = self.ray.states.repeats if self.ray.states is not None else self.repeats.value()
+        self.points.clear()
+        for c in configs:
+            for r in range(repeats):
+                if (out / c.run_name(r) / "run.json").exists():
+                    self._add_point(c, r, out / c.run_name(r), configs)
+        rows = self._summarize(configs, write=code not in (0, 1) or not (out / "sweep.csv").exists())
+        if rows is not None:
+            done = sum(r["runs_done"] for r in rows)
+            total = len(configs) * repeats
+            where = " in its folder" if str(out) in message else f" in {out}"  # the message names it
+            text = f"{done} of {total} runs finished; sweep.csv and pareto.png{where}. {message}"
+            self._say(text.strip(), error)
 
     # ----- the live Pareto scatter ----------------------------------------------------------
     def ensure_plot(self):

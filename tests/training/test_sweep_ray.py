@@ -165,6 +165,31 @@ def test_a_stopped_sweep_resumes_on_ray(ray_local, tmp_path, capsys) -> None:
     assert epochs == [1, 2]
 
 
+def test_with_repeats_every_line_names_its_trial(ray_local, tmp_path) -> None:
+    """The Sweep tab follows each trial by its name in the log: with --repeats the repeat is in it."""
+    lines: list[str] = []
+    result = run_sweep(
+        staged_tiny(),
+        parse_vary(["depth=1"]),
+        tmp_path / "sw",
+        epochs=1,
+        batch_size=2500,
+        repeats=2,
+        ray=RAY,
+        log=lines.append,
+    )
+    assert result.status == "completed", lines
+    for r in (1, 2):
+        name = f"depth=1 (repeat {r})"
+        assert any(
+            re.fullmatch(rf"\[\d/2\] {re.escape(name)}: [\d,]+ parameters -> .*-r{r} on Ray \(1 CPU\)", ln)
+            for ln in lines
+        ), lines
+        assert f"  {name}: epoch 1 val acc" in "\n".join(lines)
+        assert any(ln.startswith(f"  {name}: started") for ln in lines)
+        assert any(ln.startswith(f"  {name}: done, best val acc ") for ln in lines)
+
+
 def _kill_trial(ray, run_name: str) -> bool:
     for entry in ray.util.list_named_actors(all_namespaces=False):
         name = entry if isinstance(entry, str) else entry.get("name", "")
