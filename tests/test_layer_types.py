@@ -47,62 +47,80 @@ def _sample_inputs(lt: registry.LayerType, params: dict) -> list[tuple[int, ...]
     return [(4, 6, 6)] * lt.num_inputs(params)
 
 
+def _declaration_problems(lt) -> list[str]:
+    """graph/layers.py: the data-only declaration."""
+    checks = (
+        (not lt.doc.strip(), "graph/layers.py gives no doc"),
+        (lt.category not in registry.CATEGORIES, f"graph/layers.py: unknown category {lt.category!r}"),
+        (not all(isinstance(s, ParamSpec) for s in lt.params), "graph/layers.py: params must be ParamSpecs"),
+        (not callable(lt.shape) or not callable(lt.saves), "graph/layers.py needs a shape rule and saves="),
+        (
+            lt.category != "io" and lt.module is None and lt.forward is None,
+            "graph/layers.py gives neither module= nor forward=",
+        ),
+        (
+            lt.parameter is not None and (lt.forward is None or lt.module is not None),
+            "graph/layers.py: a layer holding a parameter= needs forward= (no module=)",
+        ),
+        (lt.init not in INIT_RULES, f"graph/layers.py: unknown init rule {lt.init!r}"),
+    )
+    out = [text for bad, text in checks if bad]
+    unknown_keys = set(lt.key_params) - {s.name for s in lt.params}
+    if unknown_keys:
+        out.append(f"graph/layers.py: key_params {sorted(unknown_keys)} are not parameters")
+    if lt.input_names and isinstance(lt.inputs, int) and len(lt.input_names) != lt.inputs:
+        out.append(f"graph/layers.py: {len(lt.input_names)} input_names for {lt.inputs} inputs")
+    return out
+
+
+def _default_problems(lt, params: dict) -> list[str]:
+    """A declaration that cannot take its own defaults is incomplete."""
+    ins = _sample_inputs(lt, params)
+    if lt.inputs == 0 and lt.name != "Input":
+        ins = [(4, 6, 6)]  # BlockInput: the analysis gives it the block's input
+    try:
+        shape = tuple(lt.shape(params, ins))
+        saved = lt.saved_elements(params, ins, shape)
+    except (registry.ShapeError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        return [f"graph/layers.py: its defaults fail: {type(exc).__name__}: {exc}"]
+    return [f"graph/layers.py: saves {saved} elements"] if saved < 0 else []
+
+
+def _codegen_problems(lt) -> list[str]:
+    entry = layer_codegen.CODEGEN_TYPES.get(lt.name)
+    if entry is None:
+        return ["no entry in codegen/layer_codegen.py CODEGEN_TYPES"]
+    if entry.type != lt.name:
+        return [f"codegen/layer_codegen.py's entry says {entry.type!r}"]
+    return []
+
+
+def _view_problems(lt, params: dict) -> list[str]:
+    view = layer_views.APP_TYPES.get(lt.name)
+    if view is None:
+        return ["no entry in app/canvas/layer_views.py APP_TYPES"]
+    if view.type != lt.name:
+        return [f"app/canvas/layer_views.py's entry says {view.type!r}"]
+    out = []
+    text = view.card(lt.name, params)
+    if not isinstance(text, str) or not text.strip():
+        out.append("app/canvas/layer_views.py's card text is empty")
+    if not view.base_name.isidentifier():
+        out.append(f"app/canvas/layer_views.py's name_base {view.base_name!r} is no name")
+    return out
+
+
 def problems() -> list[str]:
     """What is missing or incomplete, one line each, for every registered type and every stale entry."""
     out: list[str] = []
     names = {t.name for t in registry.all_types()}
     for lt in registry.all_types():
         where = f"{lt.name}:"
-        # graph/layers.py: the data-only declaration
-        if not lt.doc.strip():
-            out.append(f"{where} graph/layers.py gives no doc")
-        if lt.category not in registry.CATEGORIES:
-            out.append(f"{where} graph/layers.py: unknown category {lt.category!r}")
-        if not all(isinstance(s, ParamSpec) for s in lt.params):
-            out.append(f"{where} graph/layers.py: params must be ParamSpecs")
-        if not callable(lt.shape) or not callable(lt.saves):
-            out.append(f"{where} graph/layers.py needs a shape rule and saves=")
-        if lt.category != "io" and lt.module is None and lt.forward is None:
-            out.append(f"{where} graph/layers.py gives neither module= nor forward=")
-        if lt.parameter is not None and (lt.forward is None or lt.module is not None):
-            out.append(f"{where} graph/layers.py: a layer holding a parameter= needs forward= (no module=)")
-        if lt.init not in INIT_RULES:
-            out.append(f"{where} graph/layers.py: unknown init rule {lt.init!r}")
-        unknown_keys = set(lt.key_params) - {s.name for s in lt.params}
-        if unknown_keys:
-            out.append(f"{where} graph/layers.py: key_params {sorted(unknown_keys)} are not parameters")
-        if lt.input_names and isinstance(lt.inputs, int) and len(lt.input_names) != lt.inputs:
-            out.append(f"{where} graph/layers.py: {len(lt.input_names)} input_names for {lt.inputs} inputs")
         params = _sample_params(lt)
-        ins = _sample_inputs(lt, params)
-        if lt.inputs == 0 and lt.name != "Input":
-            ins = [(4, 6, 6)]  # BlockInput: the analysis gives it the block's input
-        try:
-            shape = tuple(lt.shape(params, ins))
-            saved = lt.saved_elements(params, ins, shape)
-            if saved < 0:
-                out.append(f"{where} graph/layers.py: saves {saved} elements")
-        except (registry.ShapeError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
-            # a declaration that cannot take its own defaults is incomplete
-            out.append(f"{where} graph/layers.py: its defaults fail: {type(exc).__name__}: {exc}")
-        # codegen/layer_codegen.py
-        entry = layer_codegen.CODEGEN_TYPES.get(lt.name)
-        if entry is None:
-            out.append(f"{where} no entry in codegen/layer_codegen.py CODEGEN_TYPES")
-        elif entry.type != lt.name:
-            out.append(f"{where} codegen/layer_codegen.py's entry says {entry.type!r}")
-        # app/canvas/layer_views.py
-        view = layer_views.APP_TYPES.get(lt.name)
-        if view is None:
-            out.append(f"{where} no entry in app/canvas/layer_views.py APP_TYPES")
-        elif view.type != lt.name:
-            out.append(f"{where} app/canvas/layer_views.py's entry says {view.type!r}")
-        else:
-            text = view.card(lt.name, params)
-            if not isinstance(text, str) or not text.strip():
-                out.append(f"{where} app/canvas/layer_views.py's card text is empty")
-            if not view.base_name.isidentifier():
-                out.append(f"{where} app/canvas/layer_views.py's name_base {view.base_name!r} is no name")
+        out += [f"{where} {p}" for p in _declaration_problems(lt)]
+        out += [f"{where} {p}" for p in _default_problems(lt, params)]
+        out += [f"{where} {p}" for p in _codegen_problems(lt)]
+        out += [f"{where} {p}" for p in _view_problems(lt, params)]
     for table, path in (
         (layer_codegen.CODEGEN_TYPES, "codegen/layer_codegen.py"),
         (layer_views.APP_TYPES, "app/canvas/layer_views.py"),

@@ -63,6 +63,36 @@ class SweepPanel(QWidget):
         self._scatter = self._front = None
         self._labels: list = []
 
+        form = self._build_form()
+        self._build_table()
+        from app.training_ui.sweep_ray_runner import RayBackend  # no Ray: the sweep's child imports it
+
+        self.ray = RayBackend(self, getattr(host, "settings", None))
+        self.ray.add_rows(form)  # "Run on" and the Ray address, below the axes
+        self.ray.state_changed.connect(self._update_start)
+        self.ray.trials_changed.connect(self._show_trial_states)
+        self._ray_configs: list = []  # the configurations of the Ray sweep shown (the preview may change)
+        self._build_controls()
+        self._build_layout(form)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREVIEW_DELAY_MS)
+        self._timer.timeout.connect(self.refresh_preview)
+        self.preset.currentIndexChanged.connect(self._on_preset)
+        host.controller.job_finished.connect(self._on_job_finished)
+        host.controller.queue_finished.connect(self._on_queue_finished)
+        host.controller.busy_changed.connect(lambda busy: self._update_start())
+        host.form.changed.connect(self._update_uses)
+        self._update_uses()
+        self._stale = False
+        if hasattr(host.document, "changed"):  # the graph changed: its variants' costs too
+            host.document.changed.connect(self._on_document_changed)
+        self.refresh_preview()
+
+    # ----- building the tab -----------------------------------------------------------
+    def _build_form(self) -> QFormLayout:
+        """The sweep's preset, its axes and repeats."""
         self.preset = QComboBox()
         self.preset.addItem("The open graph", CUSTOM)
         self.preset.addItem("Degradation: plain vs residual × 20/56 layers", DEGRADATION)
@@ -88,6 +118,10 @@ class SweepPanel(QWidget):
         self.repeats.valueChanged.connect(self._schedule_preview)
         form.addRow("Repeats", self.repeats)
 
+        return form
+
+    def _build_table(self) -> None:
+        """One row per configuration: its costs, best accuracy and (on Ray) state."""
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Configuration", "Parameters", "MACs", "Best val acc", "State"])
         self.table.verticalHeader().hide()
@@ -97,13 +131,9 @@ class SweepPanel(QWidget):
         for col in (1, 2, 3):
             self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(120)
-        from app.training_ui.sweep_ray_runner import RayBackend  # no Ray: the sweep's child imports it
 
-        self.ray = RayBackend(self, getattr(host, "settings", None))
-        self.ray.add_rows(form)  # "Run on" and the Ray address, below the axes
-        self.ray.state_changed.connect(self._update_start)
-        self.ray.trials_changed.connect(self._show_trial_states)
-        self._ray_configs: list = []  # the configurations of the Ray sweep shown (the preview may change)
+    def _build_controls(self) -> None:
+        """Start, Stop, the message, what every run trains on, and the chart's axis."""
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setProperty("role", "muted")
@@ -129,6 +159,7 @@ class SweepPanel(QWidget):
         self._plot_holder = QVBoxLayout()
         self._plot_holder.setContentsMargins(0, 0, 0, 0)
 
+    def _build_layout(self, form: QFormLayout) -> None:
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10, 8)
         lay.setSpacing(6)
@@ -149,21 +180,6 @@ class SweepPanel(QWidget):
         row.addStretch(1)
         lay.addLayout(row)
         lay.addLayout(self._plot_holder, 2)
-
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(PREVIEW_DELAY_MS)
-        self._timer.timeout.connect(self.refresh_preview)
-        self.preset.currentIndexChanged.connect(self._on_preset)
-        host.controller.job_finished.connect(self._on_job_finished)
-        host.controller.queue_finished.connect(self._on_queue_finished)
-        host.controller.busy_changed.connect(lambda busy: self._update_start())
-        host.form.changed.connect(self._update_uses)
-        self._update_uses()
-        self._stale = False
-        if hasattr(host.document, "changed"):  # the graph changed: its variants' costs too
-            host.document.changed.connect(self._on_document_changed)
-        self.refresh_preview()
 
     # ----- configurations --------------------------------------------------------------
     def _on_preset(self) -> None:
@@ -557,7 +573,7 @@ class SweepPanel(QWidget):
                 "brush": pg.mkBrush("#d9534f" if i in on else "#7f8c9a"),
                 "pen": pg.mkPen(None),
             }
-            for i, ((x, y), p) in enumerate(zip(pts, self.points))
+            for i, ((x, y), p) in enumerate(zip(pts, self.points, strict=True))
         ]
         self._scatter.setData(spots)
         idx = front(pts)
@@ -565,7 +581,7 @@ class SweepPanel(QWidget):
         for item in self._labels:
             self.plot.removeItem(item)
         self._labels = []
-        for (x, y), p in zip(pts, self.points):
+        for (x, y), p in zip(pts, self.points, strict=True):
             text = pg.TextItem(p["config"], anchor=(0, 1), color="#8b919e")
             self.plot.addItem(text)
             text.setPos(x, y)

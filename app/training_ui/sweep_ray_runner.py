@@ -37,9 +37,11 @@ LOG_NAME = "sweep.log"
 CELL_REASON = 40  # characters of a failure's reason in the State cell (all of it in the tooltip)
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
 _TIPS = ("", "Parameters", "Multiply-accumulates per image", "Best validation accuracy (of its repeats)")
-PLAIN_HEADERS = tuple(zip(("Configuration", "Parameters", "MACs", "Best val acc", "State"), (*_TIPS, "")))
+PLAIN_HEADERS = tuple(
+    zip(("Configuration", "Parameters", "MACs", "Best val acc", "State"), (*_TIPS, ""), strict=True)
+)
 STATE_HEADERS = tuple(
-    zip(("Config", "Params", "MACs", "Best acc", "State"), (*_TIPS, "Each trial's state on Ray"))
+    zip(("Config", "Params", "MACs", "Best acc", "State"), (*_TIPS, "Each trial's state on Ray"), strict=True)
 )
 
 # ----------------------------------------------------------------------------- the log's lines
