@@ -8,6 +8,9 @@ bold test), learning rate (log scale), throughput (images/s), gradient norms
 of the first, middle and last weight (log scale) and a heatmap of every
 layer's gradient norm over steps for one run. Hovering shows a vertical line
 in every plot and the values of each run at that x.
+
+The hover read-out lives in plot_crosshair.py (``PlotCrosshair``) and the hand-set
+axis ranges in plot_ranges.py (``PlotRanges``); ``TrainingPlots`` owns one of each.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.panels.flow_layout import FlowLayout
 from app.training_ui.colors import run_color
+from app.training_ui.plot_crosshair import PlotCrosshair
+from app.training_ui.plot_ranges import PlotRanges
 from app.training_ui.series import RunSeries, RunStore, smooth
 
 PLOT_MIN_WIDTH = 240  # px: a plot narrower than this reads badly; the grid reflows instead
@@ -157,15 +162,14 @@ class TrainingPlots(QWidget):
         self._store: RunStore | None = None
         self._heat_version: tuple | None = None
         self._only: set[str] | None = None  # the plots the current refresh updates (None: all)
-        self._yr: dict[str, tuple[float, float]] = {}
-        self._xr: tuple[float, float] | None = None
         self.columns = 3
         font = QFont()
         font.setPointSizeF(9.0)
         self._build_grid(text, muted, border, font)
         self._build_grad_legend(muted)
         self._build_heatmap(muted, font)
-        self._build_crosshair(base, muted, border)
+        self.ranges = PlotRanges(self.plots, lambda: self.x_mode, self._updates)
+        self.crosshair = PlotCrosshair(self, base, muted, border)
         # An axis draws its grid lines across the whole plot, and replaying that QPicture costs a few ms
         # per axis (about 40 of the 45 ms of a full repaint): keep each axis's rendering as a pixmap,
         # redrawn only when the axis changes (its range, size or style), so a curve update repaints
@@ -235,25 +239,6 @@ class TrainingPlots(QWidget):
         self.colorbar.getAxis("right").setTextPen(pg.mkPen(muted))
         self.colorbar.getAxis("right").setStyle(tickFont=font)
 
-    def _build_crosshair(self, base: str, muted: str, border: str) -> None:
-        """The crosshair (a dashed line in every plot) and its read-out box, following the mouse."""
-        fill = QColor(base)
-        fill.setAlpha(225)
-        self.readout_item = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(fill), border=pg.mkPen(border))
-        self.readout_item.setZValue(1000)
-        self.readout_item.setVisible(False)
-        self.view.scene().addItem(self.readout_item)  # top level: it may overlap a neighbouring plot
-        self._vlines = {}
-        for name, p in self.plots.items():
-            line = pg.InfiniteLine(
-                angle=90, movable=False, pen=pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine)
-            )
-            line.setVisible(False)
-            line.setZValue(50)
-            p.addItem(line, ignoreBounds=True)
-            self._vlines[name] = line
-        self._proxy = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
-
     # ----- theme ---------------------------------------------------------------
     def set_theme(self) -> None:
         """Repaint in the current theme's colours (View ▸ Light theme and back: issue 25, the plots
@@ -276,12 +261,7 @@ class TrainingPlots(QWidget):
         for _sample, label in self.grad_legend.items:
             label.setAttr("color", muted)
             label.setText(label.text)
-        for line in self._vlines.values():
-            line.setPen(pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
-        fill = QColor(base)
-        fill.setAlpha(225)
-        self.readout_item.fill = pg.mkBrush(fill)
-        self.readout_item.border = pg.mkPen(border)
+        self.crosshair.set_theme(base, muted, border)
         self.legend.muted = QColor(muted)
         self.legend.set_runs(self.legend.runs)
         for key_item in list(self._items.values()):
@@ -324,7 +304,7 @@ class TrainingPlots(QWidget):
 
     def set_x_mode(self, mode: str) -> None:
         self.x_mode = mode
-        self._xr = None
+        self.ranges.xr = None
         self._versions.clear()
         self._heat_version = None
         self._update_x_label()
@@ -360,7 +340,7 @@ class TrainingPlots(QWidget):
             self._refresh_run(store.get(k), run_color(store.color_index(k)))
         if self._updates("heatmap"):
             self._refresh_heatmap(store)
-        self._fit_ranges(store, keys)
+        self.ranges.fit(store, keys)
         self._only = None
 
     def _updates(self, plot: str) -> bool:
@@ -369,96 +349,13 @@ class TrainingPlots(QWidget):
     # ----- ranges -------------------------------------------------------------
     def reset_ranges(self) -> None:
         """Forget the ranges (after the user zoomed, or the x-axis mode changed)."""
-        self._xr = None
-        self._yr = {}
+        self.ranges.forget()
         if self._store is not None:
-            self._fit_ranges(self._store, self._keys)
+            self.ranges.fit(self._store, self._keys)
         if not self._keys:  # nothing shown: neutral axes, not those of runs that are gone
             self.plots["loss"].setXRange(0, 1, padding=0.02)
             for name in ("loss", "throughput"):
                 self.plots[name].setYRange(0, 1, padding=0.02)
-
-    def _fit_ranges(self, store: RunStore, keys: list[str]) -> None:
-        runs = [store.get(k) for k in keys]
-        self._fit_x(runs)
-        r = _span([c for run in runs for c in (run.train_loss, run.val_loss)])
-        q = _quantiles([y for run in runs for y in run.loss.data()[1]], 0.01, 0.98)
-        if q:
-            r = (min(r[0], q[0]), max(r[1], q[1])) if r else q
-        if r:
-            self._fit_linear("loss", r[0], r[1], zero=False)
-        r = _span([c for run in runs for c in (run.train_acc, run.val_acc)])
-        if r:
-            self._fit_linear("acc", r[0], r[1], zero=False, limits=(0.0, 1.0))
-        r = _span([run.throughput for run in runs])
-        if r:
-            self._fit_linear("throughput", 0.0, r[1])
-        r = _span([run.lr for run in runs], positive=True)
-        if r:
-            self._fit_log("lr", r[0], r[1])
-        lo, hi = math.inf, -math.inf
-        for run in runs:
-            for col in run.grads.columns:
-                vals = [v for v in col if v is not None and v > 0]
-                if vals:
-                    lo, hi = min(lo, min(vals)), max(hi, max(vals))
-        if lo <= hi:
-            self._fit_log("grad", lo, hi, headroom=2)
-
-    def _fit_x(self, runs: list) -> None:
-        """The shared x range: from 0 to the furthest run's end (its total steps, or its last point)."""
-        ext = 0.0
-        for run in runs:
-            end = float(run.total_steps or 0)
-            for c in run.curves().values():
-                last = c.last()
-                if last is not None:
-                    end = max(end, last[0])
-            if self.x_mode == "epochs" and run.steps_per_epoch:
-                end /= run.steps_per_epoch
-            ext = max(ext, end)
-        if ext > 0 and self._xr != (0.0, ext):
-            self._xr = (0.0, ext)
-            self.plots["loss"].setXRange(0, ext, padding=0.02)
-
-    def _fit_linear(
-        self, name: str, lo: float, hi: float, zero: bool = True, limits: tuple[float, float] | None = None
-    ) -> None:
-        """Snap the y range to round numbers around [lo, hi] (from 0 when ``zero``); keep it while the
-        data stay inside and fill more than about half of it."""
-        if not self._updates(name):
-            return
-        if zero:
-            lo = min(lo, 0.0)
-        cur = self._yr.get(name)
-        if cur and cur[0] <= lo and hi <= cur[1] and (hi - lo) > 0.45 * (cur[1] - cur[0]):
-            return
-        span = hi - lo if hi > lo else (abs(hi) or 1.0)
-        step = _nice_ceil(span / 4)
-        bottom = 0.0 if zero and lo >= 0 else math.floor((lo - 0.04 * span) / step) * step
-        if lo >= 0:
-            bottom = max(bottom, 0.0)
-        top = math.ceil((hi + 0.04 * span) / step) * step
-        if top <= bottom:
-            top = bottom + step
-        if limits is not None:
-            bottom, top = max(bottom, limits[0]), min(top, limits[1])
-        self._yr[name] = (bottom, top)
-        self.plots[name].setYRange(bottom, top, padding=0)
-
-    def _fit_log(self, name: str, lo: float, hi: float, headroom: int = 0) -> None:
-        if not self._updates(name):
-            return
-        a, b = math.log10(lo), math.log10(hi)
-        cur = self._yr.get(name)
-        if cur and cur[0] <= a and b <= cur[1] - headroom and (b - a) > (cur[1] - cur[0]) - headroom - 2.5:
-            return
-        bottom, top = math.floor(a - 0.05), math.ceil(b + 0.05) + headroom
-        self._yr[name] = (bottom, top)
-        span = top - bottom
-        major = 1 if span <= 5 else 2 if span <= 10 else 3  # a label every 1-3 decades, never crowded
-        self.plots[name].getAxis("left").setTickSpacing(levels=[(major, 0)])
-        self.plots[name].setYRange(bottom, top, padding=0)
 
     def curve(self, key: str, what: str) -> pg.PlotDataItem | None:
         """The item drawing ``what`` (loss, loss_smooth, train_loss, val_loss, train_acc, val_acc, lr,
@@ -621,142 +518,18 @@ class TrainingPlots(QWidget):
         if axis.labelText != (what or "layer") or not axis.label.isVisible():
             axis.setLabel(what or "layer", color=self._muted)
 
-    # ----- hover read-out -----------------------------------------------------
-    def _on_mouse(self, event) -> None:
-        pos = event[0]
-        hit = None
-        for name, p in self.plots.items():
-            if p.sceneBoundingRect().contains(pos) and p.vb.sceneBoundingRect().contains(pos):
-                hit = name
-                break
-        if hit is None:
-            self.hide_crosshair()
-            return
-        x = self.plots[hit].vb.mapSceneToView(pos).x()
-        self.show_crosshair(x, hit)
+    # ----- hover read-out (app/training_ui/plot_crosshair.py) -----------------------------
+    @property
+    def readout_item(self) -> pg.TextItem:
+        return self.crosshair.readout_item
 
     def hide_crosshair(self) -> None:
-        for line in self._vlines.values():
-            line.setVisible(False)
-        self.readout_item.setVisible(False)
+        self.crosshair.hide()
 
     def show_crosshair(self, x: float, plot: str = "loss") -> str:
         """Draw the crosshair at ``x`` and a read-out box in ``plot`` with each run's values there
         (in the corner away from the mouse). Returns the read-out as text ("step 150 | Plain-20: ...")."""
-        for line in self._vlines.values():
-            line.setPos(x)
-            line.setVisible(True)
-        x_text, values = self.readout(x, plot)
-        rows = (
-            [(self._store.get(k), v) for k, v in zip(self._keys, values, strict=True) if v]
-            if self._store
-            else []
-        )
-        if not rows:
-            self.readout_item.setVisible(False)
-            return x_text
-        html = [f"<span style='color:{self._muted}'>{x_text}</span>"]
-        for run, v in rows:
-            color = run_color(self._store.color_index(run.key)).name()
-            html.append(
-                f"<span style='color:{color}'>━</span>&nbsp;<span style='color:{self._text}'>"
-                f"{run.label}&nbsp;&nbsp;<b>{v}</b></span>"
-            )
-        vb = self.plots[plot].vb
-        item = self.readout_item
-        item.setHtml("<br>".join(html))
-        (x0, x1), _ = vb.viewRange()
-        right = (x - x0) < 0.5 * (x1 - x0)  # the mouse is on the left: put the box on the right
-        item.setAnchor((1, 0) if right else (0, 0))
-        item.setPos(vb.mapToScene(QPointF(vb.width() - 4 if right else 4, 4)))
-        item.setVisible(True)
-        self.hovered.emit(x)
-        return " | ".join([x_text] + [f"{run.label}: {v}" for run, v in rows])
+        return self.crosshair.show(x, plot)
 
     def readout(self, x: float, plot: str) -> tuple[str, list[str]]:
-        if self._store is None or not self._keys:
-            return "", []
-        x_text = f"epoch {x:,.2f}" if self.x_mode == "epochs" else f"step {max(x, 0):,.0f}"
-        values = []
-        for k in self._keys:
-            run = self._store.get(k)
-            sx = x * run.steps_per_epoch if (self.x_mode == "epochs" and run.steps_per_epoch) else x
-            values.append(_values(run, plot, sx, self.smoothing))
-        return x_text, values
-
-
-def _span(curves, positive: bool = False) -> tuple[float, float] | None:
-    """The y extent of ``curves`` (their pending points too); above 0 when ``positive``."""
-    lo, hi = math.inf, -math.inf
-    for c in curves:
-        ys = c.ys
-        if ys:
-            lo, hi = min(lo, min(ys)), max(hi, max(ys))
-        if c._pending:
-            pys = [y for _, y in c._pending]
-            lo, hi = min(lo, min(pys)), max(hi, max(pys))
-    if positive:
-        lo = max(lo, 1e-12)
-    return (lo, hi) if lo <= hi else None
-
-
-def _quantiles(values: list[float], lo: float, hi: float) -> tuple[float, float] | None:
-    if not values:
-        return None
-    v = sorted(values)
-    n = len(v) - 1
-    return v[int(lo * n)], v[round(hi * n)]
-
-
-def _nice_ceil(v: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 times a power of ten that is >= v."""
-    if v <= 0:
-        return 1.0
-    e = 10 ** math.floor(math.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * e >= v * (1 - 1e-9):
-            return m * e
-    return 10 * e
-
-
-def _fmt(v: float | None, kind: str) -> str | None:
-    if v is None:
-        return None
-    if kind == "pct":
-        return f"{v:.1%}"
-    if kind == "int":
-        return f"{v:,.0f}"
-    if kind == "sci":
-        return f"{v:.2e}"
-    return f"{v:.3f}"
-
-
-def _values(run: RunSeries, plot: str, x: float, smoothing: float) -> str:
-    parts = []
-    if plot == "loss":
-        for label, curve in (("train", run.loss), ("val", run.val_loss)):
-            s = _fmt(curve.value_at(x), "f")
-            if s:
-                parts.append(f"{label} {s}")
-    elif plot == "acc":
-        for label, curve in (("train", run.train_acc), ("val", run.val_acc)):
-            s = _fmt(curve.value_at(x), "pct")
-            if s:
-                parts.append(f"{label} {s}")
-    elif plot == "lr":
-        s = _fmt(run.lr.value_at(x), "sci")
-        if s:
-            parts.append(s)
-    elif plot == "throughput":
-        s = _fmt(run.throughput.value_at(x), "int")
-        if s:
-            parts.append(f"{s} img/s")
-    elif plot in ("grad", "heatmap") and run.grads.layers:
-        g = run.grads
-        n = len(g.layers)
-        for label, idx in (("first", 0), ("mid", n // 2), ("last", n - 1)):
-            xs, ys = g.layer_curve(idx)
-            if xs:
-                j = min(range(len(xs)), key=lambda i: abs(xs[i] - x))
-                parts.append(f"{label} {ys[j]:.2e}")
-    return ", ".join(parts)
+        return self.crosshair.readout(x, plot)
