@@ -8,16 +8,20 @@ registry's parameter schema (graph.params.ParamSpec).
 - nothing selected in a block's tab: the block definition's typed parameters.
 
 Every committed change is one ``document.push(edit, label)``, so the Edit
-menu reads "Undo Set stride of conv2"."""
+menu reads "Undo Set stride of conv2".
+
+The panel picks the target, owns the widgets (where the window and tests reach
+them) and the section helpers; one builder per kind of target fills and syncs
+them: ``NodeForm`` (inspector_node.py), ``EdgeForm`` (inspector_edge.py) and
+``BlockDefinitionForm`` (inspector_block.py). The network form stays here."""
 
 from __future__ import annotations
 
 import html
-import keyword
 from typing import Any
 
 from PySide6.QtCore import QEvent, QKeyCombination, Qt
-from PySide6.QtGui import QFontDatabase, QIcon, QKeySequence
+from PySide6.QtGui import QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -27,56 +31,19 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QScrollArea,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.app_style import CLOSE_SVG
 from app.document import failing_instances
 from app.panels.icons import category_icon, severity_icon
+from app.panels.inspector_block import BlockDefinitionForm
+from app.panels.inspector_edge import EdgeForm
+from app.panels.inspector_node import NodeForm
+from app.panels.inspector_rows import with_message
 from app.panels.param_editors import ParamField
-from graph import edits as E
-from graph import registry
-from graph.model import BlockParam
-from graph.params import ParamSpec
 from graph.shapes import PROJECTION_LABELS, fmt
-
-PROJECTION_CHOICES = (
-    ("identity", "identity"),
-    ("zero_pad", "zero-pad (option A)"),
-    ("conv_bn", "1x1 conv + BN (option B)"),
-    ("conv_bn_always", "always 1x1 conv + BN (option C)"),
-)
-BLOCK_PARAM_TYPES = ("int", "float", "bool")
-
-
-def name_problem(graph, name: str, exclude: str | None) -> str | None:
-    if not name:
-        return "a name is needed"
-    if not name.isidentifier() or keyword.iskeyword(name):
-        return "use letters, digits and _ (it becomes the attribute name in code)"
-    if any(n.name == name and n.id != exclude for n in graph.nodes.values()):
-        return f'"{name}" is already used in this graph'
-    return None
-
-
-def _with_message(editor: QWidget, message: QLabel) -> QWidget:
-    """An editor with its validation message right under it (one form row)."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(2)
-    layout.addWidget(editor)
-    layout.addWidget(message)
-    return box
-
-
-def block_param_spec(name: str, p: BlockParam) -> ParamSpec:
-    t = p.type if p.type in ("int", "float", "bool") else "int"
-    return ParamSpec(name, t, p.default, min=None)
 
 
 def _is_undo_key(event) -> bool:
@@ -106,6 +73,9 @@ class InspectorPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.scroll)
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.node_form = NodeForm(self)  # one form builder per kind of target
+        self.edge_form = EdgeForm(self)
+        self.block_form = BlockDefinitionForm(self)
         document.selection_changed.connect(self.rebuild)
         document.analysis_changed.connect(self._on_analysis)
         if hasattr(document, "project_replaced"):
@@ -152,11 +122,11 @@ class InspectorPanel(QWidget):
         self._layout.setSpacing(8)
         kind, block, key = self.target
         if kind == "node":
-            self._build_node(block, key)
+            self.node_form.build(block, key)
         elif kind == "edge":
-            self._build_edge(block, key)
+            self.edge_form.build(block, key)
         elif kind == "block":
-            self._build_block(block)
+            self.block_form.build(block)
         elif kind == "many":
             n, m = key
             parts = [f"{n} node{'s' if n != 1 else ''}"] * bool(n) + [
@@ -327,374 +297,8 @@ class InspectorPanel(QWidget):
         return values
 
     # ----- node -----------------------------------------------------------------------
-    def _build_node(self, block, node_id) -> None:
-        node = self.document.project.graph_of(block).nodes[node_id]
-        lt = None if node.block_name else registry.get(node.type)
-        self._build_node_heading(block, node_id, lt)
-        form = self._section("Node")
-        self._build_name_row(form, block, node_id)
-        if node.type not in ("Input", "Output", "BlockInput", "BlockOutput"):
-            self._build_frozen_row(form, block, node_id)
-        self._stage_depth_row(block, node_id)
-        self._build_node_params(block, node_id, lt)
-        form = self._section("Shapes", self._instance_detail(block))
-        self._info(form, "in", "Input", "")
-        self._info(form, "out", "Output", "")
-        self._info(form, "params", "Parameters", "")
-        self._info(form, "macs", "MACs", "")
-        self._problems(self._diags_for(block, node_id=node_id))
-        self._sync_info()
-
-    def _build_node_heading(self, block, node_id, lt) -> None:
-        """The node's name and type, and its layer's doc or its block's "Open the block" link."""
-        project = self.document.project
-        node = project.graph_of(block).nodes[node_id]
-        bname = node.block_name
-        category = "block" if bname else (lt.category if lt else None)
-        self._heading(node.name, bname or node.type, category)
-        if lt is not None and lt.doc:
-            self._muted(lt.doc)
-        elif bname and bname in project.blocks:
-            bdef = project.blocks[bname]
-            lab = self._muted(
-                (bdef.doc + " " if bdef.doc else "") + "<a href='open'>Open the block</a> to edit "
-                "its inside; changes apply to every instance."
-            )
-            lab.setTextFormat(Qt.TextFormat.RichText)
-            lab.linkActivated.connect(lambda _l, b=block, n=node_id: self.document.open_instance(b, n))
-
-    def _build_name_row(self, form, block, node_id) -> None:
-        """The node's name, checked as typed and renamed (one undo step) when editing ends."""
-        g = self.document.project.graph_of(block)
-        self.name_edit = QLineEdit(g.nodes[node_id].name)
-        self.name_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
-        name_err = QLabel(wordWrap=True)
-        name_err.setProperty("role", "error")
-        name_err.hide()
-        self._name_error = name_err
-
-        def check_name(text: str) -> str | None:
-            problem = name_problem(g, text.strip(), node_id)
-            self.name_edit.setProperty("invalid", "true" if problem else "false")
-            self.name_edit.style().unpolish(self.name_edit)
-            self.name_edit.style().polish(self.name_edit)
-            name_err.setText(problem or "")
-            name_err.setVisible(bool(problem))
-            return problem
-
-        def commit_name() -> None:
-            new = self.name_edit.text().strip()
-            current = g.nodes[node_id].name if node_id in g.nodes else None
-            if current is None or new == current or check_name(new):
-                return
-            self.document.push(E.SetNodeField(block, node_id, "name", new), f"Rename {current} to {new}")
-
-        self.name_edit.textEdited.connect(check_name)
-        self.name_edit.editingFinished.connect(commit_name)
-        form.addRow("Name", _with_message(self.name_edit, name_err))
-
-    def _build_frozen_row(self, form, block, node_id) -> None:
-        """Whether the node's parameters train (one undo step per toggle)."""
-        g = self.document.project.graph_of(block)
-        self.frozen_box = QCheckBox("parameters don't train")
-        self.frozen_box.setChecked(g.nodes[node_id].frozen)
-        self.frozen_box.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
-
-        def commit_frozen(v: bool) -> None:
-            n = g.nodes[node_id]
-            if n.frozen != v:
-                self.document.push(
-                    E.SetNodeField(block, node_id, "frozen", v),
-                    f"{'Freeze' if v else 'Unfreeze'} {n.name}",
-                )
-
-        self.frozen_box.toggled.connect(commit_frozen)
-        form.addRow("Frozen", self.frozen_box)
-
-    def _build_node_params(self, block, node_id, lt) -> None:
-        """The layer's parameters, or a block instance's values (with the definition's defaults)."""
-        project = self.document.project
-        node = project.graph_of(block).nodes[node_id]
-        bname = node.block_name
-        bdef = project.blocks.get(bname) if bname else None
-        if bname:
-            specs = [block_param_spec(k, p) for k, p in bdef.params.items()] if bdef else []
-            title = f"{bname} parameters"
-        else:
-            specs = list(lt.params) if lt else []
-            title = "Parameters"
-        if not specs:
-            return
-        form = self._section(title)
-        if bdef is not None:  # (a short section title: the dock may be narrow)
-            defaults = ", ".join(f"{k} {p.default}" for k, p in bdef.params.items())
-            self._muted(f"This instance's values. The definition's defaults: {defaults}.")
-        env = self._env(block)
-        for spec in specs:
-            value = node.params.get(spec.name, spec.default)
-            fld = ParamField(spec, value, env)
-            fld.committed.connect(lambda v, s=spec: self._commit_param(block, node_id, s.name, v))
-            form.addRow(spec.name, fld)
-            self.fields[spec.name] = fld
-
-    def _stage_depth_row(self, block, node_id) -> None:
-        """A block instance in a stage: the stage's depth as a spin box (one undo step on commit)."""
-        g = self.document.project.graph_of(block)
-        stage = g.stage_of(node_id)
-        if stage is None or not all(g.nodes[n].block_name for n in stage.nodes):
-            return
-        from PySide6.QtWidgets import QSpinBox
-
-        from graph.stage_edits import MAX_DEPTH, set_stage_depth
-
-        form = self._section(f"Stage {stage.name}")
-        box = QSpinBox()
-        box.setRange(1, MAX_DEPTH)
-        box.setValue(len(stage.nodes))
-        box.setKeyboardTracking(False)  # commit on Enter, focus out or the arrows, not per digit
-        box.setAlignment(Qt.AlignmentFlag.AlignRight)
-        box.setToolTip(
-            "Block instances in this stage: more copies its last instance, fewer removes from the end"
-        )
-        self.stage_depth = box
-
-        def commit(n: int) -> None:
-            from graph.errors import UserError
-
-            try:
-                edit = set_stage_depth(self.document.project, stage.name, n, block)
-            except UserError as exc:  # e.g. an edge from outside the stage into an instance to remove
-                box.setToolTip(exc.message)
-                box.setValue(len(stage.nodes))
-                return
-            if edit.edits:
-                self.document.push(edit, edit.label)
-
-        box.valueChanged.connect(commit)
-        form.addRow("Depth", box)
-
-    def _commit_param(self, block, node_id, key, value) -> None:
-        g = self.document.project.graph_of(block)
-        node = g.nodes.get(node_id)
-        if node is None or node.params.get(key) == value and key in node.params:
-            return
-        self.document.push(E.SetParam(block, node_id, key, value), f"Set {key} of {node.name}")
-
     # ----- edge -----------------------------------------------------------------------
-    def _build_edge(self, block, edge_id) -> None:
-        g = self.document.project.graph_of(block)
-        e = g.edges[edge_id]
-        src, dst = g.nodes[e.src], g.nodes[e.dst]
-        if e.is_shortcut:
-            self._heading(e.name or "shortcut", "shortcut", "merge")
-            self._muted(
-                f"From {src.name} to {dst.name} (input {e.dst_port + 1}). "
-                "The projection decides what happens "
-                "where the shapes differ."
-            )
-            form = self._section("Shortcut")
-            self.projection_combo = QComboBox()
-            # the longest label must not widen the form past a narrow dock: the popup shows it whole
-            self.projection_combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            self.projection_combo.setMinimumContentsLength(12)
-            for value, label in PROJECTION_CHOICES:
-                self.projection_combo.addItem(label, value)
-            self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
-
-            def commit_projection(i: int) -> None:
-                v = self.projection_combo.itemData(i)
-                edge = g.edges.get(edge_id)
-                if edge is not None and edge.projection != v:
-                    self.document.push(
-                        E.SetEdgeField(block, edge_id, "projection", v),
-                        f"Set projection of {edge.name or 'shortcut'} to {PROJECTION_LABELS[v]}",
-                    )
-
-            self.projection_combo.activated.connect(commit_projection)
-            form.addRow("Projection", self.projection_combo)
-            self.name_edit = QLineEdit(e.name or "shortcut")
-            self.name_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
-            err = QLabel(wordWrap=True)
-            err.setProperty("role", "error")
-            err.hide()
-
-            def check(text: str) -> str | None:
-                t = text.strip()
-                problem = None
-                if not t.isidentifier() or keyword.iskeyword(t):
-                    problem = "use letters, digits and _ (the projection module's attribute name)"
-                elif any(n.name == t for n in g.nodes.values()) or any(
-                    x.name == t and x.id != edge_id for x in g.edges.values() if x.is_shortcut
-                ):
-                    problem = f'"{t}" is already used in this graph'
-                self.name_edit.setProperty("invalid", "true" if problem else "false")
-                self.name_edit.style().unpolish(self.name_edit)
-                self.name_edit.style().polish(self.name_edit)
-                err.setText(problem or "")
-                err.setVisible(bool(problem))
-                return problem
-
-            def commit() -> None:
-                t = self.name_edit.text().strip()
-                edge = g.edges.get(edge_id)
-                if edge is None or t == edge.name or check(t):
-                    return
-                self.document.push(
-                    E.SetEdgeField(block, edge_id, "name", t), f"Rename shortcut {edge.name} to {t}"
-                )
-
-            self.name_edit.textEdited.connect(check)
-            self.name_edit.editingFinished.connect(commit)
-            form.addRow("Module name", _with_message(self.name_edit, err))
-            form = self._section("In this instance", self._instance_detail(block))
-            self._info(form, "applied", "Applied", "")
-            self._info(form, "in", "From", "")
-            self._info(form, "out", "To", "")
-            self._info(form, "params", "Parameters", "")
-        else:
-            self._heading("Edge", "data", "io")
-            self._muted(f"From {src.name} to {dst.name} (input {e.dst_port + 1}).")
-            form = self._section("Tensor")
-            self._info(form, "shape", "Shape", "")
-            b = QPushButton("Make this a shortcut")
-            b.setToolTip("Draw it as a residual arc with a projection for mismatched shapes")
-            b.clicked.connect(
-                lambda: self.document.apply_fix(
-                    {
-                        "op": "make_shortcut",
-                        "edge": edge_id,
-                        "block": block,
-                        "projection": "identity",
-                        "label": "Make shortcut",
-                    }
-                )
-            )
-            self._layout.addWidget(b)
-        self._problems(self._diags_for(block, edge_id=edge_id))
-        self._sync_info()
-
     # ----- block definition --------------------------------------------------------
-    def _build_block(self, block) -> None:
-        self._build_block_heading(block)
-        self._build_block_defaults(block)
-        self._build_new_param_row(block)
-        self._problems(
-            [
-                d
-                for d in (self.document.analysis.diagnostics if self.document.analysis else [])
-                if d.block == block
-            ]
-        )
-
-    def _build_block_heading(self, block) -> None:
-        """The definition's name, doc and instance count, and the values of the instance its tab shows."""
-        bdef = self.document.project.blocks[block]
-        n_inst = sum(
-            1
-            for g in [self.document.project.graph, *(b.graph for b in self.document.project.blocks.values())]
-            for n in g.nodes.values()
-            if n.block_name == block
-        )
-        self._heading(block, "block definition", "block")
-        self._muted(
-            (bdef.doc + " " if bdef.doc else "") + f"Used by {n_inst} instance{'s' if n_inst != 1 else ''}; "
-            "inner parameters may be expressions over these names and in_channels."
-        )
-        shown = self._instance_detail(block)
-        info = self._graph_info(block)
-        if shown and info is not None and info.env and bdef.params:
-            # the tab shows one instance's shapes: say its values, apart from the definition's defaults
-            values = self._instance_values(block, info)
-            form = self._section("Values", shown)
-            for name in bdef.params:
-                self._info(form, f"value:{name}", name, str(values.get(name)))
-
-    def _build_block_defaults(self, block) -> None:
-        """One row per block parameter: its type, its default (editable) and a remove button."""
-        bdef = self.document.project.blocks[block]
-        form = self._section("Defaults")
-        self._block_rows: dict[str, ParamField] = {}
-        for name, p in bdef.params.items():
-            row = QWidget()
-            rl = QHBoxLayout(row)
-            rl.setContentsMargins(0, 0, 0, 0)
-            type_label = QLabel(p.type)
-            type_label.setProperty("role", "muted")
-            fld = ParamField(block_param_spec(name, p), p.default)
-            fld.committed.connect(lambda v, k=name: self._set_block_param(block, k, default=v))
-            rm = QToolButton()
-            rm.setIcon(QIcon(CLOSE_SVG))
-            rm.setAutoRaise(True)
-            rm.setToolTip(f"Remove the parameter {name}")
-            rm.clicked.connect(lambda _=False, k=name: self._remove_block_param(block, k))
-            rl.addWidget(type_label)
-            rl.addWidget(fld, 1)
-            rl.addWidget(rm)
-            form.addRow(name, row)
-            self.fields[name] = fld
-        if not bdef.params:
-            form.addRow(QLabel("No parameters yet."))
-
-    def _build_new_param_row(self, block) -> None:
-        """A name, a type and Add: a new block parameter (one undo step), its name checked first."""
-        bdef = self.document.project.blocks[block]
-        add_row = QHBoxLayout()
-        self.new_param_name = QLineEdit(placeholderText="new parameter")
-        self.new_param_name.setMinimumWidth(60)
-        self.new_param_type = QComboBox()
-        self.new_param_type.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.new_param_type.setMinimumContentsLength(5)
-        self.new_param_type.addItems(BLOCK_PARAM_TYPES)
-        add = QPushButton("Add")
-        self.new_param_error = QLabel(wordWrap=True)
-        self.new_param_error.setProperty("role", "error")
-        self.new_param_error.hide()
-
-        def add_param() -> None:
-            name = self.new_param_name.text().strip()
-            problem = None
-            if not name.isidentifier() or keyword.iskeyword(name):
-                problem = "use letters, digits and _"
-            elif name in bdef.params or name == "in_channels":
-                problem = f'"{name}" is already a parameter'
-            self.new_param_error.setText(problem or "")
-            self.new_param_error.setVisible(bool(problem))
-            if problem:
-                return
-            t = self.new_param_type.currentText()
-            self._set_block_param(block, name, type_=t, default={"int": 1, "float": 0.0, "bool": False}[t])
-
-        add.clicked.connect(add_param)
-        self.new_param_name.returnPressed.connect(add_param)
-        add_row.addWidget(self.new_param_name, 1)
-        add_row.addWidget(self.new_param_type)
-        add_row.addWidget(add)
-        self._layout.addLayout(add_row)
-        self._layout.addWidget(self.new_param_error)
-
-    def _set_block_param(self, block, name, default=None, type_=None) -> None:
-        bdef = self.document.project.blocks[block]
-        params = {k: BlockParam(p.type, p.default) for k, p in bdef.params.items()}
-        if name in params:
-            params[name] = BlockParam(type_ or params[name].type, default)
-            label = f"Set default of {name} in {block}"
-        else:
-            params[name] = BlockParam(type_ or "int", default)
-            label = f"Add parameter {name} to {block}"
-        self.document.push(E.SetBlockParams(block, params), label)
-        if label.startswith("Add"):
-            self.rebuild()
-
-    def _remove_block_param(self, block, name) -> None:
-        bdef = self.document.project.blocks[block]
-        params = {k: BlockParam(p.type, p.default) for k, p in bdef.params.items() if k != name}
-        self.document.push(E.SetBlockParams(block, params), f"Remove parameter {name} from {block}")
-        self.rebuild()
-
     # ----- network (nothing selected) --------------------------------------------------
     def _build_network(self) -> None:
         project = self.document.project
@@ -710,7 +314,7 @@ class InspectorPanel(QWidget):
         self._class_label = QLabel()
         self._class_label.setFont(self._mono)
         self._class_label.setProperty("role", "muted")
-        form.addRow("Name", _with_message(self.project_name_edit, self._class_label))
+        form.addRow("Name", with_message(self.project_name_edit, self._class_label))
         self._show_class_name(project.name)
         self.project_name_edit.textEdited.connect(self._show_class_name)
         form = self._section("Summary")
@@ -743,68 +347,17 @@ class InspectorPanel(QWidget):
     def _sync(self) -> None:
         kind, block, key = self.target
         if kind == "node":
-            rebuilt = self._sync_node(block, key)
+            rebuilt = self.node_form.sync(block, key)
         elif kind == "edge":
-            rebuilt = self._sync_edge(block, key)
+            rebuilt = self.edge_form.sync(block, key)
         elif kind == "block":
-            rebuilt = self._sync_block(block)
+            rebuilt = self.block_form.sync(block)
         else:
             rebuilt = kind == "network" and self._title.text() != self.document.project.name
             if rebuilt:
                 self.rebuild()  # renamed (here, or by undo)
         if not rebuilt:
             self._sync_info()
-
-    def _sync_node(self, block, key) -> bool:
-        """The node's fields from the model; True when the panel was rebuilt instead."""
-        node = self.document.project.graph_of(block).nodes[key]
-        if node.name != self._title.text():  # renamed (here, by undo, by a fix): the heading too
-            self.rebuild()
-            return True
-        if self.name_edit is not None and not self.name_edit.hasFocus():
-            self.name_edit.setText(node.name)
-        if self.frozen_box is not None:
-            self.frozen_box.blockSignals(True)
-            self.frozen_box.setChecked(node.frozen)
-            self.frozen_box.blockSignals(False)
-        for name, fld in self.fields.items():
-            spec = fld.spec
-            fld.set_value(node.params.get(name, spec.default))
-        self._fill_problems(self._diags_for(block, node_id=key))
-        return False
-
-    def _sync_edge(self, block, key) -> bool:
-        """The edge's fields from the model; True when the panel was rebuilt instead."""
-        e = self.document.project.graph_of(block).edges[key]
-        if e.is_shortcut and (e.name or "shortcut") != self._title.text():
-            self.rebuild()
-            return True
-        if self.projection_combo is not None:
-            self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(e.projection)))
-        if self.name_edit is not None and not self.name_edit.hasFocus():
-            self.name_edit.setText(e.name or "shortcut")
-        if (self.projection_combo is None) == e.is_shortcut:
-            self.rebuild()
-            return True
-        self._fill_problems(self._diags_for(block, edge_id=key))
-        return False
-
-    def _sync_block(self, block) -> bool:
-        """The block definition's fields from the model; True when the panel was rebuilt instead."""
-        bdef = self.document.project.blocks[block]
-        if set(bdef.params) != set(self.fields) or any(
-            fld.spec.type != bdef.params[k].type for k, fld in self.fields.items()
-        ):
-            self.rebuild()
-            return True
-        for k, fld in self.fields.items():
-            fld.set_value(bdef.params[k].default)
-        values = self._instance_values(block)
-        for k, lab in self._info_labels.items():
-            if k.startswith("value:"):
-                lab.setText(str(values.get(k[6:])))
-        self._fill_problems([d for d in self.document.analysis.diagnostics if d.block == block])
-        return False
 
     def _sync_info(self) -> None:
         kind, block, key = self.target
