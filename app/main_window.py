@@ -11,7 +11,6 @@ import os
 import sys
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app import app_style
 from app.document import Document
+from app.edit_actions import EditActions
 from app.files import FileController
 from app.panels.code_panel import CodePanel
 from app.panels.inspector import InspectorPanel
@@ -37,6 +37,7 @@ from app.panels.palette import PalettePanel
 from app.panels.problems import ProblemsPanel
 from app.panels.summary_panel import SummaryPanel
 from app.settings import Settings
+from app.window_menus import WindowMenus, recent_label  # noqa: F401 (recent_label: its old home)
 from graph.shapes import fmt
 from graph.summary import human
 
@@ -53,17 +54,6 @@ DOCK_MIN = {"palette": 170, "inspector": 250, "bottom": 140, "canvas": 320}  # p
 # window frame and a task bar. Every panel fits in it, scrolling where it must (ScrollPage).
 MIN_WINDOW = (960, 560)  # px
 DEFAULT_DOCKS = {"palette": 230, "inspector": 320, "bottom": 230}  # px: a fresh start's dock sizes
-
-
-def recent_label(path: str) -> str:
-    """Open Recent's entry: the file name, then its folder (home as ~, long folders cut in the middle)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    home = os.path.expanduser("~")
-    if home not in ("", "/") and (folder == home or folder.startswith(home + os.sep)):
-        folder = "~" + folder[len(home) :]
-    if len(folder) > 48:
-        folder = folder[:20] + "…" + folder[-27:]
-    return f"{os.path.basename(path)}  —  {folder}".replace("&", "&&")
 
 
 class ScrollPage(QScrollArea):
@@ -253,7 +243,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_valid)
         self.statusBar().setSizeGripEnabled(False)
 
-        self._build_menus()
+        self.edits = EditActions(self)
+        self.menus = WindowMenus(self)
+        self.menus.build()
         self._connect()
         self._theme = self.settings.theme()
         self._on_project_replaced()
@@ -322,160 +314,13 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, d)
         return d
 
-    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        a = QAction(text, self)
-        if shortcut is not None:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        menu.addAction(a)
-        return a
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        self._build_file_menu(mb.addMenu("&File"))
-        self._build_edit_menu(mb.addMenu("&Edit"))
-        self._build_view_menu(mb.addMenu("&View"))
-        h = mb.addMenu("&Help")
-        self._action(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1"))
-        self._action(h, "&About Skipwire", self.show_about)
-
-    def _build_file_menu(self, f) -> None:
-        new_menu = f.addMenu("&New")
-        self.act_new = self._action(
-            new_menu,
-            "From &template…",
-            self.files_new,
-            QKeySequence.StandardKey.New,
-            "Start a project from a built-in network",
-        )
-        self.act_new_empty = self._action(
-            new_menu,
-            "&Empty network (Input → Output)",
-            self.files_new_empty,
-            QKeySequence("Ctrl+Shift+N"),
-            "Start from an Input and an Output; drag layers in from the palette",
-        )
-        self.act_open = self._action(f, "&Open…", self.files_open, QKeySequence.StandardKey.Open)
-        self.act_import_python = self._action(
-            f, "&Import from Python…", self.files_import_python, tip="Trace a PyTorch model into a project"
-        )
-        self.recent_menu = f.addMenu("Open &Recent")
-        self.examples_menu = f.addMenu("Open E&xample")
-        self._fill_examples()
-        f.addSeparator()
-        self.act_save = self._action(f, "&Save", self.files.save, QKeySequence.StandardKey.Save)
-        self.act_save_as = self._action(
-            f, "Save &As…", lambda: self.files.save_as(), QKeySequence("Ctrl+Shift+S")
-        )
-        f.addSeparator()
-        ex = f.addMenu("&Export")
-        self.act_export_code = self._action(ex, "PyTorch &code (.py)…", lambda: self.files.export_code())
-        self.act_export_onnx = self._action(ex, "&ONNX…", lambda: self.files.export_onnx())
-        ex.addSeparator()
-        self._action(ex, "Graph as &PNG…", lambda: self.files.export_image("png"))
-        self._action(ex, "Graph as &SVG…", lambda: self.files.export_image("svg"))
-        f.addSeparator()
-        self._action(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
-
-    def _build_edit_menu(self, e) -> None:
-        self.act_undo = self.document.undo_stack.createUndoAction(self, "Undo")
-        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
-        self.act_redo = self.document.undo_stack.createRedoAction(self, "Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        e.addAction(self.act_undo)
-        e.addAction(self.act_redo)
-        e.addSeparator()
-        self.act_cut = self._action(e, "Cu&t", self.edit_cut, QKeySequence.StandardKey.Cut)
-        self.act_copy = self._action(e, "&Copy", self.edit_copy, QKeySequence.StandardKey.Copy)
-        self.act_paste = self._action(e, "&Paste", self.edit_paste, QKeySequence.StandardKey.Paste)
-        self.act_duplicate = self._action(e, "D&uplicate", self.edit_duplicate, QKeySequence("Ctrl+D"))
-        self.act_delete = self._action(e, "&Delete", self.edit_delete, QKeySequence.StandardKey.Delete)
-        e.addSeparator()
-        self.act_group = self._action(
-            e,
-            "&Group into block",
-            self.edit_group,
-            QKeySequence("Ctrl+G"),
-            "Make a reusable block from the selection (one input, one output)",
-        )
-        self.act_select_all = self._action(
-            e, "Select &all", self.edit_select_all, QKeySequence.StandardKey.SelectAll
-        )
-        e.addSeparator()
-        self.act_freeze = self._action(
-            e,
-            "&Freeze selection",
-            lambda: self.edit_freeze(True),
-            tip="The selected layers and blocks keep their weights while training (one undo step)",
-        )
-        self.act_unfreeze = self._action(
-            e, "Un&freeze selection", lambda: self.edit_freeze(False), tip="The selected layers train again"
-        )
-        self.act_freeze_backbone = self._action(
-            e,
-            "Freeze all but the &head",
-            self.edit_freeze_backbone,
-            tip="Fine-tuning: every layer and block of the network keeps its weights except the Linear head",
-        )
-        for a in (
-            self.act_cut,
-            self.act_copy,
-            self.act_paste,
-            self.act_duplicate,
-            self.act_delete,
-            self.act_select_all,
-        ):
-            # Only while the canvas has focus, so text fields keep their own Ctrl+C, Delete, Ctrl+A.
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.canvas.addAction(a)
-
-    def _build_view_menu(self, v) -> None:
-        self.act_frame = self._action(v, "&Frame all", self.view_frame_all, QKeySequence("Home"))
-        self.act_frame_sel = self._action(
-            v, "Frame &selection", lambda: self._view_call("frame_selection"), QKeySequence("F")
-        )
-        self.act_layout = self._action(v, "&Auto-layout", self.view_auto_layout, QKeySequence("L"))
-        for a in (self.act_frame_sel, self.act_layout):
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.canvas.addAction(a)
-        self.act_minimap = self._action(
-            v,
-            "&Minimap",
-            self.toggle_minimap,
-            tip="The small map of the whole graph (it keeps off the cards)",
-        )
-        self.act_minimap.setCheckable(True)
-        self.act_minimap.setChecked(str(self.settings.value("view/minimap", "true")).lower() != "false")
-        self._apply_minimap()
-        v.addSeparator()
-        self.act_theme = self._action(v, "&Light theme", self.toggle_theme, QKeySequence("Ctrl+Shift+T"))
-        self.act_theme.setCheckable(True)
-        v.addSeparator()
-        self.act_reset_layout = self._action(
-            v, "&Reset layout", self.reset_layout, tip="Put every panel back in its place and size"
-        )
-        panels = v.addMenu("&Panels")
-        for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock):
-            a = dock.toggleViewAction()
-            if dock is self.bottom_dock:
-                a.setText("Problems, Code, Summary, Training")
-            panels.addAction(a)
-        group = QActionGroup(self)
-        for i, name in enumerate(("Problems", "Code", "Summary", "Training")):
-            a = QAction(f"Show {name}", self, shortcut=QKeySequence(f"Alt+{i + 1}"))
-            a.triggered.connect(lambda _=False, idx=i: self.show_bottom_tab(idx))
-            group.addAction(a)
-            panels.addAction(a)
-
     def _connect(self) -> None:
         d = self.document
         d.analysis_changed.connect(self._on_analysis)
         d.modified_changed.connect(self._update_title)
         d.project_replaced.connect(self._on_project_replaced)
         d.selection_changed.connect(self._update_actions)
-        self.files.recent_changed.connect(self._fill_recent)
+        self.files.recent_changed.connect(self.menus.fill_recent)
         self.files.state_changed.connect(self._update_title)
         self.files.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.palette_panel.add_requested.connect(self.add_node_at_centre)
@@ -491,7 +336,7 @@ class MainWindow(QMainWindow):
         current = getattr(self.canvas, "current_changed", None)
         if current is not None:
             current.connect(self._on_canvas_tab)
-        self._fill_recent(self.settings.recent_files())
+        self.menus.fill_recent(self.settings.recent_files())
 
     # ----- state -------------------------------------------------------------------------
     def _on_project_replaced(self) -> None:
@@ -568,30 +413,6 @@ class MainWindow(QMainWindow):
         n = errors + warnings
         self.bottom_tabs.setTabText(0, f"Problems ({n})" if n else "Problems")
 
-    def _fill_recent(self, files: list) -> None:
-        self.recent_menu.clear()
-        for path in files:
-            a = self.recent_menu.addAction(recent_label(path))  # the folder tells same names apart
-            a.setToolTip(path)
-            a.setStatusTip(path)
-            a.triggered.connect(lambda _=False, p=path: self.files.open(p))
-        if files:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction(
-                "Clear list", lambda: (self.settings.clear_recent(), self._fill_recent([]))
-            )
-        self.recent_menu.setEnabled(bool(files))
-
-    def _fill_examples(self) -> None:
-        """File ▸ Open Example: the projects in assets/examples (opened as files of their own)."""
-        from app.assets import examples
-
-        for path in examples():
-            a = self.examples_menu.addAction(path.stem.replace("_", " "))
-            a.setStatusTip(str(path))
-            a.triggered.connect(lambda _=False, p=str(path): self.open_example(p))
-        self.examples_menu.setEnabled(bool(self.examples_menu.actions()))
-
     @property
     def training_panel(self) -> QWidget:
         """The Training tab's panel (built on first use)."""
@@ -656,98 +477,35 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.frame_readable)
 
     # ----- edit actions ---------------------------------------------------------------------
-    def _current_block(self) -> str | None:
-        view = self._view()
-        return view.block if view is not None else self.document.selection[0]
-
-    def _view(self):
-        fn = getattr(self.canvas, "current_view", None)
-        return fn() if fn is not None else None
-
-    def _view_call(self, method: str) -> None:
-        """Edit actions are the canvas view's own (the same code its keys run)."""
-        view = self._view()
-        fn = getattr(view, method, None) if view is not None else None
-        if fn is not None:
-            fn()
-
     def edit_cut(self) -> None:
-        self._view_call("cut")
+        self.edits.view_call("cut")
 
     def edit_copy(self) -> None:
-        self._view_call("copy")
+        self.edits.view_call("copy")
 
     def edit_paste(self) -> None:
-        self._view_call("paste")
+        self.edits.view_call("paste")
 
     def edit_duplicate(self) -> None:
-        self._view_call("duplicate")
+        self.edits.view_call("duplicate")
 
     def edit_delete(self) -> None:
-        self._view_call("delete_selection")
+        self.edits.view_call("delete_selection")
 
     def edit_group(self) -> None:
-        self._view_call("group_selection")
+        self.edits.view_call("group_selection")
 
     def edit_select_all(self) -> None:
-        self._view_call("select_all")
+        self.edits.view_call("select_all")
 
     def edit_freeze(self, frozen: bool) -> None:
-        """Freeze (or unfreeze) the selected nodes of the open canvas; a block instance freezes
-        everything inside it. One undo step."""
-        view = self._view()
-        if view is None:
-            return
-        self._set_frozen(view.block, view.graph_scene().selected_node_ids(), frozen, "selection")
+        self.edits.freeze(frozen)
 
     def edit_freeze_backbone(self) -> None:
-        """Transfer learning in one step: freeze every node of the network that has parameters
-        except the Linear head, and unfreeze the head (a head for a new class count trains)."""
-        graph = self.document.project.graph
-        body = [n.id for n in graph.nodes.values() if n.type != "Linear"]
-        head = [n.id for n in graph.nodes.values() if n.type == "Linear"]
-        self._set_frozen(None, body, True, "all but the head", also=[(i, False) for i in head])
-
-    def _set_frozen(self, block, node_ids, frozen: bool, what: str, also=()) -> None:
-        from graph import edits as E
-
-        graph = self.document.graph_of(block)
-        wanted = [(i, frozen) for i in node_ids] + list(also)
-        changes = [
-            E.SetNodeField(block, i, "frozen", v)
-            for i, v in wanted
-            if i in graph.nodes
-            and graph.nodes[i].frozen != v
-            and graph.nodes[i].type not in ("Input", "Output")
-        ]
-        if not changes:
-            self.statusBar().showMessage("Nothing to change: " + ("frozen" if frozen else "not frozen"), 3000)
-            return
-        label = f"{'Freeze' if frozen else 'Unfreeze'} {what}"
-        self.document.push(E.Composite(label, changes), label)
-        self.statusBar().showMessage(f"{label}: {len(changes)} node(s)", 3000)
+        self.edits.freeze_backbone()
 
     def add_node_at_centre(self, type_name: str) -> None:
-        """Palette double-click: add a node at the centre of the visible canvas."""
-        from app.composite import new_node_edit
-
-        block = self._current_block()
-        pos = None
-        view = self._view()
-        if view is not None:
-            c = view.mapToScene(view.viewport().rect().center())
-            x, y = view.graph_scene().free_spot(c.x() - 100, c.y() - 27)  # never on a card nor an edge
-            pos = (round(x), round(y))
-
-        from app.composite import EditRefused
-
-        try:
-            edit = new_node_edit(self.document.project, block, type_name, pos)
-        except EditRefused as exc:
-            self.statusBar().showMessage(str(exc), 6000)
-            return
-        self.document.push(edit, edit.label)
-        self.document.set_selection(block, [edit.node.id], [])
+        self.edits.add_node_at_centre(type_name)
 
     # ----- view actions -------------------------------------------------------------------------
     def view_frame_all(self) -> None:
@@ -757,7 +515,7 @@ class MainWindow(QMainWindow):
 
     def frame_readable(self, min_zoom: float = 0.8) -> None:
         """Frame the current graph at a readable zoom (GraphView.frame_readable)."""
-        view = self._view()
+        view = self.edits.view()
         if view is not None:
             view.frame_readable(min_zoom)
 

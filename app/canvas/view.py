@@ -9,27 +9,25 @@ middle-drag or space-drag pan, palette drops (``application/x-skipwire-node``).
 
 from __future__ import annotations
 
-import json
-
-from PySide6.QtCore import QEvent, QLineF, QMimeData, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView, QMenu
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from app import composite as X
+from app.canvas.context_menu import ContextMenuBuilder
 from app.canvas.edge_item import ChipItem, EdgeItem
 from app.canvas.layout import auto_layout
 from app.canvas.minimap import Minimap
+from app.canvas.node_clipboard import NodeClipboard
 from app.canvas.node_item import HEIGHT, WIDTH, NodeItem
+from app.canvas.port_drag import PortDrag
 from app.canvas.port_item import PortItem
 from app.canvas.quick_add import NO_INPUT, QuickAdd, choices
 from app.canvas.scene import GraphScene
 from graph import edits as E
 
 NODE_MIME = "application/x-skipwire-node"
-CLIP_MIME = "application/x-skipwire-nodes"
 MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
-SNAP_PX = 22  # a drop this close to a compatible port connects to it
-_clipboard_fallback: dict | None = None
 
 _KEYS = {
     Qt.Key.Key_Delete,
@@ -76,9 +74,9 @@ class GraphView(QGraphicsView):
         self.quick_add.cancelled.connect(self._on_quick_add_cancelled)
         self._quick_ctx: dict | None = None
         self._press_positions: dict[str, tuple[float, float]] = {}
-        self._connect: dict | None = None
-        self._temp = QGraphicsPathItem()
-        self._temp.setZValue(10)
+        self.port_drag = PortDrag(self)
+        self.node_clipboard = NodeClipboard(self)
+        self.context_menu = ContextMenuBuilder(self)
         self._pan_last: QPointF | None = None
         self._space = False
         document.changed.connect(self.minimap.schedule)
@@ -240,7 +238,7 @@ class GraphView(QGraphicsView):
         if event.button() == Qt.MouseButton.LeftButton:
             item = self._item_at(pos)
             if isinstance(item, PortItem):
-                self._start_connect(item, self.mapToScene(pos))
+                self.port_drag.start(item, self.mapToScene(pos))
                 event.accept()
                 return
         super().mousePressEvent(event)
@@ -259,8 +257,8 @@ class GraphView(QGraphicsView):
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(d.y()))
             event.accept()
             return
-        if self._connect is not None:
-            self._drag_connect(self.mapToScene(event.position().toPoint()))
+        if self.port_drag.active:
+            self.port_drag.drag(self.mapToScene(event.position().toPoint()))
             event.accept()
             return
         super().mouseMoveEvent(event)
@@ -283,8 +281,8 @@ class GraphView(QGraphicsView):
             )
             event.accept()
             return
-        if self._connect is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._finish_connect(event.position().toPoint())
+        if self.port_drag.active and event.button() == Qt.MouseButton.LeftButton:
+            self.port_drag.finish(event.position().toPoint())
             event.accept()
             return
         super().mouseReleaseEvent(event)
@@ -316,133 +314,6 @@ class GraphView(QGraphicsView):
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
-
-    # ----- connecting ports -----------------------------------------------------------------------------
-    def _start_connect(self, port: PortItem, at: QPointF) -> None:
-        g = self._scene.graph
-        ctx = {"replace": None}
-        if port.is_output:
-            ctx.update(src=port.node_id, src_port=port.index, forward=True)
-        else:
-            existing = [e for e in g.in_edges(port.node_id) if e.dst_port == port.index]
-            if existing:  # pick up the edge from its input end
-                e = existing[0]
-                ctx.update(
-                    src=e.src,
-                    src_port=e.src_port,
-                    forward=True,
-                    replace=e.id,
-                    origin=(port.node_id, port.index),
-                )
-            else:
-                ctx.update(dst=port.node_id, dst_port=port.index, forward=False)
-        self._connect = ctx
-        self._mark_ports()
-        if ctx["replace"] and ctx["replace"] in self._scene.edges:
-            self._scene.edges[ctx["replace"]].setOpacity(0.25)
-        pen = QPen(self._scene.theme.color("port_ok"), 1.8, Qt.PenStyle.DashLine)
-        self._temp.setPen(pen)
-        if self._temp.scene() is None:
-            self._scene.addItem(self._temp)
-        self._drag_connect(at)
-
-    def _anchor(self) -> QPointF:
-        c = self._connect
-        if c["forward"]:
-            return self._scene.nodes[c["src"]].out_port_pos()
-        return self._scene.nodes[c["dst"]].in_port_pos(c["dst_port"])
-
-    def _mark_ports(self) -> None:
-        c = self._connect
-        g = self._scene.graph
-        if c["forward"]:
-            blocked = _closure(g, c["src"], upstream=True)
-            for item in self._scene.nodes.values():
-                for p in item.ports():
-                    ok = (not p.is_output) and item.node_id not in blocked
-                    p.set_state("ok" if ok else "dim")
-        else:
-            blocked = _closure(g, c["dst"], upstream=False)
-            for item in self._scene.nodes.values():
-                for p in item.ports():
-                    ok = p.is_output and item.node_id not in blocked
-                    p.set_state("ok" if ok else "dim")
-
-    def _clear_ports(self) -> None:
-        for item in self._scene.nodes.values():
-            for p in item.ports():
-                p.set_state("normal")
-
-    def _nearest_port(self, scene_pos: QPointF, only_ok: bool = True) -> PortItem | None:
-        radius = SNAP_PX / max(self.zoom(), 0.05)
-        best, best_d = None, radius
-        area = QRectF(scene_pos.x() - radius, scene_pos.y() - radius, 2 * radius, 2 * radius)
-        for it in self._scene.items(area):
-            if isinstance(it, PortItem) and (it.state == "ok" or not only_ok):
-                d = QLineF(it.scenePos(), scene_pos).length()
-                if d <= best_d:
-                    best, best_d = it, d
-        return best
-
-    def _drag_connect(self, at: QPointF) -> None:
-        a = self._anchor()
-        snap = self._nearest_port(at)
-        b = snap.scenePos() if snap is not None else at
-        if not self._connect["forward"]:
-            a, b = b, a
-        c = max(30.0, abs(b.y() - a.y()) * 0.5)
-        path = QPainterPath(a)
-        path.cubicTo(QPointF(a.x(), a.y() + c), QPointF(b.x(), b.y() - c), b)
-        self._temp.setPath(path)
-
-    def _end_connect(self) -> dict:
-        ctx = self._connect
-        self._connect = None
-        self._clear_ports()
-        if self._temp.scene() is not None:
-            self._scene.removeItem(self._temp)
-        if ctx and ctx.get("replace") in self._scene.edges:
-            self._scene.edges[ctx["replace"]].setOpacity(1.0)
-        return ctx
-
-    def _finish_connect(self, pos) -> None:
-        scene_pos = self.mapToScene(pos)
-        target = self._nearest_port(scene_pos)
-        if target is None:
-            under = self._item_at(pos)
-            target = under if isinstance(under, PortItem) else None
-        ctx = self._end_connect()
-        if target is None:
-            if ctx["replace"]:
-                self._push(E.RemoveEdge(self.block, ctx["replace"]), "Disconnect")
-            elif ctx["forward"]:
-                self.open_quick_add(pos, connect_from=(ctx["src"], ctx["src_port"]))
-            return
-        if ctx["forward"]:
-            if target.is_output:
-                self.status_message.emit("Drop the edge on an input port (the top edge of a node).")
-                return
-            src, src_port, dst, dst_port = ctx["src"], ctx["src_port"], target.node_id, target.index
-        else:
-            if not target.is_output:
-                self.status_message.emit("Drop the edge on an output port (the bottom edge of a node).")
-                return
-            src, src_port, dst, dst_port = target.node_id, target.index, ctx["dst"], ctx["dst_port"]
-        if ctx["replace"] and ctx.get("origin") == (dst, dst_port):
-            return  # put back where it was
-        edit = self._try(lambda: X.connect_edit(self.project, self.block, src, src_port, dst, dst_port))
-        if edit is None:
-            return
-        edit, edge_id = edit
-        if ctx["replace"]:
-            edit = E.Composite("Reconnect", [E.RemoveEdge(self.block, ctx["replace"]), edit])
-        if self._push(edit):
-            e = self._scene.graph.edges.get(edge_id)
-            if e is not None and e.is_shortcut:
-                self.status_message.emit(
-                    f"Connected as a shortcut ({e.name}); set its projection in the inspector or the "
-                    "edge's context menu."
-                )
 
     # ----- quick add ------------------------------------------------------------------------------
     def open_quick_add(self, pos=None, connect_from: tuple[str, int] | None = None) -> None:
@@ -568,8 +439,8 @@ class GraphView(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def _escape(self) -> None:
-        if self._connect is not None:
-            self._end_connect()
+        if self.port_drag.active:
+            self.port_drag.end()
         elif self.quick_add.isVisible():
             self.quick_add.cancel()
         else:
@@ -586,49 +457,16 @@ class GraphView(QGraphicsView):
             self._push(edit)
 
     def copy(self) -> bool:
-        global _clipboard_fallback
-        nodes = self._scene.selected_node_ids()
-        if not nodes:
-            self.status_message.emit("Select nodes to copy.")
-            return False
-        data = X.clipboard_data(self.project, self.block, nodes)
-        _clipboard_fallback = data
-        mime = QMimeData()
-        mime.setData(CLIP_MIME, json.dumps(data).encode("utf-8"))
-        QGuiApplication.clipboard().setMimeData(mime)
-        return True
+        return self.node_clipboard.copy()
 
     def cut(self) -> None:
-        if self.copy():
-            nodes = self._scene.selected_node_ids()
-            edit = self._try(lambda: X.delete_edit(self.project, self.block, nodes, []))
-            if edit is not None:
-                self._push(edit, edit.label.replace("Delete", "Cut", 1))
-
-    def _clipboard(self) -> dict | None:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is not None and mime.hasFormat(CLIP_MIME):
-            try:
-                return json.loads(bytes(mime.data(CLIP_MIME)).decode("utf-8"))
-            except ValueError:
-                return None
-        return _clipboard_fallback
+        self.node_clipboard.cut()
 
     def paste(self, data: dict | None = None) -> None:
-        data = data or self._clipboard()
-        if not data:
-            self.status_message.emit("The clipboard holds no nodes.")
-            return
-        built = self._try(lambda: X.paste_edit(self.project, self.block, data, (40.0, 40.0)))
-        if built is not None and self._push(built[0]):
-            self._scene.select(built[1])
+        self.node_clipboard.paste(data)
 
     def duplicate(self) -> None:
-        nodes = self._scene.selected_node_ids()
-        if not nodes:
-            self.status_message.emit("Select nodes to duplicate.")
-            return
-        self.paste(X.clipboard_data(self.project, self.block, nodes))
+        self.node_clipboard.duplicate()
 
     def group_selection(self) -> None:
         nodes = self._scene.selected_node_ids()
@@ -669,67 +507,4 @@ class GraphView(QGraphicsView):
         menu.exec(event.globalPos())
 
     def build_context_menu(self, item, pos) -> QMenu:
-        menu = QMenu(self)
-        g = self._scene.graph
-        if isinstance(item, EdgeItem) and item.edge_id in g.edges:
-            e = g.edges[item.edge_id]
-            kinds = menu.addMenu("Edge kind")
-            for kind in ("data", "shortcut"):
-                a = QAction(kind, kinds, checkable=True, checked=(e.kind == kind))
-                a.triggered.connect(lambda _=False, k=kind, i=e.id: self.set_edge_kind(i, k))
-                kinds.addAction(a)
-            if e.is_shortcut:
-                proj = menu.addMenu("Projection")
-                for value, text in (
-                    ("identity", "Identity"),
-                    ("zero_pad", "Zero-pad (option A)"),
-                    ("conv_bn", "1x1 conv + BN where needed (option B)"),
-                    ("conv_bn_always", "1x1 conv + BN always (option C)"),
-                ):
-                    a = QAction(text, proj, checkable=True, checked=(e.projection == value))
-                    a.triggered.connect(lambda _=False, v=value, i=e.id: self.set_edge_projection(i, v))
-                    proj.addAction(a)
-            menu.addSeparator()
-            menu.addAction("Delete edge", lambda i=e.id: self._push(E.RemoveEdge(self.block, i)))
-            return menu
-        if isinstance(item, NodeItem):
-            if not item.isSelected():
-                self._scene.select([item.node_id])
-            node = g.nodes.get(item.node_id)
-            if node is not None and node.block_name is not None:
-                menu.addAction(f"Open {node.block_name}", lambda n=node.id: self.open_instance(n))
-                menu.addSeparator()
-            for text, fn, keys in (
-                ("Cut", self.cut, QKeySequence.StandardKey.Cut),
-                ("Copy", self.copy, QKeySequence.StandardKey.Copy),
-                ("Duplicate", self.duplicate, "Ctrl+D"),
-                ("Group into block", self.group_selection, "Ctrl+G"),
-                ("Delete", self.delete_selection, QKeySequence.StandardKey.Delete),
-            ):
-                a = menu.addAction(text, fn)
-                a.setShortcut(QKeySequence(keys))
-            return menu
-        menu.addAction("Add node\u2026", lambda p=pos: self.open_quick_add(p)).setShortcut(
-            QKeySequence("Tab")
-        )
-        menu.addAction("Paste", self.paste).setShortcut(QKeySequence(QKeySequence.StandardKey.Paste))
-        menu.addSeparator()
-        menu.addAction("Auto-layout", self.auto_layout).setShortcut(QKeySequence("L"))
-        menu.addAction("Frame all", self.frame_all).setShortcut(QKeySequence("F"))
-        return menu
-
-
-def _closure(graph, start: str, upstream: bool) -> set[str]:
-    """``start`` and every node above it (upstream) or below it."""
-    nxt: dict[str, list[str]] = {}
-    for e in graph.edges.values():
-        a, b = (e.dst, e.src) if upstream else (e.src, e.dst)
-        nxt.setdefault(a, []).append(b)
-    seen, todo = {start}, [start]
-    while todo:
-        n = todo.pop()
-        for m in nxt.get(n, ()):
-            if m not in seen:
-                seen.add(m)
-                todo.append(m)
-    return seen
+        return self.context_menu.build(item, pos)
