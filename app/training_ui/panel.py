@@ -25,35 +25,28 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSlider,
-    QSplitter,
     QStyle,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.panels.flow_layout import FlowLayout
 from app.training_ui import guard
-from app.training_ui.colors import run_color
+from app.training_ui.columns import PanelColumns
 from app.training_ui.controller import Job, TrainingController
 from app.training_ui.download_bar import DownloadBar
+from app.training_ui.fix_buttons import FixButtons
+from app.training_ui.long_run import LongRunGuard
+from app.training_ui.plot_area import PlotArea
 from app.training_ui.run_list import RunList
+from app.training_ui.run_overlays import RunOverlays
+from app.training_ui.run_status import RunStatus
 from app.training_ui.series import RunStore
 from app.training_ui.settings_form import SettingsForm
 from graph.errors import UserError
 from training.config import TrainConfig
 
-PLOT_INTERVAL_MS = 250
-# A redraw of all six plots at once (their data, ranges and the repaint) is the longest piece of work
-# in the GUI thread while a run streams: the plots are refreshed in these groups, PLOT_STAGGER_MS
-# apart, so each event-loop iteration repaints only half of them.
-PLOT_GROUPS = (("loss", "acc", "lr"), ("throughput", "grad", "heatmap"))
-PLOT_STAGGER_MS = 30
 NARROW_BELOW = 1250  # px: below this the run list moves into a tab beside the settings
-PLOTS_MIN_HEIGHT = 380  # px: two rows of plots and the legend; less scrolls
 SIDE_MIN_WIDTH = 290  # px: the settings column (its fields shrink, the labels keep their width)
-PLOT_ROW_HEIGHT = 180  # px: a row of plots, when they reflow into more rows in a narrow panel
 SYNTHETIC_EPOCHS = 5  # the form's epochs for the synthetic dataset when the project asks for more
 
 
@@ -75,37 +68,26 @@ class TrainingPanel(QWidget):
         self._runs_dir_fixed = Path(runs_dir) if runs_dir is not None else None
         self.store = RunStore()
         self.controller = TrainingController(factory=factory, parent=self)
-        self.plots = None  # TrainingPlots, built on first show
         self._experiment: list[Job] = []
         self._experiment_total = 0
-        self._last_list_refresh = 0.0
-        self._started_at = 0.0
-        self._first_step = None
+        self.overlays = RunOverlays(self)  # the ticked runs in the store and on the plots
+        self.run_status = RunStatus(self)  # the running job's progress bar and status line
         self.last_error = ""
         self._error_from_start = False  # the error refused a start (about the graph or data as it was)
-        self._plot_timer = QTimer(self)
-        self._plot_timer.setSingleShot(True)
-        self._plot_timer.setInterval(PLOT_INTERVAL_MS)
-        self._plot_timer.timeout.connect(self._refresh_plots)
-        self._plot_group = 0
+        self.plot_area = PlotArea(self)  # the plot toolbar and the plots (built on first show)
         self._build_controls()
         scroll = self._build_settings()
         middle = self._build_plot_area()
-        self._build_side(scroll)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.side)
-        split.addWidget(middle)
-        split.addWidget(self.run_list)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setStretchFactor(2, 0)
-        split.setSizes([300, 860, 440])
-        split.setChildrenCollapsible(False)
-        self.splitter = split
-        self.narrow = False
+        # the runs list: right, or when the panel is narrow a tab beside the settings
+        self.run_list = RunList(color_for=self.overlays.color_for)
+        self.run_list.setMinimumWidth(330)
+        self.settings_scroll = scroll
+        self.columns = PanelColumns(self, scroll, middle)  # side tabs (Settings, Sweep), plots, runs
+        self.side, self.splitter, self.sweep = self.columns.side, self.columns.splitter, self.columns.sweep
+        self.sweep_scroll = self.columns.sweep_scroll
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(split)
+        lay.addWidget(self.splitter)
         self._wire(document)
         self._on_project_replaced()
 
@@ -152,11 +134,16 @@ class TrainingPanel(QWidget):
         buttons.setSpacing(6)
         buttons.addWidget(self.start_button, 1)
         buttons.addWidget(self.stop_button)
-        self.estimate_label = QLabel("")
-        self.estimate_label.setProperty("role", "muted")
-        self.estimate_label.setWordWrap(True)
-        self._build_confirm()
-        self._build_fixes()
+        self.long_run = LongRunGuard(self)  # the estimate and the question before a long run
+        g = self.long_run
+        self.estimate_label, self.confirm, self.confirm_text = g.estimate_label, g.confirm, g.confirm_text
+        self.confirm_start, self.confirm_shorter, self.confirm_cancel = (
+            g.confirm_start,
+            g.confirm_shorter,
+            g.confirm_cancel,
+        )
+        self.fixes = FixButtons(self)  # one-click fixes for a refused start
+        self.fix_row = self.fixes.row
         left = QWidget()
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(10, 8, 10, 8)
@@ -201,76 +188,9 @@ class TrainingPanel(QWidget):
 
     def _build_plot_area(self) -> QWidget:
         """The middle: the plot toolbar (smoothing, x axis) above the plots (built on first show)."""
-        self.smoothing = QSlider(Qt.Orientation.Horizontal)
-        self.smoothing.setRange(0, 99)
-        self.smoothing.setValue(60)
-        self.smoothing.setFixedWidth(120)
-        self.smoothing.setToolTip("Exponential smoothing of the per-step train loss")
-        self.smoothing_value = QLabel("0.60")
-        self.smoothing_value.setProperty("role", "muted")
-        self.smoothing.valueChanged.connect(self._on_smoothing)
-        self.x_axis = QComboBox()
-        self.x_axis.addItems(["Steps", "Epochs"])
-        self.x_axis.currentTextChanged.connect(self._on_x_axis)
-        bar = QFrame()
-        bar.setObjectName("panelToolbar")
-        bar_lay = FlowLayout(bar)  # wraps in a narrow panel
-        bar_lay.setContentsMargins(8, 4, 8, 4)
-        bar_lay.setSpacing(6)
-        for w in (QLabel("Smoothing"), self.smoothing, self.smoothing_value):
-            bar_lay.addWidget(w)
-        bar_lay.addSpacing(12)
-        bar_lay.addWidget(QLabel("X axis"))
-        bar_lay.addWidget(self.x_axis)
-        bar_lay.addStretch(1)
-        self._plot_holder = QWidget()
-        self._plot_lay = QVBoxLayout(self._plot_holder)
-        self._plot_lay.setContentsMargins(0, 0, 0, 0)
-        self._placeholder = QLabel("Plots appear here when training starts or a run is ticked.")
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setProperty("role", "muted")
-        self._plot_lay.addWidget(self._placeholder)
-        self._plot_holder.setMinimumHeight(PLOTS_MIN_HEIGHT)
-        self._plot_scroll = QScrollArea()  # a short dock scrolls the plots instead of squashing them
-        self._plot_scroll.setWidget(self._plot_holder)
-        self._plot_scroll.setWidgetResizable(True)
-        self._plot_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        # (a panel narrower than one plot scrolls sideways rather than cutting the plots off)
-        middle = QWidget()
-        mid_lay = QVBoxLayout(middle)
-        mid_lay.setContentsMargins(0, 0, 0, 0)
-        mid_lay.setSpacing(0)
-        mid_lay.addWidget(bar)
-        mid_lay.addWidget(self._plot_scroll, 1)
-        return middle
-
-    def _build_side(self, scroll: QScrollArea) -> None:
-        """The runs list (right, or when the panel is narrow a tab beside the settings) and the side
-        tabs: the settings page and the sweep."""
-        self.run_list = RunList(color_for=self._color_for)
-        self.run_list.setMinimumWidth(330)
-        self.side = QTabWidget()
-        self.side.setDocumentMode(True)
-        self.side.setTabBarAutoHide(True)
-        settings_page = QWidget()
-        page_lay = QVBoxLayout(settings_page)
-        page_lay.setContentsMargins(0, 0, 0, 0)
-        page_lay.setSpacing(0)
-        page_lay.addWidget(scroll, 1)
-        page_lay.addWidget(self.footer)
-        self.settings_scroll = scroll
-        self.side.addTab(settings_page, "Settings")
-        from app.training_ui.sweep_panel import SweepPanel
-
-        self.sweep = SweepPanel(self)  # vary depth/width/shortcuts; a live Pareto scatter
-        self.sweep.open_project_requested.connect(self.open_project_requested)
-        sweep_scroll = QScrollArea()  # its chart appears when a sweep starts: it scrolls, never grows
-        sweep_scroll.setWidget(self.sweep)
-        sweep_scroll.setWidgetResizable(True)
-        sweep_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        sweep_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.sweep_scroll = sweep_scroll
-        self.side.addTab(sweep_scroll, "Sweep")
+        area = self.plot_area
+        self.smoothing, self.smoothing_value, self.x_axis = area.smoothing, area.smoothing_value, area.x_axis
+        return area.widget
 
     def _wire(self, document) -> None:
         """Buttons, the training controller, the runs list, the form and the document to the panel."""
@@ -281,9 +201,9 @@ class TrainingPanel(QWidget):
         self.controller.records.connect(self._on_records)
         self.controller.job_finished.connect(self._on_job_finished)
         self.controller.busy_changed.connect(self._on_busy)
-        self.run_list.overlay_changed.connect(self._on_overlay)
+        self.run_list.overlay_changed.connect(self.overlays.on_overlay)
         self.run_list.open_project_requested.connect(self.open_project_requested)
-        self.run_list.current_changed.connect(self._on_current_run)
+        self.run_list.current_changed.connect(self.overlays.on_current_run)
         self.run_list.evaluate_requested.connect(self._on_evaluate)
         self.run_list.resume_requested.connect(self.resume)
         self.form.changed.connect(self._update_estimate)
@@ -328,108 +248,20 @@ class TrainingPanel(QWidget):
         self._hide_confirm()
         self._update_estimate()
 
-    # ----- estimate and confirmation ------------------------------------------------
-    def _build_confirm(self) -> None:
-        self.confirm = QFrame()
-        self.confirm.setObjectName("confirmLongRun")
-        lay = QVBoxLayout(self.confirm)
-        lay.setContentsMargins(0, 2, 0, 2)
-        lay.setSpacing(4)
-        self.confirm_text = QLabel("")
-        self.confirm_text.setWordWrap(True)
-        lay.addWidget(self.confirm_text)
-        row = QHBoxLayout()
-        row.setSpacing(4)
-        self.confirm_start = QPushButton("Start anyway")
-        self.confirm_shorter = QPushButton("")
-        self.confirm_cancel = QPushButton("Cancel")
-        self.confirm_start.clicked.connect(lambda: self.start(confirmed=True))
-        self.confirm_shorter.clicked.connect(self._start_shorter)
-        self.confirm_cancel.clicked.connect(self._hide_confirm)
-        for b in (self.confirm_start, self.confirm_shorter, self.confirm_cancel):
-            row.addWidget(b)
-        lay.addLayout(row)
-        self.confirm.hide()
-
+    # ----- estimate, confirmation and fixes (LongRunGuard, FixButtons) ------------------
     def _hide_confirm(self) -> None:
-        if self.confirm.isVisible():
-            self.confirm.hide()
-            self._update_estimate()
+        self.long_run.hide_confirm()
 
     def current_estimate(self):
         """The rough duration of a run with the form's settings (guard.Estimate), or None."""
-        analysis = getattr(self.document, "analysis", None)
-        if analysis is None or not getattr(analysis, "valid", False):
-            return None
-        try:
-            cfg = self.form.config()
-        except UserError:
-            return None
-        inputs = self.document.project.graph.nodes_of_type("Input")
-        shape = inputs[0].params.get("shape") if inputs else None
-        return guard.estimate(analysis.macs, cfg.dataset, shape, cfg.epochs, cfg.device)
+        return self.long_run.current_estimate()
 
     def _update_estimate(self) -> None:
-        est = self.current_estimate()
-        if est is None:
-            self.estimate_label.setText("")
-            self.estimate_label.hide()
-            return
-        self.estimate_label.setText(
-            f"About {guard.format_duration(est.seconds)} on {est.device} "
-            f"({est.epochs} epoch{'s' if est.epochs != 1 else ''} of {est.images:,} images; "
-            f"{'at the speed measured for ' + est.basis if est.measured else 'a rough estimate'})"
-        )
-        self.estimate_label.show()
+        self.long_run.update_estimate()
 
-    def _ask_long_run(self, est) -> None:
-        shorter = est.epochs_within(guard.LONG_RUN_S)
-        self.confirm_text.setText(
-            f"<b>This run takes about {guard.format_duration(est.seconds)}</b> on {est.device} "
-            f"({est.epochs} epochs of {est.images:,} images). Start it?"
-        )
-        self.confirm_shorter.setText(f"{shorter} epoch{'s' if shorter != 1 else ''} instead")
-        self.confirm_shorter.setVisible(shorter < est.epochs)
-        self.estimate_label.hide()  # the question says it
-        self.confirm.show()
-        self.confirm_start.setFocus()
-
-    def _start_shorter(self) -> None:
-        est = self.current_estimate()
-        if est is not None:
-            self.form.epochs.setValue(est.epochs_within(guard.LONG_RUN_S))
-        self.start(confirmed=True)
-
-    # ----- one-click fixes for a refused start -----------------------------------------------
-    def _build_fixes(self) -> None:
-        self.fix_row = QWidget()
-        self._fix_lay = QHBoxLayout(self.fix_row)
-        self._fix_lay.setContentsMargins(0, 0, 0, 0)
-        self._fix_lay.setSpacing(4)
-        self._fix_lay.addStretch(1)
-        self.fix_buttons: list[QPushButton] = []
-        self.fix_row.hide()
-
-    def _show_fixes(self, message: str) -> None:
-        for b in self.fix_buttons:
-            b.deleteLater()
-        self.fix_buttons = []
-        for fix in guard.fixes_for(message):
-            b = QPushButton(fix.label)
-            b.setToolTip("Change the project so that it fits the dataset (one undo step), then press Start")
-            b.clicked.connect(lambda _=False, f=fix: self._apply_fix(f))
-            self._fix_lay.insertWidget(self._fix_lay.count() - 1, b)
-            self.fix_buttons.append(b)
-        self.fix_row.setVisible(bool(self.fix_buttons))
-
-    def _apply_fix(self, fix) -> None:
-        made = guard.fix_edit(self.document.project, fix)
-        if made is None:
-            return
-        edit, label = made
-        self.document.push(edit, label)
-        self._clear_error()
-        self.status.setText(f"{label}. Press Start to train.")
+    @property
+    def fix_buttons(self) -> list[QPushButton]:
+        return self.fixes.buttons
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -439,21 +271,14 @@ class TrainingPanel(QWidget):
         elif self.narrow and w > NARROW_BELOW + 80:
             self.set_narrow(False)
 
+    @property
+    def narrow(self) -> bool:
+        return self.columns.narrow
+
     def set_narrow(self, narrow: bool) -> None:
         """Narrow (a dock between the palette and the inspector): the runs become a tab beside the
         settings. Wide: settings, plots and runs side by side."""
-        if narrow == self.narrow:
-            return
-        self.narrow = narrow
-        if narrow:
-            self.side.insertTab(1, self.run_list, "Runs")  # after Settings, before Sweep
-            self.side.setMaximumWidth(420)
-        else:
-            self.side.removeTab(self.side.indexOf(self.run_list))
-            self.splitter.addWidget(self.run_list)
-            self.run_list.show()
-            self.side.setMaximumWidth(16777215)
-            self.splitter.setSizes([300, max(400, self.width() - 740), 440])
+        self.columns.set_narrow(narrow, self.width())
 
     def reset_project_state(self) -> None:
         """Another project was opened or created: nothing of the last one stays on screen (its
@@ -489,35 +314,21 @@ class TrainingPanel(QWidget):
 
     def reset_layout(self) -> None:
         """View ▸ Reset layout: the Settings page in front, the columns at their first widths."""
-        self.side.setCurrentIndex(0)
-        if self.narrow:
-            self.splitter.setSizes([300, max(400, self.width() - 300)])
-        else:
-            self.splitter.setSizes([300, max(400, self.width() - 740), 440])
+        self.columns.reset_layout(self.width())
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.plots is None:
             QTimer.singleShot(0, self.ensure_plots)
 
+    @property
+    def plots(self):
+        """TrainingPlots, or None before the panel was first shown."""
+        return self.plot_area.plots
+
     def ensure_plots(self):
         """Build the plots (imports pyqtgraph) if not yet built; returns them."""
-        if self.plots is None:
-            from app.training_ui.plots import TrainingPlots
-
-            self.plots = TrainingPlots()
-            self.plots.columns_changed.connect(self._on_plot_columns)
-            self.plots.set_smoothing(self.smoothing.value() / 100)
-            self.plots.set_x_mode(self.x_axis.currentText().lower())
-            self._placeholder.hide()
-            self._plot_lay.addWidget(self.plots)
-            self._redraw()
-        return self.plots
-
-    def _on_plot_columns(self, _n: int) -> None:
-        """More rows of plots in a narrow panel: the plot area scrolls rather than squashing them."""
-        rows = self.plots.rows()
-        self._plot_holder.setMinimumHeight(PLOTS_MIN_HEIGHT if rows <= 2 else 40 + rows * PLOT_ROW_HEIGHT)
+        return self.plot_area.ensure_plots()
 
     def shutdown(self) -> None:
         """Ask a running child to stop and return at once (call when the window closes)."""
@@ -526,38 +337,10 @@ class TrainingPanel(QWidget):
         self.sweep.shutdown()  # a sweep on Ray stops at its next step and ends by itself
 
     def continue_in_background(self, wait_s: float = 30.0) -> Path | None:
-        """The window closes but the run goes on: stop the child at its next step (it saves a
-        checkpoint there), then resume the run in a detached ``main.py train --resume RUNDIR``
-        (bitwise the same run on the CPU; its output goes to RUNDIR/background.log). Queued
-        experiment runs are dropped. Returns the run folder, or None where no checkpoint was saved
-        (the run stopped before its first step)."""
-        job = self.controller.current
-        if job is None:
-            return None
-        run_dir = Path(job.run_dir)
-        self.stop()
-        deadline = time.monotonic() + wait_s
-        while self.controller.busy and time.monotonic() < deadline:  # its records still arrive
-            QApplication.processEvents()
-            time.sleep(0.02)
-        if self.controller.busy:  # it did not stop in time: end it, so two processes never share the run
-            self.controller.kill()
-        if not (run_dir / "last.pt").exists():
-            return None
-        import subprocess
-        import sys
+        """The window closes but the run goes on: app/training_ui/background_resume.py."""
+        from app.training_ui.background_resume import continue_in_background
 
-        main = Path(__file__).resolve().parents[2] / "main.py"
-        with open(run_dir / "background.log", "ab") as log:
-            subprocess.Popen(
-                [sys.executable, str(main), "train", "--resume", str(run_dir)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=str(main.parent),
-                start_new_session=True,  # outlives the editor, and its Ctrl+C in a terminal
-            )
-        return run_dir
+        return continue_in_background(self, wait_s)
 
     # ----- start / stop -------------------------------------------------------
     def start(self, confirmed: bool = False) -> bool:
@@ -582,7 +365,7 @@ class TrainingPanel(QWidget):
             return False
         est = self.current_estimate()
         if not confirmed and est is not None and est.seconds > guard.LONG_RUN_S:
-            self._ask_long_run(est)
+            self.long_run.ask(est)
             return False
         project = self.document.project
         job = self._job(project.to_dict(), cfg, project.name, getattr(analysis, "macs", None))
@@ -626,7 +409,7 @@ class TrainingPanel(QWidget):
             return False
         info = self.run_list.infos[key]
         if self.store.get(key) is None:
-            self._load_run(key)  # its curves so far; the resumed steps continue them
+            self.overlays.load_run(key)  # its curves so far; the resumed steps continue them
         job = Job(label=info.project_name or info.name, project={}, config={}, run_dir=Path(key))
         job.extra["resume"] = True
         self._experiment, self._experiment_total = [], 0
@@ -666,14 +449,10 @@ class TrainingPanel(QWidget):
             self.plots.heatmap_key = job.key  # the live run's gradients, not an earlier pick
         self._on_busy(True)
         self._clear_error()
-        self._started_at = time.monotonic()
-        self._first_step: tuple[float, int] | None = None
         run = self.store.add(job.key, job.label)
         run.state = "starting"
         self.run_list.set_checked(job.key, True)
-        self.progress.setValue(0)
-        self.progress.setFormat("")
-        self.status.setText(self._prefix(job) + "Starting… (the training process is loading PyTorch)")
+        self.run_status.started(job)
 
     def _on_records(self, key: str, records: list) -> None:
         run = self.store.get(key)
@@ -683,32 +462,15 @@ class TrainingPanel(QWidget):
         run.ingest(records)
         self.download_bar.ingest(records)
         if run.state != before or any(r.get("kind") == "epoch" for r in records):
-            self._refresh_list_soon()
+            self.overlays.refresh_list_soon()
         if run.error:
             self._show_error(run.error, _traceback(records))
         job = self.controller.current
         if job is not None and job.key == key:
-            self._show_progress(job, run)
+            self.run_status.show_progress(job, run)
             if run.images_per_s and run.device and job.extra.get("macs"):
                 guard.record_rate(run.device, run.images_per_s, job.extra["macs"])  # later estimates
-        self._schedule_plot_refresh()
-
-    def _schedule_plot_refresh(self) -> None:
-        """Redraw the plots at most every PLOT_INTERVAL_MS: a redraw of six plots costs tens of ms
-        in software rendering, the drain ticks come every 50 ms."""
-        if not self._plot_timer.isActive():
-            self._plot_timer.start()
-
-    def _refresh_plots(self) -> None:
-        """Refresh the next group of plots (PLOT_GROUPS); the timer comes back for the rest."""
-        if self.plots is None:
-            return
-        group = self._plot_group
-        self.plots.refresh(self.store, self._shown(), plots=PLOT_GROUPS[group])
-        self._plot_group = (group + 1) % len(PLOT_GROUPS)
-        self._plot_timer.setInterval(PLOT_STAGGER_MS if self._plot_group else PLOT_INTERVAL_MS)
-        if self._plot_group:
-            self._plot_timer.start()
+        self.plot_area.schedule_refresh()
 
     def refresh_plots(self) -> None:
         """Bring every plot up to date now."""
@@ -727,23 +489,9 @@ class TrainingPanel(QWidget):
             self.run_list.set_checked(job.key, False)
             self.store.remove(job.key)
         self.run_list.refresh()
-        self._last_list_refresh = time.monotonic()
+        self.overlays.last_list_refresh = time.monotonic()
         self.run_list.update_swatches()
-        words = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged", "error": "Failed"}
-        text = f"{words.get(state, state.title())}: {message}" if message else words.get(state, state)
-        if state == "error":
-            text = "Failed to train; the editor and the runs folder are unaffected"
-        self.status.setText(self._prefix(job) + text)
-        if state == "completed":
-            self.progress.setValue(1000)
-        self.progress.setFormat(
-            {
-                "completed": "Done",
-                "stopped": "Stopped at %p%",
-                "diverged": "Diverged at %p%",
-                "error": "Failed",
-            }.get(state, "%p%")
-        )
+        self.run_status.finished(job, state, message)
         if state == "error" and message != self.last_error:
             self._show_error(message)
         self._error_from_start = state == "error" and before_first_step
@@ -753,45 +501,6 @@ class TrainingPanel(QWidget):
             self.plots.refresh(self.store, self._shown())
         self._update_estimate()  # now at the measured speed
 
-    def _prefix(self, job: Job) -> str:
-        if self._experiment_total and job in self._experiment:
-            return f"Run {self._experiment.index(job) + 1}/{self._experiment_total} · {job.label} — "
-        return f"{job.label} — "
-
-    def _show_progress(self, job: Job, run) -> None:
-        if run.state == "starting" or (not run.step and not run.total_steps):
-            msg = run.message or "loading data"
-            self.status.setText(self._prefix(job) + f"Starting… ({msg})")
-            return
-        parts = []
-        if run.epochs:
-            ep = min(int(run.epoch) + 1, run.epochs) if run.epoch % 1 or run.epoch == 0 else int(run.epoch)
-            parts.append(f"epoch {ep}/{run.epochs}")
-        if run.total_steps:
-            frac = min(run.step / run.total_steps, 1.0)
-            self.progress.setValue(int(frac * 1000))
-            parts.append(f"step {run.step:,}/{run.total_steps:,}")
-            eta = run.eta_s  # the engine's, as of the last epoch
-            now = time.monotonic()
-            if self._first_step is None and run.step:
-                self._first_step = (now, run.step)
-            elif (
-                self._first_step is not None
-                and run.step > self._first_step[1]
-                and now > self._first_step[0] + 1
-            ):
-                t0, s0 = self._first_step  # the step rate since the first step (start-up excluded)
-                eta = (run.total_steps - run.step) * (now - t0) / (run.step - s0)
-            self.progress.setFormat(
-                f"%p%  ·  ETA {format_eta(eta)}" if eta is not None and frac < 1 else "%p%"
-            )
-        if run.images_per_s:
-            parts.append(f"{run.images_per_s:,.0f} img/s")
-        if run.last_val_acc is not None:
-            subset = f" ({run.last_val_images:,} images)" if run.last_val_images else ""
-            parts.append(f"val acc {run.last_val_acc:.1%}{subset}")
-        self.status.setText(self._prefix(job) + " · ".join(parts))
-
     # ----- errors -------------------------------------------------------------------
     def _show_error(self, message: str, traceback: str = "") -> None:
         self.last_error = message
@@ -799,88 +508,25 @@ class TrainingPanel(QWidget):
         self.error.setText(f"⚠ {guard.plain_reason(message) if fixes else message}")
         self.error.setToolTip(traceback[-4000:] if traceback else message)
         self.error.show()
-        self._show_fixes(message)
+        self.fixes.show_for(message)
 
     def _clear_error(self) -> None:
         self.last_error = ""
         self._error_from_start = False
         self.error.hide()
         self.error.setText("")
-        self._show_fixes("")
+        self.fixes.show_for("")
         self.form.show_problem("")
 
-    # ----- runs and overlays ------------------------------------------------------
-    def _color_for(self, key: str):
-        return run_color(self.store.color_index(key))
-
+    # ----- runs and overlays (RunOverlays) --------------------------------------------
     def _shown(self) -> list[str]:
-        keys = self.run_list.checked()
-        return [k for k in keys if self.store.get(k) is not None]
-
-    def _refresh_list_soon(self) -> None:
-        if time.monotonic() - self._last_list_refresh > 1.5:
-            self._last_list_refresh = time.monotonic()
-            self.run_list.refresh()
-
-    def _on_overlay(self, keys: list) -> None:
-        live = self.controller.current.key if self.controller.current else None
-        for key in keys:
-            if self.store.get(key) is None and key != live:
-                self._load_run(key)
-        for key in list(self.store.runs):
-            if key not in keys and key != live and not self._is_queued(key):
-                self.store.remove(key)
-        self._label_runs()
-        self.run_list.update_swatches()
-        self._redraw()
+        return self.overlays.shown()
 
     def _is_queued(self, key: str) -> bool:
-        return any(j.key == key for j in self.controller.pending)
-
-    def _load_run(self, key: str) -> None:
-        info = self.run_list.infos.get(key)
-        if info is None:
-            return
-        run = self.store.add(key, info.project_name or info.name)
-        try:
-            run.ingest(info.metrics())
-        except (OSError, UserError):
-            pass
-        if info.status not in ("running",) and not run.finished:
-            run.state = info.status
-
-    def _label_runs(self) -> None:
-        """Legend names: the project name, with the folder's time stamp where two runs share one."""
-        shown = self._shown()
-        names: dict[str, int] = {}
-        for key in shown:
-            base = self.store.get(key).label.split(" (")[0]
-            names[base] = names.get(base, 0) + 1
-        for key in shown:
-            run = self.store.get(key)
-            base = run.label.split(" (")[0]
-            stamp = _stamp(key)
-            run.label = f"{base} ({stamp})" if names[base] > 1 and stamp else base
-
-    def _on_current_run(self, key: str) -> None:
-        if self.plots is not None and key:
-            self.plots.heatmap_key = key
-            self.plots.refresh(self.store, self._shown())
+        return self.overlays.is_queued(key)
 
     def _redraw(self) -> None:
-        if self.plots is not None:
-            self._label_runs()
-            self.plots.refresh(self.store, self._shown())
-            self.plots._rebuild_legends(self.store)  # labels may have changed (time stamps)
-
-    def _on_smoothing(self, value: int) -> None:
-        self.smoothing_value.setText(f"{value / 100:.2f}")
-        if self.plots is not None:
-            self.plots.set_smoothing(value / 100)
-
-    def _on_x_axis(self, text: str) -> None:
-        if self.plots is not None:
-            self.plots.set_x_mode(text.lower())
+        self.overlays.redraw()
 
     def _on_evaluate(self, key: str) -> None:
         from app.training_ui.evaluation import show_evaluation
@@ -907,24 +553,8 @@ def _reserved(path: Path) -> bool:
     return str(path) in _RESERVED
 
 
-def _stamp(key: str) -> str:
-    m = re.search(r"(\d{8})-(\d{2})(\d{2})(\d{2})(-\d+)?$", key)
-    return f"{m.group(2)}:{m.group(3)}:{m.group(4)}{m.group(5) or ''}" if m else Path(key).name
-
-
 def _traceback(records: list) -> str:
     for r in records:
         if r.get("kind") == "error" and r.get("traceback"):
             return str(r["traceback"])
     return ""
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"

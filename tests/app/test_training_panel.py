@@ -377,21 +377,22 @@ def test_live_plots_refresh_in_two_groups_and_both_catch_up(qtbot, tmp_path):
     six plots at once was the longest stall of the GUI thread); the other half follows shortly."""
     from pyqtgraph import AxisItem
 
-    from app.training_ui.panel import PLOT_GROUPS
+    from app.training_ui.plot_area import PLOT_GROUPS
 
     panel = make_panel(qtbot, tmp_path, factory=lambda *a: FakeProcess(step_records(300), exit_after=False))
-    panel._plot_timer.setInterval(60_000)  # no refresh from the timer before the test drives it
+    panel.plot_area._plot_timer.setInterval(60_000)  # no refresh from the timer before the test drives it
     panel.start()
     qtbot.waitUntil(lambda: panel.controller.drained >= 300, timeout=10_000)
     key = next(iter(panel.store.runs))
-    panel._plot_timer.stop()
-    panel._plot_group = 0
-    panel._refresh_plots()  # the first group
+    area = panel.plot_area  # the plots' staggered refresh
+    area._plot_timer.stop()
+    area._plot_group = 0
+    area._refresh_plots()  # the first group
     assert panel.plots.curve(key, "loss") is not None and panel.plots.curve(key, "throughput") is None
-    assert panel._plot_timer.isActive() and panel._plot_timer.interval() < 100
+    assert area._plot_timer.isActive() and area._plot_timer.interval() < 100
     qtbot.waitUntil(lambda: panel.plots.curve(key, "throughput") is not None, timeout=2000)
     assert panel.plots.curve(key, "grad_first") is not None and panel.plots.heat.image is not None
-    assert panel._plot_group == 0 and not panel._plot_timer.isActive()
+    assert area._plot_group == 0 and not area._plot_timer.isActive()
     assert sorted(n for g in PLOT_GROUPS for n in g) == sorted(panel.plots.plots)
     # the axes (their grid spans the plot) are cached as pixmaps: a curve update repaints with a blit
     assert all(
