@@ -66,4 +66,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["cmd_export", "cmd_import"]
+def _export_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("file")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--format", default="module", choices=["module", "script", "onnx", "torchscript"])
+    s.add_argument("--weights", help="state_dict (.safetensors, .pt) to bake into ONNX / TorchScript exports")
+
+
+def _import_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("target", metavar="MODULE:CALLABLE")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--input", metavar="C,H,W")
+    s.add_argument(
+        "--init",
+        choices=["torch_default", "kaiming_fan_out", "kaiming_fan_in"],
+        default="torch_default",
+        help="weight rule of every Conv2d (default: PyTorch's own; the weights are not imported)",
+    )
+
+
+COMMANDS = {
+    "export": ("write PyTorch code, a training script, ONNX or TorchScript", _export_arguments, cmd_export),
+    "import": ("trace a PyTorch module into a project", _import_arguments, cmd_import),
+}
+
+__all__ = ["COMMANDS", "cmd_export", "cmd_import"]

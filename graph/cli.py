@@ -221,4 +221,39 @@ def _shape(shape) -> str:
     return "?" if shape is None else "x".join(str(s) for s in shape)
 
 
-__all__ = ["cmd_new", "cmd_summary", "cmd_templates", "cmd_validate"]
+def _new_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("template")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--classes", type=int)
+    s.add_argument("--input", metavar="C,H,W")
+    s.add_argument("--shortcut", choices=["A", "B", "C"])
+    s.add_argument(
+        "--weights",
+        metavar="imagenet[:v1|:v2]",
+        help="start training from torchvision's ImageNet weights (torchvision-shaped templates)",
+    )
+
+
+def _validate_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+
+
+def _summary_arguments(s: argparse.ArgumentParser) -> None:
+    _validate_arguments(s)
+    s.add_argument("--batch", type=int)
+    s.add_argument(
+        "--precision", choices=["fp32", "bf16"], help="with --batch: the training-memory estimate's"
+    )
+    s.add_argument("--device-memory", metavar="GIB", help="with --batch: does training fit this much memory?")
+
+
+# each command once: its help, its arguments, what runs it (main.py builds the parser from these)
+COMMANDS = {
+    "templates": ("list built-in templates", lambda s: None, cmd_templates),
+    "new": ("create a project from a template", _new_arguments, cmd_new),
+    "validate": ("check a project; exit code 1 if invalid", _validate_arguments, cmd_validate),
+    "summary": ("per-layer shapes, parameters, MACs", _summary_arguments, cmd_summary),
+}
+
+__all__ = ["COMMANDS", "cmd_new", "cmd_summary", "cmd_templates", "cmd_validate"]

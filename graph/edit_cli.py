@@ -86,4 +86,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "cmd_edit"]
+COMMANDS = {
+    "edit": (
+        "change stage depth, width, shortcuts of a project; write the result",
+        add_arguments,
+        cmd_edit,
+    ),
+}
+
+__all__ = ["COMMANDS", "add_arguments", "cmd_edit"]

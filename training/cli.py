@@ -358,3 +358,29 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for row in rows:
         sys.stdout.write("  ".join(f"{v!s:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
     return 0
+
+
+def _evaluate_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("rundir")
+    s.add_argument("--dataset")
+    s.add_argument("--json", action="store_true")
+
+
+def _datasets_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
+    s.add_argument("name", nargs="?", help="with fetch: cifar10, cifar100, mnist or fashion_mnist")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--mirror", metavar="URL", help="fetch from URL/<file name> instead")
+
+
+def _runs_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("dir", nargs="?", default="runs")
+
+
+# each command once: its help, its arguments, what runs it (main.py builds the parser from these)
+COMMANDS = {
+    "train": ("train a project (also under torchrun --nproc_per_node N)", add_train_arguments, cmd_train),
+    "evaluate": ("accuracy, loss and confusion matrix of a run", _evaluate_arguments, cmd_evaluate),
+    "datasets": ("the known datasets and the download cache; fetch one", _datasets_arguments, cmd_datasets),
+    "runs": ("list training runs", _runs_arguments, cmd_runs),
+}

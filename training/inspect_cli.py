@@ -138,4 +138,12 @@ def format_text(ins, record=None) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["add_arguments", "cmd_inspect", "format_text"]
+COMMANDS = {
+    "inspect": (
+        "every node's output and gradient on real samples; depth profile",
+        add_arguments,
+        cmd_inspect,
+    ),
+}
+
+__all__ = ["COMMANDS", "add_arguments", "cmd_inspect", "format_text"]

@@ -135,4 +135,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.status == "failed" else 0
 
 
-__all__ = ["add_arguments", "cmd_sweep"]
+COMMANDS = {
+    "sweep": (
+        "train every combination of varied settings; CSV and Pareto chart",
+        add_arguments,
+        cmd_sweep,
+    ),
+}
+
+__all__ = ["COMMANDS", "add_arguments", "cmd_sweep"]
