@@ -118,7 +118,6 @@ def _full_shape(node: Any) -> tuple:
 # ---------------------------------------------------------------- tracing
 def _guess_input(gm: Any) -> tuple[int, ...]:
     """Without --input: the first layer's input size (Conv2d in_channels at 224x224, Linear in_features)."""
-    from torch import nn
 
     ph = next((n for n in gm.graph.nodes if n.op == "placeholder"), None)
     todo, seen = list(ph.users) if ph is not None else [], set()
@@ -127,14 +126,9 @@ def _guess_input(gm: Any) -> tuple[int, ...]:
         if node in seen:
             continue
         seen.add(node)
-        if node.op == "call_module":
-            mod = gm.get_submodule(node.target)
-            if isinstance(mod, nn.Conv2d):
-                return (mod.in_channels, 224, 224)
-            if isinstance(mod, nn.Linear):
-                return (mod.in_features,)
-            if isinstance(mod, nn.BatchNorm2d):
-                return (mod.num_features, 224, 224)
+        shape = _input_of(gm.get_submodule(node.target)) if node.op == "call_module" else None
+        if shape is not None:
+            return shape
         todo.extend(node.users)
     return (3, 224, 224)
 
@@ -868,16 +862,25 @@ def _convert(model: Any, gm: Any, shape: tuple) -> _Converter:
 
 def _guess_from_modules(model: Any) -> tuple[int, ...]:
     """Without --input and without an fx graph: the first Conv2d/Linear/BatchNorm2d registered."""
-    from torch import nn
 
     for mod in model.modules():
-        if isinstance(mod, nn.Conv2d):
-            return (mod.in_channels, 224, 224)
-        if isinstance(mod, nn.Linear):
-            return (mod.in_features,)
-        if isinstance(mod, nn.BatchNorm2d):
-            return (mod.num_features, 224, 224)
+        shape = _input_of(mod)
+        if shape is not None:
+            return shape
     return (3, 224, 224)
+
+
+def _input_of(mod) -> tuple | None:
+    """The input a first Conv2d/BatchNorm2d (at 224x224) or Linear would take; None for other modules."""
+    from torch import nn
+
+    if isinstance(mod, nn.Conv2d):
+        return (mod.in_channels, 224, 224)
+    if isinstance(mod, nn.Linear):
+        return (mod.in_features,)
+    if isinstance(mod, nn.BatchNorm2d):
+        return (mod.num_features, 224, 224)
+    return None
 
 
 def _drop_dead(conv: _Converter, model: Any) -> None:
