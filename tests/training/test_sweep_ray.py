@@ -26,6 +26,9 @@ from training import runs
 from training.sweep import CSV_COLUMNS, _train_config, parse_vary, plan, resume_sweep, run_state, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
+# a Ray cluster starts a dozen processes that each import torch: under a CPU hog beside the suite one
+# sweep took minutes here; a hang still fails, with every thread's stack
+pytestmark = pytest.mark.timeout(300)
 
 
 def _in_ci() -> bool:
