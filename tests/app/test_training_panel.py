@@ -12,31 +12,15 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from real_window_support import tiny_project
 
 from app.document import Document
 from app.training_ui import TrainingPanel
 from app.training_ui.series import Curve, RunSeries, smooth
-from graph.model import Project
 from training import runs
 from training.metrics import MetricsWriter, read_metrics, record
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def tiny_project(name: str = "Tiny") -> Project:
-    p = Project(name)
-    g = p.graph
-    g.chain(
-        g.add("Input", shape=[1, 8, 8]),
-        g.add("Conv2d", out_channels=8, kernel_size=3, padding=1),
-        g.add("BatchNorm2d"),
-        g.add("ReLU"),
-        g.add("AdaptiveAvgPool2d", output_size=1),
-        g.add("Flatten"),
-        g.add("Linear", out_features=10),
-        g.add("Output"),
-    )
-    return p
 
 
 def step_records(n: int, start: int = 1, spe: int = 100) -> list[dict]:
