@@ -110,6 +110,8 @@ def main(argv: list[str]) -> int:
             job = json.load(f)
         if not job.get("keep"):  # under torchrun every rank reads it; the parent removes it
             os.unlink(job_path)
+        if isinstance(writer, RecordWriter):
+            writer.hold_for_run(job["payload"].get("run_dir"))
         module, _, name = job["target"].partition(":")
         code = getattr(importlib.import_module(module), name)(job["payload"], link) or 0
     except BaseException as exc:  # noqa: BLE001 - the parent must hear about anything

@@ -33,8 +33,10 @@ from typing import Any
 
 _HEADER = struct.Struct(">I")
 STOP_BYTE = b"s"
-# test hook: hold the child just before it sends a final record (see RecordWriter.put)
+# test hooks: hold the child just before it sends a final record (see RecordWriter.put), or, with
+# SKIPWIRE_TEST_HOLD_KIND=epoch, its first record of that kind; "{run}" in the path is the run folder's name
 HOLD_FINAL_ENV = "SKIPWIRE_TEST_HOLD_FINAL"
+HOLD_KIND_ENV = "SKIPWIRE_TEST_HOLD_KIND"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -139,12 +141,21 @@ class RecordWriter:
         self._cv = threading.Condition()
         self._closing = False
         self._hold = os.environ.get(HOLD_FINAL_ENV)
+        self._hold_kind = os.environ.get(HOLD_KIND_ENV) or "final"
         self._thread = threading.Thread(target=self._feed, name="skipwire-records", daemon=True)
         self._thread.start()
 
+    def hold_for_run(self, run_dir: str | None) -> None:
+        """Tests only: a hold path with "{run}" names one run of several (a sweep's children)."""
+        if self._hold and "{run}" in self._hold:
+            self._hold = self._hold.replace("{run}", Path(run_dir).name) if run_dir else None
+
     def put(self, rec: dict) -> None:
-        if self._hold and _is_final(rec):
+        if self._hold and (
+            _is_final(rec) if self._hold_kind == "final" else rec.get("kind") == self._hold_kind
+        ):
             _hold_here(self._hold)
+            self._hold = None  # once
         frame = encode(rec)
         with self._cv:
             self._items.append(frame)

@@ -658,6 +658,7 @@ class _Pool:
         self.measured: tuple[float, float] | None = None  # (peak MiB of a finished run, its cost estimate)
         self.failed: list[_Task] = []
         self.started = 0
+        self.stopping = False  # the stop has been passed on to the running children
 
     def run(self, should_stop) -> list:
         while self.queue or self.running:
@@ -665,6 +666,10 @@ class _Pool:
             while self.queue and not stop and self._has_room():
                 self._launch(self.queue.pop(0))
             if stop:
+                if not self.stopping and self.running:
+                    self.stopping = True
+                    n = len(self.running)
+                    self.log(f"stopping {n} running run{'s' if n != 1 else ''} at the next step")
                 for _t, proc, _n in self.running:
                     proc.stop()
             time.sleep(0.2)

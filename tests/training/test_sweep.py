@@ -264,18 +264,24 @@ def test_without_matplotlib_the_csv_is_still_written(tmp_path, monkeypatch) -> N
 
 @pytest.mark.timeout(300)
 def test_ctrl_c_on_a_parallel_sweep_stops_its_children_and_resume_finishes(tmp_path) -> None:
-    """Issue 19: `sweep --parallel 2`, Ctrl-C once the first child has finished while the second still
-    trains (batch 2,500: 2 steps per epoch; batch 25: 200; 2 epochs); the sweep stops its
-    running child at a step, exits, and `--resume` finishes it."""
+    """Issue 19: `sweep --parallel 2`, Ctrl-C once the first child has finished while the second is still
+    training: the second is held at the end of its first epoch (test hook) until Ctrl-C has been sent, so
+    the race is decided, not timed. The sweep stops its running child at a step, exits, and `--resume`
+    finishes it."""
     import os
     import signal
-    import time
+
+    from training.child_link import HOLD_FINAL_ENV, HOLD_KIND_ENV
 
     project = tmp_path / "tiny.json"
     save_project(staged_tiny(), project)
     out = tmp_path / "sw"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(ROOT / "main.py"), "sweep", str(project), "--vary", "batch_size=2500,25"]
+    hold = tmp_path / "hold-{run}"
+    first, second = out / "01-batch-size-2500-r1", out / "02-batch-size-250-r1"
+    Path(str(hold).replace("{run}", first.name)).write_text("go")  # the first run is never held
+    second_hold = Path(str(hold).replace("{run}", second.name))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", HOLD_FINAL_ENV: str(hold), HOLD_KIND_ENV: "epoch"}
+    cmd = [sys.executable, str(ROOT / "main.py"), "sweep", str(project), "--vary", "batch_size=2500,250"]
     cmd += ["--epochs", "2", "--dataset", "synthetic", "--parallel", "2", "--out", str(out)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     lines: list[str] = []
@@ -284,37 +290,29 @@ def test_ctrl_c_on_a_parallel_sweep_stops_its_children_and_resume_finishes(tmp_p
             lines.append(line.rstrip())
             if "batch_size=2500: done" in line:
                 proc.send_signal(signal.SIGINT)
+            if "stopping 1 running run at the next step" in line:
+                second_hold.write_text("go")  # released once the stop was sent: it stops at its next step
                 break
-        out_s, err_s = proc.communicate(timeout=180)
+        out_s, err_s = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:
             proc.kill()
     lines += err_s.splitlines() + out_s.splitlines()
     assert proc.returncode in (0, 1), lines
+    assert Path(str(second_hold) + ".reached").exists()  # it was held mid-run, after its first epoch
     assert any("stopped with 1 of 2 runs unfinished" in line for line in lines), "\n".join(lines)
-    second = out / "02-batch-size-25-r1"
     states = [r.get("state") for r in read_metrics(second / "metrics.jsonl") if r["kind"] == "status"]
     assert states[-1] == "stopped"  # at a step, with its checkpoint: not killed with the parent
-    t0 = time.monotonic()
-    while any(p.name.isdigit() and _cmdline_has(p, str(out)) for p in Path("/proc").iterdir()):
-        assert time.monotonic() - t0 < 60, "a sweep child is still running"
-        time.sleep(0.1)
+    env.pop(HOLD_FINAL_ENV)
     again = subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "sweep", "--resume", str(out)],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env=env,
-        timeout=180,
+        timeout=240,
         check=False,
     )
     assert again.returncode == 0, again.stderr
     assert "1 of 2 runs already finished; 1 to go" in again.stderr
     assert run_state(second) == "done"
-
-
-def _cmdline_has(proc_dir: Path, text: str) -> bool:
-    try:
-        return text in (proc_dir / "cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
