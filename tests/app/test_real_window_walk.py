@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from real_window_support import editor_env, run_driver
 
 from graph.projectfile import save_project
@@ -21,6 +22,7 @@ from graph.templates import make
 WALK = Path(__file__).with_name("real_window_walk.py")
 
 
+@pytest.mark.timeout(300)  # the driver itself has 300 s
 def test_the_new_user_walk_on_a_1280x720_screen(small_screen, tmp_path):
     project = tmp_path / "work" / "resnet20.json"
     project.parent.mkdir()

@@ -334,6 +334,8 @@ def test_without_ray_the_tab_shows_the_clis_message(qtbot, tmp_path) -> None:
 
 
 # ------------------------------------------------------------------ a real local Ray instance
+@pytest.mark.timeout(300)  # a Ray cluster under a CPU hog is slow to start its trials
+@pytest.mark.xdist_group("ray")  # the worker that holds tests/training/test_sweep_ray.py's cluster
 def test_a_sweep_on_a_local_ray_instance(qtbot, tmp_path) -> None:
     """The real command line starts a Ray instance of this machine (the address left empty) and trains
     two configurations; the tab follows every trial to done and loads sweep.csv and the chart."""

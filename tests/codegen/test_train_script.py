@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "training"))
 from train_helpers import tiny_resnet
 
+# each test trains twice in child processes (under torchrun too): minutes beside a CPU hog
+pytestmark = pytest.mark.timeout(300)
+
 MNIST = ROOT / "tests" / "training" / "data" / "mnist2000"
 
 

@@ -28,7 +28,10 @@ from training.sweep import CSV_COLUMNS, _train_config, parse_vary, plan, resume_
 ROOT = Path(__file__).resolve().parents[2]
 # a Ray cluster starts a dozen processes that each import torch: under a CPU hog beside the suite one
 # sweep took minutes here; a hang still fails, with every thread's stack
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.xdist_group("ray"),
+]  # one worker holds the local Ray cluster
 
 
 def _in_ci() -> bool:
