@@ -25,6 +25,7 @@ CATEGORY_COLORS = {
 PROJECTION_COLORS = {
     "identity": "#8f96a3",
     "zero_pad": "#e3a93b",
+    "zero_pad_both": "#e3a93b",
     "conv_bn": "#a57cf0",
     "conv_bn_always": "#a57cf0",
 }
@@ -113,6 +114,7 @@ LIGHT = CanvasTheme(
     projection={
         "identity": "#80868f",
         "zero_pad": "#c7871a",
+        "zero_pad_both": "#c7871a",
         "conv_bn": "#7a4fd6",
         "conv_bn_always": "#7a4fd6",
     },

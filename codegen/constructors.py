@@ -288,13 +288,17 @@ def static_projection(st: PlanningState, cls: ClassDraft, e: Edge) -> pf.Expr | 
     return projection_expr(st, kind, cls.lit(cls.ch[e.src]), cls.lit(cls.ch[main.src]), stride, cls)
 
 
+# the zero-pad projections' helper classes (codegen/helpers.py)
+ZERO_PAD_HELPERS = {"zero_pad": "ZeroPadShortcut", "zero_pad_both": "ZeroPadBothSidesShortcut"}
+
+
 def projection_expr(
     st: PlanningState, kind: str, cin: pf.Expr, cout: pf.Expr, stride: Sym | int, cls: ClassDraft | None
 ) -> pf.Expr:
     stride_kw = () if same_value(stride, 1) else (("stride", cls.lit(stride) if cls else str(stride)),)
-    if kind == "zero_pad":
-        st.helpers.add("ZeroPadShortcut")
-        return pf.Call("ZeroPadShortcut", (cin, cout), stride_kw)
+    if kind in ZERO_PAD_HELPERS:
+        st.helpers.add(ZERO_PAD_HELPERS[kind])
+        return pf.Call(ZERO_PAD_HELPERS[kind], (cin, cout), stride_kw)
     conv = pf.Call("nn.Conv2d", (cin, cout), (("kernel_size", "1"),) + stride_kw + (("bias", "False"),))
     return pf.Call("nn.Sequential", (conv, pf.Call("nn.BatchNorm2d", (cout,))))
 

@@ -839,7 +839,7 @@ def _first_line(exc: UserError) -> str:
 
 def _convert(model: Any, gm: Any, shape: tuple) -> _Converter:
     """fx graph -> ops with shortcuts found; UserError listing every unsupported operation."""
-    from codegen.fx_patterns import find_shortcuts, fix_inplace, fold_channel_pads
+    from codegen.fx_patterns import find_shortcuts, fix_inplace
 
     conv = _Converter(model, gm, shape)
     conv.run()
@@ -851,8 +851,7 @@ def _convert(model: Any, gm: Any, shape: tuple) -> _Converter:
             + conv.report()
         )
     fix_inplace(conv.ops)
-    fold_channel_pads(conv)
-    find_shortcuts(conv)
+    find_shortcuts(conv)  # the option A lambda's pads too; other pads with channels before: ChannelPad
     if conv.errors:
         raise UserError(
             f"{type(model).__name__} uses operation(s) Skipwire cannot import:\n  " + conv.report()

@@ -196,7 +196,7 @@ def _channel_pad(node: Any, shapes: dict) -> OpSpec:
         and tuple(pad[:4]) == (0, 0, 0, 0)
         and all(isinstance(v, int) and v >= 0 for v in pad[4:])
     ):
-        if pad[4]:  # channels before too: a ChannelPad layer (fx_patterns.fold_channel_pads)
+        if pad[4]:  # channels before too: a zero_pad_both shortcut, else a ChannelPad layer (fx_patterns)
             return OpSpec("layer", "_ChannelPad", {"extra": pad[5], "before": pad[4]}, [node.args[0]])
         return OpSpec("layer", "_ChannelPad", {"extra": pad[5]}, [node.args[0]])
     raise Unsupported(f"padding {pad!r} (only zero channels added, as in a zero-pad shortcut)")

@@ -64,6 +64,7 @@ def find_shortcuts(conv: Any) -> None:
         else:
             continue
         cons = _mark_shortcut(conv, op, candidates, cons, nn)
+    fold_channel_pads(conv)
     for op in ops.values():
         message = _leftover_error(conv, op)
         if message is not None:
@@ -90,10 +91,10 @@ def _mark_shortcut(
                 return consumers(ops)
         zp = _zero_pad_chain(ops, cons, src)
         if zp is not None:
-            x, removed = zp
+            x, removed, kind = zp
             if x == other or x in ancestors(ops, other):
                 op.inputs[port] = x
-                op.shortcut[port] = ("zero_pad", _scope_attr(conv, ops[removed[0]]) or "shortcut")
+                op.shortcut[port] = (kind, _scope_attr(conv, ops[removed[0]]) or "shortcut")
                 for k in removed:
                     del ops[k]
                 return consumers(ops)
@@ -286,8 +287,9 @@ def _scope_attr(conv: Any, op: Any, full: bool = False) -> str | None:
 
 
 def fold_channel_pads(conv: Any) -> None:
-    """``F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, a, b))`` with channels added before (``a`` > 0, the option A
-    lambda as people write it) is no zero-pad shortcut (that appends): one ChannelPad layer instead."""
+    """``F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, a, b))`` with channels added before (``a`` > 0) that did not
+    become a ``zero_pad_both`` shortcut (not into an addition, or not split in halves): one ChannelPad
+    layer instead. Runs after the shortcuts are found."""
     ops = conv.ops
     cons = consumers(ops)
     for key in [k for k, op in ops.items() if op.type == "_ChannelPad" and op.params.get("before")]:
@@ -301,16 +303,27 @@ def fold_channel_pads(conv: Any) -> None:
         op.params = {"stride": stride, "before": op.params["before"], "after": op.params["extra"]}
 
 
-def _zero_pad_chain(ops, cons, src: str) -> tuple[str, list[str]] | None:
-    """pad(x[:, :, ::s, ::s]) (either half alone too) -> (x, the ops to remove)."""
+def _zero_pad_chain(ops, cons, src: str) -> tuple[str, list[str], str] | None:
+    """pad(x[:, :, ::s, ::s]) (either half alone too) -> (x, the ops to remove, the projection):
+    ``zero_pad`` where the new channels are appended, ``zero_pad_both`` where half of them (rounded
+    down) come first, as the option A lambda pads ``planes // 4`` on each side."""
     removed: list[str] = []
-    key = src
+    key, projection = src, "zero_pad"
     for kind in ("_ChannelPad", "_Subsample"):
         op = ops.get(key)
         if op is not None and op.type == kind and len(cons[key]) == 1:
+            if kind == "_ChannelPad" and op.params.get("before"):
+                if not _symmetric(op.params):
+                    return None
+                projection = "zero_pad_both"
             removed.append(key)
             key = op.inputs[0]
-    return (key, removed) if removed else None
+    return (key, removed, projection) if removed else None
+
+
+def _symmetric(pad: dict) -> bool:
+    """Zero channels on both sides, the first half of them (rounded down) before: ZeroPadBothSidesShortcut."""
+    return pad["before"] == (pad["before"] + pad["extra"]) // 2
 
 
 def _projection_pair(conv: Any, ops, cons, src: str, nn) -> tuple[str, str, str, str] | None:

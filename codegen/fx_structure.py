@@ -496,7 +496,7 @@ def _signature(g: Graph) -> tuple[tuple, list[tuple[str, str, int]]]:
 def _resolve(edges: list[Edge]) -> tuple[str, str] | None:
     """One shortcut edge across instances -> (projection, name) for the shared class, or None.
 
-    identity instances (no module, equal shapes) fit conv_bn and zero_pad, which act only where
+    identity instances (no module, equal shapes) fit conv_bn and the zero-pads, which act only where
     shapes differ; conv_bn_always needs the module on every instance (where shapes differ it is
     what conv_bn builds there too)."""
     if edges[0].kind != "shortcut":
@@ -508,7 +508,7 @@ def _resolve(edges: list[Edge]) -> tuple[str, str] | None:
     names = {e.name for e in used}
     if len(names) > 1:
         return None
-    if kinds in ({"conv_bn"}, {"zero_pad"}):
+    if kinds in ({"conv_bn"}, {"zero_pad"}, {"zero_pad_both"}):
         return (kinds.pop(), used[0].name)
     if kinds <= {"conv_bn", "conv_bn_always"} and len(used) == len(edges):
         return ("conv_bn_always", used[0].name)

@@ -21,6 +21,8 @@ PROJECTIONS: Mapping[str, Projection] = MappingProxyType(
         for p in (
             Projection("identity", "identity", "identity"),
             Projection("zero_pad", "zero-pad", "zero-pad"),
+            # the option A lambda as CIFAR ResNet code writes it: half the new channels before, half after
+            Projection("zero_pad_both", "zero-pad (both sides)", "zero-pad"),
             Projection("conv_bn", "1x1 conv + BN", "1x1 conv"),
             Projection("conv_bn_always", "1x1 conv + BN (always)", "1x1 conv"),
         )

@@ -14,6 +14,7 @@ from graph import edits as E
 PROJECTIONS = (
     ("identity", "Identity"),
     ("zero_pad", "Zero-pad (option A)"),
+    ("zero_pad_both", "Zero-pad both sides (option A as a lambda)"),
     ("conv_bn", "1x1 conv + BN where needed (option B)"),
     ("conv_bn_always", "1x1 conv + BN always (option C)"),
 )

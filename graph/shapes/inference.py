@@ -221,7 +221,7 @@ class _Analyzer(Reporter):
         c, h, w = src_shape
         c2, h2, w2 = target
         stride = subsample_stride(src_shape, target)
-        if proj == "zero_pad":
+        if proj in ("zero_pad", "zero_pad_both"):
             if stride is None or c2 < c:
                 why = (
                     f"it can only add channels, not remove them ({c} to {c2})"
@@ -231,7 +231,7 @@ class _Analyzer(Reporter):
                 self.report(
                     "error",
                     "shortcut_mismatch",
-                    f'{dst_label}: zero-pad shortcut from "{src_name}" cannot turn {fmt(src_shape)} '
+                    f'{dst_label}: {PROJECTION_LABELS[proj]} shortcut from "{src_name}" cannot turn {fmt(src_shape)} '
                     f"into {fmt(target)}: {why}.",
                     block,
                     edge.dst,
@@ -239,7 +239,7 @@ class _Analyzer(Reporter):
                     projection_fixes(edge, block, src_shape, target, exclude="zero_pad"),
                 )
                 return src_shape, ident, True
-            return target, ShortcutInfo(edge.id, "zero_pad", src_shape, target, stride), False
+            return target, ShortcutInfo(edge.id, proj, src_shape, target, stride), False
         if stride is None:
             self.report(
                 "error",

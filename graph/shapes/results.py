@@ -24,7 +24,7 @@ class ShortcutInfo:
     """What a shortcut edge does in one instance: identity, zero_pad or conv_bn."""
 
     edge: str
-    applied: str  # identity | zero_pad | conv_bn
+    applied: str  # identity | zero_pad | zero_pad_both | conv_bn
     in_shape: Shape
     out_shape: Shape
     stride: int = 1

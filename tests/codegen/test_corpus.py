@@ -87,14 +87,31 @@ def test_the_second_tracer_takes_over_only_where_fx_fails():
     assert import_module(model, shape, check=False).tracer == "torch.fx"
 
 
-def test_option_a_lambda_keeps_its_keys_and_one_block_per_shape():
+def test_option_a_lambda_becomes_the_graphs_zero_pad_shortcut_and_its_weights_load():
+    """The option A lambda (x[:, :, ::2, ::2] padded with planes // 4 zero channels on each side) is the
+    graph's zero-pad shortcut (both sides), not a layer: one block class for the whole network, the
+    model's keys unchanged, and its trained weights load strictly into the export with the same outputs."""
+    import torch
+
+    from codegen.build import build_module
+    from codegen.emitter import emit
+
     model, shape = _make("resnet20_option_a_lambda")
     result = import_module(model, shape)
-    assert result.project.key_map == {}  # the project's keys are the model's
-    pads = [
-        n for b in result.project.blocks.values() for n in b.graph.nodes.values() if n.type == "ChannelPad"
-    ]
-    assert pads and all(n.params["stride"] == 2 for n in pads)
+    project = result.project
+    assert project.key_map == {}  # the project's keys are the model's
+    assert len(project.blocks) == 1
+    (block,) = project.blocks.values()
+    assert not any(n.type == "ChannelPad" for n in block.graph.nodes.values())
+    (shortcut,) = [e for e in block.graph.edges.values() if e.is_shortcut]
+    assert shortcut.projection == "zero_pad_both"
+    exported = build_module(project).eval()
+    exported.load_state_dict(model.state_dict(), strict=True)  # "published" weights: the model's own
+    x = torch.randn(4, *shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), model(x), rtol=0, atol=1e-5)
+    source = emit(project).source
+    assert "class ZeroPadBothSidesShortcut(nn.Module):" in source and "ChannelPad" not in source
 
 
 def test_unused_modules_are_mapped_and_listed_and_the_checkpoint_still_loads():
