@@ -3,8 +3,9 @@ network uses them, so a generated file needs nothing but torch.
 
 Each layer type that builds one declares it with its type (codegen/layer_codegen.py
 ``TypeCodegen.helper``); the only helpers that are no layer type's are the option A shortcut
-projections' ``ZeroPadShortcut`` and ``ZeroPadBothSidesShortcut``. :data:`HELPERS` gathers them, in the order a generated file
-lists them (``HelperClass.rank``). The texts are formatted as ``ruff format`` would format them.
+projections' ``ZeroPadShortcut`` and ``ZeroPadBothSidesShortcut``. :data:`HELPERS` gathers them, in
+the order a generated file lists them (``HelperClass.rank``). The texts are formatted as ``ruff format``
+would format them.
 """
 
 from __future__ import annotations
@@ -49,5 +50,8 @@ ZERO_PAD_BOTH_SHORTCUT = HelperClass("ZeroPadBothSidesShortcut", ZERO_PAD_BOTH, 
 # name -> source, in the order they appear in a generated file
 HELPERS = {
     h.name: h.source
-    for h in sorted([ZERO_PAD_SHORTCUT, ZERO_PAD_BOTH_SHORTCUT, *(e.helper for e in HELPER_TYPES.values())], key=lambda h: h.rank)
+    for h in sorted(
+        [ZERO_PAD_SHORTCUT, ZERO_PAD_BOTH_SHORTCUT, *(e.helper for e in HELPER_TYPES.values())],
+        key=lambda h: h.rank,
+    )
 }

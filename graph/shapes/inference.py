@@ -231,8 +231,8 @@ class _Analyzer(Reporter):
                 self.report(
                     "error",
                     "shortcut_mismatch",
-                    f'{dst_label}: {PROJECTION_LABELS[proj]} shortcut from "{src_name}" cannot turn {fmt(src_shape)} '
-                    f"into {fmt(target)}: {why}.",
+                    f'{dst_label}: {PROJECTION_LABELS[proj]} shortcut from "{src_name}" cannot turn '
+                    f"{fmt(src_shape)} into {fmt(target)}: {why}.",
                     block,
                     edge.dst,
                     edge.id,
