@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 PROJECTION_CHOICES = (
     ("identity", "identity"),
     ("zero_pad", "zero-pad (option A)"),
-    ("zero_pad_both", "zero-pad both sides (option A as a lambda)"),
+    ("zero_pad_both", "zero-pad both sides"),
     ("conv_bn", "1x1 conv + BN (option B)"),
     ("conv_bn_always", "always 1x1 conv + BN (option C)"),
 )
