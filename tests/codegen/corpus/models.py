@@ -62,3 +62,13 @@ MODELS += [
     ("hand_written_hardswish", x.HardSwishSE, CIFAR),
 ]
 MODELS += [("parameter_as_bias", x.ParamBias, CIFAR)]
+
+from . import trees as t  # noqa: E402
+
+# trees of blocks nested in trees whose instances differ in projection (a per-instance `downsample`
+# passed through the enclosing tree, or built there where all its instances need it)
+MODELS += [
+    ("dla_nested_trees", t.DLA, CIFAR),
+    ("simple_dla_nested_trees", t.SimpleDLA, CIFAR),
+    ("simple_dla_three_levels", t.deeper_simple_dla, CIFAR),
+]
