@@ -150,6 +150,7 @@ def test_a_nested_per_instance_projection_is_passed_through_its_enclosing_blocks
     assert analysis.total_params == analyze(flat_project).total_params
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 def test_the_nested_projection_code_scripts():
     project = _network("conv_bn", STACKS["passed"], flat=False)
     model = build_module(project).eval()
