@@ -191,3 +191,27 @@ def test_an_enclosing_block_with_one_instance_builds_the_projection_with_its_num
     assert sum(t.numel() for t in model.parameters()) == analysis.total_params
     assert "outer.b1.downsample.0.weight" in model.state_dict()
     assert not any(k.startswith("outer.b2.downsample") for k in model.state_dict())
+
+
+def _keys(project: Project) -> set[str]:
+    with torch.device("meta"):
+        return set(build_module(project).state_dict())
+
+
+def test_a_dla_with_trees_in_trees_imports_and_its_export_imports_back_the_same():
+    """The corpus's three-level binary DLA: a tree passes its first unit's projection on for two levels
+    (BinaryTree2 takes ``first_first_shortcut``). The import checks itself (outputs, strict load); the
+    exported code, with the arguments passed through, imports back to the same project."""
+    from codegen.fx_import import import_module
+    from tests.codegen.corpus.trees import binary_tree_net_deeper
+    from tests.codegen.zoo import canonical
+
+    torch.manual_seed(0)
+    result = import_module(binary_tree_net_deeper().eval(), (3, 32, 32))
+    assert result.check.max_diff <= result.check.tolerance and result.project.key_map == {}
+    src = emit(result.project).source
+    assert "first_first_shortcut: nn.Module | None = None" in src
+    assert "trees.2.first.first.first.shortcut.0.weight" in _keys(result.project)
+    rebuilt = build_module(result.project).eval()
+    again = import_module(rebuilt, (3, 32, 32))
+    assert canonical(again.project) == canonical(result.project)

@@ -1,183 +1,135 @@
-"""Deep layer aggregation written as CIFAR repositories write it: trees of blocks nested in trees."""
+"""Deep layer aggregation (Yu et al. 2018) in the style CIFAR repositories use: trees of residual units
+nested in trees, a unit's shortcut projection made only where its shape changes, so nested instances
+of one unit class differ in projection."""
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
-class BasicBlock(nn.Module):
-    expansion = 1
-
-    def __init__(self, in_planes, planes, stride=1):
-        super(BasicBlock, self).__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-
+class ResidualUnit(nn.Module):
+    def __init__(self, in_ch, out_ch, stride=1):
+        super(ResidualUnit, self).__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
         self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != self.expansion * planes:
+        if stride != 1 or in_ch != out_ch:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, self.expansion * planes, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(self.expansion * planes)
+                nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_ch),
             )
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        out += self.shortcut(x)
-        out = F.relu(out)
-        return out
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        y += self.shortcut(x)
+        return F.relu(y)
 
 
-class Root(nn.Module):
-    def __init__(self, in_channels, out_channels, kernel_size=1):
-        super(Root, self).__init__()
-        self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size,
-            stride=1, padding=(kernel_size - 1) // 2, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
+class Aggregation(nn.Module):
+    """The node that joins a tree's outputs: concatenate, 1x1 conv, BN, ReLU."""
 
-    def forward(self, xs):
-        x = torch.cat(xs, 1)
-        out = F.relu(self.bn(self.conv(x)))
-        return out
+    def __init__(self, in_ch, out_ch):
+        super(Aggregation, self).__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 1, bias=False)
+        self.bn = nn.BatchNorm2d(out_ch)
+
+    def forward(self, feats):
+        return F.relu(self.bn(self.conv(torch.cat(feats, 1))))
 
 
 class Tree(nn.Module):
-    def __init__(self, block, in_channels, out_channels, level=1, stride=1):
+    """Depth 1: two units and the aggregation. Deeper: the previous units, one subtree per level
+    below, two units, and an aggregation of all of them."""
+
+    def __init__(self, in_ch, out_ch, depth=1, stride=1):
         super(Tree, self).__init__()
-        self.level = level
-        if level == 1:
-            self.root = Root(2*out_channels, out_channels)
-            self.left_node = block(in_channels, out_channels, stride=stride)
-            self.right_node = block(out_channels, out_channels, stride=1)
+        self.depth = depth
+        self.aggregate = Aggregation((depth + 2 if depth > 1 else 2) * out_ch, out_ch)
+        if depth > 1:
+            self.entry = ResidualUnit(in_ch, out_ch, stride)
+            for d in range(depth - 1, 0, -1):
+                setattr(self, 'sub%d' % d, Tree(in_ch, out_ch, depth=d, stride=stride))
+            in_ch, stride = out_ch, 1
+        self.left = ResidualUnit(in_ch, out_ch, stride)
+        self.right = ResidualUnit(out_ch, out_ch, 1)
+
+    def forward(self, x):
+        feats = []
+        if self.depth > 1:
+            feats.append(self.entry(x))
+            for d in range(self.depth - 1, 0, -1):
+                x = getattr(self, 'sub%d' % d)(x)
+                feats.append(x)
+        x = self.left(x)
+        feats.append(x)
+        x = self.right(x)
+        feats.append(x)
+        return self.aggregate(feats)
+
+
+class TreeNet(nn.Module):
+    def __init__(self, widths=(8, 8, 16, 32, 64, 128), num_classes=10):
+        super(TreeNet, self).__init__()
+        w = widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w[0], 3, padding=1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU(inplace=True),
+            nn.Conv2d(w[0], w[1], 3, padding=1, bias=False), nn.BatchNorm2d(w[1]), nn.ReLU(inplace=True),
+        )
+        self.stage1 = Tree(w[1], w[2], depth=1, stride=1)
+        self.stage2 = Tree(w[2], w[3], depth=2, stride=2)
+        self.stage3 = Tree(w[3], w[4], depth=2, stride=2)
+        self.stage4 = Tree(w[4], w[5], depth=1, stride=2)
+        self.fc = nn.Linear(w[5], num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(x.view(x.size(0), -1))
+
+
+# ---- the binary form: a tree of depth d is two trees of depth d - 1 and an aggregation
+class BinaryTree(nn.Module):
+    def __init__(self, in_ch, out_ch, depth=1, stride=1):
+        super(BinaryTree, self).__init__()
+        if depth == 1:
+            self.first = ResidualUnit(in_ch, out_ch, stride)
+            self.second = ResidualUnit(out_ch, out_ch)
         else:
-            self.root = Root((level+2)*out_channels, out_channels)
-            for i in reversed(range(1, level)):
-                subtree = Tree(block, in_channels, out_channels,
-                               level=i, stride=stride)
-                self.__setattr__('level_%d' % i, subtree)
-            self.prev_root = block(in_channels, out_channels, stride=stride)
-            self.left_node = block(out_channels, out_channels, stride=1)
-            self.right_node = block(out_channels, out_channels, stride=1)
+            self.first = BinaryTree(in_ch, out_ch, depth - 1, stride)
+            self.second = BinaryTree(out_ch, out_ch, depth - 1)
+        self.join = Aggregation(2 * out_ch, out_ch)
 
     def forward(self, x):
-        xs = [self.prev_root(x)] if self.level > 1 else []
-        for i in reversed(range(1, self.level)):
-            level_i = self.__getattr__('level_%d' % i)
-            x = level_i(x)
-            xs.append(x)
-        x = self.left_node(x)
-        xs.append(x)
-        x = self.right_node(x)
-        xs.append(x)
-        out = self.root(xs)
-        return out
+        a = self.first(x)
+        b = self.second(a)
+        return self.join([a, b])
 
 
-class DLA(nn.Module):
-    def __init__(self, block=BasicBlock, num_classes=10, width=8):
-        super(DLA, self).__init__()
-        self.base = nn.Sequential(
-            nn.Conv2d(3, width, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(True)
-        )
-
-        self.layer1 = nn.Sequential(
-            nn.Conv2d(width, width, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(True)
-        )
-
-        self.layer2 = nn.Sequential(
-            nn.Conv2d(width, width * 2, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(width * 2),
-            nn.ReLU(True)
-        )
-
-        self.layer3 = Tree(block, width * 2, width * 4, level=1, stride=1)
-        self.layer4 = Tree(block, width * 4, width * 8, level=2, stride=2)
-        self.layer5 = Tree(block, width * 8, width * 16, level=2, stride=2)
-        self.layer6 = Tree(block, width * 16, width * 32, level=1, stride=2)
-        self.linear = nn.Linear(width * 32, num_classes)
+class BinaryTreeNet(nn.Module):
+    def __init__(self, depths=(1, 2, 2, 1), width=8, num_classes=10):
+        super(BinaryTreeNet, self).__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(width)
+        layers = []
+        in_ch = width
+        for i, depth in enumerate(depths):
+            out_ch = width * 2 ** (i + 1)
+            layers.append(BinaryTree(in_ch, out_ch, depth, 1 if i == 0 else 2))
+            in_ch = out_ch
+        self.trees = nn.Sequential(*layers)
+        self.linear = nn.Linear(in_ch, num_classes)
 
     def forward(self, x):
-        out = self.base(x)
-        out = self.layer1(out)
-        out = self.layer2(out)
-        out = self.layer3(out)
-        out = self.layer4(out)
-        out = self.layer5(out)
-        out = self.layer6(out)
-        out = F.avg_pool2d(out, 4)
+        out = F.relu(self.bn(self.conv(x)))
+        out = self.trees(out)
+        out = F.avg_pool2d(out, out.size(3))
         out = out.view(out.size(0), -1)
-        out = self.linear(out)
-        return out
+        return self.linear(out)
 
 
-# ---- the simpler tree: each tree holds two subtrees (or two blocks) and a root
-class SimpleTree(nn.Module):
-    def __init__(self, block, in_channels, out_channels, level=1, stride=1):
-        super(SimpleTree, self).__init__()
-        self.root = Root(2*out_channels, out_channels)
-        if level == 1:
-            self.left_tree = block(in_channels, out_channels, stride=stride)
-            self.right_tree = block(out_channels, out_channels, stride=1)
-        else:
-            self.left_tree = SimpleTree(block, in_channels,
-                                        out_channels, level=level-1, stride=stride)
-            self.right_tree = SimpleTree(block, out_channels,
-                                         out_channels, level=level-1, stride=1)
-
-    def forward(self, x):
-        out1 = self.left_tree(x)
-        out2 = self.right_tree(out1)
-        out = self.root([out1, out2])
-        return out
-
-
-class SimpleDLA(nn.Module):
-    def __init__(self, block=BasicBlock, num_classes=10, width=8, levels=(1, 2, 2, 1)):
-        super(SimpleDLA, self).__init__()
-        self.base = nn.Sequential(
-            nn.Conv2d(3, width, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(True)
-        )
-
-        self.layer1 = nn.Sequential(
-            nn.Conv2d(width, width, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(True)
-        )
-
-        self.layer2 = nn.Sequential(
-            nn.Conv2d(width, width * 2, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(width * 2),
-            nn.ReLU(True)
-        )
-
-        self.layer3 = SimpleTree(block, width * 2, width * 4, level=levels[0], stride=1)
-        self.layer4 = SimpleTree(block, width * 4, width * 8, level=levels[1], stride=2)
-        self.layer5 = SimpleTree(block, width * 8, width * 16, level=levels[2], stride=2)
-        self.layer6 = SimpleTree(block, width * 16, width * 32, level=levels[3], stride=2)
-        self.linear = nn.Linear(width * 32, num_classes)
-
-    def forward(self, x):
-        out = self.base(x)
-        out = self.layer1(out)
-        out = self.layer2(out)
-        out = self.layer3(out)
-        out = self.layer4(out)
-        out = self.layer5(out)
-        out = self.layer6(out)
-        out = F.avg_pool2d(out, 4)
-        out = out.view(out.size(0), -1)
-        out = self.linear(out)
-        return out
-
-
-def deeper_simple_dla():
-    return SimpleDLA(width=4, levels=(1, 2, 3, 1))
+def binary_tree_net_deeper():
+    return BinaryTreeNet(depths=(1, 2, 3, 1), width=4)
