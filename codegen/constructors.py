@@ -329,12 +329,28 @@ def _built_here(
     st: PlanningState, cls: ClassDraft, node: Node, inner: ClassPlan, arg: str, needs: list[Need | None]
 ) -> pf.Expr | None:
     """The projection module built in ``cls``'s constructor for instance ``node``, or None where
-    ``cls``'s instances need different ones (or one that no expression of its arguments describes)."""
-    if cls.block is None:  # the network: one instance
-        kind, cin, cout, stride = needs[0]
-        return projection_expr(st, kind, str(cin), str(cout), stride, None)
+    ``cls``'s instances need different ones. In a block class its channels and stride are expressions
+    of the class's arguments where they are (checked in every instance), else the numbers that every
+    instance shares."""
     if None in needs or len({n[0] for n in needs}) != 1:
         return None
+    kind = needs[0][0]
+    if cls.block is not None:
+        sym = _expressed(st, cls, node, inner, arg, needs)
+        if sym is not None:
+            cin, cout, stride = sym
+            return projection_expr(st, kind, cls.lit(cin), cls.lit(cout), stride, cls)
+    if cls.block is None or len(set(needs)) == 1:  # the network (one instance), or the same numbers
+        _, cin, cout, stride = needs[0]
+        return projection_expr(st, kind, str(cin), str(cout), stride, None)
+    return None
+
+
+def _expressed(
+    st: PlanningState, cls: ClassDraft, node: Node, inner: ClassPlan, arg: str, needs: list[Need]
+) -> tuple[Sym, Sym, Sym] | None:
+    """The channels and stride of projection ``arg`` of instance ``node`` as expressions of ``cls``'s
+    arguments that give every instance's numbers; None where they do not."""
     sym = _sym_need(st, inner, arg)
     sym = None if sym is None else _seen_from(cls, node, sym)
     if sym is None:
@@ -346,7 +362,7 @@ def _built_here(
     if values != [n[1:] for n in needs]:
         return None
     cin, cout, stride = (Sym(ast, v) for ast, v in zip(sym, values[0], strict=True))
-    return projection_expr(st, needs[0][0], cls.lit(cin), cls.lit(cout), stride, cls)
+    return cin, cout, stride
 
 
 # ---------------------------------------------------------------------------- shortcuts

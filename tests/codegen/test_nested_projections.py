@@ -160,22 +160,32 @@ def test_the_nested_projection_code_scripts():
         assert torch.equal(scripted(x), model(x))
 
 
-def test_an_enclosing_block_with_one_instance_builds_the_projection_with_its_numbers():
+@pytest.mark.parametrize(
+    ("stride", "want"),
+    [
+        ("s", "nn.Conv2d(in_channels, 16, kernel_size=1, stride=2, bias=False)"),
+        # the shortcut's stride follows from no parameter of B: Outer writes the numbers its instance has
+        ("s + 1", "nn.Conv2d(8, 16, kernel_size=1, stride=2, bias=False)"),
+    ],
+    ids=["expressions", "numbers"],
+)
+def test_an_enclosing_block_whose_instances_agree_builds_the_projection_itself(stride, want):
     """Block Outer holds two instances of B; B's conv_bn shortcut is needed in the first only (this was
-    the analysis's nested_projection error)."""
+    the analysis's nested_projection error). Outer's one instance needs it: Outer builds it."""
     body = Graph()
     x = body.add("BlockInput", "input")
-    conv = body.add("Conv2d", "conv", out_channels="w", stride="s")
+    conv = body.add("Conv2d", "conv", out_channels="w", stride=stride)
     add = body.add("Add", "add")
     body.chain(x, conv)
     body.connect(conv, add, 0)
     body.connect(x, add, 1, kind="shortcut", projection="conv_bn", name="downsample")
     body.chain(add, body.add("BlockOutput", "output"))
+    s = {"s": (2, 1), "s + 1": (1, 0)}[stride]
     outer = Graph()
     outer.chain(
         outer.add("BlockInput", "input"),
-        outer.add("block:B", "b1", w=16, s=2),
-        outer.add("block:B", "b2", w=16, s=1),
+        outer.add("block:B", "b1", w=16, s=s[0]),
+        outer.add("block:B", "b2", w=16, s=s[1]),
         outer.add("BlockOutput", "output"),
     )
     p = Project("t")
@@ -186,11 +196,12 @@ def test_an_enclosing_block_with_one_instance_builds_the_projection_with_its_num
     analysis = analyze(p)
     assert analysis.valid, [d.message for d in analysis.diagnostics]
     src = emit(p, analysis).source
-    assert "nn.Conv2d(in_channels, 16, kernel_size=1, stride=2, bias=False)" in src
+    assert want in src and src.count("nn.Module | None") == 1  # B takes one, Outer none
     model = build_module(p, analysis)
     assert sum(t.numel() for t in model.parameters()) == analysis.total_params
     assert "outer.b1.downsample.0.weight" in model.state_dict()
     assert not any(k.startswith("outer.b2.downsample") for k in model.state_dict())
+    assert tuple(model(torch.randn(1, 8, 16, 16)).shape[1:]) == analysis.output_shape
 
 
 def _keys(project: Project) -> set[str]:
