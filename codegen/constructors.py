@@ -16,7 +16,7 @@ from codegen import pyformat as pf
 from codegen.class_draft import ClassDraft
 from codegen.helpers import HELPERS
 from codegen.namespace import Namespace, attribute_namespace
-from codegen.plan import IO_TYPES, ClassPlan, ClassValues, PassedProjection
+from codegen.plan import IO_TYPES, ClassPlan, PassedProjection
 from codegen.plan_state import PlanningState
 from codegen.symbolic import Sym, evaluate, render, substitute
 from codegen.values import literal, numeric, same_value
@@ -269,7 +269,8 @@ def instance_projections(
     - the network (one instance) builds each with its numbers:
       ``downsample=nn.Sequential(nn.Conv2d(16, 32, kernel_size=1, stride=2, bias=False), ...)``;
     - a block class whose instances all need the same projection there builds it from its own
-      arguments: ``downsample=nn.Sequential(nn.Conv2d(in_channels, planes, ..., stride=stride, ...))``;
+      arguments: ``downsample=nn.Sequential(nn.Conv2d(in_channels, planes, ..., stride=stride, ...))``
+      (or with the numbers they all share, where no expression describes them);
     - otherwise the block class takes it as a constructor argument of its own and passes it on
       (``downsample=tree1_downsample``); its own instances get it the same way, up to the network.
     """
@@ -316,13 +317,25 @@ def _sym_need(st: PlanningState, plan: ClassPlan, arg: str) -> SymNeed | None:
     return None if None in need else need
 
 
-def _seen_from(cls: ClassValues, node: Node, need: SymNeed) -> SymNeed | None:
-    """An instance's expressions (``need``, over its class's arguments) over ``cls``'s arguments."""
-    env = {"in_channels": cls.block_in_ch[node.id].ast}
-    env.update({k: v.ast for k, v in cls.params[node.id].items() if isinstance(v, Sym)})
-    if None in env.values():
-        return None
+def _seen_from(cls: ClassDraft | ClassPlan, node: Node, need: SymNeed) -> SymNeed | None:
+    """An instance's expressions (``need``, over its class's arguments) over ``cls``'s arguments; None
+    where an argument they use is no expression there."""
+    values = {"in_channels": cls.block_in_ch[node.id], **cls.params[node.id]}
+    env = {}
+    for name in set().union(*(_names(ast) for ast in need)):
+        value = values.get(name)
+        if not isinstance(value, Sym) or value.ast is None:
+            return None
+        env[name] = value.ast
     return tuple(substitute(ast, env) for ast in need)
+
+
+def _names(ast: tuple) -> set[str]:
+    if ast[0] == "name":
+        return {ast[1]}
+    if ast[0] == "int":
+        return set()
+    return set().union(*(_names(a) for a in ast[1:]))
 
 
 def _built_here(
