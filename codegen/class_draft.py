@@ -17,7 +17,7 @@ from typing import Any
 from codegen import layer_codegen
 from codegen import pyformat as pf
 from codegen.namespace import Namespace, attribute_namespace
-from codegen.plan import LOCAL_RESERVED, ClassPlan, ClassValues, Unit
+from codegen.plan import LOCAL_RESERVED, ClassPlan, ClassValues, PassedProjection, Unit
 from codegen.symbolic import Sym, substitute
 from graph import expr, registry
 from graph.model import BlockDef, Edge, Graph, Node, Stage
@@ -66,6 +66,8 @@ class ClassDraft(ClassValues):
         self.axis: dict[str, int] = {}
         # shortcuts
         self.dynamic: dict[str, str] = {}  # shortcut edge id -> constructor argument (per instance)
+        # constructor argument -> the nested block instance it is passed to (a per-instance projection there)
+        self.passed: dict[str, PassedProjection] = {}
         self.static: dict[str, str] = {}  # shortcut edge id -> applied projection, the same everywhere
         self.sc_attrs: dict[str, str] = {}  # shortcut edge id -> attribute of its projection module
         self.forward_params: dict[str, str] = {}  # block parameter -> attribute, for forward
@@ -112,6 +114,7 @@ class ClassDraft(ClassValues):
             axis=ro(self.axis),
             static=ro(self.static),
             dynamic=ro(self.dynamic),
+            passed=ro(self.passed),
             sc_attrs=ro(self.sc_attrs),
             forward_params=ro(self.forward_params),
             stage_attrs=ro({k[1]: v for k, v in named.items() if isinstance(k, tuple) and k[0] == "stage"}),

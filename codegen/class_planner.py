@@ -379,7 +379,7 @@ def init_params(cls: ClassDraft) -> list[str]:
                 exit_code=1,
             )
         params.append(f"{cls.argnames[pname]}: {t} = {literal(default)}")
-    for argname in cls.dynamic.values():
+    for argname in [*cls.dynamic.values(), *cls.passed]:
         params.append(f"{argname}: nn.Module | None = None")
     return params
 

@@ -16,9 +16,9 @@ from codegen import pyformat as pf
 from codegen.class_draft import ClassDraft
 from codegen.helpers import HELPERS
 from codegen.namespace import Namespace, attribute_namespace
-from codegen.plan import IO_TYPES
+from codegen.plan import IO_TYPES, ClassPlan, PassedProjection
 from codegen.plan_state import PlanningState
-from codegen.symbolic import Sym, render
+from codegen.symbolic import Sym, evaluate, render, substitute
 from codegen.values import literal, numeric, same_value
 from graph import registry
 from graph.errors import UserError
@@ -251,20 +251,131 @@ def block_call(st: PlanningState, cls: ClassDraft, node: Node) -> pf.Expr:
     if node.block_name in st.variants:  # its extra input chain, built with this instance's numbers
         m = st.variants[node.block_name]
         kwargs.append((m.attr, variants.instance_module(inner, m, children)))
-    for eid, argname in inner.dynamic.items():
-        sc = children.shortcuts.get(eid)
-        if sc is None or sc.applied == "identity":
-            continue
-        if cls.block is not None:
-            raise UserError(
-                f'{cls.where}: instance "{node.name}" of block "{bdef.name}" needs its shortcut '
-                "projection in some places only; inside another block that is not supported: "
-                "use the projection conv_bn_always or identity there",
-                exit_code=1,
-            )
-        proj = projection_expr(st, sc.applied, str(sc.in_shape[0]), str(sc.out_shape[0]), sc.stride, None)
-        kwargs.append((argname, proj))
+    kwargs += instance_projections(st, cls, node, inner)
     return pf.Call(st.class_names.get(("block", bdef.name)), tuple(args), tuple(kwargs))
+
+
+# ---------------------------------------------------------------------------- per-instance projections
+Need = tuple[str, int, int, int]  # a projection one instance needs: (kind, in channels, out channels, stride)
+SymNeed = tuple[tuple, tuple, tuple]  # the same channels and stride as expressions of a class's arguments
+
+
+def instance_projections(
+    st: PlanningState, cls: ClassDraft, node: Node, inner: ClassPlan
+) -> list[tuple[str, pf.Expr]]:
+    """The keyword arguments that give block instance ``node`` the shortcut projections its class takes
+    per instance (``downsample=...``, torchvision's pattern), one per argument that some instance needs:
+
+    - the network (one instance) builds each with its numbers:
+      ``downsample=nn.Sequential(nn.Conv2d(16, 32, kernel_size=1, stride=2, bias=False), ...)``;
+    - a block class whose instances all need the same projection there builds it from its own
+      arguments: ``downsample=nn.Sequential(nn.Conv2d(in_channels, planes, ..., stride=stride, ...))``
+      (or with the numbers they all share, where no expression describes them);
+    - otherwise the block class takes it as a constructor argument of its own and passes it on
+      (``downsample=tree1_downsample``); its own instances get it the same way, up to the network.
+    """
+    out: list[tuple[str, pf.Expr]] = []
+    for arg in [*inner.dynamic.values(), *inner.passed]:
+        needs = [_need(st, inner, arg, info.nodes[node.id].children) for info in cls.infos]
+        if all(n is None for n in needs):
+            continue
+        expr = _built_here(st, cls, node, inner, arg, needs)
+        if expr is None:  # differs between this class's instances: passed in from outside
+            key = ("passed", node.id, arg)
+            expr = cls.locals.create(f"{node.name}_{arg}", key=key, fallback="projection")
+            cls.passed[expr] = PassedProjection(node.id, arg)
+        out.append((arg, expr))
+    return out
+
+
+def _need(st: PlanningState, plan: ClassPlan, arg: str, info: GraphInfo) -> Need | None:
+    """What one instance (analysed as ``info``) of ``plan``'s class needs for its per-instance argument
+    ``arg``; None where it needs nothing (the argument stays None)."""
+    passed = plan.passed.get(arg)
+    if passed is not None:
+        inner = st.classes[plan.graph.nodes[passed.node].block_name]
+        return _need(st, inner, passed.arg, info.nodes[passed.node].children)
+    eid = next(e for e, a in plan.dynamic.items() if a == arg)
+    sc = info.shortcuts.get(eid)
+    if sc is None or sc.applied == "identity":
+        return None
+    return (sc.applied, sc.in_shape[0], sc.out_shape[0], sc.stride)
+
+
+def _sym_need(st: PlanningState, plan: ClassPlan, arg: str) -> SymNeed | None:
+    """The channels and stride of the projection ``arg`` as expressions of ``plan``'s own arguments, as
+    the class would write them; None where one is no such expression."""
+    passed = plan.passed.get(arg)
+    if passed is not None:
+        inner = st.classes[plan.graph.nodes[passed.node].block_name]
+        sub = _sym_need(st, inner, passed.arg)
+        return None if sub is None else _seen_from(plan, plan.graph.nodes[passed.node], sub)
+    e = plan.graph.edges[next(e for e, a in plan.dynamic.items() if a == arg)]
+    main = next(m for m in plan.graph.in_edges(e.dst) if not m.is_shortcut)
+    stride = shortcut_stride(plan, e)
+    need = (plan.ch[e.src].ast, plan.ch[main.src].ast, None if stride is None else stride.ast)
+    return None if None in need else need
+
+
+def _seen_from(cls: ClassDraft | ClassPlan, node: Node, need: SymNeed) -> SymNeed | None:
+    """An instance's expressions (``need``, over its class's arguments) over ``cls``'s arguments; None
+    where an argument they use is no expression there."""
+    values = {"in_channels": cls.block_in_ch[node.id], **cls.params[node.id]}
+    env = {}
+    for name in set().union(*(_names(ast) for ast in need)):
+        value = values.get(name)
+        if not isinstance(value, Sym) or value.ast is None:
+            return None
+        env[name] = value.ast
+    return tuple(substitute(ast, env) for ast in need)
+
+
+def _names(ast: tuple) -> set[str]:
+    if ast[0] == "name":
+        return {ast[1]}
+    if ast[0] == "int":
+        return set()
+    return set().union(*(_names(a) for a in ast[1:]))
+
+
+def _built_here(
+    st: PlanningState, cls: ClassDraft, node: Node, inner: ClassPlan, arg: str, needs: list[Need | None]
+) -> pf.Expr | None:
+    """The projection module built in ``cls``'s constructor for instance ``node``, or None where
+    ``cls``'s instances need different ones. In a block class its channels and stride are expressions
+    of the class's arguments where they are (checked in every instance), else the numbers that every
+    instance shares."""
+    if None in needs or len({n[0] for n in needs}) != 1:
+        return None
+    kind = needs[0][0]
+    if cls.block is not None:
+        sym = _expressed(st, cls, node, inner, arg, needs)
+        if sym is not None:
+            cin, cout, stride = sym
+            return projection_expr(st, kind, cls.lit(cin), cls.lit(cout), stride, cls)
+    if cls.block is None or len(set(needs)) == 1:  # the network (one instance), or the same numbers
+        _, cin, cout, stride = needs[0]
+        return projection_expr(st, kind, str(cin), str(cout), stride, None)
+    return None
+
+
+def _expressed(
+    st: PlanningState, cls: ClassDraft, node: Node, inner: ClassPlan, arg: str, needs: list[Need]
+) -> tuple[Sym, Sym, Sym] | None:
+    """The channels and stride of projection ``arg`` of instance ``node`` as expressions of ``cls``'s
+    arguments that give every instance's numbers; None where they do not."""
+    sym = _sym_need(st, inner, arg)
+    sym = None if sym is None else _seen_from(cls, node, sym)
+    if sym is None:
+        return None
+    try:
+        values = [tuple(evaluate(ast, env) for ast in sym) for env in cls.envs()]
+    except KeyError:  # a name that is no argument of this class
+        return None
+    if values != [n[1:] for n in needs]:
+        return None
+    cin, cout, stride = (Sym(ast, v) for ast, v in zip(sym, values[0], strict=True))
+    return cin, cout, stride
 
 
 # ---------------------------------------------------------------------------- shortcuts

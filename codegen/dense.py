@@ -81,6 +81,8 @@ def _step(graph: Graph, x: str, outs: list) -> tuple[str, str] | None:
 def layer_call(cls: ClassPlan, chain: DenseChain, loop_var: str) -> pf.Call | None:
     """``DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size=bn_size)``: the layer call with its
     input channels as an expression of the loop index, or None if the layers are not that regular."""
+    if cls.passed:  # a layer takes a projection passed in per instance: no loop can pass it
+        return None
     nodes = [cls.graph.nodes[n] for n in chain.layers]
     if any(cls.paths.get(n.id) != n.name for n in nodes):
         return None

@@ -104,6 +104,16 @@ class ClassValues:
 
 
 @dataclass(frozen=True)
+class PassedProjection:
+    """A shortcut projection that a block instance in this class needs in some of this class's instances
+    only: the class takes it as a constructor argument and passes it on to that instance's constructor
+    (recursively: the instance may pass it on to one of its own)."""
+
+    node: str  # the block instance (a node id of this class's graph) that takes it
+    arg: str  # that instance's constructor argument it is passed as
+
+
+@dataclass(frozen=True)
 class ClassPlan(ClassValues):
     """Everything the text of one generated class (a block definition or the network) needs."""
 
@@ -122,6 +132,7 @@ class ClassPlan(ClassValues):
     axis: Mapping[str, int]  # node id -> where its channels are: 0, or 2 for channels last
     static: Mapping[str, str]  # shortcut edge id -> its projection, the same in every instance
     dynamic: Mapping[str, str]  # shortcut edge id -> constructor argument (a per-instance projection)
+    passed: Mapping[str, PassedProjection]  # constructor argument -> the nested instance it goes to
     sc_attrs: Mapping[str, str]  # shortcut edge id -> attribute of its projection module
     forward_params: Mapping[str, str]  # block parameter -> the attribute forward reads it from
     stage_attrs: Mapping[str, str]  # stage name -> attribute

@@ -68,7 +68,6 @@ class _Analyzer(Reporter):
         self._memo: dict[tuple, GraphInfo] = {}
         self.block_infos: dict[str, GraphInfo] = {}
         self._stack: list[str] = []
-        self.expansions: list[tuple[str | None, Node, str, GraphInfo]] = []  # (holder, instance, block, body)
         self._instances: list[
             tuple[str | None, Node]
         ] = []  # the block instances being expanded, outermost first
@@ -542,7 +541,6 @@ class _Analyzer(Reporter):
                 self._instances.pop()
             self._memo[key] = child
         self.block_infos.setdefault(bdef.name, child)
-        self.expansions.append((block, node, bdef.name, child))
         ni.children = child
         ni.out_shape = child.output_shape
         ni.num_params = child.num_params
@@ -564,43 +562,4 @@ def analyze(project: Project) -> Analysis:
         if name not in a.block_infos:
             check_structure(a, bdef.graph, name)
     check_reachability(a, project.graph, root)
-    _check_nested_projections(project, a)
     return Analysis(project, root, a.diagnostics, a.block_infos)
-
-
-def _check_nested_projections(project: Project, a: _Analyzer) -> None:
-    """A block whose shortcut needs a projection in some instances only gets it per instance, as a
-    constructor argument (torchvision's ``downsample=``). The code can pass that argument from the network,
-    not from inside another block's body: such an instance is refused here, as the code generator would."""
-    if all(holder is None for holder, _node, _name, _child in a.expansions):
-        return  # no block instance inside another block
-    applied: dict[tuple[str, str], set[str]] = {}
-    for _holder, _node, name, child in a.expansions:
-        for edge in project.blocks[name].graph.edges.values():
-            if edge.is_shortcut:
-                sc = child.shortcuts.get(edge.id)
-                applied.setdefault((name, edge.id), set()).add(sc.applied if sc else "identity")
-    for holder, node, name, child in a.expansions:
-        if holder is None:
-            continue
-        for (bname, edge_id), kinds in applied.items():
-            sc = child.shortcuts.get(edge_id)
-            if bname != name or len(kinds) < 2 or sc is None or sc.applied == "identity":
-                continue
-            edge = project.blocks[name].graph.edges[edge_id]
-            a.report(
-                "error",
-                "nested_projection",
-                f'block:{name} "{node.name}": its shortcut "{edge.name or edge_id}" needs a '
-                f"{PROJECTION_LABELS.get(sc.applied, sc.applied)} projection here but not in every instance; "
-                "inside another block the code cannot pass it per instance. Use the projection "
-                "1x1 conv + BN (always) or make the shapes meet.",
-                holder,
-                node.id,
-                fixes=[
-                    Fix(
-                        "Set the shortcut's projection to 1x1 conv + BN (always)",
-                        SetEdgeFix(block=name, edge=edge_id, field="projection", value="conv_bn_always"),
-                    )
-                ],
-            )

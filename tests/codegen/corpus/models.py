@@ -62,3 +62,13 @@ MODELS += [
     ("hand_written_hardswish", x.HardSwishSE, CIFAR),
 ]
 MODELS += [("parameter_as_bias", x.ParamBias, CIFAR)]
+
+from . import trees as t  # noqa: E402
+
+# trees of blocks nested in trees whose instances differ in projection (a per-instance `downsample`
+# passed through the enclosing tree, or built there where all its instances need it)
+MODELS += [
+    ("dla_trees_in_trees", t.TreeNet, CIFAR),
+    ("dla_binary_trees", t.BinaryTreeNet, CIFAR),
+    ("dla_binary_trees_three_levels", t.binary_tree_net_deeper, CIFAR),
+]
