@@ -53,7 +53,8 @@ lint: $(STAMP)
 # its local cluster (xdist_group "ray"). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 test: lint
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup \
+	  --durations=15
 
 # CPU benchmarks (figures go into BENCHMARKS.md by hand); bench/bench_gpu_train.py needs a GPU.
 BENCHES := bench_shapes bench_codegen bench_canvas bench_startup bench_train_throughput \
