@@ -39,6 +39,8 @@ res = {"ips": r.history[-1]["images_per_s"] if r.history else None}
 if int(os.environ.get("WORLD_SIZE", "1")) > 1:
     import torch.distributed as dist
     from codegen.build import build_module
+    if not dist.is_initialized():  # engine.train ends its process group with the run
+        dist.init_process_group("gloo")
     n = sum(p.numel() for p in build_module(make("resnet20")).parameters())
     buf = torch.zeros(n)
     for _ in range(3):
