@@ -22,6 +22,7 @@ from codegen.symbolic import Sym, evaluate, render, substitute
 from codegen.values import literal, numeric, same_value
 from graph import registry
 from graph.errors import UserError
+from graph.expr import names_in
 from graph.model import Edge, Node, Stage
 from graph.shapes import GraphInfo
 
@@ -322,20 +323,12 @@ def _seen_from(cls: ClassDraft | ClassPlan, node: Node, need: SymNeed) -> SymNee
     where an argument they use is no expression there."""
     values = {"in_channels": cls.block_in_ch[node.id], **cls.params[node.id]}
     env = {}
-    for name in set().union(*(_names(ast) for ast in need)):
+    for name in set().union(*(names_in(ast) for ast in need)):
         value = values.get(name)
         if not isinstance(value, Sym) or value.ast is None:
             return None
         env[name] = value.ast
     return tuple(substitute(ast, env) for ast in need)
-
-
-def _names(ast: tuple) -> set[str]:
-    if ast[0] == "name":
-        return {ast[1]}
-    if ast[0] == "int":
-        return set()
-    return set().union(*(_names(a) for a in ast[1:]))
 
 
 def _built_here(

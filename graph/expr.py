@@ -131,12 +131,13 @@ class _Parser:
             self.depth -= 1
 
 
-def _names(ast: tuple) -> set[str]:
+def names_in(ast: tuple) -> set[str]:
+    """The names a parsed expression (``Expr.ast``, or a codegen ``Sym``'s) refers to."""
     if ast[0] == "name":
         return {ast[1]}
     if ast[0] == "int":
         return set()
-    return set().union(*(_names(a) for a in ast[1:]))
+    return set().union(*(names_in(a) for a in ast[1:]))
 
 
 def parse(text: str) -> Expr:
@@ -149,7 +150,7 @@ def parse(text: str) -> Expr:
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> Expr:
     ast = _Parser(text).parse()
-    return Expr(text, ast, frozenset(_names(ast)))
+    return Expr(text, ast, frozenset(names_in(ast)))
 
 
 def _eval(ast: tuple, env: dict[str, int], text: str) -> int:
