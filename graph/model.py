@@ -20,7 +20,6 @@ from graph.events import Events
 from graph.training_defaults import new_project_training
 
 EDGE_KINDS = ("data", "shortcut")
-PROJECTIONS = ("identity", "zero_pad", "zero_pad_both", "conv_bn", "conv_bn_always")
 STAGE_KEYS = ("index", "name")
 BLOCK_PREFIX = "block:"
 
